@@ -1,0 +1,17 @@
+# The one place fastgrad talks to OpenMP. Without _OPENMP (a serial build)
+# the functions fall back to a single thread, so every kernel still compiles
+# and gives the same bits.
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    #define FASTGRAD_OPENMP 1
+    #else
+    #define FASTGRAD_OPENMP 0
+    static int omp_get_max_threads(void) { return 1; }
+    static int omp_get_thread_num(void) { return 0; }
+    #endif
+    """
+    bint FASTGRAD_OPENMP
+    int omp_get_max_threads() noexcept nogil
+    int omp_get_thread_num() noexcept nogil
