@@ -3,9 +3,21 @@
 Normalize inputs, initialize weights, and check backprop against an exact,
 compiled finite-difference gradient.
 """
+from fastgrad.gradcheck import check_grad, gradient_check, numerical_gradient
 from fastgrad.model import MLP
 from fastgrad.params import params_to_vector, vector_to_params
+from fastgrad.report import GradCheckReport, GradientCheckError
 
 __version__ = "0.1.0"
 
-__all__ = ["MLP", "params_to_vector", "vector_to_params", "__version__"]
+__all__ = [
+    "MLP",
+    "GradCheckReport",
+    "GradientCheckError",
+    "check_grad",
+    "gradient_check",
+    "numerical_gradient",
+    "params_to_vector",
+    "vector_to_params",
+    "__version__",
+]

@@ -39,10 +39,25 @@ def single_threaded_blas():
     the same cores. Without threadpoolctl this is a no-op (the calls are small
     enough that OpenBLAS stays single-threaded on its own).
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
+    controller = _controller()
+    if controller is None:
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    with controller.limit(limits=1, user_api="blas"):
         yield
+
+
+_CONTROLLER = []
+
+
+def _controller():
+    """One ThreadpoolController per process: building one scans every loaded
+    library, which costs milliseconds a check should not pay each time."""
+    if not _CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _CONTROLLER.append(None)
+        else:
+            _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]

@@ -54,3 +54,26 @@ def check_name(name, allowed, what):
     if name not in allowed:
         raise ValueError(f"unknown {what} {name!r}; choose one of {', '.join(allowed)}")
     return name
+
+
+def delta(name, z, a, d):
+    """``g(z + d) − g(z)`` without cancellation (NumPy twin of the kernel's).
+
+    Returns ``(da, kinks)`` where ``kinks`` marks relu/leaky-relu entries whose
+    pre-activation changed side (or left exactly 0).
+    """
+    kinks = np.zeros(z.shape, dtype=bool)
+    if name == "linear":
+        return d.copy(), kinks
+    if name in PIECEWISE_LINEAR:
+        slope = 0.0 if name == "relu" else LEAKY_SLOPE
+        zp = z + d
+        both_on = (z > 0) & (zp > 0)
+        both_off = (z < 0) & (zp < 0)
+        kinks = ~(both_on | both_off) & (d != 0)
+        straddle = np.where(zp > 0, zp, slope * zp) - np.where(z > 0, z, slope * z)
+        return np.where(both_on, d, np.where(both_off, slope * d, straddle)), kinks
+    if name == "tanh":
+        u = np.tanh(d)
+        return u / np.cosh(z) ** 2 / (1.0 + a * u), kinks
+    return -np.expm1(-d) * expit(z + d) * expit(-z), kinks

@@ -1,0 +1,409 @@
+"""The compiled two-sided gradient check of a dense network (fastgrad.MLP).
+
+For every requested coordinate θ_p (a weight W[l][j,k] or a bias b[l][j]) the
+kernel computes
+
+    (J(θ + ε e_p) − J(θ − ε e_p)) / 2ε
+
+incrementally and without cancellation:
+
+* Only row j of Z[l] moves: ΔZ[l][j,:] = ±ε·A[l−1][k,:] (or ±ε for a bias).
+  Everything before layer l is the unperturbed forward pass, computed once by
+  the caller and shared read-only by all threads.
+* The change of each activation is formed directly from exact identities,
+  never as g(z + d) − g(z) of two rounded values:
+      relu        d (both sides active), 0 (both off)
+      tanh        tanh(z+d) − tanh(z) = tanh(d)·sech²(z) / (1 + tanh(z)·tanh(d))
+      sigmoid     σ(z+d) − σ(z) = −expm1(−d)·σ(z+d)·σ(−z)
+* The changed row of A[l] moves Z[l+1] by the rank-1 term W[l+1][:,j] ⊗ ΔA[l][j,S]
+  where S are the examples whose activation changed; later layers propagate
+  the deltas with one GEMM each, over the rows (units) whose activation
+  changed only.
+* At the output only the changed loss terms are evaluated, again as exact
+  differences:
+      sigmoid+BCE  ℓ(z+d) − ℓ(z) = log1p(σ(z)·expm1(d)) − y·d
+      softmax+CE   Δℓ = (Σy)·log1p(Σ_c p_c·expm1(d_c)) − Σ_c y_c·d_c
+      linear+MSE   Δℓ = Σ_c d_c·((z_c − y_c) + d_c/2)
+  and J(θ+) − J(θ−) = Σ_i (Δℓ_i⁺ − Δℓ_i⁻)/m + the L2 term, whose exact
+  difference λ/(2m)·((w+ε)² − (w−ε)²) = 2λwε/m needs no arithmetic on J.
+  Unchanged terms never enter the sum, so the rounding noise of the full
+  cost is absent from the difference.
+
+A coordinate whose perturbation moves a relu / leaky-relu pre-activation
+across 0 (or off exactly 0) is flagged as a kink: the finite difference
+there is not the derivative.
+
+Each coordinate writes only its own output slot, and its arithmetic does not
+depend on which thread runs it, so every thread count gives the same bits.
+"""
+from cython.parallel cimport parallel, prange
+from libc.math cimport cosh, exp, expm1, log1p, tanh
+from libc.stdlib cimport free, malloc
+from scipy.linalg.cython_blas cimport dgemm
+
+# Activation codes: keep in sync with fastgrad/activations.py.
+cdef enum:
+    ACT_LINEAR = 0
+    ACT_RELU = 1
+    ACT_LEAKY = 2
+    ACT_TANH = 3
+    ACT_SIGMOID = 4
+    OUT_SIGMOID = 0
+    OUT_SOFTMAX = 1
+    OUT_LINEAR = 2
+
+# Coordinates handed to a thread at a time: small enough to balance the very
+# unequal cost of first-layer and last-layer coordinates.
+cdef enum:
+    CHUNK_SIZE = 8
+
+
+cdef struct Net:
+    int L                     # number of weight layers
+    Py_ssize_t m              # examples
+    Py_ssize_t *dims          # (L+1,) units per layer, dims[0] = n_x
+    int *act                  # (L,) act[t] for layer t+1; act[L-1] is the output code
+    double leaky
+    double l2
+    double eps
+    const double *theta       # (P,) parameters, course order
+    Py_ssize_t *wofs          # (L,) offset of W[t+1] in theta
+    Py_ssize_t *bofs          # (L,) offset of b[t+1] in theta
+    const double **Z          # (L,) Z[t+1], each (dims[t+1], m)
+    const double **A          # (L,) A[t], each (dims[t], m); A[0] = X
+    const double *out         # (dims[L], m) output activation: σ(Z) or softmax(Z)
+    const double *y           # (dims[L], m)
+    const double *ysum        # (m,) Σ_c y[c, i]
+
+
+cdef struct Scratch:
+    double *dz                # (m,)
+    double *da                # (2m,) activation deltas of the perturbed row: + then −
+    Py_ssize_t *S             # (m,) examples whose activation changed
+    double *D                 # (nmax, 2m) pre-activation deltas of one layer
+    double *dA                # (nmax, 2m) activation deltas, changed rows only
+    double *Wg                # (nmax, nmax) gathered columns of the next W
+    Py_ssize_t *R             # (nmax,) rows (units) whose activation changed
+
+
+cdef inline double _act_delta(int code, double z, double a, double d, double slope,
+                              int *kink) noexcept nogil:
+    """g(z + d) − g(z) without cancellation; flags kinks of relu/leaky."""
+    cdef double zp, t, u, s
+    if d == 0.0:
+        return 0.0
+    if code == ACT_LINEAR:
+        return d
+    if code == ACT_RELU or code == ACT_LEAKY:
+        slope = 0.0 if code == ACT_RELU else slope
+        zp = z + d
+        if z > 0.0 and zp > 0.0:
+            return d
+        if z < 0.0 and zp < 0.0:
+            return slope * d
+        kink[0] = 1
+        # Straddling the kink: the two sides are on different lines.
+        return ((zp if zp > 0.0 else slope * zp)
+                - (z if z > 0.0 else slope * z))
+    if code == ACT_TANH:
+        t = a
+        u = tanh(d)
+        s = cosh(z)
+        return u / (s * s) / (1.0 + t * u)
+    # sigmoid
+    return -expm1(-d) / (1.0 + exp(-(z + d))) / (1.0 + exp(z))
+
+
+cdef inline double _out_delta_unit(int code, double z, double o, double y, double ysum,
+                                   double d) noexcept nogil:
+    """Loss change of one example when only output unit z moves by d."""
+    if code == OUT_SIGMOID:
+        return log1p(o * expm1(d)) - y * d
+    if code == OUT_SOFTMAX:
+        return ysum * log1p(o * expm1(d)) - y * d
+    return d * ((z - y) + 0.5 * d)
+
+
+cdef double _out_delta_column(const Net *net, Py_ssize_t i, const double *D,
+                              Py_ssize_t ld) noexcept nogil:
+    """Loss change of example i when every output unit c moves by D[c*ld]."""
+    cdef int code = net.act[net.L - 1]
+    cdef Py_ssize_t c, n = net.dims[net.L], m = net.m
+    cdef const double *Zl = net.Z[net.L - 1]
+    cdef double d, total = 0.0, lin = 0.0, sm = 0.0
+    if code == OUT_SOFTMAX:
+        for c in range(n):
+            d = D[c * ld]
+            sm += net.out[c * m + i] * expm1(d)
+            lin += net.y[c * m + i] * d
+        return net.ysum[i] * log1p(sm) - lin
+    for c in range(n):
+        d = D[c * ld]
+        if d != 0.0:
+            total += _out_delta_unit(code, Zl[c * m + i], net.out[c * m + i],
+                                     net.y[c * m + i], 0.0, d)
+    return total
+
+
+cdef inline void _matmul(const double *Arow, const double *Brow, double *Crow,
+                         int M, int N, int K) noexcept nogil:
+    """C (M×N) = A (M×K) · B (K×N), all row-major and contiguous.
+
+    BLAS is column-major: a row-major C = A·B is the column-major Cᵀ = Bᵀ·Aᵀ,
+    so the operands are passed swapped.
+    """
+    cdef double one = 1.0, zero = 0.0
+    cdef char *nt = b"N"
+    dgemm(nt, nt, &N, &M, &K, &one, <double *> Brow, &N, <double *> Arow, &K,
+          &zero, Crow, &N)
+
+
+cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
+                        long long *flops) noexcept nogil:
+    """(J(θ + ε e_p) − J(θ − ε e_p)) / 2ε for one coordinate p."""
+    cdef int L = net.L, t = 0, tt, code
+    cdef Py_ssize_t m = net.m, i, s, c, u, v, r, j, k = -1, n_in, ns, cols, nr, n_next
+    cdef Py_ssize_t idx
+    cdef double eps = net.eps, w = 0.0, total = 0.0, dp, dm, a
+    cdef bint is_bias = False
+    cdef const double *Zt
+    cdef const double *At
+    cdef const double *W
+    cdef const double *row
+    cdef double *tmp
+    cdef double *D = sc.D
+    cdef double *dA = sc.dA
+    cdef long long fl = 0
+
+    # Which block p lies in: layer t, weight (j, k) or bias j.
+    while t < L - 1 and p >= net.wofs[t + 1]:
+        t += 1
+    n_in = net.dims[t]
+    if p >= net.bofs[t]:
+        is_bias = True
+        j = p - net.bofs[t]
+    else:
+        idx = p - net.wofs[t]
+        j = idx // n_in
+        k = idx - j * n_in
+        w = net.theta[p]
+
+    # ΔZ[t+1][j, :] for the + side (the − side is its negative).
+    if is_bias:
+        for i in range(m):
+            sc.dz[i] = eps
+    else:
+        row = net.A[t] + k * m
+        for i in range(m):
+            sc.dz[i] = eps * row[i]
+    fl += m
+
+    Zt = net.Z[t] + j * m
+    if t == L - 1:
+        # The perturbed row is an output unit: only its loss terms change.
+        code = net.act[L - 1]
+        for i in range(m):
+            if sc.dz[i] == 0.0:
+                continue
+            if code == OUT_SOFTMAX:
+                dp = _out_delta_unit(code, Zt[i], net.out[j * m + i], net.y[j * m + i],
+                                     net.ysum[i], sc.dz[i])
+                dm = _out_delta_unit(code, Zt[i], net.out[j * m + i], net.y[j * m + i],
+                                     net.ysum[i], -sc.dz[i])
+            else:
+                dp = _out_delta_unit(code, Zt[i], net.out[j * m + i], net.y[j * m + i],
+                                     0.0, sc.dz[i])
+                dm = _out_delta_unit(code, Zt[i], net.out[j * m + i], net.y[j * m + i],
+                                     0.0, -sc.dz[i])
+            total += dp - dm
+        fl += 8 * m
+    else:
+        # Hidden row j of layer t+1: its activation deltas, on examples S.
+        code = net.act[t]
+        At = net.A[t + 1] + j * m
+        ns = 0
+        for i in range(m):
+            if sc.dz[i] == 0.0:
+                continue
+            dp = _act_delta(code, Zt[i], At[i], sc.dz[i], net.leaky, kink)
+            dm = _act_delta(code, Zt[i], At[i], -sc.dz[i], net.leaky, kink)
+            if dp != 0.0 or dm != 0.0:
+                sc.S[ns] = i
+                sc.da[ns] = dp
+                sc.da[m + ns] = dm
+                ns += 1
+        fl += 2 * m
+        cols = 2 * ns
+        if ns > 0:
+            # Rank-1 update of the next layer: D[u, c] = W[t+2][u, j] · ΔA[c];
+            # columns 0..ns−1 hold the + side, ns..2ns−1 the − side.
+            tt = t + 1
+            n_next = net.dims[tt + 1]
+            W = net.theta + net.wofs[tt]
+            for u in range(n_next):
+                a = W[u * net.dims[tt] + j]
+                for s in range(ns):
+                    D[u * cols + s] = a * sc.da[s]
+                    D[u * cols + ns + s] = a * sc.da[m + s]
+            fl += 2 * n_next * ns
+            while tt < L - 1:
+                # Hidden layer tt+1: activation deltas of the changed rows only.
+                code = net.act[tt]
+                Zt = net.Z[tt]
+                At = net.A[tt + 1]
+                nr = 0
+                for u in range(net.dims[tt + 1]):
+                    tmp = dA + nr * cols
+                    v = 0
+                    for c in range(cols):
+                        i = sc.S[c if c < ns else c - ns]
+                        tmp[c] = _act_delta(code, Zt[u * m + i], At[u * m + i],
+                                            D[u * cols + c], net.leaky, kink)
+                        if tmp[c] != 0.0:
+                            v = 1
+                    if v:
+                        sc.R[nr] = u
+                        nr += 1
+                fl += net.dims[tt + 1] * cols
+                if nr == 0:
+                    break
+                # Next pre-activation deltas: D = W[tt+2][:, R] · ΔA[R, :].
+                n_next = net.dims[tt + 2]
+                W = net.theta + net.wofs[tt + 1]
+                for v in range(n_next):
+                    for r in range(nr):
+                        sc.Wg[v * nr + r] = W[v * net.dims[tt + 1] + sc.R[r]]
+                _matmul(sc.Wg, dA, D, <int> n_next, <int> cols, <int> nr)
+                fl += 2 * n_next * nr * cols
+                tt += 1
+            if tt == L - 1:
+                # Output layer reached: D holds (n_L, cols) output deltas.
+                for s in range(ns):
+                    i = sc.S[s]
+                    total += (_out_delta_column(net, i, D + s, cols)
+                              - _out_delta_column(net, i, D + ns + s, cols))
+                fl += 2 * 8 * net.dims[L] * ns
+    flops[0] = fl
+    total = total / m / (2.0 * eps)
+    if not is_bias and net.l2 != 0.0:
+        total += net.l2 * w / m
+    return total
+
+
+cdef int _alloc_scratch(Scratch *sc, Py_ssize_t m, Py_ssize_t nmax) noexcept nogil:
+    sc.dz = <double *> malloc(m * sizeof(double))
+    sc.da = <double *> malloc(2 * m * sizeof(double))
+    sc.S = <Py_ssize_t *> malloc(m * sizeof(Py_ssize_t))
+    sc.D = <double *> malloc(2 * m * nmax * sizeof(double))
+    sc.dA = <double *> malloc(2 * m * nmax * sizeof(double))
+    sc.Wg = <double *> malloc(nmax * nmax * sizeof(double))
+    sc.R = <Py_ssize_t *> malloc(nmax * sizeof(Py_ssize_t))
+    return (sc.dz != NULL and sc.da != NULL and sc.S != NULL and sc.D != NULL
+            and sc.dA != NULL and sc.Wg != NULL and sc.R != NULL)
+
+
+cdef void _free_scratch(Scratch *sc) noexcept nogil:
+    free(sc.dz)
+    free(sc.da)
+    free(sc.S)
+    free(sc.D)
+    free(sc.dA)
+    free(sc.Wg)
+    free(sc.R)
+
+
+def mlp_numerical_gradient(
+    const double[::1] theta,          # IN  (P,) parameters in course order
+    const Py_ssize_t[::1] dims,       # IN  (L+1,) layer sizes
+    const int[::1] act,               # IN  (L,) activation codes, output code last
+    double leaky_slope,
+    const double[::1] zcache,         # IN  Z[1..L] concatenated, each (n_l, m) C order
+    const double[::1] acache,         # IN  A[0..L-1] concatenated (A[0] = X)
+    const double[::1] out,            # IN  (n_L*m,) output activation
+    const double[::1] y,              # IN  (n_L*m,) targets
+    const double[::1] ysum,           # IN  (m,) column sums of y
+    Py_ssize_t m,
+    double l2,
+    double eps,
+    const Py_ssize_t[::1] coords,     # IN  (K,) coordinates of θ to evaluate
+    double[::1] numerical,            # OUT (K,) two-sided differences
+    unsigned char[::1] kinks,         # OUT (K,) 1 where a relu kink was crossed
+    long long[::1] flops,             # OUT (K,) floating-point work per coordinate
+    int n_threads,
+):
+    """Two-sided finite differences of an MLP cost for the given coordinates.
+
+    All validation happens in Python (``fastgrad.gradcheck``); this entry
+    point trusts its inputs. ``numerical[c]`` receives the difference for
+    ``theta[coords[c]]``, ``kinks[c]`` whether a relu/leaky-relu
+    pre-activation changed side, ``flops[c]`` the arithmetic performed.
+    """
+    cdef int L = dims.shape[0] - 1, t
+    cdef Py_ssize_t K = coords.shape[0], c, nmax = 1
+    cdef Net net
+    cdef Scratch *sc = NULL
+    cdef int kink
+    cdef long long fl
+    cdef int failed = 0
+    cdef int *failed_ptr = &failed
+    if K == 0:
+        return
+    for t in range(1, L + 1):
+        nmax = max(nmax, dims[t])
+    net.L = L
+    net.m = m
+    net.leaky = leaky_slope
+    net.l2 = l2
+    net.eps = eps
+    net.theta = &theta[0]
+    net.out = &out[0]
+    net.y = &y[0]
+    net.ysum = &ysum[0]
+    net.dims = <Py_ssize_t *> malloc((L + 1) * sizeof(Py_ssize_t))
+    net.act = <int *> malloc(L * sizeof(int))
+    net.wofs = <Py_ssize_t *> malloc(L * sizeof(Py_ssize_t))
+    net.bofs = <Py_ssize_t *> malloc(L * sizeof(Py_ssize_t))
+    net.Z = <const double **> malloc(L * sizeof(double *))
+    net.A = <const double **> malloc(L * sizeof(double *))
+    if (net.dims == NULL or net.act == NULL or net.wofs == NULL or net.bofs == NULL
+            or net.Z == NULL or net.A == NULL):
+        free(net.dims); free(net.act); free(net.wofs); free(net.bofs)
+        free(net.Z); free(net.A)
+        raise MemoryError()
+    cdef Py_ssize_t woff = 0, zoff = 0, aoff = 0
+    for t in range(L + 1):
+        net.dims[t] = dims[t]
+    for t in range(L):
+        net.act[t] = act[t]
+        net.wofs[t] = woff
+        net.bofs[t] = woff + dims[t + 1] * dims[t]
+        woff = net.bofs[t] + dims[t + 1]
+        net.Z[t] = &zcache[zoff]
+        net.A[t] = &acache[aoff]
+        zoff += dims[t + 1] * m
+        aoff += dims[t] * m
+
+    n_threads = <int> min(<Py_ssize_t> n_threads, (K + CHUNK_SIZE - 1) // CHUNK_SIZE)
+    with nogil, parallel(num_threads=n_threads):
+        # Assigned inside the parallel block, so each thread owns its scratch.
+        sc = <Scratch *> malloc(sizeof(Scratch))
+        if sc == NULL:
+            failed_ptr[0] = 1
+        elif not _alloc_scratch(sc, m, nmax):
+            failed_ptr[0] = 1
+        for c in prange(K, schedule="dynamic", chunksize=CHUNK_SIZE):
+            if failed_ptr[0]:
+                continue
+            kink = 0
+            fl = 0
+            numerical[c] = _coordinate(&net, sc, coords[c], &kink, &fl)
+            kinks[c] = kink
+            flops[c] = fl
+        if sc != NULL:
+            _free_scratch(sc)
+            free(sc)
+
+    free(net.dims); free(net.act); free(net.wofs); free(net.bofs)
+    free(net.Z); free(net.A)
+    if failed:
+        raise MemoryError("could not allocate the gradient check's per-thread scratch")

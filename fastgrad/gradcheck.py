@@ -1,0 +1,460 @@
+"""Gradient checking: the two-sided finite difference of the cost over every
+parameter, compared with backprop by ``‖a − n‖₂ / (‖a‖₂ + ‖n‖₂)``.
+
+``gradient_check`` runs fastgrad's compiled incremental kernel for
+:class:`fastgrad.MLP` (see ``csrc/_gradcheck.pyx``); ``check_grad`` and
+``numerical_gradient`` handle any Python callable with a compiled loop.
+
+Kinks: a relu is not differentiable at 0. When ``θ ± ε`` moves a relu or
+leaky-relu pre-activation across 0, the finite difference averages the two
+slopes and disagrees with any backprop. The kernel flags those coordinates;
+they are reported (``n_kinks``, a ``*`` on the block) and left out of
+``difference`` and the verdict; ``difference_all`` includes them.
+"""
+import sys
+import time
+import warnings
+
+import numpy as np
+from scipy.special import expit, softmax
+
+from fastgrad import _gradcheck, _numdiff
+from fastgrad._threads import effective_n_threads, single_threaded_blas
+from fastgrad.activations import CODES, LEAKY_SLOPE, OUTPUT_CODES, delta
+from fastgrad.init import as_generator
+from fastgrad.model import MLP
+from fastgrad.params import block_slices, params_to_vector, vector_to_params
+from fastgrad.report import (
+    GradCheckReport,
+    GradientCheckError,
+    build_blocks,
+    check_thresholds,
+)
+
+MODES = ("full", "sampled", "directional")
+# A check expected to take longer than this shows a progress bar / ETA.
+PROGRESS_AFTER_SECONDS = 2.0
+
+
+def _check_epsilon(epsilon):
+    try:
+        eps = float(epsilon)
+    except (TypeError, ValueError):
+        raise TypeError(f"epsilon must be a positive float, got {epsilon!r}") from None
+    if not np.isfinite(eps) or eps <= 0:
+        raise ValueError(f"epsilon must be a positive finite float, got {epsilon!r}")
+    return eps
+
+
+class _Progress:
+    """Chunked execution with a progress bar (tqdm if installed) or ETA lines,
+    shown only when the work is expected to take more than a couple of seconds."""
+
+    def __init__(self, total, progress, desc):
+        self.total, self.progress, self.desc = total, progress, desc
+        self.bar = None
+        self.start = time.perf_counter()
+        self.last_print = self.start
+
+    def update(self, done):
+        if self.progress is False or done >= self.total and self.bar is None:
+            return
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / max(done, 1) * (self.total - done)
+        if self.bar is None:
+            if not (self.progress is True or elapsed + eta > PROGRESS_AFTER_SECONDS):
+                return
+            try:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=self.total, desc=self.desc, unit="coord", leave=False)
+            except ImportError:
+                self.bar = "text"
+                print(f"{self.desc}: about {eta:.0f} s left ({self.total:,} coordinates)",
+                      file=sys.stderr)
+        if self.bar == "text":
+            if time.perf_counter() - self.last_print > 5 or done >= self.total:
+                self.last_print = time.perf_counter()
+                print(f"{self.desc}: {done:,}/{self.total:,}, about {eta:.0f} s left",
+                      file=sys.stderr)
+        else:
+            self.bar.n = done
+            self.bar.refresh()
+
+    def close(self):
+        if self.bar not in (None, "text"):
+            self.bar.close()
+
+
+class _MLPKernel:
+    """The unperturbed forward pass, flattened once for the compiled kernel."""
+
+    def __init__(self, model, params, X, Y, epsilon):
+        Zs, As = model._forward_cache(params, X)
+        L = model.n_layers
+        self.model, self.X, self.Y, self.m = model, X, Y, X.shape[1]
+        self.Zs, self.As = Zs, As
+        self.theta = params_to_vector(params)
+        self.dims = np.asarray(model.layer_dims, dtype=np.intp)
+        self.act = np.asarray([CODES[h] for h in model.hidden] + [OUTPUT_CODES[model.output]],
+                              dtype=np.intc)
+        self.zcache = np.concatenate([Zs[l].ravel() for l in range(1, L + 1)])
+        self.acache = np.concatenate([As[l].ravel() for l in range(0, L)])
+        self.out = np.ascontiguousarray(As[L]).ravel()
+        self.y = np.ascontiguousarray(Y).ravel()
+        self.ysum = np.ascontiguousarray(Y.sum(axis=0))
+        self.epsilon = epsilon
+
+    def run(self, coords, n_threads, progress, desc):
+        coords = np.ascontiguousarray(coords, dtype=np.intp)
+        K = coords.size
+        numerical = np.empty(K)
+        kinks = np.zeros(K, dtype=np.uint8)
+        flops = np.zeros(K, dtype=np.longlong)
+        # Pieces only so the progress bar can move; each coordinate's bits do
+        # not depend on how the work is split.
+        piece = max(1024, K // 50)
+        bar = _Progress(K, progress, desc)
+        try:
+            with single_threaded_blas():
+                for s in range(0, K, piece):
+                    e = min(K, s + piece)
+                    _gradcheck.mlp_numerical_gradient(
+                        self.theta, self.dims, self.act, LEAKY_SLOPE, self.zcache,
+                        self.acache, self.out, self.y, self.ysum, self.m,
+                        self.model.l2, self.epsilon, coords[s:e], numerical[s:e],
+                        kinks[s:e], flops[s:e], n_threads,
+                    )
+                    bar.update(e)
+        finally:
+            bar.close()
+        return numerical, kinks.astype(bool), int(flops.sum())
+
+
+def _sample_coords(slices, k, rng):
+    """``k`` coordinates from every block (all of a block smaller than ``k``)."""
+    picked = []
+    for _, sl, _ in slices:
+        size = sl.stop - sl.start
+        take = min(k, size)
+        picked.append(sl.start + np.sort(rng.choice(size, size=take, replace=False)))
+    return np.concatenate(picked) if picked else np.zeros(0, dtype=np.intp)
+
+
+def _directional(kernel, params, grads, slices, k, rng):
+    """k random unit directions inside every block; the difference of the cost
+    along each, formed from forward deltas (no full-cost subtraction).
+
+    Returns ``{grad_name: (numerical, analytic, kinks)}`` arrays of length k.
+    """
+    model, eps, m = kernel.model, kernel.epsilon, kernel.m
+    L = model.n_layers
+    out = {}
+    for name, sl, shape in slices:
+        num, ana, kink = np.empty(k), np.empty(k), np.zeros(k, dtype=bool)
+        for r in range(k):
+            v = rng.standard_normal(shape)
+            v /= np.linalg.norm(v)
+            sides = []
+            for sign in (1.0, -1.0):
+                dparams = {key: np.zeros(np.shape(val)) for key, val in params.items()}
+                dparams[name] = sign * eps * v
+                dl, kk = _cost_delta(model, params, dparams, kernel)
+                sides.append(dl)
+                kink[r] |= kk
+            l2 = 0.0
+            if model.l2 and name.startswith("W"):
+                l2 = model.l2 / (2 * m) * 4 * eps * float(np.sum(params[name] * v))
+            num[r] = ((sides[0] - sides[1]) / m + l2) / (2 * eps)
+            ana[r] = float(np.sum(grads["d" + name] * v))
+        out["d" + name] = (num, ana, kink)
+    return out
+
+
+def _cost_delta(model, params, dparams, kernel):
+    """Σ_i Δloss_i when the parameters move by ``dparams`` (exact identities)."""
+    Zs, As, Y = kernel.Zs, kernel.As, kernel.Y
+    L = model.n_layers
+    dA = np.zeros_like(As[0])
+    any_kink = False
+    for l in range(1, L + 1):
+        W, dW, db = params[f"W{l}"], dparams[f"W{l}"], dparams[f"b{l}"]
+        dZ = (W + dW) @ dA + dW @ As[l - 1] + db
+        if l < L:
+            dA, kinks = delta(model.hidden[l - 1], Zs[l], As[l], dZ)
+            any_kink |= bool(kinks.any())
+    ZL, out = Zs[L], As[L]
+    if model.output == "sigmoid":
+        dl = np.log1p(out * np.expm1(dZ)) - Y * dZ
+    elif model.output == "softmax":
+        dl = Y.sum(axis=0) * np.log1p(np.sum(out * np.expm1(dZ), axis=0)) - np.sum(Y * dZ, axis=0)
+    else:
+        dl = dZ * ((ZL - Y) + 0.5 * dZ)
+    return float(np.sum(dl)), any_kink
+
+
+def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
+                   mode="full", k=None, seed=None, thresholds=None, progress=None,
+                   raise_on_failure=False):
+    """Check backprop gradients against the two-sided numerical gradient.
+
+    Parameters
+    ----------
+    model : fastgrad.MLP
+        The network whose cost ``J`` is differentiated. Any object with a
+        ``cost(params, X, Y)`` method also works (through the generic, slower
+        path of :func:`check_grad`).
+    params : dict
+        ``{"W1": (n1, n0), "b1": (n1, 1), ...}``.
+    grads : dict
+        The gradients to check, ``{"dW1": (n1, n0), "db1": (n1, 1), ...}``;
+        exactly one per parameter.
+    X : array of shape (n_x, m)
+        Inputs, examples as columns.
+    Y : array of shape (n_L, m)
+        Targets (``(m,)`` is accepted for one output unit).
+    epsilon : float, default 1e-7
+        The step ε of ``(J(θ+εe_i) − J(θ−εe_i)) / 2ε``.
+    n_threads : int or None
+        OpenMP threads; None uses all cores. The report is identical, to the
+        bit, for every value.
+    mode : {"full", "sampled", "directional"}
+        ``full`` checks every coordinate. ``sampled`` checks ``k``
+        coordinates (default 10) from *every* block, so no bias is missed.
+        ``directional`` compares, for ``k`` random unit directions v inside
+        every block, the difference of the cost along v with ``v·dθ`` (two
+        cost evaluations per direction, like torch's fast mode); a block that
+        fails is then checked in full so the report still points at entries.
+    k : int, optional
+        Coordinates (sampled) or directions (directional) per block.
+    seed : int, None or numpy.random.Generator
+        For ``sampled`` and ``directional``.
+    thresholds : (float, float), default (1e-6, 1e-3)
+        Verdict boundaries: great below the first, bug from the second on.
+    progress : bool or None
+        Progress bar / ETA: None shows it for checks expected to take more
+        than a couple of seconds; False never; True always.
+    raise_on_failure : bool, default False
+        Raise :class:`fastgrad.GradientCheckError` unless the verdict is great.
+
+    Returns
+    -------
+    GradCheckReport
+
+    Notes
+    -----
+    Nothing passed in is modified. Inputs in float32 are upcast to float64
+    with a warning: a finite difference at ε = 1e-7 needs double precision.
+    """
+    t0 = time.perf_counter()
+    eps = _check_epsilon(epsilon)
+    thresholds = check_thresholds(thresholds)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if not isinstance(model, MLP):
+        if not callable(getattr(model, "cost", None)):
+            raise TypeError(f"model must be a fastgrad.MLP or have a cost(params, X, Y) method, "
+                            f"got {type(model).__name__}")
+        return _check_generic_model(model, params, grads, X, Y, eps, thresholds, raise_on_failure)
+    nt = effective_n_threads(n_threads)
+    params = model.check_params(params, "params", warn_downcast=True)
+    grads = model.check_params(grads, "grads", prefix="d", warn_downcast=True)
+    X, Y = model.check_data(X, Y, warn_downcast=True)
+    rng = as_generator(seed)
+    if k is None:
+        k = 10 if mode == "sampled" else 3
+    if mode != "full" and (not isinstance(k, (int, np.integer)) or k < 1):
+        raise ValueError(f"k must be a positive int, got {k!r}")
+
+    kernel = _MLPKernel(model, params, X, Y, eps)
+    slices = block_slices(params)
+    analytic = params_to_vector(grads, prefix="d")
+    P = analytic.size
+    numerical = np.full(P, np.nan)
+    checked = np.zeros(P, dtype=bool)
+    kinks = np.zeros(P, dtype=bool)
+    flops = 0
+    extra_hints, directions = [], None
+    desc = "fastgrad gradient check"
+
+    if mode == "directional":
+        directions = _directional(kernel, params, grads, slices, int(k), rng)
+        failing = []
+        for name, sl, shape in slices:
+            num, ana, kk = directions["d" + name]
+            use = ~kk
+            diff = _numdiff.relative_difference(ana[use].copy(), num[use].copy())[0]
+            if diff >= thresholds[0]:
+                failing.append((name, sl))
+        for name, sl in failing:
+            coords = np.arange(sl.start, sl.stop)
+            n, kk, fl = kernel.run(coords, nt, progress, desc + f" ({name})")
+            numerical[sl], kinks[sl], checked[sl] = n, kk, True
+            flops += fl
+            extra_hints.append(f"d{name} failed along random directions; checked in full")
+        diff_all, diff = _directional_differences(directions, failing)
+    else:
+        coords = np.arange(P) if mode == "full" else _sample_coords(slices, int(k), rng)
+        n, kk, flops = kernel.run(coords, nt, progress, desc)
+        numerical[coords], kinks[coords], checked[coords] = n, kk, True
+        use = checked & ~kinks
+        diff = _numdiff.relative_difference(analytic[use], numerical[use])[0]
+        diff_all = _numdiff.relative_difference(analytic[checked], numerical[checked])[0]
+
+    names = ["d" + name for name, _, _ in slices]
+    shapes = [shape for _, _, shape in slices]
+    blocks = build_blocks(names, shapes, analytic, numerical, checked, kinks,
+                          thresholds=thresholds, l2=model.l2, m=kernel.m, params=params)
+    if mode == "directional":
+        _directional_block_rows(blocks, directions, failing)
+    report = GradCheckReport(
+        title=repr(model), difference=diff, difference_all=diff_all,
+        numerical=vector_to_params(numerical, params, prefix="d"), blocks=blocks,
+        n_params=P, n_checked=int(checked.sum()) if mode != "directional" else
+        int(checked.sum()) + sum(len(v[0]) for v in directions.values()),
+        n_kinks=int((checked & kinks).sum()), mode=mode, epsilon=eps, n_threads=nt,
+        seconds=time.perf_counter() - t0, flops=flops, thresholds=thresholds,
+        extra_hints=extra_hints, directions=directions,
+    )
+    if raise_on_failure:
+        report.raise_if_failed()
+    return report
+
+
+def _directional_differences(directions, failing):
+    nums, anas, kk = (np.concatenate([v[i] for v in directions.values()]) for i in range(3))
+    diff_all = _numdiff.relative_difference(anas, nums)[0]
+    diff = _numdiff.relative_difference(anas[~kk].copy(), nums[~kk].copy())[0]
+    return diff_all, diff
+
+
+def _directional_block_rows(blocks, directions, failing):
+    """Blocks that passed along directions report the directional numbers."""
+    full = {"d" + name for name, _ in failing}
+    for b in blocks:
+        if b.name in full:
+            continue
+        num, ana, kk = directions[b.name]
+        use = ~kk
+        b.difference = _numdiff.relative_difference(ana[use].copy(), num[use].copy())[0]
+        err = np.abs(ana - num)
+        b.max_abs_error = float(err.max())
+        b.worst_index = (int(np.argmax(err)),)
+        b.worst_numerical = float(num[b.worst_index[0]])
+        b.worst_analytic = float(ana[b.worst_index[0]])
+        b.n_checked = len(num)
+        b.n_kinks = int(kk.sum())
+
+
+def _check_generic_model(model, params, grads, X, Y, eps, thresholds, raise_on_failure):
+    """Any model with ``cost(params, X, Y)``: the compiled loop over a callable."""
+    theta = params_to_vector(params)
+    analytic = params_to_vector(grads, prefix="d")
+    if analytic.size != theta.size:
+        raise ValueError(f"grads hold {analytic.size} numbers but params hold {theta.size}")
+    work = theta.copy()
+    views = vector_to_params(work, params)
+    return _callable_report(lambda _: model.cost(views, X, Y), work, work, analytic, eps,
+                            thresholds, raise_on_failure, title=repr(model),
+                            blocks=block_slices(params), prefix="d")
+
+
+def numerical_gradient(f, theta, *, epsilon=1e-7):
+    """Two-sided numerical gradient of a scalar function.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(theta) -> float``; receives an array shaped like ``theta``.
+    theta : array_like, any shape
+        The point. Not modified: the compiled loop perturbs a float64 working
+        copy in place and restores every entry exactly.
+    epsilon : float, default 1e-7
+
+    Returns
+    -------
+    ndarray, shaped like ``theta``, float64
+    """
+    eps = _check_epsilon(epsilon)
+    work = _as_theta(theta)
+    flat = work.reshape(-1)
+    out = np.empty(flat.size)
+    _numdiff.central_differences(f, flat, work, eps, np.arange(flat.size, dtype=np.intp), out)
+    return out.reshape(work.shape)
+
+
+def _as_theta(theta, name="theta"):
+    arr = np.asarray(theta)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and arr.dtype.itemsize < 8:
+        warnings.warn(f"{name} is {arr.dtype}; upcast to float64 (a finite difference "
+                      "with epsilon=1e-7 needs double precision)", UserWarning, stacklevel=3)
+    work = np.array(arr, dtype=np.float64, order="C", copy=True)
+    if not np.all(np.isfinite(work)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return work
+
+
+def check_grad(f, theta, grad, *, epsilon=1e-7, thresholds=None, raise_on_failure=False):
+    """Check a gradient of any Python function ``f(theta) -> float``.
+
+    Parameters
+    ----------
+    f : callable
+    theta : array_like, any shape
+    grad : array_like shaped like ``theta``, or callable ``grad(theta)``
+    epsilon : float, default 1e-7
+    thresholds : (float, float), default (1e-6, 1e-3)
+    raise_on_failure : bool, default False
+
+    Returns
+    -------
+    GradCheckReport
+        One block, ``"theta"``; ``report.numerical["theta"]`` is the
+        numerical gradient.
+    """
+    eps = _check_epsilon(epsilon)
+    thresholds = check_thresholds(thresholds)
+    work = _as_theta(theta)
+    g = grad(work.copy()) if callable(grad) else grad
+    g = _as_theta(g, "grad")
+    if g.shape != work.shape:
+        hint = " (it looks transposed)" if g.shape == work.shape[::-1] and g.ndim == 2 else ""
+        raise ValueError(f"grad has shape {g.shape}, expected {work.shape} like theta{hint}")
+    blocks = [("theta", slice(0, work.size), work.shape)]
+    return _callable_report(f, work.reshape(-1), work, g.ravel(), eps, thresholds,
+                            raise_on_failure, title=getattr(f, "__name__", "f"), blocks=blocks,
+                            prefix="")
+
+
+def _callable_report(f, flat, view, analytic, eps, thresholds, raise_on_failure, *, title,
+                     blocks, prefix):
+    t0 = time.perf_counter()
+    P = flat.size
+    numerical = np.empty(P)
+    bar = _Progress(P, None, "fastgrad check_grad")
+    try:
+        _numdiff.central_differences(f, flat, view, eps, np.arange(P, dtype=np.intp),
+                                     numerical, bar.update)
+    finally:
+        bar.close()
+    checked = np.ones(P, dtype=bool)
+    kinks = np.zeros(P, dtype=bool)
+    diff = _numdiff.relative_difference(analytic, numerical)[0]
+    names = [prefix + name for name, _, _ in blocks]
+    shapes = [shape for _, _, shape in blocks]
+    report = GradCheckReport(
+        title=title, difference=diff, difference_all=diff,
+        numerical={n: numerical[sl].reshape(s) for n, (_, sl, s) in zip(names, blocks)},
+        blocks=build_blocks(names, shapes, analytic, numerical, checked, kinks,
+                            thresholds=thresholds),
+        n_params=P, n_checked=P, n_kinks=0, mode="callable", epsilon=eps, n_threads=1,
+        seconds=time.perf_counter() - t0, flops=None, thresholds=thresholds,
+    )
+    if raise_on_failure:
+        report.raise_if_failed()
+    return report
+
+
+__all__ = ["gradient_check", "check_grad", "numerical_gradient", "GradientCheckError"]
