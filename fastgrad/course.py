@@ -1,0 +1,150 @@
+"""Drop-in versions of the course's gradient-checking helpers.
+
+The deep learning course's assignment defines ``dictionary_to_vector``,
+``vector_to_dictionary``, ``gradients_to_vector`` and ``gradient_check_n``
+for one fixed 3-layer network. These take the same arguments and return the
+same things, for any number of layers, and ``gradient_check_n`` runs
+fastgrad's exact compiled check instead of the naive loop.
+
+The network is the assignment's: LINEAR → RELU → … → LINEAR → SIGMOID with
+the cross-entropy cost; ``X`` is ``(n_x, m)`` and ``parameters`` holds
+``W1`` of shape ``(n1, n0)``, ``b1`` of shape ``(n1, 1)``, ….
+
+:func:`gradient_check_n_test_case` rebuilds the assignment's worked example
+and :func:`backward_propagation_n` its backprop, deliberate bugs included
+(``dW2`` doubled, ``db1`` with ``4./m``), so the course's exercise runs as is.
+"""
+import numpy as np
+
+from fastgrad.gradcheck import gradient_check
+from fastgrad.model import MLP
+from fastgrad.params import parameter_order, params_to_vector, vector_to_params
+
+# The assignment's network: theta has 47 entries.
+COURSE_SHAPES = {"W1": (5, 4), "b1": (5, 1), "W2": (3, 5), "b2": (3, 1),
+                 "W3": (1, 3), "b3": (1, 1)}
+
+
+def dictionary_to_vector(parameters):
+    """θ as a column ``(P, 1)`` and the list naming the block of each entry."""
+    keys = parameter_order([k for k in parameters if _is_param(k)])
+    theta = params_to_vector({k: parameters[k] for k in keys})
+    names = [k for k in keys for _ in range(np.size(parameters[k]))]
+    return theta.reshape(-1, 1), names
+
+
+def vector_to_dictionary(theta, like=None):
+    """Split a ``(P, 1)`` or ``(P,)`` θ back into ``{"W1": ..., "b1": ...}``.
+
+    ``like`` (a parameter dict or ``{"W1": shape, ...}``) gives the shapes;
+    without it θ must be the course's 47-entry vector.
+    """
+    if like is None:
+        if np.size(theta) != 47:
+            raise ValueError("vector_to_dictionary needs like= (a parameter dict) unless "
+                             f"theta is the course's 47-entry vector; got {np.size(theta)} entries")
+        like = COURSE_SHAPES
+    like = {k: v for k, v in like.items() if _is_param(k)}
+    return {k: v.copy() for k, v in vector_to_params(theta, like).items()}
+
+
+def gradients_to_vector(gradients):
+    """The ``dW1, db1, ...`` entries of ``gradients`` as a ``(P, 1)`` column;
+    other keys (the course's ``dZ1``, ``dA1``, ...) are ignored."""
+    keys = [k for k in gradients if _is_param(k[1:]) and k.startswith("d")]
+    grads = {k: gradients[k] for k in keys}
+    return params_to_vector(grads, prefix="d").reshape(-1, 1)
+
+
+def _is_param(key):
+    try:
+        parameter_order([key])
+    except ValueError:
+        return False
+    return True
+
+
+def model_for(parameters):
+    """The course network (relu hidden layers, sigmoid output) matching ``parameters``."""
+    n_layers = sum(1 for k in parameters if isinstance(k, str) and k.startswith("W")
+                   and _is_param(k))
+    if n_layers == 0:
+        raise KeyError("parameters holds no W1, W2, ... entries")
+    dims = [np.shape(parameters["W1"])[1]] + [np.shape(parameters[f"W{l}"])[0]
+                                             for l in range(1, n_layers + 1)]
+    return MLP(dims, hidden="relu", output="sigmoid")
+
+
+def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False):
+    """The course's ``gradient_check_n``, computed exactly by fastgrad.
+
+    Returns the relative difference ``‖grad − gradapprox‖ / (‖grad‖ + ‖gradapprox‖)``.
+    ``gradients`` may hold the course's extra cache entries (``dZ3``, ``dA2``,
+    ...): only ``dW*``/``db*`` are compared. With ``print_msg=True`` prints the
+    course's message (a mistake above 2e-7) and fastgrad's report, which
+    points at the blocks that hold the bug.
+    """
+    params = {k: v for k, v in parameters.items() if _is_param(k)}
+    grads = {k: v for k, v in gradients.items() if k.startswith("d") and _is_param(k[1:])}
+    model = model_for(params)
+    report = gradient_check(model, params, grads, X, Y, epsilon=epsilon)
+    difference = report.difference
+    if print_msg:
+        if difference > 2e-7:
+            print("\033[93mThere is a mistake in the backward propagation! "
+                  f"difference = {difference}\033[0m")
+        else:
+            print("\033[92mYour backward propagation works perfectly fine! "
+                  f"difference = {difference}\033[0m")
+        print(report)
+    return difference
+
+
+def gradient_check_n_test_case():
+    """The assignment's worked example: ``X (4, 3), Y (1, 3), parameters``.
+
+    Drawn exactly as the assignment does (``np.random.seed(1)`` then ``randn``
+    for X, W1, b1, W2, b2, W3, b3), from a private RandomState so NumPy's
+    global RNG is left alone.
+    """
+    rs = np.random.RandomState(1)
+    X = rs.randn(4, 3)
+    Y = np.array([[1, 1, 0]])
+    parameters = {}
+    for key in ("W1", "b1", "W2", "b2", "W3", "b3"):
+        parameters[key] = rs.randn(*COURSE_SHAPES[key])
+    return X, Y, parameters
+
+
+def forward_propagation_n(X, Y, parameters):
+    """The assignment's forward pass: ``(cost, cache)``."""
+    m = X.shape[1]
+    W1, b1, W2, b2, W3, b3 = (parameters[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
+    Z1 = W1 @ X + b1
+    A1 = np.maximum(0, Z1)
+    Z2 = W2 @ A1 + b2
+    A2 = np.maximum(0, Z2)
+    Z3 = W3 @ A2 + b3
+    A3 = 1 / (1 + np.exp(-Z3))
+    cost = 1.0 / m * np.sum(-Y * np.log(A3) - (1 - Y) * np.log(1 - A3))
+    return cost, (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3)
+
+
+def backward_propagation_n(X, Y, cache, *, bugs=True):
+    """The assignment's backprop. With ``bugs=True`` (as shipped) ``dW2`` is
+    doubled and ``db1`` uses ``4./m``; ``bugs=False`` is the fixed version."""
+    m = X.shape[1]
+    (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = cache
+    dZ3 = A3 - Y
+    dW3 = 1.0 / m * dZ3 @ A2.T
+    db3 = 1.0 / m * np.sum(dZ3, axis=1, keepdims=True)
+    dA2 = W3.T @ dZ3
+    dZ2 = dA2 * (A2 > 0)
+    dW2 = 1.0 / m * dZ2 @ A1.T * (2 if bugs else 1)
+    db2 = 1.0 / m * np.sum(dZ2, axis=1, keepdims=True)
+    dA1 = W2.T @ dZ2
+    dZ1 = dA1 * (A1 > 0)
+    dW1 = 1.0 / m * dZ1 @ X.T
+    db1 = (4.0 if bugs else 1.0) / m * np.sum(dZ1, axis=1, keepdims=True)
+    return {"dZ3": dZ3, "dW3": dW3, "db3": db3, "dA2": dA2, "dZ2": dZ2, "dW2": dW2,
+            "db2": db2, "dA1": dA1, "dZ1": dZ1, "dW1": dW1, "db1": db1}
