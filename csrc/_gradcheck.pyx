@@ -37,7 +37,7 @@ Each coordinate writes only its own output slot, and its arithmetic does not
 depend on which thread runs it, so every thread count gives the same bits.
 """
 from cython.parallel cimport parallel, prange
-from libc.math cimport cosh, exp, expm1, log1p, tanh
+from libc.math cimport cosh, exp, expm1, fabs, log1p, tanh
 from libc.stdlib cimport free, malloc
 from scipy.linalg.cython_blas cimport dgemm
 
@@ -74,6 +74,9 @@ cdef struct Net:
     const double *out         # (dims[L], m) output activation: σ(Z) or softmax(Z)
     const double *y           # (dims[L], m)
     const double *ysum        # (m,) Σ_c y[c, i]
+    const double **sens       # (L,) per hidden layer t: (dims[t+1], m, dims[L]) output
+                              #      sensitivity ∂Z[L]/∂A[t+1][j, i], or NULL
+    const double **radius     # (L,) per hidden layer t: (dims[t+1], m) largest safe |ΔA|
 
 
 cdef struct Scratch:
@@ -158,6 +161,37 @@ cdef inline void _matmul(const double *Arow, const double *Brow, double *Crow,
           &zero, Crow, &N)
 
 
+cdef inline bint _linear_downstream(const Net *net, int t, Py_ssize_t j, const Scratch *sc,
+                                   Py_ssize_t ns) noexcept nogil:
+    """True when no changed activation of row j reaches a kink downstream."""
+    cdef const double *rad = net.radius[t] + j * net.m
+    cdef Py_ssize_t s, m = net.m
+    cdef double r
+    for s in range(ns):
+        r = rad[sc.S[s]]
+        if not (fabs(sc.da[s]) < r and fabs(sc.da[m + s]) < r):
+            return False
+    return True
+
+
+cdef double _fast_output(const Net *net, int t, Py_ssize_t j, Scratch *sc,
+                         Py_ssize_t ns) noexcept nogil:
+    """Σ_i (Δℓ_i⁺ − Δℓ_i⁻) through the linear map of the downstream layers."""
+    cdef Py_ssize_t s, c, i, m = net.m, nL = net.dims[net.L]
+    cdef const double *sv
+    cdef double total = 0.0
+    cdef double *dp = sc.D
+    cdef double *dm = sc.D + nL
+    for s in range(ns):
+        i = sc.S[s]
+        sv = net.sens[t] + (j * m + i) * nL
+        for c in range(nL):
+            dp[c] = sv[c] * sc.da[s]
+            dm[c] = sv[c] * sc.da[m + s]
+        total += _out_delta_column(net, i, dp, 1) - _out_delta_column(net, i, dm, 1)
+    return total
+
+
 cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
                         long long *flops) noexcept nogil:
     """(J(θ + ε e_p) − J(θ − ε e_p)) / 2ε for one coordinate p."""
@@ -234,6 +268,13 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
                 ns += 1
         fl += 2 * m
         cols = 2 * ns
+        if ns > 0 and net.sens[t] != NULL and _linear_downstream(net, t, j, sc, ns):
+            # Every later hidden layer is piecewise linear and no pre-activation
+            # there changes side (|ΔA| below the radius): the network after
+            # row j is exactly linear, ΔZ[L][:, i] = sens[j, i, :]·ΔA[j, i].
+            total = _fast_output(net, t, j, sc, ns)
+            fl += 4 * net.dims[L] * ns + 8 * net.dims[L] * ns
+            ns = 0
         if ns > 0:
             # Rank-1 update of the next layer: D[u, c] = W[t+2][u, j] · ΔA[c];
             # columns 0..ns−1 hold the + side, ns..2ns−1 the − side.
@@ -312,6 +353,12 @@ cdef void _free_scratch(Scratch *sc) noexcept nogil:
     free(sc.R)
 
 
+cdef void _free_net(Net *net) noexcept nogil:
+    free(net.dims); free(net.act); free(net.wofs); free(net.bofs)
+    free(<void *> net.Z); free(<void *> net.A)
+    free(<void *> net.sens); free(<void *> net.radius)
+
+
 def mlp_numerical_gradient(
     const double[::1] theta,          # IN  (P,) parameters in course order
     const Py_ssize_t[::1] dims,       # IN  (L+1,) layer sizes
@@ -322,6 +369,9 @@ def mlp_numerical_gradient(
     const double[::1] out,            # IN  (n_L*m,) output activation
     const double[::1] y,              # IN  (n_L*m,) targets
     const double[::1] ysum,           # IN  (m,) column sums of y
+    const double[::1] sens,           # IN  output sensitivities of hidden layers, concatenated
+    const double[::1] radius,         # IN  their safe radii, concatenated
+    const Py_ssize_t[::1] fast,       # IN  (L,) 1 where layer t has sens/radius entries
     Py_ssize_t m,
     double l2,
     double eps,
@@ -365,12 +415,13 @@ def mlp_numerical_gradient(
     net.bofs = <Py_ssize_t *> malloc(L * sizeof(Py_ssize_t))
     net.Z = <const double **> malloc(L * sizeof(double *))
     net.A = <const double **> malloc(L * sizeof(double *))
+    net.sens = <const double **> malloc(L * sizeof(double *))
+    net.radius = <const double **> malloc(L * sizeof(double *))
     if (net.dims == NULL or net.act == NULL or net.wofs == NULL or net.bofs == NULL
-            or net.Z == NULL or net.A == NULL):
-        free(net.dims); free(net.act); free(net.wofs); free(net.bofs)
-        free(net.Z); free(net.A)
+            or net.Z == NULL or net.A == NULL or net.sens == NULL or net.radius == NULL):
+        _free_net(&net)
         raise MemoryError()
-    cdef Py_ssize_t woff = 0, zoff = 0, aoff = 0
+    cdef Py_ssize_t woff = 0, zoff = 0, aoff = 0, soff = 0, roff = 0
     for t in range(L + 1):
         net.dims[t] = dims[t]
     for t in range(L):
@@ -382,6 +433,13 @@ def mlp_numerical_gradient(
         net.A[t] = &acache[aoff]
         zoff += dims[t + 1] * m
         aoff += dims[t] * m
+        net.sens[t] = NULL
+        net.radius[t] = NULL
+        if fast[t]:
+            net.sens[t] = &sens[soff]
+            net.radius[t] = &radius[roff]
+            soff += dims[t + 1] * m * dims[L]
+            roff += dims[t + 1] * m
 
     n_threads = <int> min(<Py_ssize_t> n_threads, (K + CHUNK_SIZE - 1) // CHUNK_SIZE)
     with nogil, parallel(num_threads=n_threads):
@@ -403,7 +461,6 @@ def mlp_numerical_gradient(
             _free_scratch(sc)
             free(sc)
 
-    free(net.dims); free(net.act); free(net.wofs); free(net.bofs)
-    free(net.Z); free(net.A)
+    _free_net(&net)
     if failed:
         raise MemoryError("could not allocate the gradient check's per-thread scratch")

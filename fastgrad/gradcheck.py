@@ -57,12 +57,13 @@ class _Progress:
         self.last_print = self.start
 
     def update(self, done):
-        if self.progress is False or done >= self.total and self.bar is None:
+        if self.progress is False:
             return
         elapsed = time.perf_counter() - self.start
         eta = elapsed / max(done, 1) * (self.total - done)
         if self.bar is None:
-            if not (self.progress is True or elapsed + eta > PROGRESS_AFTER_SECONDS):
+            if self.progress is not True and (done >= self.total
+                                              or elapsed + eta <= PROGRESS_AFTER_SECONDS):
                 return
             try:
                 from tqdm.auto import tqdm
@@ -72,7 +73,7 @@ class _Progress:
                 self.bar = "text"
                 print(f"{self.desc}: about {eta:.0f} s left ({self.total:,} coordinates)",
                       file=sys.stderr)
-        if self.bar == "text":
+        if isinstance(self.bar, str):
             if time.perf_counter() - self.last_print > 5 or done >= self.total:
                 self.last_print = time.perf_counter()
                 print(f"{self.desc}: {done:,}/{self.total:,}, about {eta:.0f} s left",
@@ -82,7 +83,7 @@ class _Progress:
             self.bar.refresh()
 
     def close(self):
-        if self.bar not in (None, "text"):
+        if self.bar is not None and not isinstance(self.bar, str):
             self.bar.close()
 
 
@@ -104,6 +105,7 @@ class _MLPKernel:
         self.y = np.ascontiguousarray(Y).ravel()
         self.ysum = np.ascontiguousarray(Y.sum(axis=0))
         self.epsilon = epsilon
+        self.sens, self.radius, self.fast = _linear_maps(model, params, Zs)
 
     def run(self, coords, n_threads, progress, desc):
         coords = np.ascontiguousarray(coords, dtype=np.intp)
@@ -121,7 +123,8 @@ class _MLPKernel:
                     e = min(K, s + piece)
                     _gradcheck.mlp_numerical_gradient(
                         self.theta, self.dims, self.act, LEAKY_SLOPE, self.zcache,
-                        self.acache, self.out, self.y, self.ysum, self.m,
+                        self.acache, self.out, self.y, self.ysum, self.sens,
+                        self.radius, self.fast, self.m,
                         self.model.l2, self.epsilon, coords[s:e], numerical[s:e],
                         kinks[s:e], flops[s:e], n_threads,
                     )
@@ -129,6 +132,64 @@ class _MLPKernel:
         finally:
             bar.close()
         return numerical, kinks.astype(bool), int(flops.sum())
+
+
+# Cap on the memory of one example chunk of the per-example Jacobians below.
+_LINEAR_MAP_BYTES = 32 * 2**20
+# |ΔA| must stay below this fraction of the distance to the nearest kink:
+# a margin so that rounding in the comparison can never hide a crossing.
+_RADIUS_MARGIN = 0.5
+
+
+def _linear_maps(model, params, Zs):
+    """Exact linear maps for hidden rows whose downstream is piecewise linear.
+
+    When every hidden layer after layer t is relu, leaky-relu or linear, a
+    change ΔA of unit j of layer t on example i moves the output
+    pre-activations by exactly ``sens[j, i, :] · ΔA`` (in exact arithmetic),
+    as long as no downstream pre-activation changes side. ``radius[j, i]`` is
+    a safe bound on |ΔA| for that: half the smallest ``|Z[τ][u, i]| /
+    |∂Z[τ][u, i]/∂A[t][j, i]|`` over later hidden layers τ. The kernel uses
+    the map when every changed example is inside its radius, and the full
+    propagation otherwise.
+
+    Returns flat ``sens`` and ``radius`` (concatenated over the layers that
+    have them) and the per-layer flag array ``fast``.
+    """
+    L = model.n_layers
+    nL = model.layer_dims[-1]
+    m = Zs[1].shape[1]
+    fast = np.zeros(L, dtype=np.intp)
+    sens_parts, rad_parts = [], []
+    slopes = {"linear": (1.0, 1.0), "relu": (1.0, 0.0), "leaky_relu": (1.0, LEAKY_SLOPE)}
+    for t in range(L - 1):  # weight layer t+1 (1-based) has a hidden output
+        downstream = model.hidden[t + 1:]
+        if any(h not in slopes for h in downstream):
+            continue
+        n = model.layer_dims[t + 1]
+        widest = max(model.layer_dims[t + 1:])
+        chunk = max(1, int(_LINEAR_MAP_BYTES // (8 * n * widest)))
+        sens = np.empty((n, m, nL))
+        radius = np.full((n, m), np.inf)
+        for start in range(0, m, chunk):
+            ex = slice(start, min(m, start + chunk))
+            # C[i] = ∂Z[τ][:, i]/∂A[t+1][:, i], starting with τ = t+2 (1-based).
+            C = np.broadcast_to(params[f"W{t + 2}"], (ex.stop - ex.start,) + params[f"W{t + 2}"].shape)
+            for tau in range(t + 2, L + 1):
+                if tau < L:
+                    Z = Zs[tau][:, ex].T[:, :, None]                # (i, u, 1)
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        r = np.where(C != 0, np.abs(Z) / np.abs(C), np.inf).min(axis=1)
+                    radius[:, ex] = np.minimum(radius[:, ex], r.T)
+                    on, off = slopes[model.hidden[tau - 1]]
+                    D = np.where(Zs[tau][:, ex] > 0, on, off).T[:, :, None]
+                    C = params[f"W{tau + 1}"] @ (D * C)
+            sens[:, ex, :] = np.transpose(C, (2, 0, 1))
+        fast[t] = 1
+        sens_parts.append(sens.ravel())
+        rad_parts.append((_RADIUS_MARGIN * radius).ravel())
+    cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0)
+    return cat(sens_parts), cat(rad_parts), fast
 
 
 def _sample_coords(slices, k, rng):

@@ -54,3 +54,20 @@ def test_directional_passes_correct_gradients_and_matches_v_dot_grad(setup, ref)
     for name, (num, ana, kinks) in report.directions.items():
         assert num.shape == (4,) and not kinks.any()
         assert ref.rel(num, ana) < 1e-8
+
+
+@pytest.mark.parametrize("have_tqdm", [True, False])
+def test_progress_display_with_and_without_tqdm(setup, monkeypatch, capsys, have_tqdm):
+    import sys
+
+    if not have_tqdm:
+        monkeypatch.setitem(sys.modules, "tqdm", None)
+        monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    model, params, X, Y = setup
+    grads = model.backward(params, X, Y)
+    quiet = gradient_check(model, params, grads, X, Y, progress=False)
+    shown = gradient_check(model, params, grads, X, Y, progress=True)
+    for key in quiet.numerical:
+        assert np.array_equal(quiet.numerical[key], shown.numerical[key])
+    err = capsys.readouterr().err
+    assert ("left" in err) if not have_tqdm else True
