@@ -127,6 +127,18 @@ cdef inline double _out_delta_unit(int code, double z, double o, double y, doubl
     return d * ((z - y) + 0.5 * d)
 
 
+cdef inline double _sigmoid_pair(double o, double y, double d) noexcept nogil:
+    """ℓ(z+d) − ℓ(z−d) of sigmoid+BCE, o = σ(z), with one expm1 and one log1p.
+
+    With E = expm1(d) and E' = expm1(−d) = −E/(1+E):
+        log1p(o·E) − log1p(o·E') = log1p(o·(E − E') / (1 + o·E'))
+    and E − E' = E·(2+E)/(1+E); no step subtracts nearly equal numbers.
+    """
+    cdef double e = expm1(d)
+    cdef double q = 1.0 + e
+    return log1p(o * (e * (2.0 + e) / q) / (1.0 - o * e / q)) - 2.0 * y * d
+
+
 cdef double _out_delta_column(const Net *net, Py_ssize_t i, const double *D,
                               Py_ssize_t ld) noexcept nogil:
     """Loss change of example i when every output unit c moves by D[c*ld]."""
@@ -182,6 +194,18 @@ cdef double _fast_output(const Net *net, int t, Py_ssize_t j, Scratch *sc,
     cdef double total = 0.0
     cdef double *dp = sc.D
     cdef double *dm = sc.D + nL
+    if nL == 1 and net.act[net.L - 1] == OUT_SIGMOID:
+        for s in range(ns):
+            i = sc.S[s]
+            if sc.da[m + s] == -sc.da[s]:
+                total += _sigmoid_pair(net.out[i], net.y[i], net.sens[t][j * m + i] * sc.da[s])
+            else:
+                sv = net.sens[t] + j * m + i
+                total += (_out_delta_unit(OUT_SIGMOID, 0.0, net.out[i], net.y[i], 0.0,
+                                          sv[0] * sc.da[s])
+                          - _out_delta_unit(OUT_SIGMOID, 0.0, net.out[i], net.y[i], 0.0,
+                                            sv[0] * sc.da[m + s]))
+        return total
     for s in range(ns):
         i = sc.S[s]
         sv = net.sens[t] + (j * m + i) * nL
@@ -238,6 +262,9 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
         code = net.act[L - 1]
         for i in range(m):
             if sc.dz[i] == 0.0:
+                continue
+            if code == OUT_SIGMOID:
+                total += _sigmoid_pair(net.out[j * m + i], net.y[j * m + i], sc.dz[i])
                 continue
             if code == OUT_SOFTMAX:
                 dp = _out_delta_unit(code, Zt[i], net.out[j * m + i], net.y[j * m + i],
