@@ -178,8 +178,6 @@ def _pair_up(params, grads):
         if g.shape != p.shape:
             raise ValueError(f"grads['d{key}'] has shape {g.shape} but params[{key!r}] has "
                              f"shape {p.shape}")
-        if not np.all(np.isfinite(g)):
-            raise FloatingPointError(f"grads['d{key}'] contains NaN or inf")
         pairs.append((key, p.astype(np.float64, copy=False), g.astype(np.float64, copy=False)))
     return pairs
 
@@ -264,7 +262,10 @@ class Optimizer:
             for key, p, g in pairs:
                 d, new_state[key] = self._direction(g, state[key], t)
                 new = p - lr * d
-                if not np.all(np.isfinite(new)):
+                # NaN/inf anywhere makes the sum non-finite: one reduction, no mask.
+                if not math.isfinite(np.sum(new)) and not np.isfinite(new).all():
+                    if not np.isfinite(g).all():
+                        raise FloatingPointError(f"grads['d{key}'] contains NaN or inf")
                     raise FloatingPointError(
                         f"{type(self).__name__} step {t} made params[{key!r}] NaN or inf "
                         f"(learning_rate={lr:g}, max |d{key}| = {np.max(np.abs(g)):.3g})")
