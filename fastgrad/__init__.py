@@ -3,6 +3,7 @@
 Normalize inputs, initialize weights, and check backprop against an exact,
 compiled finite-difference gradient.
 """
+from fastgrad import optim
 from fastgrad.model import MLP
 from fastgrad.params import params_to_vector, vector_to_params
 
