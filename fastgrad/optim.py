@@ -29,6 +29,7 @@ StepDecay             ``α₀ / (1 + decay_rate·⌊epoch / time_interval⌋)``
 ExponentialDecay      ``α₀ · rate^epoch``
 ====================  ====================================================
 """
+import functools
 import math
 import numbers
 import operator
@@ -143,6 +144,20 @@ def random_mini_batches(X, Y, batch_size=64, seed=None):
 
 # -- optimizers ------------------------------------------------------------
 
+@functools.lru_cache(maxsize=64)
+def _check_keys(param_keys, grad_keys):
+    """Names only (cached: a training run sees the same keys every step)."""
+    orphans = [g for g in grad_keys if not (isinstance(g, str) and g.startswith("d")
+                                            and g[1:] in param_keys)]
+    if orphans:
+        raise KeyError(f"grads has {orphans} with no matching parameter in params "
+                       f"(gradient names are 'd' + the parameter name, e.g. 'dW1')")
+    missing = [k for k in param_keys if _split_key(k) is not None and "d" + k not in grad_keys]
+    if missing:
+        raise KeyError(f"grads has no gradient for {missing}; expected "
+                       f"{['d' + k for k in missing]}")
+
+
 def _pair_up(params, grads):
     """``[(key, param, grad), ...]`` for every block with a gradient.
 
@@ -157,24 +172,17 @@ def _pair_up(params, grads):
     if not isinstance(grads, dict):
         raise TypeError(f"grads must be a dict like {{'dW1': ..., 'db1': ...}}, "
                         f"got {type(grads).__name__}")
-    orphans = [g for g in grads if not (isinstance(g, str) and g.startswith("d")
-                                        and g[1:] in params)]
-    if orphans:
-        raise KeyError(f"grads has {orphans} with no matching parameter in params "
-                       f"(gradient names are 'd' + the parameter name, e.g. 'dW1')")
-    missing = [k for k in params if _split_key(k) is not None and "d" + k not in grads]
-    if missing:
-        raise KeyError(f"grads has no gradient for {missing}; expected "
-                       f"{['d' + k for k in missing]}")
+    _check_keys(tuple(params), tuple(grads))
     pairs = []
     for key in params:
         if "d" + key not in grads:
             continue
         p = np.asarray(params[key])
         g = np.asarray(grads["d" + key])
-        for arr, name in ((p, f"params[{key!r}]"), (g, f"grads['d{key}']")):
-            if arr.dtype.kind not in "fiub":
-                raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+        if p.dtype != np.float64 or g.dtype != np.float64:
+            for arr, name in ((p, f"params[{key!r}]"), (g, f"grads['d{key}']")):
+                if arr.dtype.kind not in "fiub":
+                    raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
         if g.shape != p.shape:
             raise ValueError(f"grads['d{key}'] has shape {g.shape} but params[{key!r}] has "
                              f"shape {p.shape}")
@@ -209,7 +217,24 @@ class Optimizer:
     def reset(self):
         """Forget the state (velocities, step counter); the next step starts afresh."""
         self.t = 0
-        self.state = None
+        self._flat = None    # {slot: (P,) array}, every block concatenated in θ's layout
+        self._layout = None  # ((key, shape), ...) the state was built for
+
+    @property
+    def state(self):
+        """``{key: {slot: array}}`` (read-only views), or None before the first step."""
+        if self._flat is None:
+            return None
+        out, start = {}, 0
+        for key, shape in self._layout:
+            size = math.prod(shape)
+            out[key] = {}
+            for slot, flat in self._flat.items():
+                view = flat[start:start + size].reshape(shape)
+                view.flags.writeable = False
+                out[key][slot] = view
+            start += size
+        return out
 
     def _hyper(self):
         return {}
@@ -245,34 +270,49 @@ class Optimizer:
             optimizer's state is then left unchanged).
         """
         pairs = _pair_up(params, grads)
-        shapes = {key: p.shape for key, p, _ in pairs}
-        if self.state is None:
-            state = {key: {slot: np.zeros(shape) for slot in self._slots}
-                     for key, shape in shapes.items()}
+        layout = tuple((key, p.shape) for key, p, _ in pairs)
+        if self._flat is None:
+            size = sum(p.size for _, p, _ in pairs)
+            state = {slot: np.zeros(size) for slot in self._slots}
+        elif layout != self._layout:
+            raise ValueError(
+                f"{type(self).__name__} was set up for blocks {dict(self._layout)} but got "
+                f"{dict(layout)}; use a fresh optimizer (or call reset()) for a new model")
         else:
-            if shapes != self._shapes:
-                raise ValueError(
-                    f"{type(self).__name__} was set up for blocks {self._shapes} but got "
-                    f"{shapes}; use a fresh optimizer (or call reset()) for a new model")
-            state = self.state
+            state = self._flat
+        # One flat θ and dθ: a handful of NumPy calls per step whatever the
+        # number of blocks (small networks are dominated by per-call overhead).
+        theta = np.concatenate([p.ravel() for _, p, _ in pairs]) if pairs else np.zeros(0)
+        dtheta = np.concatenate([g.ravel() for _, _, g in pairs]) if pairs else np.zeros(0)
         t = self.t + 1
         lr = self.learning_rate
-        updated, new_state = {}, {}
         with np.errstate(over="ignore", invalid="ignore"):
-            for key, p, g in pairs:
-                d, new_state[key] = self._direction(g, state[key], t)
-                new = p - lr * d
-                # NaN/inf anywhere makes the sum non-finite: one reduction, no mask.
-                if not math.isfinite(np.sum(new)) and not np.isfinite(new).all():
-                    if not np.isfinite(g).all():
-                        raise FloatingPointError(f"grads['d{key}'] contains NaN or inf")
-                    raise FloatingPointError(
-                        f"{type(self).__name__} step {t} made params[{key!r}] NaN or inf "
-                        f"(learning_rate={lr:g}, max |d{key}| = {np.max(np.abs(g)):.3g})")
-                updated[key] = new
-        self.state, self._shapes, self.t = new_state, shapes, t
+            d, new_state = self._direction(dtheta, state, t)
+            new = theta - lr * d
+        # NaN/inf anywhere makes the sum non-finite: one reduction, no mask.
+        if not math.isfinite(new.sum()) and not np.isfinite(new).all():
+            raise self._non_finite(pairs, new, t, lr)
+        self._flat, self._layout, self.t = new_state, layout, t
+        updated, start = {}, 0
+        for key, p, _ in pairs:
+            updated[key] = new[start:start + p.size].reshape(p.shape)
+            start += p.size
         return {key: updated[key] if key in updated else np.array(value, copy=True)
                 for key, value in params.items()}
+
+    def _non_finite(self, pairs, new, t, lr):
+        start = 0
+        for key, p, g in pairs:
+            block = new[start:start + p.size]
+            start += p.size
+            if np.isfinite(block).all():
+                continue
+            if not np.isfinite(g).all():
+                return FloatingPointError(f"grads['d{key}'] contains NaN or inf")
+            return FloatingPointError(
+                f"{type(self).__name__} step {t} made params[{key!r}] NaN or inf "
+                f"(learning_rate={lr:g}, max |d{key}| = {np.max(np.abs(g)):.3g})")
+        return FloatingPointError("a parameter became NaN or inf")  # pragma: no cover
 
 
 class GradientDescent(Optimizer):
