@@ -540,7 +540,8 @@ def _progress_bar(progress, num_epochs, steps):
     if progress is False or (progress is None and steps < _LONG_RUN_STEPS):
         return None
     try:
-        from tqdm.auto import tqdm
+        # Plain tqdm, not tqdm.auto: the notebook bar fails without ipywidgets.
+        from tqdm import tqdm
     except ImportError:
         if progress:
             warnings.warn("progress=True needs tqdm (pip install tqdm); training without a "
@@ -612,7 +613,8 @@ def fit(model, params, X, Y, *, optimizer, num_epochs, batch_size=64, seed=None,
         Epochs at which to run ``fastgrad.gradient_check`` on one fixed
         mini-batch (the first one of epoch 0): ``(0, N)`` checks at random
         initialization and again after ``N`` epochs; True means
-        ``(0, num_epochs)``. A failed check is kept and warned about.
+        ``(0, num_epochs)``. A failed check is kept and warned about; checks
+        after an early stop do not run. Checking does not change the training.
     check_options : dict, optional
         Keyword arguments passed on to ``fastgrad.gradient_check``.
 
