@@ -3,6 +3,7 @@
 Normalize inputs, initialize weights, and check backprop against an exact,
 compiled finite-difference gradient.
 """
+from fastgrad import optim
 from fastgrad.gradcheck import check_grad, gradient_check, numerical_gradient
 from fastgrad.model import MLP
 from fastgrad.params import params_to_vector, vector_to_params
@@ -19,5 +20,6 @@ __all__ = [
     "numerical_gradient",
     "params_to_vector",
     "vector_to_params",
+    "optim",
     "__version__",
 ]
