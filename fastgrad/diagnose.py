@@ -1,0 +1,387 @@
+"""Is this initialization healthy? Per-layer activation and gradient scales.
+
+:func:`diagnose` runs one forward pass (and, given labels, one backward
+pass) of a model on a batch and reports, for every layer ``l = 1..L``:
+
+- mean and std of the pre-activations ``Z[l]`` and activations ``A[l]``;
+- the **forward scale** ``rms(Z[l]) / rms(X)``, how much larger or smaller
+  the signal is than the input (``rms(a) = sqrt(mean(a²))``);
+- the fraction of **dead** units (ReLU layers: output 0 for every example
+  in the batch) and of **saturated** units (tanh: ``|a| > 1 − tol``,
+  sigmoid: ``a < tol`` or ``a > 1 − tol`` for every example; ``tol=0.01``);
+- with ``Y``: ``‖dW[l]‖_F`` and ``‖db[l]‖`` from the reference backprop
+  (``model.backward``), and the **backward scale**
+  ``‖dZ[l]‖_F / ‖dZ[L]‖_F``, how much the error signal ``dZ = ∂J/∂Z`` has
+  grown or shrunk on its way back from the output.
+
+The two scales are the quantities a well-scaled layer preserves: with
+``Var(W) = c/fan_in`` the per-unit variance of ``Z`` is kept going forward
+(so the forward scale uses the rms per entry), while backprop through such a
+layer keeps the *norm* of ``dZ`` (a layer of 100 units fed back from one
+output unit gets 100 small entries, not 100 entries as large as the
+output's), so the backward scale uses norms.
+
+The verdict rule (``threshold`` T, default 100, i.e. two orders of
+magnitude)::
+
+    exploding  if  forward scale > T   or  backward scale > T
+    vanishing  if  forward scale < 1/T or  backward scale < 1/T
+    healthy    otherwise
+
+(exploding is checked first: a tanh layer with huge weights has an
+exploding ``Z`` and a vanishing gradient, and the cause is the former). A
+backward scale is left out when ``dZ[L]`` is exactly zero (a perfect fit).
+
+Why ``dZ`` and not ``‖dW‖`` for the backward verdict: in a homogeneous
+network (ReLU or linear, every weight matrix scaled by the same c) the
+forward growth ``c^(l-1)`` of ``A[l-1]`` and the backward growth
+``c^(L-l)`` of ``dZ[l]`` cancel in ``dW[l] = dZ[l] A[l-1]ᵀ``, so the
+``‖dW‖`` are flat across layers even when every one of them is ~c^L too
+large. ``dZ`` shows the exponential the course describes.
+"""
+import numbers
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+import numpy as np
+
+from fastgrad.activations import ACTIVATIONS
+
+SATURATION_TOL = 0.01
+DEFAULT_THRESHOLD = 100.0
+
+
+# -- overflow-safe statistics ----------------------------------------------
+def _peak(a):
+    return float(np.max(np.abs(a))) if a.size else 0.0
+
+
+def _rms(a):
+    """sqrt(mean(a²)) without overflowing for |a| ~ 1e200."""
+    peak = _peak(a)
+    if peak == 0.0 or not np.isfinite(peak):
+        return peak
+    return peak * float(np.sqrt(np.mean(np.square(a / peak))))
+
+
+def _norm(a):
+    """Frobenius norm, overflow-safe."""
+    return _rms(a) * float(np.sqrt(a.size)) if a.size else 0.0
+
+
+def _mean_std(a):
+    peak = _peak(a)
+    if peak == 0.0 or not np.isfinite(peak):
+        return (0.0, 0.0) if peak == 0.0 else (float("nan"), float("inf"))
+    s = a / peak
+    return peak * float(np.mean(s)), peak * float(np.std(s))
+
+
+def _ratio(num, den):
+    if den == 0.0 or not np.isfinite(den):
+        return float("nan")
+    return num / den
+
+
+# -- report ----------------------------------------------------------------
+@dataclass
+class LayerReport:
+    """One layer's statistics; ``None`` where a field does not apply."""
+
+    layer: int
+    units: int
+    activation: str
+    z_mean: float
+    z_std: float
+    a_mean: float
+    a_std: float
+    forward_scale: float
+    dead: Optional[float]
+    saturated: Optional[float]
+    grad_W_norm: Optional[float]
+    grad_b_norm: Optional[float]
+    backward_scale: Optional[float]
+    verdict: str
+
+
+def _fmt(value, spec=".3g"):
+    if value is None:
+        return "-"
+    if isinstance(value, float) and np.isnan(value):
+        return "nan"
+    return format(value, spec)
+
+
+def _pct(value):
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+class Diagnosis:
+    """The result of :func:`diagnose`: per-layer reports and a verdict.
+
+    Attributes
+    ----------
+    layers : list of LayerReport
+        ``layers[l - 1]`` describes layer ``l``.
+    input_rms : float
+        ``rms(X)``, the reference for the forward scale.
+    cost : float or None
+        The cost on the batch when ``Y`` was given.
+    threshold : float
+        T in the verdict rule.
+    """
+
+    def __init__(self, layers, input_rms, cost, threshold, model_repr):
+        self.layers = list(layers)
+        self.input_rms = input_rms
+        self.cost = cost
+        self.threshold = threshold
+        self.model_repr = model_repr
+
+    @property
+    def verdicts(self):
+        """``[verdict of layer 1, ..., verdict of layer L]``."""
+        return [r.verdict for r in self.layers]
+
+    @property
+    def healthy(self):
+        """True if every layer is healthy."""
+        return all(v == "healthy" for v in self.verdicts)
+
+    @property
+    def forward_scales(self):
+        """``rms(Z[l]) / rms(X)`` for l = 1..L, as an array."""
+        return np.array([r.forward_scale for r in self.layers])
+
+    @property
+    def backward_scales(self):
+        """``‖dZ[l]‖ / ‖dZ[L]‖`` for l = 1..L (NaN without ``Y``)."""
+        return np.array([np.nan if r.backward_scale is None else r.backward_scale for r in self.layers])
+
+    def to_dict(self):
+        """Plain Python data (JSON-serializable)."""
+        return {
+            "model": self.model_repr,
+            "input_rms": self.input_rms,
+            "cost": self.cost,
+            "threshold": self.threshold,
+            "layers": [asdict(r) for r in self.layers],
+        }
+
+    def summary(self):
+        """One line: which layers are not healthy."""
+        bad = {}
+        for r in self.layers:
+            if r.verdict != "healthy":
+                bad.setdefault(r.verdict, []).append(r.layer)
+        if not bad:
+            return f"all {len(self.layers)} layers healthy"
+        parts = []
+        for verdict, layers in bad.items():
+            parts.append(f"{verdict}: layers {_ranges(layers)}")
+        return "; ".join(parts)
+
+    def __str__(self):
+        header = ["layer", "units", "act", "Z mean", "Z std", "A mean", "A std",
+                  "fwd scale", "dead", "sat", "|dW|", "bwd scale", "verdict"]
+        rows = [[str(r.layer), str(r.units), r.activation, _fmt(r.z_mean), _fmt(r.z_std),
+                 _fmt(r.a_mean), _fmt(r.a_std), _fmt(r.forward_scale), _pct(r.dead),
+                 _pct(r.saturated), _fmt(r.grad_W_norm), _fmt(r.backward_scale), r.verdict]
+                for r in self.layers]
+        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+        left = {2, 12}
+
+        def line(cells):
+            return "  ".join(c.ljust(w) if i in left else c.rjust(w)
+                             for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+        T = self.threshold
+        out = [f"diagnosis of {self.model_repr} on a batch with rms(X) = {self.input_rms:.3g}"
+               + ("" if self.cost is None else f", cost {self.cost:.6g}"),
+               line(header), line(["-" * w for w in widths])]
+        out += [line(row) for row in rows]
+        out.append(f"fwd scale = rms(Z[l])/rms(X); bwd scale = |dZ[l]|/|dZ[L]|; "
+                   f"exploding if a scale > {T:g}, vanishing if < {1 / T:g}")
+        out.append("verdict: " + self.summary())
+        return "\n".join(out)
+
+    def __repr__(self):
+        return f"<Diagnosis of {self.model_repr}: {self.summary()}>"
+
+
+def _ranges(layers):
+    """[1, 2, 3, 7] -> '1-3, 7'."""
+    out, start, prev = [], layers[0], layers[0]
+    for l in layers[1:] + [None]:
+        if l is not None and l == prev + 1:
+            prev = l
+            continue
+        out.append(str(start) if start == prev else f"{start}-{prev}")
+        if l is not None:
+            start = prev = l
+    return ", ".join(out)
+
+
+def _verdict(forward, backward, T):
+    scales = [s for s in (forward, backward) if s is not None and not np.isnan(s)]
+    if any(s > T for s in scales):
+        return "exploding"
+    if any(s < 1.0 / T for s in scales):
+        return "vanishing"
+    return "healthy"
+
+
+def _unit_fraction(mask_all_examples):
+    return float(np.mean(mask_all_examples)) if mask_all_examples.size else 0.0
+
+
+def diagnose(model, params, X, Y=None, *, threshold=DEFAULT_THRESHOLD, saturation_tol=SATURATION_TOL):
+    """Per-layer activation and gradient statistics, with a verdict.
+
+    Parameters
+    ----------
+    model : fastgrad.MLP
+    params : dict
+        ``{"W1": (n1, n0), "b1": (n1, 1), ...}``; not modified.
+    X : array_like, shape (n_x, m)
+        A batch of inputs, examples as columns; not all zero.
+    Y : array_like, shape (n_L, m), optional
+        Labels; with them the report adds gradient norms and backward
+        scales.
+    threshold : float, default 100
+        T > 1 in the verdict rule (see the module docstring).
+    saturation_tol : float, default 0.01
+        A tanh/sigmoid unit is saturated if it is within this of its
+        asymptote on every example.
+
+    Returns
+    -------
+    Diagnosis
+        ``str()`` is a table, ``to_dict()`` plain data, ``verdicts`` the
+        per-layer verdicts.
+    """
+    if not hasattr(model, "check_params") or not hasattr(model, "layer_dims"):
+        raise TypeError(f"model must be a fastgrad.MLP, got {type(model).__name__}")
+    if not isinstance(threshold, numbers.Real) or isinstance(threshold, bool) or not threshold > 1:
+        raise ValueError(f"threshold must be a number > 1, got {threshold!r}")
+    if (not isinstance(saturation_tol, numbers.Real) or isinstance(saturation_tol, bool)
+            or not 0 < saturation_tol < 0.5):
+        raise ValueError(f"saturation_tol must lie in (0, 0.5), got {saturation_tol!r}")
+    threshold = float(threshold)
+    params = model.check_params(params)
+    if Y is None:
+        X = model.check_data(X)
+    else:
+        X, Y = model.check_data(X, Y)
+    x_rms = _rms(X)
+    if x_rms == 0.0:
+        raise ValueError("X is all zeros: the forward scale rms(Z)/rms(X) is undefined; "
+                         "pass a batch of real inputs")
+    L = model.n_layers
+    m = X.shape[1]
+    acts = list(model.hidden) + [model.output]
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        Zs, As = model._forward_cache(params, X)
+        grads = deltas = None
+        cost = None
+        if Y is not None:
+            cost = float(np.sum(model._loss_per_example(Zs[-1], Y)) / m + model._l2_term(params, m))
+            grads = model.backward(params, X, Y) if _all_finite(Zs) else None
+            deltas = _deltas(model, params, Zs, As, Y)
+        out_delta_norm = _norm(deltas[L]) if deltas is not None else None
+
+        reports = []
+        for l in range(1, L + 1):
+            Z, A, act = Zs[l], As[l], acts[l - 1]
+            z_mean, z_std = _mean_std(Z)
+            a_mean, a_std = _mean_std(A)
+            fwd = _ratio(_rms(Z), x_rms)
+            dead = _unit_fraction(np.all(A == 0.0, axis=1)) if act == "relu" else None
+            if act == "tanh":
+                saturated = _unit_fraction(np.all(np.abs(A) > 1.0 - saturation_tol, axis=1))
+            elif act == "sigmoid":
+                sat = (A < saturation_tol) | (A > 1.0 - saturation_tol)
+                saturated = _unit_fraction(np.all(sat, axis=1))
+            else:
+                saturated = None
+            gW = gb = bwd = None
+            if Y is not None:
+                if grads is not None:
+                    gW, gb = _norm(grads[f"dW{l}"]), _norm(grads[f"db{l}"])
+                else:
+                    gW = gb = float("inf")
+                bwd = _ratio(_norm(deltas[l]), out_delta_norm) if out_delta_norm else float("nan")
+            reports.append(LayerReport(
+                layer=l, units=Z.shape[0], activation=act,
+                z_mean=z_mean, z_std=z_std, a_mean=a_mean, a_std=a_std,
+                forward_scale=fwd, dead=dead, saturated=saturated,
+                grad_W_norm=gW, grad_b_norm=gb,
+                backward_scale=None if Y is None or np.isnan(bwd) else bwd,
+                verdict=_verdict(fwd, bwd, threshold),
+            ))
+    return Diagnosis(reports, x_rms, cost, threshold, repr(model))
+
+
+def _all_finite(arrays):
+    return all(a is None or np.all(np.isfinite(a)) for a in arrays)
+
+
+def _deltas(model, params, Zs, As, Y):
+    """``dZ[l] = ∂J/∂Z[l]`` for l = 1..L (index 0 unused), as backprop
+    computes them: ``dZ[L] = (A[L] − Y)/m`` (softmax: ``(ΣY·A − Y)/m``),
+    ``dZ[l] = (W[l+1]ᵀ dZ[l+1]) ⊙ g'(Z[l])``."""
+    L = model.n_layers
+    m = Y.shape[1]
+    if model.output == "softmax":
+        dZ = (np.sum(Y, axis=0, keepdims=True) * As[L] - Y) / m
+    else:
+        dZ = (As[L] - Y) / m
+    deltas = [None] * (L + 1)
+    deltas[L] = dZ
+    for l in range(L, 1, -1):
+        dA = params[f"W{l}"].T @ dZ
+        dZ = dA * ACTIVATIONS[model.hidden[l - 2]][1](Zs[l - 1], As[l - 1])
+        deltas[l - 1] = dZ
+    return deltas
+
+
+def deep_linear_example(n_layers, weight=1.5, *, width=2):
+    """The course's deep linear network, ``ŷ = weight^(L−1) · x`` exactly.
+
+    ``g(z) = z`` everywhere, ``b[l] = 0``, ``W[l] = weight · I`` for the
+    hidden layers ``l = 1..L−1`` and ``W[L] = I`` for the output layer (the
+    course sets the last matrix aside: "ignoring ``W[L]``"). Hence
+    ``Z[l] = A[l] = weight^l · x`` for ``l < L`` and
+    ``ŷ = weight^(L−1) · x``.
+
+    Parameters
+    ----------
+    n_layers : int
+        L >= 1.
+    weight : float, default 1.5
+        1.5 explodes, 0.5 vanishes.
+    width : int, default 2
+        Units per layer (the course draws 2).
+
+    Returns
+    -------
+    model : fastgrad.MLP
+        ``MLP([width] * (L + 1), hidden="linear", output="linear")``.
+    params : dict
+    """
+    from fastgrad.model import MLP
+
+    if not isinstance(n_layers, (int, np.integer)) or isinstance(n_layers, bool) or n_layers < 1:
+        raise ValueError(f"n_layers must be a positive int, got {n_layers!r}")
+    if not isinstance(width, (int, np.integer)) or isinstance(width, bool) or width < 1:
+        raise ValueError(f"width must be a positive int, got {width!r}")
+    if not isinstance(weight, numbers.Real) or isinstance(weight, bool) or not np.isfinite(weight):
+        raise ValueError(f"weight must be a finite number, got {weight!r}")
+    L, n = int(n_layers), int(width)
+    model = MLP([n] * (L + 1), hidden="linear", output="linear")
+    params = {}
+    for l in range(1, L + 1):
+        params[f"W{l}"] = (float(weight) if l < L else 1.0) * np.eye(n)
+        params[f"b{l}"] = np.zeros((n, 1))
+    return model, params
