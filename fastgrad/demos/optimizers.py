@@ -107,9 +107,9 @@ def run(args):
         print("fastgrad demo optimizers: --plot needs matplotlib "
               "(pip install matplotlib, or pip install 'fastgrad[plot]')", file=sys.stderr)
         return 2
-    from fastgrad.datasets import moons
+    from fastgrad.datasets import make_moons
 
-    X, Y = moons(n_samples=N_SAMPLES, noise=NOISE, seed=args.seed)
+    X, Y = make_moons(N_SAMPLES, noise=NOISE, seed=args.seed)
     print(f"Moons: {N_SAMPLES} points, noise {NOISE} (seed {args.seed}); network "
           f"{list(LAYER_DIMS)}, ReLU, He init; mini-batch {args.batch_size}, learning rate "
           f"{args.learning_rate:g}, {args.epochs} epochs per optimizer\n")
