@@ -63,6 +63,62 @@ cdef inline Py_ssize_t _n_blocks(Py_ssize_t n, Py_ssize_t block) noexcept nogil:
 # Statistics
 # --------------------------------------------------------------------------
 
+cdef inline void _strip_deviations4(
+    const floating* x,          # IN  first of 4 adjacent features in the first row
+    Py_ssize_t row_stride,      # IN  elements between rows (may be negative)
+    Py_ssize_t n_rows,          # IN
+    const double* mu,           # IN  [4] chunk means
+    double* dev,                # OUT [4] sum of deviations
+    double* m2,                 # OUT [4] sum of squared deviations
+) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef double mu0 = mu[0], mu1 = mu[1], mu2 = mu[2], mu3 = mu[3]
+    cdef double c0 = 0.0, c1 = 0.0, c2 = 0.0, c3 = 0.0
+    cdef double q0 = 0.0, q1 = 0.0, q2 = 0.0, q3 = 0.0
+    cdef double d0, d1, d2, d3
+    for i in range(n_rows):
+        d0 = x[0] - mu0
+        d1 = x[1] - mu1
+        d2 = x[2] - mu2
+        d3 = x[3] - mu3
+        c0 += d0
+        c1 += d1
+        c2 += d2
+        c3 += d3
+        q0 += d0 * d0
+        q1 += d1 * d1
+        q2 += d2 * d2
+        q3 += d3 * d3
+        x += row_stride
+    dev[0] = c0
+    dev[1] = c1
+    dev[2] = c2
+    dev[3] = c3
+    m2[0] = q0
+    m2[1] = q1
+    m2[2] = q2
+    m2[3] = q3
+
+
+cdef inline void _strip_deviations1(
+    const floating* x,          # IN  one feature in the first row
+    Py_ssize_t row_stride,      # IN  elements between rows
+    Py_ssize_t n_rows,          # IN
+    double mu,                  # IN  chunk mean
+    double* dev,                # OUT sum of deviations
+    double* m2,                 # OUT sum of squared deviations
+) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef double c = 0.0, q = 0.0, d
+    for i in range(n_rows):
+        d = x[0] - mu
+        c += d
+        q += d * d
+        x += row_stride
+    dev[0] = c
+    m2[0] = q
+
+
 cdef void _tile_moments_rows(
     const floating[:, :] X,   # IN  (n_samples, n_features)
     Py_ssize_t r0,              # IN  first sample of the chunk
@@ -74,8 +130,8 @@ cdef void _tile_moments_rows(
     double* dev,                # scratch [>= f1 - f0]
 ) noexcept nogil:
     cdef Py_ssize_t i, k, nf = f1 - f0
+    cdef Py_ssize_t row_stride = X.strides[0] // <Py_ssize_t>sizeof(floating)
     cdef double n = <double>(r1 - r0)
-    cdef double d
     cdef const floating* xi
 
     for k in range(nf):
@@ -88,14 +144,18 @@ cdef void _tile_moments_rows(
             mean[k] += xi[k]
     for k in range(nf):
         mean[k] = mean[k] / n
-        dev[k] = 0.0
-        m2[k] = 0.0
-    for i in range(r0, r1):
-        xi = &X[i, f0]
-        for k in range(nf):
-            d = xi[k] - mean[k]
-            dev[k] += d
-            m2[k] += d * d
+    # The deviation pass reads the tile again, now from cache. Strips of four
+    # features keep their accumulators in registers across the rows (the
+    # per-feature order of additions is still the sample order).
+    k = 0
+    while k + 4 <= nf:
+        _strip_deviations4(&X[r0, f0 + k], row_stride, r1 - r0, &mean[k],
+                           &dev[k], &m2[k])
+        k += 4
+    while k < nf:
+        _strip_deviations1(&X[r0, f0 + k], row_stride, r1 - r0, mean[k],
+                           &dev[k], &m2[k])
+        k += 1
     # Corrected two-pass algorithm (Chan, Golub & LeVeque 1983): the deviations
     # would sum to zero with an exact mean; what is left is the rounding error
     # of the mean, which corrects both the mean and M2.

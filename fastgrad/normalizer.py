@@ -87,8 +87,10 @@ def _as_float_array(X, what):
                 f"{what} has dtype object and could not be converted to float64: {exc}"
             ) from exc
     elif kind == "c":
-        raise TypeError(
-            f"{what} has complex dtype {arr.dtype}; Normalizer needs real numbers."
+        # ValueError with scikit-learn's wording, which its checks expect.
+        raise ValueError(
+            f"Complex data not supported: {what} has dtype {arr.dtype}; Normalizer "
+            "needs real numbers."
         )
     else:
         raise TypeError(
@@ -387,13 +389,15 @@ class Normalizer:
         n_samples, n_features = A.shape
         if n_samples == 0:
             raise ValueError(
-                f"Found array with 0 sample(s) ({what}.shape={arr.shape}, samples "
-                f"along axis {axis}) while a minimum of 1 is required by Normalizer."
+                f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum "
+                f"of 1 is required. {what} is empty along its sample axis "
+                f"(sample_axis={axis})."
             )
         if n_features == 0:
             raise ValueError(
-                f"Found array with 0 feature(s) ({what}.shape={arr.shape}, samples "
-                f"along axis {axis}) while a minimum of 1 is required by Normalizer."
+                f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum "
+                f"of 1 is required. {what} is empty along its feature axis "
+                f"(sample_axis={axis})."
             )
         if reset:
             return arr, A, converted, names
