@@ -71,7 +71,7 @@ def _as_float_array(X, what):
         isinstance(X, np.ndarray) and np.shares_memory(arr, X)
     )
     kind = arr.dtype.kind
-    if arr.dtype in (np.float32, np.float64):
+    if arr.dtype.type in (np.float32, np.float64):
         if not arr.dtype.isnative:
             arr, converted = arr.astype(arr.dtype.newbyteorder("=")), True
     elif kind == "f":
@@ -109,12 +109,14 @@ def _kernel_view(A):
     ``sample_axis=1``): no copy either way. Only an array strided along both
     axes is copied.
     """
+    # The kernels walk only the unit-stride axis; an axis of length 1 is never
+    # walked, so its stride does not matter.
     item = A.itemsize
-    if A.strides[1] == item:
+    if A.shape[1] == 1 or A.strides[1] == item:
         return A, False, False
-    if A.strides[0] == item:
+    if A.shape[0] == 1 or A.strides[0] == item:
         return A.T, True, False
-    return np.ascontiguousarray(A), False, True
+    return np.array(A, order="C"), False, True  # always a copy
 
 
 def _nonfinite_message(what, A, features):
