@@ -63,41 +63,35 @@ cdef inline Py_ssize_t _n_blocks(Py_ssize_t n, Py_ssize_t block) noexcept nogil:
 # Statistics
 # --------------------------------------------------------------------------
 
-cdef inline void _strip_deviations4(
-    const floating* x,          # IN  first of 4 adjacent features in the first row
+cdef inline void _strip_deviations8(
+    const floating* x,          # IN  first of 8 adjacent features in the first row
     Py_ssize_t row_stride,      # IN  elements between rows (may be negative)
     Py_ssize_t n_rows,          # IN
-    const double* mu,           # IN  [4] chunk means
-    double* dev,                # OUT [4] sum of deviations
-    double* m2,                 # OUT [4] sum of squared deviations
+    const double* mu,           # IN  [8] chunk means
+    double* dev,                # OUT [8] sum of deviations
+    double* m2,                 # OUT [8] sum of squared deviations
 ) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef double mu0 = mu[0], mu1 = mu[1], mu2 = mu[2], mu3 = mu[3]
-    cdef double c0 = 0.0, c1 = 0.0, c2 = 0.0, c3 = 0.0
-    cdef double q0 = 0.0, q1 = 0.0, q2 = 0.0, q3 = 0.0
-    cdef double d0, d1, d2, d3
+    # Sixteen running sums in registers: each is a chain of dependent
+    # additions, and eight features per strip give enough independent chains
+    # to hide the adder's latency.
+    cdef Py_ssize_t i, k
+    cdef double m[8]
+    cdef double c[8]
+    cdef double q[8]
+    cdef double d
+    for k in range(8):
+        m[k] = mu[k]
+        c[k] = 0.0
+        q[k] = 0.0
     for i in range(n_rows):
-        d0 = x[0] - mu0
-        d1 = x[1] - mu1
-        d2 = x[2] - mu2
-        d3 = x[3] - mu3
-        c0 += d0
-        c1 += d1
-        c2 += d2
-        c3 += d3
-        q0 += d0 * d0
-        q1 += d1 * d1
-        q2 += d2 * d2
-        q3 += d3 * d3
+        for k in range(8):
+            d = x[k] - m[k]
+            c[k] += d
+            q[k] += d * d
         x += row_stride
-    dev[0] = c0
-    dev[1] = c1
-    dev[2] = c2
-    dev[3] = c3
-    m2[0] = q0
-    m2[1] = q1
-    m2[2] = q2
-    m2[3] = q3
+    for k in range(8):
+        dev[k] = c[k]
+        m2[k] = q[k]
 
 
 cdef inline void _strip_deviations1(
@@ -133,25 +127,40 @@ cdef void _tile_moments_rows(
     cdef Py_ssize_t row_stride = X.strides[0] // <Py_ssize_t>sizeof(floating)
     cdef double n = <double>(r1 - r0)
     cdef const floating* xi
+    cdef const floating* x0
+    cdef const floating* x1
+    cdef const floating* x2
+    cdef const floating* x3
 
     for k in range(nf):
         mean[k] = 0.0
-    # The loops run over features innermost so they vectorize across
-    # features while each feature still sums its samples in index order.
-    for i in range(r0, r1):
+    # Features innermost, so the loop vectorizes across features while each
+    # feature still adds its samples one by one in index order; four rows per
+    # sweep keep the running sums in registers for four additions.
+    i = r0
+    while i + 4 <= r1:
+        x0 = &X[i, f0]
+        x1 = x0 + row_stride
+        x2 = x1 + row_stride
+        x3 = x2 + row_stride
+        for k in range(nf):
+            mean[k] = (((mean[k] + x0[k]) + x1[k]) + x2[k]) + x3[k]
+        i += 4
+    while i < r1:
         xi = &X[i, f0]
         for k in range(nf):
             mean[k] += xi[k]
+        i += 1
     for k in range(nf):
         mean[k] = mean[k] / n
-    # The deviation pass reads the tile again, now from cache. Strips of four
+    # The deviation pass reads the tile again, now from cache. Strips of eight
     # features keep their accumulators in registers across the rows (the
     # per-feature order of additions is still the sample order).
     k = 0
-    while k + 4 <= nf:
-        _strip_deviations4(&X[r0, f0 + k], row_stride, r1 - r0, &mean[k],
+    while k + 8 <= nf:
+        _strip_deviations8(&X[r0, f0 + k], row_stride, r1 - r0, &mean[k],
                            &dev[k], &m2[k])
-        k += 4
+        k += 8
     while k < nf:
         _strip_deviations1(&X[r0, f0 + k], row_stride, r1 - r0, mean[k],
                            &dev[k], &m2[k])

@@ -4,8 +4,9 @@ Normalize inputs, initialize weights, and check backprop against an exact,
 compiled finite-difference gradient.
 """
 from fastgrad.model import MLP
+from fastgrad.normalizer import Normalizer
 from fastgrad.params import params_to_vector, vector_to_params
 
 __version__ = "0.1.0"
 
-__all__ = ["MLP", "params_to_vector", "vector_to_params", "__version__"]
+__all__ = ["MLP", "Normalizer", "params_to_vector", "vector_to_params", "__version__"]
