@@ -6,6 +6,7 @@ compiled finite-difference gradient.
 from fastgrad import optim
 from fastgrad.gradcheck import check_grad, gradient_check, numerical_gradient
 from fastgrad.model import MLP
+from fastgrad.normalizer import Normalizer
 from fastgrad.params import params_to_vector, vector_to_params
 from fastgrad.report import GradCheckReport, GradientCheckError
 
@@ -13,6 +14,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MLP",
+    "Normalizer",
     "GradCheckReport",
     "GradientCheckError",
     "check_grad",
