@@ -1,0 +1,119 @@
+"""Helpers shared by the demos: plain-text tables and lazy matplotlib."""
+import math
+
+PLOT_HELP = "also draw the result to FILE.png (needs matplotlib: pip install fastgrad[plot])"
+
+
+def format_table(header, rows, *, left=(0,)):
+    """A plain-text table: columns padded to their widest cell.
+
+    Parameters
+    ----------
+    header : list of str
+    rows : list of list of str
+    left : collection of int
+        Columns aligned left; the others are right-aligned (numbers).
+    """
+    cells = [list(map(str, header))] + [list(map(str, r)) for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+
+    def line(row):
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+
+    out = [line(cells[0]), line(["-" * w for w in widths])]
+    out += [line(r) for r in cells[1:]]
+    return "\n".join(out)
+
+
+def fmt_sci(value, digits=2):
+    """1.5e+08-style, with 'inf'/'nan'/'0' spelled out."""
+    if value is None:
+        return "-"
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return str(value)
+    if value == 0:
+        return "0"
+    return f"{value:.{digits}e}"
+
+
+def new_figure(*, ncols=1, nrows=1, width=4.5, height=4.0):
+    """A matplotlib ``Figure`` with a grid of axes, drawn with Agg.
+
+    matplotlib is imported here, lazily, and pyplot is never imported: the
+    figure is rendered by the Agg canvas, so no GUI backend or global
+    backend switch is involved.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed, with the command that installs it.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError(
+            "--plot needs matplotlib, which is not installed; "
+            "install it with `pip install matplotlib` (or `pip install fastgrad[plot]`)"
+        ) from exc
+    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes
+
+
+def check_matplotlib():
+    """Fail early (before a long run) if ``--plot`` cannot work."""
+    new_figure()
+
+
+def save_figure(fig, path):
+    """Write ``fig`` to ``path`` (format from the extension) and return it."""
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def decision_boundary(ax, predict, X, Y, *, title="", steps=200):
+    """Shade ``predict`` over the data's bounding box and scatter ``X``.
+
+    ``predict`` maps a ``(2, k)`` array of points to ``(1, k)`` labels.
+    """
+    import numpy as np
+
+    pad = 0.25 * max(float(np.ptp(X[0])), float(np.ptp(X[1])), 1e-12)
+    x0 = np.linspace(X[0].min() - pad, X[0].max() + pad, steps)
+    x1 = np.linspace(X[1].min() - pad, X[1].max() + pad, steps)
+    g0, g1 = np.meshgrid(x0, x1)
+    grid = np.vstack([g0.ravel(), g1.ravel()])
+    z = np.asarray(predict(grid)).reshape(g0.shape)
+    ax.contourf(g0, g1, z, levels=[-0.5, 0.5, 1.5], colors=["#c6dbef", "#f4c7c3"], alpha=0.8)
+    ax.scatter(X[0], X[1], c=np.ravel(Y), cmap="coolwarm", s=10, edgecolors="k", linewidths=0.3)
+    ax.set_title(title)
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+
+
+def report_plot_error(exc):
+    """Print a plotting problem to stderr; the demo's exit code is 2."""
+    import sys
+
+    print(f"fastgrad demo: {exc}", file=sys.stderr)
+    return 2
+
+
+def single_threaded_blas():
+    """A context that holds BLAS to one thread, when threadpoolctl is installed.
+
+    The demos multiply small matrices (at most 100 × 200): a BLAS thread
+    pool only adds synchronization, and on a loaded machine its spinning
+    threads can make a run ten times slower. Without threadpoolctl this
+    does nothing.
+    """
+    import contextlib
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
