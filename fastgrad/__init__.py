@@ -5,7 +5,9 @@ compiled finite-difference gradient.
 """
 from fastgrad.model import MLP
 from fastgrad.params import params_to_vector, vector_to_params
+from fastgrad import datasets, diagnose, init, train  # modules: fastgrad.init.he, ...
 
 __version__ = "0.1.0"
 
 __all__ = ["MLP", "params_to_vector", "vector_to_params", "__version__"]
+__all__ += ["datasets", "diagnose", "init", "train"]
