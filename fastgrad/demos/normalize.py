@@ -219,10 +219,11 @@ def plot(result, path):
         ax.plot(np.arange(len(gap)), np.maximum(gap, 1e-300), label=f"{label} (lr {r['lr']:.2g})")
     ax.axhline(result["target"] - result["optimum"], color="k", ls="--", lw=0.8, label="target")
     ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlim(left=0, right=max(len(r["costs"]) for r in result["runs"].values()))
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("J − J*")
-    ax.set_title("gradient descent on the elongated data")
+    ax.set_title("gradient descent on the elongated data\n(each run stops at the target)")
     ax.legend()
     return save_figure(fig, path)
 
