@@ -3,7 +3,7 @@
 Normalize inputs, initialize weights, and check backprop against an exact,
 compiled finite-difference gradient.
 """
-from fastgrad import optim
+from fastgrad import datasets, diagnose, init, optim, train
 from fastgrad.gradcheck import check_grad, gradient_check, numerical_gradient
 from fastgrad.model import MLP
 from fastgrad.normalizer import Normalizer
@@ -22,6 +22,10 @@ __all__ = [
     "numerical_gradient",
     "params_to_vector",
     "vector_to_params",
+    "datasets",
+    "diagnose",
+    "init",
     "optim",
+    "train",
     "__version__",
 ]

@@ -109,6 +109,8 @@ def plot(result, path):
         with np.errstate(divide="ignore"):
             f = np.where(d.forward_scales > 0, d.forward_scales, np.nan)
             b = np.where(d.backward_scales > 0, d.backward_scales, np.nan)
+        if np.all(np.isnan(f)):
+            label += " (all 0: off the log scale)"
         axes[0, 0].plot(layers, f, label=label)
         axes[0, 1].plot(layers, b, label=label)
     for ax, title in zip(axes[0], ("forward: rms(Z[l]) / rms(X)", "backward: |dZ[l]| / |dZ[L]|")):

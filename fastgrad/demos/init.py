@@ -28,7 +28,7 @@ LAYER_DIMS = (2, 10, 5, 1)
 METHODS = (("zeros", "zeros", 1.0), ("random x10", "random", 10.0), ("he", "he", 1.0))
 
 
-def compare_initializations(*, iterations=15000, learning_rate=0.01, seed=1, n_train=300,
+def compare_initializations(*, iterations=15000, learning_rate=0.01, seed=4, n_train=300,
                             n_test=100, noise=0.05, record_every=1000, methods=METHODS):
     """Train the same network from several initializations.
 
@@ -36,7 +36,7 @@ def compare_initializations(*, iterations=15000, learning_rate=0.01, seed=1, n_t
     ----------
     iterations : int, default 15000
     learning_rate : float, default 0.01
-    seed : int or None, default 1
+    seed : int or None, default 4
         Seeds the data and each initialization (independent streams, so
         one method's draws do not depend on which others run).
     n_train, n_test : int
@@ -129,7 +129,7 @@ def plot(result, path):
 def add_arguments(parser):
     parser.add_argument("--iterations", type=int, default=15000, help="gradient-descent iterations (15000)")
     parser.add_argument("--learning-rate", type=float, default=0.01, help="learning rate (0.01)")
-    parser.add_argument("--seed", type=int, default=1, help="seed for the data and the initializations (1)")
+    parser.add_argument("--seed", type=int, default=4, help="seed for the data and the initializations (4)")
     parser.add_argument("--plot", metavar="FILE.png", help=PLOT_HELP)
 
 
