@@ -40,6 +40,8 @@ forward growth ``c^(l-1)`` of ``A[l-1]`` and the backward growth
 large. ``dZ`` shows the exponential the course describes.
 """
 import numbers
+import sys
+import types
 from dataclasses import asdict, dataclass
 from typing import Optional
 
@@ -385,3 +387,14 @@ def deep_linear_example(n_layers, weight=1.5, *, width=2):
         params[f"W{l}"] = (float(weight) if l < L else 1.0) * np.eye(n)
         params[f"b{l}"] = np.zeros((n, 1))
     return model, params
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``fastgrad.diagnose(model, params, X, Y)`` call :func:`diagnose`
+    while ``fastgrad.diagnose.Diagnosis`` and friends stay reachable."""
+
+    def __call__(self, *args, **kwargs):
+        return diagnose(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

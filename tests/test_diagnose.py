@@ -216,3 +216,15 @@ def test_lsuv_network_is_healthy(batch):
     d = diagnose(model, init.lsuv(model, X, seed=0), X, Y)
     np.testing.assert_allclose([r.z_std ** 2 for r in d.layers], 1.0, atol=0.1)
     assert d.healthy
+
+
+def test_module_is_callable_like_the_function():
+    import fastgrad
+    from fastgrad import MLP, datasets
+
+    X, Y = datasets.make_circles(100, seed=0)
+    model = MLP([2, 8, 8, 1])
+    params = model.init_params("he", seed=0)
+    a = fastgrad.diagnose(model, params, X, Y)
+    b = fastgrad.diagnose.diagnose(model, params, X, Y)
+    assert a.to_dict() == b.to_dict()
