@@ -353,47 +353,43 @@ def moments(
 # --------------------------------------------------------------------------
 
 cdef int _affine_rows(
-    const floating[:, :] X,   # IN  (n_samples, n_features)
-    floating[:, :] out,       # OUT (n_samples, n_features), may alias X
+    const floating[:, :] X,     # IN  (n_samples, n_features)
+    floating[:, :] out,         # OUT (n_samples, n_features), may alias X
     const double* shift,        # IN  [n_features]
     const double* factor,       # IN  [n_features]
     bint inverse,               # IN
     Py_ssize_t r0,              # IN  first sample
     Py_ssize_t r1,              # IN  one past the last sample
-    double* chk,                # scratch [>= FEATURE_BLOCK]
+    double* chk,                # scratch [>= n_features]
 ) noexcept nogil:
-    # Returns 1 if any output value is NaN or inf, else 0.
-    cdef Py_ssize_t i, j, k, f0, f1, n_features = X.shape[1]
-    cdef double v
+    # Returns 1 if any output value is NaN or inf, else 0. Whole rows at a
+    # time, so input and output are both streamed in address order.
+    cdef Py_ssize_t i, j, n_features = X.shape[1]
     cdef floating o
     cdef const floating* xi
     cdef floating* oi
     cdef int bad = 0
-    f0 = 0
-    while f0 < n_features:
-        f1 = min(f0 + _FEATURE_BLOCK, n_features)
-        for k in range(f1 - f0):
-            chk[k] = 0.0
-        for i in range(r0, r1):
-            xi = &X[i, 0]
-            oi = &out[i, 0]
-            # o - o is 0 for a finite o and NaN otherwise: summing it per lane
-            # folds the finiteness check into the vectorized loop, with no
-            # branch and no second read of the output.
-            if inverse:
-                for j in range(f0, f1):
-                    o = <floating>(xi[j] * factor[j] + shift[j])
-                    oi[j] = o
-                    chk[j - f0] += o - o
-            else:
-                for j in range(f0, f1):
-                    o = <floating>((xi[j] - shift[j]) * factor[j])
-                    oi[j] = o
-                    chk[j - f0] += o - o
-        for k in range(f1 - f0):
-            if chk[k] != 0.0:  # NaN compares unequal to 0
-                bad = 1
-        f0 = f1
+    for j in range(n_features):
+        chk[j] = 0.0
+    for i in range(r0, r1):
+        xi = &X[i, 0]
+        oi = &out[i, 0]
+        # o - o is 0 for a finite o and NaN otherwise: summing it per feature
+        # folds the finiteness check into the vectorized loop, with no branch
+        # and no second read of the output.
+        if inverse:
+            for j in range(n_features):
+                o = <floating>(xi[j] * factor[j] + shift[j])
+                oi[j] = o
+                chk[j] += o - o
+        else:
+            for j in range(n_features):
+                o = <floating>((xi[j] - shift[j]) * factor[j])
+                oi[j] = o
+                chk[j] += o - o
+    for j in range(n_features):
+        if chk[j] != 0.0:  # NaN compares unequal to 0
+            bad = 1
     return bad
 
 
@@ -474,7 +470,7 @@ def affine(
     cdef Py_ssize_t n_samples = X.shape[1] if transposed else X.shape[0]
     cdef Py_ssize_t n_features = X.shape[0] if transposed else X.shape[1]
     cdef Py_ssize_t n_sblocks, n_tasks, t, j, b, s0, s1
-    cdef Py_ssize_t n_scratch = _SAMPLE_BLOCK if transposed else _FEATURE_BLOCK
+    cdef Py_ssize_t n_scratch = _SAMPLE_BLOCK if transposed else n_features
     cdef int n_bad = 0
     cdef double* chk
     if n_samples == 0 or n_features == 0:
