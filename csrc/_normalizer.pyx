@@ -6,7 +6,7 @@ same bits:
 ``moments``
     Per-feature mean and sum of squared deviations (M2) in one pass over the
     data. The samples are cut into chunks of ``CHUNK_SIZE``; each chunk gets a
-    corrected two-pass estimate (sum, then deviations from the chunk mean while
+    two-pass estimate (sum, then deviations from the chunk mean while
     the chunk is still in cache) written to its own partial slot, and the
     partials are merged serially, in chunk order, with Chan's update. Every
     accumulator is float64, also for float32 data.
@@ -63,65 +63,63 @@ cdef inline Py_ssize_t _n_blocks(Py_ssize_t n, Py_ssize_t block) noexcept nogil:
 # Statistics
 # --------------------------------------------------------------------------
 
-cdef inline void _strip_deviations8(
+# Why no correction term (the "corrected" two-pass algorithm also sums the
+# deviations): with the chunk mean off by delta, the computed M2 is the exact
+# one plus n * delta**2 (the cross term sums to zero). A float64 mean of at
+# most CHUNK_SIZE samples is off by delta <~ CHUNK_SIZE * eps * max|x|, so the
+# relative error of M2 is <~ (CHUNK_SIZE * eps * max|x| / sigma)**2: below
+# float64 resolution until |x| / sigma ~ 1e7. Summing the deviations as well
+# doubled the cost of the deviation pass.
+
+cdef inline void _strip_sq_dev8(
     const floating* x,          # IN  first of 8 adjacent features in the first row
     Py_ssize_t row_stride,      # IN  elements between rows (may be negative)
     Py_ssize_t n_rows,          # IN
     const double* mu,           # IN  [8] chunk means
-    double* dev,                # OUT [8] sum of deviations
-    double* m2,                 # OUT [8] sum of squared deviations
+    double* m2,                 # OUT [8] sums of squared deviations
 ) noexcept nogil:
-    # Sixteen running sums in registers: each is a chain of dependent
-    # additions, and eight features per strip give enough independent chains
-    # to hide the adder's latency.
+    # Eight running sums stay in registers across the rows: eight independent
+    # addition chains hide the adder's latency, and no accumulator goes
+    # through memory.
     cdef Py_ssize_t i, k
     cdef double m[8]
-    cdef double c[8]
     cdef double q[8]
     cdef double d
     for k in range(8):
         m[k] = mu[k]
-        c[k] = 0.0
         q[k] = 0.0
     for i in range(n_rows):
         for k in range(8):
             d = x[k] - m[k]
-            c[k] += d
             q[k] += d * d
         x += row_stride
     for k in range(8):
-        dev[k] = c[k]
         m2[k] = q[k]
 
 
-cdef inline void _strip_deviations1(
+cdef inline double _strip_sq_dev1(
     const floating* x,          # IN  one feature in the first row
     Py_ssize_t row_stride,      # IN  elements between rows
     Py_ssize_t n_rows,          # IN
     double mu,                  # IN  chunk mean
-    double* dev,                # OUT sum of deviations
-    double* m2,                 # OUT sum of squared deviations
 ) noexcept nogil:
     cdef Py_ssize_t i
-    cdef double c = 0.0, q = 0.0, d
+    cdef double q = 0.0, d
     for i in range(n_rows):
         d = x[0] - mu
-        c += d
         q += d * d
         x += row_stride
-    dev[0] = c
-    m2[0] = q
+    return q
 
 
 cdef void _tile_moments_rows(
-    const floating[:, :] X,   # IN  (n_samples, n_features)
+    const floating[:, :] X,     # IN  (n_samples, n_features)
     Py_ssize_t r0,              # IN  first sample of the chunk
     Py_ssize_t r1,              # IN  one past the last sample
     Py_ssize_t f0,              # IN  first feature of the tile
     Py_ssize_t f1,              # IN  one past the last feature
     double* mean,               # OUT [f1 - f0] chunk means
     double* m2,                 # OUT [f1 - f0] chunk sums of squared deviations
-    double* dev,                # scratch [>= f1 - f0]
 ) noexcept nogil:
     cdef Py_ssize_t i, k, nf = f1 - f0
     cdef Py_ssize_t row_stride = X.strides[0] // <Py_ssize_t>sizeof(floating)
@@ -153,24 +151,15 @@ cdef void _tile_moments_rows(
         i += 1
     for k in range(nf):
         mean[k] = mean[k] / n
-    # The deviation pass reads the tile again, now from cache. Strips of eight
-    # features keep their accumulators in registers across the rows (the
-    # per-feature order of additions is still the sample order).
+    # The deviation pass reads the tile again, now from cache, in strips of
+    # eight features (per feature, still in sample order).
     k = 0
     while k + 8 <= nf:
-        _strip_deviations8(&X[r0, f0 + k], row_stride, r1 - r0, &mean[k],
-                           &dev[k], &m2[k])
+        _strip_sq_dev8(&X[r0, f0 + k], row_stride, r1 - r0, &mean[k], &m2[k])
         k += 8
     while k < nf:
-        _strip_deviations1(&X[r0, f0 + k], row_stride, r1 - r0, mean[k],
-                           &dev[k], &m2[k])
+        m2[k] = _strip_sq_dev1(&X[r0, f0 + k], row_stride, r1 - r0, mean[k])
         k += 1
-    # Corrected two-pass algorithm (Chan, Golub & LeVeque 1983): the deviations
-    # would sum to zero with an exact mean; what is left is the rounding error
-    # of the mean, which corrects both the mean and M2.
-    for k in range(nf):
-        m2[k] = m2[k] - dev[k] * dev[k] / n
-        mean[k] = mean[k] + dev[k] / n
 
 
 cdef void _feature_moments(
@@ -182,16 +171,15 @@ cdef void _feature_moments(
     # Same operations in the same order as _tile_moments_rows, one feature.
     cdef Py_ssize_t i
     cdef double n = <double>n_int
-    cdef double s = 0.0, mu, c = 0.0, q = 0.0, d
+    cdef double s = 0.0, mu, q = 0.0, d
     for i in range(n_int):
         s += x[i]
     mu = s / n
     for i in range(n_int):
         d = x[i] - mu
-        c += d
         q += d * d
-    m2[0] = q - c * c / n
-    mean[0] = mu + c / n
+    mean[0] = mu
+    m2[0] = q
 
 
 cdef void _feature_moments4(
@@ -200,8 +188,8 @@ cdef void _feature_moments4(
     const floating* x2,         # IN
     const floating* x3,         # IN
     Py_ssize_t n_int,           # IN
-    double* mean,               # OUT [4] strided by `stride`
-    double* m2,                 # OUT [4] strided by `stride`
+    double* mean,               # OUT [4]
+    double* m2,                 # OUT [4]
 ) noexcept nogil:
     # A single feature's running sum is one dependent chain of additions
     # (latency-bound); four features interleaved give four independent chains
@@ -209,7 +197,6 @@ cdef void _feature_moments4(
     cdef Py_ssize_t i
     cdef double n = <double>n_int
     cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    cdef double c0 = 0.0, c1 = 0.0, c2 = 0.0, c3 = 0.0
     cdef double q0 = 0.0, q1 = 0.0, q2 = 0.0, q3 = 0.0
     cdef double d0, d1, d2, d3, mu0, mu1, mu2, mu3
     for i in range(n_int):
@@ -226,22 +213,18 @@ cdef void _feature_moments4(
         d1 = x1[i] - mu1
         d2 = x2[i] - mu2
         d3 = x3[i] - mu3
-        c0 += d0
-        c1 += d1
-        c2 += d2
-        c3 += d3
         q0 += d0 * d0
         q1 += d1 * d1
         q2 += d2 * d2
         q3 += d3 * d3
-    m2[0] = q0 - c0 * c0 / n
-    m2[1] = q1 - c1 * c1 / n
-    m2[2] = q2 - c2 * c2 / n
-    m2[3] = q3 - c3 * c3 / n
-    mean[0] = mu0 + c0 / n
-    mean[1] = mu1 + c1 / n
-    mean[2] = mu2 + c2 / n
-    mean[3] = mu3 + c3 / n
+    mean[0] = mu0
+    mean[1] = mu1
+    mean[2] = mu2
+    mean[3] = mu3
+    m2[0] = q0
+    m2[1] = q1
+    m2[2] = q2
+    m2[3] = q3
 
 
 cdef void _tile_moments_cols(
@@ -335,7 +318,6 @@ def moments(
     cdef Py_ssize_t n_tasks = n_chunks * n_fblocks
     cdef Py_ssize_t t, c, fb, r0, r1, f0, f1
     cdef int n_merge_threads
-    cdef double* dev
     if n_samples == 0 or n_features == 0:
         return
     # One partial slot per chunk: a thread writes only the slots of the
@@ -345,25 +327,17 @@ def moments(
     n_threads = <int>min(<Py_ssize_t>n_threads, n_tasks)
     n_merge_threads = <int>min(<Py_ssize_t>n_threads, n_fblocks)
 
-    dev = NULL  # each thread allocates its own below
-    with nogil, parallel(num_threads=n_threads):
-        dev = <double*>malloc(_FEATURE_BLOCK * sizeof(double))
-        if dev == NULL:
-            with gil:
-                raise MemoryError("fastgrad.Normalizer: no memory for thread scratch")
-        for t in prange(n_tasks, schedule="static"):
-            c = t // n_fblocks
-            fb = t - c * n_fblocks
-            r0 = c * _CHUNK_SIZE
-            r1 = min(r0 + _CHUNK_SIZE, n_samples)
-            f0 = fb * _FEATURE_BLOCK
-            f1 = min(f0 + _FEATURE_BLOCK, n_features)
-            if transposed:
-                _tile_moments_cols(X, r0, r1, f0, f1, &part_mean[c, f0], &part_m2[c, f0])
-            else:
-                _tile_moments_rows(X, r0, r1, f0, f1, &part_mean[c, f0],
-                                   &part_m2[c, f0], dev)
-        free(dev)
+    for t in prange(n_tasks, nogil=True, schedule="static", num_threads=n_threads):
+        c = t // n_fblocks
+        fb = t - c * n_fblocks
+        r0 = c * _CHUNK_SIZE
+        r1 = min(r0 + _CHUNK_SIZE, n_samples)
+        f0 = fb * _FEATURE_BLOCK
+        f1 = min(f0 + _FEATURE_BLOCK, n_features)
+        if transposed:
+            _tile_moments_cols(X, r0, r1, f0, f1, &part_mean[c, f0], &part_m2[c, f0])
+        else:
+            _tile_moments_rows(X, r0, r1, f0, f1, &part_mean[c, f0], &part_m2[c, f0])
 
     # Features are independent in the merge, so splitting them over threads
     # keeps every feature's merge order fixed.
@@ -379,47 +353,43 @@ def moments(
 # --------------------------------------------------------------------------
 
 cdef int _affine_rows(
-    const floating[:, :] X,   # IN  (n_samples, n_features)
-    floating[:, :] out,       # OUT (n_samples, n_features), may alias X
+    const floating[:, :] X,     # IN  (n_samples, n_features)
+    floating[:, :] out,         # OUT (n_samples, n_features), may alias X
     const double* shift,        # IN  [n_features]
     const double* factor,       # IN  [n_features]
     bint inverse,               # IN
     Py_ssize_t r0,              # IN  first sample
     Py_ssize_t r1,              # IN  one past the last sample
-    double* chk,                # scratch [>= FEATURE_BLOCK]
+    double* chk,                # scratch [>= n_features]
 ) noexcept nogil:
-    # Returns 1 if any output value is NaN or inf, else 0.
-    cdef Py_ssize_t i, j, k, f0, f1, n_features = X.shape[1]
-    cdef double v
+    # Returns 1 if any output value is NaN or inf, else 0. Whole rows at a
+    # time, so input and output are both streamed in address order.
+    cdef Py_ssize_t i, j, n_features = X.shape[1]
     cdef floating o
     cdef const floating* xi
     cdef floating* oi
     cdef int bad = 0
-    f0 = 0
-    while f0 < n_features:
-        f1 = min(f0 + _FEATURE_BLOCK, n_features)
-        for k in range(f1 - f0):
-            chk[k] = 0.0
-        for i in range(r0, r1):
-            xi = &X[i, 0]
-            oi = &out[i, 0]
-            # o - o is 0 for a finite o and NaN otherwise: summing it per lane
-            # folds the finiteness check into the vectorized loop, with no
-            # branch and no second read of the output.
-            if inverse:
-                for j in range(f0, f1):
-                    o = <floating>(xi[j] * factor[j] + shift[j])
-                    oi[j] = o
-                    chk[j - f0] += o - o
-            else:
-                for j in range(f0, f1):
-                    o = <floating>((xi[j] - shift[j]) * factor[j])
-                    oi[j] = o
-                    chk[j - f0] += o - o
-        for k in range(f1 - f0):
-            if chk[k] != 0.0:  # NaN compares unequal to 0
-                bad = 1
-        f0 = f1
+    for j in range(n_features):
+        chk[j] = 0.0
+    for i in range(r0, r1):
+        xi = &X[i, 0]
+        oi = &out[i, 0]
+        # o - o is 0 for a finite o and NaN otherwise: summing it per feature
+        # folds the finiteness check into the vectorized loop, with no branch
+        # and no second read of the output.
+        if inverse:
+            for j in range(n_features):
+                o = <floating>(xi[j] * factor[j] + shift[j])
+                oi[j] = o
+                chk[j] += o - o
+        else:
+            for j in range(n_features):
+                o = <floating>((xi[j] - shift[j]) * factor[j])
+                oi[j] = o
+                chk[j] += o - o
+    for j in range(n_features):
+        if chk[j] != 0.0:  # NaN compares unequal to 0
+            bad = 1
     return bad
 
 
@@ -500,7 +470,7 @@ def affine(
     cdef Py_ssize_t n_samples = X.shape[1] if transposed else X.shape[0]
     cdef Py_ssize_t n_features = X.shape[0] if transposed else X.shape[1]
     cdef Py_ssize_t n_sblocks, n_tasks, t, j, b, s0, s1
-    cdef Py_ssize_t n_scratch = _SAMPLE_BLOCK if transposed else _FEATURE_BLOCK
+    cdef Py_ssize_t n_scratch = _SAMPLE_BLOCK if transposed else n_features
     cdef int n_bad = 0
     cdef double* chk
     if n_samples == 0 or n_features == 0:

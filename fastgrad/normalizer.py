@@ -867,7 +867,7 @@ class DistributionReport:
                      f"ratio within [{1 / self.std_tol:.3g}, {self.std_tol:g}]).\n")
         order = np.lexsort((-np.abs(self.mean_shift), ~self.flagged))
         shown = order[: self.max_rows]
-        rows = [("feature", "train mean", "train std", "mean", "std",
+        rows = [("feature", "train mean", "train std", "X mean", "X std",
                  "shift (σ)", "std ratio", "")]
         for j in shown:
             note = "FLAG" if self.flagged[j] else ""
