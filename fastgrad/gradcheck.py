@@ -11,6 +11,7 @@ slopes and disagrees with any backprop. The kernel flags those coordinates;
 they are reported (``n_kinks``, a ``*`` on the block) and left out of
 ``difference`` and the verdict; ``difference_all`` includes them.
 """
+import contextlib
 import sys
 import time
 import warnings
@@ -32,6 +33,7 @@ from fastgrad.report import (
 )
 
 MODES = ("full", "sampled", "directional")
+_WORK_PER_THREAD = 32768
 # A check expected to take longer than this shows a progress bar / ETA.
 PROGRESS_AFTER_SECONDS = 2.0
 
@@ -116,9 +118,13 @@ class _MLPKernel:
         # Pieces only so the progress bar can move; each coordinate's bits do
         # not depend on how the work is split.
         piece = max(1024, K // 50)
+        # Waking a thread team costs more than a tiny check: give each thread
+        # at least _WORK_PER_THREAD coordinate-examples (bits do not depend on it).
+        n_threads = max(1, min(n_threads, (K * self.m) // _WORK_PER_THREAD))
         bar = _Progress(K, progress, desc)
+        blas = single_threaded_blas() if n_threads > 1 else contextlib.nullcontext()
         try:
-            with single_threaded_blas():
+            with blas:
                 for s in range(0, K, piece):
                     e = min(K, s + piece)
                     _gradcheck.mlp_numerical_gradient(

@@ -138,7 +138,7 @@ def test_transposed_block_and_missing_l2_hints(ref):
 
 def test_thread_counts_give_identical_bits(ref):
     dims = [12, 20, 15, 3]
-    params, X, Y = ref.problem(dims, 40, output="softmax", seed=8)
+    params, X, Y = ref.problem(dims, 120, output="softmax", seed=8)  # big enough for 2+ threads
     model = MLP(dims, hidden=["relu", "tanh"], output="softmax", l2=0.3)
     grads = model.backward(params, X, Y)
     grads["dW2"] = grads["dW2"] * 1.001
