@@ -102,18 +102,17 @@ def report_plot_error(exc):
     return 2
 
 
-def single_threaded_blas():
-    """A context that holds BLAS to one thread, when threadpoolctl is installed.
+# One implementation for the whole package: the demos multiply small matrices,
+# where a BLAS thread pool only adds synchronization.
+from fastgrad._threads import single_threaded_blas  # noqa: E402,F401
 
-    The demos multiply small matrices (at most 100 × 200): a BLAS thread
-    pool only adds synchronization, and on a loaded machine its spinning
-    threads can make a run ten times slower. Without threadpoolctl this
-    does nothing.
-    """
-    import contextlib
 
+def plot_preflight(args):
+    """None when ``--plot`` is off or can work; else the demo's exit code (2)."""
+    if not getattr(args, "plot", None):
+        return None
     try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+        check_matplotlib()
+    except ImportError as exc:
+        return report_plot_error(exc)
+    return None

@@ -15,9 +15,9 @@ on one batch and prints, at a few depths, the forward scale
 """
 import numpy as np
 
-from fastgrad.demos._common import (PLOT_HELP, check_matplotlib, fmt_sci, format_table,
-                                    new_figure, report_plot_error, save_figure,
-                                    single_threaded_blas)
+from fastgrad.demos._common import (PLOT_HELP, fmt_sci, format_table,
+                                    new_figure, save_figure,
+                                    single_threaded_blas, plot_preflight)
 from fastgrad.diagnose import deep_linear_example, diagnose
 from fastgrad.model import MLP
 
@@ -129,11 +129,9 @@ def add_arguments(parser):
 
 
 def run(args):
-    if args.plot:
-        try:
-            check_matplotlib()
-        except ImportError as exc:
-            return report_plot_error(exc)
+    failed = plot_preflight(args)
+    if failed is not None:
+        return failed
     result = depth_profile(depth=args.depth, width=args.width, seed=args.seed)
     fwd, bwd = scale_tables(result)
     print(f"{args.depth}-layer network, {args.width} units per layer, X ~ N(0, 1), "

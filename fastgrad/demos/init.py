@@ -15,9 +15,9 @@ descent (learning rate 0.01, 15,000 iterations) from three starting points:
 import numpy as np
 
 from fastgrad.datasets import make_circles
-from fastgrad.demos._common import (PLOT_HELP, check_matplotlib, decision_boundary,
-                                    format_table, new_figure, report_plot_error, save_figure,
-                                    single_threaded_blas)
+from fastgrad.demos._common import (PLOT_HELP, decision_boundary,
+                                    format_table, new_figure, save_figure,
+                                    single_threaded_blas, plot_preflight)
 from fastgrad.model import MLP
 from fastgrad.train import gradient_descent
 
@@ -134,11 +134,9 @@ def add_arguments(parser):
 
 
 def run(args):
-    if args.plot:
-        try:
-            check_matplotlib()
-        except ImportError as exc:
-            return report_plot_error(exc)
+    failed = plot_preflight(args)
+    if failed is not None:
+        return failed
     result = compare_initializations(iterations=args.iterations, learning_rate=args.learning_rate,
                                      seed=args.seed)
     n_train = result["data"]["train"][0].shape[1]

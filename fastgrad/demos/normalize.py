@@ -26,9 +26,9 @@ import math
 import numpy as np
 
 from fastgrad.datasets import make_elongated
-from fastgrad.demos._common import (PLOT_HELP, check_matplotlib, fmt_sci, format_table,
-                                    new_figure, report_plot_error, save_figure,
-                                    single_threaded_blas)
+from fastgrad.demos._common import (PLOT_HELP, fmt_sci, format_table,
+                                    new_figure, save_figure,
+                                    single_threaded_blas, plot_preflight)
 from fastgrad.model import MLP
 from fastgrad.train import DivergenceError, gradient_descent
 
@@ -237,11 +237,9 @@ def add_arguments(parser):
 
 
 def run(args):
-    if args.plot:
-        try:
-            check_matplotlib()
-        except ImportError as exc:
-            return report_plot_error(exc)
+    failed = plot_preflight(args)
+    if failed is not None:
+        return failed
     result = compare_normalization(m=args.m, seed=args.seed, max_iterations=args.max_iterations)
     print(f"linear unit, squared error, on the elongated data (m={args.m}: x1 in 1..1000, "
           f"x2 in 0..1); gradient descent from zero weights")
