@@ -122,19 +122,21 @@ class _MLPKernel:
         # at least _WORK_PER_THREAD coordinate-examples (bits do not depend on it).
         n_threads = max(1, min(n_threads, (K * self.m) // _WORK_PER_THREAD))
         bar = _Progress(K, progress, desc)
-        blas = single_threaded_blas() if n_threads > 1 else contextlib.nullcontext()
         try:
-            with blas:
-                for s in range(0, K, piece):
-                    e = min(K, s + piece)
-                    _gradcheck.mlp_numerical_gradient(
-                        self.theta, self.dims, self.act, LEAKY_SLOPE, self.zcache,
-                        self.acache, self.out, self.y, self.ysum, self.sens,
-                        self.radius, self.fast, self.m,
-                        self.model.l2, self.epsilon, coords[s:e], numerical[s:e],
-                        kinks[s:e], flops[s:e], n_threads,
-                    )
-                    bar.update(e)
+            s = 0
+            while s < K:
+                e = min(K, s + piece)
+                _gradcheck.mlp_numerical_gradient(
+                    self.theta, self.dims, self.act, LEAKY_SLOPE, self.zcache,
+                    self.acache, self.out, self.y, self.ysum, self.sens,
+                    self.radius, self.fast, self.m,
+                    self.model.l2, self.epsilon, coords[s:e], numerical[s:e],
+                    kinks[s:e], flops[s:e], n_threads,
+                )
+                bar.update(e)
+                s = e
+                if bar.bar is None:  # short enough to show nothing: finish in one region
+                    piece = K
         finally:
             bar.close()
         return numerical, kinks.astype(bool), int(flops.sum())
@@ -183,13 +185,23 @@ def _linear_maps(model, params, Zs):
             C = np.broadcast_to(params[f"W{t + 2}"], (ex.stop - ex.start,) + params[f"W{t + 2}"].shape)
             for tau in range(t + 2, L + 1):
                 if tau < L:
-                    Z = Zs[tau][:, ex].T[:, :, None]                # (i, u, 1)
+                    # min over u of |Z[u, i]| / |C[i, u, j]|, one u at a time so
+                    # the temporaries stay in cache; fmin skips the 0/0 of a
+                    # unit that cannot move (C = 0).
+                    absZ = np.abs(Zs[tau][:, ex])
+                    r = radius[:, ex].T.copy()                      # (i, j)
                     with np.errstate(divide="ignore", invalid="ignore"):
-                        r = np.where(C != 0, np.abs(Z) / np.abs(C), np.inf).min(axis=1)
-                    radius[:, ex] = np.minimum(radius[:, ex], r.T)
+                        for u in range(absZ.shape[0]):
+                            np.fmin(r, absZ[u][:, None] / np.abs(C[:, u, :]), out=r)
+                    radius[:, ex] = r.T
                     on, off = slopes[model.hidden[tau - 1]]
-                    D = np.where(Zs[tau][:, ex] > 0, on, off).T[:, :, None]
-                    C = params[f"W{tau + 1}"] @ (D * C)
+                    D = np.where(Zs[tau][:, ex] > 0, on, off).T            # (i, u)
+                    W = params[f"W{tau + 1}"]
+                    if tau == t + 2:  # C is the same W for every example: one GEMM
+                        WD = (W[None, :, :] * D[:, None, :]).reshape(-1, W.shape[1])
+                        C = (WD @ C[0]).reshape(D.shape[0], W.shape[0], -1)
+                    else:
+                        C = W @ (D[:, :, None] * C)
             sens[:, ex, :] = np.transpose(C, (2, 0, 1))
         fast[t] = 1
         sens_parts.append(sens.ravel())
@@ -333,6 +345,16 @@ def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
     if mode != "full" and (not isinstance(k, (int, np.integer)) or k < 1):
         raise ValueError(f"k must be a positive int, got {k!r}")
 
+    # BLAS stays on one thread for the whole check, set-up included: a
+    # threaded BLAS call in the set-up leaves its workers spinning for ~0.1 s
+    # on the very cores the OpenMP kernel is about to use.
+    with single_threaded_blas() if nt > 1 else contextlib.nullcontext():
+        return _check_mlp(model, params, grads, X, Y, eps, nt, mode, k, rng, thresholds,
+                          progress, raise_on_failure, t0)
+
+
+def _check_mlp(model, params, grads, X, Y, eps, nt, mode, k, rng, thresholds, progress,
+               raise_on_failure, t0):
     kernel = _MLPKernel(model, params, X, Y, eps)
     slices = block_slices(params)
     analytic = params_to_vector(grads, prefix="d")
