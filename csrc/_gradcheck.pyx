@@ -29,6 +29,9 @@ incrementally and without cancellation:
   Unchanged terms never enter the sum, so the rounding noise of the full
   cost is absent from the difference.
 
+Dropout with frozen masks: a hidden unit's activation delta is multiplied
+by its mask/keep_prob (0 for a dropped unit, which then changes nothing).
+
 A coordinate whose perturbation moves a relu / leaky-relu pre-activation
 across 0 (or off exactly 0) is flagged as a kink: the finite difference
 there is not the derivative.
@@ -70,7 +73,9 @@ cdef struct Net:
     Py_ssize_t *wofs          # (L,) offset of W[t+1] in theta
     Py_ssize_t *bofs          # (L,) offset of b[t+1] in theta
     const double **Z          # (L,) Z[t+1], each (dims[t+1], m)
-    const double **A          # (L,) A[t], each (dims[t], m); A[0] = X
+    const double **A          # (L,) A[t], each (dims[t], m); A[0] = X; after dropout
+    const double **G          # (L,) G[t+1] hidden activations before dropout, or unused
+    const double **scale      # (L,) dropout mask/keep_prob of hidden layer t+1, or NULL
     const double *out         # (dims[L], m) output activation: σ(Z) or softmax(Z)
     const double *y           # (dims[L], m)
     const double *ysum        # (m,) Σ_c y[c, i]
@@ -228,6 +233,7 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
     cdef const double *At
     cdef const double *W
     cdef const double *row
+    cdef const double *sv
     cdef double *tmp
     cdef double *D = sc.D
     cdef double *dA = sc.dA
@@ -281,13 +287,17 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
     else:
         # Hidden row j of layer t+1: its activation deltas, on examples S.
         code = net.act[t]
-        At = net.A[t + 1] + j * m
+        At = net.G[t] + j * m
+        sv = NULL if net.scale[t] == NULL else net.scale[t] + j * m
         ns = 0
         for i in range(m):
-            if sc.dz[i] == 0.0:
+            if sc.dz[i] == 0.0 or (sv != NULL and sv[i] == 0.0):
                 continue
             dp = _act_delta(code, Zt[i], At[i], sc.dz[i], net.leaky, kink)
             dm = _act_delta(code, Zt[i], At[i], -sc.dz[i], net.leaky, kink)
+            if sv != NULL:
+                dp = dp * sv[i]
+                dm = dm * sv[i]
             if dp != 0.0 or dm != 0.0:
                 sc.S[ns] = i
                 sc.da[ns] = dp
@@ -318,15 +328,21 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
                 # Hidden layer tt+1: activation deltas of the changed rows only.
                 code = net.act[tt]
                 Zt = net.Z[tt]
-                At = net.A[tt + 1]
+                At = net.G[tt]
+                sv = net.scale[tt]
                 nr = 0
                 for u in range(net.dims[tt + 1]):
                     tmp = dA + nr * cols
                     v = 0
                     for c in range(cols):
                         i = sc.S[c if c < ns else c - ns]
+                        if sv != NULL and sv[u * m + i] == 0.0:
+                            tmp[c] = 0.0  # dropped: no delta, and no kink to report
+                            continue
                         tmp[c] = _act_delta(code, Zt[u * m + i], At[u * m + i],
                                             D[u * cols + c], net.leaky, kink)
+                        if sv != NULL:
+                            tmp[c] = tmp[c] * sv[u * m + i]
                         if tmp[c] != 0.0:
                             v = 1
                     if v:
@@ -382,7 +398,7 @@ cdef void _free_scratch(Scratch *sc) noexcept nogil:
 
 cdef void _free_net(Net *net) noexcept nogil:
     free(net.dims); free(net.act); free(net.wofs); free(net.bofs)
-    free(<void *> net.Z); free(<void *> net.A)
+    free(<void *> net.Z); free(<void *> net.A); free(<void *> net.G); free(<void *> net.scale)
     free(<void *> net.sens); free(<void *> net.radius)
 
 
@@ -392,7 +408,10 @@ def mlp_numerical_gradient(
     const int[::1] act,               # IN  (L,) activation codes, output code last
     double leaky_slope,
     const double[::1] zcache,         # IN  Z[1..L] concatenated, each (n_l, m) C order
-    const double[::1] acache,         # IN  A[0..L-1] concatenated (A[0] = X)
+    const double[::1] acache,         # IN  A[0..L-1] concatenated (A[0] = X), after dropout
+    const double[::1] gcache,         # IN  G[1..L-1] hidden activations before dropout
+    const double[::1] scache,         # IN  dropout mask/keep_prob of the layers in `dropped`
+    const Py_ssize_t[::1] dropped,    # IN  (L,) 1 where hidden layer t+1 has dropout
     const double[::1] out,            # IN  (n_L*m,) output activation
     const double[::1] y,              # IN  (n_L*m,) targets
     const double[::1] ysum,           # IN  (m,) column sums of y
@@ -442,13 +461,16 @@ def mlp_numerical_gradient(
     net.bofs = <Py_ssize_t *> malloc(L * sizeof(Py_ssize_t))
     net.Z = <const double **> malloc(L * sizeof(double *))
     net.A = <const double **> malloc(L * sizeof(double *))
+    net.G = <const double **> malloc(L * sizeof(double *))
+    net.scale = <const double **> malloc(L * sizeof(double *))
     net.sens = <const double **> malloc(L * sizeof(double *))
     net.radius = <const double **> malloc(L * sizeof(double *))
     if (net.dims == NULL or net.act == NULL or net.wofs == NULL or net.bofs == NULL
-            or net.Z == NULL or net.A == NULL or net.sens == NULL or net.radius == NULL):
+            or net.Z == NULL or net.A == NULL or net.sens == NULL or net.radius == NULL
+            or net.G == NULL or net.scale == NULL):
         _free_net(&net)
         raise MemoryError()
-    cdef Py_ssize_t woff = 0, zoff = 0, aoff = 0, soff = 0, roff = 0
+    cdef Py_ssize_t woff = 0, zoff = 0, aoff = 0, soff = 0, roff = 0, goff = 0, doff = 0
     for t in range(L + 1):
         net.dims[t] = dims[t]
     for t in range(L):
@@ -462,6 +484,14 @@ def mlp_numerical_gradient(
         aoff += dims[t] * m
         net.sens[t] = NULL
         net.radius[t] = NULL
+        net.G[t] = NULL
+        net.scale[t] = NULL
+        if t < L - 1:
+            net.G[t] = &gcache[goff]
+            goff += dims[t + 1] * m
+            if dropped[t]:
+                net.scale[t] = &scache[doff]
+                doff += dims[t + 1] * m
         if fast[t]:
             net.sens[t] = &sens[soff]
             net.radius[t] = &radius[roff]

@@ -35,6 +35,16 @@ def _ints(text):
     return values
 
 
+def _layers(text):
+    if text.strip().lower() == "all":
+        return True
+    try:
+        return [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'all' or comma-separated layer numbers, "
+                                         f"got {text!r}")
+
+
 def _add_check_arguments(p):
     p.add_argument("--layers", type=_ints, default=[8, 32, 16, 1], metavar="N0,N1,...",
                    help="layer sizes, input first (default 8,32,16,1)")
@@ -44,6 +54,11 @@ def _add_check_arguments(p):
                         "comma-separated for one per layer (default relu)")
     p.add_argument("--output", default="sigmoid", choices=["sigmoid", "softmax", "linear"])
     p.add_argument("--l2", type=float, default=0.0, help="L2 strength lambda (default 0)")
+    p.add_argument("--keep-prob", type=float, default=1.0,
+                   help="dropout keep probability of the hidden layers (default 1: none); "
+                        "the check freezes the masks with --seed")
+    p.add_argument("--batchnorm", type=_layers, default=(), metavar="L1,L2,...",
+                   help="batch-normalize these hidden layers (1-based), or 'all'")
     p.add_argument("--epsilon", type=float, default=1e-7, help="finite-difference step")
     p.add_argument("--threads", type=int, default=None, help="OpenMP threads (default all)")
     p.add_argument("--seed", type=int, default=0, help="seed for data and weights")
@@ -101,7 +116,11 @@ def _problem(args):
         grads = {k: raw[k] for k in ("dW1", "db1", "dW2", "db2", "dW3", "db3")}
         return course.model_for(params), params, grads, X, Y
     hidden = args.hidden.split(",") if "," in args.hidden else args.hidden
-    model = MLP(args.layers, hidden=hidden, output=args.output, l2=args.l2)
+    try:
+        model = MLP(args.layers, hidden=hidden, output=args.output, l2=args.l2,
+                    keep_prob=args.keep_prob, batchnorm=args.batchnorm)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if args.examples < 1:
         raise UsageError(f"--examples must be >= 1, got {args.examples}")
     rng = np.random.default_rng(args.seed)
@@ -115,9 +134,10 @@ def _problem(args):
         Y = rng.standard_normal((n_out, args.examples))
     init = "he" if all(h in ("relu", "leaky_relu") for h in model.hidden) else "xavier"
     params = model.init_params(init, seed=rng)
-    for l in range(1, model.n_layers + 1):  # nonzero biases exercise the db blocks
-        params[f"b{l}"] = 0.1 * rng.standard_normal(params[f"b{l}"].shape)
-    grads = model.backward(params, X, Y)
+    for key in params:  # biases, γ and β away from 0 and 1 exercise their blocks
+        if not key.startswith("W"):
+            params[key] = params[key] + 0.1 * rng.standard_normal(params[key].shape)
+    grads = model.backward(params, X, Y, seed=args.seed)
     return model, params, grads, X, Y
 
 

@@ -92,22 +92,27 @@ class _Progress:
 class _MLPKernel:
     """The unperturbed forward pass, flattened once for the compiled kernel."""
 
-    def __init__(self, model, params, X, Y, epsilon):
-        Zs, As = model._forward_cache(params, X)
+    def __init__(self, model, params, X, Y, epsilon, scales=None):
+        cache = model._forward(params, X, scales=scales)
+        Zs, As = cache.Z, cache.A
         L = model.n_layers
         self.model, self.X, self.Y, self.m = model, X, Y, X.shape[1]
-        self.Zs, self.As = Zs, As
+        self.Zs, self.As, self.Gs, self.scales = Zs, As, cache.G, scales
         self.theta = params_to_vector(params)
         self.dims = np.asarray(model.layer_dims, dtype=np.intp)
         self.act = np.asarray([CODES[h] for h in model.hidden] + [OUTPUT_CODES[model.output]],
                               dtype=np.intc)
         self.zcache = np.concatenate([Zs[l].ravel() for l in range(1, L + 1)])
         self.acache = np.concatenate([As[l].ravel() for l in range(0, L)])
+        self.gcache = _concat([cache.G[l].ravel() for l in range(1, L)])
+        scales = scales or {}
+        self.dropped = np.asarray([l + 1 in scales for l in range(L)], dtype=np.intp)
+        self.scache = _concat([scales[l].ravel() for l in sorted(scales)])
         self.out = np.ascontiguousarray(As[L]).ravel()
         self.y = np.ascontiguousarray(Y).ravel()
         self.ysum = np.ascontiguousarray(Y.sum(axis=0))
         self.epsilon = epsilon
-        self.sens, self.radius, self.fast = _linear_maps(model, params, Zs)
+        self.sens, self.radius, self.fast = _linear_maps(model, params, Zs, scales)
 
     def run(self, coords, n_threads, progress, desc):
         coords = np.ascontiguousarray(coords, dtype=np.intp)
@@ -128,7 +133,7 @@ class _MLPKernel:
                 e = min(K, s + piece)
                 _gradcheck.mlp_numerical_gradient(
                     self.theta, self.dims, self.act, LEAKY_SLOPE, self.zcache,
-                    self.acache, self.out, self.y, self.ysum, self.sens,
+                    self.acache, self.gcache, self.scache, self.dropped, self.out, self.y, self.ysum, self.sens,
                     self.radius, self.fast, self.m,
                     self.model.l2, self.epsilon, coords[s:e], numerical[s:e],
                     kinks[s:e], flops[s:e], n_threads,
@@ -142,6 +147,36 @@ class _MLPKernel:
         return numerical, kinks.astype(bool), int(flops.sum())
 
 
+class _FullCostKernel:
+    """Batch-normalized networks: central differences of the full cost.
+
+    Batch norm couples every example of the batch through μ and σ, so a
+    perturbation reaches every loss term and the incremental identities of
+    the compiled MLP kernel do not apply. This path runs the compiled
+    central-difference loop over the training-mode cost instead (frozen
+    dropout masks included): one thread, no kink detection, and the rounding
+    noise of the full cost (about 1e-9 to 1e-8 relative on a correct
+    gradient, still far inside the "great" band).
+    """
+
+    def __init__(self, model, params, X, Y, epsilon, scales=None):
+        self.model, self.m, self.epsilon = model, X.shape[1], epsilon
+        self.work = params_to_vector(params)
+        views = vector_to_params(self.work, params)
+        self.cost = lambda _: model._cost_from(views, model._forward(views, X, scales=scales), Y)
+
+    def run(self, coords, n_threads, progress, desc):
+        coords = np.ascontiguousarray(coords, dtype=np.intp)
+        numerical = np.empty(coords.size)
+        bar = _Progress(coords.size, progress, desc)
+        try:
+            _numdiff.central_differences(self.cost, self.work, self.work, self.epsilon, coords,
+                                         numerical, bar.update)
+        finally:
+            bar.close()
+        return numerical, np.zeros(coords.size, dtype=bool), None
+
+
 # Cap on the memory of one example chunk of the per-example Jacobians below.
 _LINEAR_MAP_BYTES = 32 * 2**20
 # |ΔA| must stay below this fraction of the distance to the nearest kink:
@@ -149,13 +184,18 @@ _LINEAR_MAP_BYTES = 32 * 2**20
 _RADIUS_MARGIN = 0.5
 
 
-def _linear_maps(model, params, Zs):
+def _concat(parts):
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _linear_maps(model, params, Zs, scales=None):
     """Exact linear maps for hidden rows whose downstream is piecewise linear.
 
     When every hidden layer after layer t is relu, leaky-relu or linear, a
     change ΔA of unit j of layer t on example i moves the output
     pre-activations by exactly ``sens[j, i, :] · ΔA`` (in exact arithmetic),
-    as long as no downstream pre-activation changes side. ``radius[j, i]`` is
+    as long as no downstream pre-activation changes side. Dropout ``scales``
+    (frozen masks) multiply each downstream layer's slopes. ``radius[j, i]`` is
     a safe bound on |ΔA| for that: half the smallest ``|Z[τ][u, i]| /
     |∂Z[τ][u, i]/∂A[t][j, i]|`` over later hidden layers τ. The kernel uses
     the map when every changed example is inside its radius, and the full
@@ -195,7 +235,10 @@ def _linear_maps(model, params, Zs):
                             np.fmin(r, absZ[u][:, None] / np.abs(C[:, u, :]), out=r)
                     radius[:, ex] = r.T
                     on, off = slopes[model.hidden[tau - 1]]
-                    D = np.where(Zs[tau][:, ex] > 0, on, off).T            # (i, u)
+                    D = np.where(Zs[tau][:, ex] > 0, on, off)
+                    if scales and tau in scales:
+                        D = D * scales[tau][:, ex]
+                    D = D.T                                                 # (i, u)
                     W = params[f"W{tau + 1}"]
                     if tau == t + 2:  # C is the same W for every example: one GEMM
                         WD = (W[None, :, :] * D[:, None, :]).reshape(-1, W.shape[1])
@@ -206,8 +249,7 @@ def _linear_maps(model, params, Zs):
         fast[t] = 1
         sens_parts.append(sens.ravel())
         rad_parts.append((_RADIUS_MARGIN * radius).ravel())
-    cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0)
-    return cat(sens_parts), cat(rad_parts), fast
+    return _concat(sens_parts), _concat(rad_parts), fast
 
 
 def _sample_coords(slices, k, rng):
@@ -252,7 +294,7 @@ def _directional(kernel, params, grads, slices, k, rng):
 
 def _cost_delta(model, params, dparams, kernel):
     """Σ_i Δloss_i when the parameters move by ``dparams`` (exact identities)."""
-    Zs, As, Y = kernel.Zs, kernel.As, kernel.Y
+    Zs, As, Gs, Y, scales = kernel.Zs, kernel.As, kernel.Gs, kernel.Y, kernel.scales or {}
     L = model.n_layers
     dA = np.zeros_like(As[0])
     any_kink = False
@@ -260,7 +302,10 @@ def _cost_delta(model, params, dparams, kernel):
         W, dW, db = params[f"W{l}"], dparams[f"W{l}"], dparams[f"b{l}"]
         dZ = (W + dW) @ dA + dW @ As[l - 1] + db
         if l < L:
-            dA, kinks = delta(model.hidden[l - 1], Zs[l], As[l], dZ)
+            dA, kinks = delta(model.hidden[l - 1], Zs[l], Gs[l], dZ)
+            if l in scales:  # frozen dropout: dropped units neither move nor kink
+                dA *= scales[l]
+                kinks &= scales[l] != 0
             any_kink |= bool(kinks.any())
     ZL, out = Zs[L], As[L]
     if model.output == "sigmoid":
@@ -273,8 +318,8 @@ def _cost_delta(model, params, dparams, kernel):
 
 
 def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
-                   mode="full", k=None, seed=None, thresholds=None, progress=None,
-                   raise_on_failure=False):
+                   mode="full", k=None, seed=None, dropout=True, thresholds=None,
+                   progress=None, raise_on_failure=False):
     """Check backprop gradients against the two-sided numerical gradient.
 
     Parameters
@@ -307,7 +352,14 @@ def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
     k : int, optional
         Coordinates (sampled) or directions (directional) per block.
     seed : int, None or numpy.random.Generator
-        For ``sampled`` and ``directional``.
+        For ``sampled`` and ``directional``, and the dropout masks: for a
+        model with ``keep_prob < 1`` it must be the int given to
+        ``model.backward(..., seed=)``, so that θ+ε, θ−ε and the analytic
+        gradient all see the same masks (a check whose masks are redrawn at
+        every evaluation compares noise with noise, and is refused).
+    dropout : bool, default True
+        False checks with every unit kept (pass ``dropout=False`` to
+        ``model.backward`` too).
     thresholds : (float, float), default (1e-6, 1e-3)
         Verdict boundaries: great below the first, bug from the second on.
     progress : bool or None
@@ -322,7 +374,9 @@ def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
 
     Notes
     -----
-    Nothing passed in is modified. Inputs in float32 are upcast to float64
+    Networks with batch norm go through a slower path (full-cost central
+    differences on one thread; see ``_FullCostKernel``), without the
+    directional mode. Nothing passed in is modified. Inputs in float32 are upcast to float64
     with a warning: a finite difference at ε = 1e-7 needs double precision.
     """
     t0 = time.perf_counter()
@@ -339,6 +393,10 @@ def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
     params = model.check_params(params, "params", warn_downcast=True)
     grads = model.check_params(grads, "grads", prefix="d", warn_downcast=True)
     X, Y = model.check_data(X, Y, warn_downcast=True)
+    scales = _dropout_scales(model, X.shape[1], seed, dropout)
+    if model.batchnorm and mode == "directional":
+        raise ValueError("mode='directional' is not available for batch-normalized networks; "
+                         "use mode='full' or 'sampled'")
     rng = as_generator(seed)
     if k is None:
         k = 10 if mode == "sampled" else 3
@@ -350,12 +408,32 @@ def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
     # on the very cores the OpenMP kernel is about to use.
     with single_threaded_blas() if nt > 1 else contextlib.nullcontext():
         return _check_mlp(model, params, grads, X, Y, eps, nt, mode, k, rng, thresholds,
-                          progress, raise_on_failure, t0)
+                          progress, raise_on_failure, t0, scales)
+
+
+def _dropout_scales(model, m, seed, dropout):
+    """Frozen dropout factors for the check, or a refusal that says why."""
+    if not dropout or not model.has_dropout:
+        return None
+    if seed is None:
+        raise ValueError(
+            f"{model!r} uses dropout: a gradient check whose masks are redrawn for every "
+            "cost evaluation compares noise with noise. Freeze the masks by passing the same "
+            "int seed to model.backward(..., seed=s) and gradient_check(..., seed=s), or "
+            "check without dropout: dropout=False in both.")
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"with dropout, seed must be an int (the one given to model.backward) "
+                        f"so the same masks can be drawn again, got {type(seed).__name__}")
+    return model._dropout_scales(m, seed, True)
 
 
 def _check_mlp(model, params, grads, X, Y, eps, nt, mode, k, rng, thresholds, progress,
-               raise_on_failure, t0):
-    kernel = _MLPKernel(model, params, X, Y, eps)
+               raise_on_failure, t0, scales):
+    if model.batchnorm:
+        kernel = _FullCostKernel(model, params, X, Y, eps, scales)
+        nt = 1
+    else:
+        kernel = _MLPKernel(model, params, X, Y, eps, scales)
     slices = block_slices(params)
     analytic = params_to_vector(grads, prefix="d")
     P = analytic.size

@@ -9,6 +9,9 @@ with the loss chosen by the output layer: sigmoid → binary cross-entropy,
 softmax → cross-entropy, linear → squared error ½‖a − y‖² (so the linear cost
 is ``1/(2m)·Σ(a − y)²``). Losses are computed from the pre-activation ``Z[L]``
 in a stable form (softplus / log-sum-exp), never as ``log(1 − sigmoid(z))``.
+
+Training-mode extras: inverted dropout on hidden layers (``keep_prob``) and
+batch normalization of chosen hidden layers (``batchnorm``); see :class:`MLP`.
 """
 import numbers
 import warnings
@@ -16,6 +19,7 @@ import warnings
 import numpy as np
 from scipy.special import expit, logsumexp, softmax
 
+from fastgrad import batchnorm as bn
 from fastgrad.activations import ACTIVATIONS, OUTPUT_CODES, check_name
 from fastgrad.params import parameter_order
 
@@ -54,16 +58,45 @@ class MLP:
     output : {"sigmoid", "softmax", "linear"}, default "sigmoid"
         Output activation; fixes the loss (BCE, cross-entropy, squared error).
     l2 : float, default 0.0
-        L2 strength λ in ``λ/(2m)·Σ‖W‖²``.
+        L2 strength λ in ``λ/(2m)·Σ‖W‖²`` (weights only; not b, γ, β).
+    keep_prob : float or sequence of float, default 1.0
+        Inverted dropout: the probability of keeping each hidden unit, one
+        value for every hidden layer or one per hidden layer, in (0, 1].
+        Kept activations are divided by ``keep_prob`` so their expectation is
+        unchanged; at inference (``forward``, ``predict``) nothing is dropped.
+        Masks are drawn from the ``seed`` given to ``cost``/``backward``/
+        ``cost_and_grads`` (see :meth:`dropout_masks`), so the same seed gives
+        the same masks: that is how ``gradient_check`` checks backprop with
+        dropout on.
+    batchnorm : iterable of int or True, default ()
+        Hidden layers (1-based, ``1 .. L-1``) whose pre-activations are batch
+        normalized; True means all of them. Such a layer has ``W``, ``gamma``
+        and ``beta`` (shape ``(n_l, 1)``) but no ``b``: β takes its place.
+    bn_momentum : float, default 0.9
+        Running statistics for inference follow
+        ``running = momentum·running + (1 − momentum)·batch`` (an
+        exponentially weighted average over mini-batches).
+    bn_epsilon : float, default 1e-5
+        The ε of ``(z − μ)/sqrt(σ² + ε)`` (PyTorch's default).
+
+    Attributes
+    ----------
+    running_mean, running_var : dict of int -> ndarray (n_l, 1)
+        Per batch-normalized layer; start at 0 and 1, updated by
+        ``cost_and_grads(..., update_running=True)`` (``optim.fit`` does).
 
     Examples
     --------
     >>> model = MLP([4, 5, 3, 1])
     >>> params = model.init_params(seed=0)
     >>> grads = model.backward(params, X, Y)  # doctest: +SKIP
+    >>> model = MLP([4, 5, 3, 1], keep_prob=0.8, batchnorm=[1])
+    >>> grads = model.backward(params, X, Y, seed=7)  # doctest: +SKIP
+    >>> report = fastgrad.gradient_check(model, params, grads, X, Y, seed=7)  # doctest: +SKIP
     """
 
-    def __init__(self, layer_dims, hidden="relu", output="sigmoid", l2=0.0):
+    def __init__(self, layer_dims, hidden="relu", output="sigmoid", l2=0.0, *,
+                 keep_prob=1.0, batchnorm=(), bn_momentum=0.9, bn_epsilon=1e-5):
         dims = [int(d) for d in layer_dims]
         if len(dims) < 2:
             raise ValueError(f"layer_dims needs at least 2 entries (input, output), got {dims}")
@@ -86,6 +119,27 @@ class MLP:
         self.hidden = tuple(hidden)
         self.output = output
         self.l2 = float(l2)
+        self.keep_prob = _check_keep_prob(keep_prob, n_hidden)
+        self.batchnorm = _check_batchnorm(batchnorm, n_hidden)
+        for name, value, low_open in (("bn_momentum", bn_momentum, False),
+                                      ("bn_epsilon", bn_epsilon, True)):
+            if (not isinstance(value, numbers.Real) or not np.isfinite(value)
+                    or value < 0 or (low_open and value == 0)
+                    or (name == "bn_momentum" and value >= 1)):
+                rng = "(0, inf)" if low_open else "[0, 1)"
+                raise ValueError(f"{name} must be a number in {rng}, got {value!r}")
+        self.bn_momentum = float(bn_momentum)
+        self.bn_epsilon = float(bn_epsilon)
+        self.reset_running_stats()
+
+    def reset_running_stats(self):
+        """Running mean 0 and variance 1 for every batch-normalized layer."""
+        self.running_mean = {l: np.zeros((self.layer_dims[l], 1)) for l in self.batchnorm}
+        self.running_var = {l: np.ones((self.layer_dims[l], 1)) for l in self.batchnorm}
+
+    @property
+    def has_dropout(self):
+        return any(p < 1.0 for p in self.keep_prob)
 
     # -- description -------------------------------------------------------
     @property
@@ -93,29 +147,69 @@ class MLP:
         """L, the number of weight layers."""
         return len(self.layer_dims) - 1
 
-    @property
-    def n_params(self):
-        d = self.layer_dims
-        return sum(d[i] * d[i - 1] + d[i] for i in range(1, len(d)))
-
     def param_shapes(self):
-        """``{"W1": (n1, n0), "b1": (n1, 1), ...}`` in θ's order."""
+        """``{"W1": (n1, n0), "b1": (n1, 1), ...}`` in θ's order.
+
+        A batch-normalized layer l has ``W{l}``, ``gamma{l}``, ``beta{l}``.
+        """
         shapes = {}
         for l in range(1, self.n_layers + 1):
-            shapes[f"W{l}"] = (self.layer_dims[l], self.layer_dims[l - 1])
-            shapes[f"b{l}"] = (self.layer_dims[l], 1)
+            n = self.layer_dims[l]
+            shapes[f"W{l}"] = (n, self.layer_dims[l - 1])
+            if l in self.batchnorm:
+                shapes[f"gamma{l}"] = (n, 1)
+                shapes[f"beta{l}"] = (n, 1)
+            else:
+                shapes[f"b{l}"] = (n, 1)
         return shapes
+
+    @property
+    def n_params(self):
+        return sum(int(np.prod(s)) for s in self.param_shapes().values())
 
     def __repr__(self):
         hidden = self.hidden[0] if len(set(self.hidden)) == 1 else list(self.hidden)
+        extra = ""
+        if self.has_dropout:
+            kp = self.keep_prob[0] if len(set(self.keep_prob)) == 1 else list(self.keep_prob)
+            extra += f", keep_prob={kp}"
+        if self.batchnorm:
+            extra += f", batchnorm={list(self.batchnorm)}"
         return (f"MLP({list(self.layer_dims)}, hidden={hidden!r}, "
-                f"output={self.output!r}, l2={self.l2})")
+                f"output={self.output!r}, l2={self.l2}{extra})")
 
     def init_params(self, method="he", *, seed=None, scale=1.0):
-        """Fresh parameters from :func:`fastgrad.init.initialize_parameters`."""
+        """Fresh parameters from :func:`fastgrad.init.initialize_parameters`;
+        batch-normalized layers get γ = 1, β = 0 instead of b."""
         from fastgrad.init import initialize_parameters
 
-        return initialize_parameters(self.layer_dims, method, seed=seed, scale=scale)
+        params = initialize_parameters(self.layer_dims, method, seed=seed, scale=scale)
+        for l in self.batchnorm:
+            n = self.layer_dims[l]
+            del params[f"b{l}"]
+            params[f"gamma{l}"] = np.ones((n, 1))
+            params[f"beta{l}"] = np.zeros((n, 1))
+        return {k: params[k] for k in parameter_order(params)}
+
+    def dropout_masks(self, m, seed):
+        """The dropout masks for a batch of ``m`` examples, drawn from ``seed``.
+
+        Returns ``{l: bool array (n_l, m)}`` for every hidden layer with
+        ``keep_prob < 1``, drawn in layer order as ``rng.random((n_l, m)) <
+        keep_prob`` (the course's recipe) from ``np.random.default_rng(seed)``
+        (or from ``seed`` itself when it is a Generator). An int seed always
+        gives the same masks.
+        """
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        return {l: rng.random((self.layer_dims[l], m)) < self.keep_prob[l - 1]
+                for l in range(1, self.n_layers) if self.keep_prob[l - 1] < 1.0}
+
+    def _dropout_scales(self, m, seed, dropout):
+        """``{l: mask / keep_prob}`` as floats, or None when nothing is dropped."""
+        if not dropout or not self.has_dropout:
+            return None
+        return {l: mask / self.keep_prob[l - 1]
+                for l, mask in self.dropout_masks(m, seed).items()}
 
     # -- validation --------------------------------------------------------
     def check_params(self, params, name="params", *, prefix="", warn_downcast=False):
@@ -135,6 +229,9 @@ class MLP:
                 parts.append(f"missing {missing}")
             if extra:
                 parts.append(f"unexpected {extra}")
+            if self.batchnorm:
+                parts.append(f"batch-normalized layers {list(self.batchnorm)} have gamma and "
+                             "beta instead of b")
             raise KeyError(f"{name} keys do not match the model {list(self.layer_dims)}: "
                            + "; ".join(parts) + f" (expected exactly {expected})")
         out = {}
@@ -182,20 +279,40 @@ class MLP:
         return X, Yarr
 
     # -- computation -------------------------------------------------------
-    def _forward_cache(self, params, X):
-        """Z[l] and A[l] for l = 0..L (Z[0] is None, A[0] is X)."""
-        Zs, As = [None], [X]
-        A = X
+    def _forward(self, params, X, *, scales=None, training=True):
+        """Every intermediate of one forward pass, lists indexed by layer 0..L.
+
+        ``Z[l]`` is the pre-activation fed to the activation (after batch
+        norm), ``G[l]`` the activation before dropout, ``A[l]`` after it
+        (``A[0]`` is X). Batch-normalized layers also keep ``Zn[l]``,
+        ``inv_std[l]``, ``mean[l]``, ``var[l]``. ``scales`` are the dropout
+        factors from :meth:`_dropout_scales`; at inference (``training=False``)
+        nothing is dropped and batch norm uses the running statistics.
+        """
         L = self.n_layers
+        c = _Cache(L, X)
+        A = X
         for l in range(1, L + 1):
-            Z = params[f"W{l}"] @ A + params[f"b{l}"]
-            if l < L:
-                A = ACTIVATIONS[self.hidden[l - 1]][0](Z)
+            U = params[f"W{l}"] @ A
+            if l in self.batchnorm:
+                stats = (None, None) if training else (self.running_mean[l], self.running_var[l])
+                Z, c.Zn[l], c.inv_std[l], c.mean[l], c.var[l] = bn.forward(
+                    U, params[f"gamma{l}"], params[f"beta{l}"], self.bn_epsilon, *stats)
             else:
-                A = self._output_activation(Z)
-            Zs.append(Z)
-            As.append(A)
-        return Zs, As
+                Z = U + params[f"b{l}"]
+            if l < L:
+                G = ACTIVATIONS[self.hidden[l - 1]][0](Z)
+                A = G * scales[l] if training and scales and l in scales else G
+            else:
+                G = A = self._output_activation(Z)
+            c.Z[l], c.G[l], c.A[l] = Z, G, A
+        return c
+
+    def _forward_cache(self, params, X):
+        """Z[l] and A[l] for l = 0..L (Z[0] is None, A[0] is X), training mode
+        without dropout."""
+        c = self._forward(params, X)
+        return c.Z, c.A
 
     def _output_activation(self, Z):
         if self.output == "sigmoid":
@@ -204,20 +321,24 @@ class MLP:
             return softmax(Z, axis=0)
         return Z.copy()
 
-    def forward(self, params, X, *, return_cache=False):
+    def forward(self, params, X, *, training=False, seed=None, return_cache=False):
         """Output activations ``A[L]`` of shape ``(n_L, m)``.
 
-        With ``return_cache=True`` also returns ``(Zs, As)``, lists indexed by
-        layer (``Zs[0]`` is None, ``As[0]`` is ``X``).
+        Inference by default: no dropout, batch norm with the running
+        statistics. ``training=True`` uses batch statistics and dropout masks
+        drawn from ``seed``. With ``return_cache=True`` also returns
+        ``(Zs, As)``, lists indexed by layer (``Zs[0]`` is None, ``As[0]`` is
+        ``X``).
         """
         params = self.check_params(params)
         X = self.check_data(X)
-        Zs, As = self._forward_cache(params, X)
-        return (As[-1], (Zs, As)) if return_cache else As[-1]
+        scales = self._dropout_scales(X.shape[1], seed, training)
+        c = self._forward(params, X, scales=scales, training=training)
+        return (c.A[-1], (c.Z, c.A)) if return_cache else c.A[-1]
 
     def predict(self, params, X):
-        """Class predictions: 0/1 rows for sigmoid, class index for softmax,
-        the output itself for a linear output."""
+        """Class predictions at inference: 0/1 rows for sigmoid, class index
+        for softmax, the output itself for a linear output."""
         A = self.forward(params, X)
         if self.output == "sigmoid":
             return (A > 0.5).astype(np.int64)
@@ -240,35 +361,115 @@ class MLP:
             float(np.sum(params[f"W{l}"] ** 2)) for l in range(1, self.n_layers + 1)
         )
 
-    def cost(self, params, X, Y):
-        """The cost ``J`` (a float) including the L2 term."""
-        params = self.check_params(params)
-        X, Y = self.check_data(X, Y)
-        Zs, _ = self._forward_cache(params, X)
-        m = X.shape[1]
-        return float(np.sum(self._loss_per_example(Zs[-1], Y)) / m + self._l2_term(params, m))
+    def _cost_from(self, params, cache, Y):
+        m = Y.shape[1]
+        return float(np.sum(self._loss_per_example(cache.Z[-1], Y)) / m
+                     + self._l2_term(params, m))
 
-    def backward(self, params, X, Y):
-        """Reference backprop: ``{"dW1": (n1, n0), "db1": (n1, 1), ...}``.
+    def cost(self, params, X, Y, *, seed=None, dropout=True, training=True):
+        """The cost ``J`` (a float) including the L2 term.
 
-        Plain vectorized NumPy, written to be read: this is what a hand-written
-        backprop is compared with.
+        By default the training objective, the one :meth:`backward`
+        differentiates: batch norm with batch statistics, dropout masks drawn
+        from ``seed`` (``dropout=False`` keeps every unit).
+        ``training=False`` gives the inference cost (no dropout, running
+        statistics).
         """
         params = self.check_params(params)
         X, Y = self.check_data(X, Y)
-        m = X.shape[1]
-        Zs, As = self._forward_cache(params, X)
+        scales = self._dropout_scales(X.shape[1], seed, dropout and training)
+        cache = self._forward(params, X, scales=scales, training=training)
+        return self._cost_from(params, cache, Y)
+
+    def backward(self, params, X, Y, *, seed=None, dropout=True):
+        """Reference backprop: ``{"dW1": (n1, n0), "db1": (n1, 1), ...}``.
+
+        Gradient of the training-mode cost. With dropout the masks come from
+        ``seed`` (pass the same int to :func:`fastgrad.gradient_check` to
+        check with the same masks; None draws fresh ones); ``dropout=False``
+        keeps every unit. Plain vectorized NumPy, written to be read: this is
+        what a hand-written backprop is compared with.
+        """
+        return self.cost_and_grads(params, X, Y, seed=seed, dropout=dropout)[1]
+
+    def cost_and_grads(self, params, X, Y, *, seed=None, dropout=True, update_running=False):
+        """``(cost, grads)`` of the training objective from one forward pass.
+
+        ``update_running=True`` also folds this batch's means and variances
+        into the batch-norm running statistics (what a training step does).
+        """
+        params = self.check_params(params)
+        X, Y = self.check_data(X, Y)
+        scales = self._dropout_scales(X.shape[1], seed, dropout)
+        cache = self._forward(params, X, scales=scales)
+        grads = self._backward(params, cache, Y, scales)
+        if update_running:
+            k = self.bn_momentum
+            for l in self.batchnorm:
+                self.running_mean[l] = k * self.running_mean[l] + (1 - k) * cache.mean[l]
+                self.running_var[l] = k * self.running_var[l] + (1 - k) * cache.var[l]
+        return self._cost_from(params, cache, Y), grads
+
+    def _backward(self, params, c, Y, scales):
+        m = Y.shape[1]
         L = self.n_layers
         if self.output == "softmax":
-            dZ = (np.sum(Y, axis=0, keepdims=True) * As[L] - Y) / m
+            dZ = (np.sum(Y, axis=0, keepdims=True) * c.A[L] - Y) / m
         else:  # sigmoid+BCE and linear+MSE share dJ/dZ = (A − Y)/m
-            dZ = (As[L] - Y) / m
+            dZ = (c.A[L] - Y) / m
         grads = {}
         for l in range(L, 0, -1):
             W = params[f"W{l}"]
-            grads[f"dW{l}"] = dZ @ As[l - 1].T + (self.l2 / m) * W
-            grads[f"db{l}"] = np.sum(dZ, axis=1, keepdims=True)
+            if l in self.batchnorm:
+                dZ, grads[f"dgamma{l}"], grads[f"dbeta{l}"] = bn.backward(
+                    dZ, c.Zn[l], c.inv_std[l], params[f"gamma{l}"])
+            else:
+                grads[f"db{l}"] = np.sum(dZ, axis=1, keepdims=True)
+            grads[f"dW{l}"] = dZ @ c.A[l - 1].T + (self.l2 / m) * W
             if l > 1:
                 dA = W.T @ dZ
-                dZ = dA * ACTIVATIONS[self.hidden[l - 2]][1](Zs[l - 1], As[l - 1])
+                if scales and l - 1 in scales:
+                    dA = dA * scales[l - 1]
+                dZ = dA * ACTIVATIONS[self.hidden[l - 2]][1](c.Z[l - 1], c.G[l - 1])
         return {k: grads[k] for k in parameter_order(grads, prefix="d")}
+
+
+class _Cache:
+    """One forward pass's intermediates (see :meth:`MLP._forward`)."""
+
+    def __init__(self, L, X):
+        self.Z = [None] * (L + 1)
+        self.G = [X] + [None] * L
+        self.A = [X] + [None] * L
+        self.Zn, self.inv_std, self.mean, self.var = {}, {}, {}, {}
+
+
+def _check_keep_prob(keep_prob, n_hidden):
+    values = [keep_prob] * n_hidden if isinstance(keep_prob, numbers.Real) else list(keep_prob)
+    if isinstance(keep_prob, numbers.Real) and n_hidden == 0 and keep_prob != 1:
+        raise ValueError("keep_prob < 1 needs a hidden layer to drop units from")
+    if len(values) != n_hidden:
+        raise ValueError(f"keep_prob has {len(values)} values but the network has "
+                         f"{n_hidden} hidden layers")
+    for v in values:
+        if not isinstance(v, numbers.Real) or not (0.0 < v <= 1.0):
+            raise ValueError(f"keep_prob must lie in (0, 1] (the probability of keeping a "
+                             f"unit), got {v!r}")
+    return tuple(float(v) for v in values)
+
+
+def _check_batchnorm(batchnorm, n_hidden):
+    if batchnorm is True:
+        return tuple(range(1, n_hidden + 1))
+    if batchnorm is False or batchnorm is None:
+        return ()
+    if isinstance(batchnorm, numbers.Integral):
+        batchnorm = [batchnorm]
+    layers = list(batchnorm)
+    for l in layers:
+        if not isinstance(l, numbers.Integral) or isinstance(l, bool) or not 1 <= l <= n_hidden:
+            raise ValueError(f"batchnorm lists hidden layers 1..{n_hidden} (1-based; the "
+                             f"output layer is not normalized), got {l!r}")
+    if len(set(layers)) != len(layers):
+        raise ValueError(f"batchnorm lists a layer twice: {layers}")
+    return tuple(sorted(int(l) for l in layers))

@@ -582,7 +582,11 @@ def fit(model, params, X, Y, *, optimizer, num_epochs, batch_size=64, seed=None,
 
     Each epoch shuffles the examples (from ``seed``), cuts them into
     mini-batches, and for each batch computes the cost, the gradients
-    (``model.backward``) and one ``optimizer.step``.
+    (``model.cost_and_grads`` when the model has it, else ``cost`` and
+    ``backward``) and one ``optimizer.step``. Dropout masks are drawn from the
+    same generator as the shuffles (so ``seed`` fixes the whole run), and
+    batch-norm running statistics are updated after every batch. The costs
+    recorded are the training objective (with dropout on).
 
     Parameters
     ----------
@@ -616,7 +620,9 @@ def fit(model, params, X, Y, *, optimizer, num_epochs, batch_size=64, seed=None,
         ``(0, num_epochs)``. A failed check is kept and warned about; checks
         after an early stop do not run. Checking does not change the training.
     check_options : dict, optional
-        Keyword arguments passed on to ``fastgrad.gradient_check``.
+        Keyword arguments passed on to ``fastgrad.gradient_check``. For a
+        model with dropout the check freezes the masks with ``seed`` (default
+        0) for both backprop and the check, unless ``dropout=False`` is given.
 
     Returns
     -------
@@ -681,8 +687,14 @@ def fit(model, params, X, Y, *, optimizer, num_epochs, batch_size=64, seed=None,
         from fastgrad import gradient_check  # written alongside; imported when used
 
         Xc, Yc = check_batch
-        report = gradient_check(model, params, model.backward(params, Xc, Yc), Xc, Yc,
-                                **(check_options or {}))
+        options = dict(check_options or {})
+        if getattr(model, "has_dropout", False) and options.get("dropout", True):
+            # Frozen masks: the same int seed for backprop and the check.
+            options.setdefault("seed", 0)
+            grads = model.backward(params, Xc, Yc, seed=options["seed"])
+        else:
+            grads = model.backward(params, Xc, Yc)
+        report = gradient_check(model, params, grads, Xc, Yc, **options)
         reports[epoch] = report
         if not getattr(report, "passed", True):
             warnings.warn(f"gradient check after {epoch} epochs failed:\n{report}",
@@ -714,10 +726,18 @@ def fit(model, params, X, Y, *, optimizer, num_epochs, batch_size=64, seed=None,
             with np.errstate(over="ignore", invalid="ignore"):
                 for b, (Xb, Yb) in enumerate(batches):
                     try:
-                        cost = model.cost(params, Xb, Yb)
+                        if hasattr(model, "cost_and_grads"):
+                            # One forward pass; dropout masks from the run's
+                            # generator; batch-norm running statistics updated.
+                            cost, grads = model.cost_and_grads(params, Xb, Yb, seed=rng,
+                                                               update_running=True)
+                        else:
+                            cost = model.cost(params, Xb, Yb)
+                            grads = None
                         if not math.isfinite(cost):
                             raise FloatingPointError(f"the cost is {cost}")
-                        grads = model.backward(params, Xb, Yb)
+                        if grads is None:
+                            grads = model.backward(params, Xb, Yb)
                         params = optimizer.step(params, grads)
                     except FloatingPointError as exc:
                         raise _diverged(epoch, b, len(batches), lr, exc) from exc
