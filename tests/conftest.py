@@ -108,3 +108,26 @@ def ref():
         cost=ref_cost, numerical=ref_numerical, rel=ref_relative_difference,
         flatten=ref_flatten, problem=make_problem, extended=EXTENDED,
     )
+
+
+def _moons(m=120, seed=0):
+    from sklearn.datasets import make_moons  # the test extra, independent of fastgrad.datasets
+
+    X, y = make_moons(m, noise=0.2, random_state=seed)
+    return X.T.copy(), y.reshape(1, -1).astype(float)
+
+
+@pytest.fixture
+def moons_xy():
+    """``moons_xy(m, seed) -> (X (2, m), Y (1, m))`` from scikit-learn."""
+    return _moons
+
+
+@pytest.fixture
+def setup():
+    """A [2, 5, 2, 1] MLP, He parameters (seed 1) and 120 moons points."""
+    from fastgrad import MLP
+
+    X, Y = _moons()
+    model = MLP([2, 5, 2, 1])
+    return model, model.init_params("he", seed=1), X, Y

@@ -20,20 +20,6 @@ from fastgrad.optim import (
 )
 
 
-def moons_data(m=120, seed=0):
-    from sklearn.datasets import make_moons  # the test extra; fastgrad.datasets may be absent
-
-    X, y = make_moons(m, noise=0.2, random_state=seed)
-    return X.T.copy(), y.reshape(1, -1).astype(float)
-
-
-@pytest.fixture
-def setup():
-    X, Y = moons_data()
-    model = MLP([2, 5, 2, 1])
-    return model, model.init_params("he", seed=1), X, Y
-
-
 def test_full_batch_gd_is_the_plain_loop(setup):
     model, params, X, Y = setup
     lr, epochs = 0.05, 20
@@ -272,10 +258,10 @@ def test_check_gradients_validation_needs_no_checker(setup):
 
 # -- the optimizers demo ----------------------------------------------------
 
-def test_demo_comparison_orders_the_optimizers():
+def test_demo_comparison_orders_the_optimizers(moons_xy):
     from fastgrad.demos.optimizers import compare_optimizers
 
-    X, Y = moons_data(300, seed=3)
+    X, Y = moons_xy(300, seed=3)
     _, results = compare_optimizers(X, Y, epochs=300, seed=3)
     cost = {name: r.costs[-1] for name, (r, _) in results.items()}
     accuracy = {name: acc for name, (_, acc) in results.items()}

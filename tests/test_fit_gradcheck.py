@@ -12,20 +12,6 @@ from fastgrad import MLP, gradient_check
 from fastgrad.optim import Adam, GradientDescent, fit, random_mini_batches
 
 
-def moons_data(m=120, seed=0):
-    from sklearn.datasets import make_moons
-
-    X, y = make_moons(m, noise=0.2, random_state=seed)
-    return X.T.copy(), y.reshape(1, -1).astype(float)
-
-
-@pytest.fixture
-def setup():
-    X, Y = moons_data()
-    model = MLP([2, 5, 2, 1])
-    return model, model.init_params("he", seed=1), X, Y
-
-
 def first_batch(X, Y, batch_size, seed):
     return random_mini_batches(X, Y, batch_size, seed=np.random.default_rng(seed))[0]
 
