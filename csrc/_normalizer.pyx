@@ -5,15 +5,20 @@ same bits:
 
 ``moments``
     Per-feature mean and sum of squared deviations (M2) in one pass over the
-    data. The samples are cut into chunks of ``CHUNK_SIZE``; each chunk gets a
-    two-pass estimate (sum, then deviations from the chunk mean while
-    the chunk is still in cache) written to its own partial slot, and the
-    partials are merged serially, in chunk order, with Chan's update. Every
-    accumulator is float64, also for float32 data.
+    data. The samples are cut into chunks of ``CHUNK_SIZE``; each chunk's
+    sums of ``x - K`` and ``(x - K)**2``, with ``K`` the chunk's first sample,
+    give its mean and M2 in a single read (cancellation bounded by a factor
+    ``CHUNK_SIZE + 1``, see ``_normalizer_kernels.h``), written to its own
+    partial slot; the partials are merged serially, in chunk order, with
+    Chan's update. Every accumulator is float64, also for float32 data.
 ``affine``
     The fused elementwise map ``(x - shift) * factor`` (transform) or
     ``x * factor + shift`` (inverse), computed in float64, written to a new
     array or in place, with a finiteness check folded into the same pass.
+
+The inner loops are C (``_normalizer_kernels.h``): ``omp simd`` across
+independent elements only, and an AVX2 clone picked at load time on x86-64
+Linux (same bits as the SSE2 one).
 
 The 2-D views are declared with general strides so that row-strided and
 negatively strided arrays pass without a copy, but the kernels walk the
