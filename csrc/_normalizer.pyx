@@ -5,15 +5,20 @@ same bits:
 
 ``moments``
     Per-feature mean and sum of squared deviations (M2) in one pass over the
-    data. The samples are cut into chunks of ``CHUNK_SIZE``; each chunk gets a
-    two-pass estimate (sum, then deviations from the chunk mean while
-    the chunk is still in cache) written to its own partial slot, and the
-    partials are merged serially, in chunk order, with Chan's update. Every
-    accumulator is float64, also for float32 data.
+    data. The samples are cut into chunks of ``CHUNK_SIZE``; each chunk's
+    sums of ``x - K`` and ``(x - K)**2``, with ``K`` the chunk's first sample,
+    give its mean and M2 in a single read (cancellation bounded by a factor
+    ``CHUNK_SIZE + 1``, see ``_normalizer_kernels.h``), written to its own
+    partial slot; the partials are merged serially, in chunk order, with
+    Chan's update. Every accumulator is float64, also for float32 data.
 ``affine``
     The fused elementwise map ``(x - shift) * factor`` (transform) or
     ``x * factor + shift`` (inverse), computed in float64, written to a new
     array or in place, with a finiteness check folded into the same pass.
+
+The inner loops are C (``_normalizer_kernels.h``): ``omp simd`` across
+independent elements only, and an AVX2 clone picked at load time on x86-64
+Linux (same bits as the SSE2 one).
 
 The 2-D views are declared with general strides so that row-strided and
 negatively strided arrays pass without a copy, but the kernels walk the
@@ -27,8 +32,7 @@ validates: :mod:`fastgrad.normalizer` checks shapes, dtypes and thread counts
 first.
 """
 from cython cimport floating
-from cython.parallel cimport parallel, prange
-from libc.stdlib cimport free, malloc
+from cython.parallel cimport prange
 
 import numpy as np
 
@@ -40,8 +44,9 @@ cdef enum:
     _CHUNK_SIZE = 256
 CHUNK_SIZE = _CHUNK_SIZE
 
-# Features per tile in the sample-rows orientation: a 256 x 256 float64 tile is
-# 512 KiB, so the second (deviation) pass over a chunk reads from L2, not RAM.
+# Features per statistics tile in the feature-rows orientation (four features
+# at a time stream through it), and per merge task in both. In the sample-rows
+# orientation a tile is a chunk of whole rows: one pass over contiguous memory.
 cdef enum:
     _FEATURE_BLOCK = 256
 FEATURE_BLOCK = _FEATURE_BLOCK
@@ -63,57 +68,33 @@ cdef inline Py_ssize_t _n_blocks(Py_ssize_t n, Py_ssize_t block) noexcept nogil:
 # Statistics
 # --------------------------------------------------------------------------
 
-# Why no correction term (the "corrected" two-pass algorithm also sums the
-# deviations): with the chunk mean off by delta, the computed M2 is the exact
-# one plus n * delta**2 (the cross term sums to zero). A float64 mean of at
-# most CHUNK_SIZE samples is off by delta <~ CHUNK_SIZE * eps * max|x|, so the
-# relative error of M2 is <~ (CHUNK_SIZE * eps * max|x| / sigma)**2: below
-# float64 resolution until |x| / sigma ~ 1e7. Summing the deviations as well
-# doubled the cost of the deviation pass.
-
-cdef inline void _strip_sq_dev8(
-    const floating* x,          # IN  first of 8 adjacent features in the first row
-    Py_ssize_t row_stride,      # IN  elements between rows (may be negative)
-    Py_ssize_t n_rows,          # IN
-    const double* mu,           # IN  [8] chunk means
-    double* m2,                 # OUT [8] sums of squared deviations
-) noexcept nogil:
-    # Eight running sums stay in registers across the rows: eight independent
-    # addition chains hide the adder's latency, and no accumulator goes
-    # through memory.
-    cdef Py_ssize_t i, k
-    cdef double m[8]
-    cdef double q[8]
-    cdef double d
-    for k in range(8):
-        m[k] = mu[k]
-        q[k] = 0.0
-    for i in range(n_rows):
-        for k in range(8):
-            d = x[k] - m[k]
-            q[k] += d * d
-        x += row_stride
-    for k in range(8):
-        m2[k] = q[k]
+cdef extern from "_normalizer_kernels.h" nogil:
+    # Statistics of one chunk (see the header for the algorithm and its
+    # error bound) and the fused affine map; both vectorized across
+    # independent elements only.
+    void fg_moments_rows_d(const double* x, Py_ssize_t rs, Py_ssize_t n_rows,
+                           Py_ssize_t nf, double* mean, double* m2)
+    void fg_moments_rows_f(const float* x, Py_ssize_t rs, Py_ssize_t n_rows,
+                           Py_ssize_t nf, double* mean, double* m2)
+    void fg_moments_cols_d(const double* x, Py_ssize_t fs, Py_ssize_t n,
+                           Py_ssize_t nf, double* mean, double* m2)
+    void fg_moments_cols_f(const float* x, Py_ssize_t fs, Py_ssize_t n,
+                           Py_ssize_t nf, double* mean, double* m2)
+    int fg_affine_rows_d(const double* x, Py_ssize_t xs, double* out, Py_ssize_t os,
+                         Py_ssize_t n_rows, Py_ssize_t nf, const double* shift,
+                         const double* factor, int inverse)
+    int fg_affine_rows_f(const float* x, Py_ssize_t xs, float* out, Py_ssize_t os,
+                         Py_ssize_t n_rows, Py_ssize_t nf, const double* shift,
+                         const double* factor, int inverse)
+    int fg_affine_feature_d(const double* x, double* out, Py_ssize_t n,
+                            double shift, double factor, int inverse)
+    int fg_affine_feature_f(const float* x, float* out, Py_ssize_t n,
+                            double shift, double factor, int inverse)
 
 
-cdef inline double _strip_sq_dev1(
-    const floating* x,          # IN  one feature in the first row
-    Py_ssize_t row_stride,      # IN  elements between rows
-    Py_ssize_t n_rows,          # IN
-    double mu,                  # IN  chunk mean
-) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef double q = 0.0, d
-    for i in range(n_rows):
-        d = x[0] - mu
-        q += d * d
-        x += row_stride
-    return q
-
-
-cdef void _tile_moments_rows(
-    const floating[:, :] X,     # IN  (n_samples, n_features)
+cdef void _tile_moments(
+    const floating[:, :] X,     # IN  see `transposed`
+    bint transposed,            # IN
     Py_ssize_t r0,              # IN  first sample of the chunk
     Py_ssize_t r1,              # IN  one past the last sample
     Py_ssize_t f0,              # IN  first feature of the tile
@@ -121,129 +102,20 @@ cdef void _tile_moments_rows(
     double* mean,               # OUT [f1 - f0] chunk means
     double* m2,                 # OUT [f1 - f0] chunk sums of squared deviations
 ) noexcept nogil:
-    cdef Py_ssize_t i, k, nf = f1 - f0
-    cdef Py_ssize_t row_stride = X.strides[0] // <Py_ssize_t>sizeof(floating)
-    cdef double n = <double>(r1 - r0)
-    cdef const floating* xi
-    cdef const floating* x0
-    cdef const floating* x1
-    cdef const floating* x2
-    cdef const floating* x3
-
-    for k in range(nf):
-        mean[k] = 0.0
-    # Features innermost, so the loop vectorizes across features while each
-    # feature still adds its samples one by one in index order; four rows per
-    # sweep keep the running sums in registers for four additions.
-    i = r0
-    while i + 4 <= r1:
-        x0 = &X[i, f0]
-        x1 = x0 + row_stride
-        x2 = x1 + row_stride
-        x3 = x2 + row_stride
-        for k in range(nf):
-            mean[k] = (((mean[k] + x0[k]) + x1[k]) + x2[k]) + x3[k]
-        i += 4
-    while i < r1:
-        xi = &X[i, f0]
-        for k in range(nf):
-            mean[k] += xi[k]
-        i += 1
-    for k in range(nf):
-        mean[k] = mean[k] / n
-    # The deviation pass reads the tile again, now from cache, in strips of
-    # eight features (per feature, still in sample order).
-    k = 0
-    while k + 8 <= nf:
-        _strip_sq_dev8(&X[r0, f0 + k], row_stride, r1 - r0, &mean[k], &m2[k])
-        k += 8
-    while k < nf:
-        m2[k] = _strip_sq_dev1(&X[r0, f0 + k], row_stride, r1 - r0, mean[k])
-        k += 1
-
-
-cdef void _feature_moments(
-    const floating* x,          # IN  [n] one feature's contiguous samples
-    Py_ssize_t n_int,           # IN
-    double* mean,               # OUT scalar
-    double* m2,                 # OUT scalar
-) noexcept nogil:
-    # Same operations in the same order as _tile_moments_rows, one feature.
-    cdef Py_ssize_t i
-    cdef double n = <double>n_int
-    cdef double s = 0.0, mu, q = 0.0, d
-    for i in range(n_int):
-        s += x[i]
-    mu = s / n
-    for i in range(n_int):
-        d = x[i] - mu
-        q += d * d
-    mean[0] = mu
-    m2[0] = q
-
-
-cdef void _feature_moments4(
-    const floating* x0,         # IN  [n] four features' contiguous samples
-    const floating* x1,         # IN
-    const floating* x2,         # IN
-    const floating* x3,         # IN
-    Py_ssize_t n_int,           # IN
-    double* mean,               # OUT [4]
-    double* m2,                 # OUT [4]
-) noexcept nogil:
-    # A single feature's running sum is one dependent chain of additions
-    # (latency-bound); four features interleaved give four independent chains
-    # without changing any feature's summation order.
-    cdef Py_ssize_t i
-    cdef double n = <double>n_int
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    cdef double q0 = 0.0, q1 = 0.0, q2 = 0.0, q3 = 0.0
-    cdef double d0, d1, d2, d3, mu0, mu1, mu2, mu3
-    for i in range(n_int):
-        s0 += x0[i]
-        s1 += x1[i]
-        s2 += x2[i]
-        s3 += x3[i]
-    mu0 = s0 / n
-    mu1 = s1 / n
-    mu2 = s2 / n
-    mu3 = s3 / n
-    for i in range(n_int):
-        d0 = x0[i] - mu0
-        d1 = x1[i] - mu1
-        d2 = x2[i] - mu2
-        d3 = x3[i] - mu3
-        q0 += d0 * d0
-        q1 += d1 * d1
-        q2 += d2 * d2
-        q3 += d3 * d3
-    mean[0] = mu0
-    mean[1] = mu1
-    mean[2] = mu2
-    mean[3] = mu3
-    m2[0] = q0
-    m2[1] = q1
-    m2[2] = q2
-    m2[3] = q3
-
-
-cdef void _tile_moments_cols(
-    const floating[:, :] Xt,  # IN  (n_features, n_samples)
-    Py_ssize_t r0,              # IN  first sample of the chunk
-    Py_ssize_t r1,              # IN  one past the last sample
-    Py_ssize_t f0,              # IN  first feature of the tile
-    Py_ssize_t f1,              # IN  one past the last feature
-    double* mean,               # OUT [f1 - f0]
-    double* m2,                 # OUT [f1 - f0]
-) noexcept nogil:
-    cdef Py_ssize_t j = f0, n = r1 - r0
-    while j + 4 <= f1:
-        _feature_moments4(&Xt[j, r0], &Xt[j + 1, r0], &Xt[j + 2, r0],
-                          &Xt[j + 3, r0], n, &mean[j - f0], &m2[j - f0])
-        j += 4
-    while j < f1:
-        _feature_moments(&Xt[j, r0], n, &mean[j - f0], &m2[j - f0])
-        j += 1
+    # Both orientations run the same operations in the same order per
+    # feature (shift by the chunk's first sample, then sample order), so C,
+    # Fortran and the course layout give the same partials.
+    cdef Py_ssize_t stride = X.strides[0] // <Py_ssize_t>sizeof(floating)
+    if transposed:
+        if floating is double:
+            fg_moments_cols_d(&X[f0, r0], stride, r1 - r0, f1 - f0, mean, m2)
+        else:
+            fg_moments_cols_f(&X[f0, r0], stride, r1 - r0, f1 - f0, mean, m2)
+    else:
+        if floating is double:
+            fg_moments_rows_d(&X[r0, f0], stride, r1 - r0, f1 - f0, mean, m2)
+        else:
+            fg_moments_rows_f(&X[r0, f0], stride, r1 - r0, f1 - f0, mean, m2)
 
 
 cdef void _merge_chunks(
@@ -314,8 +186,10 @@ def moments(
     cdef Py_ssize_t n_samples = X.shape[1] if transposed else X.shape[0]
     cdef Py_ssize_t n_features = X.shape[0] if transposed else X.shape[1]
     cdef Py_ssize_t n_chunks = _n_blocks(n_samples, _CHUNK_SIZE)
-    cdef Py_ssize_t n_fblocks = _n_blocks(n_features, _FEATURE_BLOCK)
+    cdef Py_ssize_t fblock = _FEATURE_BLOCK if transposed else n_features
+    cdef Py_ssize_t n_fblocks = _n_blocks(n_features, fblock)
     cdef Py_ssize_t n_tasks = n_chunks * n_fblocks
+    cdef Py_ssize_t n_mblocks = _n_blocks(n_features, _FEATURE_BLOCK)
     cdef Py_ssize_t t, c, fb, r0, r1, f0, f1
     cdef int n_merge_threads
     if n_samples == 0 or n_features == 0:
@@ -325,23 +199,20 @@ def moments(
     cdef double[:, ::1] part_mean = np.empty((n_chunks, n_features), dtype=np.float64)
     cdef double[:, ::1] part_m2 = np.empty((n_chunks, n_features), dtype=np.float64)
     n_threads = <int>min(<Py_ssize_t>n_threads, n_tasks)
-    n_merge_threads = <int>min(<Py_ssize_t>n_threads, n_fblocks)
+    n_merge_threads = <int>min(<Py_ssize_t>n_threads, n_mblocks)
 
     for t in prange(n_tasks, nogil=True, schedule="static", num_threads=n_threads):
         c = t // n_fblocks
         fb = t - c * n_fblocks
         r0 = c * _CHUNK_SIZE
         r1 = min(r0 + _CHUNK_SIZE, n_samples)
-        f0 = fb * _FEATURE_BLOCK
-        f1 = min(f0 + _FEATURE_BLOCK, n_features)
-        if transposed:
-            _tile_moments_cols(X, r0, r1, f0, f1, &part_mean[c, f0], &part_m2[c, f0])
-        else:
-            _tile_moments_rows(X, r0, r1, f0, f1, &part_mean[c, f0], &part_m2[c, f0])
+        f0 = fb * fblock
+        f1 = min(f0 + fblock, n_features)
+        _tile_moments(X, transposed, r0, r1, f0, f1, &part_mean[c, f0], &part_m2[c, f0])
 
     # Features are independent in the merge, so splitting them over threads
     # keeps every feature's merge order fixed.
-    for fb in prange(n_fblocks, nogil=True, schedule="static",
+    for fb in prange(n_mblocks, nogil=True, schedule="static",
                      num_threads=n_merge_threads):
         f0 = fb * _FEATURE_BLOCK
         f1 = min(f0 + _FEATURE_BLOCK, n_features)
@@ -360,37 +231,17 @@ cdef int _affine_rows(
     bint inverse,               # IN
     Py_ssize_t r0,              # IN  first sample
     Py_ssize_t r1,              # IN  one past the last sample
-    double* chk,                # scratch [>= n_features]
 ) noexcept nogil:
     # Returns 1 if any output value is NaN or inf, else 0. Whole rows at a
     # time, so input and output are both streamed in address order.
-    cdef Py_ssize_t i, j, n_features = X.shape[1]
-    cdef floating o
-    cdef const floating* xi
-    cdef floating* oi
-    cdef int bad = 0
-    for j in range(n_features):
-        chk[j] = 0.0
-    for i in range(r0, r1):
-        xi = &X[i, 0]
-        oi = &out[i, 0]
-        # o - o is 0 for a finite o and NaN otherwise: summing it per feature
-        # folds the finiteness check into the vectorized loop, with no branch
-        # and no second read of the output.
-        if inverse:
-            for j in range(n_features):
-                o = <floating>(xi[j] * factor[j] + shift[j])
-                oi[j] = o
-                chk[j] += o - o
-        else:
-            for j in range(n_features):
-                o = <floating>((xi[j] - shift[j]) * factor[j])
-                oi[j] = o
-                chk[j] += o - o
-    for j in range(n_features):
-        if chk[j] != 0.0:  # NaN compares unequal to 0
-            bad = 1
-    return bad
+    cdef Py_ssize_t xs = X.strides[0] // <Py_ssize_t>sizeof(floating)
+    cdef Py_ssize_t os = out.strides[0] // <Py_ssize_t>sizeof(floating)
+    if floating is double:
+        return fg_affine_rows_d(&X[r0, 0], xs, &out[r0, 0], os, r1 - r0, X.shape[1],
+                                shift, factor, inverse)
+    else:
+        return fg_affine_rows_f(&X[r0, 0], xs, &out[r0, 0], os, r1 - r0, X.shape[1],
+                                shift, factor, inverse)
 
 
 cdef int _affine_cols(
@@ -402,28 +253,14 @@ cdef int _affine_cols(
     Py_ssize_t j,               # IN  feature
     Py_ssize_t s0,              # IN  first sample
     Py_ssize_t s1,              # IN  one past the last sample
-    double* chk,                # scratch [>= SAMPLE_BLOCK]
 ) noexcept nogil:
     # Returns 1 if any output value is NaN or inf, else 0.
-    cdef Py_ssize_t i, n = s1 - s0
-    cdef const floating* x = &Xt[j, s0]
-    cdef floating* oj = &out[j, s0]
-    cdef floating o
-    cdef int bad = 0
-    if inverse:
-        for i in range(n):
-            o = <floating>(x[i] * factor + shift)
-            oj[i] = o
-            chk[i] = o - o
+    if floating is double:
+        return fg_affine_feature_d(&Xt[j, s0], &out[j, s0], s1 - s0, shift, factor,
+                                   inverse)
     else:
-        for i in range(n):
-            o = <floating>((x[i] - shift) * factor)
-            oj[i] = o
-            chk[i] = o - o
-    for i in range(n):
-        if chk[i] != 0.0:
-            bad = 1
-    return bad
+        return fg_affine_feature_f(&Xt[j, s0], &out[j, s0], s1 - s0, shift, factor,
+                                   inverse)
 
 
 def affine(
@@ -470,9 +307,7 @@ def affine(
     cdef Py_ssize_t n_samples = X.shape[1] if transposed else X.shape[0]
     cdef Py_ssize_t n_features = X.shape[0] if transposed else X.shape[1]
     cdef Py_ssize_t n_sblocks, n_tasks, t, j, b, s0, s1
-    cdef Py_ssize_t n_scratch = _SAMPLE_BLOCK if transposed else n_features
     cdef int n_bad = 0
-    cdef double* chk
     if n_samples == 0 or n_features == 0:
         return True
     if transposed:
@@ -483,26 +318,17 @@ def affine(
         n_tasks = n_sblocks
     n_threads = <int>min(<Py_ssize_t>n_threads, n_tasks)
 
-    chk = NULL  # each thread allocates its own below
-    with nogil, parallel(num_threads=n_threads):
-        chk = <double*>malloc(n_scratch * sizeof(double))
-        if chk == NULL:
-            with gil:
-                raise MemoryError("fastgrad.Normalizer: no memory for thread scratch")
-        for t in prange(n_tasks, schedule="static"):
-            if transposed:
-                j = t // n_sblocks
-                b = t - j * n_sblocks
-                s0 = b * _SAMPLE_BLOCK
-                s1 = min(s0 + _SAMPLE_BLOCK, n_samples)
-                n_bad += _affine_cols(X, out, shift[j], factor[j], inverse,
-                                      j, s0, s1, chk)
-            else:
-                s0 = t * _CHUNK_SIZE
-                s1 = min(s0 + _CHUNK_SIZE, n_samples)
-                n_bad += _affine_rows(X, out, &shift[0], &factor[0], inverse,
-                                      s0, s1, chk)
-        free(chk)
+    for t in prange(n_tasks, nogil=True, schedule="static", num_threads=n_threads):
+        if transposed:
+            j = t // n_sblocks
+            b = t - j * n_sblocks
+            s0 = b * _SAMPLE_BLOCK
+            s1 = min(s0 + _SAMPLE_BLOCK, n_samples)
+            n_bad += _affine_cols(X, out, shift[j], factor[j], inverse, j, s0, s1)
+        else:
+            s0 = t * _CHUNK_SIZE
+            s1 = min(s0 + _CHUNK_SIZE, n_samples)
+            n_bad += _affine_rows(X, out, &shift[0], &factor[0], inverse, s0, s1)
     return n_bad == 0
 
 

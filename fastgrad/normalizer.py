@@ -213,8 +213,10 @@ class Normalizer:
     Notes
     -----
     Statistics: the samples are cut into chunks of
-    ``fastgrad._normalizer.CHUNK_SIZE``; each chunk gets an exact two-pass
-    mean and sum of squared deviations in float64 while it is in cache, and
+    ``fastgrad._normalizer.CHUNK_SIZE``; each chunk's mean and sum of squared
+    deviations come from float64 sums of deviations from the chunk's first
+    sample, in one read of the data (at most ``log10(CHUNK_SIZE + 1)`` digits
+    lost to cancellation, whatever the offset), and
     the chunks are merged in order with Chan's update. float32 data keeps
     float32 output, but every accumulation is float64, so a large offset
     (``1e4 + N(0, 1)`` in float32) does not destroy the variance.
