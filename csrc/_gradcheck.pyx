@@ -29,6 +29,16 @@ incrementally and without cancellation:
   Unchanged terms never enter the sum, so the rounding noise of the full
   cost is absent from the difference.
 
+Batch norm on hidden layer l (Z = γ·(U − μ)/σ + β, U = W·A, batch μ and σ²):
+a change ΔU of row j moves μ_j and σ_j, so the row's output changes on every
+example; it is formed without cancellation as
+      Δc = ΔU − mean(ΔU),  Δσ² = (2·Σ c·Δc + Σ Δc²)/m,  σ' = sqrt(σ² + Δσ²)
+      ΔZ = γ·(Δc/σ' − c·Δσ²/(σ·σ'·(σ + σ')))          with c = U − μ,
+where every term is itself O(ε). A γ coordinate moves the row by ±ε·Zn, a β
+coordinate by ±ε. Below a batch-normalized layer every example is carried
+(the batch statistics tie them together) and the exact linear maps are not
+used.
+
 Dropout with frozen masks: a hidden unit's activation delta is multiplied
 by its mask/keep_prob (0 for a dropped unit, which then changes nothing).
 
@@ -40,7 +50,7 @@ Each coordinate writes only its own output slot, and its arithmetic does not
 depend on which thread runs it, so every thread count gives the same bits.
 """
 from cython.parallel cimport parallel, prange
-from libc.math cimport cosh, exp, expm1, fabs, log1p, tanh
+from libc.math cimport cosh, exp, expm1, fabs, log1p, sqrt, tanh
 from libc.stdlib cimport free, malloc
 from scipy.linalg.cython_blas cimport dgemm
 
@@ -71,7 +81,11 @@ cdef struct Net:
     double eps
     const double *theta       # (P,) parameters, course order
     Py_ssize_t *wofs          # (L,) offset of W[t+1] in theta
-    Py_ssize_t *bofs          # (L,) offset of b[t+1] in theta
+    Py_ssize_t *bofs          # (L,) offset of b[t+1] in theta (of gamma[t+1], then beta, if bn)
+    int *bn                   # (L,) 1 where layer t+1 is batch normalized
+    const double **ucen       # (L,) U − μ of a batch-normalized layer t+1, (dims[t+1], m)
+    const double **zn         # (L,) its normalized Zn, (dims[t+1], m)
+    const double **sd         # (L,) its sqrt(σ² + ε), (dims[t+1],)
     const double **Z          # (L,) Z[t+1], each (dims[t+1], m)
     const double **A          # (L,) A[t], each (dims[t], m); A[0] = X; after dropout
     const double **G          # (L,) G[t+1] hidden activations before dropout, or unused
@@ -85,7 +99,7 @@ cdef struct Net:
 
 
 cdef struct Scratch:
-    double *dz                # (m,)
+    double *dz                # (2m,) pre-activation deltas of the perturbed row: + then −
     double *da                # (2m,) activation deltas of the perturbed row: + then −
     Py_ssize_t *S             # (m,) examples whose activation changed
     double *D                 # (nmax, 2m) pre-activation deltas of one layer
@@ -120,6 +134,25 @@ cdef inline double _act_delta(int code, double z, double a, double d, double slo
         return u / (s * s) / (1.0 + t * u)
     # sigmoid
     return -expm1(-d) / (1.0 + exp(-(z + d))) / (1.0 + exp(z))
+
+
+cdef void _bn_delta(double *d, const double *c, double sd, double gamma,
+                    Py_ssize_t m) noexcept nogil:
+    """In place: ΔU of one batch-normalized row (m,) -> its ΔZ = γ·ΔZn."""
+    cdef Py_ssize_t i
+    cdef double mu = 0.0, cd = 0.0, dd = 0.0, dvar, sd2, dinv
+    for i in range(m):
+        mu += d[i]
+    mu = mu / m
+    for i in range(m):
+        d[i] = d[i] - mu
+        cd += c[i] * d[i]
+        dd += d[i] * d[i]
+    dvar = (2.0 * cd + dd) / m
+    sd2 = sqrt(sd * sd + dvar)
+    dinv = -dvar / (sd * sd2 * (sd + sd2))
+    for i in range(m):
+        d[i] = gamma * (d[i] / sd2 + c[i] * dinv)
 
 
 cdef inline double _out_delta_unit(int code, double z, double o, double y, double ysum,
@@ -228,7 +261,8 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
     cdef Py_ssize_t m = net.m, i, s, c, u, v, r, j, k = -1, n_in, ns, cols, nr, n_next
     cdef Py_ssize_t idx
     cdef double eps = net.eps, w = 0.0, total = 0.0, dp, dm, a
-    cdef bint is_bias = False
+    cdef bint is_weight = False, all_examples = False
+    cdef int kind = 0             # 0 weight, 1 bias or beta, 2 gamma
     cdef const double *Zt
     cdef const double *At
     cdef const double *W
@@ -244,23 +278,43 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
         t += 1
     n_in = net.dims[t]
     if p >= net.bofs[t]:
-        is_bias = True
         j = p - net.bofs[t]
+        kind = 1
+        if net.bn[t]:
+            if j < net.dims[t + 1]:
+                kind = 2
+            else:
+                j -= net.dims[t + 1]
     else:
+        is_weight = True
         idx = p - net.wofs[t]
         j = idx // n_in
         k = idx - j * n_in
         w = net.theta[p]
+    # A batch-normalized layer below this one ties every example together.
+    for tt in range(t + 1, L - 1):
+        if net.bn[tt]:
+            all_examples = True
 
-    # ΔZ[t+1][j, :] for the + side (the − side is its negative).
-    if is_bias:
+    # ΔZ[t+1][j, :] on the + side (dz[0:m]) and the − side (dz[m:2m]).
+    if kind == 1:
         for i in range(m):
             sc.dz[i] = eps
+    elif kind == 2:
+        row = net.zn[t] + j * m
+        for i in range(m):
+            sc.dz[i] = eps * row[i]
     else:
         row = net.A[t] + k * m
         for i in range(m):
             sc.dz[i] = eps * row[i]
-    fl += m
+    for i in range(m):
+        sc.dz[m + i] = -sc.dz[i]
+    fl += 2 * m
+    if kind == 0 and net.bn[t]:
+        _bn_delta(sc.dz, net.ucen[t] + j * m, net.sd[t][j], net.theta[net.bofs[t] + j], m)
+        _bn_delta(sc.dz + m, net.ucen[t] + j * m, net.sd[t][j], net.theta[net.bofs[t] + j], m)
+        fl += 16 * m
 
     Zt = net.Z[t] + j * m
     if t == L - 1:
@@ -291,14 +345,15 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
         sv = NULL if net.scale[t] == NULL else net.scale[t] + j * m
         ns = 0
         for i in range(m):
-            if sc.dz[i] == 0.0 or (sv != NULL and sv[i] == 0.0):
-                continue
-            dp = _act_delta(code, Zt[i], At[i], sc.dz[i], net.leaky, kink)
-            dm = _act_delta(code, Zt[i], At[i], -sc.dz[i], net.leaky, kink)
-            if sv != NULL:
-                dp = dp * sv[i]
-                dm = dm * sv[i]
-            if dp != 0.0 or dm != 0.0:
+            dp = 0.0
+            dm = 0.0
+            if (sc.dz[i] != 0.0 or sc.dz[m + i] != 0.0) and (sv == NULL or sv[i] != 0.0):
+                dp = _act_delta(code, Zt[i], At[i], sc.dz[i], net.leaky, kink)
+                dm = _act_delta(code, Zt[i], At[i], sc.dz[m + i], net.leaky, kink)
+                if sv != NULL:
+                    dp = dp * sv[i]
+                    dm = dm * sv[i]
+            if dp != 0.0 or dm != 0.0 or all_examples:
                 sc.S[ns] = i
                 sc.da[ns] = dp
                 sc.da[m + ns] = dm
@@ -325,6 +380,13 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
                     D[u * cols + ns + s] = a * sc.da[m + s]
             fl += 2 * n_next * ns
             while tt < L - 1:
+                if net.bn[tt]:
+                    # Batch norm of every row (all_examples holds: S is 0..m−1).
+                    for u in range(net.dims[tt + 1]):
+                        a = net.theta[net.bofs[tt] + u]
+                        _bn_delta(D + u * cols, net.ucen[tt] + u * m, net.sd[tt][u], a, m)
+                        _bn_delta(D + u * cols + m, net.ucen[tt] + u * m, net.sd[tt][u], a, m)
+                    fl += 16 * net.dims[tt + 1] * m
                 # Hidden layer tt+1: activation deltas of the changed rows only.
                 code = net.act[tt]
                 Zt = net.Z[tt]
@@ -369,13 +431,13 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
                 fl += 2 * 8 * net.dims[L] * ns
     flops[0] = fl
     total = total / m / (2.0 * eps)
-    if not is_bias and net.l2 != 0.0:
+    if is_weight and net.l2 != 0.0:
         total += net.l2 * w / m
     return total
 
 
 cdef int _alloc_scratch(Scratch *sc, Py_ssize_t m, Py_ssize_t nmax) noexcept nogil:
-    sc.dz = <double *> malloc(m * sizeof(double))
+    sc.dz = <double *> malloc(2 * m * sizeof(double))
     sc.da = <double *> malloc(2 * m * sizeof(double))
     sc.S = <Py_ssize_t *> malloc(m * sizeof(Py_ssize_t))
     sc.D = <double *> malloc(2 * m * nmax * sizeof(double))
@@ -397,7 +459,8 @@ cdef void _free_scratch(Scratch *sc) noexcept nogil:
 
 
 cdef void _free_net(Net *net) noexcept nogil:
-    free(net.dims); free(net.act); free(net.wofs); free(net.bofs)
+    free(net.dims); free(net.act); free(net.wofs); free(net.bofs); free(net.bn)
+    free(<void *> net.ucen); free(<void *> net.zn); free(<void *> net.sd)
     free(<void *> net.Z); free(<void *> net.A); free(<void *> net.G); free(<void *> net.scale)
     free(<void *> net.sens); free(<void *> net.radius)
 
@@ -412,6 +475,10 @@ def mlp_numerical_gradient(
     const double[::1] gcache,         # IN  G[1..L-1] hidden activations before dropout
     const double[::1] scache,         # IN  dropout mask/keep_prob of the layers in `dropped`
     const Py_ssize_t[::1] dropped,    # IN  (L,) 1 where hidden layer t+1 has dropout
+    const Py_ssize_t[::1] bn,         # IN  (L,) 1 where hidden layer t+1 is batch normalized
+    const double[::1] ucache,         # IN  U − μ of those layers, concatenated, each (n, m)
+    const double[::1] zncache,        # IN  their Zn, concatenated, each (n, m)
+    const double[::1] sdcache,        # IN  their sqrt(σ² + ε), concatenated, each (n,)
     const double[::1] out,            # IN  (n_L*m,) output activation
     const double[::1] y,              # IN  (n_L*m,) targets
     const double[::1] ysum,           # IN  (m,) column sums of y
@@ -462,22 +529,38 @@ def mlp_numerical_gradient(
     net.Z = <const double **> malloc(L * sizeof(double *))
     net.A = <const double **> malloc(L * sizeof(double *))
     net.G = <const double **> malloc(L * sizeof(double *))
+    net.bn = <int *> malloc(L * sizeof(int))
+    net.ucen = <const double **> malloc(L * sizeof(double *))
+    net.zn = <const double **> malloc(L * sizeof(double *))
+    net.sd = <const double **> malloc(L * sizeof(double *))
     net.scale = <const double **> malloc(L * sizeof(double *))
     net.sens = <const double **> malloc(L * sizeof(double *))
     net.radius = <const double **> malloc(L * sizeof(double *))
     if (net.dims == NULL or net.act == NULL or net.wofs == NULL or net.bofs == NULL
             or net.Z == NULL or net.A == NULL or net.sens == NULL or net.radius == NULL
-            or net.G == NULL or net.scale == NULL):
+            or net.G == NULL or net.scale == NULL or net.bn == NULL or net.ucen == NULL
+            or net.zn == NULL or net.sd == NULL):
         _free_net(&net)
         raise MemoryError()
     cdef Py_ssize_t woff = 0, zoff = 0, aoff = 0, soff = 0, roff = 0, goff = 0, doff = 0
+    cdef Py_ssize_t uoff = 0, sdoff = 0
     for t in range(L + 1):
         net.dims[t] = dims[t]
     for t in range(L):
         net.act[t] = act[t]
         net.wofs[t] = woff
         net.bofs[t] = woff + dims[t + 1] * dims[t]
-        woff = net.bofs[t] + dims[t + 1]
+        net.bn[t] = <int> bn[t]
+        woff = net.bofs[t] + dims[t + 1] * (2 if bn[t] else 1)
+        net.ucen[t] = NULL
+        net.zn[t] = NULL
+        net.sd[t] = NULL
+        if bn[t]:
+            net.ucen[t] = &ucache[uoff]
+            net.zn[t] = &zncache[uoff]
+            net.sd[t] = &sdcache[sdoff]
+            uoff += dims[t + 1] * m
+            sdoff += dims[t + 1]
         net.Z[t] = &zcache[zoff]
         net.A[t] = &acache[aoff]
         zoff += dims[t + 1] * m

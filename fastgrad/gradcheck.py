@@ -108,6 +108,14 @@ class _MLPKernel:
         scales = scales or {}
         self.dropped = np.asarray([l + 1 in scales for l in range(L)], dtype=np.intp)
         self.scache = _concat([scales[l].ravel() for l in sorted(scales)])
+        bn_layers = model.batchnorm
+        self.bn = np.asarray([l + 1 in bn_layers for l in range(L)], dtype=np.intp)
+        # U − μ recomputed exactly as the forward pass formed it.
+        self.ucache = _concat([(params[f"W{l}"] @ As[l - 1] - cache.mean[l]).ravel()
+                               for l in bn_layers])
+        self.zncache = _concat([cache.Zn[l].ravel() for l in bn_layers])
+        self.sdcache = _concat([np.sqrt(cache.var[l] + model.bn_epsilon).ravel()
+                                for l in bn_layers])
         self.out = np.ascontiguousarray(As[L]).ravel()
         self.y = np.ascontiguousarray(Y).ravel()
         self.ysum = np.ascontiguousarray(Y.sum(axis=0))
@@ -133,8 +141,9 @@ class _MLPKernel:
                 e = min(K, s + piece)
                 _gradcheck.mlp_numerical_gradient(
                     self.theta, self.dims, self.act, LEAKY_SLOPE, self.zcache,
-                    self.acache, self.gcache, self.scache, self.dropped, self.out, self.y, self.ysum, self.sens,
-                    self.radius, self.fast, self.m,
+                    self.acache, self.gcache, self.scache, self.dropped, self.bn,
+                    self.ucache, self.zncache, self.sdcache, self.out, self.y, self.ysum,
+                    self.sens, self.radius, self.fast, self.m,
                     self.model.l2, self.epsilon, coords[s:e], numerical[s:e],
                     kinks[s:e], flops[s:e], n_threads,
                 )
@@ -145,36 +154,6 @@ class _MLPKernel:
         finally:
             bar.close()
         return numerical, kinks.astype(bool), int(flops.sum())
-
-
-class _FullCostKernel:
-    """Batch-normalized networks: central differences of the full cost.
-
-    Batch norm couples every example of the batch through μ and σ, so a
-    perturbation reaches every loss term and the incremental identities of
-    the compiled MLP kernel do not apply. This path runs the compiled
-    central-difference loop over the training-mode cost instead (frozen
-    dropout masks included): one thread, no kink detection, and the rounding
-    noise of the full cost (about 1e-9 to 1e-8 relative on a correct
-    gradient, still far inside the "great" band).
-    """
-
-    def __init__(self, model, params, X, Y, epsilon, scales=None):
-        self.model, self.m, self.epsilon = model, X.shape[1], epsilon
-        self.work = params_to_vector(params)
-        views = vector_to_params(self.work, params)
-        self.cost = lambda _: model._cost_from(views, model._forward(views, X, scales=scales), Y)
-
-    def run(self, coords, n_threads, progress, desc):
-        coords = np.ascontiguousarray(coords, dtype=np.intp)
-        numerical = np.empty(coords.size)
-        bar = _Progress(coords.size, progress, desc)
-        try:
-            _numdiff.central_differences(self.cost, self.work, self.work, self.epsilon, coords,
-                                         numerical, bar.update)
-        finally:
-            bar.close()
-        return numerical, np.zeros(coords.size, dtype=bool), None
 
 
 # Cap on the memory of one example chunk of the per-example Jacobians below.
@@ -212,8 +191,8 @@ def _linear_maps(model, params, Zs, scales=None):
     slopes = {"linear": (1.0, 1.0), "relu": (1.0, 0.0), "leaky_relu": (1.0, LEAKY_SLOPE)}
     for t in range(L - 1):  # weight layer t+1 (1-based) has a hidden output
         downstream = model.hidden[t + 1:]
-        if any(h not in slopes for h in downstream):
-            continue
+        if any(h not in slopes for h in downstream) or any(l > t + 1 for l in model.batchnorm):
+            continue  # nonlinear downstream, or batch norm tying the examples together
         n = model.layer_dims[t + 1]
         widest = max(model.layer_dims[t + 1:])
         chunk = max(1, int(_LINEAR_MAP_BYTES // (8 * n * widest)))
@@ -374,9 +353,10 @@ def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
 
     Notes
     -----
-    Networks with batch norm go through a slower path (full-cost central
-    differences on one thread; see ``_FullCostKernel``), without the
-    directional mode. Nothing passed in is modified. Inputs in float32 are upcast to float64
+    Batch-normalized networks are checked by the same compiled kernel (every
+    example is carried below a batch-norm layer, so they cost more per
+    coordinate); the directional mode is not available for them. Nothing
+    passed in is modified. Inputs in float32 are upcast to float64
     with a warning: a finite difference at ε = 1e-7 needs double precision.
     """
     t0 = time.perf_counter()
@@ -429,11 +409,7 @@ def _dropout_scales(model, m, seed, dropout):
 
 def _check_mlp(model, params, grads, X, Y, eps, nt, mode, k, rng, thresholds, progress,
                raise_on_failure, t0, scales):
-    if model.batchnorm:
-        kernel = _FullCostKernel(model, params, X, Y, eps, scales)
-        nt = 1
-    else:
-        kernel = _MLPKernel(model, params, X, Y, eps, scales)
+    kernel = _MLPKernel(model, params, X, Y, eps, scales)
     slices = block_slices(params)
     analytic = params_to_vector(grads, prefix="d")
     P = analytic.size
