@@ -33,7 +33,20 @@ def test_json_and_options(capsys):
     assert [b["name"] for b in data["blocks"]] == ["dW1", "db1", "dW2", "db2", "dW3", "db3"]
 
 
+def test_dropout_and_batchnorm_options(capsys):
+    assert main(["check", "--json", "--keep-prob", "0.7", "--batchnorm", "2", "--l2", "0.1",
+                 "--seed", "3"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == "great"
+    assert [b["name"] for b in data["blocks"]] == ["dW1", "db1", "dW2", "dgamma2", "dbeta2",
+                                                   "dW3", "db3"]
+    assert main(["check", "--batchnorm", "all", "--bug", "scale:gamma1:1.5"]) == 1
+    assert "dgamma1 is 1.50x" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("argv", [
+    ["check", "--keep-prob", "0"],
+    ["check", "--batchnorm", "3"],
     ["check", "--bug", "nope:W1"],
     ["check", "--bug", "scale:W9"],
     ["check", "--bug", "transpose:W1"],

@@ -240,6 +240,20 @@ def test_sampled_mode_with_dropout_and_batchnorm():
         assert report.n_checked == sum(min(3, g.size) for g in grads.values())
 
 
+def test_directional_mode_with_frozen_dropout():
+    dims = [6, 10, 8, 1]
+    model = fg.MLP(dims, "tanh", keep_prob=0.7, l2=0.2)
+    params = perturbed(model, seed=14)
+    X, Y = problem(dims, 20, seed=15)
+    grads = model.backward(params, X, Y, seed=4)
+    report = fg.gradient_check(model, params, grads, X, Y, seed=4, mode="directional", k=3)
+    assert report.verdict == "great" and report.difference < 1e-12
+    bad = dict(grads, dW2=grads["dW2"] * 1.1)
+    report = fg.gradient_check(model, params, bad, X, Y, seed=4, mode="directional", k=3)
+    assert report.verdict == "bug"
+    assert [b.name for b in report.blocks if b.difference >= 1e-3] == ["dW2"]
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(keep_prob=0.0), "keep_prob"), (dict(keep_prob=1.5), "keep_prob"),
     (dict(keep_prob=[0.5]), "2 hidden layers"), (dict(keep_prob=float("nan")), "keep_prob"),
