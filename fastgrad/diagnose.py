@@ -279,6 +279,11 @@ def diagnose(model, params, X, Y=None, *, threshold=DEFAULT_THRESHOLD, saturatio
     if x_rms == 0.0:
         raise ValueError("X is all zeros: the forward scale rms(Z)/rms(X) is undefined; "
                          "pass a batch of real inputs")
+    if getattr(model, "batchnorm", ()):
+        raise ValueError(
+            f"diagnose studies how the initialization scales activations and gradients with "
+            f"depth; batch norm (layers {list(model.batchnorm)}) rescales every normalized layer "
+            "by construction, so diagnose the network without it")
     L = model.n_layers
     m = X.shape[1]
     acts = list(model.hidden) + [model.output]

@@ -384,7 +384,10 @@ def lsuv(model, X, *, seed=None, tol=0.1, max_iter=10):
     X = model.check_data(X)
     if X.shape[1] < 2:
         raise ValueError(f"lsuv needs a batch of at least 2 examples to measure a variance, got m={X.shape[1]}")
-    params = initialize_parameters(model.layer_dims, "orthogonal", seed=seed)
+    if hasattr(model, "init_params"):  # batch-normalized layers get gamma, beta
+        params = model.init_params("orthogonal", seed=seed)
+    else:
+        params = initialize_parameters(model.layer_dims, "orthogonal", seed=seed)
     for l in range(1, model.n_layers + 1):
         for _ in range(int(max_iter)):
             Zs, _ = model._forward_cache(params, X)

@@ -385,3 +385,14 @@ def test_fit_with_dropout_and_batchnorm_checks_and_learns():
     first = fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=5, batch_size=50, seed=0,
                 progress=False)
     np.testing.assert_array_equal(again.costs, first.costs)  # the seed fixes masks too
+
+
+def test_init_tools_with_batchnorm_models():
+    model = fg.MLP([3, 8, 8, 1], batchnorm=[1], keep_prob=0.8)
+    X, Y = problem([3, 8, 8, 1], 50)
+    params = fg.init.lsuv(model, X, seed=0)
+    assert list(params) == list(model.param_shapes())
+    with pytest.raises(ValueError, match="batch norm"):
+        fg.diagnose(model, params, X, Y)
+    plain = fg.MLP([3, 8, 8, 1], keep_prob=0.8)  # dropout plays no part in init diagnostics
+    assert len(fg.diagnose(plain, plain.init_params(seed=0), X, Y).verdicts) == 3
