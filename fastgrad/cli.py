@@ -110,6 +110,9 @@ def _problem(args):
     from fastgrad import MLP, course
 
     if args.course:
+        if args.keep_prob != 1.0 or args.batchnorm:
+            raise UsageError("--course checks the course's fixed network; --keep-prob and "
+                             "--batchnorm do not apply to it")
         X, Y, params = course.gradient_check_n_test_case()
         _, cache = course.forward_propagation_n(X, Y, params)
         raw = course.backward_propagation_n(X, Y, cache, bugs=not args.fixed)

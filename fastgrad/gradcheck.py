@@ -30,6 +30,7 @@ from fastgrad.report import (
     GradientCheckError,
     build_blocks,
     check_thresholds,
+    verdict_for,
 )
 
 MODES = ("full", "sampled", "directional")
@@ -308,7 +309,8 @@ def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
         ``cost(params, X, Y)`` method also works (through the generic, slower
         path of :func:`check_grad`).
     params : dict
-        ``{"W1": (n1, n0), "b1": (n1, 1), ...}``.
+        ``{"W1": (n1, n0), "b1": (n1, 1), ...}``; a batch-normalized layer l
+        has ``gamma{l}`` and ``beta{l}`` (``(n_l, 1)``) instead of ``b{l}``.
     grads : dict
         The gradients to check, ``{"dW1": (n1, n0), "db1": (n1, 1), ...}``;
         exactly one per parameter.
@@ -450,6 +452,9 @@ def _check_mlp(model, params, grads, X, Y, eps, nt, mode, k, rng, thresholds, pr
                           thresholds=thresholds, l2=model.l2, m=kernel.m, params=params)
     if mode == "directional":
         _directional_block_rows(blocks, directions, failing)
+    if scales and verdict_for(diff, thresholds) != "great":
+        extra_hints.append("the model uses dropout: model.backward must get the same int seed "
+                           "as gradient_check (or dropout=False in both), or its masks differ")
     report = GradCheckReport(
         title=repr(model), difference=diff, difference_all=diff_all,
         numerical=vector_to_params(numerical, params, prefix="d"), blocks=blocks,

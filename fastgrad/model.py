@@ -75,7 +75,9 @@ class MLP:
     bn_momentum : float, default 0.9
         Running statistics for inference follow
         ``running = momentum·running + (1 − momentum)·batch`` (an
-        exponentially weighted average over mini-batches).
+        exponentially weighted average over mini-batches, the course's β).
+        PyTorch's ``momentum=0.1`` is this 0.9. The variance folded in is the
+        batch's population (1/m) variance, the one the layer normalized with.
     bn_epsilon : float, default 1e-5
         The ε of ``(z − μ)/sqrt(σ² + ε)`` (PyTorch's default).
 
@@ -84,6 +86,8 @@ class MLP:
     running_mean, running_var : dict of int -> ndarray (n_l, 1)
         Per batch-normalized layer; start at 0 and 1, updated by
         ``cost_and_grads(..., update_running=True)`` (``optim.fit`` does).
+        They belong to the model, not to a parameter dict: call
+        :meth:`reset_running_stats` when training a fresh set of parameters.
 
     Examples
     --------
@@ -117,7 +121,7 @@ class MLP:
             raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
         self.layer_dims = tuple(dims)
         self.hidden = tuple(hidden)
-        self.output = output
+        self.output = str(output)
         self.l2 = float(l2)
         self.keep_prob = _check_keep_prob(keep_prob, n_hidden)
         self.batchnorm = _check_batchnorm(batchnorm, n_hidden)
@@ -238,7 +242,7 @@ class MLP:
         for key, shape in self.param_shapes().items():
             full = prefix + key
             arr = _finite_float64(params[full], f"{name}[{full!r}]", warn_downcast=warn_downcast)
-            if key.startswith("b") and arr.shape == shape[:1]:
+            if not key.startswith("W") and arr.shape == shape[:1]:
                 arr = arr.reshape(shape)
             if arr.shape != shape:
                 hint = " (it looks transposed)" if arr.shape == shape[::-1] else ""
@@ -371,9 +375,10 @@ class MLP:
 
         By default the training objective, the one :meth:`backward`
         differentiates: batch norm with batch statistics, dropout masks drawn
-        from ``seed`` (``dropout=False`` keeps every unit).
+        from ``seed`` (``dropout=False`` keeps every unit); with dropout and
+        no seed every call draws new masks, so the value is random.
         ``training=False`` gives the inference cost (no dropout, running
-        statistics).
+        statistics): the one to report on a validation set.
         """
         params = self.check_params(params)
         X, Y = self.check_data(X, Y)
@@ -400,6 +405,9 @@ class MLP:
         """
         params = self.check_params(params)
         X, Y = self.check_data(X, Y)
+        if update_running and self.batchnorm and X.shape[1] < 2:
+            raise ValueError("batch norm needs at least 2 examples per training batch (the "
+                             "variance of one example is 0); got m=1")
         scales = self._dropout_scales(X.shape[1], seed, dropout)
         cache = self._forward(params, X, scales=scales)
         grads = self._backward(params, cache, Y, scales)

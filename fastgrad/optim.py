@@ -585,7 +585,9 @@ def fit(model, params, X, Y, *, optimizer, num_epochs, batch_size=64, seed=None,
     (``model.cost_and_grads`` when the model has it, else ``cost`` and
     ``backward``) and one ``optimizer.step``. Dropout masks are drawn from the
     same generator as the shuffles (so ``seed`` fixes the whole run), and
-    batch-norm running statistics are updated after every batch. The costs
+    batch-norm running statistics are updated after every batch (and put back
+    as they were if the run diverges); with batch norm a one-example leftover
+    batch joins the batch before it. The costs
     recorded are the training objective (with dropout on).
 
     Parameters
@@ -674,6 +676,12 @@ def fit(model, params, X, Y, *, optimizer, num_epochs, batch_size=64, seed=None,
 
     m = X.shape[1]
     full_batch = batch_size is None or batch_size >= m
+    batchnorm = bool(getattr(model, "batchnorm", ()))
+    if batchnorm and (m < 2 or (not full_batch and batch_size < 2)):
+        raise ValueError("batch norm needs at least 2 examples per mini-batch (the variance of "
+                         f"one example is 0); got batch_size={batch_size}, m={m}")
+    # Restored if the run diverges, so a failed fit leaves the model as it was.
+    saved_stats = (dict(model.running_mean), dict(model.running_var)) if batchnorm else None
     n_batches = 1 if full_batch else -(-m // batch_size)
     rng = as_generator(seed)
     bar = _progress_bar(progress, num_epochs, num_epochs * n_batches)
@@ -705,6 +713,11 @@ def fit(model, params, X, Y, *, optimizer, num_epochs, batch_size=64, seed=None,
             training = epoch < num_epochs
             if training:
                 batches = [(X, Y)] if full_batch else _batches(X, Y, batch_size, rng)
+                if batchnorm and len(batches) > 1 and batches[-1][0].shape[1] == 1:
+                    # Batch statistics of one example are degenerate (σ² = 0):
+                    # the leftover example joins the batch before it.
+                    (Xa, Ya), (Xb, Yb) = batches[-2:]
+                    batches[-2:] = [(np.hstack([Xa, Xb]), np.hstack([Ya, Yb]))]
             if epoch == 0 and check_at:
                 # One fixed batch for every check, so the reports differ only by params.
                 check_batch = (X, Y) if full_batch else \
@@ -740,6 +753,8 @@ def fit(model, params, X, Y, *, optimizer, num_epochs, batch_size=64, seed=None,
                             grads = model.backward(params, Xb, Yb)
                         params = optimizer.step(params, grads)
                     except FloatingPointError as exc:
+                        if saved_stats is not None:
+                            model.running_mean, model.running_var = map(dict, saved_stats)
                         raise _diverged(epoch, b, len(batches), lr, exc) from exc
                     total += cost * Xb.shape[1]
             epoch_cost = total / m

@@ -46,6 +46,7 @@ def test_dropout_and_batchnorm_options(capsys):
 
 @pytest.mark.parametrize("argv", [
     ["check", "--keep-prob", "0"],
+    ["check", "--course", "--batchnorm", "1"],
     ["check", "--batchnorm", "3"],
     ["check", "--bug", "nope:W1"],
     ["check", "--bug", "scale:W9"],

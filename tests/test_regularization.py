@@ -396,3 +396,56 @@ def test_init_tools_with_batchnorm_models():
         fg.diagnose(model, params, X, Y)
     plain = fg.MLP([3, 8, 8, 1], keep_prob=0.8)  # dropout plays no part in init diagnostics
     assert len(fg.diagnose(plain, plain.init_params(seed=0), X, Y).verdicts) == 3
+
+
+# -- review findings: training edge cases ----------------------------------------
+def test_batchnorm_refuses_one_example_training_batches():
+    from fastgrad.optim import GradientDescent, fit
+
+    model = fg.MLP([3, 4, 1], batchnorm=[1])
+    params = model.init_params(seed=0)
+    X, Y = problem([3, 4, 1], 65)
+    with pytest.raises(ValueError, match="at least 2 examples"):
+        model.cost_and_grads(params, X[:, :1], Y[:, :1], update_running=True)
+    with pytest.raises(ValueError, match="at least 2 examples"):
+        fit(model, params, X, Y, optimizer=GradientDescent(0.1), num_epochs=1, batch_size=1)
+    # 65 = 64 + 1: the leftover example joins the last batch instead of
+    # collapsing the running variance.
+    result = fit(model, params, X, Y, optimizer=GradientDescent(0.1), num_epochs=30,
+                 batch_size=64, seed=0, progress=False)
+    assert np.all(np.isfinite(result.costs))
+    assert np.all(model.running_var[1] > 1e-3)
+    # A gradient check on one example stays allowed (no running statistics involved).
+    g = model.backward(params, X[:, :1], Y[:, :1])
+    assert fg.gradient_check(model, params, g, X[:, :1], Y[:, :1]).verdict == "great"
+
+
+def test_diverged_fit_leaves_running_statistics_untouched():
+    from fastgrad.optim import GradientDescent, fit
+
+    model = fg.MLP([3, 8, 1], "relu", "linear", batchnorm=[1])
+    params = model.init_params(seed=0)
+    X, Y = problem([3, 8, 1], 40)
+    before = (model.running_mean[1].copy(), model.running_var[1].copy())
+    with pytest.raises(FloatingPointError):
+        fit(model, params, X, 1e3 * Y, optimizer=GradientDescent(10.0), num_epochs=50,
+            batch_size=8, seed=0, progress=False)
+    np.testing.assert_array_equal(model.running_mean[1], before[0])
+    np.testing.assert_array_equal(model.running_var[1], before[1])
+
+
+def test_gamma_and_beta_accept_flat_shapes():
+    model = fg.MLP([3, 4, 1], batchnorm=[1])
+    params = model.init_params(seed=0)
+    X, Y = problem([3, 4, 1], 6)
+    flat = dict(params, gamma1=params["gamma1"].ravel(), beta1=params["beta1"].ravel())
+    assert model.cost(flat, X, Y) == model.cost(params, X, Y)
+
+
+def test_dropout_mask_mismatch_gets_a_hint():
+    model = fg.MLP([4, 8, 1], keep_prob=0.6)
+    params = model.init_params(seed=0)
+    X, Y = problem([4, 8, 1], 30)
+    report = fg.gradient_check(model, params, model.backward(params, X, Y, seed=1), X, Y, seed=0)
+    assert report.verdict == "bug"
+    assert "same int seed" in str(report)
