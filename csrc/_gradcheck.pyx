@@ -140,7 +140,7 @@ cdef void _bn_delta(double *d, const double *c, double sd, double gamma,
                     Py_ssize_t m) noexcept nogil:
     """In place: ΔU of one batch-normalized row (m,) -> its ΔZ = γ·ΔZn."""
     cdef Py_ssize_t i
-    cdef double mu = 0.0, cd = 0.0, dd = 0.0, dvar, sd2, dinv
+    cdef double mu = 0.0, cd = 0.0, dd = 0.0, dvar, sd2, dinv, inv2
     for i in range(m):
         mu += d[i]
     mu = mu / m
@@ -151,8 +151,10 @@ cdef void _bn_delta(double *d, const double *c, double sd, double gamma,
     dvar = (2.0 * cd + dd) / m
     sd2 = sqrt(sd * sd + dvar)
     dinv = -dvar / (sd * sd2 * (sd + sd2))
+    inv2 = gamma / sd2
+    dinv = gamma * dinv
     for i in range(m):
-        d[i] = gamma * (d[i] / sd2 + c[i] * dinv)
+        d[i] = d[i] * inv2 + c[i] * dinv
 
 
 cdef inline double _out_delta_unit(int code, double z, double o, double y, double ysum,
