@@ -7,12 +7,15 @@ gradient are both compared with it.
 """
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import fastgrad as fg
 from fastgrad import batchnorm as fg_bn
 
 LD = np.longdouble
 ACTS = {
+    "linear": lambda z: z,
     "relu": lambda z: np.maximum(z, 0),
     "tanh": np.tanh,
     "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
@@ -449,3 +452,42 @@ def test_dropout_mask_mismatch_gets_a_hint():
     report = fg.gradient_check(model, params, model.backward(params, X, Y, seed=1), X, Y, seed=0)
     assert report.verdict == "bug"
     assert "same int seed" in str(report)
+
+
+@st.composite
+def networks(draw):
+    n_hidden = draw(st.integers(1, 3))
+    dims = [draw(st.integers(1, 4))] + [draw(st.integers(1, 5)) for _ in range(n_hidden)]
+    output = draw(st.sampled_from(["sigmoid", "softmax"]))
+    dims.append(draw(st.integers(2, 3)) if output == "softmax" else 1)
+    hidden = draw(st.sampled_from(sorted(ACTS)))
+    batchnorm = [l for l in range(1, n_hidden + 1) if draw(st.booleans())]
+    keep_prob = [draw(st.sampled_from([1.0, 0.9, 0.5, 0.2])) for _ in range(n_hidden)]
+    l2 = draw(st.sampled_from([0.0, 0.3]))
+    m = draw(st.integers(1 if not batchnorm else 2, 9))
+    seed = draw(st.integers(0, 2**16))
+    return dims, hidden, output, batchnorm, keep_prob, l2, m, seed
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(networks())
+def test_random_networks_match_the_reference(net):
+    dims, hidden, output, batchnorm, keep_prob, l2, m, seed = net
+    model = fg.MLP(dims, hidden, output, l2=l2, keep_prob=keep_prob, batchnorm=batchnorm)
+    params = perturbed(model, seed)
+    X, Y = problem(dims, m, output, seed=seed + 1)
+    # A large step makes the comparison sharp: both sides form the same finite
+    # difference (kinks and curvature included), and the extended-precision
+    # reference's own rounding (~1e-19/ε) drops far below the tolerance.
+    expected = ref_gradient(params, eps=1e-3, hidden=hidden, output=output, l2=l2, X=X, Y=Y,
+                            scales=reference_scales(model, m, seed),
+                            bn_layers=model.batchnorm, bn_eps=model.bn_epsilon)
+    grads = model.backward(params, X, Y, seed=seed)
+    report = fg.gradient_check(model, params, grads, X, Y, seed=seed, epsilon=1e-3, n_threads=2)
+    num = fg.params_to_vector(report.numerical, prefix="d")
+    ref = fg.params_to_vector(expected, prefix="d")
+    np.testing.assert_allclose(num, ref, rtol=1e-9, atol=1e-13 * (1 + np.abs(ref).max()))
+    # At the default step backprop matches up to O(ε²) curvature and kinks.
+    report = fg.gradient_check(model, params, grads, X, Y, seed=seed)
+    if report.n_kinks == 0:
+        assert report.difference < 1e-8
