@@ -14,7 +14,11 @@ incrementally and without cancellation:
   never as g(z + d) − g(z) of two rounded values:
       relu        d (both sides active), 0 (both off)
       tanh        tanh(z+d) − tanh(z) = tanh(d)·sech²(z) / (1 + tanh(z)·tanh(d))
-      sigmoid     σ(z+d) − σ(z) = −expm1(−d)·σ(z+d)·σ(−z)
+      sigmoid     σ(z+d) − σ(z) = σ(z)σ(−z)·expm1(d) / (1 + σ(z)·expm1(d))
+  with sech²(z) and σ(z)σ(−z) computed once per unit and example by the
+  caller, and tanh(d), expm1(d) by short Taylor polynomials when |d| < 1e-3
+  (truncation below 1e-17 relative; ε-sized deltas always are), so a
+  tanh/sigmoid delta costs one division instead of two or three libm calls.
 * The changed row of A[l] moves Z[l+1] by the rank-1 term W[l+1][:,j] ⊗ ΔA[l][j,S]
   where S are the examples whose activation changed; later layers propagate
   the deltas with one GEMM each, over the rows (units) whose activation
@@ -50,7 +54,7 @@ Each coordinate writes only its own output slot, and its arithmetic does not
 depend on which thread runs it, so every thread count gives the same bits.
 """
 from cython.parallel cimport parallel, prange
-from libc.math cimport cosh, exp, expm1, fabs, log1p, sqrt, tanh
+from libc.math cimport expm1, fabs, log1p, sqrt, tanh
 from libc.stdlib cimport free, malloc
 from scipy.linalg.cython_blas cimport dgemm
 
@@ -89,6 +93,7 @@ cdef struct Net:
     const double **Z          # (L,) Z[t+1], each (dims[t+1], m)
     const double **A          # (L,) A[t], each (dims[t], m); A[0] = X; after dropout
     const double **G          # (L,) G[t+1] hidden activations before dropout, or unused
+    const double **dG         # (L,) g'(Z[t+1]) of tanh (sech²) and sigmoid (σ(z)σ(−z)) layers
     const double **scale      # (L,) dropout mask/keep_prob of hidden layer t+1, or NULL
     const double *out         # (dims[L], m) output activation: σ(Z) or softmax(Z)
     const double *y           # (dims[L], m)
@@ -108,10 +113,29 @@ cdef struct Scratch:
     Py_ssize_t *R             # (nmax,) rows (units) whose activation changed
 
 
-cdef inline double _act_delta(int code, double z, double a, double d, double slope,
+cdef inline double _tanh_small(double d) noexcept nogil:
+    """tanh(d); the Taylor series through d⁵ when |d| < 1e-3 (next term 17d⁷/315)."""
+    cdef double d2
+    if fabs(d) < 1e-3:
+        d2 = d * d
+        return d * (1.0 + d2 * (-1.0 / 3.0 + d2 * (2.0 / 15.0)))
+    return tanh(d)
+
+
+cdef inline double _expm1_small(double d) noexcept nogil:
+    """expm1(d); the Taylor series through d⁵ when |d| < 1e-3 (next term d⁶/720)."""
+    if fabs(d) < 1e-3:
+        return d * (1.0 + d * (0.5 + d * (1.0 / 6.0 + d * (1.0 / 24.0 + d * (1.0 / 120.0)))))
+    return expm1(d)
+
+
+cdef inline double _act_delta(int code, double z, double a, double gp, double d, double slope,
                               int *kink) noexcept nogil:
-    """g(z + d) − g(z) without cancellation; flags kinks of relu/leaky."""
-    cdef double zp, t, u, s
+    """g(z + d) − g(z) without cancellation; flags kinks of relu/leaky.
+
+    ``a`` is g(z) and ``gp`` is g'(z) (used by tanh and sigmoid only).
+    """
+    cdef double zp, u, e
     if d == 0.0:
         return 0.0
     if code == ACT_LINEAR:
@@ -128,12 +152,11 @@ cdef inline double _act_delta(int code, double z, double a, double d, double slo
         return ((zp if zp > 0.0 else slope * zp)
                 - (z if z > 0.0 else slope * z))
     if code == ACT_TANH:
-        t = a
-        u = tanh(d)
-        s = cosh(z)
-        return u / (s * s) / (1.0 + t * u)
+        u = _tanh_small(d)
+        return u * gp / (1.0 + a * u)
     # sigmoid
-    return -expm1(-d) / (1.0 + exp(-(z + d))) / (1.0 + exp(z))
+    e = _expm1_small(d)
+    return gp * e / (1.0 + a * e)
 
 
 cdef void _bn_delta(double *d, const double *c, double sd, double gamma,
@@ -270,6 +293,7 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
     cdef const double *W
     cdef const double *row
     cdef const double *sv
+    cdef const double *gpr
     cdef double *tmp
     cdef double *D = sc.D
     cdef double *dA = sc.dA
@@ -344,14 +368,15 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
         # Hidden row j of layer t+1: its activation deltas, on examples S.
         code = net.act[t]
         At = net.G[t] + j * m
+        gpr = net.dG[t] + j * m
         sv = NULL if net.scale[t] == NULL else net.scale[t] + j * m
         ns = 0
         for i in range(m):
             dp = 0.0
             dm = 0.0
             if (sc.dz[i] != 0.0 or sc.dz[m + i] != 0.0) and (sv == NULL or sv[i] != 0.0):
-                dp = _act_delta(code, Zt[i], At[i], sc.dz[i], net.leaky, kink)
-                dm = _act_delta(code, Zt[i], At[i], sc.dz[m + i], net.leaky, kink)
+                dp = _act_delta(code, Zt[i], At[i], gpr[i], sc.dz[i], net.leaky, kink)
+                dm = _act_delta(code, Zt[i], At[i], gpr[i], sc.dz[m + i], net.leaky, kink)
                 if sv != NULL:
                     dp = dp * sv[i]
                     dm = dm * sv[i]
@@ -393,6 +418,7 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
                 code = net.act[tt]
                 Zt = net.Z[tt]
                 At = net.G[tt]
+                gpr = net.dG[tt]
                 sv = net.scale[tt]
                 nr = 0
                 for u in range(net.dims[tt + 1]):
@@ -404,7 +430,7 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
                             tmp[c] = 0.0  # dropped: no delta, and no kink to report
                             continue
                         tmp[c] = _act_delta(code, Zt[u * m + i], At[u * m + i],
-                                            D[u * cols + c], net.leaky, kink)
+                                            gpr[u * m + i], D[u * cols + c], net.leaky, kink)
                         if sv != NULL:
                             tmp[c] = tmp[c] * sv[u * m + i]
                         if tmp[c] != 0.0:
@@ -464,6 +490,7 @@ cdef void _free_net(Net *net) noexcept nogil:
     free(net.dims); free(net.act); free(net.wofs); free(net.bofs); free(net.bn)
     free(<void *> net.ucen); free(<void *> net.zn); free(<void *> net.sd)
     free(<void *> net.Z); free(<void *> net.A); free(<void *> net.G); free(<void *> net.scale)
+    free(<void *> net.dG)
     free(<void *> net.sens); free(<void *> net.radius)
 
 
@@ -475,6 +502,7 @@ def mlp_numerical_gradient(
     const double[::1] zcache,         # IN  Z[1..L] concatenated, each (n_l, m) C order
     const double[::1] acache,         # IN  A[0..L-1] concatenated (A[0] = X), after dropout
     const double[::1] gcache,         # IN  G[1..L-1] hidden activations before dropout
+    const double[::1] dgcache,        # IN  g'(Z) of the same layers (read for tanh/sigmoid)
     const double[::1] scache,         # IN  dropout mask/keep_prob of the layers in `dropped`
     const Py_ssize_t[::1] dropped,    # IN  (L,) 1 where hidden layer t+1 has dropout
     const Py_ssize_t[::1] bn,         # IN  (L,) 1 where hidden layer t+1 is batch normalized
@@ -531,6 +559,7 @@ def mlp_numerical_gradient(
     net.Z = <const double **> malloc(L * sizeof(double *))
     net.A = <const double **> malloc(L * sizeof(double *))
     net.G = <const double **> malloc(L * sizeof(double *))
+    net.dG = <const double **> malloc(L * sizeof(double *))
     net.bn = <int *> malloc(L * sizeof(int))
     net.ucen = <const double **> malloc(L * sizeof(double *))
     net.zn = <const double **> malloc(L * sizeof(double *))
@@ -540,7 +569,7 @@ def mlp_numerical_gradient(
     net.radius = <const double **> malloc(L * sizeof(double *))
     if (net.dims == NULL or net.act == NULL or net.wofs == NULL or net.bofs == NULL
             or net.Z == NULL or net.A == NULL or net.sens == NULL or net.radius == NULL
-            or net.G == NULL or net.scale == NULL or net.bn == NULL or net.ucen == NULL
+            or net.G == NULL or net.dG == NULL or net.scale == NULL or net.bn == NULL or net.ucen == NULL
             or net.zn == NULL or net.sd == NULL):
         _free_net(&net)
         raise MemoryError()
@@ -570,9 +599,11 @@ def mlp_numerical_gradient(
         net.sens[t] = NULL
         net.radius[t] = NULL
         net.G[t] = NULL
+        net.dG[t] = NULL
         net.scale[t] = NULL
         if t < L - 1:
             net.G[t] = &gcache[goff]
+            net.dG[t] = &dgcache[goff]
             goff += dims[t + 1] * m
             if dropped[t]:
                 net.scale[t] = &scache[doff]

@@ -106,6 +106,7 @@ class _MLPKernel:
         self.zcache = np.concatenate([Zs[l].ravel() for l in range(1, L + 1)])
         self.acache = np.concatenate([As[l].ravel() for l in range(0, L)])
         self.gcache = _concat([cache.G[l].ravel() for l in range(1, L)])
+        self.dgcache = _concat([_slope(model.hidden[l - 1], Zs[l]).ravel() for l in range(1, L)])
         scales = scales or {}
         self.dropped = np.asarray([l + 1 in scales for l in range(L)], dtype=np.intp)
         self.scache = _concat([scales[l].ravel() for l in sorted(scales)])
@@ -142,7 +143,7 @@ class _MLPKernel:
                 e = min(K, s + piece)
                 _gradcheck.mlp_numerical_gradient(
                     self.theta, self.dims, self.act, LEAKY_SLOPE, self.zcache,
-                    self.acache, self.gcache, self.scache, self.dropped, self.bn,
+                    self.acache, self.gcache, self.dgcache, self.scache, self.dropped, self.bn,
                     self.ucache, self.zncache, self.sdcache, self.out, self.y, self.ysum,
                     self.sens, self.radius, self.fast, self.m,
                     self.model.l2, self.epsilon, coords[s:e], numerical[s:e],
@@ -162,6 +163,17 @@ _LINEAR_MAP_BYTES = 32 * 2**20
 # |ΔA| must stay below this fraction of the distance to the nearest kink:
 # a margin so that rounding in the comparison can never hide a crossing.
 _RADIUS_MARGIN = 0.5
+
+
+def _slope(name, Z):
+    """g'(Z) for the kernel's tanh and sigmoid deltas, each factor computed
+    directly so it keeps full precision in saturation (not as 1 − a²)."""
+    if name == "tanh":
+        with np.errstate(over="ignore"):
+            return 1.0 / np.cosh(Z) ** 2
+    if name == "sigmoid":
+        return expit(Z) * expit(-Z)
+    return np.zeros_like(Z)  # not read for piecewise-linear layers
 
 
 def _concat(parts):
