@@ -453,10 +453,14 @@ def _check_mlp(model, params, grads, X, Y, eps, nt, mode, k, rng, thresholds, pr
     else:
         coords = np.arange(P) if mode == "full" else _sample_coords(slices, int(k), rng)
         n, kk, flops = kernel.run(coords, nt, progress, desc)
-        numerical[coords], kinks[coords], checked[coords] = n, kk, True
-        use = checked & ~kinks
-        diff = _numdiff.relative_difference(analytic[use], numerical[use])[0]
+        if mode == "full":
+            numerical, kinks, checked = n, kk, np.ones(P, dtype=bool)
+        else:
+            numerical[coords], kinks[coords], checked[coords] = n, kk, True
         diff_all = _numdiff.relative_difference(analytic[checked], numerical[checked])[0]
+        use = checked & ~kinks
+        diff = diff_all if use.all() else \
+            _numdiff.relative_difference(analytic[use], numerical[use])[0]
 
     names = ["d" + name for name, _, _ in slices]
     shapes = [shape for _, _, shape in slices]
