@@ -17,15 +17,18 @@ import numpy as np
 def forward(U, gamma, beta, epsilon, mean=None, var=None):
     """Normalize ``U`` (n, m) per row; batch statistics unless ``mean``/``var``.
 
-    Returns ``(Z, Zn, inv_std, mean, var)``; ``inv_std`` is ``1/sqrt(var + ε)``
-    of shape (n, 1).
+    Returns ``(Z, Zn, centered, inv_std, mean, var)``: ``centered`` is
+    ``U − μ`` and ``inv_std`` is ``1/sqrt(var + ε)`` of shape (n, 1).
     """
     if mean is None:
         mean = U.mean(axis=1, keepdims=True)
-        var = np.mean((U - mean) ** 2, axis=1, keepdims=True)
+        centered = U - mean
+        var = np.mean(centered ** 2, axis=1, keepdims=True)
+    else:
+        centered = U - mean
     inv_std = 1.0 / np.sqrt(var + epsilon)
-    Zn = (U - mean) * inv_std
-    return gamma * Zn + beta, Zn, inv_std, mean, var
+    Zn = centered * inv_std
+    return gamma * Zn + beta, Zn, centered, inv_std, mean, var
 
 
 def backward(dZ, Zn, inv_std, gamma):

@@ -59,6 +59,11 @@ class _Progress:
         self.start = time.perf_counter()
         self.last_print = self.start
 
+    @property
+    def shown(self):
+        """Whether a bar or ETA line has appeared (pieces are only for it)."""
+        return self.bar is not None
+
     def update(self, done):
         if self.progress is False:
             return
@@ -112,9 +117,7 @@ class _MLPKernel:
         self.scache = _concat([scales[l].ravel() for l in sorted(scales)])
         bn_layers = model.batchnorm
         self.bn = np.asarray([l + 1 in bn_layers for l in range(L)], dtype=np.intp)
-        # U − μ recomputed exactly as the forward pass formed it.
-        self.ucache = _concat([(params[f"W{l}"] @ As[l - 1] - cache.mean[l]).ravel()
-                               for l in bn_layers])
+        self.ucache = _concat([cache.centered[l].ravel() for l in bn_layers])
         self.zncache = _concat([cache.Zn[l].ravel() for l in bn_layers])
         self.sdcache = _concat([np.sqrt(cache.var[l] + model.bn_epsilon).ravel()
                                 for l in bn_layers])
@@ -151,7 +154,7 @@ class _MLPKernel:
                 )
                 bar.update(e)
                 s = e
-                if bar.bar is None:  # short enough to show nothing: finish in one region
+                if not bar.shown:  # short enough to show nothing: finish in one region
                     piece = K
         finally:
             bar.close()
@@ -456,9 +459,10 @@ def _check_mlp(model, params, grads, X, Y, eps, nt, mode, k, rng, thresholds, pr
         n, kk, flops = kernel.run(coords, nt, progress, desc)
         if mode == "full":
             numerical, kinks, checked = n, kk, np.ones(P, dtype=bool)
+            diff_all = _numdiff.relative_difference(analytic, numerical)[0]
         else:
             numerical[coords], kinks[coords], checked[coords] = n, kk, True
-        diff_all = _numdiff.relative_difference(analytic[checked], numerical[checked])[0]
+            diff_all = _numdiff.relative_difference(analytic[checked], numerical[checked])[0]
         use = checked & ~kinks
         diff = diff_all if use.all() else \
             _numdiff.relative_difference(analytic[use], numerical[use])[0]

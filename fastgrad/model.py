@@ -125,13 +125,11 @@ class MLP:
         self.l2 = float(l2)
         self.keep_prob = _check_keep_prob(keep_prob, n_hidden)
         self.batchnorm = _check_batchnorm(batchnorm, n_hidden)
-        for name, value, low_open in (("bn_momentum", bn_momentum, False),
-                                      ("bn_epsilon", bn_epsilon, True)):
-            if (not isinstance(value, numbers.Real) or not np.isfinite(value)
-                    or value < 0 or (low_open and value == 0)
-                    or (name == "bn_momentum" and value >= 1)):
-                rng = "(0, inf)" if low_open else "[0, 1)"
-                raise ValueError(f"{name} must be a number in {rng}, got {value!r}")
+        if not isinstance(bn_momentum, numbers.Real) or not 0 <= bn_momentum < 1:
+            raise ValueError(f"bn_momentum must be a number in [0, 1), got {bn_momentum!r}")
+        if (not isinstance(bn_epsilon, numbers.Real) or not np.isfinite(bn_epsilon)
+                or not bn_epsilon > 0):
+            raise ValueError(f"bn_epsilon must be a finite number > 0, got {bn_epsilon!r}")
         self.bn_momentum = float(bn_momentum)
         self.bn_epsilon = float(bn_epsilon)
         self.reset_running_stats()
@@ -289,7 +287,7 @@ class MLP:
         ``Z[l]`` is the pre-activation fed to the activation (after batch
         norm), ``G[l]`` the activation before dropout, ``A[l]`` after it
         (``A[0]`` is X). Batch-normalized layers also keep ``Zn[l]``,
-        ``inv_std[l]``, ``mean[l]``, ``var[l]``. ``scales`` are the dropout
+        ``centered[l]`` (U − μ), ``inv_std[l]``, ``mean[l]``, ``var[l]``. ``scales`` are the dropout
         factors from :meth:`_dropout_scales`; at inference (``training=False``)
         nothing is dropped and batch norm uses the running statistics.
         """
@@ -300,7 +298,7 @@ class MLP:
             U = params[f"W{l}"] @ A
             if l in self.batchnorm:
                 stats = (None, None) if training else (self.running_mean[l], self.running_var[l])
-                Z, c.Zn[l], c.inv_std[l], c.mean[l], c.var[l] = bn.forward(
+                Z, c.Zn[l], c.centered[l], c.inv_std[l], c.mean[l], c.var[l] = bn.forward(
                     U, params[f"gamma{l}"], params[f"beta{l}"], self.bn_epsilon, *stats)
             else:
                 Z = U + params[f"b{l}"]
@@ -449,7 +447,7 @@ class _Cache:
         self.Z = [None] * (L + 1)
         self.G = [X] + [None] * L
         self.A = [X] + [None] * L
-        self.Zn, self.inv_std, self.mean, self.var = {}, {}, {}, {}
+        self.Zn, self.centered, self.inv_std, self.mean, self.var = {}, {}, {}, {}, {}
 
 
 def _check_keep_prob(keep_prob, n_hidden):
