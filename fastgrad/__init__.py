@@ -3,12 +3,69 @@
 Normalize inputs, initialize weights, and check backprop against an exact,
 compiled finite-difference gradient.
 """
-from fastgrad import datasets, diagnose, init, optim, train
-from fastgrad.gradcheck import check_grad, gradient_check, numerical_gradient
-from fastgrad.model import MLP
-from fastgrad.normalizer import Normalizer
-from fastgrad.params import params_to_vector, vector_to_params
-from fastgrad.report import GradCheckReport, GradientCheckError
+# The compiled kernels first: without them every later import fails deep inside
+# the package with Python's misleading "partially initialized module (most
+# likely due to a circular import)". Say what is going on instead (NumPy and
+# scikit-learn do the same).
+_COMPILED = ("_openmp_helpers", "_numdiff", "_gradcheck", "_normalizer")
+
+
+def _compiled_import_error(exc):
+    """The ImportError to raise when a compiled module cannot be imported.
+
+    Its ``__cause__`` is the original error only when the modules exist but
+    failed to load; a missing module's original message (the misleading
+    "circular import") is suppressed."""
+    import importlib.util
+    import os
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(here)
+    missing = [name for name in _COMPILED
+               if importlib.util.find_spec(f"{__name__}.{name}") is None]
+    source_tree = os.path.isdir(os.path.join(root, "csrc")) and (
+        os.path.isfile(os.path.join(root, "pyproject.toml"))
+        or os.path.isfile(os.path.join(root, "setup.py")))
+    if missing and source_tree:
+        err = ImportError(
+            f"you are importing fastgrad from its source tree {here}, whose compiled "
+            f"extensions are not built (missing: {', '.join('fastgrad.' + n for n in missing)}). "
+            "Python looks in the current directory first, so it found this copy instead of an "
+            f"installed one. Either leave the source tree (cd {os.path.dirname(root) or '/'}) "
+            "and import the installed fastgrad (run `pip install .` in the source tree first "
+            f"if it is not installed), or build the extensions in place with "
+            f"`pip install -e .` (in {root})."
+        )
+    elif missing:
+        err = ImportError(
+            f"fastgrad's compiled extensions are missing from {here} (missing: "
+            f"{', '.join('fastgrad.' + n for n in missing)}): the installation is incomplete. "
+            "Reinstall with `pip install --force-reinstall fastgrad` (building from source "
+            "needs a C compiler)."
+        )
+    else:
+        err = ImportError(
+            f"fastgrad's compiled extensions in {here} failed to load: {exc}. They may have been "
+            "built for another Python or platform, or a shared library they need (such as "
+            "the OpenMP runtime, libgomp) is missing; reinstall fastgrad for this Python "
+            "(`pip install --force-reinstall fastgrad`)."
+        )
+    err.__cause__ = None if missing else exc
+    err.__suppress_context__ = True
+    return err
+
+
+try:
+    from fastgrad import _gradcheck, _normalizer, _numdiff, _openmp_helpers  # noqa: F401
+except ImportError as _exc:
+    raise _compiled_import_error(_exc)  # noqa: B904 (its cause is set inside)
+
+from fastgrad import datasets, diagnose, init, optim, train  # noqa: E402
+from fastgrad.gradcheck import check_grad, gradient_check, numerical_gradient  # noqa: E402
+from fastgrad.model import MLP  # noqa: E402
+from fastgrad.normalizer import Normalizer  # noqa: E402
+from fastgrad.params import params_to_vector, vector_to_params  # noqa: E402
+from fastgrad.report import GradCheckReport, GradientCheckError  # noqa: E402
 
 __version__ = "0.1.0"
 
