@@ -51,6 +51,11 @@ PIECEWISE_LINEAR = ("relu", "leaky_relu")
 
 
 def check_name(name, allowed, what):
+    """``name`` if it is one of ``allowed``; TypeError for a non-string,
+    ValueError (listing the choices) for an unknown name."""
+    if not isinstance(name, str):
+        raise TypeError(f"{what} must be a name, one of {', '.join(allowed)}; got {name!r} "
+                        f"({type(name).__name__})")
     if name not in allowed:
         raise ValueError(f"unknown {what} {name!r}; choose one of {', '.join(allowed)}")
     return name

@@ -14,8 +14,11 @@ the cross-entropy cost; ``X`` is ``(n_x, m)`` and ``parameters`` holds
 and :func:`backward_propagation_n` its backprop, deliberate bugs included
 (``dW2`` doubled, ``db1`` with ``4./m``), so the course's exercise runs as is.
 """
+from collections.abc import Mapping
+
 import numpy as np
 
+from fastgrad import _argcheck as ac
 from fastgrad.gradcheck import gradient_check
 from fastgrad.model import MLP
 from fastgrad.params import parameter_order, params_to_vector, vector_to_params
@@ -25,9 +28,20 @@ COURSE_SHAPES = {"W1": (5, 4), "b1": (5, 1), "W2": (3, 5), "b2": (3, 1),
                  "W3": (1, 3), "b3": (1, 1)}
 
 
+def _check_dict(value, name, prefix=""):
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict like {{'{prefix}W1': ..., '{prefix}b1': ...}}, "
+                        f"got {ac.got(value)}")
+    return value
+
+
 def dictionary_to_vector(parameters):
     """θ as a column ``(P, 1)`` and the list naming the block of each entry."""
+    _check_dict(parameters, "parameters")
     keys = parameter_order([k for k in parameters if _is_param(k)])
+    if not keys:
+        raise ValueError("parameters holds no W1, b1, ... entries, got keys "
+                         f"{list(parameters)[:10]}")
     theta = params_to_vector({k: parameters[k] for k in keys})
     names = [k for k in keys for _ in range(np.size(parameters[k]))]
     return theta.reshape(-1, 1), names
@@ -39,24 +53,37 @@ def vector_to_dictionary(theta, like=None):
     ``like`` (a parameter dict or ``{"W1": shape, ...}``) gives the shapes;
     without it θ must be the course's 47-entry vector.
     """
+    ac.not_masked(theta, "theta")
+    arr = np.asarray(theta)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"theta must be a numeric vector, got {ac.got(theta)}")
     if like is None:
-        if np.size(theta) != 47:
+        if arr.size != 47:
             raise ValueError("vector_to_dictionary needs like= (a parameter dict) unless "
-                             f"theta is the course's 47-entry vector; got {np.size(theta)} entries")
+                             f"theta is the course's 47-entry vector; got {arr.size} entries")
         like = COURSE_SHAPES
+    _check_dict(like, "like")
     like = {k: v for k, v in like.items() if _is_param(k)}
+    if not like:
+        raise ValueError("like holds no W1, b1, ... entries")
     return {k: v.copy() for k, v in vector_to_params(theta, like).items()}
 
 
 def gradients_to_vector(gradients):
     """The ``dW1, db1, ...`` entries of ``gradients`` as a ``(P, 1)`` column;
     other keys (the course's ``dZ1``, ``dA1``, ...) are ignored."""
-    keys = [k for k in gradients if _is_param(k[1:]) and k.startswith("d")]
+    _check_dict(gradients, "gradients", "d")
+    keys = [k for k in gradients if isinstance(k, str) and k.startswith("d") and _is_param(k[1:])]
+    if not keys:
+        raise ValueError("gradients holds no dW1, db1, ... entries, got keys "
+                         f"{list(gradients)[:10]}")
     grads = {k: gradients[k] for k in keys}
     return params_to_vector(grads, prefix="d").reshape(-1, 1)
 
 
 def _is_param(key):
+    if not isinstance(key, str):
+        return False
     try:
         parameter_order([key])
     except ValueError:
@@ -65,13 +92,40 @@ def _is_param(key):
 
 
 def model_for(parameters):
-    """The course network (relu hidden layers, sigmoid output) matching ``parameters``."""
-    n_layers = sum(1 for k in parameters if isinstance(k, str) and k.startswith("W")
-                   and _is_param(k))
-    if n_layers == 0:
-        raise KeyError("parameters holds no W1, W2, ... entries")
-    dims = [np.shape(parameters["W1"])[1]] + [np.shape(parameters[f"W{l}"])[0]
-                                             for l in range(1, n_layers + 1)]
+    """The course network (relu hidden layers, sigmoid output) matching ``parameters``.
+
+    The layer sizes come from the ``W1, W2, ...`` entries, which must be 2-D
+    and chain: ``W[l]`` has shape ``(n_l, n_{l-1})``.
+    """
+    _check_dict(parameters, "parameters")
+    numbers_ = sorted(int(k[1:]) for k in parameters
+                      if isinstance(k, str) and k.startswith("W") and _is_param(k))
+    if not numbers_:
+        raise ValueError("parameters holds no W1, W2, ... entries (the course's layout: "
+                         f"W1 of shape (n1, n0), b1 of shape (n1, 1), ...); got keys "
+                         f"{list(parameters)[:10]}")
+    expected = list(range(1, len(numbers_) + 1))
+    if numbers_ != expected:
+        gap = min(set(expected) - set(numbers_))
+        raise ValueError(f"parameters has {', '.join(f'W{l}' for l in numbers_)} but no W{gap}: "
+                         "weights are numbered from W1 without gaps")
+    dims = None
+    for l in expected:
+        W = parameters[f"W{l}"]
+        ac.not_masked(W, f"parameters['W{l}']")
+        arr = np.asarray(W)
+        if arr.dtype.kind not in "iuf":
+            raise TypeError(f"parameters['W{l}'] must be a numeric array (n{l}, n{l - 1}), "
+                            f"got {ac.got(W)}")
+        shape = arr.shape
+        if len(shape) != 2:
+            raise ValueError(f"parameters['W{l}'] must be 2-D (n{l}, n{l - 1}), got shape {shape}")
+        if dims is None:
+            dims = [shape[1]]
+        elif shape[1] != dims[-1]:
+            raise ValueError(f"parameters['W{l}'] has shape {shape} but W{l - 1} has {dims[-1]} "
+                             f"rows: W{l} needs {dims[-1]} columns")
+        dims.append(shape[0])
     return MLP(dims, hidden="relu", output="sigmoid")
 
 
@@ -84,9 +138,17 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False)
     course's message (a mistake above 2e-7) and fastgrad's report, which
     points at the blocks that hold the bug.
     """
+    _check_dict(parameters, "parameters")
+    _check_dict(gradients, "gradients", "d")
+    print_msg = ac.boolean(print_msg, "print_msg")
     params = {k: v for k, v in parameters.items() if _is_param(k)}
-    grads = {k: v for k, v in gradients.items() if k.startswith("d") and _is_param(k[1:])}
+    grads = {k: v for k, v in gradients.items()
+             if isinstance(k, str) and k.startswith("d") and _is_param(k[1:])}
     model = model_for(params)
+    missing = ["d" + k for k in model.param_shapes() if "d" + k not in grads]
+    if missing:
+        raise ValueError(f"gradients has no {', '.join(missing)}: the backprop must return a "
+                         "gradient for every parameter")
     report = gradient_check(model, params, grads, X, Y, epsilon=epsilon)
     difference = report.difference
     if print_msg:
@@ -116,8 +178,23 @@ def gradient_check_n_test_case():
     return X, Y, parameters
 
 
+def _course_inputs(X, Y, parameters):
+    """Validated float64 ``X, Y`` and the six parameter blocks of the
+    assignment's 3-layer network (not copies: nothing here writes to them)."""
+    model = model_for(parameters)
+    if model.n_layers != 3:
+        raise ValueError("the assignment's forward/backward propagation is for its 3-layer "
+                         f"network (W1, W2, W3); parameters has {model.n_layers} layers. For "
+                         "other networks use fastgrad.MLP(layer_dims).cost / .backward")
+    params = model.check_params({k: v for k, v in parameters.items() if _is_param(k)},
+                                "parameters")
+    X, Y = model.check_data(X, Y)
+    return X, Y, params
+
+
 def forward_propagation_n(X, Y, parameters):
     """The assignment's forward pass: ``(cost, cache)``."""
+    X, Y, parameters = _course_inputs(X, Y, parameters)
     m = X.shape[1]
     W1, b1, W2, b2, W3, b3 = (parameters[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
     Z1 = W1 @ X + b1
@@ -133,8 +210,14 @@ def forward_propagation_n(X, Y, parameters):
 def backward_propagation_n(X, Y, cache, *, bugs=True):
     """The assignment's backprop. With ``bugs=True`` (as shipped) ``dW2`` is
     doubled and ``db1`` uses ``4./m``; ``bugs=False`` is the fixed version."""
-    m = X.shape[1]
+    bugs = ac.boolean(bugs, "bugs")
+    if not isinstance(cache, tuple) or len(cache) != 12:
+        raise TypeError("cache must be the 12-tuple forward_propagation_n returns, got "
+                        f"{ac.got(cache)}")
     (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = cache
+    params = {"W1": W1, "b1": b1, "W2": W2, "b2": b2, "W3": W3, "b3": b3}
+    X, Y, _ = _course_inputs(X, Y, params)
+    m = X.shape[1]
     dZ3 = A3 - Y
     dW3 = 1.0 / m * dZ3 @ A2.T
     db3 = 1.0 / m * np.sum(dZ3, axis=1, keepdims=True)

@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 from scipy.special import expit, logsumexp, softmax
 
+from fastgrad import _argcheck as ac
 from fastgrad import batchnorm as bn
 from fastgrad.activations import ACTIVATIONS, OUTPUT_CODES, check_name
 from fastgrad.params import parameter_order
@@ -27,6 +28,7 @@ OUTPUTS = tuple(OUTPUT_CODES)
 
 
 def _finite_float64(value, name, *, warn_downcast=False):
+    ac.not_masked(value, name)
     arr = np.asarray(value)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
@@ -101,14 +103,14 @@ class MLP:
 
     def __init__(self, layer_dims, hidden="relu", output="sigmoid", l2=0.0, *,
                  keep_prob=1.0, batchnorm=(), bn_momentum=0.9, bn_epsilon=1e-5):
-        dims = [int(d) for d in layer_dims]
-        if len(dims) < 2:
-            raise ValueError(f"layer_dims needs at least 2 entries (input, output), got {dims}")
-        if any(d < 1 for d in dims) or any(d != x for d, x in zip(dims, layer_dims)):
-            raise ValueError(f"layer_dims must be positive integers, got {list(layer_dims)}")
+        dims = ac.sizes(layer_dims, "layer_dims")
         n_hidden = len(dims) - 2
         if isinstance(hidden, str):
             hidden = [hidden] * n_hidden
+        elif (isinstance(hidden, (bytes, dict, set, frozenset))
+              or not hasattr(hidden, "__iter__")):
+            raise TypeError("hidden must be an activation name or a list of names (one per "
+                            f"hidden layer), got {ac.got(hidden)}")
         hidden = [check_name(h, tuple(ACTIVATIONS), "hidden activation") for h in hidden]
         if len(hidden) != n_hidden:
             raise ValueError(
@@ -116,20 +118,17 @@ class MLP:
             )
         check_name(output, OUTPUTS, "output")
         if output == "softmax" and dims[-1] < 2:
-            raise ValueError("a softmax output needs at least 2 units; use output='sigmoid'")
-        if not isinstance(l2, numbers.Real) or not np.isfinite(l2) or l2 < 0:
-            raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+            raise ValueError(f"a softmax output needs at least 2 units, layer_dims={dims} ends "
+                             "with 1; use output='sigmoid' for one unit")
+        l2 = ac.real(l2, "l2", low=0)
         self.layer_dims = tuple(dims)
         self.hidden = tuple(hidden)
         self.output = str(output)
         self.l2 = float(l2)
         self.keep_prob = _check_keep_prob(keep_prob, n_hidden)
         self.batchnorm = _check_batchnorm(batchnorm, n_hidden)
-        if not isinstance(bn_momentum, numbers.Real) or not 0 <= bn_momentum < 1:
-            raise ValueError(f"bn_momentum must be a number in [0, 1), got {bn_momentum!r}")
-        if (not isinstance(bn_epsilon, numbers.Real) or not np.isfinite(bn_epsilon)
-                or not bn_epsilon > 0):
-            raise ValueError(f"bn_epsilon must be a finite number > 0, got {bn_epsilon!r}")
+        bn_momentum = ac.real(bn_momentum, "bn_momentum", low=0, high=1, high_open=True)
+        bn_epsilon = ac.real(bn_epsilon, "bn_epsilon", low=0, low_open=True)
         self.bn_momentum = float(bn_momentum)
         self.bn_epsilon = float(bn_epsilon)
         self.reset_running_stats()
@@ -451,17 +450,22 @@ class _Cache:
 
 
 def _check_keep_prob(keep_prob, n_hidden):
-    values = [keep_prob] * n_hidden if isinstance(keep_prob, numbers.Real) else list(keep_prob)
-    if isinstance(keep_prob, numbers.Real) and n_hidden == 0 and keep_prob != 1:
-        raise ValueError("keep_prob < 1 needs a hidden layer to drop units from")
+    if ac.is_real(keep_prob):
+        if n_hidden == 0 and keep_prob != 1:
+            raise ValueError("keep_prob < 1 needs a hidden layer to drop units from")
+        values = [keep_prob] * n_hidden
+    elif isinstance(keep_prob, (str, bytes, dict, set, frozenset)) or not hasattr(
+            keep_prob, "__iter__"):
+        raise TypeError("keep_prob must be a number in (0, 1] or a list with one per hidden "
+                        f"layer, got {ac.got(keep_prob)}")
+    else:
+        values = list(keep_prob)
     if len(values) != n_hidden:
         raise ValueError(f"keep_prob has {len(values)} values but the network has "
                          f"{n_hidden} hidden layers")
-    for v in values:
-        if not isinstance(v, numbers.Real) or not (0.0 < v <= 1.0):
-            raise ValueError(f"keep_prob must lie in (0, 1] (the probability of keeping a "
-                             f"unit), got {v!r}")
-    return tuple(float(v) for v in values)
+    what = "in (0, 1] (the probability of keeping a unit)"
+    return tuple(ac.real(v, "keep_prob", low=0, low_open=True, high=1, what=what)
+                 for v in values)
 
 
 def _check_batchnorm(batchnorm, n_hidden):
@@ -469,11 +473,16 @@ def _check_batchnorm(batchnorm, n_hidden):
         return tuple(range(1, n_hidden + 1))
     if batchnorm is False or batchnorm is None:
         return ()
-    if isinstance(batchnorm, numbers.Integral):
+    if ac.is_int(batchnorm):
         batchnorm = [batchnorm]
+    elif isinstance(batchnorm, (str, bytes, dict)) or not hasattr(batchnorm, "__iter__"):
+        raise TypeError("batchnorm must be a list of hidden-layer numbers (1-based) or True, "
+                        f"got {ac.got(batchnorm)}")
     layers = list(batchnorm)
     for l in layers:
-        if not isinstance(l, numbers.Integral) or isinstance(l, bool) or not 1 <= l <= n_hidden:
+        if not ac.is_int(l):
+            raise TypeError(f"batchnorm must list hidden-layer numbers (ints), got {ac.got(l)}")
+        if not 1 <= l <= n_hidden:
             raise ValueError(f"batchnorm lists hidden layers 1..{n_hidden} (1-based; the "
                              f"output layer is not normalized), got {l!r}")
     if len(set(layers)) != len(layers):

@@ -1,0 +1,132 @@
+"""Argument checks shared by the public functions (one home for the rules).
+
+Every check names the argument and shows what it got, as
+``"l2 must be a finite number >= 0, got '0.1' (str)"``. A value of the wrong
+kind (a string where a number belongs, a bool where an int belongs, a float
+where a size belongs) raises ``TypeError``; a value of the right kind out of
+range raises ``ValueError``. ``bool`` is never a number here: ``True`` as a
+learning rate or a layer size is a mistake, not a 1.
+"""
+import math
+import numbers
+
+import numpy as np
+
+
+def got(value):
+    """``"'0.1' (str)"``: the value and its type, for error messages."""
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def _scalar(value):
+    """A 0-d real ndarray as its Python scalar; anything else unchanged."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        return value.item()
+    return value
+
+
+def is_real(value):
+    value = _scalar(value)
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def is_int(value):
+    value = _scalar(value)
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def real(value, name, *, low=None, high=None, low_open=False, high_open=False,
+         finite=True, what=None):
+    """``value`` as a float, checked against ``[low, high]`` (open ends as asked).
+
+    ``what`` overrides the range description in the message.
+    """
+    if not is_real(value):
+        raise TypeError(f"{name} must be a real number, got {got(value)}")
+    x = float(_scalar(value))
+    ok = not math.isnan(x) and (not finite or math.isfinite(x))
+    if ok and low is not None:
+        ok = x > low if low_open else x >= low
+    if ok and high is not None:
+        ok = x < high if high_open else x <= high
+    if not ok:
+        if what is None:
+            parts = []
+            if low is not None and high is not None:
+                parts.append(f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}")
+            elif low is not None:
+                parts.append(f"{'>' if low_open else '>='} {low:g}")
+            elif high is not None:
+                parts.append(f"{'<' if high_open else '<='} {high:g}")
+            what = ("a finite number " if finite else "a number ") + " ".join(parts)
+        raise ValueError(f"{name} must be {what.strip()}, got {value!r}")
+    return x
+
+
+def integer(value, name, *, minimum=None, what=None):
+    """``value`` as an int (``int`` or a NumPy integer, never a bool or a float)."""
+    if not is_int(value):
+        raise TypeError(f"{name} must be an int, got {got(value)}")
+    n = int(_scalar(value))
+    if minimum is not None and n < minimum:
+        raise ValueError(f"{name} must be {what or f'an int >= {minimum}'}, got {n}")
+    return n
+
+
+def choice(value, allowed, name):
+    """``value`` if it is one of the strings ``allowed``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {', '.join(map(repr, allowed))}; "
+                        f"got {got(value)}")
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+    return value
+
+
+def boolean(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {got(value)}")
+    return bool(value)
+
+
+def not_masked(value, name):
+    """Refuse a masked array: ``np.asarray`` would drop its mask silently and
+    the masked entries' hidden values would be used as data."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a numpy masked array; fastgrad does not honour masks (the hidden "
+            f"values would be used as data). Pass {name}.filled(value) or drop the masked "
+            "examples first.")
+    if _is_sparse(value):
+        raise TypeError(f"{name} is a scipy.sparse matrix; this function needs a dense array "
+                        f"(pass {name}.toarray()).")
+    return value
+
+
+def _is_sparse(value):
+    module = type(value).__module__ or ""
+    return module.startswith("scipy.sparse") and hasattr(value, "toarray")
+
+
+def sizes(value, name="layer_dims", *, minimum_len=2, what="[n_x, n_1, ..., n_L]"):
+    """A sequence of positive ints (a list, tuple, range or 1-D integer array)."""
+    if isinstance(value, (str, bytes)) or isinstance(value, (dict, set, frozenset)) or not (
+            hasattr(value, "__len__") and hasattr(value, "__getitem__")):
+        raise TypeError(f"{name} must be a list of ints {what}, got {got(value)}")
+    if isinstance(value, np.ndarray) and value.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D list of ints {what}, got an array of shape "
+                         f"{value.shape}")
+    dims = list(value)
+    if len(dims) < minimum_len:
+        raise ValueError(f"{name} needs at least {minimum_len} entries (input and output "
+                         f"sizes) {what}, got {dims}")
+    for i, d in enumerate(dims):
+        if not is_int(d):
+            raise TypeError(f"{name}[{i}] must be an int (a number of units), got {got(d)}")
+        if int(d) < 1:
+            raise ValueError(f"{name}[{i}] must be a positive number of units, got {int(d)} "
+                             f"(in {name}={dims})")
+    return [int(d) for d in dims]
