@@ -124,8 +124,10 @@ def sizes(value, name="layer_dims", *, minimum_len=2, what="[n_x, n_1, ..., n_L]
         raise ValueError(f"{name} needs at least {minimum_len} entries (input and output "
                          f"sizes) {what}, got {dims}")
     for i, d in enumerate(dims):
+        # ValueError (not TypeError) for an entry: the argument itself is the
+        # right kind of thing, a list, with a bad value in it.
         if not is_int(d):
-            raise TypeError(f"{name}[{i}] must be an int (a number of units), got {got(d)}")
+            raise ValueError(f"{name}[{i}] must be an int (a number of units), got {got(d)}")
         if int(d) < 1:
             raise ValueError(f"{name}[{i}] must be a positive number of units, got {int(d)} "
                              f"(in {name}={dims})")

@@ -7,28 +7,19 @@ Every generator returns the course layout: ``X`` of shape ``(2, m)``
 needed, and the global NumPy RNG is never touched.
 """
 import math
-import numbers
 
 import numpy as np
 
+from fastgrad import _argcheck as ac
 from fastgrad.init import as_generator
 
 
 def _check_m(m, name="m", minimum=1):
-    if not isinstance(m, (int, np.integer)) or isinstance(m, bool):
-        raise TypeError(f"{name} must be an int, got {type(m).__name__}")
-    if m < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {m}")
-    return int(m)
+    return ac.integer(m, name, minimum=minimum)
 
 
 def _check_nonneg(value, name):
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return value
+    return ac.real(value, name, low=0)
 
 
 def _shuffled(rng, X, Y):
@@ -195,6 +186,8 @@ def train_test_split(X, Y, *, test_size=0.25, seed=None, shuffle=True):
     X_train, X_test, Y_train, Y_test : ndarray
         New arrays (copies); the inputs are not modified.
     """
+    ac.not_masked(X, "X")
+    ac.not_masked(Y, "Y")
     X = np.asarray(X)
     Y = np.asarray(Y)
     if X.ndim != 2:
@@ -202,17 +195,19 @@ def train_test_split(X, Y, *, test_size=0.25, seed=None, shuffle=True):
     m = X.shape[1]
     if Y.ndim not in (1, 2) or Y.shape[-1] != m:
         raise ValueError(f"Y must have shape (n_y, m={m}) or (m,), got {Y.shape}")
-    if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real):
-        raise TypeError(f"test_size must be a float in (0, 1) or an int, got {type(test_size).__name__}")
-    if isinstance(test_size, (int, np.integer)):
+    if not ac.is_real(test_size):
+        raise TypeError(f"test_size must be a float in (0, 1) or an int, got {ac.got(test_size)}")
+    if ac.is_int(test_size):
         n_test = int(test_size)
     else:
-        if not 0.0 < test_size < 1.0:
-            raise ValueError(f"test_size as a fraction must lie in (0, 1), got {test_size!r}")
-        n_test = int(math.ceil(test_size * m))
+        fraction = ac.real(test_size, "test_size", low=0, high=1, low_open=True, high_open=True,
+                           what="a fraction in (0, 1) or an int")
+        n_test = int(math.ceil(fraction * m))
     if not 1 <= n_test <= m - 1:
         raise ValueError(f"test_size gives {n_test} test examples out of m={m}; "
                          "both parts need at least one example")
-    order = as_generator(seed).permutation(m) if shuffle else np.arange(m)
+    shuffle = ac.boolean(shuffle, "shuffle")
+    rng = as_generator(seed)  # checked even when shuffle=False
+    order = rng.permutation(m) if shuffle else np.arange(m)
     train, test = order[: m - n_test], order[m - n_test:]
     return X[:, train].copy(), X[:, test].copy(), Y[..., train].copy(), Y[..., test].copy()

@@ -39,7 +39,6 @@ forward growth ``c^(l-1)`` of ``A[l-1]`` and the backward growth
 ``‖dW‖`` are flat across layers even when every one of them is ~c^L too
 large. ``dZ`` shows the exponential the course describes.
 """
-import numbers
 import sys
 import types
 from dataclasses import asdict, dataclass
@@ -47,6 +46,7 @@ from typing import Optional
 
 import numpy as np
 
+from fastgrad import _argcheck as ac
 from fastgrad.activations import ACTIVATIONS
 
 SATURATION_TOL = 0.01
@@ -263,13 +263,10 @@ def diagnose(model, params, X, Y=None, *, threshold=DEFAULT_THRESHOLD, saturatio
         per-layer verdicts.
     """
     if not hasattr(model, "check_params") or not hasattr(model, "layer_dims"):
-        raise TypeError(f"model must be a fastgrad.MLP, got {type(model).__name__}")
-    if not isinstance(threshold, numbers.Real) or isinstance(threshold, bool) or not threshold > 1:
-        raise ValueError(f"threshold must be a number > 1, got {threshold!r}")
-    if (not isinstance(saturation_tol, numbers.Real) or isinstance(saturation_tol, bool)
-            or not 0 < saturation_tol < 0.5):
-        raise ValueError(f"saturation_tol must lie in (0, 0.5), got {saturation_tol!r}")
-    threshold = float(threshold)
+        raise TypeError(f"model must be a fastgrad.MLP, got {ac.got(model)}")
+    threshold = ac.real(threshold, "threshold", low=1, low_open=True)
+    saturation_tol = ac.real(saturation_tol, "saturation_tol", low=0, high=0.5, low_open=True,
+                             high_open=True)
     params = model.check_params(params)
     if Y is None:
         X = model.check_data(X)
@@ -379,13 +376,9 @@ def deep_linear_example(n_layers, weight=1.5, *, width=2):
     """
     from fastgrad.model import MLP
 
-    if not isinstance(n_layers, (int, np.integer)) or isinstance(n_layers, bool) or n_layers < 1:
-        raise ValueError(f"n_layers must be a positive int, got {n_layers!r}")
-    if not isinstance(width, (int, np.integer)) or isinstance(width, bool) or width < 1:
-        raise ValueError(f"width must be a positive int, got {width!r}")
-    if not isinstance(weight, numbers.Real) or isinstance(weight, bool) or not np.isfinite(weight):
-        raise ValueError(f"weight must be a finite number, got {weight!r}")
-    L, n = int(n_layers), int(width)
+    L = ac.integer(n_layers, "n_layers", minimum=1)
+    n = ac.integer(width, "width", minimum=1)
+    weight = ac.real(weight, "weight")
     model = MLP([n] * (L + 1), hidden="linear", output="linear")
     params = {}
     for l in range(1, L + 1):

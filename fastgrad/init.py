@@ -28,9 +28,10 @@ Randomness: every function takes ``seed`` (an int, None or a
 ``numpy.random.Generator``); the global NumPy RNG is never touched.
 """
 import math
-import numbers
 
 import numpy as np
+
+from fastgrad import _argcheck as ac
 
 # Std of N(0, 1) truncated to [-2, 2]: sqrt(1 - 4·φ(2) / (2Φ(2) - 1)).
 # Dividing the target std by it makes the truncated draw's variance right
@@ -61,41 +62,41 @@ def as_generator(seed):
     """
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
-        return np.random.default_rng(seed)
-    raise TypeError(f"seed must be an int, None or a numpy.random.Generator, got {type(seed).__name__}")
+    if seed is None:
+        return np.random.default_rng()
+    if ac.is_int(seed):
+        if int(seed) < 0:
+            raise ValueError(f"seed must be a non-negative int, got {int(seed)}")
+        return np.random.default_rng(int(seed))
+    raise TypeError(f"seed must be an int, None or a numpy.random.Generator, got {ac.got(seed)}")
 
 
 # -- validation -------------------------------------------------------------
 def _check_shape(shape):
     """``(fan_out, fan_in)`` as two positive ints."""
+    if isinstance(shape, (str, bytes)):
+        raise TypeError(f"shape must be a tuple (fan_out, fan_in), got {ac.got(shape)}")
     try:
         dims = tuple(shape)
     except TypeError:
-        raise TypeError(f"shape must be a tuple (fan_out, fan_in), got {shape!r}") from None
-    if len(dims) != 2 or not all(
-        isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in dims
-    ):
+        raise TypeError(f"shape must be a tuple (fan_out, fan_in), got {ac.got(shape)}") from None
+    if len(dims) != 2:
         raise ValueError(f"shape must be two ints (fan_out, fan_in), got {shape!r}")
+    for d in dims:
+        if not ac.is_int(d):
+            raise ValueError(f"shape must be two ints (fan_out, fan_in), got {shape!r} "
+                            f"(holding {ac.got(d)})")
     if dims[0] < 1 or dims[1] < 1:
         raise ValueError(f"shape must be positive (fan_out, fan_in), got {shape!r}")
     return int(dims[0]), int(dims[1])
 
 
 def _check_positive(value, name, *, allow_zero=False):
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        need = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {need}, got {value!r}")
-    return value
+    return ac.real(value, name, low=0, low_open=not allow_zero)
 
 
 def _choice(value, allowed, name):
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-    return value
+    return ac.choice(value, allowed, name)
 
 
 # -- the general rule -------------------------------------------------------
@@ -278,23 +279,13 @@ def calculate_gain(activation, param=None):
         return math.sqrt(2.0)
     if activation == "selu":
         return 3.0 / 4.0
-    slope = 0.01 if param is None else param
-    if not isinstance(slope, numbers.Real) or isinstance(slope, bool) or not math.isfinite(slope):
-        raise ValueError(f"param (the leaky_relu slope) must be a finite number, got {param!r}")
+    slope = 0.01 if param is None else ac.real(param, "param (the leaky_relu slope)")
     return math.sqrt(2.0 / (1.0 + float(slope) ** 2))
 
 
 # -- whole networks ---------------------------------------------------------
 def _check_layer_dims(layer_dims):
-    if isinstance(layer_dims, (str, bytes)) or not hasattr(layer_dims, "__len__"):
-        raise TypeError(f"layer_dims must be a sequence of ints [n_x, n_1, ..., n_L], got {layer_dims!r}")
-    dims = list(layer_dims)
-    if len(dims) < 2:
-        raise ValueError(f"layer_dims needs at least 2 entries (input and output sizes), got {dims}")
-    for d in dims:
-        if not isinstance(d, (int, np.integer)) or isinstance(d, bool) or d < 1:
-            raise ValueError(f"layer_dims must hold positive ints, got {dims}")
-    return [int(d) for d in dims]
+    return ac.sizes(layer_dims, "layer_dims")
 
 
 def initialize_parameters(layer_dims, method="he", *, seed=None, scale=1.0):
@@ -323,7 +314,10 @@ def initialize_parameters(layer_dims, method="he", *, seed=None, scale=1.0):
     -------
     dict of str -> ndarray of float64
     """
-    if not isinstance(method, str) or method not in METHODS:
+    if not isinstance(method, str):
+        raise TypeError(f"method must be an init name, one of {', '.join(METHODS)}; got "
+                        f"{ac.got(method)}")
+    if method not in METHODS:
         hint = " (LSUV needs data: use fastgrad.init.lsuv(model, X))" if method == "lsuv" else ""
         raise ValueError(f"unknown init method {method!r}{hint}; choose one of {', '.join(METHODS)}")
     dims = _check_layer_dims(layer_dims)
@@ -376,11 +370,11 @@ def lsuv(model, X, *, seed=None, tol=0.1, max_iter=10):
         If a layer's pre-activations are constant on ``X`` (e.g. every unit
         of the layer before is dead), so no rescaling can reach variance 1.
     """
-    if not hasattr(model, "layer_dims") or not hasattr(model, "forward"):
-        raise TypeError(f"model must be a fastgrad.MLP, got {type(model).__name__}")
+    if not hasattr(model, "layer_dims") or not hasattr(model, "check_data"):
+        raise TypeError(f"model must be a fastgrad.MLP, got {ac.got(model)}")
     tol = _check_positive(tol, "tol")
-    if not isinstance(max_iter, (int, np.integer)) or isinstance(max_iter, bool) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
+    max_iter = ac.integer(max_iter, "max_iter", minimum=1)
+    as_generator(seed)  # check it before any work
     X = model.check_data(X)
     if X.shape[1] < 2:
         raise ValueError(f"lsuv needs a batch of at least 2 examples to measure a variance, got m={X.shape[1]}")

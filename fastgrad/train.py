@@ -8,10 +8,11 @@ the whole batch, then the gradients by backprop, then updates every block::
 Optimizers with state (momentum, RMSprop, Adam) live in ``fastgrad.optim``.
 """
 import math
-import numbers
 from typing import NamedTuple
 
 import numpy as np
+
+from fastgrad import _argcheck as ac
 
 
 class DivergenceError(FloatingPointError):
@@ -33,11 +34,7 @@ class TrainResult(NamedTuple):
 
 
 def _check_int(value, name, minimum):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+    return ac.integer(value, name, minimum=minimum)
 
 
 def gradient_descent(model, params, X, Y, *, learning_rate, num_iterations,
@@ -80,11 +77,7 @@ def gradient_descent(model, params, X, Y, *, learning_rate, num_iterations,
     for attr in ("check_params", "check_data", "cost", "backward"):
         if not hasattr(model, attr):
             raise TypeError(f"model must be a fastgrad.MLP (no .{attr}), got {type(model).__name__}")
-    if not isinstance(learning_rate, numbers.Real) or isinstance(learning_rate, bool):
-        raise TypeError(f"learning_rate must be a real number, got {type(learning_rate).__name__}")
-    alpha = float(learning_rate)
-    if not math.isfinite(alpha) or alpha <= 0:
-        raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate!r}")
+    alpha = ac.real(learning_rate, "learning_rate", low=0, low_open=True)
     num_iterations = _check_int(num_iterations, "num_iterations", 0)
     record_every = _check_int(record_every, "record_every", 1)
     if callback is not None and not callable(callback):
