@@ -122,9 +122,11 @@ def plot(result, path):
 
 
 def add_arguments(parser):
-    parser.add_argument("--depth", type=int, default=50, help="number of layers L (50)")
-    parser.add_argument("--width", type=int, default=100, help="units per layer (100)")
-    parser.add_argument("--seed", type=int, default=0, help="seed (0)")
+    from fastgrad.cli import nonnegative_int, positive_float, positive_int  # noqa: F401
+
+    parser.add_argument("--depth", type=positive_int, default=50, help="number of layers L (50)")
+    parser.add_argument("--width", type=positive_int, default=100, help="units per layer (100)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed (0)")
     parser.add_argument("--plot", metavar="FILE.png", help=PLOT_HELP)
 
 

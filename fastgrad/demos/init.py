@@ -127,9 +127,11 @@ def plot(result, path):
 
 
 def add_arguments(parser):
-    parser.add_argument("--iterations", type=int, default=15000, help="gradient-descent iterations (15000)")
-    parser.add_argument("--learning-rate", type=float, default=0.01, help="learning rate (0.01)")
-    parser.add_argument("--seed", type=int, default=4, help="seed for the data and the initializations (4)")
+    from fastgrad.cli import nonnegative_int, positive_float, positive_int  # noqa: F401
+
+    parser.add_argument("--iterations", type=nonnegative_int, default=15000, help="gradient-descent iterations (15000)")
+    parser.add_argument("--learning-rate", type=positive_float, default=0.01, help="learning rate (0.01)")
+    parser.add_argument("--seed", type=nonnegative_int, default=4, help="seed for the data and the initializations (4)")
     parser.add_argument("--plot", metavar="FILE.png", help=PLOT_HELP)
 
 

@@ -229,9 +229,11 @@ def plot(result, path):
 
 
 def add_arguments(parser):
-    parser.add_argument("--m", type=int, default=500, help="number of examples (500)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the data (0)")
-    parser.add_argument("--max-iterations", type=int, default=20000,
+    from fastgrad.cli import nonnegative_int, positive_float, positive_int  # noqa: F401
+
+    parser.add_argument("--m", type=positive_int, default=500, help="number of examples (500)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed for the data (0)")
+    parser.add_argument("--max-iterations", type=positive_int, default=20000,
                         help="budget for the measured run (20000)")
     parser.add_argument("--plot", metavar="FILE.png", help=PLOT_HELP)
 

@@ -32,12 +32,14 @@ OPTIMIZERS = {
 
 
 def add_arguments(parser):
-    parser.add_argument("--epochs", type=int, default=5000, help="epochs per optimizer (5000)")
-    parser.add_argument("--seed", type=int, default=3,
+    from fastgrad.cli import nonnegative_int, positive_float, positive_int  # noqa: F401
+
+    parser.add_argument("--epochs", type=nonnegative_int, default=5000, help="epochs per optimizer (5000)")
+    parser.add_argument("--seed", type=nonnegative_int, default=3,
                         help="seed for the data, the initial weights and the shuffles (3)")
-    parser.add_argument("--learning-rate", type=float, default=0.0007, help="(0.0007)")
-    parser.add_argument("--batch-size", type=int, default=64, help="(64)")
-    parser.add_argument("--print-every", type=int, default=1000,
+    parser.add_argument("--learning-rate", type=positive_float, default=0.0007, help="(0.0007)")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="(64)")
+    parser.add_argument("--print-every", type=positive_int, default=1000,
                         help="print the cost every this many epochs (1000)")
     parser.add_argument("--plot", metavar="FILE.png",
                         help="save cost curves and decision boundaries (needs matplotlib)")

@@ -37,10 +37,12 @@ VARIANTS = {
 
 
 def add_arguments(parser):
-    parser.add_argument("--epochs", type=int, default=10000, help="epochs per variant (10000)")
-    parser.add_argument("--seed", type=int, default=2,
+    from fastgrad.cli import nonnegative_int, positive_float, positive_int  # noqa: F401
+
+    parser.add_argument("--epochs", type=nonnegative_int, default=10000, help="epochs per variant (10000)")
+    parser.add_argument("--seed", type=nonnegative_int, default=2,
                         help="seed for the data, the weights and the dropout masks (2)")
-    parser.add_argument("--learning-rate", type=float, default=0.3, help="(0.3)")
+    parser.add_argument("--learning-rate", type=positive_float, default=0.3, help="(0.3)")
     parser.add_argument("--plot", metavar="FILE.png", help=PLOT_HELP)
 
 
