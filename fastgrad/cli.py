@@ -158,7 +158,7 @@ def _add_check_arguments(p):
                    help="batch-normalize these hidden layers (1-based), or 'all' "
                         "(default: none)")
     p.add_argument("--epsilon", type=positive_float, default=1e-7,
-                   help="finite-difference step (default: 1e-7)")
+                   help="finite-difference step (default: %(default)g)")
     p.add_argument("--threads", type=threads, default=None, metavar="N",
                    help="OpenMP threads, -1 for every core (default: the cores OpenMP "
                         "would use, respecting OMP_NUM_THREADS)")

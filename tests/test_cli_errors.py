@@ -1,0 +1,221 @@
+"""Exit statuses and error lines of the ``fastgrad`` command.
+
+0: the check passed; 1: the check found a problem (and nothing else); 2: any
+error, reported as ONE line on stderr naming the option at fault: bad values,
+bad combinations, a problem too large for memory, an internal error.
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+import pytest
+
+import fastgrad
+from fastgrad import cli
+from fastgrad.cli import build_parser, main
+
+
+def _one_error_line(capsys):
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert "Traceback" not in captured.err
+    return lines[0]
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["check", "--seed", "-1"], "--seed"),
+    (["check", "--seed", "x"], "--seed"),
+    (["check", "--seed", "1.5"], "--seed"),
+    (["check", "--threads", "0"], "--threads"),
+    (["check", "--threads", "-2"], "--threads"),
+    (["check", "--threads", "two"], "--threads"),
+    (["check", "--mode", "sampled", "-k", "0"], "-k"),
+    (["check", "-k", "3"], "-k"),                        # -k without a sampled/directional mode
+    (["check", "--examples", "0"], "--examples"),
+    (["check", "-m", "-5"], "--examples"),
+    (["check", "--epsilon", "0"], "--epsilon"),
+    (["check", "--epsilon", "nan"], "--epsilon"),
+    (["check", "--epsilon", "inf"], "--epsilon"),
+    (["check", "--epsilon", "-1e-7"], "--epsilon"),
+    (["check", "--l2", "-1"], "--l2"),
+    (["check", "--l2", "nan"], "--l2"),
+    (["check", "--keep-prob", "0"], "--keep-prob"),
+    (["check", "--keep-prob", "1.5"], "--keep-prob"),
+    (["check", "--keep-prob", "nan"], "--keep-prob"),
+    (["check", "--keep-prob", "0.5", "--layers", "3,1"], "--keep-prob"),
+    (["check", "--hidden", "swish"], "--hidden"),
+    (["check", "--hidden", ""], "--hidden"),
+    (["check", "--hidden", "relu,tanh,relu"], "--hidden"),
+    (["check", "--batchnorm", "3"], "--batchnorm"),
+    (["check", "--batchnorm", "0"], "--batchnorm"),
+    (["check", "--batchnorm", "1,1"], "--batchnorm"),
+    (["check", "--batchnorm", "x"], "--batchnorm"),
+    (["check", "--layers", "x"], "--layers"),
+    (["check", "--layers", "3"], "--layers"),
+    (["check", "--layers", "3,0,1"], "--layers"),
+    (["check", "--output", "softmax", "--layers", "3,4,1"], "--output softmax"),
+    (["check", "--output", "tanh"], "--output"),
+    (["check", "--mode", "fast"], "--mode"),
+    (["check", "--fixed"], "--fixed"),
+    (["check", "--course", "--layers", "3,3,1"], "--layers"),
+    (["check", "--course", "--examples", "5"], "--examples"),
+    (["check", "--course", "--hidden", "tanh"], "--hidden"),
+    (["check", "--course", "--output", "linear"], "--output"),
+    (["check", "--course", "--l2", "0.1"], "--l2"),
+    (["check", "--course", "--keep-prob", "0.5"], "--keep-prob"),
+    (["check", "--course", "--batchnorm", "1"], "--batchnorm"),
+    (["check", "--bug", "transpose:W2"], "--bug"),
+    (["check", "--bug", "scale:W2:nan"], "--bug"),
+    (["check", "--bug", "scale:W2:x"], "--bug"),
+    (["check", "--bug", "sign:W2:3"], "--bug"),
+    (["check", "--bug", "drop-l2:W1"], "--bug"),
+    (["check", "--bug", "scale:W9"], "--bug"),
+    (["check", "--layers", "1,4000000000,1"], "--layers"),
+    (["check", "--layers", "1000,1000,1", "--examples", "100000000000"], "--examples"),
+    (["demo", "depth", "--depth", "0"], "--depth"),
+    (["demo", "depth", "--width", "-1"], "--width"),
+    (["demo", "init", "--learning-rate", "0"], "--learning-rate"),
+    (["demo", "init", "--iterations", "-5"], "--iterations"),
+    (["demo", "init", "--seed", "-1"], "--seed"),
+    (["demo", "normalize", "--m", "0"], "--m"),
+    (["demo", "optimizers", "--batch-size", "0"], "--batch-size"),
+    (["demo", "optimizers", "--print-every", "0"], "--print-every"),
+    (["demo", "regularize", "--epochs", "-1"], "--epochs"),
+    (["demo", "regularize", "--learning-rate", "nan"], "--learning-rate"),
+    ([], "COMMAND"),
+])
+def test_bad_options_exit_2_with_one_line_naming_the_flag(capsys, argv, flag):
+    assert main(argv) == 2
+    line = _one_error_line(capsys)
+    assert line.startswith("fastgrad") and "error:" in line
+    assert flag in line, line
+
+
+def test_explanations(capsys):
+    assert main(["check", "--bug", "transpose:W2"]) == 2
+    assert "square" in _one_error_line(capsys)
+    assert main(["check", "--layers", "8,16,16,1", "--bug", "transpose:W3"]) == 2
+    assert "W2" in _one_error_line(capsys)          # names the square block there is
+    assert main(["check", "--fixed"]) == 2
+    assert "--course" in _one_error_line(capsys)
+    assert main(["check", "--course", "--layers", "3,3,1", "-m", "3"]) == 2
+    line = _one_error_line(capsys)
+    assert "--course" in line and "--layers" in line and "--examples" in line
+
+
+def test_softmax_on_the_default_network_gets_a_multi_unit_output(capsys):
+    assert main(["check", "--output", "softmax", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "MLP([8, 32, 16, 3], hidden='relu', output='softmax'" in out
+
+
+def test_transpose_bug_on_a_square_block_is_found(capsys):
+    assert main(["check", "--layers", "8,16,16,1", "--bug", "transpose:W2", "--threads", "1"]) == 1
+    assert "BUG" in capsys.readouterr().out
+
+
+def test_too_large_is_refused_before_allocating_with_the_estimate(capsys, monkeypatch):
+    monkeypatch.setattr(cli, "_available_memory", lambda: 8 * 2**30)
+    calls = []
+    monkeypatch.setattr(fastgrad, "MLP", lambda *a, **k: calls.append(a))
+    assert main(["check", "--layers", "1,4000000000,1"]) == 2
+    line = _one_error_line(capsys)
+    assert "too large" in line and "12,000,000,001 parameters" in line
+    assert "GiB" in line and "8.0 GiB available" in line
+    assert calls == []  # refused before building anything
+
+
+def test_memory_error_inside_the_check_is_exit_2(capsys, monkeypatch):
+    def fail(*args, **kwargs):
+        raise MemoryError("Unable to allocate 80.0 GiB for the scratch")
+
+    monkeypatch.setattr(fastgrad, "gradient_check", fail)
+    assert main(["check"]) == 2
+    line = _one_error_line(capsys)
+    assert "out of memory" in line and "80.0 GiB" in line and "too large" in line
+
+
+def test_memory_error_without_message(capsys, monkeypatch):
+    def fail(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(fastgrad, "gradient_check", fail)
+    assert main(["check"]) == 2
+    assert "out of memory (MemoryError)" in _one_error_line(capsys)
+
+
+def test_internal_error_is_exit_2_not_1(capsys, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("something broke\nacross lines")
+
+    monkeypatch.setattr(fastgrad, "gradient_check", fail)
+    monkeypatch.delenv("FASTGRAD_TRACEBACK", raising=False)
+    assert main(["check"]) == 2
+    line = _one_error_line(capsys)
+    assert "internal error: RuntimeError: something broke across lines" in line
+    assert "FASTGRAD_TRACEBACK=1" in line
+    monkeypatch.setenv("FASTGRAD_TRACEBACK", "1")
+    with pytest.raises(RuntimeError, match="something broke"):
+        main(["check"])
+
+
+def test_keyboard_interrupt_is_130(capsys, monkeypatch):
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fastgrad, "gradient_check", stop)
+    assert main(["check"]) == 130
+    assert _one_error_line(capsys) == "fastgrad: interrupted"
+
+
+def test_exit_1_only_when_the_check_finds_a_problem(capsys):
+    assert main(["check", "--threads", "1"]) == 0
+    assert main(["check", "--threads", "1", "--bug", "sign:b2"]) == 1
+    assert main(["check", "--course"]) == 1
+    assert main(["check", "--course", "--fixed"]) == 0
+    capsys.readouterr()
+
+
+def test_help_exits_0(capsys):
+    assert main(["check", "--help"]) == 0
+    assert "usage: fastgrad check" in capsys.readouterr().out
+
+
+def _subparser(parser, name):
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices[name]
+
+
+def test_every_check_option_has_help_with_its_default():
+    check = _subparser(build_parser(), "check")
+    for action in check._actions:
+        if not action.option_strings or isinstance(action, (argparse._HelpAction,
+                                                            argparse._StoreTrueAction)):
+            continue
+        assert action.help, action.option_strings
+        assert "default:" in action.help, action.option_strings
+        if action.default not in (None, [], False):
+            assert (f"default: {action.default}" in action.help
+                    or f"default: {action.default:g}" in action.help), action.option_strings
+
+
+def test_every_demo_option_shows_its_default():
+    demo = _subparser(build_parser(), "demo")
+    demos = next(a for a in demo._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in demos.choices.items():
+        for action in parser._actions:
+            if not action.option_strings or action.default in (None, False) or isinstance(
+                    action, argparse._HelpAction):
+                continue
+            assert action.help and f"{action.default:g}" in action.help, (name, action.dest)
+
+
+def test_the_real_command_one_line_no_traceback():
+    env = {k: v for k, v in os.environ.items() if k != "FASTGRAD_TRACEBACK"}
+    proc = subprocess.run([sys.executable, "-m", "fastgrad", "check", "--layers", "1,4000000000,1"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--layers" in lines[0] and "Traceback" not in proc.stderr
