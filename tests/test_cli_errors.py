@@ -195,10 +195,11 @@ def test_every_check_option_has_help_with_its_default():
                                                             argparse._StoreTrueAction)):
             continue
         assert action.help, action.option_strings
-        assert "default:" in action.help, action.option_strings
+        text = action.help % dict(vars(action), prog=check.prog)  # as --help shows it
+        assert "default:" in text, action.option_strings
         if action.default not in (None, [], False):
-            assert (f"default: {action.default}" in action.help
-                    or f"default: {action.default:g}" in action.help), action.option_strings
+            shown = f"{action.default:g}" if isinstance(action.default, float) else action.default
+            assert f"default: {shown}" in text, action.option_strings
 
 
 def test_every_demo_option_shows_its_default():
