@@ -263,6 +263,7 @@ class MLP:
         if Y is None:
             return X
         n_out = self.layer_dims[-1]
+        ac.not_masked(Y, "Y")
         Yarr = np.asarray(Y)
         if Yarr.ndim == 1 and Yarr.shape[0] == m:
             if n_out == 1:
