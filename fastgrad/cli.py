@@ -58,6 +58,17 @@ def positive_int(text):
     return n
 
 
+def int_at_least(minimum):
+    """An argparse type: an integer >= ``minimum``."""
+    def check(text):
+        n = _number(text, int)
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {n}")
+        return n
+    check.__name__ = f"int_at_least_{minimum}"
+    return check
+
+
 def nonnegative_int(text):
     n = _number(text, int)
     if n < 0:

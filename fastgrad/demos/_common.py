@@ -1,5 +1,24 @@
-"""Helpers shared by the demos: plain-text tables and lazy matplotlib."""
+"""Helpers shared by the demos: plain-text tables, argument checks and lazy matplotlib."""
 import math
+
+from fastgrad import _argcheck as ac
+
+
+def check_seed(seed):
+    """A demo's ``seed``: None or an int >= 0 (it seeds a ``SeedSequence``)."""
+    if seed is None:
+        return None
+    return ac.integer(seed, "seed", minimum=0)
+
+
+def check_names(names, allowed, what):
+    """``names`` as a list, each one of ``allowed`` (a dict or a sequence)."""
+    if isinstance(names, str):
+        names = [names]
+    names = list(names)
+    for name in names:
+        ac.choice(name, tuple(allowed), what)
+    return names
 
 PLOT_HELP = "also draw the result to FILE.png (needs matplotlib: pip install fastgrad[plot])"
 

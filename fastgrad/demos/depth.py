@@ -15,7 +15,8 @@ on one batch and prints, at a few depths, the forward scale
 """
 import numpy as np
 
-from fastgrad.demos._common import (PLOT_HELP, fmt_sci, format_table,
+from fastgrad import _argcheck as ac
+from fastgrad.demos._common import (check_seed, PLOT_HELP, fmt_sci, format_table,
                                     new_figure, save_figure,
                                     single_threaded_blas, plot_preflight)
 from fastgrad.diagnose import deep_linear_example, diagnose
@@ -59,7 +60,10 @@ def depth_profile(*, depth=50, width=100, m=200, seed=0, schemes=SCHEMES):
     dict
         ``{label: Diagnosis}``.
     """
-    ss = np.random.SeedSequence(seed)
+    depth = ac.integer(depth, "depth", minimum=1)
+    width = ac.integer(width, "width", minimum=1)
+    m = ac.integer(m, "m", minimum=2)
+    ss = np.random.SeedSequence(check_seed(seed))
     data_ss, init_ss = ss.spawn(2)
     rng = np.random.default_rng(data_ss)
     X = rng.standard_normal((width, m))

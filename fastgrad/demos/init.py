@@ -15,7 +15,8 @@ descent (learning rate 0.01, 15,000 iterations) from three starting points:
 import numpy as np
 
 from fastgrad.datasets import make_circles
-from fastgrad.demos._common import (PLOT_HELP, decision_boundary,
+from fastgrad import _argcheck as ac
+from fastgrad.demos._common import (check_seed, PLOT_HELP, decision_boundary,
                                     format_table, new_figure, save_figure,
                                     single_threaded_blas, plot_preflight)
 from fastgrad.model import MLP
@@ -55,7 +56,11 @@ def compare_initializations(*, iterations=15000, learning_rate=0.01, seed=4, n_t
         (recorded every ``record_every`` iterations), ``final_cost``,
         ``train_accuracy`` and ``test_accuracy`` (fractions).
     """
-    ss = np.random.SeedSequence(seed)
+    iterations = ac.integer(iterations, "iterations", minimum=0)
+    learning_rate = ac.real(learning_rate, "learning_rate", low=0, low_open=True)
+    n_train = ac.integer(n_train, "n_train", minimum=2)
+    n_test = ac.integer(n_test, "n_test", minimum=2)
+    ss = np.random.SeedSequence(check_seed(seed))
     train_ss, test_ss, init_ss = ss.spawn(3)
     X_train, Y_train = make_circles(n_train, noise=noise, seed=np.random.default_rng(train_ss))
     X_test, Y_test = make_circles(n_test, noise=noise, seed=np.random.default_rng(test_ss))

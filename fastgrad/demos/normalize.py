@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 
+from fastgrad import _argcheck as ac
 from fastgrad.datasets import make_elongated
 from fastgrad.demos._common import (PLOT_HELP, fmt_sci, format_table,
                                     new_figure, save_figure,
@@ -138,6 +139,11 @@ def compare_normalization(*, m=500, seed=0, target_fraction=0.01, max_iterations
         budget), ``predicted_iterations`` (closed form), ``costs`` (every
         iteration of the measured run) and ``reached`` (bool).
     """
+    m = ac.integer(m, "m", minimum=2)
+    target_fraction = ac.real(target_fraction, "target_fraction", low=0, high=1, low_open=True,
+                              high_open=True)
+    max_iterations = ac.integer(max_iterations, "max_iterations", minimum=1)
+    probe_iterations = ac.integer(probe_iterations, "probe_iterations", minimum=1)
     if normalizer is None:
         from fastgrad.normalizer import Normalizer
 
@@ -229,9 +235,9 @@ def plot(result, path):
 
 
 def add_arguments(parser):
-    from fastgrad.cli import nonnegative_int, positive_float, positive_int  # noqa: F401
+    from fastgrad.cli import int_at_least, nonnegative_int, positive_int
 
-    parser.add_argument("--m", type=positive_int, default=500, help="number of examples (500)")
+    parser.add_argument("--m", type=int_at_least(2), default=500, help="number of examples (500)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed for the data (0)")
     parser.add_argument("--max-iterations", type=positive_int, default=20000,
                         help="budget for the measured run (20000)")

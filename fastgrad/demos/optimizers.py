@@ -14,6 +14,8 @@ import sys
 
 import numpy as np
 
+from fastgrad import _argcheck as ac
+from fastgrad.demos._common import check_names
 from fastgrad.model import MLP
 from fastgrad.optim import Adam, GradientDescent, Momentum, fit
 
@@ -66,6 +68,9 @@ def compare_optimizers(X, Y, *, epochs=5000, learning_rate=0.0007, batch_size=64
     model : MLP
     results : dict of name -> (FitResult, training accuracy)
     """
+    names = check_names(names, OPTIMIZERS, "names")
+    if print_every is not None:
+        print_every = ac.integer(print_every, "print_every", minimum=1)
     model = MLP(list(LAYER_DIMS), hidden="relu", output="sigmoid")
     params0 = model.init_params("he", seed=seed)
     results = {}

@@ -18,7 +18,7 @@ The same work is importable: :func:`compare_regularization`.
 """
 import numpy as np
 
-from fastgrad.demos._common import (PLOT_HELP, decision_boundary, format_table, new_figure,
+from fastgrad.demos._common import (check_names, PLOT_HELP, decision_boundary, format_table, new_figure,
                                     plot_preflight, save_figure, single_threaded_blas)
 from fastgrad.gradcheck import gradient_check
 from fastgrad.model import MLP
@@ -66,6 +66,7 @@ def compare_regularization(X_train, Y_train, X_test, Y_test, *, epochs=10000,
     dict of name -> dict with ``model``, ``result`` (FitResult), ``check``
     (the gradient check before training), ``train`` and ``test`` accuracy.
     """
+    variants = check_names(variants, VARIANTS, "variants")
     out = {}
     for name in variants:
         model = MLP(list(layer_dims), hidden="relu", output="sigmoid", **VARIANTS[name][1])
