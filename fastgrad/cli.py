@@ -376,11 +376,13 @@ def _cmd_check(args):
         _inject(grads, params, spec, model, X.shape[1])
     report = gradient_check(model, params, grads, X, Y, epsilon=args.epsilon,
                             n_threads=args.threads, mode=args.mode, k=args.k, seed=args.seed)
+    args.status = 0 if report.passed else 1  # kept if the reader of stdout goes away
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))
     else:
         print(report)
-    return 0 if report.passed else 1
+    sys.stdout.flush()
+    return args.status
 
 
 def _cmd_info(args):
@@ -451,6 +453,14 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("fastgrad: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`fastgrad check | head`): stop quietly,
+        # and keep Python from failing again when it flushes stdout at exit.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return getattr(args, "status", 2)
     except Exception as exc:  # an internal error: one line, still not "the check failed"
         if os.environ.get("FASTGRAD_TRACEBACK"):
             raise
