@@ -13,7 +13,6 @@ in a stable form (softplus / log-sum-exp), never as ``log(1 − sigmoid(z))``.
 Training-mode extras: inverted dropout on hidden layers (``keep_prob``) and
 batch normalization of chosen hidden layers (``batchnorm``); see :class:`MLP`.
 """
-import numbers
 import warnings
 
 import numpy as np

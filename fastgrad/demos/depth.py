@@ -126,7 +126,7 @@ def plot(result, path):
 
 
 def add_arguments(parser):
-    from fastgrad.cli import nonnegative_int, positive_float, positive_int  # noqa: F401
+    from fastgrad.cli import nonnegative_int, positive_int
 
     parser.add_argument("--depth", type=positive_int, default=50, help="number of layers L (50)")
     parser.add_argument("--width", type=positive_int, default=100, help="units per layer (100)")

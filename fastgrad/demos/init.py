@@ -132,7 +132,7 @@ def plot(result, path):
 
 
 def add_arguments(parser):
-    from fastgrad.cli import nonnegative_int, positive_float, positive_int  # noqa: F401
+    from fastgrad.cli import nonnegative_int, positive_float
 
     parser.add_argument("--iterations", type=nonnegative_int, default=15000, help="gradient-descent iterations (15000)")
     parser.add_argument("--learning-rate", type=positive_float, default=0.01, help="learning rate (0.01)")

@@ -34,7 +34,7 @@ OPTIMIZERS = {
 
 
 def add_arguments(parser):
-    from fastgrad.cli import nonnegative_int, positive_float, positive_int  # noqa: F401
+    from fastgrad.cli import nonnegative_int, positive_float, positive_int
 
     parser.add_argument("--epochs", type=nonnegative_int, default=5000, help="epochs per optimizer (5000)")
     parser.add_argument("--seed", type=nonnegative_int, default=3,

@@ -37,7 +37,7 @@ VARIANTS = {
 
 
 def add_arguments(parser):
-    from fastgrad.cli import nonnegative_int, positive_float, positive_int  # noqa: F401
+    from fastgrad.cli import nonnegative_int, positive_float
 
     parser.add_argument("--epochs", type=nonnegative_int, default=10000, help="epochs per variant (10000)")
     parser.add_argument("--seed", type=nonnegative_int, default=2,
