@@ -229,3 +229,17 @@ def test_ci_setup_commands_are_unchanged():
 ])
 def test_same_output(want, got, same):
     assert same_output(want, got) is same
+
+
+def test_fences_pair_up():
+    """Every code block closes with a bare ``` (text after a closing fence
+    would leave the block open on GitHub and swallow the rest of the page)."""
+    inside = False
+    for number, line in enumerate(README.read_text(encoding="utf-8").splitlines(), 1):
+        if line.startswith("```"):
+            if inside:
+                assert line.rstrip() == "```", f"README.md line {number}: {line!r}"
+            else:
+                assert re.fullmatch(r"```[\w+-]*", line.rstrip()), f"README.md line {number}"
+            inside = not inside
+    assert not inside
