@@ -14,6 +14,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -428,6 +429,20 @@ def build_parser():
     return parser
 
 
+# A library error that starts with an argument's Python name is reported with
+# the option's name (the options are checked first; this is the fallback).
+_FLAGS = {"n_threads": "--threads", "epsilon": "--epsilon", "k": "-k", "seed": "--seed",
+          "mode": "--mode", "l2": "--l2", "keep_prob": "--keep-prob", "batchnorm": "--batchnorm",
+          "layer_dims": "--layers", "hidden": "--hidden", "output": "--output"}
+
+
+def _flagged(text):
+    name = re.match(r"\w+", text)
+    if name and name.group() in _FLAGS and text[name.end():name.end() + 1] in (" ", "["):
+        return _FLAGS[name.group()] + text[name.end():]
+    return text
+
+
 def _one_line(exc):
     text = " ".join(str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc).split())
     return text or type(exc).__name__
@@ -449,7 +464,7 @@ def main(argv=None):
         print(f"fastgrad: error: out of memory ({_one_line(exc)}): the problem is too large "
               "for this machine; use a smaller network or fewer examples", file=sys.stderr)
     except (ValueError, TypeError, KeyError) as exc:
-        print(f"fastgrad: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"fastgrad: error: {_flagged(_one_line(exc))}", file=sys.stderr)
     except KeyboardInterrupt:
         print("fastgrad: interrupted", file=sys.stderr)
         return 130

@@ -241,3 +241,18 @@ def test_closed_stdout_keeps_the_verdict_and_is_quiet(capsys, monkeypatch, argv,
     monkeypatch.setattr(sys, "stdout", _ClosedPipe())
     assert main(argv) == status
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("message, line", [
+    ("n_threads must be at most 2 here, got 4000", "fastgrad: error: --threads must be at most 2 here, got 4000"),
+    ("epsilon is too large for float64", "fastgrad: error: --epsilon is too large for float64"),
+    ("k must be a positive int, got 0", "fastgrad: error: -k must be a positive int, got 0"),
+    ("kinks are not allowed", "fastgrad: error: kinks are not allowed"),   # a word, not the argument k
+])
+def test_library_errors_are_reported_with_the_flag(capsys, monkeypatch, message, line):
+    def fail(*args, **kwargs):
+        raise ValueError(message)
+
+    monkeypatch.setattr(fastgrad, "gradient_check", fail)
+    assert main(["check"]) == 2
+    assert _one_error_line(capsys) == line
