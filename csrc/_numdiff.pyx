@@ -30,7 +30,8 @@ class VanishingStep(ValueError):
 
 
 def central_differences(f, double[::1] theta, object view, double eps,
-                        const Py_ssize_t[::1] coords, double[::1] out, progress=None):
+                        const Py_ssize_t[::1] coords, double[::1] out, progress=None,
+                        name="f(theta)"):
     """Two-sided differences of ``f`` at ``theta`` for the given coordinates.
 
     Parameters
@@ -57,6 +58,8 @@ def central_differences(f, double[::1] theta, object view, double eps,
         rounding ``θ_i ± ε``.
     progress : callable, optional
         Called as ``progress(done)`` now and then.
+    name : str
+        How error messages call ``f``.
 
     Raises
     ------
@@ -84,11 +87,11 @@ def central_differences(f, double[::1] theta, object view, double eps,
             raise VanishingStep(i, orig, eps)
         theta[i] = plus
         try:
-            fp = _as_float(f(view))
+            fp = _as_float(f(view), name)
             if not isfinite(fp):
                 raise NonFiniteValue(i, 1, fp)
             theta[i] = minus
-            fm = _as_float(f(view))
+            fm = _as_float(f(view), name)
             if not isfinite(fm):
                 raise NonFiniteValue(i, -1, fm)
         finally:
@@ -100,10 +103,10 @@ def central_differences(f, double[::1] theta, object view, double eps,
         progress(K)
 
 
-cdef double _as_float(object value) except? -1.0:
+cdef double _as_float(object value, object name) except? -1.0:
     if type(value) is float:
         return <double>value
-    return as_real_scalar(value, "f(theta)")
+    return as_real_scalar(value, name)
 
 
 def as_real_scalar(value, name):

@@ -214,7 +214,8 @@ def _step_error(blocks, i, value, eps, count=1):
         why = (f"theta ± epsilon (epsilon={eps!r}) overflows float64; rescale that parameter "
                "(or use a smaller epsilon)")
     more = f" ({count} coordinates in all)" if count > 1 else ""
-    return ValueError(f"cannot take a finite difference at {where} = {value!r}{more}: {why}")
+    return ValueError(f"cannot take a finite difference at {where} = {float(value)!r}{more}: "
+                      f"{why}")
 
 
 def _read_only(arr):
@@ -237,14 +238,9 @@ def central_differences(call, flat, view, eps, coords, blocks, fname, progress, 
     out = np.empty(coords.size)
     bar = _Progress(coords.size, progress, desc)
     try:
-        _numdiff.central_differences(call, flat, view, eps, coords, out, bar.update)
+        _numdiff.central_differences(call, flat, view, eps, coords, out, bar.update, fname)
     except _numdiff.NonFiniteValue as e:
-        raise ValueError(
-            f"{fname} returned {e.value!r} at {coordinate_name(blocks, e.index)} "
-            f"{'+' if e.side > 0 else '-'} epsilon (theta index {e.index}, value "
-            f"{saved[e.index]!r}, epsilon={eps!r}): the finite difference needs a finite "
-            "value on both sides. Is a log/division reaching 0 or an exp overflowing there?"
-        ) from None
+        raise _non_finite_error(call, view, e, blocks, saved, eps, fname) from None
     except _numdiff.VanishingStep as e:  # pragma: no cover - check_steps refuses first
         raise _step_error(blocks, e.index, e.theta_i, eps) from None
     except ValueError as e:
@@ -258,6 +254,27 @@ def central_differences(call, flat, view, eps, coords, blocks, fname, progress, 
         bar.close()
     _check_untouched(flat, saved, fname)
     return out
+
+
+def _non_finite_error(call, view, e, blocks, saved, eps, fname):
+    """The message for NaN/inf from ``f`` at θ ± ε·e_i; one more call at θ
+    itself tells a value that is already non-finite without a perturbation."""
+    where = coordinate_name(blocks, e.index)
+    side = "+" if e.side > 0 else "-"
+    try:
+        at_theta = _numdiff.as_real_scalar(call(view), fname)
+    except Exception:  # the diagnosis must not hide the real error
+        at_theta = None
+    if at_theta is not None and not np.isfinite(at_theta):
+        return ValueError(
+            f"{fname} returned {float(e.value)!r} at {where} {side} epsilon, and is already "
+            f"{at_theta!r} at theta itself: the cost must be finite at theta (a log of 0, a "
+            "division by 0 or an overflowing exp?)")
+    return ValueError(
+        f"{fname} returned {float(e.value)!r} at {where} {side} epsilon ({where} = "
+        f"{float(saved[e.index])!r}, epsilon={eps!r}, theta index {e.index}), though it is "
+        f"finite at theta ({at_theta!r}): the finite difference needs a finite value on both "
+        "sides. Is a log/division reaching 0 or an exp overflowing there?")
 
 
 def _check_untouched(flat, saved, fname):

@@ -16,6 +16,7 @@ magnitude apart, so fastgrad puts its boundaries between them:
 ``thresholds=(great, bug)`` argument of the checks.
 """
 import json
+import numbers
 
 import numpy as np
 
@@ -41,14 +42,21 @@ def verdict_for(difference, thresholds=DEFAULT_THRESHOLDS):
 
 
 def check_thresholds(thresholds):
+    """``(great, bug)`` as two finite floats with ``0 < great <= bug``.
+
+    Strings and bools are refused (``("1e-6", "1e-3")`` is a TypeError, not
+    silently parsed)."""
     if thresholds is None:
         return DEFAULT_THRESHOLDS
-    try:
-        great, bug = (float(t) for t in thresholds)
-    except (TypeError, ValueError):
-        raise TypeError(f"thresholds must be a pair (great, bug), got {thresholds!r}") from None
-    if not (0 < great <= bug):
-        raise ValueError(f"thresholds must satisfy 0 < great <= bug, got {thresholds!r}")
+    if isinstance(thresholds, (str, bytes, dict)) or not hasattr(thresholds, "__iter__"):
+        raise TypeError(f"thresholds must be a pair (great, bug) of floats, got {thresholds!r}")
+    values = list(thresholds)
+    if len(values) != 2 or any(isinstance(t, (bool, np.bool_)) or not isinstance(t, numbers.Real)
+                               for t in values):
+        raise TypeError(f"thresholds must be a pair (great, bug) of floats, got {thresholds!r}")
+    great, bug = (float(t) for t in values)
+    if not (np.isfinite(great) and np.isfinite(bug) and 0 < great <= bug):
+        raise ValueError(f"thresholds must be finite with 0 < great <= bug, got {thresholds!r}")
     return great, bug
 
 
