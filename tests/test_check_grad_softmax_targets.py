@@ -79,7 +79,7 @@ def test_softmax_numerical_gradient_matches_long_double_reference(kind, l2):
         for key in ref:
             got = report.numerical[key]
             use = ~np.isnan(got)
-            np.testing.assert_allclose(got[use], ref[key][use], rtol=1e-6, atol=1e-9)
+            np.testing.assert_allclose(got[use], ref[key][use], rtol=1e-8, atol=1e-10)
     report = gradient_check(model, params, grads, X, Y, mode="directional", k=3, seed=0)
     assert report.verdict == "great", str(report)
 
