@@ -184,14 +184,21 @@ class GradCheckReport:
     hints : list of str
     n_params, n_checked, n_kinks : int
     mode : {"full", "sampled", "directional", "callable"}
+        "callable" is a full check through a Python callable
+        (:func:`fastgrad.check_grad`, or :func:`fastgrad.gradient_check` on an
+        object with a ``cost`` method); the latter reports "sampled" and
+        "directional" as such.
     epsilon : float
     n_threads : int
+        Threads of the compiled MLP kernel; always 1 for a Python callable
+        (its calls are serial whatever ``n_threads`` was given).
     seconds : float
     flops : int or None
         Floating-point work of the incremental kernel (None for other paths).
     directions : dict or None
         For ``mode="directional"``: per block, the directional derivatives
-        compared (``{"dW1": (numerical, analytic), ...}``).
+        compared and the kink flags (``{"dW1": (numerical, analytic,
+        kinks), ...}``).
     """
 
     def __init__(self, *, title, difference, difference_all, numerical, blocks,
