@@ -118,7 +118,10 @@ def as_real_scalar(value, name):
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must return a real number, got bool {value!r}")
     if isinstance(value, numbers.Real):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(f"{name} returned {value!r}, too large for a float64") from None
     if isinstance(value, (np.ndarray, np.generic)):
         if value.dtype.kind not in "fiu":
             raise TypeError(f"{name} must return a real number, got an array/scalar of "

@@ -245,10 +245,7 @@ def central_differences(call, flat, view, eps, coords, blocks, fname, progress, 
         raise _step_error(blocks, e.index, e.theta_i, eps) from None
     except ValueError as e:
         if "read-only" in str(e):
-            raise ValueError(
-                f"{fname} wrote into its argument: the check passes a read-only view of "
-                "theta, since writing to it would corrupt the check. Copy it first "
-                "(t = t.copy()) if it needs scratch space") from e
+            raise _wrote_error(fname) from e
         raise
     finally:
         bar.close()
@@ -275,6 +272,22 @@ def _non_finite_error(call, view, e, blocks, saved, eps, fname):
         f"{float(saved[e.index])!r}, epsilon={eps!r}, theta index {e.index}), though it is "
         f"finite at theta ({at_theta!r}): the finite difference needs a finite value on both "
         "sides. Is a log/division reaching 0 or an exp overflowing there?")
+
+
+def _wrote_error(fname):
+    return ValueError(
+        f"{fname} wrote into its argument: the check passes read-only views of theta "
+        "(and of X, Y), since writing to them would corrupt the check. Copy first "
+        "(t = t.copy()) if scratch space is needed")
+
+
+def _call_once(call, view, fname):
+    try:
+        return _numdiff.as_real_scalar(call(view), fname)
+    except ValueError as e:
+        if "read-only" in str(e):
+            raise _wrote_error(fname) from e
+        raise
 
 
 def _check_untouched(flat, saved, fname):
@@ -329,12 +342,7 @@ def directional(call, flat, view, eps, grads_flat, blocks, k, rng, fname, progre
                 for side, point in ((1, plus), (-1, minus)):
                     flat[sl] = point
                     try:
-                        value = _numdiff.as_real_scalar(call(view), fname)
-                    except ValueError as e:
-                        if "read-only" in str(e):
-                            raise ValueError(f"{fname} wrote into its argument (it gets a "
-                                             "read-only view); copy it first") from e
-                        raise
+                        value = _call_once(call, view, fname)
                     finally:
                         flat[sl] = base
                     if not np.isfinite(value):
@@ -468,10 +476,10 @@ def check_generic_model(model, params, grads, X, Y, eps, thresholds, raise_on_fa
 def _check_deterministic(call, fname):
     """Two evaluations at θ must agree: a cost that redraws dropout masks (or
     samples anything) at each call makes every difference noise."""
-    a = _numdiff.as_real_scalar(call(None), fname)
+    a = _call_once(call, None, fname)
     if not np.isfinite(a):
         raise ValueError(f"{fname} returned {a!r} at params itself: the cost must be finite")
-    b = _numdiff.as_real_scalar(call(None), fname)
+    b = _call_once(call, None, fname)
     if abs(a - b) > 1e-13 * max(abs(a), abs(b)):
         raise ValueError(
             f"{fname} is not deterministic: two calls with the same params gave {a!r} and "

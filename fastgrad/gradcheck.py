@@ -616,7 +616,7 @@ def check_grad(f, theta, grad, *, epsilon=1e-7, thresholds=None, raise_on_failur
     work = _as_theta(theta)
     if work.size == 0:
         raise ValueError(f"theta is empty (shape {work.shape}): there is nothing to check")
-    g = grad(_callable_check._read_only(work.copy())) if callable(grad) else grad
+    g = grad(work.copy()) if callable(grad) else grad
     g = _as_theta(g, "grad")
     if g.shape != work.shape:
         hint = " (it looks transposed)" if g.shape == work.shape[::-1] and g.ndim == 2 else ""

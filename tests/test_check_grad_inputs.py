@@ -372,3 +372,8 @@ def test_thresholds_are_validated_in_check_grad():
             check_grad(f, theta, df(theta), thresholds=bad)
     report = check_grad(f, theta, df(theta), thresholds=np.array([1e-9, 1e-2]))
     assert report.thresholds == (1e-9, 1e-2)
+
+
+def test_f_returning_a_huge_int_is_a_clear_error():
+    with pytest.raises(ValueError, match="too large for a float64"):
+        numerical_gradient(lambda t: 10 ** 400, np.array([0.5]))

@@ -291,7 +291,7 @@ def test_cost_sees_read_only_params_and_cannot_corrupt_the_check():
             p["W1"] *= 1.0
             return super().cost(p, X, Y)
 
-    with pytest.raises(ValueError, match="wrote into its argument|read-only"):
+    with pytest.raises(ValueError, match="Scribbler.cost wrote into its argument"):
         gradient_check(Scribbler(), params, grads, X, Y)
 
     class XScribbler(TinyNet):
@@ -299,7 +299,7 @@ def test_cost_sees_read_only_params_and_cannot_corrupt_the_check():
             X[0, 0] = 0.0
             return super().cost(p, X, Y)
 
-    with pytest.raises(ValueError, match="read-only"):
+    with pytest.raises(ValueError, match="XScribbler.cost wrote into its argument"):
         gradient_check(XScribbler(), params, grads, X, Y)
     assert snapshot(params, X, Y) == before
 
