@@ -148,3 +148,22 @@ def test_integer_arguments_are_validated(value, exc):
     if value != 0:
         with pytest.raises(exc, match="epoch"):
             InverseTimeDecay(0.1, 0.1)(value)
+
+
+def test_fit_gradient_checks_a_model_whose_backward_returns_the_course_dict():
+    X, Y, params, _ = course_problem()
+
+    class CourseModel:
+        def cost(self, p, X, Y):
+            return course.forward_propagation_n(X, Y, p)[0]
+
+        def backward(self, p, X, Y):
+            _, cache = course.forward_propagation_n(X, Y, p)
+            return course.backward_propagation_n(X, Y, cache, bugs=False)
+
+    result = fit(CourseModel(), params, X, Y, optimizer=GradientDescent(0.05), num_epochs=1,
+                 batch_size=None, seed=0, check_gradients=(0, 1))
+    assert sorted(result.gradient_checks) == [0, 1]
+    for report in result.gradient_checks.values():
+        assert report.verdict == "great"
+        assert [b.name for b in report.blocks] == ["d" + k for k in PARAM_KEYS]
