@@ -163,6 +163,9 @@ def check_generic_dicts(params, grads):
     p_out, g_out = {}, {}
     for key in keys:
         p = _real_array(params[key], f"params[{key!r}]", stacklevel=6)
+        if p.size == 0:
+            raise ValueError(f"params[{key!r}] is empty (shape {p.shape}): a block with no "
+                             "entries has nothing to check; leave it out of params and grads")
         g = _real_array(grads["d" + key], f"grads['d{key}']", stacklevel=6)
         if g.shape != p.shape:
             if not key.startswith("W") and p.ndim == 2 and p.shape[1] == 1 \

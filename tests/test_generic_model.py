@@ -136,6 +136,9 @@ def test_bad_params_are_refused():
         gradient_check(model, params, {**grads, "dW1": grads["dW1"].astype(complex)}, X, Y)
     with pytest.raises(ValueError, match="params is empty"):
         gradient_check(model, {}, {}, X, Y)
+    with pytest.raises(ValueError, match=r"params\['b2'\] is empty"):
+        gradient_check(model, {**params, "b2": np.zeros((0, 1))},
+                       {**grads, "db2": np.zeros((0, 1))}, X, Y)
     with pytest.raises(TypeError, match="grads must be a dict"):
         gradient_check(model, params, [1, 2], X, Y)
     with pytest.raises(KeyError, match="params"):
