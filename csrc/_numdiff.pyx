@@ -1,20 +1,52 @@
 """Finite differences of any Python callable, and the norms of the report."""
-from libc.math cimport fabs, sqrt
+from libc.math cimport fabs, isfinite, sqrt
+
+import numbers
+
+import numpy as np
+
+
+class NonFiniteValue(ValueError):
+    """``f`` returned NaN or inf at a perturbed point.
+
+    Attributes: ``index`` (the flat coordinate), ``side`` (+1 for θ+ε, −1 for
+    θ−ε) and ``value``. The Python callers turn it into a message that names
+    the coordinate in the caller's terms.
+    """
+
+    def __init__(self, index, side, value):
+        self.index, self.side, self.value = index, side, value
+        super().__init__(f"f returned {value!r} at theta[{index}] "
+                         f"{'+' if side > 0 else '-'} epsilon")
+
+
+class VanishingStep(ValueError):
+    """``θ_i ± ε`` is not finite, or rounds back to ``θ_i`` on both sides."""
+
+    def __init__(self, index, theta_i, eps):
+        self.index, self.theta_i, self.eps = index, theta_i, eps
+        super().__init__(f"theta[{index}] = {theta_i!r}: theta ± epsilon ({eps!r}) is not a "
+                         "finite, distinct float64 step")
 
 
 def central_differences(f, double[::1] theta, object view, double eps,
-                        const Py_ssize_t[::1] coords, double[::1] out, progress=None):
+                        const Py_ssize_t[::1] coords, double[::1] out, progress=None,
+                        name="f(theta)"):
     """Two-sided differences of ``f`` at ``theta`` for the given coordinates.
 
     Parameters
     ----------
     f : callable
-        Called as ``f(view)``; must return a real number.
+        Called as ``f(view)``; must return a real scalar (a Python or NumPy
+        real number, or a real array holding one value).
     theta : (P,) float64, INOUT
         The working copy that is perturbed in place; every coordinate is
-        restored to its exact original bits before the next one is touched.
+        restored to its saved original bits (not recomputed as
+        ``(θ_i ± ε) ∓ ε``) before the next one is touched, also when ``f``
+        raises.
     view : ndarray
-        ``theta`` as the shape ``f`` expects (shares memory with ``theta``).
+        ``theta`` as the shape ``f`` expects (shares memory with ``theta``;
+        the callers make it read-only so ``f`` cannot write to it).
     eps : float
         Step.
     coords : (K,) intp, IN
@@ -26,33 +58,79 @@ def central_differences(f, double[::1] theta, object view, double eps,
         rounding ``θ_i ± ε``.
     progress : callable, optional
         Called as ``progress(done)`` now and then.
+    name : str
+        How error messages call ``f``.
+
+    Raises
+    ------
+    VanishingStep
+        When ``θ_i ± ε`` is not finite or the step taken is 0 (checked
+        before ``f`` is called for that coordinate).
+    NonFiniteValue
+        When ``f`` returns NaN or inf (θ is restored first).
+    TypeError, ValueError
+        When ``f`` returns something that is not one real number.
     """
     cdef Py_ssize_t c, i, K = coords.shape[0]
-    cdef double orig, plus, minus, fp, fm
+    cdef double orig, plus, minus, fp, fm, step
+    if out.shape[0] != K:
+        raise ValueError("out must have one entry per coordinate")
     for c in range(K):
         i = coords[c]
+        if i < 0 or i >= theta.shape[0]:
+            raise IndexError(f"coordinate {i} out of range for {theta.shape[0]} entries")
         orig = theta[i]
         plus = orig + eps
         minus = orig - eps
+        step = plus - minus
+        if not (isfinite(plus) and isfinite(minus) and isfinite(step) and step > 0.0):
+            raise VanishingStep(i, orig, eps)
         theta[i] = plus
         try:
-            fp = _as_float(f(view))
+            fp = _as_float(f(view), name)
+            if not isfinite(fp):
+                raise NonFiniteValue(i, 1, fp)
             theta[i] = minus
-            fm = _as_float(f(view))
+            fm = _as_float(f(view), name)
+            if not isfinite(fm):
+                raise NonFiniteValue(i, -1, fm)
         finally:
             theta[i] = orig
-        out[c] = (fp - fm) / (plus - minus)
+        out[c] = (fp - fm) / step
         if progress is not None and (c & 255) == 255:
             progress(c + 1)
     if progress is not None:
         progress(K)
 
 
-cdef double _as_float(object value) except? -1.0:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"f(theta) must return a real number, got {type(value).__name__}") from None
+cdef double _as_float(object value, object name) except? -1.0:
+    if type(value) is float:
+        return <double>value
+    return as_real_scalar(value, name)
+
+
+def as_real_scalar(value, name):
+    """``value`` as a float if it is one real number, else a clear error.
+
+    Accepted: Python and NumPy real numbers (not bool), and real arrays
+    holding exactly one value (a ``(1, 1)`` cost is common in course code).
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must return a real number, got bool {value!r}")
+    if isinstance(value, numbers.Real):
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(f"{name} returned {value!r}, too large for a float64") from None
+    if isinstance(value, (np.ndarray, np.generic)):
+        if value.dtype.kind not in "fiu":
+            raise TypeError(f"{name} must return a real number, got an array/scalar of "
+                            f"dtype {value.dtype}")
+        if value.size != 1:
+            raise ValueError(f"{name} must return one number (a scalar cost), got an array "
+                             f"of shape {value.shape}")
+        return float(value.reshape(()))
+    raise TypeError(f"{name} must return a real number, got {type(value).__name__}")
 
 
 cdef double _scaled_norm(const double *x, const double *y, Py_ssize_t n, double sign) noexcept nogil:

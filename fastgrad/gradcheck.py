@@ -385,7 +385,7 @@ def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
         if not callable(getattr(model, "cost", None)):
             raise TypeError(f"model must be a fastgrad.MLP or have a cost(params, X, Y) method, "
                             f"got {type(model).__name__}")
-        return _check_generic_model(model, params, grads, X, Y, eps, thresholds, raise_on_failure)
+        return _check_generic_model(model, params, grads, X, Y, eps, thresholds, raise_on_failure, mode=mode, k=k, seed=seed, n_threads=n_threads, dropout=dropout, progress=progress)
     nt = effective_n_threads(n_threads)
     params = model.check_params(params, "params", warn_downcast=True)
     grads = model.check_params(grads, "grads", prefix="d", warn_downcast=True)
@@ -515,17 +515,26 @@ def _directional_block_rows(blocks, directions, failing):
         b.n_kinks = int(kk.sum())
 
 
-def _check_generic_model(model, params, grads, X, Y, eps, thresholds, raise_on_failure):
-    """Any model with ``cost(params, X, Y)``: the compiled loop over a callable."""
-    theta = params_to_vector(params)
-    analytic = params_to_vector(grads, prefix="d")
-    if analytic.size != theta.size:
-        raise ValueError(f"grads hold {analytic.size} numbers but params hold {theta.size}")
-    work = theta.copy()
-    views = vector_to_params(work, params)
-    return _callable_report(lambda _: model.cost(views, X, Y), work, work, analytic, eps,
-                            thresholds, raise_on_failure, title=repr(model),
-                            blocks=block_slices(params), prefix="d")
+# The paths through a Python callable live in their own module.
+from fastgrad import _callable_check  # noqa: E402
+
+
+def _check_generic_model(model, params, grads, X, Y, eps, thresholds, raise_on_failure, *,
+                         mode="full", k=None, seed=None, n_threads=None, dropout=True,
+                         progress=None):
+    """Any model with ``cost(params, X, Y)``: the compiled loop over a callable.
+
+    Validated as the MLP path: one gradient ``"d" + name`` per parameter, of
+    the same shape, finite. ``mode``, ``k``, ``seed`` and ``progress`` are
+    honoured; ``n_threads`` does not apply (the cost is Python, evaluated on
+    one thread; the report says 1); ``dropout=False`` is refused (only an MLP's
+    masks can be switched off by fastgrad), and a cost that differs between
+    two calls at the same θ (redrawn masks) is refused. See
+    :mod:`fastgrad._callable_check`.
+    """
+    return _callable_check.check_generic_model(
+        model, params, grads, X, Y, eps, thresholds, raise_on_failure, mode=mode, k=k,
+        seed=seed, n_threads=n_threads, dropout=dropout, progress=progress)
 
 
 def numerical_gradient(f, theta, *, epsilon=1e-7):
@@ -534,48 +543,65 @@ def numerical_gradient(f, theta, *, epsilon=1e-7):
     Parameters
     ----------
     f : callable
-        ``f(theta) -> float``; receives an array shaped like ``theta``.
+        ``f(theta) -> float``; receives a read-only array shaped like
+        ``theta`` (copy it if ``f`` needs to write).
     theta : array_like, any shape
         The point. Not modified: the compiled loop perturbs a float64 working
-        copy in place and restores every entry exactly.
+        copy in place and restores every entry from its saved bits.
     epsilon : float, default 1e-7
+        Absolute step. Coordinates where ``theta ± epsilon`` overflows or
+        rounds back to ``theta`` are refused with a ValueError.
 
     Returns
     -------
-    ndarray, shaped like ``theta``, float64
+    ndarray, shaped like ``theta``, float64 (empty for an empty ``theta``)
+
+    Raises
+    ------
+    ValueError
+        ``f`` returned NaN or inf (the message names the coordinate and the
+        side), or a step cannot be taken.
     """
-    eps = _check_epsilon(epsilon)
+    _check_callable(f)
+    eps = _callable_check.check_epsilon(epsilon)
     work = _as_theta(theta)
     flat = work.reshape(-1)
-    out = np.empty(flat.size)
-    _numdiff.central_differences(f, flat, work, eps, np.arange(flat.size, dtype=np.intp), out)
+    blocks = [("theta", slice(0, flat.size), work.shape)]
+    out = _callable_check.central_differences(
+        f, flat, _callable_check._read_only(work), eps, np.arange(flat.size, dtype=np.intp),
+        blocks, _callable_name(f), False, "fastgrad numerical_gradient")
     return out.reshape(work.shape)
 
 
+def _check_callable(f):
+    if not callable(f):
+        raise TypeError(f"f must be a callable f(theta) -> float, got {type(f).__name__}")
+
+
+def _callable_name(f):
+    return getattr(f, "__name__", type(f).__name__)
+
+
 def _as_theta(theta, name="theta"):
-    arr = np.asarray(theta)
-    if arr.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    if arr.dtype.kind == "f" and arr.dtype.itemsize < 8:
-        warnings.warn(f"{name} is {arr.dtype}; upcast to float64 (a finite difference "
-                      "with epsilon=1e-7 needs double precision)", UserWarning, stacklevel=3)
-    work = np.array(arr, dtype=np.float64, order="C", copy=True)
-    if not np.all(np.isfinite(work)):
-        raise ValueError(f"{name} contains NaN or inf")
-    return work
+    return _callable_check.as_theta(theta, name)
 
 
-def check_grad(f, theta, grad, *, epsilon=1e-7, thresholds=None, raise_on_failure=False):
+def check_grad(f, theta, grad, *, epsilon=1e-7, thresholds=None, raise_on_failure=False,
+               progress=None):
     """Check a gradient of any Python function ``f(theta) -> float``.
 
     Parameters
     ----------
     f : callable
-    theta : array_like, any shape
+        Receives a read-only array shaped like ``theta``; must return one
+        real number.
+    theta : array_like, any shape, not empty
     grad : array_like shaped like ``theta``, or callable ``grad(theta)``
     epsilon : float, default 1e-7
     thresholds : (float, float), default (1e-6, 1e-3)
     raise_on_failure : bool, default False
+    progress : bool or None
+        As for :func:`gradient_check`.
 
     Returns
     -------
@@ -583,44 +609,35 @@ def check_grad(f, theta, grad, *, epsilon=1e-7, thresholds=None, raise_on_failur
         One block, ``"theta"``; ``report.numerical["theta"]`` is the
         numerical gradient.
     """
-    eps = _check_epsilon(epsilon)
+    _check_callable(f)
+    eps = _callable_check.check_epsilon(epsilon)
     thresholds = check_thresholds(thresholds)
+    progress = _callable_check.check_progress(progress)
     work = _as_theta(theta)
+    if work.size == 0:
+        raise ValueError(f"theta is empty (shape {work.shape}): there is nothing to check")
     g = grad(work.copy()) if callable(grad) else grad
     g = _as_theta(g, "grad")
     if g.shape != work.shape:
         hint = " (it looks transposed)" if g.shape == work.shape[::-1] and g.ndim == 2 else ""
         raise ValueError(f"grad has shape {g.shape}, expected {work.shape} like theta{hint}")
-    blocks = [("theta", slice(0, work.size), work.shape)]
     return _callable_report(f, work.reshape(-1), work, g.ravel(), eps, thresholds,
-                            raise_on_failure, title=getattr(f, "__name__", "f"), blocks=blocks,
-                            prefix="")
+                            raise_on_failure, title=_callable_name(f),
+                            blocks=[("theta", slice(0, work.size), work.shape)], prefix="",
+                            progress=progress)
 
 
 def _callable_report(f, flat, view, analytic, eps, thresholds, raise_on_failure, *, title,
-                     blocks, prefix):
+                     blocks, prefix, progress=None):
     t0 = time.perf_counter()
     P = flat.size
-    numerical = np.empty(P)
-    bar = _Progress(P, None, "fastgrad check_grad")
-    try:
-        _numdiff.central_differences(f, flat, view, eps, np.arange(P, dtype=np.intp),
-                                     numerical, bar.update)
-    finally:
-        bar.close()
-    checked = np.ones(P, dtype=bool)
-    kinks = np.zeros(P, dtype=bool)
-    diff = _numdiff.relative_difference(analytic, numerical)[0]
-    names = [prefix + name for name, _, _ in blocks]
-    shapes = [shape for _, _, shape in blocks]
-    report = GradCheckReport(
-        title=title, difference=diff, difference_all=diff,
-        numerical={n: numerical[sl].reshape(s) for n, (_, sl, s) in zip(names, blocks)},
-        blocks=build_blocks(names, shapes, analytic, numerical, checked, kinks,
-                            thresholds=thresholds),
-        n_params=P, n_checked=P, n_kinks=0, mode="callable", epsilon=eps, n_threads=1,
-        seconds=time.perf_counter() - t0, flops=None, thresholds=thresholds,
-    )
+    numerical = _callable_check.central_differences(
+        f, flat, _callable_check._read_only(view), eps, np.arange(P, dtype=np.intp), blocks,
+        title, progress, "fastgrad check_grad")
+    report = _callable_check.build_report(
+        title=title, analytic=analytic, numerical=numerical, checked=np.ones(P, dtype=bool),
+        blocks=blocks, prefix=prefix, mode="callable", eps=eps, thresholds=thresholds,
+        seconds=time.perf_counter() - t0)
     if raise_on_failure:
         report.raise_if_failed()
     return report

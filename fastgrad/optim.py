@@ -146,9 +146,14 @@ def random_mini_batches(X, Y, batch_size=64, seed=None):
 
 @functools.lru_cache(maxsize=64)
 def _check_keys(param_keys, grad_keys):
-    """Names only (cached: a training run sees the same keys every step)."""
-    orphans = [g for g in grad_keys if not (isinstance(g, str) and g.startswith("d")
-                                            and g[1:] in param_keys)]
+    """Names only (cached: a training run sees the same keys every step).
+
+    Keys that are not gradients of parameters at all (the course's cache
+    entries ``dZ1``, ``dA1``, ...) are ignored, as ``gradient_check_n`` does;
+    a parameter gradient with no parameter (``dW9``) is still an error.
+    """
+    orphans = [g for g in grad_keys if isinstance(g, str) and g.startswith("d")
+               and _split_key(g[1:]) is not None and g[1:] not in param_keys]
     if orphans:
         raise KeyError(f"grads has {orphans} with no matching parameter in params "
                        f"(gradient names are 'd' + the parameter name, e.g. 'dW1')")
@@ -161,10 +166,11 @@ def _check_keys(param_keys, grad_keys):
 def _pair_up(params, grads):
     """``[(key, param, grad), ...]`` for every block with a gradient.
 
-    Every ``dK`` in ``grads`` must name a block ``K`` of ``params`` with the
-    same shape, and every trainable-looking block (W, b, gamma, beta + layer)
-    must have its gradient. Other ``params`` entries (buffers such as running
-    statistics) are carried over unchanged.
+    Every parameter-like ``dK`` in ``grads`` (W, b, gamma, beta + layer) must
+    name a block ``K`` of ``params`` with the same shape, and every
+    trainable-looking block must have its gradient. Other ``grads`` entries
+    (the course's ``dZ1``, ``dA1``, ... cache) are ignored; other ``params``
+    entries (buffers such as running statistics) are carried over unchanged.
     """
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict like {{'W1': ..., 'b1': ...}}, "
@@ -255,7 +261,9 @@ class Optimizer:
         params : dict of str -> ndarray
             ``{"W1": ..., "b1": ..., ...}`` (any ``gamma``/``beta`` blocks too).
         grads : dict of str -> ndarray
-            ``{"dW1": ..., "db1": ..., ...}`` with the same shapes.
+            ``{"dW1": ..., "db1": ..., ...}`` with the same shapes. Entries
+            that are not parameter gradients (the course's ``dZ1``,
+            ``dA1``, ... from ``backward_propagation``) are ignored.
 
         Returns
         -------
@@ -702,6 +710,10 @@ def fit(model, params, X, Y, *, optimizer, num_epochs, batch_size=64, seed=None,
             grads = model.backward(params, Xc, Yc, seed=options["seed"])
         else:
             grads = model.backward(params, Xc, Yc)
+        if isinstance(grads, dict):  # as in step: the course's dZ1, dA1, ... are not checked
+            grads = {k: v for k, v in grads.items()
+                     if not (isinstance(k, str) and k.startswith("d") and k[1:] not in params
+                             and _split_key(k[1:]) is None)}
         report = gradient_check(model, params, grads, Xc, Yc, **options)
         reports[epoch] = report
         if not getattr(report, "passed", True):

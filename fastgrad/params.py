@@ -48,10 +48,35 @@ def parameter_order(keys, *, prefix=""):
 
 
 def _as_float_array(value, name):
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a masked array; its mask would be lost. Pass "
+                        "value.filled(...) or the plain data")
     arr = np.asarray(value)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     return arr
+
+
+def _check_dict(obj, name):
+    if not isinstance(obj, dict):
+        raise TypeError(f"{name} must be a dict like {{'W1': ..., 'b1': ...}}, "
+                        f"got {type(obj).__name__}")
+
+
+def _check_prefix(prefix, name="prefix"):
+    if not isinstance(prefix, str):
+        raise TypeError(f"{name} must be a str such as 'd', got {type(prefix).__name__}")
+
+
+def _template_shape(value, key):
+    """A template entry: an array (its shape) or a shape tuple of ints >= 0."""
+    if not isinstance(value, tuple):
+        return tuple(np.shape(value))
+    for d in value:
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < 0:
+            raise ValueError(f"like[{key!r}] must be an array or a shape tuple of ints >= 0, "
+                             f"got {value!r}")
+    return tuple(int(d) for d in value)
 
 
 def params_to_vector(params, *, prefix=""):
@@ -68,6 +93,8 @@ def params_to_vector(params, *, prefix=""):
     theta : ndarray of shape (P,), float64
         A new array (the inputs are not modified or aliased).
     """
+    _check_dict(params, "params")
+    _check_prefix(prefix)
     keys = parameter_order(params.keys(), prefix=prefix)
     if not keys:
         return np.zeros(0)
@@ -93,13 +120,16 @@ def vector_to_params(theta, like, *, prefix=None):
         Views into ``theta`` when it is a C-contiguous float64 array, so
         writing into a block writes into θ.
     """
-    theta = np.asarray(theta, dtype=np.float64)
+    _check_dict(like, "like")
+    if prefix is not None:
+        _check_prefix(prefix)
+    theta = _as_float_array(theta, "theta").astype(np.float64, copy=False)
     if theta.ndim == 2 and theta.shape[1] == 1:
         theta = theta[:, 0]
     if theta.ndim != 1:
         raise ValueError(f"theta must have shape (P,) or (P, 1), got {theta.shape}")
     keys = parameter_order(like.keys())
-    shapes = [tuple(np.shape(like[k])) if not isinstance(like[k], tuple) else like[k] for k in keys]
+    shapes = [_template_shape(like[k], k) for k in keys]
     sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
     if sum(sizes) != theta.size:
         raise ValueError(

@@ -16,6 +16,7 @@ magnitude apart, so fastgrad puts its boundaries between them:
 ``thresholds=(great, bug)`` argument of the checks.
 """
 import json
+import numbers
 
 import numpy as np
 
@@ -41,14 +42,21 @@ def verdict_for(difference, thresholds=DEFAULT_THRESHOLDS):
 
 
 def check_thresholds(thresholds):
+    """``(great, bug)`` as two finite floats with ``0 < great <= bug``.
+
+    Strings and bools are refused (``("1e-6", "1e-3")`` is a TypeError, not
+    silently parsed)."""
     if thresholds is None:
         return DEFAULT_THRESHOLDS
-    try:
-        great, bug = (float(t) for t in thresholds)
-    except (TypeError, ValueError):
-        raise TypeError(f"thresholds must be a pair (great, bug), got {thresholds!r}") from None
-    if not (0 < great <= bug):
-        raise ValueError(f"thresholds must satisfy 0 < great <= bug, got {thresholds!r}")
+    if isinstance(thresholds, (str, bytes, dict)) or not hasattr(thresholds, "__iter__"):
+        raise TypeError(f"thresholds must be a pair (great, bug) of floats, got {thresholds!r}")
+    values = list(thresholds)
+    if len(values) != 2 or any(isinstance(t, (bool, np.bool_)) or not isinstance(t, numbers.Real)
+                               for t in values):
+        raise TypeError(f"thresholds must be a pair (great, bug) of floats, got {thresholds!r}")
+    great, bug = (float(t) for t in values)
+    if not (np.isfinite(great) and np.isfinite(bug) and 0 < great <= bug):
+        raise ValueError(f"thresholds must be finite with 0 < great <= bug, got {thresholds!r}")
     return great, bug
 
 
@@ -176,14 +184,21 @@ class GradCheckReport:
     hints : list of str
     n_params, n_checked, n_kinks : int
     mode : {"full", "sampled", "directional", "callable"}
+        "callable" is a full check through a Python callable
+        (:func:`fastgrad.check_grad`, or :func:`fastgrad.gradient_check` on an
+        object with a ``cost`` method); the latter reports "sampled" and
+        "directional" as such.
     epsilon : float
     n_threads : int
+        Threads of the compiled MLP kernel; always 1 for a Python callable
+        (its calls are serial whatever ``n_threads`` was given).
     seconds : float
     flops : int or None
         Floating-point work of the incremental kernel (None for other paths).
     directions : dict or None
         For ``mode="directional"``: per block, the directional derivatives
-        compared (``{"dW1": (numerical, analytic), ...}``).
+        compared and the kink flags (``{"dW1": (numerical, analytic,
+        kinks), ...}``).
     """
 
     def __init__(self, *, title, difference, difference_all, numerical, blocks,

@@ -1,0 +1,491 @@
+"""Gradient checks through a Python callable.
+
+The paths of :mod:`fastgrad.gradcheck` that cannot use the compiled MLP
+kernel: :func:`fastgrad.check_grad` and :func:`fastgrad.numerical_gradient`
+on any ``f(theta)``, and :func:`fastgrad.gradient_check` on any object with a
+``cost(params, X, Y)`` method. The loop itself is compiled
+(``csrc/_numdiff.pyx``); this module validates, names coordinates in the
+caller's terms and builds the report.
+
+Guarantees
+----------
+* ``f`` (or ``cost``) receives a *read-only* view of the working copy of θ:
+  a callable that writes to its argument gets a clear error instead of
+  silently corrupting the check. Each perturbed coordinate is restored from
+  its saved bits, and the whole working copy is compared bit for bit with
+  the original at the end.
+* The caller's arrays are never written (θ, gradients and parameters are
+  copied to float64 first).
+* NaN or inf from ``f`` raises a ValueError naming the coordinate and the
+  side (``+ epsilon`` or ``- epsilon``).
+* ε stays absolute, as in the course. A coordinate where ``θ_i ± ε`` is not
+  finite, or rounds back to ``θ_i`` (|θ_i| beyond ~2⁵²·ε), is refused before
+  ``f`` is called, with the coordinate and what to do.
+"""
+import numbers
+import time
+import warnings
+
+import numpy as np
+
+from fastgrad import _numdiff
+from fastgrad.init import as_generator
+from fastgrad.params import block_slices, parameter_order
+from fastgrad.report import GradCheckReport, build_blocks
+
+MODES = ("full", "sampled", "directional")
+
+
+# -- argument validation ----------------------------------------------------
+
+def check_epsilon(epsilon):
+    """ε as a positive finite float; bools and strings are refused."""
+    if isinstance(epsilon, (bool, np.bool_)) or not isinstance(epsilon, numbers.Real):
+        raise TypeError(f"epsilon must be a positive float, got {epsilon!r} "
+                        f"({type(epsilon).__name__})")
+    eps = float(epsilon)
+    if not np.isfinite(eps) or eps <= 0:
+        raise ValueError(f"epsilon must be a positive finite float, got {epsilon!r}")
+    return eps
+
+
+def check_progress(progress):
+    if progress is None or isinstance(progress, (bool, np.bool_)):
+        return None if progress is None else bool(progress)
+    raise TypeError(f"progress must be None, True or False, got {progress!r} "
+                    f"({type(progress).__name__})")
+
+
+def check_mode(mode):
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return mode
+
+
+def check_k(k, mode):
+    """``k`` per block for sampled/directional (default 10 / 3); validated in
+    every mode, used only by those two."""
+    if k is None:
+        return 10 if mode == "sampled" else 3
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"k must be a positive int, got {k!r} ({type(k).__name__})")
+    if k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    return int(k)
+
+
+def check_n_threads(n_threads):
+    """The callable is Python and runs on one thread: any valid ``n_threads``
+    (None, -1 or a positive int) is accepted and the report says 1 thread."""
+    if n_threads is None:
+        return 1
+    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral):
+        raise TypeError(f"n_threads must be an int or None, got {n_threads!r} "
+                        f"({type(n_threads).__name__})")
+    if n_threads == 0 or n_threads < -1:
+        raise ValueError(f"n_threads must be a positive int, -1 or None, got {n_threads!r}")
+    return 1
+
+
+def check_dropout(dropout, model):
+    """Only an MLP's masks can be frozen or switched off by fastgrad.
+
+    ``dropout=True`` (the default: "check the training objective as it is")
+    is accepted; the cost is then evaluated twice at θ and must agree, so a
+    cost that redraws masks is refused. ``dropout=False`` asks fastgrad to
+    keep every unit, which it cannot do inside another object: refused.
+    """
+    if dropout is None or isinstance(dropout, (bool, np.bool_)):
+        if dropout is False or dropout is np.False_:
+            raise ValueError(
+                f"dropout=False cannot be applied to {type(model).__name__}: fastgrad can only "
+                "switch off the dropout of a fastgrad.MLP. The object must freeze its own masks "
+                "(or turn its dropout off) so that cost(params, X, Y) is deterministic; then "
+                "leave dropout at its default")
+        return
+    raise TypeError(f"dropout must be True or False, got {dropout!r} ({type(dropout).__name__})")
+
+
+def _real_array(value, name, *, warn=True, stacklevel=4):
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a masked array: a gradient check needs every entry "
+                        "(pass value.filled(...) or the unmasked data)")
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if warn and arr.dtype.kind == "f" and arr.dtype.itemsize < 8:
+        warnings.warn(f"{name} is {arr.dtype}; upcast to float64 (a finite difference "
+                      "with epsilon=1e-7 needs double precision)", UserWarning,
+                      stacklevel=stacklevel)
+    arr = np.array(arr, dtype=np.float64, order="C", copy=True)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} contains NaN or inf (first at index {where}, "
+                         f"{int(bad.sum())} in all)")
+    return arr
+
+
+def as_theta(theta, name="theta"):
+    """A float64 C-contiguous copy of ``theta`` (never a view of the caller's)."""
+    return _real_array(theta, name, stacklevel=5)
+
+
+def check_generic_dicts(params, grads):
+    """Validate ``params`` / ``grads`` for an object with a cost method.
+
+    The same rules as the MLP path: every parameter ``K`` has exactly one
+    gradient ``"d" + K`` of the same shape (a 1-D ``(n,)`` gradient is
+    accepted for a ``(n, 1)`` non-W block), no unexpected keys, real finite
+    entries. Returns float64 copies ``(params, grads)`` in θ's order.
+    """
+    for obj, name, pre in ((params, "params", ""), (grads, "grads", "d")):
+        if not isinstance(obj, dict):
+            raise TypeError(f"{name} must be a dict like {{'{pre}W1': ..., '{pre}b1': ...}}, "
+                            f"got {type(obj).__name__}")
+    if not params:
+        raise ValueError("params is empty: there is nothing to check")
+    try:
+        keys = parameter_order(params.keys())
+    except ValueError as e:
+        raise KeyError(f"params: {e}") from None
+    expected = ["d" + k for k in keys]
+    missing = [k for k in expected if k not in grads]
+    extra = [k for k in grads if k not in expected]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing}")
+        if extra:
+            parts.append(f"unexpected {extra}")
+        raise KeyError("grads keys do not match params: " + "; ".join(parts)
+                       + f" (expected exactly {expected}, one 'd' + name per parameter)")
+    p_out, g_out = {}, {}
+    for key in keys:
+        p = _real_array(params[key], f"params[{key!r}]", stacklevel=6)
+        if p.size == 0:
+            raise ValueError(f"params[{key!r}] is empty (shape {p.shape}): a block with no "
+                             "entries has nothing to check; leave it out of params and grads")
+        g = _real_array(grads["d" + key], f"grads['d{key}']", stacklevel=6)
+        if g.shape != p.shape:
+            if not key.startswith("W") and p.ndim == 2 and p.shape[1] == 1 \
+                    and g.shape == p.shape[:1]:
+                g = g.reshape(p.shape)
+            else:
+                hint = " (it looks transposed)" if g.ndim == 2 and g.shape == p.shape[::-1] \
+                    and g.shape != p.shape else ""
+                raise ValueError(f"grads['d{key}'] has shape {g.shape}, expected {p.shape} "
+                                 f"like params[{key!r}]{hint}")
+        p_out[key], g_out["d" + key] = p, g
+    return p_out, g_out
+
+
+# -- naming coordinates ------------------------------------------------------
+
+def coordinate_name(blocks, i):
+    """Flat θ index -> ``"W1[2, 0]"`` (``blocks`` as from block_slices)."""
+    for name, sl, shape in blocks:
+        if sl.start <= i < sl.stop:
+            if not shape:
+                return name
+            idx = np.unravel_index(i - sl.start, shape)
+            return f"{name}[{', '.join(str(int(j)) for j in idx)}]"
+    return f"theta[{i}]"  # pragma: no cover - callers pass valid indices
+
+
+def check_steps(flat, eps, coords, blocks):
+    """Refuse, before any call of ``f``, coordinates where ``θ_i ± ε`` is not
+    a finite, distinct step (overflow near 1.8e308, or ε below the float64
+    spacing at θ_i, where the difference would be 0/0)."""
+    th = flat[coords]
+    with np.errstate(over="ignore", invalid="ignore"):
+        plus, minus = th + eps, th - eps
+        step = plus - minus
+    bad = ~(np.isfinite(plus) & np.isfinite(minus) & np.isfinite(step) & (step > 0))
+    if bad.any():
+        j = int(np.argmax(bad))
+        raise _step_error(blocks, int(coords[j]), float(th[j]), eps, int(bad.sum()))
+
+
+def _step_error(blocks, i, value, eps, count=1):
+    where = coordinate_name(blocks, i)
+    if np.isfinite(value + eps) and np.isfinite(value - eps):
+        why = (f"epsilon={eps!r} is below the float64 spacing there ({np.spacing(value):.3g}), "
+               "so theta ± epsilon rounds back to theta and the step is 0; use a larger "
+               "epsilon or rescale that parameter")
+    else:
+        why = (f"theta ± epsilon (epsilon={eps!r}) overflows float64; rescale that parameter "
+               "(or use a smaller epsilon)")
+    more = f" ({count} coordinates in all)" if count > 1 else ""
+    return ValueError(f"cannot take a finite difference at {where} = {float(value)!r}{more}: "
+                      f"{why}")
+
+
+def _read_only(arr):
+    view = arr.view()
+    view.flags.writeable = False
+    return view
+
+
+# -- the loops ----------------------------------------------------------------
+
+def central_differences(call, flat, view, eps, coords, blocks, fname, progress, desc):
+    """Numerical gradient at ``coords`` through the compiled loop, with the
+    caller-facing errors. ``flat`` is the (writable) working θ, ``view`` what
+    ``call`` receives (read-only views of ``flat``)."""
+    from fastgrad.gradcheck import _Progress  # the shared bar (no import cycle)
+
+    coords = np.ascontiguousarray(coords, dtype=np.intp)
+    check_steps(flat, eps, coords, blocks)
+    saved = flat.copy()
+    out = np.empty(coords.size)
+    bar = _Progress(coords.size, progress, desc)
+    try:
+        _numdiff.central_differences(call, flat, view, eps, coords, out, bar.update, fname)
+    except _numdiff.NonFiniteValue as e:
+        raise _non_finite_error(call, view, e, blocks, saved, eps, fname) from None
+    except _numdiff.VanishingStep as e:  # pragma: no cover - check_steps refuses first
+        raise _step_error(blocks, e.index, e.theta_i, eps) from None
+    except ValueError as e:
+        if "read-only" in str(e):
+            raise _wrote_error(fname) from e
+        raise
+    finally:
+        bar.close()
+    _check_untouched(flat, saved, fname)
+    return out
+
+
+def _non_finite_error(call, view, e, blocks, saved, eps, fname):
+    """The message for NaN/inf from ``f`` at θ ± ε·e_i; one more call at θ
+    itself tells a value that is already non-finite without a perturbation."""
+    where = coordinate_name(blocks, e.index)
+    side = "+" if e.side > 0 else "-"
+    try:
+        at_theta = _numdiff.as_real_scalar(call(view), fname)
+    except Exception:  # the diagnosis must not hide the real error
+        at_theta = None
+    if at_theta is not None and not np.isfinite(at_theta):
+        return ValueError(
+            f"{fname} returned {float(e.value)!r} at {where} {side} epsilon, and is already "
+            f"{at_theta!r} at theta itself: the cost must be finite at theta (a log of 0, a "
+            "division by 0 or an overflowing exp?)")
+    return ValueError(
+        f"{fname} returned {float(e.value)!r} at {where} {side} epsilon ({where} = "
+        f"{float(saved[e.index])!r}, epsilon={eps!r}, theta index {e.index}), though it is "
+        f"finite at theta ({at_theta!r}): the finite difference needs a finite value on both "
+        "sides. Is a log/division reaching 0 or an exp overflowing there?")
+
+
+def _wrote_error(fname):
+    return ValueError(
+        f"{fname} wrote into its argument: the check passes read-only views of theta "
+        "(and of X, Y), since writing to them would corrupt the check. Copy first "
+        "(t = t.copy()) if scratch space is needed")
+
+
+def _call_once(call, view, fname):
+    try:
+        return _numdiff.as_real_scalar(call(view), fname)
+    except ValueError as e:
+        if "read-only" in str(e):
+            raise _wrote_error(fname) from e
+        raise
+
+
+def _check_untouched(flat, saved, fname):
+    if not np.array_equal(flat.view(np.uint64), saved.view(np.uint64)):
+        i = int(np.argmax(flat.view(np.uint64) != saved.view(np.uint64)))
+        flat[...] = saved
+        raise ValueError(f"{fname} modified its argument (theta index {i}); the result would "
+                         "be meaningless. f must not write to theta")
+
+
+def relative_difference(a, n):
+    return _numdiff.relative_difference(np.ascontiguousarray(a, dtype=np.float64),
+                                        np.ascontiguousarray(n, dtype=np.float64))[0]
+
+
+def sample_coords(blocks, k, rng):
+    """``k`` coordinates from every block (all of a block smaller than ``k``)."""
+    picked = []
+    for _, sl, _ in blocks:
+        size = sl.stop - sl.start
+        picked.append(sl.start + np.sort(rng.choice(size, size=min(k, size), replace=False)))
+    return np.concatenate(picked) if picked else np.zeros(0, dtype=np.intp)
+
+
+def directional(call, flat, view, eps, grads_flat, blocks, k, rng, fname, progress, desc):
+    """k random unit directions v inside every block.
+
+    Each compares ``(J(θ⁺) − J(θ⁻)) / 2ε`` with ``g · (θ⁺ − θ⁻) / 2ε`` where
+    ``θ± = fl(θ ± εv)`` are the points actually evaluated, so rounding the
+    perturbation costs nothing. Returns ``{grad_name: (numerical, analytic,
+    kinks)}`` (kinks all False: a callable has no kink detector).
+    """
+    from fastgrad.gradcheck import _Progress
+
+    saved = flat.copy()
+    out = {}
+    bar = _Progress(k * len(blocks), progress, desc)
+    done = 0
+    try:
+        for name, sl, shape in blocks:
+            base = saved[sl]
+            num, ana = np.empty(k), np.empty(k)
+            for r in range(k):
+                v = rng.standard_normal(shape).ravel()
+                v /= np.linalg.norm(v)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    plus, minus = base + eps * v, base - eps * v
+                if not (np.isfinite(plus).all() and np.isfinite(minus).all()):
+                    j = int(np.argmax(~(np.isfinite(plus) & np.isfinite(minus))))
+                    raise _step_error(blocks, sl.start + j, float(base[j]), eps)
+                values = []
+                for side, point in ((1, plus), (-1, minus)):
+                    flat[sl] = point
+                    try:
+                        value = _call_once(call, view, fname)
+                    finally:
+                        flat[sl] = base
+                    if not np.isfinite(value):
+                        raise ValueError(
+                            f"{fname} returned {value!r} at {name} {'+' if side > 0 else '-'} "
+                            f"epsilon·v (random direction {r} in {name}, epsilon={eps!r}): "
+                            "the finite difference needs a finite value on both sides")
+                    values.append(value)
+                step = plus - minus
+                if not np.any(step):
+                    raise ValueError(f"cannot take a finite difference along a direction in "
+                                     f"{name}: epsilon={eps!r} is below the float64 spacing of "
+                                     "every entry, so the step rounds to 0; use a larger "
+                                     "epsilon or rescale")
+                num[r] = (values[0] - values[1]) / (2 * eps)
+                ana[r] = float(np.dot(grads_flat[sl], step)) / (2 * eps)
+                done += 1
+                bar.update(done)
+            out["d" + name] = (num, ana, np.zeros(k, dtype=bool))
+    finally:
+        bar.close()
+    _check_untouched(flat, saved, fname)
+    return out
+
+
+def build_report(*, title, analytic, numerical, checked, blocks, prefix, mode, eps,
+                 thresholds, seconds, directions=None, failing=(), extra_hints=()):
+    P = analytic.size
+    kinks = np.zeros(P, dtype=bool)
+    if directions is not None:
+        nums, anas = (np.concatenate([v[i] for v in directions.values()]) for i in range(2))
+        diff = relative_difference(anas, nums)
+    elif checked.all():
+        diff = relative_difference(analytic, numerical)
+    else:
+        diff = relative_difference(analytic[checked], numerical[checked])
+    names = [prefix + name for name, _, _ in blocks]
+    shapes = [shape for _, _, shape in blocks]
+    rows = build_blocks(names, shapes, analytic, numerical, checked, kinks,
+                        thresholds=thresholds)
+    n_checked = int(checked.sum())
+    if directions is not None:
+        full = {prefix + name for name in failing}
+        for b in rows:
+            if b.name in full:
+                continue
+            num, ana, _ = directions[b.name]
+            err = np.abs(ana - num)
+            w = int(np.argmax(err))
+            b.difference = relative_difference(ana, num)
+            b.max_abs_error = float(err[w])
+            b.worst_index = (w,)
+            b.worst_numerical, b.worst_analytic = float(num[w]), float(ana[w])
+            b.n_checked, b.n_kinks, b.hint = len(num), 0, None
+        n_checked += sum(len(v[0]) for v in directions.values())
+    return GradCheckReport(
+        title=title, difference=diff, difference_all=diff,
+        numerical={n: numerical[sl].reshape(s) for n, (_, sl, s) in zip(names, blocks)},
+        blocks=rows, n_params=P, n_checked=n_checked, n_kinks=0, mode=mode, epsilon=eps,
+        n_threads=1, seconds=seconds, flops=None, thresholds=thresholds,
+        extra_hints=list(extra_hints), directions=directions,
+    )
+
+
+def check_generic_model(model, params, grads, X, Y, eps, thresholds, raise_on_failure, *,
+                        mode="full", k=None, seed=None, n_threads=None, dropout=True,
+                        progress=None):
+    """``gradient_check`` on any object with ``cost(params, X, Y)``."""
+    t0 = time.perf_counter()
+    eps = check_epsilon(eps)
+    mode = check_mode(mode)
+    k = check_k(k, mode)
+    check_n_threads(n_threads)
+    check_dropout(dropout, model)
+    progress = check_progress(progress)
+    rng = as_generator(seed)
+    params, grads = check_generic_dicts(params, grads)
+    blocks = block_slices(params)
+    flat = np.concatenate([p.ravel() for p in params.values()])
+    analytic = np.concatenate([g.ravel() for g in grads.values()])
+    # The cost sees read-only views into the working copy; X and Y read-only too.
+    views = {name: _read_only(flat[sl].reshape(shape)) for name, sl, shape in blocks}
+    Xv = _read_only(X) if isinstance(X, np.ndarray) else X
+    Yv = _read_only(Y) if isinstance(Y, np.ndarray) else Y
+    fname = f"{type(model).__name__}.cost"
+
+    def call(_):
+        return model.cost(views, Xv, Yv)
+
+    _check_deterministic(call, fname)
+    P = flat.size
+    extra_hints = []
+    desc = "fastgrad gradient check"
+    if mode == "directional":
+        directions = directional(call, flat, None, eps, analytic, blocks, k, rng, fname,
+                                 progress, desc)
+        numerical = np.full(P, np.nan)
+        checked = np.zeros(P, dtype=bool)
+        failing = []
+        for name, sl, _ in blocks:
+            num, ana, _ = directions["d" + name]
+            if relative_difference(ana, num) >= thresholds[0]:
+                failing.append(name)
+                coords = np.arange(sl.start, sl.stop)
+                numerical[sl] = central_differences(call, flat, None, eps, coords, blocks,
+                                                    fname, progress, desc + f" (d{name})")
+                checked[sl] = True
+                extra_hints.append(f"d{name} failed along random directions; checked in full")
+        report = build_report(title=repr(model), analytic=analytic, numerical=numerical,
+                              checked=checked, blocks=blocks, prefix="d", mode=mode, eps=eps,
+                              thresholds=thresholds, seconds=time.perf_counter() - t0,
+                              directions=directions, failing=failing, extra_hints=extra_hints)
+    else:
+        coords = np.arange(P) if mode == "full" else sample_coords(blocks, k, rng)
+        n = central_differences(call, flat, None, eps, coords, blocks, fname, progress, desc)
+        if mode == "full":
+            numerical, checked = n, np.ones(P, dtype=bool)
+        else:
+            numerical = np.full(P, np.nan)
+            checked = np.zeros(P, dtype=bool)
+            numerical[coords], checked[coords] = n, True
+        report = build_report(title=repr(model), analytic=analytic, numerical=numerical,
+                              checked=checked, blocks=blocks, prefix="d",
+                              mode="callable" if mode == "full" else mode, eps=eps,
+                              thresholds=thresholds, seconds=time.perf_counter() - t0)
+    if raise_on_failure:
+        report.raise_if_failed()
+    return report
+
+
+def _check_deterministic(call, fname):
+    """Two evaluations at θ must agree: a cost that redraws dropout masks (or
+    samples anything) at each call makes every difference noise."""
+    a = _call_once(call, None, fname)
+    if not np.isfinite(a):
+        raise ValueError(f"{fname} returned {a!r} at params itself: the cost must be finite")
+    b = _call_once(call, None, fname)
+    if abs(a - b) > 1e-13 * max(abs(a), abs(b)):
+        raise ValueError(
+            f"{fname} is not deterministic: two calls with the same params gave {a!r} and "
+            f"{b!r}. A cost that redraws dropout masks (or samples anything) at every call "
+            "makes the check compare noise with noise; freeze the masks (a fixed seed) or "
+            "turn dropout off inside the object")
