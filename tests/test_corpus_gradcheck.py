@@ -452,3 +452,94 @@ def test_sampled_mode_memory_scales_with_the_coordinates_checked():
         CHECK = bool(r.verdict == "great" and r.n_checked == 20)
     """, mem_bytes=1_200_000_000, timeout=90)
     C.expect_limited_ok_or_error(out, "mode")
+
+
+# -- cheap modes and dropout ------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["sampled", "directional"])
+def test_cheap_modes_with_soft_softmax_targets(mode):
+    dims = (3, 4, 3)
+    params, X, _ = C.small_problem(dims, m=6, seed=8, output="softmax", hidden="tanh")
+    Y = np.random.default_rng(8).random((3, 6)) * 3  # column sums far from 1
+    model = MLP(list(dims), hidden="tanh", output="softmax")
+    grads = C.ref_backprop(params, X, Y, ["tanh"], "softmax")
+    ref = C.ref_numerical(params, X, Y, ["tanh"], "softmax")
+
+    def check(r):
+        assert r.verdict == "great", f"{r.verdict}: {r.difference:.2e}"
+        for key, val in ref.items():
+            got = np.asarray(r.numerical[key], dtype=float).reshape(val.shape)
+            done = ~np.isnan(got)
+            np.testing.assert_allclose(got[done], val[done], rtol=1e-6, atol=1e-9)
+    C.expect_ok(C.call_and_classify(gradient_check, model, params, grads, X, Y, mode=mode, k=2,
+                                    seed=1), check)
+
+
+def test_directional_mode_rechecks_a_failing_block_in_full():
+    params, grads, X, Y = _fresh()
+    grads["db1"] = grads["db1"] * 4.0
+
+    def check(r):
+        assert r.verdict == "bug"
+        ref = _ref_numerical()["db1"]
+        np.testing.assert_allclose(np.asarray(r.numerical["db1"]).reshape(ref.shape), ref,
+                                   rtol=1e-6, atol=1e-9)
+        assert any("db1" in h for h in r.hints)
+    C.expect_ok(_call(params, grads, X, Y, mode="directional", k=3, seed=0), check)
+
+
+def test_directional_mode_on_batch_norm_is_refused_naming_mode():
+    model = MLP([3, 4, 1], hidden="tanh", batchnorm=[1])
+    params = model.init_params("xavier", seed=0)
+    X = np.random.default_rng(0).standard_normal((3, 6))
+    Y = (np.arange(6) % 2)[None, :].astype(float)
+    grads = model.backward(params, X, Y)
+    out = C.call_and_classify(gradient_check, model, params, grads, X, Y, mode="directional")
+    C.expect_error(out, "mode")
+
+
+def _dropout_ref(params, X, Y, keep, seed, eps=1e-7):
+    """Central differences with the documented masks (rng.random((n, m)) < keep)."""
+    mask = np.random.default_rng(seed).random((params["W1"].shape[0], X.shape[1])) < keep
+    scale = mask / keep
+    LD = np.longdouble
+
+    def cost(p):
+        A = np.tanh(p["W1"] @ X.astype(LD) + p["b1"]) * scale
+        Z = p["W2"] @ A + p["b2"]
+        return np.sum(np.logaddexp(LD(0), Z) - Y * Z) / X.shape[1]
+    out = {}
+    for key in ("W1", "b1", "W2", "b2"):
+        g = np.empty(params[key].shape)
+        for idx in np.ndindex(g.shape):
+            vals = []
+            for s in (1, -1):
+                p = {k: v.astype(LD) for k, v in params.items()}
+                p[key][idx] += s * LD(eps)
+                vals.append(cost(p))
+            g[idx] = float((vals[0] - vals[1]) / (2 * LD(eps)))
+        out["d" + key] = g
+    return out
+
+
+def test_dropout_with_the_same_seed_matches_a_reference_with_the_documented_masks():
+    params, X, Y = C.small_problem((3, 4, 1), m=8, seed=2, hidden="tanh")
+    model = MLP([3, 4, 1], hidden="tanh", keep_prob=0.7)
+    grads = model.backward(params, X, Y, seed=11)
+    ref = _dropout_ref(params, X, Y, 0.7, 11)
+
+    def check(r):
+        for key, val in ref.items():
+            np.testing.assert_allclose(np.asarray(r.numerical[key]).reshape(val.shape), val,
+                                       rtol=1e-6, atol=1e-9)
+        assert r.verdict == "great"
+    C.expect_ok(C.call_and_classify(gradient_check, model, params, grads, X, Y, seed=11), check)
+
+
+@pytest.mark.parametrize("seed", [None, 1.5, "11", np.random.default_rng(11)], ids=repr)
+def test_dropout_without_an_int_seed_is_refused_naming_seed(seed):
+    params, X, Y = C.small_problem((3, 4, 1), m=8, seed=2, hidden="tanh")
+    model = MLP([3, 4, 1], hidden="tanh", keep_prob=0.7)
+    grads = model.backward(params, X, Y, seed=11)
+    C.expect_error(C.call_and_classify(gradient_check, model, params, grads, X, Y, seed=seed),
+                   "seed")

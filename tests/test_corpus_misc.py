@@ -74,11 +74,12 @@ def _theta_variant(how):
         "one_d": lambda: THETA.ravel().copy(), "column": lambda: THETA.reshape(-1, 1).copy(),
         "scalar_0d": lambda: np.array(0.3), "dataframe": lambda: pd.DataFrame(THETA),
         "int": lambda: np.array([[1, -2, 3]]), "float32": lambda: THETA.astype(np.float32),
+        "float16": lambda: THETA.astype(np.float16),
     }[how]()
 
 
 THETA_OK = ["c", "fortran", "strided", "read_only", "list", "big_endian", "one_d", "column",
-            "scalar_0d", "dataframe", "int", "float32"]
+            "scalar_0d", "dataframe", "int", "float32", "float16"]
 
 
 @pytest.mark.parametrize("how", THETA_OK)
@@ -112,7 +113,11 @@ def test_check_grad_matches_the_reference(how, grad_kind):
 
 
 def test_check_grad_restores_the_saved_bits_of_every_other_coordinate():
-    theta = np.array([0.1, 1 / 3, 0.7, 1e-3, 123.456])
+    # Small coordinates: for them (θ+ε)−ε is not θ, so a loop that restores
+    # θᵢ by arithmetic instead of its saved bits is seen by f.
+    theta = np.array([0.1, 1.257302210933933e-10, 5.0203248567617453e-08,
+                      -1.2237367957331898e-06, 1 / 3])
+    assert (((theta + 1e-7) - 1e-7) != theta).any()
     seen = []
 
     def f(t):
@@ -178,6 +183,8 @@ BAD_THETA = {
     "str": np.array(["1", "2"]), "object": np.array([1.0, "a"], dtype=object),
     "none": None, "dict": {"a": 1.0}, "ragged": [[1.0, 2.0], [3.0]],
     "masked": np.ma.masked_array([1.0, 2.0, 3.0], mask=[False, True, False]),
+    "sparse": __import__("scipy.sparse").sparse.csr_matrix(np.ones((2, 3))),
+    "bool_scalar": True,
 }
 
 
@@ -640,3 +647,61 @@ def test_fit_bad_arguments(arg, value):
         kwargs[arg] = value
     out = C.call_and_classify(optim.fit, model, pos["params"], pos["X"], pos["Y"], **kwargs)
     C.expect_error(out, arg)
+
+
+@pytest.mark.parametrize("prefix", [3, None, ["d"], b"d"], ids=repr)
+def test_params_to_vector_bad_prefix(prefix):
+    C.expect_error(C.call_and_classify(params_to_vector, _params(), prefix=prefix), "prefix")
+
+
+@pytest.mark.parametrize("prefix", [3, ["d"]], ids=repr)
+def test_vector_to_params_bad_prefix(prefix):
+    p = _params()
+    C.expect_error(C.call_and_classify(vector_to_params, C.ref_flatten(p), p, prefix=prefix),
+                   "prefix")
+
+
+# -- fastgrad.train.gradient_descent ----------------------------------------------------------
+
+def _gd_case():
+    from fastgrad import MLP
+    X, Y = _xy(8)
+    p = C.small_problem((2, 3, 1), m=8, seed=3)[0]
+    return MLP([2, 3, 1], hidden="tanh"), p, X, Y
+
+
+@pytest.mark.parametrize("layout", ["c", "fortran", "read_only", "dataframe"])
+def test_gradient_descent_matches_two_reference_steps(layout):
+    from fastgrad.train import gradient_descent
+    model, p, X, Y = _gd_case()
+    Xin = {"c": X, "fortran": C.fortran(X), "read_only": C.read_only(X),
+           "dataframe": pd.DataFrame(X)}[layout]
+    exp = {k: v.copy() for k, v in p.items()}
+    costs = []
+    for _ in range(2):
+        costs.append(float(C.ref_forward_cost(exp, X, Y, ["tanh"], "sigmoid")))
+        g = C.ref_backprop(exp, X, Y, ["tanh"], "sigmoid")
+        exp = {k: exp[k] - 0.3 * g["d" + k] for k in exp}
+
+    def check(res):
+        for k in p:
+            np.testing.assert_allclose(res.params[k], exp[k], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(res.costs, costs[:1], rtol=1e-12)
+    C.expect_ok(C.call_and_classify(gradient_descent, model, p, Xin, Y, learning_rate=0.3,
+                                    num_iterations=2), check)
+
+
+@pytest.mark.parametrize("arg,value", [
+    ("learning_rate", "0.1"), ("learning_rate", True), ("learning_rate", 0.0),
+    ("learning_rate", np.inf), ("num_iterations", -1), ("num_iterations", 2.5),
+    ("num_iterations", True), ("record_every", 0), ("record_every", "1"), ("callback", 3),
+    ("model", None), ("X", np.full((2, 8), np.nan)), ("Y", np.ones((1, 3))),
+    ("params", None)], ids=str)
+def test_gradient_descent_bad_arguments(arg, value):
+    from fastgrad.train import gradient_descent
+    model, p, X, Y = _gd_case()
+    pos = {"model": model, "params": p, "X": X, "Y": Y}
+    kw = {"learning_rate": 0.3, "num_iterations": 2, "record_every": 1, "callback": None}
+    (pos if arg in pos else kw)[arg] = value
+    C.expect_error(C.call_and_classify(gradient_descent, pos["model"], pos["params"], pos["X"],
+                                       pos["Y"], **kw), arg)

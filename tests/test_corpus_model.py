@@ -327,3 +327,76 @@ def test_vector_helpers_round_trip(extra):
 ], ids=lambda v: v.__name__ if callable(v) else (repr(v)[:30] if not isinstance(v, str) else v))
 def test_course_vector_helpers_bad_input(fn, args, name):
     C.expect_error(C.call_and_classify(fn, *args), name)
+
+
+# -- softmax with soft targets, predict, init_params, dropout_masks ----------------------------
+
+@pytest.mark.parametrize("targets", ["one_hot", "soft_unnormalized", "label_smoothing"])
+@pytest.mark.parametrize("method", ["cost", "backward", "cost_and_grads"])
+def test_softmax_cost_and_backward_with_any_targets(targets, method):
+    dims = (3, 4, 3)
+    params, X, Y = C.small_problem(dims, m=6, seed=4, output="softmax", hidden="tanh")
+    if targets == "soft_unnormalized":
+        Y = np.random.default_rng(4).random((3, 6)) * 2  # columns do not sum to 1
+    elif targets == "label_smoothing":
+        Y = Y * 0.9 + 0.1 / 3
+    model = MLP(list(dims), hidden="tanh", output="softmax")
+    out = C.call_and_classify(getattr(model, method), params, X, Y)
+
+    def check(res):
+        cost = float(C.ref_forward_cost(params, X, Y, ["tanh"], "softmax"))
+        grads = C.ref_backprop(params, X, Y, ["tanh"], "softmax")
+        if method in ("cost", "cost_and_grads"):
+            got = res if method == "cost" else res[0]
+            assert abs(got - cost) < 1e-12
+        if method != "cost":
+            got = res if method == "backward" else res[1]
+            for k, v in grads.items():
+                np.testing.assert_allclose(got[k], v, rtol=1e-10, atol=1e-14)
+    C.expect_ok(out, check)
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "softmax", "linear"])
+def test_predict_matches_numpy(output):
+    dims = (3, 4, 3)
+    params, X, _ = C.small_problem(dims, m=7, seed=6, output=output, hidden="relu")
+    model = MLP(list(dims), output=output)
+
+    def check(pred):
+        Z = params["W2"] @ np.maximum(params["W1"] @ X + params["b1"], 0) + params["b2"]
+        if output == "sigmoid":
+            np.testing.assert_array_equal(pred, (Z > 0).astype(int))
+        elif output == "softmax":
+            np.testing.assert_array_equal(pred, np.argmax(Z, axis=0))
+        else:
+            np.testing.assert_allclose(pred, Z, rtol=1e-12)
+    C.expect_ok(C.call_and_classify(model.predict, params, C.fortran(X)), check)
+
+
+@pytest.mark.parametrize("arg,value", [("method", "HE"), ("method", None), ("method", 3),
+                                       ("seed", "1"), ("seed", 1.5), ("seed", -1),
+                                       ("scale", 0), ("scale", "1"), ("scale", True),
+                                       ("scale", np.nan)], ids=str)
+def test_init_params_bad_arguments(arg, value):
+    kwargs = {"method": "he", "seed": 0, "scale": 1.0}
+    kwargs[arg] = value
+    C.expect_error(C.call_and_classify(MLP([3, 4, 1], batchnorm=[1]).init_params, **kwargs), arg)
+
+
+def test_dropout_masks_follow_the_documented_recipe():
+    model = MLP([3, 5, 4, 1], keep_prob=[0.5, 0.8])
+    masks = C.expect_ok(C.call_and_classify(model.dropout_masks, 9, 7))
+    rng = np.random.default_rng(7)
+    exp = {1: rng.random((5, 9)) < 0.5, 2: rng.random((4, 9)) < 0.8}
+    assert sorted(masks) == [1, 2]
+    for l in exp:
+        np.testing.assert_array_equal(masks[l], exp[l])
+
+
+@pytest.mark.parametrize("arg,value", [("m", 0), ("m", -1), ("m", 2.5), ("m", True),
+                                       ("m", "9"), ("seed", "x"), ("seed", -2)], ids=str)
+def test_dropout_masks_bad_arguments(arg, value):
+    kwargs = {"m": 9, "seed": 7}
+    kwargs[arg] = value
+    C.expect_error(C.call_and_classify(MLP([3, 5, 1], keep_prob=0.5).dropout_masks, **kwargs),
+                   arg)

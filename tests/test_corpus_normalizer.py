@@ -80,6 +80,14 @@ def _variants():
                               BASE.astype(np.float32).astype(float), np.float32)
     v["frame_writable_view_pandas2"] = (lambda: C.FrameLikeView(BASE.copy(), COLS), BASE,
                                         np.float64)
+    v["dataframe_int_column_names"] = (lambda: pd.DataFrame(BASE.copy()), BASE, np.float64)
+    v["dataframe_nullable_Float64"] = (lambda: pd.DataFrame(BASE.copy(), columns=COLS,
+                                                            dtype="Float64"), BASE, np.float64)
+    v["broadcast_rows_stride_0"] = (
+        lambda: np.broadcast_to(BASE[3], (40, 3)), np.tile(BASE[3], (40, 1)), np.float64)
+    v["broadcast_columns_stride_0"] = (
+        lambda: np.broadcast_to(BASE[:, :1], (40, 3)), np.repeat(BASE[:, :1], 3, axis=1),
+        np.float64)
     return v
 
 
@@ -291,6 +299,12 @@ def _bad_inputs():
         "ragged_list": [[1.0, 2.0, 3.0], [1.0, 2.0]],
         "datetime": np.array([["2020-01-01"] * 3] * 4, dtype="datetime64[D]"),
         "string": "1,2,3",
+        "series": pd.Series(BASE[:, 0]),
+        "dataframe_with_text_column": pd.DataFrame({"a": BASE[:, 0], "b": ["x"] * 40,
+                                                    "c": BASE[:, 2]}),
+        "dataframe_categorical": pd.DataFrame({"a": BASE[:, 0],
+                                               "b": pd.Categorical(["u", "v"] * 20),
+                                               "c": BASE[:, 2]}),
     }
 
 
@@ -742,9 +756,47 @@ def test_n_threads_4000_under_a_memory_limit_does_not_kill_the_process():
     out = C.run_limited("""
         import numpy as np
         from fastgrad import Normalizer
-        X = np.random.default_rng(0).standard_normal((20000, 4))
-        norm = Normalizer(n_threads=4000).fit(X)
+        X = np.random.default_rng(0).standard_normal((1_000_000, 4))
+        norm = Normalizer(n_threads=4000)
+        Z = norm.fit_transform(X)
         RESULT = norm.mean_
-        CHECK = bool(np.allclose(norm.mean_, X.mean(axis=0), rtol=1e-12, atol=1e-15))
+        CHECK = bool(np.allclose(norm.mean_, X.mean(axis=0), rtol=1e-12, atol=1e-15)
+                     and np.allclose(Z.mean(axis=0), 0.0, atol=1e-9))
     """, mem_bytes=1_500_000_000, timeout=60)
     C.expect_limited_ok_or_error(out, "n_threads")
+
+
+def test_y_is_ignored_as_in_scikit_learn():
+    norm = Normalizer()
+    y = np.arange(40.0)
+    C.expect_ok(C.call_and_classify(norm.fit, BASE, y))
+    _check_stats(norm, _sk(BASE), BASE)
+    res = C.expect_ok(C.call_and_classify(Normalizer().fit_transform, BASE, y))
+    _check_array(res, _sk(BASE).transform(BASE), np.float64)
+
+
+@pytest.mark.parametrize("layout", ["c", "dataframe"])
+def test_nullable_frame_with_pd_NA_is_treated_as_missing(layout):
+    df = pd.DataFrame(BASE.copy(), columns=COLS, dtype="Float64")
+    df.iloc[4, 1] = pd.NA
+    ref = BASE.copy()
+    ref[4, 1] = np.nan
+    sk = StandardScaler().fit(ref)
+    norm = Normalizer()
+    out = C.call_and_classify(norm.fit, df)
+    assert out.ok, f"pd.NA must be treated as missing (as StandardScaler does): {out.exc!r}"
+    np.testing.assert_allclose(norm.mean_, sk.mean_, rtol=1e-10)
+    np.testing.assert_allclose(norm.var_, sk.var_, rtol=1e-9)
+
+
+def test_transform_whose_output_cannot_fit_in_memory_raises_before_allocating():
+    out = C.run_limited("""
+        import numpy as np
+        from fastgrad import Normalizer
+        norm = Normalizer().fit(np.array([[0.0, 1.0], [2.0, 3.0]]))
+        X = np.broadcast_to(np.array([1.0, 2.0]), (2**40, 2))  # 16 TiB, no memory of its own
+        Z = norm.transform(X)
+        RESULT = Z.shape
+        CHECK = False
+    """, mem_bytes=1_200_000_000, timeout=60)
+    C.expect_limited_ok_or_error(out, "X")
