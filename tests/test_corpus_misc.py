@@ -705,3 +705,73 @@ def test_gradient_descent_bad_arguments(arg, value):
     (pos if arg in pos else kw)[arg] = value
     C.expect_error(C.call_and_classify(gradient_descent, pos["model"], pos["params"], pos["X"],
                                        pos["Y"], **kw), arg)
+
+
+def test_a_failed_optimizer_step_leaves_its_state_unchanged():
+    p = _params()
+    g = {"d" + k: np.ones(v.shape) for k, v in p.items()}
+    opt = optim.Adam(0.01)
+    opt.step(p, g)
+    state = {k: {s: a.tobytes() for s, a in v.items()} for k, v in opt.state.items()}
+    bad = dict(g, dW2=np.full((1, 3), np.inf))
+    out = C.call_and_classify(opt.step, p, bad)
+    C.expect_error(out, "dW2", types=(TypeError, ValueError, FloatingPointError))
+    assert opt.t == 1
+    assert {k: {s: a.tobytes() for s, a in v.items()} for k, v in opt.state.items()} == state
+
+
+# -- the harness itself: a write to any input is caught -----------------------------------------
+
+def _writes(kind):
+    import scipy.sparse as sp
+    if kind == "ndarray":
+        a = np.ones((3, 2))
+        return a, lambda x: x.__setitem__((0, 0), 2.0)
+    if kind == "record_neighbour":
+        rec, col = C.record_field_column(np.arange(4.0))
+        return col, lambda x: rec.__setitem__("b", 0)
+    if kind == "dataframe":
+        df = pd.DataFrame(np.ones((3, 2)))
+        return df, lambda x: x.iloc.__setitem__((0, 0), 5.0)
+    if kind == "sparse_data":
+        s = sp.csr_matrix(np.eye(3))
+        return s, lambda x: x.data.__setitem__(0, 7.0)
+    if kind == "sparse_indices":
+        s = sp.csr_matrix(np.eye(3))
+        return s, lambda x: x.indices.__setitem__(0, 2)
+    if kind == "masked_mask":
+        m = np.ma.masked_array(np.ones(3), mask=[False, True, False])
+        return m, lambda x: x.mask.__setitem__(0, True)
+    if kind == "dict_member":
+        d = {"W1": np.ones(2)}
+        return d, lambda x: x["W1"].__setitem__(0, 3.0)
+    if kind == "dict_key":
+        d = {"W1": np.ones(2)}
+        return d, lambda x: x.__setitem__("W2", 1)
+    if kind == "frame_view":
+        v = C.FrameLikeView(np.ones((2, 2)))
+        return v, lambda x: np.asarray(x).__setitem__((1, 1), 0.0)
+    if kind == "nan_bits":
+        a = np.array([np.nan, 1.0])
+        return a, lambda x: x.__setitem__(0, -np.nan)
+    raise KeyError(kind)
+
+
+@pytest.mark.parametrize("kind", ["ndarray", "record_neighbour", "dataframe", "sparse_data",
+                                  "sparse_indices", "masked_mask", "dict_member", "dict_key",
+                                  "frame_view", "nan_bits"])
+def test_harness_sees_every_write_to_an_input(kind):
+    obj, write = _writes(kind)
+    with pytest.raises(AssertionError, match="was modified"):
+        C.call_and_classify(write, obj)
+
+
+def test_harness_classifies_raw_errors_as_unclear():
+    out = C.call_and_classify(lambda x: np.ones(3) + np.ones(4), 1)
+    with pytest.raises(AssertionError):
+        C.expect_error(out, "x")
+    out = C.call_and_classify(lambda x: int(2**31 * 2**40).to_bytes(2, "little"), 1)
+    with pytest.raises(AssertionError):
+        C.expect_error(out, "x")
+    with pytest.raises(AssertionError, match="NaN"):
+        C.expect_ok(C.call_and_classify(lambda: np.array([1.0, np.nan])))

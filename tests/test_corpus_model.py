@@ -400,3 +400,29 @@ def test_dropout_masks_bad_arguments(arg, value):
     kwargs[arg] = value
     C.expect_error(C.call_and_classify(MLP([3, 5, 1], keep_prob=0.5).dropout_masks, **kwargs),
                    arg)
+
+
+def test_course_forward_and_backward_match_the_reference():
+    X, Y, params = course.gradient_check_n_test_case()
+    cost, cache = C.expect_ok(C.call_and_classify(course.forward_propagation_n, X, Y, params))
+    exp = float(C.ref_forward_cost(params, X, Y, ["relu", "relu"], "sigmoid"))
+    assert abs(cost - exp) < 1e-12
+    grads = C.expect_ok(C.call_and_classify(course.backward_propagation_n, X, Y, cache,
+                                            bugs=False))
+    ref = C.ref_backprop(params, X, Y.astype(float), ["relu", "relu"], "sigmoid")
+    for k, v in ref.items():
+        np.testing.assert_allclose(grads[k], v, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("bad,name", [("missing_W3", "W3"), ("X_transposed", "X"),
+                                      ("params_none", "parameters")])
+def test_course_forward_bad_input(bad, name):
+    X, Y, params = course.gradient_check_n_test_case()
+    if bad == "missing_W3":
+        del params["W3"]
+    elif bad == "X_transposed":
+        X = X.T.copy()
+    else:
+        params = None
+    out = C.call_and_classify(course.forward_propagation_n, X, Y, params)
+    C.expect_error(out, name, types=(TypeError, ValueError, KeyError))

@@ -800,3 +800,37 @@ def test_transform_whose_output_cannot_fit_in_memory_raises_before_allocating():
         CHECK = False
     """, mem_bytes=1_200_000_000, timeout=60)
     C.expect_limited_ok_or_error(out, "X")
+
+
+@pytest.mark.parametrize("method", ["transform", "inverse_transform"])
+@pytest.mark.parametrize("copy", [True, False])
+def test_nan_passes_through_transform_like_standardscaler(method, copy):
+    X = _with_nans()
+    norm = Normalizer().fit(BASE)
+    sk = StandardScaler().fit(BASE)
+    out = C.call_and_classify(getattr(norm, method), X, copy=copy, _inplace=() if copy else (0,))
+    assert out.ok, f"NaN must pass through {method} (as StandardScaler): {out.exc!r}"
+    exp = getattr(sk, method)(_with_nans())
+    np.testing.assert_array_equal(np.isnan(out.value), np.isnan(exp))
+    np.testing.assert_allclose(out.value, exp, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("bad", ["inf", "wrong_features", "complex", "empty"])
+def test_failed_partial_fit_leaves_the_state_unchanged(bad):
+    norm = Normalizer().partial_fit(BASE[:20])
+    before = {a: getattr(norm, a).tobytes() for a in ("mean_", "var_", "scale_")}
+    n_before = norm.n_samples_seen_
+    X = {"inf": np.where(np.eye(20, 3) > 0, np.inf, BASE[20:]), "wrong_features": BASE[20:, :2],
+         "complex": BASE[20:] + 1j, "empty": BASE[:0]}[bad]
+    C.expect_error(C.call_and_classify(norm.partial_fit, X), "X")
+    assert {a: getattr(norm, a).tobytes() for a in before} == before
+    assert norm.n_samples_seen_ == n_before
+
+
+@pytest.mark.parametrize("params,name", [({"with_meen": True}, "with_meen"),
+                                         ({"copy": "no"}, "copy"),
+                                         ({"n_threads": "2"}, "n_threads")], ids=str)
+def test_set_params_refuses_unknown_or_bad_values(params, name):
+    norm = Normalizer()
+    out = C.call_and_classify(lambda: norm.set_params(**params).fit(BASE))
+    C.expect_error(out, name)
