@@ -402,11 +402,13 @@ def test_timestamp_feature_never_gives_nan(output):
     C.expect_ok(C.call_and_classify(gradient_check, model, params, grads, X, Y), check)
 
 
-def test_one_and_two_threads_give_identical_bits():
-    dims = (1, 31, 33, 38, 21)
-    params, X, Y = C.small_problem(dims, m=29, seed=0, output="softmax", hidden="relu")
+@pytest.mark.parametrize("dims,m", [((1, 31, 33, 38, 21), 29), ((5, 128, 128, 3), 257)])
+def test_one_and_two_threads_give_identical_bits(dims, m):
+    # The second network is big enough for a threaded BLAS to split the
+    # set-up matmuls differently when the check itself runs on one thread.
+    params, X, Y = C.small_problem(dims, m=m, seed=0, output="softmax", hidden="relu")
     model = MLP(list(dims), "relu", "softmax")
-    grads = C.ref_backprop(params, X, Y, ["relu"] * 3, "softmax")
+    grads = C.ref_backprop(params, X, Y, ["relu"] * (len(dims) - 2), "softmax")
     r1 = C.expect_ok(C.call_and_classify(gradient_check, model, params, grads, X, Y,
                                          n_threads=1))
     r2 = C.expect_ok(C.call_and_classify(gradient_check, model, params, grads, X, Y,
@@ -543,3 +545,41 @@ def test_dropout_without_an_int_seed_is_refused_naming_seed(seed):
     grads = model.backward(params, X, Y, seed=11)
     C.expect_error(C.call_and_classify(gradient_check, model, params, grads, X, Y, seed=seed),
                    "seed")
+
+
+def test_concurrent_checks_restore_the_blas_thread_count():
+    # Two checks from two Python threads, the second starting while the
+    # first runs: their BLAS limits are entered and exited out of order.
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import threading
+    import time
+
+    def blas_threads():
+        return sorted((d["internal_api"], d["num_threads"])
+                      for d in threadpoolctl.threadpool_info() if d["user_api"] == "blas")
+    before = blas_threads()
+    params, X, Y = C.small_problem((4, 64, 64, 2), m=512, seed=0, hidden="relu")
+    model = MLP([4, 64, 64, 2])
+    grads = C.ref_backprop(params, X, Y, ["relu", "relu"], "sigmoid")
+    verdicts, errors = [], []
+
+    def work(delay):
+        try:
+            time.sleep(delay)
+            verdicts.append(gradient_check(model, params, grads, X, Y, n_threads=2).verdict)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+    delays = (0.001, 0.002, 0.005, 0.01, 0.02, 0.03)
+    try:
+        for delay in delays:
+            threads = [threading.Thread(target=work, args=(d,)) for d in (0.0, delay)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        after = blas_threads()
+    finally:  # never leave the rest of the session pinned
+        threadpoolctl.threadpool_limits(limits=max(n for _, n in before), user_api="blas")
+    assert not errors, errors
+    assert after == before, f"BLAS threads were {before}, now {after}"
+    assert verdicts == ["great"] * (2 * len(delays))
