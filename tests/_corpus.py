@@ -249,7 +249,20 @@ def expect_ok_or_error(outcome, check, *argnames, types=CLEAR_TYPES):
     return None
 
 
-def assert_no_silent_nan(value, allow_nan_mask=None):
+def assert_no_silent_nan(value, allow_nan_mask=None, _depth=0):
+    if _depth < 3:
+        if isinstance(value, dict):
+            for v in value.values():
+                assert_no_silent_nan(v, _depth=_depth + 1)
+            return
+        if isinstance(value, (list, tuple)):
+            for v in value:
+                assert_no_silent_nan(v, _depth=_depth + 1)
+            return
+        diff = getattr(value, "difference", None)
+        if isinstance(diff, float):  # a gradient-check report
+            assert not np.isnan(diff), f"the report says difference=nan: {value!r}"
+            return
     arr = value
     if hasattr(value, "toarray") and hasattr(value, "nnz"):
         arr = value.data

@@ -292,7 +292,8 @@ def test_gradient_check_n_bad_arguments(arg, value):
                                         ({"W2": np.zeros((2, 2))}, "W1"),
                                         ({"W1": "abc"}, "W1"), ({"W1": np.zeros((2, 3)),
                                                                 "W2": np.zeros((1, 5))}, "W2")],
-                         ids=repr)
+                         ids=["empty", "none", "list", "W1_1d", "no_W1", "W1_str",
+                              "W2_inconsistent"])
 def test_model_for_bad_parameters(value, name):
     out = C.call_and_classify(course.model_for, value)
     C.expect_error(out, name, "parameters", types=(TypeError, ValueError, KeyError))
