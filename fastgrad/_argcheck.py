@@ -9,6 +9,7 @@ learning rate or a layer size is a mistake, not a 1.
 """
 import math
 import numbers
+import os
 
 import numpy as np
 
@@ -132,3 +133,36 @@ def sizes(value, name="layer_dims", *, minimum_len=2, what="[n_x, n_1, ..., n_L]
             raise ValueError(f"{name}[{i}] must be a positive number of units, got {int(d)} "
                              f"(in {name}={dims})")
     return [int(d) for d in dims]
+
+
+def available_memory():
+    """Bytes of memory available now (Linux MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def gib(n_bytes):
+    return f"{n_bytes / 2**30:,.1f} GiB"
+
+
+def check_allocation(n_bytes, name, what):
+    """Refuse, before allocating, ``n_bytes`` that cannot fit in memory.
+
+    A MemoryError naming ``name`` with the estimate, instead of NumPy's
+    "Unable to allocate" (or an "array is too big" ValueError) from deep inside.
+    """
+    available = available_memory()
+    limit = available if available is not None else 2**62
+    if n_bytes > limit:
+        have = f"this machine has {gib(available)} available" if available is not None \
+            else "more than can be addressed"
+        raise MemoryError(f"{name}: {what} needs {gib(n_bytes)} ({n_bytes:,} bytes); {have}")

@@ -28,8 +28,10 @@ import warnings
 
 import numpy as np
 
+from fastgrad import _argcheck as ac
+
 from fastgrad import _numdiff
-from fastgrad.init import as_generator
+from fastgrad._rng import as_generator
 from fastgrad.params import block_slices, parameter_order
 from fastgrad.report import GradCheckReport, build_blocks
 
@@ -47,6 +49,11 @@ def check_epsilon(epsilon):
     if not np.isfinite(eps) or eps <= 0:
         raise ValueError(f"epsilon must be a positive finite float, got {epsilon!r}")
     return eps
+
+
+def check_flag(value, name):
+    """A True/False option (never a truthy string or number)."""
+    return ac.boolean(value, name)
 
 
 def check_progress(progress):
@@ -110,9 +117,15 @@ def _real_array(value, name, *, warn=True, stacklevel=4):
     if isinstance(value, np.ma.MaskedArray):
         raise TypeError(f"{name} is a masked array: a gradient check needs every entry "
                         "(pass value.filled(...) or the unmasked data)")
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{name} must be an array of real numbers; np.asarray({name}) "
+                         f"failed: {e}") from None
+    if arr.dtype.kind not in "fiu":
+        what = "booleans (there is no step to take on a bool)" if arr.dtype.kind == "b" \
+            else f"dtype {arr.dtype}"
+        raise TypeError(f"{name} must hold real numbers, got {what}")
     if warn and arr.dtype.kind == "f" and arr.dtype.itemsize < 8:
         warnings.warn(f"{name} is {arr.dtype}; upcast to float64 (a finite difference "
                       "with epsilon=1e-7 needs double precision)", UserWarning,
@@ -416,6 +429,7 @@ def check_generic_model(model, params, grads, X, Y, eps, thresholds, raise_on_fa
     """``gradient_check`` on any object with ``cost(params, X, Y)``."""
     t0 = time.perf_counter()
     eps = check_epsilon(eps)
+    raise_on_failure = ac.boolean(raise_on_failure, "raise_on_failure")
     mode = check_mode(mode)
     k = check_k(k, mode)
     check_n_threads(n_threads)

@@ -19,6 +19,8 @@ import sys
 
 import numpy as np
 
+from fastgrad import _argcheck as ac
+
 BUG_KINDS = {
     "scale": "multiply the block by FACTOR (default 2)",
     "sign": "flip the block's sign",
@@ -259,25 +261,6 @@ def _check_options(args):
                          "checks every coordinate")
 
 
-def _available_memory():
-    """Bytes of memory available now (Linux MemAvailable), or None if unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _gib(n_bytes):
-    return f"{n_bytes / 2**30:,.1f} GiB"
-
-
 def _check_memory(args):
     """Refuse, before allocating, a problem that cannot fit in memory.
 
@@ -288,12 +271,12 @@ def _check_memory(args):
     dims, m = args.layers, args.examples
     n_params = sum(dims[l] * (dims[l - 1] + 1) for l in range(1, len(dims)))
     floor = 8 * ((dims[0] + dims[-1]) * m + 4 * n_params + 4 * sum(dims[1:]) * m)
-    available = _available_memory()
+    available = ac.available_memory()
     if available is not None and floor > available:
         raise UsageError(
             f"--layers {','.join(map(str, dims))} with --examples {m} is too large: "
-            f"{n_params:,} parameters, at least {_gib(floor)} of memory, and this machine has "
-            f"{_gib(available)} available; use a smaller network or fewer examples")
+            f"{n_params:,} parameters, at least {ac.gib(floor)} of memory, and this machine has "
+            f"{ac.gib(available)} available; use a smaller network or fewer examples")
 
 
 def _inject(grads, params, spec, model, m):

@@ -11,11 +11,14 @@ import math
 import numpy as np
 
 from fastgrad import _argcheck as ac
-from fastgrad.init import as_generator
+from fastgrad._rng import as_generator
 
 
 def _check_m(m, name="m", minimum=1):
-    return ac.integer(m, name, minimum=minimum)
+    m = ac.integer(m, name, minimum=minimum)
+    # a data set is a few float64 rows of m values (X, Y and the draws behind them)
+    ac.check_allocation(64 * m, name, f"a data set of {m:,} examples")
+    return m
 
 
 def _check_nonneg(value, name):

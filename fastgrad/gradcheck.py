@@ -569,7 +569,7 @@ def numerical_gradient(f, theta, *, epsilon=1e-7):
     blocks = [("theta", slice(0, flat.size), work.shape)]
     out = _callable_check.central_differences(
         f, flat, _callable_check._read_only(work), eps, np.arange(flat.size, dtype=np.intp),
-        blocks, _callable_name(f), False, "fastgrad numerical_gradient")
+        blocks, _argument_name(f), False, "fastgrad numerical_gradient")
     return out.reshape(work.shape)
 
 
@@ -580,6 +580,11 @@ def _check_callable(f):
 
 def _callable_name(f):
     return getattr(f, "__name__", type(f).__name__)
+
+
+def _argument_name(f):
+    """How messages name the user's callable: the argument ``f``, and its own name."""
+    return f"f ({_callable_name(f)})"
 
 
 def _as_theta(theta, name="theta"):
@@ -611,6 +616,7 @@ def check_grad(f, theta, grad, *, epsilon=1e-7, thresholds=None, raise_on_failur
     """
     _check_callable(f)
     eps = _callable_check.check_epsilon(epsilon)
+    raise_on_failure = _callable_check.check_flag(raise_on_failure, "raise_on_failure")
     thresholds = check_thresholds(thresholds)
     progress = _callable_check.check_progress(progress)
     work = _as_theta(theta)
@@ -633,7 +639,7 @@ def _callable_report(f, flat, view, analytic, eps, thresholds, raise_on_failure,
     P = flat.size
     numerical = _callable_check.central_differences(
         f, flat, _callable_check._read_only(view), eps, np.arange(P, dtype=np.intp), blocks,
-        title, progress, "fastgrad check_grad")
+        _argument_name(f), progress, "fastgrad check_grad")
     report = _callable_check.build_report(
         title=title, analytic=analytic, numerical=numerical, checked=np.ones(P, dtype=bool),
         blocks=blocks, prefix=prefix, mode="callable", eps=eps, thresholds=thresholds,

@@ -32,6 +32,7 @@ import math
 import numpy as np
 
 from fastgrad import _argcheck as ac
+from fastgrad._rng import as_generator  # noqa: F401  (public here since 0.1)
 
 # Std of N(0, 1) truncated to [-2, 2]: sqrt(1 - 4·φ(2) / (2Φ(2) - 1)).
 # Dividing the target std by it makes the truncated draw's variance right
@@ -54,23 +55,6 @@ _MODES = ("fan_in", "fan_out", "fan_avg")
 _DISTRIBUTIONS = ("normal", "truncated_normal", "uniform")
 
 
-def as_generator(seed):
-    """An int, None or a Generator -> a ``numpy.random.Generator``.
-
-    A Generator is returned as is (draws advance it); an int or None builds
-    a fresh ``np.random.default_rng(seed)``. The global RNG is never used.
-    """
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None:
-        return np.random.default_rng()
-    if ac.is_int(seed):
-        if int(seed) < 0:
-            raise ValueError(f"seed must be a non-negative int, got {int(seed)}")
-        return np.random.default_rng(int(seed))
-    raise TypeError(f"seed must be an int, None or a numpy.random.Generator, got {ac.got(seed)}")
-
-
 # -- validation -------------------------------------------------------------
 def _check_shape(shape):
     """``(fan_out, fan_in)`` as two positive ints."""
@@ -88,6 +72,7 @@ def _check_shape(shape):
                             f"(holding {ac.got(d)})")
     if dims[0] < 1 or dims[1] < 1:
         raise ValueError(f"shape must be positive (fan_out, fan_in), got {shape!r}")
+    ac.check_allocation(8 * int(dims[0]) * int(dims[1]), "shape", f"a {shape!r} weight matrix")
     return int(dims[0]), int(dims[1])
 
 
@@ -322,6 +307,8 @@ def initialize_parameters(layer_dims, method="he", *, seed=None, scale=1.0):
         raise ValueError(f"unknown init method {method!r}{hint}; choose one of {', '.join(METHODS)}")
     dims = _check_layer_dims(layer_dims)
     scale = _check_positive(scale, "scale")
+    ac.check_allocation(8 * sum(dims[l] * (dims[l - 1] + 1) for l in range(1, len(dims))),
+                        "layer_dims", f"the parameters of a {dims} network")
     rng = as_generator(seed)
     params = {}
     for l in range(1, len(dims)):

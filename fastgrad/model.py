@@ -20,6 +20,7 @@ from scipy.special import expit, logsumexp, softmax
 
 from fastgrad import _argcheck as ac
 from fastgrad import batchnorm as bn
+from fastgrad._rng import as_generator
 from fastgrad.activations import ACTIVATIONS, OUTPUT_CODES, check_name
 from fastgrad.params import parameter_order
 
@@ -200,12 +201,15 @@ class MLP:
         (or from ``seed`` itself when it is a Generator). An int seed always
         gives the same masks.
         """
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        m = ac.integer(m, "m", minimum=1, what="a positive number of examples")
+        rng = as_generator(seed)
         return {l: rng.random((self.layer_dims[l], m)) < self.keep_prob[l - 1]
                 for l in range(1, self.n_layers) if self.keep_prob[l - 1] < 1.0}
 
     def _dropout_scales(self, m, seed, dropout):
         """``{l: mask / keep_prob}`` as floats, or None when nothing is dropped."""
+        if seed is not None and not isinstance(seed, np.random.Generator):
+            as_generator(seed)  # the seed is checked even when nothing is dropped
         if not dropout or not self.has_dropout:
             return None
         return {l: mask / self.keep_prob[l - 1]
@@ -261,13 +265,20 @@ class MLP:
             raise ValueError("X has no examples (m = 0)")
         if Y is None:
             return X
+        if isinstance(Y, _MissingY):
+            raise TypeError("Y is required: the targets of shape (n_L, m), one column per "
+                            "example of X")
         n_out = self.layer_dims[-1]
         ac.not_masked(Y, "Y")
         Yarr = np.asarray(Y)
         if Yarr.ndim == 1 and Yarr.shape[0] == m:
             if n_out == 1:
                 Yarr = Yarr.reshape(1, m)
-            elif self.output == "softmax" and Yarr.dtype.kind in "iub":
+            elif self.output == "softmax" and Yarr.dtype.kind == "b":
+                raise ValueError(f"Y of {m} booleans is ambiguous for a softmax output with "
+                                 f"{n_out} classes: pass integer class labels or one-hot "
+                                 f"columns of shape ({n_out}, {m})")
+            elif self.output == "softmax" and Yarr.dtype.kind in "iu":
                 if Yarr.size and (Yarr.min() < 0 or Yarr.max() >= n_out):
                     raise ValueError(f"Y class labels must lie in [0, {n_out}), got "
                                      f"[{Yarr.min()}, {Yarr.max()}]")
@@ -331,6 +342,7 @@ class MLP:
         ``(Zs, As)``, lists indexed by layer (``Zs[0]`` is None, ``As[0]`` is
         ``X``).
         """
+        training = ac.boolean(training, "training")
         params = self.check_params(params)
         X = self.check_data(X)
         scales = self._dropout_scales(X.shape[1], seed, training)
@@ -377,8 +389,9 @@ class MLP:
         ``training=False`` gives the inference cost (no dropout, running
         statistics): the one to report on a validation set.
         """
+        dropout, training = ac.boolean(dropout, "dropout"), ac.boolean(training, "training")
         params = self.check_params(params)
-        X, Y = self.check_data(X, Y)
+        X, Y = self.check_data(X, _required(Y))
         scales = self._dropout_scales(X.shape[1], seed, dropout and training)
         cache = self._forward(params, X, scales=scales, training=training)
         return self._cost_from(params, cache, Y)
@@ -400,8 +413,10 @@ class MLP:
         ``update_running=True`` also folds this batch's means and variances
         into the batch-norm running statistics (what a training step does).
         """
+        dropout = ac.boolean(dropout, "dropout")
+        update_running = ac.boolean(update_running, "update_running")
         params = self.check_params(params)
-        X, Y = self.check_data(X, Y)
+        X, Y = self.check_data(X, _required(Y))
         if update_running and self.batchnorm and X.shape[1] < 2:
             raise ValueError("batch norm needs at least 2 examples per training batch (the "
                              "variance of one example is 0); got m=1")
@@ -488,3 +503,12 @@ def _check_batchnorm(batchnorm, n_hidden):
     if len(set(layers)) != len(layers):
         raise ValueError(f"batchnorm lists a layer twice: {layers}")
     return tuple(sorted(int(l) for l in layers))
+
+
+class _MissingY:
+    """Stands for a ``Y`` of None where targets are required (``check_data``
+    treats None as "no targets wanted")."""
+
+
+def _required(Y):
+    return _MissingY() if Y is None else Y

@@ -37,7 +37,7 @@ import warnings
 
 import numpy as np
 
-from fastgrad.init import as_generator
+from fastgrad._rng import as_generator
 from fastgrad.params import _split_key
 
 __all__ = [

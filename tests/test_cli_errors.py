@@ -117,7 +117,7 @@ def test_transpose_bug_on_a_square_block_is_found(capsys):
 
 
 def test_too_large_is_refused_before_allocating_with_the_estimate(capsys, monkeypatch):
-    monkeypatch.setattr(cli, "_available_memory", lambda: 8 * 2**30)
+    monkeypatch.setattr(cli.ac, "available_memory", lambda: 8 * 2**30)
     calls = []
     monkeypatch.setattr(fastgrad, "MLP", lambda *a, **k: calls.append(a))
     assert main(["check", "--layers", "1,4000000000,1"]) == 2

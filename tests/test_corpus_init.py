@@ -403,7 +403,8 @@ def _cli(argv, capsys):
     (["check", "--seed", "x"], "--seed"), (["check", "--examples", "0"], "--examples"),
     (["check", "--layers", "3,0,1"], "--layers"), (["check", "--epsilon", "-1"], "--epsilon"),
     (["check", "--threads", "0"], "--threads"), (["check", "--keep-prob", "2"], "--keep-prob"),
-    (["check", "--output", "softmax"], "--output"), (["check", "--l2", "nan"], "--l2"),
+    (["check", "--layers", "4,8,1", "--output", "softmax"], "--output"),
+    (["check", "--l2", "nan"], "--l2"),
     (["check", "--bug", "transpose:W1"], "--bug"), (["check", "--fixed"], "--fixed"),
     (["check", "--course", "--layers", "3,4,1"], "--layers"),
     (["check", "-k", "0", "--mode", "sampled"], "-k"), (["check", "--hidden", "nope"], "--hidden"),
@@ -432,3 +433,11 @@ def test_cli_impossible_layers_exit_2_with_one_line():
                      and "--layers" in text)
     """, mem_bytes=1_500_000_000)
     assert out["kind"] == "ok" and out.get("check") is True, out
+
+
+def test_cli_softmax_on_the_default_network_says_which_network_it_checks(capsys):
+    # the default network has one output; with --output softmax (and no --layers) the CLI
+    # checks a 3-class variant and prints which network that is, rather than failing
+    rc, out, _ = _cli(["check", "--output", "softmax", "--threads", "1"], capsys)
+    assert rc == 0
+    assert "MLP([8, 32, 16, 3]" in out and "output='softmax'" in out

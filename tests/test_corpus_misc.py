@@ -193,6 +193,13 @@ BAD_THETA = {
 def test_bad_theta_is_refused_naming_theta(fn, bad):
     theta = BAD_THETA[bad]
     args = (f_smooth, theta, g_smooth) if fn is check_grad else (f_smooth, theta)
+    if fn is numerical_gradient and bad.startswith("empty"):
+        # the gradient of a function of no variables is the empty array (np.gradient-like);
+        # check_grad, which would report "great" on nothing, refuses it
+        def check(g):
+            assert g.shape == theta.shape and g.dtype == np.float64
+        C.expect_ok(_quiet(fn, *args), check)
+        return
     C.expect_error(_quiet(fn, *args), "theta")
 
 
