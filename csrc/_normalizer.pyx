@@ -10,7 +10,9 @@ same bits:
     give its mean and M2 in a single read (cancellation bounded by a factor
     ``CHUNK_SIZE + 1``, see ``_normalizer_kernels.h``), written to its own
     partial slot; the partials are merged serially, in chunk order, with
-    Chan's update. Every accumulator is float64, also for float32 data.
+    Chan's update. Chunk means are carried as offsets from the array's first
+    sample, so the merge keeps their digits at any offset. Every accumulator
+    is float64, also for float32 data.
 ``affine``
     The fused elementwise map ``(x - shift) * factor`` (transform) or
     ``x * factor + shift`` (inverse), computed in float64, written to a new
@@ -73,13 +75,13 @@ cdef extern from "_normalizer_kernels.h" nogil:
     # error bound) and the fused affine map; both vectorized across
     # independent elements only.
     void fg_moments_rows_d(const double* x, Py_ssize_t rs, Py_ssize_t n_rows,
-                           Py_ssize_t nf, double* mean, double* m2)
+                           Py_ssize_t nf, const double* ref, double* mean, double* m2)
     void fg_moments_rows_f(const float* x, Py_ssize_t rs, Py_ssize_t n_rows,
-                           Py_ssize_t nf, double* mean, double* m2)
+                           Py_ssize_t nf, const double* ref, double* mean, double* m2)
     void fg_moments_cols_d(const double* x, Py_ssize_t fs, Py_ssize_t n,
-                           Py_ssize_t nf, double* mean, double* m2)
+                           Py_ssize_t nf, const double* ref, double* mean, double* m2)
     void fg_moments_cols_f(const float* x, Py_ssize_t fs, Py_ssize_t n,
-                           Py_ssize_t nf, double* mean, double* m2)
+                           Py_ssize_t nf, const double* ref, double* mean, double* m2)
     int fg_affine_rows_d(const double* x, Py_ssize_t xs, double* out, Py_ssize_t os,
                          Py_ssize_t n_rows, Py_ssize_t nf, const double* shift,
                          const double* factor, int inverse)
@@ -99,7 +101,8 @@ cdef void _tile_moments(
     Py_ssize_t r1,              # IN  one past the last sample
     Py_ssize_t f0,              # IN  first feature of the tile
     Py_ssize_t f1,              # IN  one past the last feature
-    double* mean,               # OUT [f1 - f0] chunk means
+    const double* ref,          # IN  [f1 - f0] per-feature reference values
+    double* mean,               # OUT [f1 - f0] chunk means minus ref
     double* m2,                 # OUT [f1 - f0] chunk sums of squared deviations
 ) noexcept nogil:
     # Both orientations run the same operations in the same order per
@@ -108,14 +111,14 @@ cdef void _tile_moments(
     cdef Py_ssize_t stride = X.strides[0] // <Py_ssize_t>sizeof(floating)
     if transposed:
         if floating is double:
-            fg_moments_cols_d(&X[f0, r0], stride, r1 - r0, f1 - f0, mean, m2)
+            fg_moments_cols_d(&X[f0, r0], stride, r1 - r0, f1 - f0, ref, mean, m2)
         else:
-            fg_moments_cols_f(&X[f0, r0], stride, r1 - r0, f1 - f0, mean, m2)
+            fg_moments_cols_f(&X[f0, r0], stride, r1 - r0, f1 - f0, ref, mean, m2)
     else:
         if floating is double:
-            fg_moments_rows_d(&X[r0, f0], stride, r1 - r0, f1 - f0, mean, m2)
+            fg_moments_rows_d(&X[r0, f0], stride, r1 - r0, f1 - f0, ref, mean, m2)
         else:
-            fg_moments_rows_f(&X[r0, f0], stride, r1 - r0, f1 - f0, mean, m2)
+            fg_moments_rows_f(&X[r0, f0], stride, r1 - r0, f1 - f0, ref, mean, m2)
 
 
 cdef void _merge_chunks(
@@ -124,11 +127,16 @@ cdef void _merge_chunks(
     Py_ssize_t n_samples,            # IN
     Py_ssize_t f0,                   # IN  first feature to merge
     Py_ssize_t f1,                   # IN  one past the last
-    double* mean,                    # OUT [n_features] (indexed from 0)
+    double* mean,                    # OUT [n_features] mean minus ref (indexed from 0)
     double* m2,                      # OUT [n_features]
 ) noexcept nogil:
     # Chan, Golub & LeVeque's pairwise update, applied chunk by chunk in chunk
-    # order, whatever thread computed each chunk:
+    # order, whatever thread computed each chunk. The means are offsets from
+    # one reference per feature (the array's first sample), so `delta` keeps
+    # its digits at any offset: with plain means near 1e12, each mean is only
+    # known to 1e-4 and delta, of order sigma / 16, lost them (4.9e-6 relative
+    # variance error at offset/sigma = 1e12, 1e5 rows).
+    #
     #   delta = mean_b - mean_a
     #   mean  = mean_a + delta * n_b / n
     #   M2    = M2_a + M2_b + delta^2 * n_a * n_b / n
@@ -153,6 +161,7 @@ cdef void _merge_chunks(
 def moments(
     const floating[:, :] X,   # IN  see `transposed`
     bint transposed,            # IN
+    double[::1] ref,            # OUT (n_features,)
     double[::1] mean,           # OUT (n_features,)
     double[::1] m2,             # OUT (n_features,)
     int n_threads,              # IN  >= 1
@@ -167,8 +176,13 @@ def moments(
         along samples when it is True. At least one sample and one feature.
     transposed : bool
         Which of the two orientations ``X`` is in.
+    ref : ndarray of shape (n_features,), float64
+        Output: the first sample of each feature, the reference the mean is
+        given relative to.
     mean : ndarray of shape (n_features,), float64
-        Output: the mean of each feature.
+        Output: the mean of each feature minus ``ref``. The mean itself is
+        ``ref + mean``; keeping the two apart keeps the mean's low digits at
+        large offsets, for the chunk merge here and for ``partial_fit``.
     m2 : ndarray of shape (n_features,), float64
         Output: ``sum_i (x_ij - mean_j)**2`` for each feature. The population
         variance is ``m2 / n_samples``. Tiny negative values from rounding are
@@ -198,6 +212,8 @@ def moments(
     # chunks it owns, so the partials do not depend on who computed them.
     cdef double[:, ::1] part_mean = np.empty((n_chunks, n_features), dtype=np.float64)
     cdef double[:, ::1] part_m2 = np.empty((n_chunks, n_features), dtype=np.float64)
+    for f0 in range(n_features):
+        ref[f0] = X[f0, 0] if transposed else X[0, f0]
     n_threads = <int>min(<Py_ssize_t>n_threads, n_tasks)
     n_merge_threads = <int>min(<Py_ssize_t>n_threads, n_mblocks)
 
@@ -208,7 +224,8 @@ def moments(
         r1 = min(r0 + _CHUNK_SIZE, n_samples)
         f0 = fb * fblock
         f1 = min(f0 + fblock, n_features)
-        _tile_moments(X, transposed, r0, r1, f0, f1, &part_mean[c, f0], &part_m2[c, f0])
+        _tile_moments(X, transposed, r0, r1, f0, f1, &ref[f0], &part_mean[c, f0],
+                      &part_m2[c, f0])
 
     # Features are independent in the merge, so splitting them over threads
     # keeps every feature's merge order fixed.

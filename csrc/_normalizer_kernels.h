@@ -48,6 +48,11 @@
  *
  * With K the chunk's first sample of a feature and d_i = x_i - K:
  *     mean = K + S1 / n,   M2 = S2 - S1 * (S1 / n),
+ * except that the mean is returned relative to a per-feature reference R
+ * (the first sample of the whole array): mean - R = (K - R) + S1 / n.
+ * Written as an offset from R, a chunk mean keeps its digits at any offset
+ * (near 1e12 a float64 mean itself is only known to 1e-4), so the chunk
+ * merge, which subtracts chunk means, does not lose them.
  * S1 = sum d_i and S2 = sum d_i^2 added in sample order, in float64. One
  * read of the data. The cancellation in M2 is bounded because K is one of
  * the samples: M2 >= (K - mean)^2, so S2 / M2 = 1 + n (mean - K)^2 / M2
@@ -76,6 +81,7 @@
 /* scratch memory.                                                       */    \
 FG_DISPATCH static void fg_moments_rows_##SUF(                                             \
     const T* x, ptrdiff_t rs, ptrdiff_t n_rows, ptrdiff_t nf,                  \
+    const double* FG_RESTRICT ref,                                             \
     double* FG_RESTRICT mean, double* FG_RESTRICT m2)                          \
 {                                                                              \
     const double n = (double)n_rows;                                           \
@@ -109,7 +115,7 @@ FG_DISPATCH static void fg_moments_rows_##SUF(                                  
     for (k = 0; k < nf; k++) {                                                 \
         double s1 = mean[k];                                                   \
         m2[k] = m2[k] - s1 * (s1 / n);                                         \
-        mean[k] = (double)x[k] + s1 / n;                                       \
+        mean[k] = ((double)x[k] - ref[k]) + s1 / n;                            \
     }                                                                          \
 }                                                                              \
                                                                                \
@@ -118,6 +124,7 @@ FG_DISPATCH static void fg_moments_rows_##SUF(                                  
 /* order as fg_moments_rows, so both orientations give the same bits.    */   \
 FG_DISPATCH static void fg_moments_cols_##SUF(                                             \
     const T* x, ptrdiff_t fs, ptrdiff_t n_int, ptrdiff_t nf,                   \
+    const double* FG_RESTRICT ref,                                             \
     double* FG_RESTRICT mean, double* FG_RESTRICT m2)                          \
 {                                                                              \
     const double n = (double)n_int;                                            \
@@ -138,10 +145,10 @@ FG_DISPATCH static void fg_moments_cols_##SUF(                                  
             d2 = (double)x2[i] - k2; a2 += d2; q2 += d2 * d2;                  \
             d3 = (double)x3[i] - k3; a3 += d3; q3 += d3 * d3;                  \
         }                                                                      \
-        mean[j] = k0 + a0 / n;     m2[j] = q0 - a0 * (a0 / n);                 \
-        mean[j + 1] = k1 + a1 / n; m2[j + 1] = q1 - a1 * (a1 / n);             \
-        mean[j + 2] = k2 + a2 / n; m2[j + 2] = q2 - a2 * (a2 / n);             \
-        mean[j + 3] = k3 + a3 / n; m2[j + 3] = q3 - a3 * (a3 / n);             \
+        mean[j] = (k0 - ref[j]) + a0 / n; m2[j] = q0 - a0 * (a0 / n);                 \
+        mean[j + 1] = (k1 - ref[j + 1]) + a1 / n; m2[j + 1] = q1 - a1 * (a1 / n);             \
+        mean[j + 2] = (k2 - ref[j + 2]) + a2 / n; m2[j + 2] = q2 - a2 * (a2 / n);             \
+        mean[j + 3] = (k3 - ref[j + 3]) + a3 / n; m2[j + 3] = q3 - a3 * (a3 / n);             \
     }                                                                          \
     for (; j < nf; j++) {                                                      \
         const T* x0 = x + j * fs;                                              \
@@ -149,7 +156,7 @@ FG_DISPATCH static void fg_moments_cols_##SUF(                                  
         for (i = 1; i < n_int; i++) {                                          \
             d0 = (double)x0[i] - k0; a0 += d0; q0 += d0 * d0;                  \
         }                                                                      \
-        mean[j] = k0 + a0 / n;                                                 \
+        mean[j] = (k0 - ref[j]) + a0 / n;                                      \
         m2[j] = q0 - a0 * (a0 / n);                                            \
     }                                                                          \
 }
