@@ -85,7 +85,7 @@ def _read_entry(zf, info, file_size, *, kinds, shape, max_bytes=None):
         else:
             raise _Bad(f"entry {name!r} has unsupported .npy version {version}")
         if dtype.hasobject or dtype.kind not in kinds or (
-                dtype.kind == "f" and dtype != np.dtype("<f8")):
+                dtype.kind == "f" and dtype.itemsize != 8):  # either byte order
             raise _Bad(f"entry {name!r} has dtype {dtype}, expected "
                        f"{'float64' if 'f' in kinds else 'unicode text'}")
         if tuple(shp) != tuple(shape):
