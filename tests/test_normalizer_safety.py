@@ -10,7 +10,6 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from fastgrad import Normalizer
 from fastgrad import normalizer as normalizer_module
-from fastgrad._normalizer_input import kernel_view
 
 pd = pytest.importorskip("pandas")
 
@@ -176,7 +175,8 @@ def test_nullable_pandas_columns_are_missing_values():
 # ---------------------------------------------------------------------------
 
 def _record(n, dtype="f8"):
-    rec = np.zeros(n, dtype=[("a", dtype), ("b", "i4")])  # itemsize 12 or 8
+    # Item size 12 (f8 + i4) or 6 (f4 + i2): not a multiple of the field's.
+    rec = np.zeros(n, dtype=[("a", dtype), ("b", "i4" if dtype == "f8" else "i2")])
     rec["a"] = np.arange(n)
     rec["b"] = np.arange(n) * 3 + 1
     return rec
@@ -218,6 +218,8 @@ def test_record_field_copy_false_writes_only_its_field(dtype):
 
 
 def test_kernel_view_copies_odd_strides_on_length_one_axes():
+    from fastgrad._normalizer_input import kernel_view
+
     rec = _record(10)
     for view in (rec["a"][:, None], rec["a"][None, :], rec["a"][:1, None]):
         K, _, copied = kernel_view(view)
