@@ -1,7 +1,7 @@
 """Compiled kernels behind :class:`fastgrad.Normalizer`.
 
-Two kernels, both parallel over fixed tiles so every thread count gives the
-same bits:
+Three kernels (and a finiteness check), all parallel over fixed tiles so
+every thread count gives the same bits:
 
 ``moments``
     Per-feature mean and sum of squared deviations (M2) in one pass over the
@@ -17,6 +17,10 @@ same bits:
     The fused elementwise map ``(x - shift) * factor`` (transform) or
     ``x * factor + shift`` (inverse), computed in float64, written to a new
     array or in place, with a finiteness check folded into the same pass.
+``minmax``
+    Per-feature minimum and maximum (NaN skipped), which decide before an
+    in-place transform writes anything whether it would meet infinity or
+    overflow (the map is monotonic per feature).
 
 The inner loops are C (``_normalizer_kernels.h``): ``omp simd`` across
 independent elements only, and an AVX2 clone picked at load time on x86-64
@@ -92,6 +96,12 @@ cdef extern from "_normalizer_kernels.h" nogil:
                             double shift, double factor, int inverse)
     int fg_affine_feature_f(const float* x, float* out, Py_ssize_t n,
                             double shift, double factor, int inverse)
+    void fg_minmax_rows_d(const double* x, Py_ssize_t rs, Py_ssize_t n_rows,
+                          Py_ssize_t nf, double* lo, double* hi)
+    void fg_minmax_rows_f(const float* x, Py_ssize_t rs, Py_ssize_t n_rows,
+                          Py_ssize_t nf, double* lo, double* hi)
+    void fg_minmax_feature_d(const double* x, Py_ssize_t n, double* lo, double* hi)
+    void fg_minmax_feature_f(const float* x, Py_ssize_t n, double* lo, double* hi)
 
 
 cdef void _tile_moments(
@@ -394,3 +404,75 @@ def all_finite(
     for i in prange(n_rows, nogil=True, schedule="static", num_threads=n_threads):
         n_bad += _row_nonfinite(&X[i, 0], n_cols)
     return n_bad == 0
+
+
+def minmax(
+    const floating[:, :] X,   # IN  see `transposed`
+    bint transposed,            # IN
+    double[::1] lo,             # OUT (n_features,)
+    double[::1] hi,             # OUT (n_features,)
+    int n_threads,              # IN  >= 1
+):
+    """Per-feature minimum and maximum, NaN skipped, in one read of X.
+
+    Checks an in-place transform before it writes: the map is monotonic per
+    feature, so the images of ``lo`` and ``hi`` tell whether any value would
+    overflow, and an infinite ``lo``/``hi`` means X holds infinity.
+
+    Parameters
+    ----------
+    X : ndarray of float32 or float64
+        ``(n_samples, n_features)`` with unit stride along features, or
+        ``(n_features, n_samples)`` with unit stride along samples when
+        ``transposed``.
+    transposed : bool
+    lo, hi : ndarray of shape (n_features,), float64
+        Output; NaN for a feature whose values are all NaN.
+    n_threads : int
+        OpenMP threads, at least 1; the result is exact, so it does not
+        depend on it.
+    """
+    cdef Py_ssize_t n_samples = X.shape[1] if transposed else X.shape[0]
+    cdef Py_ssize_t n_features = X.shape[0] if transposed else X.shape[1]
+    cdef Py_ssize_t n_chunks, t, c, j, r0, r1, stride
+    cdef double inf = float("inf")
+    lo[:] = inf
+    hi[:] = -inf
+    if n_samples == 0 or n_features == 0:
+        return
+    cdef double[:, ::1] part_lo
+    cdef double[:, ::1] part_hi
+    if transposed:
+        n_threads = <int>min(<Py_ssize_t>n_threads, n_features)
+        for j in prange(n_features, nogil=True, schedule="static", num_threads=n_threads):
+            if floating is double:
+                fg_minmax_feature_d(&X[j, 0], n_samples, &lo[j], &hi[j])
+            else:
+                fg_minmax_feature_f(&X[j, 0], n_samples, &lo[j], &hi[j])
+    else:
+        # One partial slot per chunk of rows, combined serially (min and max
+        # are exact, so the split never shows in the result).
+        n_chunks = _n_blocks(n_samples, _SAMPLE_BLOCK)
+        part_lo = np.full((n_chunks, n_features), inf)
+        part_hi = np.full((n_chunks, n_features), -inf)
+        stride = X.strides[0] // <Py_ssize_t>sizeof(floating)
+        n_threads = <int>min(<Py_ssize_t>n_threads, n_chunks)
+        for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_threads):
+            r0 = c * _SAMPLE_BLOCK
+            r1 = min(r0 + _SAMPLE_BLOCK, n_samples)
+            if floating is double:
+                fg_minmax_rows_d(&X[r0, 0], stride, r1 - r0, n_features,
+                                 &part_lo[c, 0], &part_hi[c, 0])
+            else:
+                fg_minmax_rows_f(&X[r0, 0], stride, r1 - r0, n_features,
+                                 &part_lo[c, 0], &part_hi[c, 0])
+        for c in range(n_chunks):
+            for j in range(n_features):
+                if part_lo[c, j] < lo[j]:
+                    lo[j] = part_lo[c, j]
+                if part_hi[c, j] > hi[j]:
+                    hi[j] = part_hi[c, j]
+    for j in range(n_features):
+        if lo[j] > hi[j]:  # only NaN seen
+            lo[j] = float("nan")
+            hi[j] = float("nan")

@@ -57,7 +57,9 @@
  * read of the data. The cancellation in M2 is bounded because K is one of
  * the samples: M2 >= (K - mean)^2, so S2 / M2 = 1 + n (mean - K)^2 / M2
  * <= 1 + n, i.e. at most log10(n + 1) digits are lost (2.4 for a chunk of
- * 256), whatever the offset or the outliers. Subtracting K first also takes
+ * 256) inside a chunk, whatever the offset or the outliers (the merge of
+ * chunks is where offsets used to cost digits: see the reference R above,
+ * and the tests at offset/sigma = 1e12). Subtracting K first also takes
  * a large common offset out before anything is squared.
  * ---------------------------------------------------------------------- */
 
@@ -226,9 +228,65 @@ FG_DISPATCH static int fg_affine_feature_##SUF(                                 
     return chk != 0;                                                           \
 }
 
+/* ------------------------------------------------------------------------
+ * Per-feature minimum and maximum, NaN skipped: `v < lo ? v : lo` is false
+ * for a NaN v (and maps to minpd/maxpd, which have exactly that rule). Used
+ * to check an in-place transform before anything is written: the affine map
+ * is monotonic per feature, so its extremes decide overflow. Min and max are
+ * exact, so any split over threads gives the same bits.
+ * ---------------------------------------------------------------------- */
+
+#define FG_DEFINE_MINMAX(T, SUF)                                               \
+/* Rows [0, n_rows) of a (n_samples, n_features) array, row stride rs;   */    \
+/* lo / hi hold running values for the nf features (updated in place).   */    \
+FG_DISPATCH static void fg_minmax_rows_##SUF(                                  \
+    const T* x, ptrdiff_t rs, ptrdiff_t n_rows, ptrdiff_t nf,                  \
+    double* FG_RESTRICT lo, double* FG_RESTRICT hi)                            \
+{                                                                              \
+    ptrdiff_t i, k;                                                            \
+    for (i = 0; i < n_rows; i++) {                                             \
+        const T* FG_RESTRICT a = x + i * rs;                                   \
+        FG_SIMD                                                                \
+        for (k = 0; k < nf; k++) {                                             \
+            double v = (double)a[k];                                           \
+            lo[k] = v < lo[k] ? v : lo[k];                                     \
+            hi[k] = v > hi[k] ? v : hi[k];                                     \
+        }                                                                      \
+    }                                                                          \
+}                                                                              \
+                                                                               \
+/* n contiguous samples of one feature. */                                     \
+FG_DISPATCH static void fg_minmax_feature_##SUF(                               \
+    const T* x, ptrdiff_t n, double* lo_out, double* hi_out)                   \
+{                                                                              \
+    double lo[4], hi[4];                                                       \
+    ptrdiff_t i, l;                                                            \
+    for (l = 0; l < 4; l++) { lo[l] = *lo_out; hi[l] = *hi_out; }              \
+    for (i = 0; i + 4 <= n; i += 4) {                                          \
+        for (l = 0; l < 4; l++) {                                              \
+            double v = (double)x[i + l];                                       \
+            lo[l] = v < lo[l] ? v : lo[l];                                     \
+            hi[l] = v > hi[l] ? v : hi[l];                                     \
+        }                                                                      \
+    }                                                                          \
+    for (; i < n; i++) {                                                       \
+        double v = (double)x[i];                                               \
+        lo[0] = v < lo[0] ? v : lo[0];                                         \
+        hi[0] = v > hi[0] ? v : hi[0];                                         \
+    }                                                                          \
+    for (l = 1; l < 4; l++) {                                                  \
+        lo[0] = lo[l] < lo[0] ? lo[l] : lo[0];                                 \
+        hi[0] = hi[l] > hi[0] ? hi[l] : hi[0];                                 \
+    }                                                                          \
+    *lo_out = lo[0];                                                           \
+    *hi_out = hi[0];                                                           \
+}
+
 FG_DEFINE_MOMENTS(double, d)
 FG_DEFINE_MOMENTS(float, f)
 FG_DEFINE_AFFINE(double, d)
 FG_DEFINE_AFFINE(float, f)
+FG_DEFINE_MINMAX(double, d)
+FG_DEFINE_MINMAX(float, f)
 
 #endif /* FASTGRAD_NORMALIZER_KERNELS_H */

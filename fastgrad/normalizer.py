@@ -549,14 +549,15 @@ class Normalizer:
             "training data (or pass float64 data)."
         )
 
-    def _precheck(self, K, transposed, shift, factor, inverse, dtype, stats_ok, what):
+    def _precheck(self, K, transposed, shift, factor, inverse, dtype, stats_ok, what,
+                  n_threads):
         """Raise before anything is written if the map would meet infinity or
         overflow. The map is monotonic in x per feature (``factor > 0``, and
         rounding is monotonic), so each feature's extremes decide: one read of
-        K, no output."""
-        axis = 1 if transposed else 0
-        lo = np.fmin.reduce(K, axis=axis).astype(np.float64)  # NaN is skipped
-        hi = np.fmax.reduce(K, axis=axis).astype(np.float64)
+        K (compiled, NaN skipped), no output."""
+        d = len(shift)
+        lo, hi = np.empty(d), np.empty(d)
+        _normalizer.minmax(K, transposed, lo, hi, n_threads)
         inf = np.isinf(lo) | np.isinf(hi)
         if inf.any():
             raise ValueError(f"Input {what} contains infinity (in feature(s) "
@@ -596,7 +597,8 @@ class Normalizer:
         # the caller's own array with copy=False (checked first, below).
         direct = target is not None and not data.owned and not copied
         if direct or data.owned or copied:
-            self._precheck(K, transposed, shift, factor, inverse, K.dtype, stats_ok, what)
+            self._precheck(K, transposed, shift, factor, inverse, K.dtype, stats_ok, what,
+                           n_threads)
             out = K
         else:
             out = np.empty(K.shape, dtype=K.dtype)

@@ -344,3 +344,26 @@ def test_copy_argument_checked():
     norm = Normalizer().fit(np.arange(6.0).reshape(3, 2))
     with pytest.raises(TypeError, match="copy must be a bool"):
         norm.transform(np.ones((2, 2)), copy="no")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_minmax_kernel_against_numpy(rng, dtype, transposed):
+    from fastgrad import _normalizer
+
+    X = rng.standard_normal((3 * 8192 + 17, 6)).astype(dtype)
+    X[rng.random(X.shape) < 0.01] = np.nan
+    X[:, 2] = np.nan
+    X[100, 3] = np.inf
+    X[7, 4] = -np.inf
+    before = X.tobytes()
+    K = np.ascontiguousarray(X.T) if transposed else X
+    for n_threads in (1, 2, 3):
+        lo, hi = np.empty(6), np.empty(6)
+        _normalizer.minmax(K, transposed, lo, hi, n_threads)
+        with np.errstate(invalid="ignore"):
+            ref_lo = np.array([np.nan if np.isnan(c).all() else np.nanmin(c) for c in X.T])
+            ref_hi = np.array([np.nan if np.isnan(c).all() else np.nanmax(c) for c in X.T])
+        assert_array_equal(lo, ref_lo.astype(np.float64))
+        assert_array_equal(hi, ref_hi.astype(np.float64))
+    assert X.tobytes() == before
