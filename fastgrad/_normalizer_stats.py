@@ -12,8 +12,9 @@ Three producers:
 * :func:`dense_moments` -- the compiled one-pass kernel, for unweighted data
   without NaN (the common case; bitwise the same for every thread count);
 * :func:`masked_moments` -- NaN as missing and/or sample weights, a
-  two-pass NumPy computation over blocks of rows (exact-order sums, so
-  deterministic; about 3-5x slower than the kernel);
+  two-pass NumPy computation over blocks of rows (fixed-order sums, so
+  deterministic; about 15x the kernel's time, 4-8x faster than
+  scikit-learn's weighted/NaN fit);
 * :func:`sparse_moments` -- CSR/CSC input, implicit zeros counted.
 """
 import numpy as np
@@ -125,7 +126,8 @@ def _first_valid(A):
 def masked_moments(A, w, what, offset=None):
     """Moments with NaN as missing and optional weights ``w`` (float64,
     non-negative). Two passes over blocks of rows: the weighted mean of
-    ``x - ref``, then the weighted squared deviations from it.
+    ``x - ref``, then the weighted squared deviations from it (blocks without
+    NaN skip the masking).
 
     ``offset`` maps A's columns to the caller's feature numbers (messages).
     """
@@ -136,42 +138,55 @@ def masked_moments(A, w, what, offset=None):
     W = np.zeros(d)
     S1 = np.zeros(d)
     feats = np.arange(d) if offset is None else np.asarray(offset)
+    has_nan = []
+
+    def too_large(cols):
+        return ValueError(
+            f"Input {what} has values too large for float64: the statistics of "
+            f"feature(s) {feature_list(feats[cols])} overflow (inf).")
+
     with np.errstate(invalid="ignore", over="ignore"):
         for r0 in range(0, n, rows):
-            blk = np.asarray(A[r0:r0 + rows], dtype=np.float64)
-            inf = np.isinf(blk).any(axis=0)
-            if inf.any():
-                raise ValueError(
-                    f"Input {what} contains infinity (in feature(s) "
-                    f"{feature_list(feats[inf])})."
-                )
-            blk = blk - ref0
-            valid = ~np.isnan(blk)
-            blk[~valid] = 0.0
-            if w is None:
-                W += valid.sum(axis=0)
-                S1 += blk.sum(axis=0)
+            raw = A[r0:r0 + rows]
+            dev = np.subtract(raw, ref0, dtype=np.float64)
+            wb = None if w is None else w[r0:r0 + rows, None]
+            if np.isfinite(dev).all():
+                has_nan.append(False)
+                W += dev.shape[0] if w is None else wb.sum()
             else:
-                wb = w[r0:r0 + rows, None]
-                W += (wb * valid).sum(axis=0)
-                S1 += (wb * blk).sum(axis=0)
+                inf = np.isinf(raw).any(axis=0)
+                if inf.any():
+                    raise ValueError(
+                        f"Input {what} contains infinity (in feature(s) "
+                        f"{feature_list(feats[inf])})."
+                    )
+                nan = np.isnan(dev)
+                over = (np.isinf(dev)).any(axis=0)
+                if over.any():
+                    raise too_large(over)
+                has_nan.append(True)
+                dev[nan] = 0.0
+                valid = ~nan
+                W += valid.sum(axis=0) if w is None else (wb * valid).sum(axis=0)
+            if wb is not None:
+                dev *= wb
+            S1 += dev.sum(axis=0)
         has = W > 0
         dmean = np.where(has, S1 / np.where(has, W, 1.0), np.nan)
         dm0 = np.where(has, dmean, 0.0)
         M2 = np.zeros(d)
-        for r0 in range(0, n, rows):
-            dev = np.asarray(A[r0:r0 + rows], dtype=np.float64) - ref0 - dm0
-            dev[np.isnan(dev)] = 0.0
+        for b, r0 in enumerate(range(0, n, rows)):
+            dev = np.subtract(A[r0:r0 + rows], ref0, dtype=np.float64)
+            dev -= dm0  # (x - ref) - dmean: small numbers, no digits lost
+            if has_nan[b]:
+                dev[np.isnan(dev)] = 0.0
             dev *= dev
             if w is not None:
                 dev *= w[r0:r0 + rows, None]
             M2 += dev.sum(axis=0)
     bad = has & ~(np.isfinite(dmean) & np.isfinite(M2))
     if bad.any():
-        raise ValueError(
-            f"Input {what} has values too large for float64: the statistics of "
-            f"feature(s) {feature_list(feats[bad])} overflow (inf)."
-        )
+        raise too_large(bad)
     return Moments(ref0, dmean, np.where(has, M2, 0.0), W)
 
 

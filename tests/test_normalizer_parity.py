@@ -444,3 +444,19 @@ def test_object_numbers_accepted_as_sklearn():
     sk = StandardScaler().fit(X)
     assert_same_fit(ours, sk)
     assert_allclose(ours.transform(X), sk.transform(X), **TOL[np.float64])
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_course_layout(rng, fmt):
+    X = rng.standard_normal((50, 4))
+    X[X < 0.3] = 0.0
+    S = (sp.csr_matrix if fmt == "csr" else sp.csc_matrix)(X.T)  # (n_x, m)
+    before = fingerprint(S)
+    norm = Normalizer(with_mean=False, sample_axis=1).fit(S)
+    assert_allclose(norm.var_, X.var(axis=0), rtol=1e-12)
+    Z = norm.transform(S)
+    assert Z.format == fmt
+    assert_allclose(Z.toarray(), (X / X.std(axis=0)).T, rtol=1e-12)
+    assert_allclose(norm.inverse_transform(Z).toarray(), X.T, rtol=1e-12, atol=1e-15)
+    assert_allclose(norm.report(S).test_mean, X.mean(axis=0), rtol=1e-12)
+    assert fingerprint(S) == before
