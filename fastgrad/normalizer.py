@@ -634,18 +634,18 @@ class Normalizer:
         if self.with_mean:
             raise ValueError(SPARSE_CENTER_MSG)
         M = data.arr
+        counts = np.diff(np.asarray(M.indptr))
+        major = np.repeat(np.arange(len(counts)), counts)
+        minor = np.asarray(M.indices)
+        feature_is_column = self.sample_axis == 0
+        feat = minor if (M.format == "csr") == feature_is_column else major
+        values = np.asarray(M.data, dtype=np.float64)
+        if np.isinf(values).any():
+            raise ValueError(f"Input {what} contains infinity (in feature(s) "
+                             f"{feature_list(np.unique(feat[np.isinf(values)]))}).")
         out = M.copy()  # data, indices and indptr: nothing is shared
         if self.with_std:
             factor = self.scale_ if inverse else 1.0 / self.scale_
-            counts = np.diff(np.asarray(M.indptr))
-            major = np.repeat(np.arange(len(counts)), counts)
-            minor = np.asarray(M.indices)
-            feature_is_column = self.sample_axis == 0
-            feat = minor if (M.format == "csr") == feature_is_column else major
-            values = np.asarray(M.data, dtype=np.float64)
-            if np.isinf(values).any():
-                raise ValueError(f"Input {what} contains infinity (in feature(s) "
-                                 f"{feature_list(np.unique(feat[np.isinf(values)]))}).")
             with np.errstate(over="ignore", invalid="ignore"):
                 new = (values * factor[feat]).astype(M.dtype)
             bad = ~np.isfinite(new) & np.isfinite(values) & np.isfinite(factor[feat])

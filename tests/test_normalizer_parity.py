@@ -386,6 +386,8 @@ def test_sparse_infinity_and_pandas_output(rng):
         norm.transform(bad)
     with pytest.raises(ValueError, match="infinity"):
         Normalizer(with_mean=False).fit(bad)
+    with pytest.raises(ValueError, match="infinity"):
+        Normalizer(with_mean=False, with_std=False).fit(S).transform(bad)
     assert fingerprint(bad) == before
     with pytest.raises(ValueError, match="Pandas output does not support sparse"):
         Normalizer(with_mean=False).set_output(transform="pandas").fit_transform(S)
