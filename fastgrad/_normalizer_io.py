@@ -19,6 +19,8 @@ import zipfile
 
 import numpy as np
 
+from fastgrad._normalizer_stats import is_constant
+
 __all__ = ["save", "load"]
 
 FILE_FORMAT = "fastgrad.Normalizer"
@@ -214,10 +216,8 @@ def _load_zip(cls, zf, file_size):
             raise _Bad("var_ has negative values")
         if (scale[seen] <= 0).any():
             raise _Bad("scale_ has non-positive values")
-        from fastgrad.normalizer import _is_constant
-
         with np.errstate(invalid="ignore"):
-            expected = np.where(_is_constant(var, values["mean_"], n_vec), 1.0, np.sqrt(var))
+            expected = np.where(is_constant(var, values["mean_"], n_vec), 1.0, np.sqrt(var))
         if not np.array_equal(expected[seen], scale[seen]):
             raise _Bad("scale_ is not the square root of var_ (inconsistent file)")
     names = None

@@ -23,10 +23,24 @@ from fastgrad import _normalizer
 from fastgrad._normalizer_input import kernel_view
 
 __all__ = ["Moments", "dense_moments", "masked_moments", "sparse_moments", "merge",
-           "nonfinite_message", "feature_list"]
+           "is_constant", "nonfinite_message", "feature_list"]
 
 # Elements per block in the NumPy paths: bounds their temporaries (8 MiB).
 _BLOCK_ELEMENTS = 1 << 20
+_EPS64 = np.finfo(np.float64).eps
+
+
+def is_constant(var, mean, n):
+    """True where a feature is indistinguishable from a constant.
+
+    The bound is the error of a float64 two-pass variance (Chan, Golub &
+    LeVeque), as in scikit-learn's ``_is_constant_feature``: the variance of a
+    constant feature computed in floating point is not exactly zero, and
+    ``sigma == 0`` would miss it and divide by noise. ``n`` is the sample
+    count (the sum of the weights with ``sample_weight``).
+    """
+    bound = n * _EPS64 * var + (n * mean * _EPS64) ** 2
+    return var <= bound
 
 
 class Moments:

@@ -33,12 +33,12 @@ from fastgrad import _normalizer_io
 from fastgrad._normalizer_input import (SPARSE_CENTER_MSG, check_sample_weight,
                                         kernel_view, validate_data)
 from fastgrad._normalizer_stats import (Moments, dense_moments, feature_list,
-                                        masked_moments, merge, sparse_moments)
+                                        is_constant, masked_moments, merge,
+                                        sparse_moments)
 from fastgrad._threads import effective_n_threads
 
 __all__ = ["Normalizer", "NotFittedError", "DistributionReport"]
 
-_EPS64 = np.finfo(np.float64).eps
 # Never more OpenMP threads than the machine has cores, whatever was asked
 # (fastgrad._threads.effective_n_threads caps at the usable cores too).
 _MAX_THREADS = max(1, os.cpu_count() or 1)
@@ -50,18 +50,6 @@ class NotFittedError(ValueError, AttributeError):
     Subclasses both ``ValueError`` and ``AttributeError``, as scikit-learn's
     ``NotFittedError`` does, so code written for either keeps working.
     """
-
-
-def _is_constant(var, mean, n):
-    """True where a feature is indistinguishable from a constant.
-
-    The bound is the error of a float64 two-pass variance (Chan, Golub &
-    LeVeque), as in scikit-learn's ``_is_constant_feature``: the variance of a
-    constant feature computed in floating point is not exactly zero, and
-    ``sigma == 0`` would miss it and divide by noise.
-    """
-    bound = n * _EPS64 * var + (n * mean * _EPS64) ** 2
-    return var <= bound
 
 
 # ---------------------------------------------------------------------------
@@ -509,7 +497,7 @@ class Normalizer:
         if self.with_std:
             var = m.var
             with np.errstate(invalid="ignore"):
-                scale = np.where(_is_constant(var, mean, n), 1.0, np.sqrt(var))
+                scale = np.where(is_constant(var, mean, n), 1.0, np.sqrt(var))
         else:
             var = scale = None
         counts = n if weighted else n.astype(np.int64)
@@ -789,7 +777,7 @@ class Normalizer:
         return DistributionReport(
             train_mean=self.mean_.copy(), train_std=np.sqrt(self.var_),
             scale=self.scale_.copy(),
-            constant=_is_constant(self.var_, self.mean_, n_train),
+            constant=is_constant(self.var_, self.mean_, n_train),
             test_mean=m.mean, test_std=np.sqrt(m.var),
             n_train=n_train if np.ndim(n_train) == 0 else np.max(n_train),
             n_test=data.A.shape[0],
