@@ -30,7 +30,7 @@
  * target, AVX2 runs the very same IEEE operations per element as SSE2, four
  * lanes wide instead of two: the results are bitwise the same. float32 data
  * gains most (the float64 arithmetic is conversion-bound on SSE2). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) &&         \
     defined(__linux__) && defined(__GLIBC__) && !defined(FG_NO_DISPATCH)
 #define FG_DISPATCH __attribute__((target_clones("avx2", "default")))
 #else
@@ -81,7 +81,7 @@
 /* with nf contiguous features; n_rows >= 1. K is the first row itself,  */    \
 /* and mean / m2 hold S1 / S2 until the end, so any nf works without     */    \
 /* scratch memory.                                                       */    \
-FG_DISPATCH static void fg_moments_rows_##SUF(                                             \
+FG_DISPATCH static void fg_moments_rows_##SUF(                                 \
     const T* x, ptrdiff_t rs, ptrdiff_t n_rows, ptrdiff_t nf,                  \
     const double* FG_RESTRICT ref,                                             \
     double* FG_RESTRICT mean, double* FG_RESTRICT m2)                          \
@@ -123,8 +123,8 @@ FG_DISPATCH static void fg_moments_rows_##SUF(                                  
                                                                                \
 /* nf features of a (n_features, n_samples) array, each with n contiguous */   \
 /* samples: feature j starts at x + j * fs. Same operations in the same   */   \
-/* order as fg_moments_rows, so both orientations give the same bits.    */   \
-FG_DISPATCH static void fg_moments_cols_##SUF(                                             \
+/* order as fg_moments_rows, so both orientations give the same bits.    */    \
+FG_DISPATCH static void fg_moments_cols_##SUF(                                 \
     const T* x, ptrdiff_t fs, ptrdiff_t n_int, ptrdiff_t nf,                   \
     const double* FG_RESTRICT ref,                                             \
     double* FG_RESTRICT mean, double* FG_RESTRICT m2)                          \
@@ -147,10 +147,14 @@ FG_DISPATCH static void fg_moments_cols_##SUF(                                  
             d2 = (double)x2[i] - k2; a2 += d2; q2 += d2 * d2;                  \
             d3 = (double)x3[i] - k3; a3 += d3; q3 += d3 * d3;                  \
         }                                                                      \
-        mean[j] = (k0 - ref[j]) + a0 / n; m2[j] = q0 - a0 * (a0 / n);                 \
-        mean[j + 1] = (k1 - ref[j + 1]) + a1 / n; m2[j + 1] = q1 - a1 * (a1 / n);             \
-        mean[j + 2] = (k2 - ref[j + 2]) + a2 / n; m2[j + 2] = q2 - a2 * (a2 / n);             \
-        mean[j + 3] = (k3 - ref[j + 3]) + a3 / n; m2[j + 3] = q3 - a3 * (a3 / n);             \
+        mean[j] = (k0 - ref[j]) + a0 / n;                                      \
+        m2[j] = q0 - a0 * (a0 / n);                                            \
+        mean[j + 1] = (k1 - ref[j + 1]) + a1 / n;                              \
+        m2[j + 1] = q1 - a1 * (a1 / n);                                        \
+        mean[j + 2] = (k2 - ref[j + 2]) + a2 / n;                              \
+        m2[j + 2] = q2 - a2 * (a2 / n);                                        \
+        mean[j + 3] = (k3 - ref[j + 3]) + a3 / n;                              \
+        m2[j + 3] = q3 - a3 * (a3 / n);                                        \
     }                                                                          \
     for (; j < nf; j++) {                                                      \
         const T* x0 = x + j * fs;                                              \
@@ -174,7 +178,7 @@ FG_DISPATCH static void fg_moments_cols_##SUF(                                  
 #define FG_DEFINE_AFFINE(T, SUF)                                               \
 /* Rows [0, n_rows) of a (n_samples, n_features) array; xs / os are the  */    \
 /* row strides (elements) of x / out. Per-feature shift and factor.      */    \
-FG_DISPATCH static int fg_affine_rows_##SUF(                                               \
+FG_DISPATCH static int fg_affine_rows_##SUF(                                   \
     const T* x, ptrdiff_t xs, T* out, ptrdiff_t os,                            \
     ptrdiff_t n_rows, ptrdiff_t nf,                                            \
     const double* FG_RESTRICT shift, const double* FG_RESTRICT factor,         \
@@ -205,7 +209,7 @@ FG_DISPATCH static int fg_affine_rows_##SUF(                                    
 }                                                                              \
                                                                                \
 /* n contiguous samples of one feature. */                                     \
-FG_DISPATCH static int fg_affine_feature_##SUF(                                            \
+FG_DISPATCH static int fg_affine_feature_##SUF(                                \
     const T* x, T* out, ptrdiff_t n, double shift, double factor, int inverse) \
 {                                                                              \
     T chk = 0;                                                                 \
