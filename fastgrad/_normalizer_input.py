@@ -7,8 +7,9 @@ allocated itself, or -- with ``copy=False`` -- to a writeable floating-point
 decided from ``np.shares_memory`` with the caller's object, never from
 "``np.asarray`` returned a new object": ``np.asarray(df)`` is a *view* of a
 pandas 2 DataFrame (writeable) and of a pandas 3 one (read-only). Objects
-that are not ndarrays (DataFrames, lists, anything with ``__array__``) are
-never treated as ours unless a dtype conversion made the copy here.
+that are not ndarrays (DataFrames, anything with ``__array__``) are never
+treated as ours unless a dtype conversion made the copy here; Python lists
+and tuples always give a new array.
 """
 import numbers
 
