@@ -1,7 +1,7 @@
 """Compiled kernels behind :class:`fastgrad.Normalizer`.
 
-Two kernels, both parallel over fixed tiles so every thread count gives the
-same bits:
+Three kernels (and a finiteness check), all parallel over fixed tiles so
+every thread count gives the same bits:
 
 ``moments``
     Per-feature mean and sum of squared deviations (M2) in one pass over the
@@ -10,11 +10,17 @@ same bits:
     give its mean and M2 in a single read (cancellation bounded by a factor
     ``CHUNK_SIZE + 1``, see ``_normalizer_kernels.h``), written to its own
     partial slot; the partials are merged serially, in chunk order, with
-    Chan's update. Every accumulator is float64, also for float32 data.
+    Chan's update. Chunk means are carried as offsets from the array's first
+    sample, so the merge keeps their digits at any offset. Every accumulator
+    is float64, also for float32 data.
 ``affine``
     The fused elementwise map ``(x - shift) * factor`` (transform) or
     ``x * factor + shift`` (inverse), computed in float64, written to a new
     array or in place, with a finiteness check folded into the same pass.
+``minmax``
+    Per-feature minimum and maximum (NaN skipped), which decide before an
+    in-place transform writes anything whether it would meet infinity or
+    overflow (the map is monotonic per feature).
 
 The inner loops are C (``_normalizer_kernels.h``): ``omp simd`` across
 independent elements only, and an AVX2 clone picked at load time on x86-64
@@ -73,13 +79,13 @@ cdef extern from "_normalizer_kernels.h" nogil:
     # error bound) and the fused affine map; both vectorized across
     # independent elements only.
     void fg_moments_rows_d(const double* x, Py_ssize_t rs, Py_ssize_t n_rows,
-                           Py_ssize_t nf, double* mean, double* m2)
+                           Py_ssize_t nf, const double* ref, double* mean, double* m2)
     void fg_moments_rows_f(const float* x, Py_ssize_t rs, Py_ssize_t n_rows,
-                           Py_ssize_t nf, double* mean, double* m2)
+                           Py_ssize_t nf, const double* ref, double* mean, double* m2)
     void fg_moments_cols_d(const double* x, Py_ssize_t fs, Py_ssize_t n,
-                           Py_ssize_t nf, double* mean, double* m2)
+                           Py_ssize_t nf, const double* ref, double* mean, double* m2)
     void fg_moments_cols_f(const float* x, Py_ssize_t fs, Py_ssize_t n,
-                           Py_ssize_t nf, double* mean, double* m2)
+                           Py_ssize_t nf, const double* ref, double* mean, double* m2)
     int fg_affine_rows_d(const double* x, Py_ssize_t xs, double* out, Py_ssize_t os,
                          Py_ssize_t n_rows, Py_ssize_t nf, const double* shift,
                          const double* factor, int inverse)
@@ -90,6 +96,12 @@ cdef extern from "_normalizer_kernels.h" nogil:
                             double shift, double factor, int inverse)
     int fg_affine_feature_f(const float* x, float* out, Py_ssize_t n,
                             double shift, double factor, int inverse)
+    void fg_minmax_rows_d(const double* x, Py_ssize_t rs, Py_ssize_t n_rows,
+                          Py_ssize_t nf, double* lo, double* hi)
+    void fg_minmax_rows_f(const float* x, Py_ssize_t rs, Py_ssize_t n_rows,
+                          Py_ssize_t nf, double* lo, double* hi)
+    void fg_minmax_feature_d(const double* x, Py_ssize_t n, double* lo, double* hi)
+    void fg_minmax_feature_f(const float* x, Py_ssize_t n, double* lo, double* hi)
 
 
 cdef void _tile_moments(
@@ -99,7 +111,8 @@ cdef void _tile_moments(
     Py_ssize_t r1,              # IN  one past the last sample
     Py_ssize_t f0,              # IN  first feature of the tile
     Py_ssize_t f1,              # IN  one past the last feature
-    double* mean,               # OUT [f1 - f0] chunk means
+    const double* ref,          # IN  [f1 - f0] per-feature reference values
+    double* mean,               # OUT [f1 - f0] chunk means minus ref
     double* m2,                 # OUT [f1 - f0] chunk sums of squared deviations
 ) noexcept nogil:
     # Both orientations run the same operations in the same order per
@@ -108,14 +121,14 @@ cdef void _tile_moments(
     cdef Py_ssize_t stride = X.strides[0] // <Py_ssize_t>sizeof(floating)
     if transposed:
         if floating is double:
-            fg_moments_cols_d(&X[f0, r0], stride, r1 - r0, f1 - f0, mean, m2)
+            fg_moments_cols_d(&X[f0, r0], stride, r1 - r0, f1 - f0, ref, mean, m2)
         else:
-            fg_moments_cols_f(&X[f0, r0], stride, r1 - r0, f1 - f0, mean, m2)
+            fg_moments_cols_f(&X[f0, r0], stride, r1 - r0, f1 - f0, ref, mean, m2)
     else:
         if floating is double:
-            fg_moments_rows_d(&X[r0, f0], stride, r1 - r0, f1 - f0, mean, m2)
+            fg_moments_rows_d(&X[r0, f0], stride, r1 - r0, f1 - f0, ref, mean, m2)
         else:
-            fg_moments_rows_f(&X[r0, f0], stride, r1 - r0, f1 - f0, mean, m2)
+            fg_moments_rows_f(&X[r0, f0], stride, r1 - r0, f1 - f0, ref, mean, m2)
 
 
 cdef void _merge_chunks(
@@ -124,11 +137,16 @@ cdef void _merge_chunks(
     Py_ssize_t n_samples,            # IN
     Py_ssize_t f0,                   # IN  first feature to merge
     Py_ssize_t f1,                   # IN  one past the last
-    double* mean,                    # OUT [n_features] (indexed from 0)
+    double* mean,                    # OUT [n_features] mean minus ref (indexed from 0)
     double* m2,                      # OUT [n_features]
 ) noexcept nogil:
     # Chan, Golub & LeVeque's pairwise update, applied chunk by chunk in chunk
-    # order, whatever thread computed each chunk:
+    # order, whatever thread computed each chunk. The means are offsets from
+    # one reference per feature (the array's first sample), so `delta` keeps
+    # its digits at any offset: with plain means near 1e12, each mean is only
+    # known to 1e-4 and delta, of order sigma / 16, lost them (4.9e-6 relative
+    # variance error at offset/sigma = 1e12, 1e5 rows).
+    #
     #   delta = mean_b - mean_a
     #   mean  = mean_a + delta * n_b / n
     #   M2    = M2_a + M2_b + delta^2 * n_a * n_b / n
@@ -153,6 +171,7 @@ cdef void _merge_chunks(
 def moments(
     const floating[:, :] X,   # IN  see `transposed`
     bint transposed,            # IN
+    double[::1] ref,            # OUT (n_features,)
     double[::1] mean,           # OUT (n_features,)
     double[::1] m2,             # OUT (n_features,)
     int n_threads,              # IN  >= 1
@@ -167,8 +186,13 @@ def moments(
         along samples when it is True. At least one sample and one feature.
     transposed : bool
         Which of the two orientations ``X`` is in.
+    ref : ndarray of shape (n_features,), float64
+        Output: the first sample of each feature, the reference the mean is
+        given relative to.
     mean : ndarray of shape (n_features,), float64
-        Output: the mean of each feature.
+        Output: the mean of each feature minus ``ref``. The mean itself is
+        ``ref + mean``; keeping the two apart keeps the mean's low digits at
+        large offsets, for the chunk merge here and for ``partial_fit``.
     m2 : ndarray of shape (n_features,), float64
         Output: ``sum_i (x_ij - mean_j)**2`` for each feature. The population
         variance is ``m2 / n_samples``. Tiny negative values from rounding are
@@ -198,6 +222,8 @@ def moments(
     # chunks it owns, so the partials do not depend on who computed them.
     cdef double[:, ::1] part_mean = np.empty((n_chunks, n_features), dtype=np.float64)
     cdef double[:, ::1] part_m2 = np.empty((n_chunks, n_features), dtype=np.float64)
+    for f0 in range(n_features):
+        ref[f0] = X[f0, 0] if transposed else X[0, f0]
     n_threads = <int>min(<Py_ssize_t>n_threads, n_tasks)
     n_merge_threads = <int>min(<Py_ssize_t>n_threads, n_mblocks)
 
@@ -208,7 +234,8 @@ def moments(
         r1 = min(r0 + _CHUNK_SIZE, n_samples)
         f0 = fb * fblock
         f1 = min(f0 + fblock, n_features)
-        _tile_moments(X, transposed, r0, r1, f0, f1, &part_mean[c, f0], &part_m2[c, f0])
+        _tile_moments(X, transposed, r0, r1, f0, f1, &ref[f0], &part_mean[c, f0],
+                      &part_m2[c, f0])
 
     # Features are independent in the merge, so splitting them over threads
     # keeps every feature's merge order fixed.
@@ -377,3 +404,75 @@ def all_finite(
     for i in prange(n_rows, nogil=True, schedule="static", num_threads=n_threads):
         n_bad += _row_nonfinite(&X[i, 0], n_cols)
     return n_bad == 0
+
+
+def minmax(
+    const floating[:, :] X,   # IN  see `transposed`
+    bint transposed,            # IN
+    double[::1] lo,             # OUT (n_features,)
+    double[::1] hi,             # OUT (n_features,)
+    int n_threads,              # IN  >= 1
+):
+    """Per-feature minimum and maximum, NaN skipped, in one read of X.
+
+    Checks an in-place transform before it writes: the map is monotonic per
+    feature, so the images of ``lo`` and ``hi`` tell whether any value would
+    overflow, and an infinite ``lo``/``hi`` means X holds infinity.
+
+    Parameters
+    ----------
+    X : ndarray of float32 or float64
+        ``(n_samples, n_features)`` with unit stride along features, or
+        ``(n_features, n_samples)`` with unit stride along samples when
+        ``transposed``.
+    transposed : bool
+    lo, hi : ndarray of shape (n_features,), float64
+        Output; NaN for a feature whose values are all NaN.
+    n_threads : int
+        OpenMP threads, at least 1; the result is exact, so it does not
+        depend on it.
+    """
+    cdef Py_ssize_t n_samples = X.shape[1] if transposed else X.shape[0]
+    cdef Py_ssize_t n_features = X.shape[0] if transposed else X.shape[1]
+    cdef Py_ssize_t n_chunks, t, c, j, r0, r1, stride
+    cdef double inf = float("inf")
+    lo[:] = inf
+    hi[:] = -inf
+    if n_samples == 0 or n_features == 0:
+        return
+    cdef double[:, ::1] part_lo
+    cdef double[:, ::1] part_hi
+    if transposed:
+        n_threads = <int>min(<Py_ssize_t>n_threads, n_features)
+        for j in prange(n_features, nogil=True, schedule="static", num_threads=n_threads):
+            if floating is double:
+                fg_minmax_feature_d(&X[j, 0], n_samples, &lo[j], &hi[j])
+            else:
+                fg_minmax_feature_f(&X[j, 0], n_samples, &lo[j], &hi[j])
+    else:
+        # One partial slot per chunk of rows, combined serially (min and max
+        # are exact, so the split never shows in the result).
+        n_chunks = _n_blocks(n_samples, _SAMPLE_BLOCK)
+        part_lo = np.full((n_chunks, n_features), inf)
+        part_hi = np.full((n_chunks, n_features), -inf)
+        stride = X.strides[0] // <Py_ssize_t>sizeof(floating)
+        n_threads = <int>min(<Py_ssize_t>n_threads, n_chunks)
+        for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_threads):
+            r0 = c * _SAMPLE_BLOCK
+            r1 = min(r0 + _SAMPLE_BLOCK, n_samples)
+            if floating is double:
+                fg_minmax_rows_d(&X[r0, 0], stride, r1 - r0, n_features,
+                                 &part_lo[c, 0], &part_hi[c, 0])
+            else:
+                fg_minmax_rows_f(&X[r0, 0], stride, r1 - r0, n_features,
+                                 &part_lo[c, 0], &part_hi[c, 0])
+        for c in range(n_chunks):
+            for j in range(n_features):
+                if part_lo[c, j] < lo[j]:
+                    lo[j] = part_lo[c, j]
+                if part_hi[c, j] > hi[j]:
+                    hi[j] = part_hi[c, j]
+    for j in range(n_features):
+        if lo[j] > hi[j]:  # only NaN seen
+            lo[j] = float("nan")
+            hi[j] = float("nan")
