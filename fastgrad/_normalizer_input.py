@@ -15,6 +15,8 @@ import numbers
 
 import numpy as np
 
+from fastgrad import _argcheck as ac
+
 __all__ = ["Data", "validate_data", "kernel_view", "check_sample_weight",
            "is_sparse", "SPARSE_CENTER_MSG"]
 
@@ -205,6 +207,7 @@ def kernel_view(A):
             return A, False, False
         if A.shape[0] == 1 or A.strides[0] == item:
             return A.T, True, False
+    ac.check_allocation(A.size * A.itemsize, "X", "a contiguous copy of X")
     return np.array(A, order="C"), False, True  # always a copy
 
 
@@ -233,6 +236,9 @@ def check_sample_weight(sample_weight, n_samples):
             raise type(exc)(f"{what} could not be converted to an array: {exc}") from exc
     if w.dtype.kind == "c":
         raise ValueError(f"Complex data not supported: {what} has dtype {w.dtype}.")
+    if w.dtype.kind in "USV":
+        raise TypeError(f"{what} must hold real numbers, got dtype {w.dtype} (convert text "
+                        f"with {what}.astype(float) first).")
     if w.dtype.kind not in "biuf":
         try:
             w = w.astype(np.float64)

@@ -33,7 +33,19 @@ _META_MAX_BYTES = 1 << 20
 _MAX_RATIO = 1100
 
 
+def check_path(path):
+    """A file-system path (str, bytes or os.PathLike) without NUL bytes."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {path!r} "
+                        f"({type(path).__name__})")
+    text = os.fspath(path)
+    if ("\0" if isinstance(text, str) else b"\0") in text:
+        raise ValueError(f"path contains a NUL byte: {path!r}")
+    return path
+
+
 def save(est, path):
+    check_path(path)
     params = est.get_params()
     params = {k: (bool(v) if isinstance(v, np.bool_) else
                   int(v) if isinstance(v, np.integer) else v) for k, v in params.items()}
@@ -127,6 +139,7 @@ def _check_count(value, d):
 
 
 def load(cls, path):
+    check_path(path)
     label = os.fspath(path) if isinstance(path, (str, bytes, os.PathLike)) else repr(path)
 
     def bad(reason):

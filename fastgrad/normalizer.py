@@ -28,6 +28,7 @@ import sys
 
 import numpy as np
 
+from fastgrad import _argcheck as ac
 from fastgrad import _normalizer
 from fastgrad import _normalizer_io
 from fastgrad._normalizer_input import (SPARSE_CENTER_MSG, check_sample_weight,
@@ -592,6 +593,7 @@ class Normalizer:
                            n_threads)
             out = K
         else:
+            ac.check_allocation(K.size * K.itemsize, what, f"the transformed {what}")
             out = np.empty(K.shape, dtype=K.dtype)
         if not _normalizer.affine(K, out, transposed, shift, factor, inverse, n_threads) \
                 and out is not K:
@@ -766,10 +768,9 @@ class Normalizer:
                 "report() needs the training mean and spread; this Normalizer was "
                 "fitted with with_std=False, so it has no var_."
             )
-        if not (mean_tol > 0 and std_tol > 1):
-            raise ValueError(
-                f"mean_tol must be > 0 and std_tol > 1, got {mean_tol!r} and {std_tol!r}."
-            )
+        mean_tol = ac.real(mean_tol, "mean_tol", low=0, low_open=True)
+        std_tol = ac.real(std_tol, "std_tol", low=1, low_open=True)
+        max_rows = ac.integer(max_rows, "max_rows", minimum=0)
         data = self._validate(X, reset=False)
         m, _ = self._moments(data, None, n_threads)
         names = getattr(self, "feature_names_in_", None)

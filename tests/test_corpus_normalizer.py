@@ -668,8 +668,6 @@ def _damaged(tmp_path, how):
         del arrays["meta"]
     elif how == "negative_n_samples":
         meta["n_samples_seen_"] = -4
-    elif how == "float_n_samples":
-        meta["n_samples_seen_"] = 2.5
     elif how == "negative_var":
         arrays["var_"] = -np.abs(arrays["var_"])
     elif how == "nan_mean":
@@ -701,7 +699,9 @@ def _damaged(tmp_path, how):
 
 
 DAMAGES = ["empty", "random_bytes", "single_npy", "truncated_zip", "no_meta",
-           "negative_n_samples", "float_n_samples", "negative_var", "nan_mean",
+           # (a float n_samples_seen_ is not damage: with sample_weight it is the sum of the
+           # weights, as in scikit-learn)
+           "negative_n_samples", "negative_var", "nan_mean",
            "mean_wrong_length", "names_wrong_length", "scale_not_sqrt_var", "meta_not_json",
            "meta_bad_param", "meta_wrong_version", "n_features_mismatch", "object_array"]
 
