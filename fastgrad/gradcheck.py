@@ -71,8 +71,15 @@ def _check_flag(value, name, allow_none=False):
 
 
 def _stderr_is_terminal():
+    """Whether a redrawn bar on stderr will be seen as one: a terminal, or a
+    Jupyter kernel's stream (where tqdm.auto draws a widget)."""
+    err = sys.stderr
+    if err is None:
+        return False
+    if type(err).__module__.startswith("ipykernel"):
+        return True
     try:
-        return sys.stderr is not None and sys.stderr.isatty()
+        return bool(err.isatty())
     except (AttributeError, ValueError, OSError):  # replaced, closed or detached stream
         return False
 

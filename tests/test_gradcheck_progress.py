@@ -75,3 +75,14 @@ def test_terminal_bar_rate_counts_from_the_bar_start(monkeypatch):
     # The 400 coordinates done before the bar existed are not counted as
     # done in no time (that gave a first rate of 3e8 coord/s).
     assert made["initial"] == 400 and bar.bar.n == 500
+
+
+def test_jupyter_stream_counts_as_interactive(monkeypatch):
+    """A notebook's stderr is not a TTY, but tqdm.auto draws a widget there."""
+    OutStream = type("OutStream", (io.StringIO,), {"__module__": "ipykernel.iostream"})
+    monkeypatch.setattr(sys, "stderr", OutStream())
+    assert gc._stderr_is_terminal()
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert not gc._stderr_is_terminal()
+    monkeypatch.setattr(sys, "stderr", None)
+    assert not gc._stderr_is_terminal()
