@@ -451,8 +451,7 @@ def _directional(kernel, params, grads, slices, k, rng):
             v /= np.linalg.norm(v)
             sides = []
             for sign in (1.0, -1.0):
-                dparams = {key: np.zeros(np.shape(val)) for key, val in params.items()}
-                dparams[name] = sign * eps * v
+                dparams = {name: sign * eps * v}  # every other block stays put
                 dl, kk = _cost_delta(model, params, dparams, kernel)
                 sides.append(dl)
                 kink[r] |= kk
@@ -466,14 +465,27 @@ def _directional(kernel, params, grads, slices, k, rng):
 
 
 def _cost_delta(model, params, dparams, kernel):
-    """Σ_i Δloss_i when the parameters move by ``dparams`` (exact identities)."""
+    """Σ_i Δloss_i when the parameters move by ``dparams`` (exact identities).
+
+    ``dparams`` holds only the blocks that move; the layers before the first
+    of them, and the products with blocks that do not move (exact zeros),
+    are skipped.
+    """
     Zs, As, Gs, Y, scales = kernel.Zs, kernel.As, kernel.Gs, kernel.Y, kernel.scales or {}
     L = model.n_layers
-    dA = np.zeros_like(As[0])
+    dA = None  # ΔA of the layer below: None while it is exactly zero
     any_kink = False
     for l in range(1, L + 1):
-        W, dW, db = params[f"W{l}"], dparams[f"W{l}"], dparams[f"b{l}"]
-        dZ = (W + dW) @ dA + dW @ As[l - 1] + db
+        W, dW, db = params[f"W{l}"], dparams.get(f"W{l}"), dparams.get(f"b{l}")
+        if dA is None and dW is None and db is None:
+            continue
+        dZ = None
+        if dA is not None:
+            dZ = (W if dW is None else W + dW) @ dA
+        if dW is not None:
+            dZ = dW @ As[l - 1] if dZ is None else dZ + dW @ As[l - 1]
+        if db is not None:
+            dZ = np.broadcast_to(db, (db.shape[0], kernel.m)).copy() if dZ is None else dZ + db
         if l < L:
             name = model.hidden[l - 1]
             with np.errstate(over="ignore", invalid="ignore"):
