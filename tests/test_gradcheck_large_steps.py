@@ -131,3 +131,24 @@ def test_small_steps_keep_their_bits_and_accuracy(ref):
     report = gradient_check(model, params, model.backward(params, X, Y), X, Y)
     assert report.difference < 1e-9
     assert not any("moves a pre-activation" in h for h in report.hints)
+
+
+@pytest.mark.parametrize("dims, hidden", [([3, 4], "relu"), ([3, 5, 4], "tanh"),
+                                          ([3, 5, 4, 4], "relu"), ([3, 5, 4, 4], "sigmoid")])
+@pytest.mark.parametrize("scale", [1.0, 3e7])
+def test_softmax_targets_whose_columns_do_not_sum_to_one(ref, dims, hidden, scale):
+    """The softmax loss delta carries Σ_c y_c (soft or partial labels); both
+    the small-step forms and the large-step ones (scale=3e7: ε·x ≈ 3) must."""
+    params, X, _ = ref.problem(dims, 9, hidden=hidden, output="softmax", seed=8)
+    X = X * scale
+    for l in range(1, len(dims)):
+        params[f"W{l}"] = params[f"W{l}"] / (scale if l == 1 else 1.0)
+    rng = np.random.default_rng(8)
+    Y = rng.random((dims[-1], 9))
+    Y *= rng.uniform(0.3, 2.5, 9) / Y.sum(axis=0)   # column sums from 0.3 to 2.5
+    model = MLP(dims, hidden=hidden, output="softmax")
+    report = gradient_check(model, params, model.backward(params, X, Y), X, Y)
+    expected = ref.numerical(ref.flatten(params), [(k, v.shape) for k, v in params.items()],
+                             [hidden] * (len(dims) - 2), "softmax", 0.0, X, Y)
+    got = ref.flatten(report.numerical, "d")
+    np.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-9 * np.abs(expected).max())
