@@ -342,9 +342,12 @@ cdef inline void _matmul(const double *Arow, const double *Brow, double *Crow,
 cdef inline bint _linear_downstream(const Net *net, int t, Py_ssize_t j, const Scratch *sc,
                                    Py_ssize_t ns) noexcept nogil:
     """True when no changed activation of row j reaches a kink downstream."""
-    cdef const double *rad = net.radius[t] + j * net.m
+    cdef const double *rad
     cdef Py_ssize_t s, m = net.m
     cdef double r
+    if net.radius[t] == NULL:  # the last hidden layer: nothing downstream can kink
+        return True
+    rad = net.radius[t] + j * net.m
     for s in range(ns):
         r = rad[sc.S[s]]
         if not (fabs(sc.da[s]) < r and fabs(sc.da[m + s]) < r):
@@ -354,20 +357,28 @@ cdef inline bint _linear_downstream(const Net *net, int t, Py_ssize_t j, const S
 
 cdef double _fast_output(const Net *net, int t, Py_ssize_t j, Scratch *sc,
                          Py_ssize_t ns) noexcept nogil:
-    """Σ_i (Δℓ_i⁺ − Δℓ_i⁻) through the linear map of the downstream layers."""
-    cdef Py_ssize_t s, c, i, m = net.m, nL = net.dims[net.L]
+    """Σ_i (Δℓ_i⁺ − Δℓ_i⁻) through the linear map of the downstream layers.
+
+    The map of example i is sv[c·stride], c < n_L: a stored row of sens, or
+    for the last hidden layer (radius NULL) column j of W[L] itself, the same
+    for every example (nothing is stored for it).
+    """
+    cdef Py_ssize_t s, c, i, m = net.m, nL = net.dims[net.L], stride = 1
+    cdef bint trivial = net.radius[t] == NULL
     cdef const double *sv
     cdef double total = 0.0
     cdef double *dp = sc.D
     cdef double *dm = sc.D + nL
+    if trivial:
+        stride = net.dims[net.L - 1]
     if nL == 1 and net.act[net.L - 1] == OUT_SIGMOID:
         for s in range(ns):
             i = sc.S[s]
+            sv = net.sens[t] + j if trivial else net.sens[t] + j * m + i
             if sc.da[m + s] == -sc.da[s]:
                 total += _sigmoid_pair(net.Z[net.L - 1][i], net.out[i], net.y[i],
-                                       net.sens[t][j * m + i] * sc.da[s])
+                                       sv[0] * sc.da[s])
             else:
-                sv = net.sens[t] + j * m + i
                 total += (_out_delta_unit(OUT_SIGMOID, net.Z[net.L - 1][i], net.out[i],
                                           net.y[i], 0.0, sv[0] * sc.da[s])
                           - _out_delta_unit(OUT_SIGMOID, net.Z[net.L - 1][i], net.out[i],
@@ -375,10 +386,10 @@ cdef double _fast_output(const Net *net, int t, Py_ssize_t j, Scratch *sc,
         return total
     for s in range(ns):
         i = sc.S[s]
-        sv = net.sens[t] + (j * m + i) * nL
+        sv = net.sens[t] + j if trivial else net.sens[t] + (j * m + i) * nL
         for c in range(nL):
-            dp[c] = sv[c] * sc.da[s]
-            dm[c] = sv[c] * sc.da[m + s]
+            dp[c] = sv[c * stride] * sc.da[s]
+            dm[c] = sv[c * stride] * sc.da[m + s]
         total += _out_delta_column(net, i, dp, 1) - _out_delta_column(net, i, dm, 1)
     return total
 
@@ -646,7 +657,8 @@ def mlp_numerical_gradient(
     const double[::1] ysum,           # IN  (m,) column sums of y
     const double[::1] sens,           # IN  output sensitivities of hidden layers, concatenated
     const double[::1] radius,         # IN  their safe radii, concatenated
-    const Py_ssize_t[::1] fast,       # IN  (L,) 1 where layer t has sens/radius entries
+    const Py_ssize_t[::1] fast,       # IN  (L,) 1 where layer t has sens/radius entries,
+                                      #     2 for the last hidden layer (its map is W[L])
     Py_ssize_t m,
     double l2,
     double eps,
@@ -739,7 +751,11 @@ def mlp_numerical_gradient(
             if dropped[t]:
                 net.scale[t] = &scache[doff]
                 doff += dims[t + 1] * m
-        if fast[t]:
+        if fast[t] == 2:
+            # The last hidden layer's map is W[L] itself (see _fast_output).
+            # (woff already points past layer t+1's block: at W[t+2] = W[L]).
+            net.sens[t] = &theta[0] + woff
+        elif fast[t]:
             net.sens[t] = &sens[soff]
             net.radius[t] = &radius[roff]
             soff += dims[t + 1] * m * dims[L]

@@ -210,7 +210,8 @@ class _MLPKernel:
             return []
         layer = np.searchsorted(self.layer_start, coords, side="right") - 1
         counts = np.bincount(layer, minlength=self.model.n_layers)
-        return [t for t in self.mappable if counts[t] >= 2 * self.dims[t + 1]]
+        last = self.model.n_layers - 2  # its map is W[L] itself: free, always used
+        return [t for t in self.mappable if t == last or counts[t] >= 2 * self.dims[t + 1]]
 
     def scratch_bytes(self):
         """Bytes of one thread's scratch in the kernel (csrc/_gradcheck.pyx
@@ -223,6 +224,7 @@ class _MLPKernel:
     def memory_estimate(self, layers, n_threads):
         """(total bytes, parts) a run with the maps of ``layers`` needs."""
         nL = int(self.dims[-1])
+        layers = [t for t in layers if t != self.model.n_layers - 2]  # W[L]: nothing stored
         maps = sum(int(self.dims[t + 1]) * self.m * (nL + 1) * 8 for t in layers)
         if layers:
             maps += 4 * _LINEAR_MAP_BYTES  # one chunk's temporaries while they are built
@@ -371,7 +373,9 @@ def _linear_maps(model, params, Zs, scales=None, layers=None):
 
     ``layers`` (0-based t, default every layer that can have maps) selects the
     layers to build. Returns flat ``sens`` and ``radius`` (concatenated over
-    those layers, allocated once) and the per-layer flag array ``fast``.
+    those layers, allocated once) and the per-layer flag array ``fast``: 1
+    for a stored map, 2 for the last hidden layer, whose map is W[L] for
+    every example and nothing to store (the kernel reads W[L]; radius ∞).
     """
     L = model.n_layers
     nL = model.layer_dims[-1]
@@ -379,6 +383,9 @@ def _linear_maps(model, params, Zs, scales=None, layers=None):
     fast = np.zeros(L, dtype=np.intp)
     mappable = _mappable_layers(model)
     layers = sorted(mappable if layers is None else set(layers) & set(mappable))
+    if layers and layers[-1] == L - 2:
+        fast[L - 2] = 2
+        layers = layers[:-1]
     sizes = [model.layer_dims[t + 1] * m for t in layers]
     sens_all = np.empty(sum(sizes) * nL)
     rad_all = np.empty(sum(sizes))

@@ -87,15 +87,15 @@ def test_wide_single_hidden_layer_scratch_fits_in_little_memory():
 
 @posix_only
 def test_a_check_that_cannot_fit_says_so_before_allocating():
-    """Full maps of MLP([10, 1000, 1000], softmax), m=500, need 4 GB; under a
-    3 GB limit the check refuses with the estimate and what to do, and the
-    sampled mode then runs in the same process."""
+    """The first layer's maps of MLP([10, 1000, 1000, 1000], softmax), m=500,
+    need 4 GB; under a 3 GB limit a full check refuses with the estimate and
+    what to do, and the sampled mode then runs in the same process."""
     code = textwrap.dedent("""
         import resource
         resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))
         import numpy as np
         from fastgrad import MLP, gradient_check
-        model = MLP([10, 1000, 1000], output="softmax")
+        model = MLP([10, 1000, 1000, 1000], output="softmax")
         params = model.init_params("he", seed=0)
         rng = np.random.default_rng(0)
         X = rng.standard_normal((10, 500))
@@ -105,7 +105,7 @@ def test_a_check_that_cannot_fit_says_so_before_allocating():
             gradient_check(model, params, grads, X, Y, progress=False)
         except MemoryError as e:
             print("REFUSED", e)
-        r = gradient_check(model, params, grads, X, Y, mode="sampled", k=3, seed=0)
+        r = gradient_check(model, params, grads, X, Y, mode="sampled", k=1, seed=0)
         print("SAMPLED", r.verdict)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -125,3 +125,27 @@ def test_memory_error_names_the_estimate(monkeypatch):
     monkeypatch.setattr(gc, "_available_memory", lambda: 2**16)
     with pytest.raises(MemoryError, match=r"needs about .*bytes.*mode='sampled'"):
         gradient_check(model, params, grads, X, Y, n_threads=1)
+
+
+def test_last_hidden_layer_stores_no_map(ref):
+    """The last hidden layer's map is W[L] for every example: the kernel reads
+    W[L] instead of a stored (n, m, n_L) copy (216 MB for this net)."""
+    dims, m = [5, 300, 300], 300
+    model, params, X, Y = _softmax_problem(dims, m, seed=2)
+    grads = model.backward(params, X, Y)
+    tracemalloc.start()
+    try:
+        report = gradient_check(model, params, grads, X, Y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert report.verdict == "great" and report.n_checked == report.n_params
+    assert peak < 300 * m * 301 * 8 / 8, peak
+    # Spot-check a few first-layer coordinates (the ones that use the map)
+    # against the long-double reference.
+    small_dims = [3, 6, 5]
+    model2, p2, X2, Y2 = _softmax_problem(small_dims, 7, seed=5)
+    r2 = gradient_check(model2, p2, model2.backward(p2, X2, Y2), X2, Y2)
+    expected = ref.numerical(ref.flatten(p2), [(k, v.shape) for k, v in p2.items()],
+                             ["relu"], "softmax", 0.0, X2, Y2)
+    assert ref.rel(ref.flatten(r2.numerical, "d"), expected) < 1e-9
