@@ -9,14 +9,42 @@ import numpy as np
 from fastgrad._openmp_helpers import max_threads, openmp_enabled
 
 
+# Linux cgroup CPU quotas (v2, then v1): a container limited to 2 CPUs on a
+# 64-core host still sees 64 cores in its affinity mask.
+_CGROUP_FILES = (("/sys/fs/cgroup/cpu.max", None),
+                 ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us"))
+
+
+def _cgroup_cpus():
+    """CPUs allowed by a cgroup quota, rounded up; None when there is none."""
+    for first, second in _CGROUP_FILES:
+        try:
+            with open(first) as fh:
+                fields = fh.read().split()
+            if second is not None:
+                with open(second) as fh:
+                    fields = fields[:1] + fh.read().split()[:1]
+            quota, period = fields[0], fields[1]
+            if quota == "max" or int(quota) <= 0 or int(period) <= 0:
+                return None
+            return max(1, -(-int(quota) // int(period)))
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
+
+
 def usable_cores():
     """The cores this process may run on: its CPU affinity where the OS tells
-    (``os.sched_getaffinity``, which containers and ``taskset`` restrict),
-    else ``os.cpu_count()``; at least 1."""
+    (``os.sched_getaffinity``, which ``taskset`` and container cpusets
+    restrict), else ``os.cpu_count()``, and no more than a cgroup CPU quota
+    allows; at least 1."""
     try:
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         n = os.cpu_count() or 1
+    quota = _cgroup_cpus()
+    if quota is not None:
+        n = min(n, quota)
     return max(1, n)
 
 

@@ -35,10 +35,35 @@ def _problem(dims, hidden, output, m, seed):
 
 
 # -- effective_n_threads ------------------------------------------------------
-def test_usable_cores_respects_affinity():
+def test_usable_cores_respects_affinity(monkeypatch):
+    import fastgrad._threads as th
+
+    monkeypatch.setattr(th, "_CGROUP_FILES", ())
     expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
         else os.cpu_count()
     assert usable_cores() == expected
+
+
+@pytest.mark.parametrize("v2, v1, expected", [
+    ("max 100000\n", None, None), ("150000 100000\n", None, 2), ("50000 100000\n", None, 1),
+    (None, ("-1", "100000"), None), (None, ("300000", "100000"), 3), (None, None, None),
+    ("garbage", ("100000", "100000"), 1),
+])
+def test_cgroup_quota_caps_usable_cores(tmp_path, monkeypatch, v2, v1, expected):
+    import fastgrad._threads as th
+
+    files = []
+    if v2 is not None:
+        (tmp_path / "cpu.max").write_text(v2)
+    files.append((str(tmp_path / "cpu.max"), None))
+    if v1 is not None:
+        (tmp_path / "quota").write_text(v1[0])
+        (tmp_path / "period").write_text(v1[1])
+    files.append((str(tmp_path / "quota"), str(tmp_path / "period")))
+    monkeypatch.setattr(th, "_CGROUP_FILES", tuple(files))
+    assert th._cgroup_cpus() == expected
+    if expected is not None:
+        assert usable_cores() <= expected
 
 
 @pytest.mark.parametrize("n", [4000, 2**31, 2**63, np.int64(2**40)])
