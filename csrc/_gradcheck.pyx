@@ -67,7 +67,7 @@ Each coordinate writes only its own output slot, and its arithmetic does not
 depend on which thread runs it, so every thread count gives the same bits.
 """
 from cython.parallel cimport parallel, prange
-from libc.math cimport exp, expm1, fabs, log, log1p, sqrt, tanh
+from libc.math cimport INFINITY, exp, expm1, fabs, log, log1p, sqrt, tanh
 from libc.stdlib cimport free, malloc
 from scipy.linalg.cython_blas cimport dgemm
 
@@ -286,7 +286,7 @@ cdef double _softmax_delta_large(const Net *net, Py_ssize_t i, const double *D,
     for c in range(1, n):
         if Zl[c * m + i] > zmax:
             zmax = Zl[c * m + i]
-    top = -1.0 / 0.0
+    top = -INFINITY
     for c in range(n):
         d = (D[c * ld] if D != NULL else (dj if c == j else 0.0))
         if (Zl[c * m + i] - zmax) + d > top:
