@@ -88,8 +88,11 @@ cdef enum:
     CHUNK_SIZE = 8
 
 # |d| above which deltas use the overflow-free forms (LARGE_DELTA in the
-# module docstring; _LARGE_DELTA in fastgrad/gradcheck.py).
-cdef double LARGE_DELTA = 1.0
+# module docstring; _LARGE_DELTA in fastgrad/gradcheck.py). An enum, so the
+# C compiler sees a constant in the hot loops (a module-level double would be
+# reloaded after every store).
+cdef enum:
+    LARGE_DELTA = 1
 
 
 cdef struct Net:
@@ -142,10 +145,15 @@ cdef inline double _tanh_small(double d) noexcept nogil:
     return tanh(d)
 
 
+cdef inline double _expm1_taylor(double d) noexcept nogil:
+    """expm1(d) by its Taylor series through d⁵, for |d| < 1e-3 (next term d⁶/720)."""
+    return d * (1.0 + d * (0.5 + d * (1.0 / 6.0 + d * (1.0 / 24.0 + d * (1.0 / 120.0)))))
+
+
 cdef inline double _expm1_small(double d) noexcept nogil:
-    """expm1(d); the Taylor series through d⁵ when |d| < 1e-3 (next term d⁶/720)."""
+    """expm1(d); the Taylor series through d⁵ when |d| < 1e-3."""
     if fabs(d) < 1e-3:
-        return d * (1.0 + d * (0.5 + d * (1.0 / 6.0 + d * (1.0 / 24.0 + d * (1.0 / 120.0)))))
+        return _expm1_taylor(d)
     return expm1(d)
 
 
@@ -172,6 +180,14 @@ cdef inline double _sigmoid_delta_large(double z, double d) noexcept nogil:
     return _sigmoid(z + d) - _sigmoid(z)
 
 
+cdef double _smooth_delta_large(int code, double z, double d) noexcept nogil:
+    """g(z + d) − g(z) of tanh or sigmoid for |d| > LARGE_DELTA (called
+    through _large_act, never inlined)."""
+    if code == ACT_TANH:  # tanh(x) = 2σ(2x) − 1
+        return 2.0 * _sigmoid_delta_large(2.0 * z, 2.0 * d)
+    return _sigmoid_delta_large(z, d)
+
+
 cdef inline double _softplus_loss_delta(double z, double y, double s, double d) noexcept nogil:
     """s·(softplus(z + d) − softplus(z)) − y·d, any d, nothing overflows.
 
@@ -184,6 +200,28 @@ cdef inline double _softplus_loss_delta(double z, double y, double s, double d) 
     else:
         relu = -z if z > 0.0 else 0.0
     return (s * relu - y * d) + s * (log1p(exp(-fabs(zp))) - log1p(exp(-fabs(z))))
+
+
+cdef double _sigmoid_pair_large(double z, double y, double d) noexcept nogil:
+    """ℓ(z+d) − ℓ(z−d) of sigmoid+BCE for |d| > LARGE_DELTA (called through
+    _large_pair, never inlined)."""
+    return _softplus_loss_delta(z, y, 1.0, d) - _softplus_loss_delta(z, y, 1.0, -d)
+
+
+cdef double _sigmoid_loss_large(double z, double y, double d) noexcept nogil:
+    """ℓ(z+d) − ℓ(z) of sigmoid+BCE for |d| > LARGE_DELTA (called through
+    _large_loss, never inlined)."""
+    return _softplus_loss_delta(z, y, 1.0, d)
+
+
+# The rare large-step forms are reached through these pointers (set at import
+# time) so the C compiler never inlines them into the hot small-step loops,
+# where their size would cost every ε-sized delta a few percent.
+ctypedef double (*_large3)(double, double, double) noexcept nogil
+ctypedef double (*_large_act_t)(int, double, double) noexcept nogil
+cdef _large3 _large_pair = _sigmoid_pair_large
+cdef _large3 _large_loss = _sigmoid_loss_large
+cdef _large_act_t _large_act = _smooth_delta_large
 
 
 cdef inline double _act_delta(int code, double z, double a, double gp, double d, double slope,
@@ -209,9 +247,7 @@ cdef inline double _act_delta(int code, double z, double a, double gp, double d,
         return ((zp if zp > 0.0 else slope * zp)
                 - (z if z > 0.0 else slope * z))
     if fabs(d) > LARGE_DELTA:
-        if code == ACT_TANH:  # tanh(x) = 2σ(2x) − 1
-            return 2.0 * _sigmoid_delta_large(2.0 * z, 2.0 * d)
-        return _sigmoid_delta_large(z, d)
+        return _large_act(code, z, d)
     if code == ACT_TANH:
         u = _tanh_small(d)
         return u * gp / (1.0 + a * u)
@@ -247,23 +283,23 @@ cdef inline double _out_delta_unit(int code, double z, double o, double y, doubl
     softmax unit with |d| > LARGE_DELTA goes through _softmax_delta_large)."""
     if code == OUT_SIGMOID:
         if fabs(d) > LARGE_DELTA:
-            return _softplus_loss_delta(z, y, 1.0, d)
+            return _large_loss(z, y, d)
         return _log1p_small(o * _expm1_small(d)) - y * d
     if code == OUT_SOFTMAX:
         return ysum * _log1p_small(o * _expm1_small(d)) - y * d
     return d * ((z - y) + 0.5 * d)
 
 
-cdef inline double _sigmoid_pair(double z, double o, double y, double d) noexcept nogil:
-    """ℓ(z+d) − ℓ(z−d) of sigmoid+BCE, o = σ(z), with one expm1 and one log1p.
+cdef inline double _sigmoid_pair(const double *z, double o, double y, double d) noexcept nogil:
+    """ℓ(z+d) − ℓ(z−d) of sigmoid+BCE, o = σ(*z), with one expm1 and one log1p.
 
     With E = expm1(d) and E' = expm1(−d) = −E/(1+E):
         log1p(o·E) − log1p(o·E') = log1p(o·(E − E') / (1 + o·E'))
     and E − E' = E·(2+E)/(1+E); no step subtracts nearly equal numbers.
     """
     cdef double e, q
-    if fabs(d) > LARGE_DELTA:
-        return _softplus_loss_delta(z, y, 1.0, d) - _softplus_loss_delta(z, y, 1.0, -d)
+    if fabs(d) > LARGE_DELTA:  # z is read only here
+        return _large_pair(z[0], y, d)
     e = _expm1_small(d)
     q = 1.0 + e
     return _log1p_small(o * (e * (2.0 + e) / q) / (1.0 - o * e / q)) - 2.0 * y * d
@@ -355,41 +391,58 @@ cdef inline bint _linear_downstream(const Net *net, int t, Py_ssize_t j, const S
     return True
 
 
+cdef inline double _sigmoid_terms(const Net *net, const Scratch *sc, Py_ssize_t s,
+                                  double w) noexcept nogil:
+    """Δℓ⁺ − Δℓ⁻ of example S[s] of a one-unit sigmoid output whose
+    pre-activation moves by w·ΔA."""
+    cdef Py_ssize_t i = sc.S[s], m = net.m
+    if sc.da[m + s] == -sc.da[s]:
+        return _sigmoid_pair(net.Z[net.L - 1] + i, net.out[i], net.y[i], w * sc.da[s])
+    return (_out_delta_unit(OUT_SIGMOID, net.Z[net.L - 1][i], net.out[i], net.y[i], 0.0,
+                            w * sc.da[s])
+            - _out_delta_unit(OUT_SIGMOID, net.Z[net.L - 1][i], net.out[i], net.y[i], 0.0,
+                              w * sc.da[m + s]))
+
+
 cdef double _fast_output(const Net *net, int t, Py_ssize_t j, Scratch *sc,
                          Py_ssize_t ns) noexcept nogil:
     """Σ_i (Δℓ_i⁺ − Δℓ_i⁻) through the linear map of the downstream layers.
 
-    The map of example i is sv[c·stride], c < n_L: a stored row of sens, or
-    for the last hidden layer (radius NULL) column j of W[L] itself, the same
-    for every example (nothing is stored for it).
+    The map of example i is a stored row of sens, or for the last hidden
+    layer (radius NULL) column j of W[L] itself, the same for every example
+    (nothing is stored for it).
     """
-    cdef Py_ssize_t s, c, i, m = net.m, nL = net.dims[net.L], stride = 1
-    cdef bint trivial = net.radius[t] == NULL
+    cdef Py_ssize_t s, c, i, m = net.m, nL = net.dims[net.L], stride
     cdef const double *sv
-    cdef double total = 0.0
+    cdef double total = 0.0, w
     cdef double *dp = sc.D
     cdef double *dm = sc.D + nL
-    if trivial:
+    if net.radius[t] == NULL:  # the last hidden layer: the map is W[L][:, j]
+        sv = net.sens[t] + j
+        if nL == 1 and net.act[net.L - 1] == OUT_SIGMOID:
+            w = sv[0]
+            for s in range(ns):
+                total += _sigmoid_terms(net, sc, s, w)
+            return total
         stride = net.dims[net.L - 1]
-    if nL == 1 and net.act[net.L - 1] == OUT_SIGMOID:
         for s in range(ns):
             i = sc.S[s]
-            sv = net.sens[t] + j if trivial else net.sens[t] + j * m + i
-            if sc.da[m + s] == -sc.da[s]:
-                total += _sigmoid_pair(net.Z[net.L - 1][i], net.out[i], net.y[i],
-                                       sv[0] * sc.da[s])
-            else:
-                total += (_out_delta_unit(OUT_SIGMOID, net.Z[net.L - 1][i], net.out[i],
-                                          net.y[i], 0.0, sv[0] * sc.da[s])
-                          - _out_delta_unit(OUT_SIGMOID, net.Z[net.L - 1][i], net.out[i],
-                                            net.y[i], 0.0, sv[0] * sc.da[m + s]))
+            for c in range(nL):
+                dp[c] = sv[c * stride] * sc.da[s]
+                dm[c] = sv[c * stride] * sc.da[m + s]
+            total += _out_delta_column(net, i, dp, 1) - _out_delta_column(net, i, dm, 1)
+        return total
+    if nL == 1 and net.act[net.L - 1] == OUT_SIGMOID:
+        sv = net.sens[t] + j * m
+        for s in range(ns):
+            total += _sigmoid_terms(net, sc, s, sv[sc.S[s]])
         return total
     for s in range(ns):
         i = sc.S[s]
-        sv = net.sens[t] + j if trivial else net.sens[t] + (j * m + i) * nL
+        sv = net.sens[t] + (j * m + i) * nL
         for c in range(nL):
-            dp[c] = sv[c * stride] * sc.da[s]
-            dm[c] = sv[c * stride] * sc.da[m + s]
+            dp[c] = sv[c] * sc.da[s]
+            dm[c] = sv[c] * sc.da[m + s]
         total += _out_delta_column(net, i, dp, 1) - _out_delta_column(net, i, dm, 1)
     return total
 
@@ -469,7 +522,7 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
             if sc.dz[i] == 0.0:
                 continue
             if code == OUT_SIGMOID:
-                total += _sigmoid_pair(Zt[i], net.out[j * m + i], net.y[j * m + i], sc.dz[i])
+                total += _sigmoid_pair(Zt + i, net.out[j * m + i], net.y[j * m + i], sc.dz[i])
                 continue
             if code == OUT_SOFTMAX and fabs(sc.dz[i]) > LARGE_DELTA:
                 total += (_softmax_delta_large(net, i, NULL, 0, j, sc.dz[i])
