@@ -45,6 +45,17 @@ coordinate by ±ε. Below a batch-normalized layer every example is carried
 (the batch statistics tie them together) and the exact linear maps are not
 used.
 
+Large steps: when |d| > LARGE_DELTA (= 1; an ε·activation that large, e.g.
+raw timestamps as features) expm1(d) can overflow and log1p(σ·expm1(d)) can
+reach log1p(−1); those deltas switch to forms built from tails that cannot:
+      σ(z+d) − σ(z)     a difference of the two small tails, σ(−z) − σ(−z−d)
+                        for z ≥ 0 (tanh through tanh x = 2σ(2x) − 1)
+      sigmoid+BCE       softplus(z+d) − softplus(z) − y·d with
+                        softplus(x) = max(x, 0) + log1p(e^−|x|), max parts exact
+      softmax+CE        (Σy)·(LSE(z+d) − LSE(z)) − Σ y·d from the output
+                        pre-activations, shifted so no exponential overflows
+For |d| ≤ 1 the expm1/log1p forms above are exact to rounding and are kept.
+
 Dropout with frozen masks: a hidden unit's activation delta is multiplied
 by its mask/keep_prob (0 for a dropped unit, which then changes nothing).
 
@@ -56,7 +67,7 @@ Each coordinate writes only its own output slot, and its arithmetic does not
 depend on which thread runs it, so every thread count gives the same bits.
 """
 from cython.parallel cimport parallel, prange
-from libc.math cimport expm1, fabs, log1p, sqrt, tanh
+from libc.math cimport INFINITY, exp, expm1, fabs, log, log1p, sqrt, tanh
 from libc.stdlib cimport free, malloc
 from scipy.linalg.cython_blas cimport dgemm
 
@@ -75,6 +86,13 @@ cdef enum:
 # unequal cost of first-layer and last-layer coordinates.
 cdef enum:
     CHUNK_SIZE = 8
+
+# |d| above which deltas use the overflow-free forms (LARGE_DELTA in the
+# module docstring; _LARGE_DELTA in fastgrad/gradcheck.py). An enum, so the
+# C compiler sees a constant in the hot loops (a module-level double would be
+# reloaded after every store).
+cdef enum:
+    LARGE_DELTA = 1
 
 
 cdef struct Net:
@@ -109,10 +127,13 @@ cdef struct Scratch:
     double *dz                # (2m,) pre-activation deltas of the perturbed row: + then −
     double *da                # (2m,) activation deltas of the perturbed row: + then −
     Py_ssize_t *S             # (m,) examples whose activation changed
-    double *D                 # (nmax, 2m) pre-activation deltas of one layer
-    double *dA                # (nmax, 2m) activation deltas, changed rows only
-    double *Wg                # (nmax, nmax) gathered columns of the next W
-    Py_ssize_t *R             # (nmax,) rows (units) whose activation changed
+    double *D                 # (nd, 2m) pre-activation deltas of one layer
+    double *dA                # (nd, 2m) activation deltas, changed rows only
+    double *Wg                # (nwg,) gathered columns of the next W
+    Py_ssize_t *R             # (nd,) rows (units) whose activation changed
+    # nd = widest layer after the first (only layers 2..L are ever held
+    # whole), nwg = largest dims[l]·dims[l+1] for l ≥ 2 (the W gathered by a
+    # propagation from layer l); see _scratch_sizes.
 
 
 cdef inline double _tanh_small(double d) noexcept nogil:
@@ -124,10 +145,15 @@ cdef inline double _tanh_small(double d) noexcept nogil:
     return tanh(d)
 
 
+cdef inline double _expm1_taylor(double d) noexcept nogil:
+    """expm1(d) by its Taylor series through d⁵, for |d| < 1e-3 (next term d⁶/720)."""
+    return d * (1.0 + d * (0.5 + d * (1.0 / 6.0 + d * (1.0 / 24.0 + d * (1.0 / 120.0)))))
+
+
 cdef inline double _expm1_small(double d) noexcept nogil:
-    """expm1(d); the Taylor series through d⁵ when |d| < 1e-3 (next term d⁶/720)."""
+    """expm1(d); the Taylor series through d⁵ when |d| < 1e-3."""
     if fabs(d) < 1e-3:
-        return d * (1.0 + d * (0.5 + d * (1.0 / 6.0 + d * (1.0 / 24.0 + d * (1.0 / 120.0)))))
+        return _expm1_taylor(d)
     return expm1(d)
 
 
@@ -136,6 +162,66 @@ cdef inline double _log1p_small(double x) noexcept nogil:
     if fabs(x) < 1e-4:
         return x * (1.0 + x * (-0.5 + x * (1.0 / 3.0 + x * (-0.25))))
     return log1p(x)
+
+
+cdef inline double _sigmoid(double x) noexcept nogil:
+    """σ(x) without overflow."""
+    cdef double e
+    if x >= 0.0:
+        return 1.0 / (1.0 + exp(-x))
+    e = exp(x)
+    return e / (1.0 + e)
+
+
+cdef inline double _sigmoid_delta_large(double z, double d) noexcept nogil:
+    """σ(z + d) − σ(z) as a difference of the two tails on z's small side."""
+    if z >= 0.0:
+        return _sigmoid(-z) - _sigmoid(-(z + d))
+    return _sigmoid(z + d) - _sigmoid(z)
+
+
+cdef double _smooth_delta_large(int code, double z, double d) noexcept nogil:
+    """g(z + d) − g(z) of tanh or sigmoid for |d| > LARGE_DELTA (called
+    through _large_act, never inlined)."""
+    if code == ACT_TANH:  # tanh(x) = 2σ(2x) − 1
+        return 2.0 * _sigmoid_delta_large(2.0 * z, 2.0 * d)
+    return _sigmoid_delta_large(z, d)
+
+
+cdef inline double _softplus_loss_delta(double z, double y, double s, double d) noexcept nogil:
+    """s·(softplus(z + d) − softplus(z)) − y·d, any d, nothing overflows.
+
+    softplus(x) = max(x, 0) + log1p(e^−|x|): the max parts differ by exactly
+    d, z + d, −z or 0 and meet y·d first; the tails are small and accurate.
+    """
+    cdef double zp = z + d, relu
+    if zp > 0.0:
+        relu = d if z > 0.0 else zp
+    else:
+        relu = -z if z > 0.0 else 0.0
+    return (s * relu - y * d) + s * (log1p(exp(-fabs(zp))) - log1p(exp(-fabs(z))))
+
+
+cdef double _sigmoid_pair_large(double z, double y, double d) noexcept nogil:
+    """ℓ(z+d) − ℓ(z−d) of sigmoid+BCE for |d| > LARGE_DELTA (called through
+    _large_pair, never inlined)."""
+    return _softplus_loss_delta(z, y, 1.0, d) - _softplus_loss_delta(z, y, 1.0, -d)
+
+
+cdef double _sigmoid_loss_large(double z, double y, double d) noexcept nogil:
+    """ℓ(z+d) − ℓ(z) of sigmoid+BCE for |d| > LARGE_DELTA (called through
+    _large_loss, never inlined)."""
+    return _softplus_loss_delta(z, y, 1.0, d)
+
+
+# The rare large-step forms are reached through these pointers (set at import
+# time) so the C compiler never inlines them into the hot small-step loops,
+# where their size would cost every ε-sized delta a few percent.
+ctypedef double (*_large3)(double, double, double) noexcept nogil
+ctypedef double (*_large_act_t)(int, double, double) noexcept nogil
+cdef _large3 _large_pair = _sigmoid_pair_large
+cdef _large3 _large_loss = _sigmoid_loss_large
+cdef _large_act_t _large_act = _smooth_delta_large
 
 
 cdef inline double _act_delta(int code, double z, double a, double gp, double d, double slope,
@@ -160,6 +246,8 @@ cdef inline double _act_delta(int code, double z, double a, double gp, double d,
         # Straddling the kink: the two sides are on different lines.
         return ((zp if zp > 0.0 else slope * zp)
                 - (z if z > 0.0 else slope * z))
+    if fabs(d) > LARGE_DELTA:
+        return _large_act(code, z, d)
     if code == ACT_TANH:
         u = _tanh_small(d)
         return u * gp / (1.0 + a * u)
@@ -191,24 +279,63 @@ cdef void _bn_delta(double *d, const double *c, double sd, double gamma,
 
 cdef inline double _out_delta_unit(int code, double z, double o, double y, double ysum,
                                    double d) noexcept nogil:
-    """Loss change of one example when only output unit z moves by d."""
+    """Loss change of one example when only output unit z moves by d (a
+    softmax unit with |d| > LARGE_DELTA goes through _softmax_delta_large)."""
     if code == OUT_SIGMOID:
+        if fabs(d) > LARGE_DELTA:
+            return _large_loss(z, y, d)
         return _log1p_small(o * _expm1_small(d)) - y * d
     if code == OUT_SOFTMAX:
         return ysum * _log1p_small(o * _expm1_small(d)) - y * d
     return d * ((z - y) + 0.5 * d)
 
 
-cdef inline double _sigmoid_pair(double o, double y, double d) noexcept nogil:
-    """ℓ(z+d) − ℓ(z−d) of sigmoid+BCE, o = σ(z), with one expm1 and one log1p.
+cdef inline double _sigmoid_pair(const double *z, double o, double y, double d) noexcept nogil:
+    """ℓ(z+d) − ℓ(z−d) of sigmoid+BCE, o = σ(*z), with one expm1 and one log1p.
 
     With E = expm1(d) and E' = expm1(−d) = −E/(1+E):
         log1p(o·E) − log1p(o·E') = log1p(o·(E − E') / (1 + o·E'))
     and E − E' = E·(2+E)/(1+E); no step subtracts nearly equal numbers.
     """
-    cdef double e = _expm1_small(d)
-    cdef double q = 1.0 + e
+    cdef double e, q
+    if fabs(d) > LARGE_DELTA:  # z is read only here
+        return _large_pair(z[0], y, d)
+    e = _expm1_small(d)
+    q = 1.0 + e
     return _log1p_small(o * (e * (2.0 + e) / q) / (1.0 - o * e / q)) - 2.0 * y * d
+
+
+cdef double _softmax_delta_large(const Net *net, Py_ssize_t i, const double *D,
+                                 Py_ssize_t ld, Py_ssize_t j, double dj) noexcept nogil:
+    """(Σy)·(LSE(z+d) − LSE(z)) − Σ_c y_c·d_c of example i from the output
+    pre-activations, for any size of d: d_c = D[c*ld], or, with D NULL, dj
+    for unit j and 0 elsewhere.
+
+    With a = z − max z and c* the argmax of a + d, LSE(z+d) − LSE(z) =
+    a_c* + d_c* + log Σ e^(a+d − a_c* − d_c*) − log Σ e^a: no exponential
+    overflows, and d_c* meets Σ y·d before anything else is added.
+    """
+    cdef Py_ssize_t c, cs = 0, n = net.dims[net.L], m = net.m
+    cdef const double *Zl = net.Z[net.L - 1]
+    cdef double zmax, d, top, s0 = 0.0, s1 = 0.0, lin = 0.0, ysum = net.ysum[i], dtop = 0.0
+    zmax = Zl[i]
+    for c in range(1, n):
+        if Zl[c * m + i] > zmax:
+            zmax = Zl[c * m + i]
+    top = -INFINITY
+    for c in range(n):
+        d = (D[c * ld] if D != NULL else (dj if c == j else 0.0))
+        if (Zl[c * m + i] - zmax) + d > top:
+            top = (Zl[c * m + i] - zmax) + d
+            cs = c
+            dtop = d
+    for c in range(n):
+        d = (D[c * ld] if D != NULL else (dj if c == j else 0.0))
+        s0 += exp(Zl[c * m + i] - zmax)
+        s1 += exp(((Zl[c * m + i] - zmax) + d) - top)
+        lin += net.y[c * m + i] * d
+    return (ysum * (Zl[cs * m + i] - zmax) + (ysum * dtop - lin)
+            + ysum * (log(s1) - log(s0)))
 
 
 cdef double _out_delta_column(const Net *net, Py_ssize_t i, const double *D,
@@ -219,6 +346,9 @@ cdef double _out_delta_column(const Net *net, Py_ssize_t i, const double *D,
     cdef const double *Zl = net.Z[net.L - 1]
     cdef double d, total = 0.0, lin = 0.0, sm = 0.0
     if code == OUT_SOFTMAX:
+        for c in range(n):
+            if fabs(D[c * ld]) > LARGE_DELTA:
+                return _softmax_delta_large(net, i, D, ld, 0, 0.0)
         for c in range(n):
             d = D[c * ld]
             sm += net.out[c * m + i] * _expm1_small(d)
@@ -248,9 +378,12 @@ cdef inline void _matmul(const double *Arow, const double *Brow, double *Crow,
 cdef inline bint _linear_downstream(const Net *net, int t, Py_ssize_t j, const Scratch *sc,
                                    Py_ssize_t ns) noexcept nogil:
     """True when no changed activation of row j reaches a kink downstream."""
-    cdef const double *rad = net.radius[t] + j * net.m
+    cdef const double *rad
     cdef Py_ssize_t s, m = net.m
     cdef double r
+    if net.radius[t] == NULL:  # the last hidden layer: nothing downstream can kink
+        return True
+    rad = net.radius[t] + j * net.m
     for s in range(ns):
         r = rad[sc.S[s]]
         if not (fabs(sc.da[s]) < r and fabs(sc.da[m + s]) < r):
@@ -258,25 +391,51 @@ cdef inline bint _linear_downstream(const Net *net, int t, Py_ssize_t j, const S
     return True
 
 
+cdef inline double _sigmoid_terms(const Net *net, const Scratch *sc, Py_ssize_t s,
+                                  double w) noexcept nogil:
+    """Δℓ⁺ − Δℓ⁻ of example S[s] of a one-unit sigmoid output whose
+    pre-activation moves by w·ΔA."""
+    cdef Py_ssize_t i = sc.S[s], m = net.m
+    if sc.da[m + s] == -sc.da[s]:
+        return _sigmoid_pair(net.Z[net.L - 1] + i, net.out[i], net.y[i], w * sc.da[s])
+    return (_out_delta_unit(OUT_SIGMOID, net.Z[net.L - 1][i], net.out[i], net.y[i], 0.0,
+                            w * sc.da[s])
+            - _out_delta_unit(OUT_SIGMOID, net.Z[net.L - 1][i], net.out[i], net.y[i], 0.0,
+                              w * sc.da[m + s]))
+
+
 cdef double _fast_output(const Net *net, int t, Py_ssize_t j, Scratch *sc,
                          Py_ssize_t ns) noexcept nogil:
-    """Σ_i (Δℓ_i⁺ − Δℓ_i⁻) through the linear map of the downstream layers."""
-    cdef Py_ssize_t s, c, i, m = net.m, nL = net.dims[net.L]
+    """Σ_i (Δℓ_i⁺ − Δℓ_i⁻) through the linear map of the downstream layers.
+
+    The map of example i is a stored row of sens, or for the last hidden
+    layer (radius NULL) column j of W[L] itself, the same for every example
+    (nothing is stored for it).
+    """
+    cdef Py_ssize_t s, c, i, m = net.m, nL = net.dims[net.L], stride
     cdef const double *sv
-    cdef double total = 0.0
+    cdef double total = 0.0, w
     cdef double *dp = sc.D
     cdef double *dm = sc.D + nL
-    if nL == 1 and net.act[net.L - 1] == OUT_SIGMOID:
+    if net.radius[t] == NULL:  # the last hidden layer: the map is W[L][:, j]
+        sv = net.sens[t] + j
+        if nL == 1 and net.act[net.L - 1] == OUT_SIGMOID:
+            w = sv[0]
+            for s in range(ns):
+                total += _sigmoid_terms(net, sc, s, w)
+            return total
+        stride = net.dims[net.L - 1]
         for s in range(ns):
             i = sc.S[s]
-            if sc.da[m + s] == -sc.da[s]:
-                total += _sigmoid_pair(net.out[i], net.y[i], net.sens[t][j * m + i] * sc.da[s])
-            else:
-                sv = net.sens[t] + j * m + i
-                total += (_out_delta_unit(OUT_SIGMOID, 0.0, net.out[i], net.y[i], 0.0,
-                                          sv[0] * sc.da[s])
-                          - _out_delta_unit(OUT_SIGMOID, 0.0, net.out[i], net.y[i], 0.0,
-                                            sv[0] * sc.da[m + s]))
+            for c in range(nL):
+                dp[c] = sv[c * stride] * sc.da[s]
+                dm[c] = sv[c * stride] * sc.da[m + s]
+            total += _out_delta_column(net, i, dp, 1) - _out_delta_column(net, i, dm, 1)
+        return total
+    if nL == 1 and net.act[net.L - 1] == OUT_SIGMOID:
+        sv = net.sens[t] + j * m
+        for s in range(ns):
+            total += _sigmoid_terms(net, sc, s, sv[sc.S[s]])
         return total
     for s in range(ns):
         i = sc.S[s]
@@ -363,7 +522,11 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
             if sc.dz[i] == 0.0:
                 continue
             if code == OUT_SIGMOID:
-                total += _sigmoid_pair(net.out[j * m + i], net.y[j * m + i], sc.dz[i])
+                total += _sigmoid_pair(Zt + i, net.out[j * m + i], net.y[j * m + i], sc.dz[i])
+                continue
+            if code == OUT_SOFTMAX and fabs(sc.dz[i]) > LARGE_DELTA:
+                total += (_softmax_delta_large(net, i, NULL, 0, j, sc.dz[i])
+                          - _softmax_delta_large(net, i, NULL, 0, j, -sc.dz[i]))
                 continue
             if code == OUT_SOFTMAX:
                 dp = _out_delta_unit(code, Zt[i], net.out[j * m + i], net.y[j * m + i],
@@ -479,14 +642,32 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
     return total
 
 
-cdef int _alloc_scratch(Scratch *sc, Py_ssize_t m, Py_ssize_t nmax) noexcept nogil:
+cdef void _scratch_sizes(const Py_ssize_t[::1] dims, Py_ssize_t *nd,
+                         Py_ssize_t *nwg) noexcept nogil:
+    """Scratch extents the network needs (mirrored by _MLPKernel.scratch_bytes).
+
+    The perturbed row's own layer is never held whole, so the deltas need
+    the widest of layers 2..L (D also holds the 2·n_L output deltas of the
+    linear-map path, within 2m·n_L); W is gathered for propagations out of
+    hidden layers 2..L−1 only: dims[l]·dims[l+1] for l = 2..L−1.
+    """
+    cdef Py_ssize_t l, L = dims.shape[0] - 1
+    nd[0] = 1
+    nwg[0] = 1
+    for l in range(2, L + 1):
+        nd[0] = max(nd[0], dims[l])
+    for l in range(2, L):
+        nwg[0] = max(nwg[0], dims[l] * dims[l + 1])
+
+
+cdef int _alloc_scratch(Scratch *sc, Py_ssize_t m, Py_ssize_t nd, Py_ssize_t nwg) noexcept nogil:
     sc.dz = <double *> malloc(2 * m * sizeof(double))
     sc.da = <double *> malloc(2 * m * sizeof(double))
     sc.S = <Py_ssize_t *> malloc(m * sizeof(Py_ssize_t))
-    sc.D = <double *> malloc(2 * m * nmax * sizeof(double))
-    sc.dA = <double *> malloc(2 * m * nmax * sizeof(double))
-    sc.Wg = <double *> malloc(nmax * nmax * sizeof(double))
-    sc.R = <Py_ssize_t *> malloc(nmax * sizeof(Py_ssize_t))
+    sc.D = <double *> malloc(2 * m * nd * sizeof(double))
+    sc.dA = <double *> malloc(2 * m * nd * sizeof(double))
+    sc.Wg = <double *> malloc(nwg * sizeof(double))
+    sc.R = <Py_ssize_t *> malloc(nd * sizeof(Py_ssize_t))
     return (sc.dz != NULL and sc.da != NULL and sc.S != NULL and sc.D != NULL
             and sc.dA != NULL and sc.Wg != NULL and sc.R != NULL)
 
@@ -529,7 +710,8 @@ def mlp_numerical_gradient(
     const double[::1] ysum,           # IN  (m,) column sums of y
     const double[::1] sens,           # IN  output sensitivities of hidden layers, concatenated
     const double[::1] radius,         # IN  their safe radii, concatenated
-    const Py_ssize_t[::1] fast,       # IN  (L,) 1 where layer t has sens/radius entries
+    const Py_ssize_t[::1] fast,       # IN  (L,) 1 where layer t has sens/radius entries,
+                                      #     2 for the last hidden layer (its map is W[L])
     Py_ssize_t m,
     double l2,
     double eps,
@@ -547,7 +729,7 @@ def mlp_numerical_gradient(
     pre-activation changed side, ``flops[c]`` the arithmetic performed.
     """
     cdef int L = dims.shape[0] - 1, t
-    cdef Py_ssize_t K = coords.shape[0], c, nmax = 1
+    cdef Py_ssize_t K = coords.shape[0], c, nd = 1, nwg = 1
     cdef Net net
     cdef Scratch *sc = NULL
     cdef int kink
@@ -556,8 +738,7 @@ def mlp_numerical_gradient(
     cdef int *failed_ptr = &failed
     if K == 0:
         return
-    for t in range(1, L + 1):
-        nmax = max(nmax, dims[t])
+    _scratch_sizes(dims, &nd, &nwg)
     net.L = L
     net.m = m
     net.leaky = leaky_slope
@@ -623,7 +804,11 @@ def mlp_numerical_gradient(
             if dropped[t]:
                 net.scale[t] = &scache[doff]
                 doff += dims[t + 1] * m
-        if fast[t]:
+        if fast[t] == 2:
+            # The last hidden layer's map is W[L] itself (see _fast_output).
+            # (woff already points past layer t+1's block: at W[t+2] = W[L]).
+            net.sens[t] = &theta[0] + woff
+        elif fast[t]:
             net.sens[t] = &sens[soff]
             net.radius[t] = &radius[roff]
             soff += dims[t + 1] * m * dims[L]
@@ -635,7 +820,7 @@ def mlp_numerical_gradient(
         sc = <Scratch *> malloc(sizeof(Scratch))
         if sc == NULL:
             failed_ptr[0] = 1
-        elif not _alloc_scratch(sc, m, nmax):
+        elif not _alloc_scratch(sc, m, nd, nwg):
             failed_ptr[0] = 1
         for c in prange(K, schedule="dynamic", chunksize=CHUNK_SIZE):
             if failed_ptr[0]:
@@ -651,4 +836,7 @@ def mlp_numerical_gradient(
 
     _free_net(&net)
     if failed:
-        raise MemoryError("could not allocate the gradient check's per-thread scratch")
+        raise MemoryError(
+            f"could not allocate the gradient check's per-thread scratch "
+            f"({8 * (5 * m + 4 * m * nd + nwg + nd):,} bytes per thread, {n_threads} "
+            f"thread(s)); use mode='sampled', fewer examples or fewer threads")

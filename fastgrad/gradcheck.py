@@ -11,7 +11,8 @@ slopes and disagrees with any backprop. The kernel flags those coordinates;
 they are reported (``n_kinks``, a ``*`` on the block) and left out of
 ``difference`` and the verdict; ``difference_all`` includes them.
 """
-import contextlib
+import numbers
+import os
 import sys
 import time
 import warnings
@@ -40,18 +41,61 @@ PROGRESS_AFTER_SECONDS = 2.0
 
 
 def _check_epsilon(epsilon):
-    try:
-        eps = float(epsilon)
-    except (TypeError, ValueError):
-        raise TypeError(f"epsilon must be a positive float, got {epsilon!r}") from None
+    """A positive finite real number (not a bool, not a string) as a float."""
+    if isinstance(epsilon, (bool, np.bool_)) or not isinstance(epsilon, numbers.Real):
+        raise TypeError(f"epsilon must be a positive float, got {epsilon!r} "
+                        f"({type(epsilon).__name__})")
+    eps = float(epsilon)
     if not np.isfinite(eps) or eps <= 0:
         raise ValueError(f"epsilon must be a positive finite float, got {epsilon!r}")
     return eps
 
 
+def _check_k(k, mode):
+    """``k`` for the cheap modes: None (10 sampled coordinates or 3 directions
+    per block) or a positive int; the default for a full check is None."""
+    if k is None:
+        return {"sampled": 10, "directional": 3}.get(mode)
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be a positive int or None, got {k!r} ({type(k).__name__})")
+    if k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    return int(k)
+
+
+def _check_flag(value, name, allow_none=False):
+    if (allow_none and value is None) or isinstance(value, (bool, np.bool_)):
+        return value if value is None else bool(value)
+    raise TypeError(f"{name} must be True or False{' or None' if allow_none else ''}, "
+                    f"got {value!r} ({type(value).__name__})")
+
+
+def _stderr_is_terminal():
+    """Whether a redrawn bar on stderr will be seen as one: a terminal, or a
+    Jupyter kernel's stream (where tqdm.auto draws a widget)."""
+    err = sys.stderr
+    if err is None:
+        return False
+    if type(err).__module__.startswith("ipykernel"):
+        return True
+    try:
+        return bool(err.isatty())
+    except (AttributeError, ValueError, OSError):  # replaced, closed or detached stream
+        return False
+
+
 class _Progress:
-    """Chunked execution with a progress bar (tqdm if installed) or ETA lines,
-    shown only when the work is expected to take more than a couple of seconds."""
+    """A progress display for work expected to take more than a couple of
+    seconds (always with ``progress=True``, never with ``False``).
+
+    On a terminal: a tqdm bar when tqdm is installed (its rate counted from
+    the bar's start, not from the check's), else ETA lines. On anything else
+    (CI logs, pipes, a captured stderr): sparse plain lines, one at the start
+    and then at most one every ``TEXT_EVERY`` seconds, so a log is not flooded
+    with carriage-return updates.
+    """
+
+    TEXT_EVERY = 10.0
 
     def __init__(self, total, progress, desc):
         self.total, self.progress, self.desc = total, progress, desc
@@ -61,34 +105,42 @@ class _Progress:
 
     @property
     def shown(self):
-        """Whether a bar or ETA line has appeared (pieces are only for it)."""
+        """Whether a bar or ETA line has appeared."""
         return self.bar is not None
 
     def update(self, done):
         if self.progress is False:
             return
-        elapsed = time.perf_counter() - self.start
+        now = time.perf_counter()
+        elapsed = now - self.start
         eta = elapsed / max(done, 1) * (self.total - done)
         if self.bar is None:
             if self.progress is not True and (done >= self.total
                                               or elapsed + eta <= PROGRESS_AFTER_SECONDS):
                 return
-            try:
-                from tqdm.auto import tqdm
-
-                self.bar = tqdm(total=self.total, desc=self.desc, unit="coord", leave=False)
-            except ImportError:
-                self.bar = "text"
-                print(f"{self.desc}: about {eta:.0f} s left ({self.total:,} coordinates)",
-                      file=sys.stderr)
+            self.bar = "text"
+            if _stderr_is_terminal():
+                try:
+                    from tqdm.auto import tqdm
+                except ImportError:
+                    pass
+                else:
+                    # initial=done: tqdm's rate counts what is done from now
+                    # on, not the coordinates finished before the bar existed.
+                    self.bar = tqdm(total=self.total, initial=done, desc=self.desc,
+                                    unit="coord", leave=False)
+                    return
+            self.last_print = now
+            print(f"{self.desc}: {done:,}/{self.total:,} coordinates, about {eta:.0f} s left",
+                  file=sys.stderr, flush=True)
+            return
         if isinstance(self.bar, str):
-            if time.perf_counter() - self.last_print > 5 or done >= self.total:
-                self.last_print = time.perf_counter()
+            if now - self.last_print >= self.TEXT_EVERY and done < self.total:
+                self.last_print = now
                 print(f"{self.desc}: {done:,}/{self.total:,}, about {eta:.0f} s left",
-                      file=sys.stderr)
+                      file=sys.stderr, flush=True)
         else:
-            self.bar.n = done
-            self.bar.refresh()
+            self.bar.update(done - self.bar.n)
 
     def close(self):
         if self.bar is not None and not isinstance(self.bar, str):
@@ -96,13 +148,19 @@ class _Progress:
 
 
 class _MLPKernel:
-    """The unperturbed forward pass, flattened once for the compiled kernel."""
+    """The unperturbed forward pass, flattened once for the compiled kernel.
+
+    The exact linear maps of :func:`_linear_maps` are built per call of
+    :meth:`run`, only for the layers whose rows the requested coordinates use
+    often enough to pay for them, so a sampled or directional check costs
+    memory and time in proportion to what it checks.
+    """
 
     def __init__(self, model, params, X, Y, epsilon, scales=None):
         cache = model._forward(params, X, scales=scales)
         Zs, As = cache.Z, cache.A
         L = model.n_layers
-        self.model, self.X, self.Y, self.m = model, X, Y, X.shape[1]
+        self.model, self.params, self.X, self.Y, self.m = model, params, X, Y, X.shape[1]
         self.Zs, self.As, self.Gs, self.scales = Zs, As, cache.G, scales
         self.theta = params_to_vector(params)
         self.dims = np.asarray(model.layer_dims, dtype=np.intp)
@@ -125,7 +183,53 @@ class _MLPKernel:
         self.y = np.ascontiguousarray(Y).ravel()
         self.ysum = np.ascontiguousarray(Y.sum(axis=0))
         self.epsilon = epsilon
-        self.sens, self.radius, self.fast = _linear_maps(model, params, Zs, scales)
+        # Where each weight layer's coordinates start in θ (W, then b or γ, β).
+        sizes = [d1 * d0 + d1 * (2 if l + 1 in bn_layers else 1)
+                 for l, (d0, d1) in enumerate(zip(model.layer_dims[:-1], model.layer_dims[1:]))]
+        self.layer_start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+        self.mappable = _mappable_layers(model)
+
+    def max_step(self):
+        """The largest |ΔZ| a single coordinate's ±ε causes at its own layer:
+        ε·max|A[l−1]| over the layers (and ε for a bias)."""
+        biggest = max([1.0] + [float(np.max(np.abs(self.As[l]), initial=0.0))
+                               for l in range(self.model.n_layers)])
+        return self.epsilon * biggest
+
+    def map_layers(self, coords):
+        """Layers whose exact linear maps pay for themselves for ``coords``.
+
+        A layer's maps cost about one propagation per unit (row) to build
+        and save a propagation for every coordinate of that row afterwards:
+        worth it when the coordinates in the layer are at least twice its
+        rows (always so in a full check, rarely in a sampled one). Maps are
+        built for every row of a layer or none, so a coordinate gets the same
+        bits whichever other coordinates are checked with it.
+        """
+        if not self.mappable or coords.size == 0:
+            return []
+        layer = np.searchsorted(self.layer_start, coords, side="right") - 1
+        counts = np.bincount(layer, minlength=self.model.n_layers)
+        last = self.model.n_layers - 2  # its map is W[L] itself: free, always used
+        return [t for t in self.mappable if t == last or counts[t] >= 2 * self.dims[t + 1]]
+
+    def scratch_bytes(self):
+        """Bytes of one thread's scratch in the kernel (csrc/_gradcheck.pyx
+        ``_scratch_sizes``): deltas for the widest layer after the first."""
+        dims, m = [int(d) for d in self.dims], self.m
+        n_d = max(dims[2:], default=1)
+        n_wg = max((dims[l] * dims[l + 1] for l in range(2, len(dims) - 1)), default=1)
+        return 8 * (5 * m + 4 * m * n_d + n_wg + n_d)
+
+    def memory_estimate(self, layers, n_threads):
+        """(total bytes, parts) a run with the maps of ``layers`` needs."""
+        nL = int(self.dims[-1])
+        layers = [t for t in layers if t != self.model.n_layers - 2]  # W[L]: nothing stored
+        maps = sum(int(self.dims[t + 1]) * self.m * (nL + 1) * 8 for t in layers)
+        if layers:
+            maps += 4 * _LINEAR_MAP_BYTES  # one chunk's temporaries while they are built
+        scratch = n_threads * self.scratch_bytes()
+        return maps + scratch, {"linear maps": maps, f"scratch ({n_threads} thread(s))": scratch}
 
     def run(self, coords, n_threads, progress, desc):
         coords = np.ascontiguousarray(coords, dtype=np.intp)
@@ -133,39 +237,99 @@ class _MLPKernel:
         numerical = np.empty(K)
         kinks = np.zeros(K, dtype=np.uint8)
         flops = np.zeros(K, dtype=np.longlong)
-        # Pieces only so the progress bar can move; each coordinate's bits do
-        # not depend on how the work is split.
-        piece = max(1024, K // 50)
+        if K == 0:
+            return numerical, kinks.astype(bool), 0
         # Waking a thread team costs more than a tiny check: give each thread
         # at least _WORK_PER_THREAD coordinate-examples (bits do not depend on it).
         n_threads = max(1, min(n_threads, (K * self.m) // _WORK_PER_THREAD))
+        layers = self.map_layers(coords)
+        _check_memory(*self.memory_estimate(layers, n_threads))
+        sens, radius, fast = _linear_maps(self.model, self.params, self.Zs, self.scales, layers)
         bar = _Progress(K, progress, desc)
+        # The coordinates run in pieces of about PIECE_SECONDS, each one
+        # nogil region, so Python sees Ctrl-C (and the bar moves) in between.
+        # Each coordinate's bits do not depend on how the work is split.
+        piece = max(64, 8 * n_threads)
         try:
             s = 0
             while s < K:
                 e = min(K, s + piece)
+                t_piece = time.perf_counter()
                 _gradcheck.mlp_numerical_gradient(
                     self.theta, self.dims, self.act, LEAKY_SLOPE, self.zcache,
                     self.acache, self.gcache, self.dgcache, self.scache, self.dropped, self.bn,
                     self.ucache, self.zncache, self.sdcache, self.out, self.y, self.ysum,
-                    self.sens, self.radius, self.fast, self.m,
+                    sens, radius, fast, self.m,
                     self.model.l2, self.epsilon, coords[s:e], numerical[s:e],
                     kinks[s:e], flops[s:e], n_threads,
                 )
+                took = time.perf_counter() - t_piece
                 bar.update(e)
+                # Aim the next piece at PIECE_SECONDS, growing at most 4x a time.
+                per = took / (e - s)
+                piece = int(min(4 * piece, max(8 * n_threads, PIECE_SECONDS / max(per, 1e-9))))
                 s = e
-                if not bar.shown:  # short enough to show nothing: finish in one region
-                    piece = K
         finally:
             bar.close()
         return numerical, kinks.astype(bool), int(flops.sum())
 
 
+# Target wall time of one nogil piece of a check: Ctrl-C waits at most this.
+PIECE_SECONDS = 0.2
 # Cap on the memory of one example chunk of the per-example Jacobians below.
 _LINEAR_MAP_BYTES = 32 * 2**20
 # |ΔA| must stay below this fraction of the distance to the nearest kink:
 # a margin so that rounding in the comparison can never hide a crossing.
 _RADIUS_MARGIN = 0.5
+# |d| above which activation and loss deltas switch from the expm1/log1p
+# forms (exact to rounding for |d| ≤ 1) to difference-of-tails forms that
+# cannot overflow or cancel to log1p(−1) (csrc/_gradcheck.pyx: LARGE_DELTA).
+_LARGE_DELTA = 1.0
+
+
+def _available_memory():
+    """Bytes this process can still allocate, as far as the OS tells:
+    MemAvailable, and the room left under an address-space limit. None when
+    unknown (then nothing is refused)."""
+    limits = []
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            with open("/proc/self/statm") as fh:
+                used = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            limits.append(max(0, soft - used))
+    except (ImportError, OSError, ValueError, IndexError, AttributeError):
+        pass
+    return min(limits) if limits else None
+
+
+def _fmt_bytes(n):
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1024 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def _check_memory(total, parts):
+    """Refuse, before allocating anything, a run that cannot fit."""
+    avail = _available_memory()
+    if avail is None or total <= avail:
+        return
+    detail = ", ".join(f"{k} {_fmt_bytes(v)}" for k, v in parts.items() if v)
+    raise MemoryError(
+        f"this gradient check needs about {_fmt_bytes(total)} ({total:,} bytes: {detail}) "
+        f"but only about {_fmt_bytes(avail)} is available; use mode='sampled' (or "
+        "'directional'), fewer examples in X, or fewer threads (n_threads)")
 
 
 def _slope(name, Z):
@@ -183,7 +347,18 @@ def _concat(parts):
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def _linear_maps(model, params, Zs, scales=None):
+_PIECEWISE_SLOPES = {"linear": (1.0, 1.0), "relu": (1.0, 0.0), "leaky_relu": (1.0, LEAKY_SLOPE)}
+
+
+def _mappable_layers(model):
+    """Weight layers t+1 (0-based t) with a hidden output whose downstream is
+    piecewise linear and free of batch norm: the ones that can have maps."""
+    return [t for t in range(model.n_layers - 1)
+            if all(h in _PIECEWISE_SLOPES for h in model.hidden[t + 1:])
+            and not any(l > t + 1 for l in model.batchnorm)]
+
+
+def _linear_maps(model, params, Zs, scales=None, layers=None):
     """Exact linear maps for hidden rows whose downstream is piecewise linear.
 
     When every hidden layer after layer t is relu, leaky-relu or linear, a
@@ -196,24 +371,33 @@ def _linear_maps(model, params, Zs, scales=None):
     the map when every changed example is inside its radius, and the full
     propagation otherwise.
 
-    Returns flat ``sens`` and ``radius`` (concatenated over the layers that
-    have them) and the per-layer flag array ``fast``.
+    ``layers`` (0-based t, default every layer that can have maps) selects the
+    layers to build. Returns flat ``sens`` and ``radius`` (concatenated over
+    those layers, allocated once) and the per-layer flag array ``fast``: 1
+    for a stored map, 2 for the last hidden layer, whose map is W[L] for
+    every example and nothing to store (the kernel reads W[L]; radius ∞).
     """
     L = model.n_layers
     nL = model.layer_dims[-1]
     m = Zs[1].shape[1]
     fast = np.zeros(L, dtype=np.intp)
-    sens_parts, rad_parts = [], []
-    slopes = {"linear": (1.0, 1.0), "relu": (1.0, 0.0), "leaky_relu": (1.0, LEAKY_SLOPE)}
-    for t in range(L - 1):  # weight layer t+1 (1-based) has a hidden output
-        downstream = model.hidden[t + 1:]
-        if any(h not in slopes for h in downstream) or any(l > t + 1 for l in model.batchnorm):
-            continue  # nonlinear downstream, or batch norm tying the examples together
+    mappable = _mappable_layers(model)
+    layers = sorted(mappable if layers is None else set(layers) & set(mappable))
+    if layers and layers[-1] == L - 2:
+        fast[L - 2] = 2
+        layers = layers[:-1]
+    sizes = [model.layer_dims[t + 1] * m for t in layers]
+    sens_all = np.empty(sum(sizes) * nL)
+    rad_all = np.empty(sum(sizes))
+    slopes = _PIECEWISE_SLOPES
+    s_off = r_off = 0
+    for t, size in zip(layers, sizes):  # weight layer t+1 (1-based) has a hidden output
         n = model.layer_dims[t + 1]
         widest = max(model.layer_dims[t + 1:])
         chunk = max(1, int(_LINEAR_MAP_BYTES // (8 * n * widest)))
-        sens = np.empty((n, m, nL))
-        radius = np.full((n, m), np.inf)
+        sens = sens_all[s_off:s_off + size * nL].reshape(n, m, nL)
+        radius = rad_all[r_off:r_off + size].reshape(n, m)
+        radius.fill(np.inf)
         for start in range(0, m, chunk):
             ex = slice(start, min(m, start + chunk))
             # C[i] = ∂Z[τ][:, i]/∂A[t+1][:, i], starting with τ = t+2 (1-based).
@@ -241,10 +425,11 @@ def _linear_maps(model, params, Zs, scales=None):
                     else:
                         C = W @ (D[:, :, None] * C)
             sens[:, ex, :] = np.transpose(C, (2, 0, 1))
+        radius *= _RADIUS_MARGIN
         fast[t] = 1
-        sens_parts.append(sens.ravel())
-        rad_parts.append((_RADIUS_MARGIN * radius).ravel())
-    return _concat(sens_parts), _concat(rad_parts), fast
+        s_off += size * nL
+        r_off += size
+    return sens_all, rad_all, fast
 
 
 def _sample_coords(slices, k, rng):
@@ -273,8 +458,7 @@ def _directional(kernel, params, grads, slices, k, rng):
             v /= np.linalg.norm(v)
             sides = []
             for sign in (1.0, -1.0):
-                dparams = {key: np.zeros(np.shape(val)) for key, val in params.items()}
-                dparams[name] = sign * eps * v
+                dparams = {name: sign * eps * v}  # every other block stays put
                 dl, kk = _cost_delta(model, params, dparams, kernel)
                 sides.append(dl)
                 kink[r] |= kk
@@ -288,28 +472,108 @@ def _directional(kernel, params, grads, slices, k, rng):
 
 
 def _cost_delta(model, params, dparams, kernel):
-    """Σ_i Δloss_i when the parameters move by ``dparams`` (exact identities)."""
+    """Σ_i Δloss_i when the parameters move by ``dparams`` (exact identities).
+
+    ``dparams`` holds only the blocks that move; the layers before the first
+    of them, and the products with blocks that do not move (exact zeros),
+    are skipped.
+    """
     Zs, As, Gs, Y, scales = kernel.Zs, kernel.As, kernel.Gs, kernel.Y, kernel.scales or {}
     L = model.n_layers
-    dA = np.zeros_like(As[0])
+    dA = None  # ΔA of the layer below: None while it is exactly zero
     any_kink = False
     for l in range(1, L + 1):
-        W, dW, db = params[f"W{l}"], dparams[f"W{l}"], dparams[f"b{l}"]
-        dZ = (W + dW) @ dA + dW @ As[l - 1] + db
+        W, dW, db = params[f"W{l}"], dparams.get(f"W{l}"), dparams.get(f"b{l}")
+        if dA is None and dW is None and db is None:
+            continue
+        dZ = None
+        if dA is not None:
+            dZ = (W if dW is None else W + dW) @ dA
+        if dW is not None:
+            dZ = dW @ As[l - 1] if dZ is None else dZ + dW @ As[l - 1]
+        if db is not None:
+            dZ = np.broadcast_to(db, (db.shape[0], kernel.m)).copy() if dZ is None else dZ + db
         if l < L:
-            dA, kinks = delta(model.hidden[l - 1], Zs[l], Gs[l], dZ)
+            name = model.hidden[l - 1]
+            with np.errstate(over="ignore", invalid="ignore"):
+                dA, kinks = delta(name, Zs[l], Gs[l], dZ)
+            if name in ("tanh", "sigmoid"):
+                big = np.abs(dZ) > _LARGE_DELTA
+                if big.any():
+                    dA[big] = _smooth_delta_large(name, Zs[l][big], dZ[big])
             if l in scales:  # frozen dropout: dropped units neither move nor kink
                 dA *= scales[l]
                 kinks &= scales[l] != 0
             any_kink |= bool(kinks.any())
     ZL, out = Zs[L], As[L]
     if model.output == "sigmoid":
-        dl = np.log1p(out * np.expm1(dZ)) - Y * dZ
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            dl = np.log1p(out * np.expm1(dZ)) - Y * dZ
+        big = np.abs(dZ) > _LARGE_DELTA
+        if big.any():
+            dl[big] = _softplus_loss_delta(ZL[big], dZ[big], Y[big], 1.0)
     elif model.output == "softmax":
-        dl = Y.sum(axis=0) * np.log1p(np.sum(out * np.expm1(dZ), axis=0)) - np.sum(Y * dZ, axis=0)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            dl = (Y.sum(axis=0) * np.log1p(np.sum(out * np.expm1(dZ), axis=0))
+                  - np.sum(Y * dZ, axis=0))
+        big = np.any(np.abs(dZ) > _LARGE_DELTA, axis=0)
+        if big.any():
+            dl[big] = _softmax_loss_delta(ZL[:, big], dZ[:, big], Y[:, big])
     else:
         dl = dZ * ((ZL - Y) + 0.5 * dZ)
     return float(np.sum(dl)), any_kink
+
+
+def _sigmoid_stable(x):
+    with np.errstate(over="ignore"):
+        return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))),
+                        np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
+
+
+def _sigmoid_delta_large(z, d):
+    """σ(z + d) − σ(z) as a difference of two tails (both on the side of z
+    where σ is small), so nothing overflows and, for |d| > 1, nothing cancels."""
+    zp = z + d
+    return np.where(z >= 0, _sigmoid_stable(-z) - _sigmoid_stable(-zp),
+                    _sigmoid_stable(zp) - _sigmoid_stable(z))
+
+
+def _smooth_delta_large(name, z, d):
+    if name == "tanh":  # tanh(x) = 2σ(2x) − 1
+        return 2.0 * _sigmoid_delta_large(2.0 * z, 2.0 * d)
+    return _sigmoid_delta_large(z, d)
+
+
+def _softplus_loss_delta(z, d, y, s):
+    """s·(softplus(z + d) − softplus(z)) − y·d for large |d|.
+
+    softplus(x) = max(x, 0) + log1p(e^−|x|): the max parts differ by d, z + d,
+    −z or 0 (taken exactly and combined with y·d first), the tails are two
+    small accurate numbers.
+    """
+    zp = z + d
+    relu = np.where(zp > 0, np.where(z > 0, d, zp), np.where(z > 0, -z, 0.0))
+    tail = np.log1p(np.exp(-np.abs(zp))) - np.log1p(np.exp(-np.abs(z)))
+    return (s * relu - y * d) + s * tail
+
+
+def _softmax_loss_delta(Z, D, Y):
+    """(Σy)·(LSE(z + d) − LSE(z)) − Σ y·d per column, for large |d|.
+
+    With a = z − max z and c* the argmax of a + d: LSE(z+d) − LSE(z) =
+    a_c* + d_c* + log Σ e^(a+d − a_c* − d_c*) − log Σ e^a; no exponential
+    overflows and d_c* meets y·d before anything else is added.
+    """
+    ysum = Y.sum(axis=0)
+    A = Z - Z.max(axis=0)
+    AD = A + D
+    cs = np.argmax(AD, axis=0)
+    cols = np.arange(Z.shape[1])
+    top = AD[cs, cols]
+    s1 = np.sum(np.exp(AD - top), axis=0)
+    s0 = np.sum(np.exp(A), axis=0)
+    return (ysum * A[cs, cols] + (ysum * D[cs, cols] - np.sum(Y * D, axis=0))
+            + ysum * (np.log(s1) - np.log(s0)))
 
 
 def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
@@ -336,8 +600,9 @@ def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
     epsilon : float, default 1e-7
         The step ε of ``(J(θ+εe_i) − J(θ−εe_i)) / 2ε``.
     n_threads : int or None
-        OpenMP threads; None uses all cores. The report is identical, to the
-        bit, for every value.
+        OpenMP threads; None uses the cores OpenMP would use (respecting
+        ``OMP_NUM_THREADS``), -1 all usable cores; never more than the usable
+        cores. The report is identical, to the bit, for every value.
     mode : {"full", "sampled", "directional"}
         ``full`` checks every coordinate. ``sampled`` checks ``k``
         coordinates (default 10) from *every* block, so no bias is missed.
@@ -360,7 +625,9 @@ def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
         Verdict boundaries: great below the first, bug from the second on.
     progress : bool or None
         Progress bar / ETA: None shows it for checks expected to take more
-        than a couple of seconds; False never; True always.
+        than a couple of seconds; False never; True always. When stderr is
+        not a terminal (CI logs, pipes) it is a few plain lines instead of a
+        bar: one at the start, then at most one every 10 s.
     raise_on_failure : bool, default False
         Raise :class:`fastgrad.GradientCheckError` unless the verdict is great.
 
@@ -370,6 +637,12 @@ def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
 
     Notes
     -----
+    The check runs in pieces of about 0.2 s, so Ctrl-C stops it promptly. It
+    needs memory in proportion to what it checks; a check that cannot fit
+    raises MemoryError with the estimate before allocating anything. A step
+    ε·activation above 1 uses overflow-free forms of the loss and activation
+    differences (the finite difference stays finite whenever the cost is).
+
     Batch-normalized networks are checked by the same compiled kernel (every
     example is carried below a batch-norm layer, so they cost more per
     coordinate); the directional mode is not available for them. Nothing
@@ -379,14 +652,20 @@ def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
     t0 = time.perf_counter()
     eps = _check_epsilon(epsilon)
     thresholds = check_thresholds(thresholds)
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    k = _check_k(k, mode)
+    nt = effective_n_threads(n_threads)
+    dropout = _check_flag(dropout, "dropout")
+    progress = _check_flag(progress, "progress", allow_none=True)
+    raise_on_failure = _check_flag(raise_on_failure, "raise_on_failure")
     if not isinstance(model, MLP):
         if not callable(getattr(model, "cost", None)):
             raise TypeError(f"model must be a fastgrad.MLP or have a cost(params, X, Y) method, "
                             f"got {type(model).__name__}")
-        return _check_generic_model(model, params, grads, X, Y, eps, thresholds, raise_on_failure, mode=mode, k=k, seed=seed, n_threads=n_threads, dropout=dropout, progress=progress)
-    nt = effective_n_threads(n_threads)
+        return _check_generic_model(model, params, grads, X, Y, eps, thresholds,
+                                    raise_on_failure, mode=mode, k=k, seed=seed, n_threads=nt,
+                                    dropout=dropout, progress=progress)
     params = model.check_params(params, "params", warn_downcast=True)
     grads = model.check_params(grads, "grads", prefix="d", warn_downcast=True)
     X, Y = model.check_data(X, Y, warn_downcast=True)
@@ -395,15 +674,13 @@ def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
         raise ValueError("mode='directional' is not available for batch-normalized networks; "
                          "use mode='full' or 'sampled'")
     rng = as_generator(seed)
-    if k is None:
-        k = 10 if mode == "sampled" else 3
-    if mode != "full" and (not isinstance(k, (int, np.integer)) or k < 1):
-        raise ValueError(f"k must be a positive int, got {k!r}")
 
-    # BLAS stays on one thread for the whole check, set-up included: a
-    # threaded BLAS call in the set-up leaves its workers spinning for ~0.1 s
-    # on the very cores the OpenMP kernel is about to use.
-    with single_threaded_blas() if nt > 1 else contextlib.nullcontext():
+    # BLAS stays on one thread for the whole check, set-up included and for
+    # every n_threads: a threaded BLAS may round the set-up products
+    # differently (n_threads=1 and 2 would then differ in the last bits), and
+    # a threaded BLAS call in the set-up leaves its workers spinning for
+    # ~0.1 s on the very cores the OpenMP kernel is about to use.
+    with single_threaded_blas():
         return _check_mlp(model, params, grads, X, Y, eps, nt, mode, k, rng, thresholds,
                           progress, raise_on_failure, t0, scales)
 
@@ -439,7 +716,7 @@ def _check_mlp(model, params, grads, X, Y, eps, nt, mode, k, rng, thresholds, pr
     desc = "fastgrad gradient check"
 
     if mode == "directional":
-        directions = _directional(kernel, params, grads, slices, int(k), rng)
+        directions = _directional(kernel, params, grads, slices, k, rng)
         failing = []
         for name, sl, shape in slices:
             num, ana, kk = directions["d" + name]
@@ -455,7 +732,7 @@ def _check_mlp(model, params, grads, X, Y, eps, nt, mode, k, rng, thresholds, pr
             extra_hints.append(f"d{name} failed along random directions; checked in full")
         diff_all, diff = _directional_differences(directions, failing)
     else:
-        coords = np.arange(P) if mode == "full" else _sample_coords(slices, int(k), rng)
+        coords = np.arange(P) if mode == "full" else _sample_coords(slices, k, rng)
         n, kk, flops = kernel.run(coords, nt, progress, desc)
         if mode == "full":
             numerical, kinks, checked = n, kk, np.ones(P, dtype=bool)
@@ -473,6 +750,12 @@ def _check_mlp(model, params, grads, X, Y, eps, nt, mode, k, rng, thresholds, pr
                           thresholds=thresholds, l2=model.l2, m=kernel.m, params=params)
     if mode == "directional":
         _directional_block_rows(blocks, directions, failing)
+    step = kernel.max_step()
+    if step > _LARGE_DELTA and verdict_for(diff, thresholds) != "great":
+        extra_hints.append(
+            f"epsilon={eps:g} moves a pre-activation by up to {step:.3g} (inputs or "
+            "activations this large): the finite difference is then far from the derivative. "
+            "Scale the inputs (e.g. fastgrad.Normalizer) or pass a smaller epsilon")
     if scales and verdict_for(diff, thresholds) != "great":
         extra_hints.append("the model uses dropout: model.backward must get the same int seed "
                            "as gradient_check (or dropout=False in both), or its masks differ")
