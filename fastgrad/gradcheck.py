@@ -659,6 +659,9 @@ def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
     dropout = _check_flag(dropout, "dropout")
     progress = _check_flag(progress, "progress", allow_none=True)
     raise_on_failure = _check_flag(raise_on_failure, "raise_on_failure")
+    if isinstance(model, type):
+        raise TypeError(f"model must be a model instance, got the class {model.__name__} "
+                        f"(construct it first, e.g. {model.__name__}([n_x, ..., n_L]))")
     if not isinstance(model, MLP):
         if not callable(getattr(model, "cost", None)):
             raise TypeError(f"model must be a fastgrad.MLP or have a cost(params, X, Y) method, "

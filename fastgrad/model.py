@@ -47,6 +47,10 @@ def _finite_float64(value, name, *, warn_downcast=False):
     return arr
 
 
+# check_data(X) validates X alone; check_data(X, None) is a missing Y.
+_NO_TARGETS = object()
+
+
 class MLP:
     """A fully connected network in the course's layout.
 
@@ -250,7 +254,7 @@ class MLP:
             out[full] = arr
         return out
 
-    def check_data(self, X, Y=None, *, warn_downcast=False):
+    def check_data(self, X, Y=_NO_TARGETS, *, warn_downcast=False):
         """Validate ``X`` of shape ``(n_x, m)`` and ``Y`` of shape ``(n_L, m)``.
 
         ``Y`` may also be ``(m,)``: 0/1 labels for one output unit, or integer
@@ -263,9 +267,9 @@ class MLP:
         m = X.shape[1]
         if m == 0:
             raise ValueError("X has no examples (m = 0)")
-        if Y is None:
+        if Y is _NO_TARGETS:
             return X
-        if isinstance(Y, _MissingY):
+        if Y is None:
             raise TypeError("Y is required: the targets of shape (n_L, m), one column per "
                             "example of X")
         n_out = self.layer_dims[-1]
@@ -391,7 +395,7 @@ class MLP:
         """
         dropout, training = ac.boolean(dropout, "dropout"), ac.boolean(training, "training")
         params = self.check_params(params)
-        X, Y = self.check_data(X, _required(Y))
+        X, Y = self.check_data(X, Y)
         scales = self._dropout_scales(X.shape[1], seed, dropout and training)
         cache = self._forward(params, X, scales=scales, training=training)
         return self._cost_from(params, cache, Y)
@@ -416,7 +420,7 @@ class MLP:
         dropout = ac.boolean(dropout, "dropout")
         update_running = ac.boolean(update_running, "update_running")
         params = self.check_params(params)
-        X, Y = self.check_data(X, _required(Y))
+        X, Y = self.check_data(X, Y)
         if update_running and self.batchnorm and X.shape[1] < 2:
             raise ValueError("batch norm needs at least 2 examples per training batch (the "
                              "variance of one example is 0); got m=1")
@@ -503,12 +507,3 @@ def _check_batchnorm(batchnorm, n_hidden):
     if len(set(layers)) != len(layers):
         raise ValueError(f"batchnorm lists a layer twice: {layers}")
     return tuple(sorted(int(l) for l in layers))
-
-
-class _MissingY:
-    """Stands for a ``Y`` of None where targets are required (``check_data``
-    treats None as "no targets wanted")."""
-
-
-def _required(Y):
-    return _MissingY() if Y is None else Y
