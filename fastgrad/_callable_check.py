@@ -28,58 +28,16 @@ import warnings
 
 import numpy as np
 
-from fastgrad import _argcheck as ac
 
+from fastgrad import _check_options as options
 from fastgrad import _numdiff
 from fastgrad._rng import as_generator
 from fastgrad.params import block_slices, parameter_order
 from fastgrad.report import GradCheckReport, build_blocks
 
-MODES = ("full", "sampled", "directional")
 
 
 # -- argument validation ----------------------------------------------------
-
-def check_epsilon(epsilon):
-    """ε as a positive finite float; bools and strings are refused."""
-    if isinstance(epsilon, (bool, np.bool_)) or not isinstance(epsilon, numbers.Real):
-        raise TypeError(f"epsilon must be a positive float, got {epsilon!r} "
-                        f"({type(epsilon).__name__})")
-    eps = float(epsilon)
-    if not np.isfinite(eps) or eps <= 0:
-        raise ValueError(f"epsilon must be a positive finite float, got {epsilon!r}")
-    return eps
-
-
-def check_flag(value, name):
-    """A True/False option (never a truthy string or number)."""
-    return ac.boolean(value, name)
-
-
-def check_progress(progress):
-    if progress is None or isinstance(progress, (bool, np.bool_)):
-        return None if progress is None else bool(progress)
-    raise TypeError(f"progress must be None, True or False, got {progress!r} "
-                    f"({type(progress).__name__})")
-
-
-def check_mode(mode):
-    if not isinstance(mode, str) or mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    return mode
-
-
-def check_k(k, mode):
-    """``k`` per block for sampled/directional (default 10 / 3); validated in
-    every mode, used only by those two."""
-    if k is None:
-        return 10 if mode == "sampled" else 3
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be a positive int, got {k!r} ({type(k).__name__})")
-    if k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
-    return int(k)
-
 
 def check_n_threads(n_threads):
     """The callable is Python and runs on one thread: any valid ``n_threads``
@@ -428,13 +386,13 @@ def check_generic_model(model, params, grads, X, Y, eps, thresholds, raise_on_fa
                         progress=None):
     """``gradient_check`` on any object with ``cost(params, X, Y)``."""
     t0 = time.perf_counter()
-    eps = check_epsilon(eps)
-    raise_on_failure = ac.boolean(raise_on_failure, "raise_on_failure")
-    mode = check_mode(mode)
-    k = check_k(k, mode)
+    eps = options.epsilon(eps)
+    raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
+    mode = options.mode(mode)
+    k = options.k(k, mode)
     check_n_threads(n_threads)
     check_dropout(dropout, model)
-    progress = check_progress(progress)
+    progress = options.progress(progress)
     rng = as_generator(seed)
     params, grads = check_generic_dicts(params, grads)
     blocks = block_slices(params)

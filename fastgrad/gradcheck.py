@@ -11,15 +11,14 @@ slopes and disagrees with any backprop. The kernel flags those coordinates;
 they are reported (``n_kinks``, a ``*`` on the block) and left out of
 ``difference`` and the verdict; ``difference_all`` includes them.
 """
-import numbers
 import os
 import sys
 import time
-import warnings
 
 import numpy as np
-from scipy.special import expit, softmax
+from scipy.special import expit
 
+from fastgrad import _check_options as options
 from fastgrad import _gradcheck, _numdiff
 from fastgrad._threads import effective_n_threads, single_threaded_blas
 from fastgrad.activations import CODES, LEAKY_SLOPE, OUTPUT_CODES, delta
@@ -34,40 +33,10 @@ from fastgrad.report import (
     verdict_for,
 )
 
-MODES = ("full", "sampled", "directional")
+MODES = options.MODES
 _WORK_PER_THREAD = 32768
 # A check expected to take longer than this shows a progress bar / ETA.
 PROGRESS_AFTER_SECONDS = 2.0
-
-
-def _check_epsilon(epsilon):
-    """A positive finite real number (not a bool, not a string) as a float."""
-    if isinstance(epsilon, (bool, np.bool_)) or not isinstance(epsilon, numbers.Real):
-        raise TypeError(f"epsilon must be a positive float, got {epsilon!r} "
-                        f"({type(epsilon).__name__})")
-    eps = float(epsilon)
-    if not np.isfinite(eps) or eps <= 0:
-        raise ValueError(f"epsilon must be a positive finite float, got {epsilon!r}")
-    return eps
-
-
-def _check_k(k, mode):
-    """``k`` for the cheap modes: None (10 sampled coordinates or 3 directions
-    per block) or a positive int; the default for a full check is None."""
-    if k is None:
-        return {"sampled": 10, "directional": 3}.get(mode)
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"k must be a positive int or None, got {k!r} ({type(k).__name__})")
-    if k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
-    return int(k)
-
-
-def _check_flag(value, name, allow_none=False):
-    if (allow_none and value is None) or isinstance(value, (bool, np.bool_)):
-        return value if value is None else bool(value)
-    raise TypeError(f"{name} must be True or False{' or None' if allow_none else ''}, "
-                    f"got {value!r} ({type(value).__name__})")
 
 
 def _stderr_is_terminal():
@@ -449,7 +418,6 @@ def _directional(kernel, params, grads, slices, k, rng):
     Returns ``{grad_name: (numerical, analytic, kinks)}`` arrays of length k.
     """
     model, eps, m = kernel.model, kernel.epsilon, kernel.m
-    L = model.n_layers
     out = {}
     for name, sl, shape in slices:
         num, ana, kink = np.empty(k), np.empty(k), np.zeros(k, dtype=bool)
@@ -650,15 +618,14 @@ def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
     with a warning: a finite difference at ε = 1e-7 needs double precision.
     """
     t0 = time.perf_counter()
-    eps = _check_epsilon(epsilon)
+    eps = options.epsilon(epsilon)
     thresholds = check_thresholds(thresholds)
-    if not isinstance(mode, str) or mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    k = _check_k(k, mode)
+    mode = options.mode(mode)
+    k = options.k(k, mode)
     nt = effective_n_threads(n_threads)
-    dropout = _check_flag(dropout, "dropout")
-    progress = _check_flag(progress, "progress", allow_none=True)
-    raise_on_failure = _check_flag(raise_on_failure, "raise_on_failure")
+    dropout = options.flag(dropout, "dropout")
+    progress = options.progress(progress)
+    raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
     if isinstance(model, type):
         raise TypeError(f"model must be a model instance, got the class {model.__name__} "
                         f"(construct it first, e.g. {model.__name__}([n_x, ..., n_L]))")
@@ -849,7 +816,7 @@ def numerical_gradient(f, theta, *, epsilon=1e-7):
         side), or a step cannot be taken.
     """
     _check_callable(f)
-    eps = _callable_check.check_epsilon(epsilon)
+    eps = options.epsilon(epsilon)
     work = _as_theta(theta)
     flat = work.reshape(-1)
     blocks = [("theta", slice(0, flat.size), work.shape)]
@@ -901,10 +868,10 @@ def check_grad(f, theta, grad, *, epsilon=1e-7, thresholds=None, raise_on_failur
         numerical gradient.
     """
     _check_callable(f)
-    eps = _callable_check.check_epsilon(epsilon)
-    raise_on_failure = _callable_check.check_flag(raise_on_failure, "raise_on_failure")
+    eps = options.epsilon(epsilon)
+    raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
     thresholds = check_thresholds(thresholds)
-    progress = _callable_check.check_progress(progress)
+    progress = options.progress(progress)
     work = _as_theta(theta)
     if work.size == 0:
         raise ValueError(f"theta is empty (shape {work.shape}): there is nothing to check")
