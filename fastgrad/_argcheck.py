@@ -87,6 +87,15 @@ def choice(value, allowed, name):
     return value
 
 
+def key_mismatch(expected, given):
+    """``["missing [...]", "unexpected [...]"]`` for dict keys that differ from
+    ``expected`` (empty when they match), for KeyError messages."""
+    missing = [k for k in expected if k not in given]
+    extra = [k for k in given if k not in expected]
+    return ([f"missing {missing}"] if missing else []) + (
+        [f"unexpected {extra}"] if extra else [])
+
+
 def boolean(value, name):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {got(value)}")

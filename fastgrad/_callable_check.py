@@ -29,6 +29,7 @@ import warnings
 import numpy as np
 
 
+from fastgrad import _argcheck as ac
 from fastgrad import _check_options as options
 from fastgrad import _numdiff
 from fastgrad._rng import as_generator
@@ -121,14 +122,8 @@ def check_generic_dicts(params, grads):
     except ValueError as e:
         raise KeyError(f"params: {e}") from None
     expected = ["d" + k for k in keys]
-    missing = [k for k in expected if k not in grads]
-    extra = [k for k in grads if k not in expected]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing}")
-        if extra:
-            parts.append(f"unexpected {extra}")
+    parts = ac.key_mismatch(expected, grads)
+    if parts:
         raise KeyError("grads keys do not match params: " + "; ".join(parts)
                        + f" (expected exactly {expected}, one 'd' + name per parameter)")
     p_out, g_out = {}, {}

@@ -229,14 +229,8 @@ class MLP:
             raise TypeError(f"{name} must be a dict like {{'{prefix}W1': ..., '{prefix}b1': ...}}, "
                             f"got {type(params).__name__}")
         expected = [prefix + k for k in self.param_shapes()]
-        missing = [k for k in expected if k not in params]
-        extra = [k for k in params if k not in expected]
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append(f"missing {missing}")
-            if extra:
-                parts.append(f"unexpected {extra}")
+        parts = ac.key_mismatch(expected, params)
+        if parts:
             if self.batchnorm:
                 parts.append(f"batch-normalized layers {list(self.batchnorm)} have gamma and "
                              "beta instead of b")

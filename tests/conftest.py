@@ -5,10 +5,29 @@ are measured against. The finite-difference reference runs a full forward
 pass per evaluation in extended precision (np.longdouble), so its own
 rounding noise sits far below the float64 kernel's.
 """
+import importlib.util
+import pathlib
+import sys
 import types
 
 import numpy as np
 import pytest
+
+
+def _register(name, filename):
+    """tests/ is not on sys.path under --import-mode=importlib: load a shared
+    test helper by path, once, so test modules can ``import`` it by name."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, pathlib.Path(__file__).with_name(filename))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+# The bad-input corpus harness (tests/_corpus.py).
+_register("fastgrad_tests_corpus", "_corpus.py")
 
 LD = np.longdouble
 EXTENDED = np.finfo(LD).eps < 1e-18

@@ -1,32 +1,14 @@
 """Bad-input corpus: fastgrad.init, fastgrad.datasets, fastgrad.diagnose and
 the ``fastgrad`` command line.
 """
-import importlib.util
-import pathlib
-import sys
+import fastgrad_tests_corpus as C  # tests/_corpus.py, registered by conftest.py
 
+import numpy as np
+import pandas as pd
+import pytest
 
-def _load_corpus():
-    # tests/ is not on sys.path under --import-mode=importlib: load the
-    # shared harness by path, once.
-    name = "fastgrad_tests_corpus"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, pathlib.Path(__file__).with_name("_corpus.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-C = _load_corpus()
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-
-from fastgrad import MLP, datasets, diagnose, init  # noqa: E402
-from fastgrad.diagnose import deep_linear_example  # noqa: E402
+from fastgrad import MLP, datasets, diagnose, init
+from fastgrad.diagnose import deep_linear_example
 
 # -- array initializers -----------------------------------------------------------------
 

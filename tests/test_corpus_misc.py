@@ -2,33 +2,15 @@
 ``gradient_check(obj_with_cost, ...)`` path, params_to_vector /
 vector_to_params, fastgrad.optim and the report's verdict bands.
 """
-import importlib.util
-import pathlib
-import sys
+import fastgrad_tests_corpus as C  # tests/_corpus.py, registered by conftest.py
 
+import warnings
 
-def _load_corpus():
-    # tests/ is not on sys.path under --import-mode=importlib: load the
-    # shared harness by path, once.
-    name = "fastgrad_tests_corpus"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, pathlib.Path(__file__).with_name("_corpus.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+import numpy as np
+import pandas as pd
+import pytest
 
-
-C = _load_corpus()
-
-import warnings  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-
-from fastgrad import (check_grad, gradient_check, numerical_gradient, optim,  # noqa: E402
+from fastgrad import (check_grad, gradient_check, numerical_gradient, optim,
                       params_to_vector, vector_to_params)
 
 THETA = np.array([[0.1, -1 / 3, 0.7], [2.5, -0.05, 1 / 7]])

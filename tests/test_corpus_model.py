@@ -1,35 +1,17 @@
 """Bad-input corpus: fastgrad.MLP (constructor, forward, cost, backward,
 cost_and_grads, predict, init_params) and fastgrad.course.
 """
-import importlib.util
-import pathlib
-import sys
+import fastgrad_tests_corpus as C  # tests/_corpus.py, registered by conftest.py
 
+import functools
+import warnings
 
-def _load_corpus():
-    # tests/ is not on sys.path under --import-mode=importlib: load the
-    # shared harness by path, once.
-    name = "fastgrad_tests_corpus"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, pathlib.Path(__file__).with_name("_corpus.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
 
-
-C = _load_corpus()
-
-import functools  # noqa: E402
-import warnings  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-import scipy.sparse as sp  # noqa: E402
-
-from fastgrad import MLP, course  # noqa: E402
+from fastgrad import MLP, course
 
 # -- the constructor ------------------------------------------------------------------
 

@@ -4,33 +4,15 @@ Each case gives one unusual or bad input and asserts a result equal to
 StandardScaler's (to rounding) or a clear TypeError/ValueError naming the
 argument; every input is byte-compared before and after the call.
 """
-import importlib.util
-import pathlib
-import sys
+import fastgrad_tests_corpus as C  # tests/_corpus.py, registered by conftest.py
 
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.preprocessing import StandardScaler
 
-def _load_corpus():
-    # tests/ is not on sys.path under --import-mode=importlib: load the
-    # shared harness by path, once.
-    name = "fastgrad_tests_corpus"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, pathlib.Path(__file__).with_name("_corpus.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-C = _load_corpus()
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-import scipy.sparse as sp  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-
-from fastgrad import Normalizer  # noqa: E402
+from fastgrad import Normalizer
 
 RNG = np.random.default_rng(10)
 BASE = RNG.standard_normal((40, 3)) * [1.0, 10.0, 0.1] + [5.0, -3.0, 100.0]
