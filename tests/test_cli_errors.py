@@ -15,6 +15,10 @@ import fastgrad
 from fastgrad import cli
 from fastgrad.cli import build_parser, main
 
+# Children run from tests/, never from the checkout root, whose fastgrad/ has no
+# compiled extensions in a non-editable install (it would shadow the installed one).
+HERE = os.path.dirname(os.path.abspath(__file__))
+
 
 def _one_error_line(capsys):
     captured = capsys.readouterr()
@@ -216,7 +220,8 @@ def test_every_demo_option_shows_its_default():
 def test_the_real_command_one_line_no_traceback():
     env = {k: v for k, v in os.environ.items() if k != "FASTGRAD_TRACEBACK"}
     proc = subprocess.run([sys.executable, "-m", "fastgrad", "check", "--layers", "1,4000000000,1"],
-                          capture_output=True, text=True, timeout=120, env=env)
+                          capture_output=True, text=True, timeout=120, env=env,
+                          cwd=HERE)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "--layers" in lines[0] and "Traceback" not in proc.stderr

@@ -6,12 +6,17 @@ below runs a check that takes tens of seconds; the parent interrupts it
 after 1.5 s and gives it 10 s to raise KeyboardInterrupt (it needs ~0.2 s).
 """
 import signal
+import os
 import subprocess
 import sys
 import textwrap
 import time
 
 import pytest
+
+# Children run from tests/, never from the checkout root, whose fastgrad/ has no
+# compiled extensions in a non-editable install (it would shadow the installed one).
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 CHILD = textwrap.dedent("""
     import sys
@@ -36,7 +41,7 @@ CHILD = textwrap.dedent("""
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
 def test_ctrl_c_stops_a_check_without_progress_bar():
     p = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, cwd=HERE)
     try:
         assert p.stdout.readline().strip() == "start"
         time.sleep(1.5)

@@ -5,6 +5,7 @@ allocation (the exact linear maps live in NumPy arrays); the kernel's
 per-thread scratch is C malloc, so it is tested in a subprocess under an
 address-space limit (resource.RLIMIT_AS) that the old n_max² sizing broke.
 """
+import os
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,10 @@ import pytest
 
 from fastgrad import MLP, gradient_check
 from fastgrad import gradcheck as gc
+
+# Children run from tests/, never from the checkout root, whose fastgrad/ has no
+# compiled extensions in a non-editable install (it would shadow the installed one).
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 posix_only = pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /proc are Linux")
 
@@ -79,7 +84,7 @@ def test_wide_single_hidden_layer_scratch_fits_in_little_memory():
         print(r.verdict, r.n_checked, repr(r.difference))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300)
+                         timeout=300, cwd=HERE)
     assert out.returncode == 0, out.stderr[-2000:]
     verdict, n_checked, diff = out.stdout.split()
     assert verdict == "great" and int(n_checked) == 300001 and float(diff) < 1e-12
@@ -109,7 +114,7 @@ def test_a_check_that_cannot_fit_says_so_before_allocating():
         print("SAMPLED", r.verdict)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300)
+                         timeout=300, cwd=HERE)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.splitlines()
     refused = [ln for ln in lines if ln.startswith("REFUSED")]

@@ -10,9 +10,13 @@ import numpy as np
 import pytest
 
 import fastgrad.gradcheck as gc
-from fastgrad import MLP, Normalizer, gradient_check
+from fastgrad import MLP, gradient_check
 from fastgrad._openmp_helpers import openmp_enabled
 from fastgrad._threads import effective_n_threads, single_threaded_blas, usable_cores
+
+# Children run from tests/, never from the checkout root, whose fastgrad/ has no
+# compiled extensions in a non-editable install (it would shadow the installed one).
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
@@ -108,7 +112,7 @@ def test_normalizer_with_4000_threads_starts_no_more_than_the_cores():
         print(before, len(os.listdir("/proc/self/task")))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300)
+                         timeout=300, cwd=HERE)
     assert out.returncode == 0, out.stderr[-2000:]
     before, after = map(int, out.stdout.split())
     assert after <= before + usable_cores()
