@@ -4,6 +4,10 @@
 OpenMP is used when the compiler can build *and run* a tiny OpenMP program;
 otherwise the build warns and produces serial code that passes every test.
 Set ``FASTGRAD_DEBUG=1`` to compile with bounds checking and wraparound on.
+``FASTGRAD_NO_OPENMP=1`` asks for serial kernels (recorded in the build, so
+``import fastgrad`` does not warn about them); ``FASTGRAD_REQUIRE_OPENMP=1``
+makes a missing OpenMP an error instead of a serial build (wheel builds set it).
+Release builds carry no debug info (``-g0``; ``-s`` strips the link on Linux).
 """
 import os
 import shutil
@@ -34,10 +38,18 @@ OPENMP_PROBE = textwrap.dedent(
 )
 
 
+def env_flags(*names):
+    """The user's flags from the environment, which setuptools adds to every
+    compile and link: the probe must see them too (a libomp under
+    ``-I``/``-L`` paths on macOS, an older libgomp on Linux wheel builds)."""
+    return [flag for name in names for flag in os.environ.get(name, "").split()]
+
+
 def openmp_flags():
     """Return (compile_args, link_args) for OpenMP, or ([], []) if unusable."""
     if os.environ.get("FASTGRAD_NO_OPENMP"):
-        return [], []
+        # Recorded in the build: fastgrad._openmp_helpers.serial_requested().
+        return [("/D" if sys.platform == "win32" else "-D") + "FASTGRAD_SERIAL_REQUESTED=1"], []
     if sys.platform == "win32":
         candidates = [(["/openmp"], [])]
     elif sys.platform == "darwin":
@@ -53,13 +65,19 @@ def openmp_flags():
             src.write_text(OPENMP_PROBE)
             try:
                 subprocess.run(
-                    cc + cflags + [str(src), "-o", str(exe)] + lflags,
+                    cc + env_flags("CPPFLAGS", "CFLAGS") + cflags + [str(src), "-o", str(exe)]
+                    + lflags + env_flags("LDFLAGS"),
                     check=True, capture_output=True, timeout=120,
                 )
                 subprocess.run([str(exe)], check=True, capture_output=True, timeout=60)
             except (OSError, subprocess.SubprocessError):
                 continue
         return cflags, lflags
+    if os.environ.get("FASTGRAD_REQUIRE_OPENMP"):
+        sys.exit("fastgrad: FASTGRAD_REQUIRE_OPENMP is set but the C compiler "
+                 f"({' '.join(cc)}) cannot build and run an OpenMP program")
+    # pip shows this only with -v; the built package says it again at import
+    # (fastgrad/__init__.py) and in `fastgrad info`.
     warnings.warn(
         "\n*** fastgrad: the C compiler cannot build and run an OpenMP program. ***\n"
         "*** Building SERIAL kernels: results are identical, only slower.     ***\n",
@@ -68,9 +86,23 @@ def openmp_flags():
     return [], []
 
 
+def release_flags(debug):
+    """(compile_args, link_args) that keep debug info out of release builds:
+    the interpreter's CFLAGS often carry ``-g``, which triples the size of
+    every extension. Extra arguments come last on the command line, so
+    ``-g0`` wins."""
+    if debug or sys.platform == "win32":
+        return [], []
+    if sys.platform == "darwin":
+        return ["-g0"], ["-Wl,-S"]
+    return ["-g0"], ["-s"]
+
+
 def extensions():
     debug = bool(os.environ.get("FASTGRAD_DEBUG"))
     cflags, lflags = openmp_flags()
+    strip_cflags, strip_lflags = release_flags(debug)
+    cflags, lflags = cflags + strip_cflags, lflags + strip_lflags
     opt = ["-O0", "-g"] if debug else ["-O3"]
     if sys.platform == "win32":
         opt = ["/Od"] if debug else ["/O2"]

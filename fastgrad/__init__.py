@@ -67,7 +67,26 @@ from fastgrad.normalizer import Normalizer  # noqa: E402
 from fastgrad.params import params_to_vector, vector_to_params  # noqa: E402
 from fastgrad.report import GradCheckReport, GradientCheckError  # noqa: E402
 
-__version__ = "0.1.0"
+from fastgrad._version import __version__  # noqa: E402
+
+
+def _warn_if_serial():
+    """Say once, at import, that this build has no OpenMP: ``pip install .``
+    hides the build's own warning, so the installed package says it instead
+    (unless the serial build was asked for with FASTGRAD_NO_OPENMP=1)."""
+    if _openmp_helpers.openmp_enabled() or _openmp_helpers.serial_requested():
+        return
+    import warnings
+
+    warnings.warn(
+        "fastgrad was built without OpenMP (the compiler could not build and run an "
+        "OpenMP program), so its kernels run on one thread: results are identical, only "
+        "slower. Rebuild with an OpenMP-capable compiler (`pip install -v .` shows the "
+        "build's probe), or install a wheel; `fastgrad info` shows the build.",
+        RuntimeWarning, stacklevel=2)
+
+
+_warn_if_serial()
 
 __all__ = [
     "MLP",
