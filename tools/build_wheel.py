@@ -54,8 +54,8 @@ def pip(*args):
 
 
 def old_libgomp(dest):
-    """Put a glibc-2.17 libgomp in ``dest`` as libgomp.so.1 (SONAME too) and
-    libgomp.so; return ``dest``, or None (with the reason) when unavailable."""
+    """Put a glibc-2.17 libgomp in ``dest`` (with a libgomp.so link for ``-lgomp``);
+    return ``dest``, or None (with the reason) when unavailable."""
     if sysconfig.get_platform() != "linux-x86_64":
         print(f"build_wheel: no glibc-2.17 libgomp for {sysconfig.get_platform()}; "
               "using the system's")
@@ -75,13 +75,14 @@ def old_libgomp(dest):
     digest = hashlib.sha256(data).hexdigest()
     if digest != LIBGOMP_SHA256:
         sys.exit(f"build_wheel: {LIBGOMP_MEMBER} has SHA-256 {digest}, expected {LIBGOMP_SHA256}")
-    lib = dest / "libgomp.so.1"
+    # Linked as it is: its SONAME (libgomp-e985bcbb.so.1.0.0) becomes the
+    # extensions' DT_NEEDED. Not renamed with patchelf here: this library's
+    # segments are 2 MiB-aligned, so every patchelf rewrite adds ~2 MB, and
+    # auditwheel rewrites it once anyway.
+    lib = dest / Path(LIBGOMP_MEMBER).name
     lib.write_bytes(data)
     lib.chmod(0o755)
-    # auditwheel named it libgomp-e985bcbb.so.1.0.0 inside scikit-learn; give
-    # it back its real SONAME so our extensions record DT_NEEDED libgomp.so.1.
-    run(["patchelf", "--set-soname", "libgomp.so.1", lib])
-    (dest / "libgomp.so").symlink_to("libgomp.so.1")
+    (dest / "libgomp.so").symlink_to(lib.name)
     shutil.rmtree(download)
     return dest
 
@@ -90,7 +91,7 @@ def check_wheel(wheel):
     """The repaired wheel bundles a renamed libgomp and its extensions link to it."""
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
-    libs = [n for n in names if n.startswith("fastgrad.libs/")]
+    libs = [n for n in names if n.startswith("fastgrad.libs/") and not n.endswith("/")]
     exts = [n for n in names if n.startswith("fastgrad/") and n.endswith(".so")]
     if not any(Path(n).name.startswith("libgomp-") for n in libs):
         sys.exit(f"build_wheel: {wheel.name} bundles no renamed libgomp (fastgrad.libs: {libs})")
