@@ -74,9 +74,104 @@ def effective_n_threads(n_threads=None):
             n = usable_cores()
         elif n <= 0:
             raise ValueError(f"n_threads must be a positive int, -1 or None, got {n}")
-    if not openmp_enabled():
+    if not openmp_enabled() or _STATE["forked"]:
         return 1
-    return int(max(1, min(n, usable_cores())))
+    n = int(max(1, min(n, thread_limit())))
+    if n > 1:
+        _STATE["parallel"] = True
+    return n
+
+
+# -- fork safety and threadpoolctl --------------------------------------------
+# GNU libgomp keeps its worker threads after a parallel region; fork() copies
+# only the calling thread, so a child's next parallel region waits for
+# workers that do not exist and hangs (scikit-learn and PyTorch users meet
+# this with multiprocessing's "fork" start method). A child forked after
+# fastgrad asked for more than one thread therefore runs its kernels on one
+# thread: the same results, and no hang. "limit" is the cap that
+# threadpoolctl.threadpool_limits sets (see _FastgradController below).
+_STATE = {"parallel": False, "forked": False, "limit": None}
+
+
+def _after_fork_in_child():
+    if _STATE["parallel"]:
+        _STATE["forked"] = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def forked_serial():
+    """True in a process forked after fastgrad ran a parallel region: its
+    kernels run on one thread (see ``effective_n_threads``)."""
+    return _STATE["forked"]
+
+
+def thread_limit():
+    """The most threads a kernel may use: the usable cores, or fewer under
+    ``threadpoolctl.threadpool_limits`` (1 in a child forked after a
+    parallel region, or without OpenMP)."""
+    if not openmp_enabled() or _STATE["forked"]:
+        return 1
+    cores = usable_cores()
+    return cores if _STATE["limit"] is None else min(cores, _STATE["limit"])
+
+
+def set_thread_limit(n):
+    """Cap fastgrad's threads at ``n`` (a positive int), or lift the cap (None).
+    A cap at or above the usable cores is no cap."""
+    if n is not None:
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive int or None, got {n!r}")
+        n = None if n >= usable_cores() else int(n)
+    _STATE["limit"] = n
+
+
+def _register_with_threadpoolctl():
+    """Make threadpoolctl.threadpool_limits(...) cap fastgrad's own pool.
+
+    threadpoolctl >= 3.0 takes extra controllers (``threadpoolctl.register``).
+    It finds libraries by file name among those loaded, then checks a symbol:
+    fastgrad's ``_openmp_helpers`` extension exports ``fastgrad_openmp_build``
+    (scikit-learn has a module of the same name, without that symbol). The
+    controller reports ``user_api="openmp"``, ``internal_api="fastgrad"``, so
+    ``threadpool_limits(1)`` and ``threadpool_limits(1, user_api="openmp")``
+    both hold fastgrad to one thread. Returns the class, or None when
+    threadpoolctl is missing or too old (then ``n_threads=`` is the knob).
+    """
+    try:
+        import threadpoolctl
+    except ImportError:
+        return None
+    if not hasattr(threadpoolctl, "register") or not hasattr(threadpoolctl, "LibController"):
+        return None
+
+    class _FastgradController(threadpoolctl.LibController):
+        user_api = "openmp"
+        internal_api = "fastgrad"
+        filename_prefixes = ("_openmp_helpers",)
+        check_symbols = ("fastgrad_openmp_build",)
+
+        def get_num_threads(self):
+            return thread_limit()
+
+        def set_num_threads(self, num_threads):
+            set_thread_limit(num_threads)
+
+        def get_version(self):
+            from fastgrad._version import __version__
+
+            return __version__
+
+        def set_additional_attributes(self):
+            self.openmp = openmp_enabled()
+
+    threadpoolctl.register(_FastgradController)
+    return _FastgradController
+
+
+_CONTROLLER_CLASS = _register_with_threadpoolctl()
 
 
 # BLAS is pinned to one thread process-wide, so concurrent checks from several

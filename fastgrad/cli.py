@@ -370,16 +370,9 @@ def _cmd_check(args):
 
 
 def _cmd_info(args):
-    import scipy
+    from fastgrad import info
 
-    import fastgrad
-    from fastgrad._openmp_helpers import max_threads, openmp_enabled
-
-    print(f"fastgrad {fastgrad.__version__}")
-    print(f"OpenMP: {'yes' if openmp_enabled() else 'no (serial build)'}, "
-          f"{max_threads()} thread(s) by default")
-    print(f"numpy {np.__version__}, scipy {scipy.__version__}")
-    return 0
+    return info.main(as_json=args.json)
 
 
 def _cmd_demo(args):
@@ -407,7 +400,9 @@ def build_parser():
 
     demos.add_subparsers(demo)
     demo.set_defaults(func=_cmd_demo)
-    info = sub.add_parser("info", help="versions and whether the build has OpenMP")
+    info = sub.add_parser("info", help="versions, the build (OpenMP or serial) and the BLAS/"
+                                       "OpenMP libraries loaded, with clash warnings")
+    info.add_argument("--json", action="store_true", help="print the facts as JSON")
     info.set_defaults(func=_cmd_info)
     return parser
 
