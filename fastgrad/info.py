@@ -147,14 +147,14 @@ def format_info(info):
     ]
     if info["build"] == "OpenMP":
         lines.append(f"OpenMP runtime: {info['openmp_runtime'] or 'unknown'}")
-    threads = (f"threads: {info['default_threads']} by default, at most {info['thread_limit']}")
+    threads = f"threads: {info['default_threads']} by default, at most {info['thread_limit']}"
     if info["forked_serial"]:
         threads += " (this process was forked after a parallel region: kernels run serially)"
     lines += [
         threads,
         f"python {info['python']} on {info['platform']}",
-        f"numpy {info['numpy']}, scipy {info['scipy']}, threadpoolctl "
-        f"{info['threadpoolctl'] or 'not installed'}",
+        (f"numpy {info['numpy']}, scipy {info['scipy']}, threadpoolctl "
+         f"{info['threadpoolctl'] or 'not installed'}"),
     ]
     if info["threadpoolctl"] is None:
         lines.append("loaded BLAS/OpenMP libraries: unknown (pip install threadpoolctl to list them)")

@@ -133,7 +133,7 @@ def main():
         run(["auditwheel", "repair", "--wheel-dir", DIST, plain], env=env)
     (wheel,) = DIST.glob(f"fastgrad-*-{tag}-*manylinux*.whl")
     run(["auditwheel", "show", wheel], env=env)
-    libs, exts = check_wheel(wheel)
+    libs, _ = check_wheel(wheel)
     print(f"build_wheel: wrote {wheel.relative_to(ROOT)} ({wheel.stat().st_size / 1e6:.2f} MB); "
           f"bundled: {', '.join(Path(n).name for n in libs)}")
 
