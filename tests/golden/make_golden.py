@@ -119,6 +119,9 @@ def _mlp_case(hidden, output, variant, mode, seed):
 class _CostModel:
     """A user's model seen only through ``cost(params, X, Y)`` (the generic path)."""
 
+    def __repr__(self):
+        return "CostModel()"
+
     def cost(self, params, X, Y):
         Z = params["W1"] @ X + params["b1"]
         return float(np.mean((np.tanh(Z) - Y) ** 2))
