@@ -145,18 +145,42 @@ def sizes(value, name="layer_dims", *, minimum_len=2, what="[n_x, n_1, ..., n_L]
 
 
 def available_memory():
-    """Bytes of memory available now (Linux MemAvailable), or None if unknown."""
+    """Bytes this process can still allocate, as far as the OS tells:
+    MemAvailable (or the available physical pages), and the room left under
+    an address-space limit. None when unknown (then nothing is refused)."""
+    limits = []
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    limits.append(int(line.split()[1]) * 1024)
+                    break
     except (OSError, ValueError, IndexError):
         pass
+    if not limits:
+        try:
+            limits.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            pass
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            with open("/proc/self/statm") as fh:
+                used = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            limits.append(max(0, soft - used))
+    except (ImportError, OSError, ValueError, IndexError, AttributeError):
+        pass
+    return min(limits) if limits else None
+
+
+def fmt_bytes(n):
+    """``n`` bytes as a short human-readable size (``"1.5 GB"``)."""
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1024 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
 
 
 def gib(n_bytes):

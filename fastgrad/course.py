@@ -20,8 +20,8 @@ import numpy as np
 
 from fastgrad import _argcheck as ac
 from fastgrad.gradcheck import gradient_check
-from fastgrad.model import MLP
-from fastgrad.params import parameter_order, params_to_vector, vector_to_params
+from fastgrad.nn.model import MLP
+from fastgrad.nn.spec import parameter_order, params_to_vector, vector_to_params
 
 # The assignment's network: theta has 47 entries.
 COURSE_SHAPES = {"W1": (5, 4), "b1": (5, 1), "W2": (3, 5), "b2": (3, 1),

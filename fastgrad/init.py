@@ -32,6 +32,7 @@ import math
 import numpy as np
 
 from fastgrad import _argcheck as ac
+from fastgrad.nn.activations import ACTIVATIONS
 from fastgrad._rng import as_generator  # noqa: F401  (public here since 0.1)
 
 # Std of N(0, 1) truncated to [-2, 2]: sqrt(1 - 4·φ(2) / (2Φ(2) - 1)).
@@ -252,20 +253,16 @@ def calculate_gain(activation, param=None):
     -------
     float
     """
-    names = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu")
-    _choice(activation, names, "activation")
+    gains = {name: act.gain for name, act in ACTIVATIONS.items()}
+    gains.update(_OTHER_GAINS)
+    _choice(activation, tuple(gains), "activation")
     if param is not None and activation != "leaky_relu":
         raise ValueError(f"param is only used by leaky_relu, got param={param!r} for {activation!r}")
-    if activation in ("linear", "sigmoid"):
-        return 1.0
-    if activation == "tanh":
-        return 5.0 / 3.0
-    if activation == "relu":
-        return math.sqrt(2.0)
-    if activation == "selu":
-        return 3.0 / 4.0
-    slope = 0.01 if param is None else ac.real(param, "param (the leaky_relu slope)")
-    return math.sqrt(2.0 / (1.0 + float(slope) ** 2))
+    return gains[activation](param)
+
+
+# Gains of activations an MLP does not offer (the MLP's own are in the registry).
+_OTHER_GAINS = {"selu": lambda param=None: 3.0 / 4.0}
 
 
 # -- whole networks ---------------------------------------------------------
@@ -371,7 +368,7 @@ def lsuv(model, X, *, seed=None, tol=0.1, max_iter=10):
         params = initialize_parameters(model.layer_dims, "orthogonal", seed=seed)
     for l in range(1, model.n_layers + 1):
         for _ in range(int(max_iter)):
-            Zs, _ = model._forward_cache(params, X)
+            Zs = model.forward_cache(params, X).Z
             var = float(np.var(Zs[l]))
             if not np.isfinite(var) or var <= np.finfo(float).tiny:
                 raise ValueError(

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fastgrad import MLP, diagnose, train
-from fastgrad.diagnose import deep_linear_example
+from fastgrad.diagnostics import deep_linear_example
 
 NAN, INF = float("nan"), float("inf")
 

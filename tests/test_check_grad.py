@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from fastgrad import check_grad, numerical_gradient
-from fastgrad._numdiff import relative_difference
+from fastgrad.gradcheck._generic_kernel import relative_difference
 
 
 def f(t):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from fastgrad import MLP, datasets, diagnose, init
-from fastgrad.diagnose import deep_linear_example
+from fastgrad.diagnostics import deep_linear_example
 
 # -- array initializers -----------------------------------------------------------------
 

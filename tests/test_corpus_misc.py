@@ -661,7 +661,7 @@ def _gd_case():
 
 @pytest.mark.parametrize("layout", ["c", "fortran", "read_only", "dataframe"])
 def test_gradient_descent_matches_two_reference_steps(layout):
-    from fastgrad.train import gradient_descent
+    from fastgrad.training import gradient_descent
     model, p, X, Y = _gd_case()
     Xin = {"c": X, "fortran": C.fortran(X), "read_only": C.read_only(X),
            "dataframe": pd.DataFrame(X)}[layout]
@@ -687,7 +687,7 @@ def test_gradient_descent_matches_two_reference_steps(layout):
     ("model", None), ("X", np.full((2, 8), np.nan)), ("Y", np.ones((1, 3))),
     ("params", None)], ids=str)
 def test_gradient_descent_bad_arguments(arg, value):
-    from fastgrad.train import gradient_descent
+    from fastgrad.training import gradient_descent
     model, p, X, Y = _gd_case()
     pos = {"model": model, "params": p, "X": X, "Y": Y}
     kw = {"learning_rate": 0.3, "num_iterations": 2, "record_every": 1, "callback": None}

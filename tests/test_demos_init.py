@@ -33,7 +33,7 @@ class ReferenceNormalizer:
 def normalizer():
     """fastgrad's Normalizer when this branch has it, else the reference."""
     try:
-        from fastgrad.normalizer import Normalizer
+        from fastgrad.normalize.normalizer import Normalizer
     except ImportError:
         return ReferenceNormalizer()
     return Normalizer(sample_axis=1)

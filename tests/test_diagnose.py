@@ -9,8 +9,8 @@ import pytest
 from scipy.special import expit
 
 from fastgrad import init
-from fastgrad.diagnose import Diagnosis, deep_linear_example, diagnose
-from fastgrad.model import MLP
+from fastgrad.diagnostics import Diagnosis, deep_linear_example, diagnose
+from fastgrad.nn.model import MLP
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -226,5 +226,5 @@ def test_module_is_callable_like_the_function():
     model = MLP([2, 8, 8, 1])
     params = model.init_params("he", seed=0)
     a = fastgrad.diagnose(model, params, X, Y)
-    b = fastgrad.diagnose.diagnose(model, params, X, Y)
+    b = fastgrad.diagnostics.diagnose(model, params, X, Y)
     assert a.to_dict() == b.to_dict()

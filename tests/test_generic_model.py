@@ -241,9 +241,9 @@ def test_n_threads_does_not_apply_and_the_report_says_one_thread(n_threads):
 @pytest.mark.parametrize("mode", ["full", "sampled", "directional"])
 @pytest.mark.parametrize("progress", [None, True, False])
 def test_progress_is_passed_to_the_progress_bar(monkeypatch, mode, progress):
-    """The bar's rendering belongs to fastgrad.gradcheck._Progress; here only
+    """The bar's rendering belongs to fastgrad._progress.Progress; here only
     that the generic path hands it the caller's choice and reports progress."""
-    import fastgrad.gradcheck as gc
+    import fastgrad._progress as progress_module
 
     made = []
 
@@ -260,7 +260,7 @@ def test_progress_is_passed_to_the_progress_bar(monkeypatch, mode, progress):
         def close(self):
             made.append(("closed", self.done))
 
-    monkeypatch.setattr(gc, "_Progress", Recorder)
+    monkeypatch.setattr(progress_module, "Progress", Recorder)
     model, params, X, Y = problem()
     grads = model.grads(params, X, Y)
     gradient_check(model, params, grads, X, Y, mode=mode, k=2, seed=0, progress=progress)
@@ -385,8 +385,8 @@ def test_huge_parameter_where_the_step_vanishes_is_named():
 ])
 def test_generic_path_error_classes(kwargs, exc):
     """The generic path itself, called as the front door calls it."""
-    from fastgrad.gradcheck import _check_generic_model
-    from fastgrad.report import DEFAULT_THRESHOLDS
+    from fastgrad.gradcheck.generic import check_generic_model
+    from fastgrad.gradcheck.report import DEFAULT_THRESHOLDS
 
     model, params, X, Y = problem()
     grads = model.grads(params, X, Y)
@@ -394,5 +394,5 @@ def test_generic_path_error_classes(kwargs, exc):
                    progress=None)
     options.update(kwargs)
     with pytest.raises(exc):
-        _check_generic_model(model, params, grads, X, Y, 1e-7, DEFAULT_THRESHOLDS, False,
+        check_generic_model(model, params, grads, X, Y, 1e-7, DEFAULT_THRESHOLDS, False,
                              **options)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from fastgrad import MLP, gradient_check
-from fastgrad import gradcheck as gc
+from fastgrad import _argcheck as ac
 
 # Children run from tests/, never from the checkout root, whose fastgrad/ has no
 # compiled extensions in a non-editable install (it would shadow the installed one).
@@ -127,7 +127,7 @@ def test_memory_error_names_the_estimate(monkeypatch):
     dims, m = [6, 20, 20, 3], 30
     model, params, X, Y = _softmax_problem(dims, m)
     grads = model.backward(params, X, Y)
-    monkeypatch.setattr(gc, "_available_memory", lambda: 2**16)
+    monkeypatch.setattr(ac, "available_memory", lambda: 2**16)
     with pytest.raises(MemoryError, match=r"needs about .*bytes.*mode='sampled'"):
         gradient_check(model, params, grads, X, Y, n_threads=1)
 

@@ -5,7 +5,8 @@ import sys
 import numpy as np
 import pytest
 
-import fastgrad.gradcheck as gc
+import fastgrad._progress as progress
+import fastgrad.gradcheck.mlp as mlp
 from fastgrad import MLP, gradient_check
 
 
@@ -20,7 +21,7 @@ def problem(ref):
 def test_non_terminal_gets_sparse_plain_lines(problem, capsys, monkeypatch):
     pytest.importorskip("tqdm")
     # Many pieces, so an old-style bar would redraw many times.
-    monkeypatch.setattr(gc, "PIECE_SECONDS", 1e-6)
+    monkeypatch.setattr(mlp, "PIECE_SECONDS", 1e-6)
     model, params, grads, X, Y = problem
     quiet = gradient_check(model, params, grads, X, Y, progress=False)
     shown = gradient_check(model, params, grads, X, Y, progress=True)
@@ -34,10 +35,10 @@ def test_non_terminal_gets_sparse_plain_lines(problem, capsys, monkeypatch):
 
 def test_plain_lines_are_at_most_every_ten_seconds(monkeypatch):
     clock = [0.0]
-    monkeypatch.setattr(gc.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: clock[0])
     buf = io.StringIO()
     monkeypatch.setattr(sys, "stderr", buf)
-    bar = gc._Progress(1000, True, "check")
+    bar = progress.Progress(1000, True, "check")
     for done in range(0, 1000, 10):    # one update per simulated second
         clock[0] += 1.0
         bar.update(done)
@@ -68,7 +69,7 @@ def test_terminal_bar_rate_counts_from_the_bar_start(monkeypatch):
 
     monkeypatch.setattr(tqdm_auto, "tqdm", FakeTqdm)
     monkeypatch.setattr(sys, "stderr", TTY())
-    bar = gc._Progress(1000, True, "check")
+    bar = progress.Progress(1000, True, "check")
     bar.update(400)
     bar.update(500)
     bar.close()
@@ -81,8 +82,8 @@ def test_jupyter_stream_counts_as_interactive(monkeypatch):
     """A notebook's stderr is not a TTY, but tqdm.auto draws a widget there."""
     OutStream = type("OutStream", (io.StringIO,), {"__module__": "ipykernel.iostream"})
     monkeypatch.setattr(sys, "stderr", OutStream())
-    assert gc._stderr_is_terminal()
+    assert progress.stderr_is_terminal()
     monkeypatch.setattr(sys, "stderr", io.StringIO())
-    assert not gc._stderr_is_terminal()
+    assert not progress.stderr_is_terminal()
     monkeypatch.setattr(sys, "stderr", None)
-    assert not gc._stderr_is_terminal()
+    assert not progress.stderr_is_terminal()

@@ -47,7 +47,7 @@ def test_source_tree_without_extensions(tmp_path):
     assert last.startswith("ImportError: you are importing fastgrad from its source tree")
     assert str(tmp_path / "fastgrad") in last
     assert "pip install ." in last and "pip install -e ." in last
-    assert "fastgrad._gradcheck" in last
+    assert "fastgrad.gradcheck._mlp_kernel" in last
     assert "circular import" not in proc.stderr
     assert "partially initialized" not in proc.stderr
 
@@ -64,7 +64,8 @@ def test_installed_copy_without_extensions(tmp_path):
 def test_extension_that_fails_to_load_shows_the_cause(tmp_path):
     _copy_pure_python(tmp_path)
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
-    for name in ("_openmp_helpers", "_numdiff", "_gradcheck", "_normalizer"):
+    for name in ("_openmp_helpers", "nn/_codes", "gradcheck/_generic_kernel",
+                 "gradcheck/_mlp_kernel", "normalize/_normalizer_kernel"):
         (tmp_path / "fastgrad" / f"{name}{suffix}").write_bytes(b"not a shared library")
     proc = _import_in(tmp_path)
     assert proc.returncode == 1

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from fastgrad import _normalizer
-from fastgrad.normalizer import DistributionReport, Normalizer, NotFittedError
+from fastgrad.normalize import _normalizer_kernel as _normalizer
+from fastgrad.normalize.normalizer import DistributionReport, Normalizer, NotFittedError
 
 sklearn = pytest.importorskip("sklearn")  # in the test extra, so CI runs these
 from sklearn.base import clone  # noqa: E402

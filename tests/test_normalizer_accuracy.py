@@ -6,7 +6,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastgrad import Normalizer
-from fastgrad import _normalizer
+from fastgrad.normalize import _normalizer_kernel as _normalizer
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn.preprocessing import StandardScaler  # noqa: E402

@@ -9,7 +9,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastgrad import Normalizer
-from fastgrad import normalizer as normalizer_module
+from fastgrad.normalize import normalizer as normalizer_module
 
 pd = pytest.importorskip("pandas")
 
@@ -221,7 +221,7 @@ def test_record_field_copy_false_writes_only_its_field(dtype):
 
 
 def test_kernel_view_copies_odd_strides_on_length_one_axes():
-    from fastgrad._normalizer_input import kernel_view
+    from fastgrad.normalize.inputs import kernel_view
 
     rec = _record(10)
     for view in (rec["a"][:, None], rec["a"][None, :], rec["a"][:1, None]):
@@ -352,7 +352,7 @@ def test_copy_argument_checked():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("transposed", [False, True])
 def test_minmax_kernel_against_numpy(rng, dtype, transposed):
-    from fastgrad import _normalizer
+    from fastgrad.normalize import _normalizer_kernel as _normalizer
 
     X = rng.standard_normal((3 * 8192 + 17, 6)).astype(dtype)
     X[rng.random(X.shape) < 0.01] = np.nan

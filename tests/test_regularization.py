@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastgrad as fg
-from fastgrad import batchnorm as fg_bn
+from fastgrad.nn import batchnorm as fg_bn
 
 LD = np.longdouble
 ACTS = {

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fastgrad import MLP, check_grad, gradient_check
-from fastgrad.report import verdict_for
+from fastgrad.gradcheck.report import verdict_for
 
 
 def f(t):

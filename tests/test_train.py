@@ -5,8 +5,8 @@ import pytest
 from scipy.special import expit
 
 from fastgrad.datasets import make_circles, make_elongated
-from fastgrad.model import MLP
-from fastgrad.train import DivergenceError, TrainResult, gradient_descent
+from fastgrad.nn.model import MLP
+from fastgrad.training import DivergenceError, TrainResult, gradient_descent
 
 
 @pytest.fixture(autouse=True, scope="module")

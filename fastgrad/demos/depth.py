@@ -19,8 +19,8 @@ from fastgrad import _argcheck as ac
 from fastgrad.demos._common import (check_seed, PLOT_HELP, fmt_sci, format_table,
                                     new_figure, save_figure,
                                     single_threaded_blas, plot_preflight)
-from fastgrad.diagnose import deep_linear_example, diagnose
-from fastgrad.model import MLP
+from fastgrad.diagnostics import deep_linear_example, diagnose
+from fastgrad.nn.model import MLP
 
 NAME = "depth"
 HELP = "activation and gradient scale per layer of a 50-layer net under zeros, w*I, random, Xavier, He"

@@ -19,8 +19,8 @@ from fastgrad import _argcheck as ac
 from fastgrad.demos._common import (check_seed, PLOT_HELP, decision_boundary,
                                     format_table, new_figure, save_figure,
                                     single_threaded_blas, plot_preflight)
-from fastgrad.model import MLP
-from fastgrad.train import gradient_descent
+from fastgrad.nn.model import MLP
+from fastgrad.training import gradient_descent
 
 NAME = "init"
 HELP = "zeros vs random x10 vs He initialization on the circles data (the course's experiment)"

@@ -30,8 +30,8 @@ from fastgrad.datasets import make_elongated
 from fastgrad.demos._common import (PLOT_HELP, fmt_sci, format_table,
                                     new_figure, save_figure,
                                     single_threaded_blas, plot_preflight)
-from fastgrad.model import MLP
-from fastgrad.train import DivergenceError, gradient_descent
+from fastgrad.nn.model import MLP
+from fastgrad.training import DivergenceError, gradient_descent
 
 NAME = "normalize"
 HELP = "gradient descent on elongated data with and without the Normalizer: speed and largest stable step"
@@ -145,7 +145,7 @@ def compare_normalization(*, m=500, seed=0, target_fraction=0.01, max_iterations
     max_iterations = ac.integer(max_iterations, "max_iterations", minimum=1)
     probe_iterations = ac.integer(probe_iterations, "probe_iterations", minimum=1)
     if normalizer is None:
-        from fastgrad.normalizer import Normalizer
+        from fastgrad.normalize.normalizer import Normalizer
 
         normalizer = Normalizer(sample_axis=1)
     X, Y = make_elongated(m, seed=seed)

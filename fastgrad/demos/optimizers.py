@@ -16,7 +16,7 @@ import numpy as np
 
 from fastgrad import _argcheck as ac
 from fastgrad.demos._common import check_names
-from fastgrad.model import MLP
+from fastgrad.nn.model import MLP
 from fastgrad.optim import Adam, GradientDescent, Momentum, fit
 
 NAME = "optimizers"

@@ -21,7 +21,7 @@ import numpy as np
 from fastgrad.demos._common import (check_names, PLOT_HELP, decision_boundary, format_table, new_figure,
                                     plot_preflight, save_figure, single_threaded_blas)
 from fastgrad.gradcheck import gradient_check
-from fastgrad.model import MLP
+from fastgrad.nn.model import MLP
 from fastgrad.optim import GradientDescent, fit
 
 NAME = "regularize"

@@ -4,7 +4,7 @@ The paths of :mod:`fastgrad.gradcheck` that cannot use the compiled MLP
 kernel: :func:`fastgrad.check_grad` and :func:`fastgrad.numerical_gradient`
 on any ``f(theta)``, and :func:`fastgrad.gradient_check` on any object with a
 ``cost(params, X, Y)`` method. The loop itself is compiled
-(``csrc/_numdiff.pyx``); this module validates, names coordinates in the
+(``csrc/gradcheck/_generic_kernel.pyx``); this module validates, names coordinates in the
 caller's terms and builds the report.
 
 Guarantees
@@ -30,11 +30,12 @@ import numpy as np
 
 
 from fastgrad import _argcheck as ac
-from fastgrad import _check_options as options
-from fastgrad import _numdiff
+from fastgrad import _progress
+from fastgrad.gradcheck import options
+from fastgrad.gradcheck import _generic_kernel
 from fastgrad._rng import as_generator
-from fastgrad.params import block_slices, parameter_order
-from fastgrad.report import GradCheckReport, build_blocks
+from fastgrad.nn.spec import ParamSpec
+from fastgrad.gradcheck.report import GradCheckReport, build_blocks
 
 
 
@@ -117,10 +118,7 @@ def check_generic_dicts(params, grads):
                             f"got {type(obj).__name__}")
     if not params:
         raise ValueError("params is empty: there is nothing to check")
-    try:
-        keys = parameter_order(params.keys())
-    except ValueError as e:
-        raise KeyError(f"params: {e}") from None
+    keys = ParamSpec.of(params).names  # the course's order, or the dict's for other names
     expected = ["d" + k for k in keys]
     parts = ac.key_mismatch(expected, grads)
     if parts:
@@ -187,7 +185,7 @@ def _step_error(blocks, i, value, eps, count=1):
                       f"{why}")
 
 
-def _read_only(arr):
+def read_only(arr):
     view = arr.view()
     view.flags.writeable = False
     return view
@@ -199,18 +197,16 @@ def central_differences(call, flat, view, eps, coords, blocks, fname, progress, 
     """Numerical gradient at ``coords`` through the compiled loop, with the
     caller-facing errors. ``flat`` is the (writable) working θ, ``view`` what
     ``call`` receives (read-only views of ``flat``)."""
-    from fastgrad.gradcheck import _Progress  # the shared bar (no import cycle)
-
     coords = np.ascontiguousarray(coords, dtype=np.intp)
     check_steps(flat, eps, coords, blocks)
     saved = flat.copy()
     out = np.empty(coords.size)
-    bar = _Progress(coords.size, progress, desc)
+    bar = _progress.Progress(coords.size, progress, desc)
     try:
-        _numdiff.central_differences(call, flat, view, eps, coords, out, bar.update, fname)
-    except _numdiff.NonFiniteValue as e:
+        _generic_kernel.central_differences(call, flat, view, eps, coords, out, bar.update, fname)
+    except _generic_kernel.NonFiniteValue as e:
         raise _non_finite_error(call, view, e, blocks, saved, eps, fname) from None
-    except _numdiff.VanishingStep as e:  # pragma: no cover - check_steps refuses first
+    except _generic_kernel.VanishingStep as e:  # pragma: no cover - check_steps refuses first
         raise _step_error(blocks, e.index, e.theta_i, eps) from None
     except ValueError as e:
         if "read-only" in str(e):
@@ -228,7 +224,7 @@ def _non_finite_error(call, view, e, blocks, saved, eps, fname):
     where = coordinate_name(blocks, e.index)
     side = "+" if e.side > 0 else "-"
     try:
-        at_theta = _numdiff.as_real_scalar(call(view), fname)
+        at_theta = _generic_kernel.as_real_scalar(call(view), fname)
     except Exception:  # the diagnosis must not hide the real error
         at_theta = None
     if at_theta is not None and not np.isfinite(at_theta):
@@ -252,7 +248,7 @@ def _wrote_error(fname):
 
 def _call_once(call, view, fname):
     try:
-        return _numdiff.as_real_scalar(call(view), fname)
+        return _generic_kernel.as_real_scalar(call(view), fname)
     except ValueError as e:
         if "read-only" in str(e):
             raise _wrote_error(fname) from e
@@ -268,7 +264,7 @@ def _check_untouched(flat, saved, fname):
 
 
 def relative_difference(a, n):
-    return _numdiff.relative_difference(np.ascontiguousarray(a, dtype=np.float64),
+    return _generic_kernel.relative_difference(np.ascontiguousarray(a, dtype=np.float64),
                                         np.ascontiguousarray(n, dtype=np.float64))[0]
 
 
@@ -289,11 +285,9 @@ def directional(call, flat, view, eps, grads_flat, blocks, k, rng, fname, progre
     perturbation costs nothing. Returns ``{grad_name: (numerical, analytic,
     kinks)}`` (kinks all False: a callable has no kink detector).
     """
-    from fastgrad.gradcheck import _Progress
-
     saved = flat.copy()
     out = {}
-    bar = _Progress(k * len(blocks), progress, desc)
+    bar = _progress.Progress(k * len(blocks), progress, desc)
     done = 0
     try:
         for name, sl, shape in blocks:
@@ -390,19 +384,23 @@ def check_generic_model(model, params, grads, X, Y, eps, thresholds, raise_on_fa
     progress = options.progress(progress)
     rng = as_generator(seed)
     params, grads = check_generic_dicts(params, grads)
-    blocks = block_slices(params)
+    blocks = ParamSpec.of(params).blocks
     flat = np.concatenate([p.ravel() for p in params.values()])
     analytic = np.concatenate([g.ravel() for g in grads.values()])
     # The cost sees read-only views into the working copy; X and Y read-only too.
-    views = {name: _read_only(flat[sl].reshape(shape)) for name, sl, shape in blocks}
-    Xv = _read_only(X) if isinstance(X, np.ndarray) else X
-    Yv = _read_only(Y) if isinstance(Y, np.ndarray) else Y
+    views = {name: read_only(flat[sl].reshape(shape)) for name, sl, shape in blocks}
+    Xv = read_only(X) if isinstance(X, np.ndarray) else X
+    Yv = read_only(Y) if isinstance(Y, np.ndarray) else Y
     fname = f"{type(model).__name__}.cost"
 
     def call(_):
         return model.cost(views, Xv, Yv)
 
-    _check_deterministic(call, fname)
+    try:
+        _check_deterministic(call, fname)
+    except KeyError as e:  # any names are allowed, but they must be the cost's own
+        raise KeyError(f"params: {fname} looked up {e} but params has {list(params)}; pass "
+                       "the parameters under the names the cost reads") from e
     P = flat.size
     extra_hints = []
     desc = "fastgrad gradient check"

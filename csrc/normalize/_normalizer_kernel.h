@@ -1,4 +1,4 @@
-/* Inner loops of fastgrad._normalizer, in C so that they can carry
+/* Inner loops of fastgrad.normalize._normalizer_kernel, in C so that they can carry
  * `#pragma omp simd` (Cython cannot emit pragmas).
  *
  * Every loop that is vectorized here runs across *independent* elements

@@ -19,7 +19,7 @@ import zipfile
 
 import numpy as np
 
-from fastgrad._normalizer_stats import is_constant
+from fastgrad.normalize.stats import is_constant
 
 __all__ = ["save", "load"]
 

@@ -39,15 +39,13 @@ forward growth ``c^(l-1)`` of ``A[l-1]`` and the backward growth
 ``‖dW‖`` are flat across layers even when every one of them is ~c^L too
 large. ``dZ`` shows the exponential the course describes.
 """
-import sys
-import types
 from dataclasses import asdict, dataclass
 from typing import Optional
 
 import numpy as np
 
 from fastgrad import _argcheck as ac
-from fastgrad.activations import ACTIVATIONS
+from fastgrad.nn.activations import ACTIVATIONS
 
 SATURATION_TOL = 0.01
 DEFAULT_THRESHOLD = 100.0
@@ -283,32 +281,34 @@ def diagnose(model, params, X, Y=None, *, threshold=DEFAULT_THRESHOLD, saturatio
             "by construction, so diagnose the network without it")
     L = model.n_layers
     m = X.shape[1]
-    acts = list(model.hidden) + [model.output]
+    # The output layer's units can saturate too when its activation is one of
+    # the registry's (a sigmoid output); a softmax output is not looked at.
+    names = list(model.hidden) + [model.output]
+    acts = [ACTIVATIONS.get(name) for name in names]
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        Zs, As = model._forward_cache(params, X)
+        cache = model.forward_cache(params, X)
+        Zs, As = cache.Z, cache.A
         grads = deltas = None
         cost = None
         if Y is not None:
-            cost = float(np.sum(model._loss_per_example(Zs[-1], Y)) / m + model._l2_term(params, m))
-            grads = model.backward(params, X, Y) if _all_finite(Zs) else None
-            deltas = _deltas(model, params, Zs, As, Y)
+            cost = model.objective(params, cache, Y)
+            grads, deltas = model.backprop(params, cache, Y)
+            if not _all_finite(Zs):
+                grads = None
         out_delta_norm = _norm(deltas[L]) if deltas is not None else None
 
         reports = []
         for l in range(1, L + 1):
-            Z, A, act = Zs[l], As[l], acts[l - 1]
+            Z, A, act, name = Zs[l], As[l], acts[l - 1], names[l - 1]
             z_mean, z_std = _mean_std(Z)
             a_mean, a_std = _mean_std(A)
             fwd = _ratio(_rms(Z), x_rms)
-            dead = _unit_fraction(np.all(A == 0.0, axis=1)) if act == "relu" else None
-            if act == "tanh":
-                saturated = _unit_fraction(np.all(np.abs(A) > 1.0 - saturation_tol, axis=1))
-            elif act == "sigmoid":
-                sat = (A < saturation_tol) | (A > 1.0 - saturation_tol)
-                saturated = _unit_fraction(np.all(sat, axis=1))
-            else:
-                saturated = None
+            dead = saturated = None
+            if act is not None and act.dead_when_zero:
+                dead = _unit_fraction(np.all(A == 0.0, axis=1))
+            if act is not None and act.saturated is not None:
+                saturated = _unit_fraction(np.all(act.saturated(A, saturation_tol), axis=1))
             gW = gb = bwd = None
             if Y is not None:
                 if grads is not None:
@@ -317,7 +317,7 @@ def diagnose(model, params, X, Y=None, *, threshold=DEFAULT_THRESHOLD, saturatio
                     gW = gb = float("inf")
                 bwd = _ratio(_norm(deltas[l]), out_delta_norm) if out_delta_norm else float("nan")
             reports.append(LayerReport(
-                layer=l, units=Z.shape[0], activation=act,
+                layer=l, units=Z.shape[0], activation=name,
                 z_mean=z_mean, z_std=z_std, a_mean=a_mean, a_std=a_std,
                 forward_scale=fwd, dead=dead, saturated=saturated,
                 grad_W_norm=gW, grad_b_norm=gb,
@@ -329,25 +329,6 @@ def diagnose(model, params, X, Y=None, *, threshold=DEFAULT_THRESHOLD, saturatio
 
 def _all_finite(arrays):
     return all(a is None or np.all(np.isfinite(a)) for a in arrays)
-
-
-def _deltas(model, params, Zs, As, Y):
-    """``dZ[l] = ∂J/∂Z[l]`` for l = 1..L (index 0 unused), as backprop
-    computes them: ``dZ[L] = (A[L] − Y)/m`` (softmax: ``(ΣY·A − Y)/m``),
-    ``dZ[l] = (W[l+1]ᵀ dZ[l+1]) ⊙ g'(Z[l])``."""
-    L = model.n_layers
-    m = Y.shape[1]
-    if model.output == "softmax":
-        dZ = (np.sum(Y, axis=0, keepdims=True) * As[L] - Y) / m
-    else:
-        dZ = (As[L] - Y) / m
-    deltas = [None] * (L + 1)
-    deltas[L] = dZ
-    for l in range(L, 1, -1):
-        dA = params[f"W{l}"].T @ dZ
-        dZ = dA * ACTIVATIONS[model.hidden[l - 2]][1](Zs[l - 1], As[l - 1])
-        deltas[l - 1] = dZ
-    return deltas
 
 
 def deep_linear_example(n_layers, weight=1.5, *, width=2):
@@ -374,7 +355,7 @@ def deep_linear_example(n_layers, weight=1.5, *, width=2):
         ``MLP([width] * (L + 1), hidden="linear", output="linear")``.
     params : dict
     """
-    from fastgrad.model import MLP
+    from fastgrad.nn.model import MLP
 
     L = ac.integer(n_layers, "n_layers", minimum=1)
     n = ac.integer(width, "width", minimum=1)
@@ -385,14 +366,3 @@ def deep_linear_example(n_layers, weight=1.5, *, width=2):
         params[f"W{l}"] = (float(weight) if l < L else 1.0) * np.eye(n)
         params[f"b{l}"] = np.zeros((n, 1))
     return model, params
-
-
-class _CallableModule(types.ModuleType):
-    """Lets ``fastgrad.diagnose(model, params, X, Y)`` call :func:`diagnose`
-    while ``fastgrad.diagnose.Diagnosis`` and friends stay reachable."""
-
-    def __call__(self, *args, **kwargs):
-        return diagnose(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -19,8 +19,8 @@ Three producers:
 """
 import numpy as np
 
-from fastgrad import _normalizer
-from fastgrad._normalizer_input import kernel_view
+from fastgrad.normalize import _normalizer_kernel
+from fastgrad.normalize.inputs import kernel_view
 
 __all__ = ["Moments", "dense_moments", "masked_moments", "sparse_moments", "merge",
            "is_constant", "nonfinite_message", "feature_list"]
@@ -107,7 +107,7 @@ def dense_moments(A, n_threads, what):
     ref = np.empty(d)
     dmean = np.empty(d)
     m2 = np.empty(d)
-    _normalizer.moments(K, transposed, ref, dmean, m2, n_threads)
+    _normalizer_kernel.moments(K, transposed, ref, dmean, m2, n_threads)
     m = Moments(ref, dmean, np.maximum(m2, 0.0), np.full(d, float(A.shape[0])))
     # A NaN or inf anywhere in a feature always reaches its statistics, so
     # this check costs O(n_features), not another pass over the data.

@@ -38,7 +38,7 @@ import warnings
 import numpy as np
 
 from fastgrad._rng import as_generator
-from fastgrad.params import _split_key
+from fastgrad.nn.spec import _split_key
 
 __all__ = [
     "random_mini_batches",

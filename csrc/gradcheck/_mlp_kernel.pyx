@@ -68,19 +68,14 @@ depend on which thread runs it, so every thread count gives the same bits.
 """
 from cython.parallel cimport parallel, prange
 from libc.math cimport INFINITY, exp, expm1, fabs, log, log1p, sqrt, tanh
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 from scipy.linalg.cython_blas cimport dgemm
 
-# Activation codes: keep in sync with fastgrad/activations.py.
-cdef enum:
-    ACT_LINEAR = 0
-    ACT_RELU = 1
-    ACT_LEAKY = 2
-    ACT_TANH = 3
-    ACT_SIGMOID = 4
-    OUT_SIGMOID = 0
-    OUT_SOFTMAX = 1
-    OUT_LINEAR = 2
+import numpy as np
+
+# Activation and output codes (ACT_*, OUT_*): the one source, shared with the
+# registry in fastgrad/nn/ through fastgrad.nn._codes.
+include "nn/codes.pxi"
 
 # Coordinates handed to a thread at a time: small enough to balance the very
 # unequal cost of first-layer and last-layer coordinates.
@@ -447,198 +442,256 @@ cdef double _fast_output(const Net *net, int t, Py_ssize_t j, Scratch *sc,
     return total
 
 
-cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
-                        long long *flops) noexcept nogil:
-    """(J(θ + ε e_p) − J(θ − ε e_p)) / 2ε for one coordinate p."""
-    cdef int L = net.L, t = 0, tt, code
-    cdef Py_ssize_t m = net.m, i, s, c, u, v, r, j, k = -1, n_in, ns, cols, nr, n_next
-    cdef Py_ssize_t idx
-    cdef double eps = net.eps, w = 0.0, total = 0.0, dp, dm, a
-    cdef bint is_weight = False, all_examples = False, two_sided = False
-    cdef double w2
-    cdef int kind = 0             # 0 weight, 1 bias or beta, 2 gamma
-    cdef const double *Zt
-    cdef const double *At
-    cdef const double *W
-    cdef const double *row
-    cdef const double *sv
-    cdef const double *gpr
-    cdef double *tmp
-    cdef double *D = sc.D
-    cdef double *dA = sc.dA
-    cdef long long fl = 0
+cdef struct Coord:
+    int t                     # 0-based weight layer: the coordinate is in layer t+1
+    int kind                  # 0 weight, 1 bias or beta, 2 gamma
+    Py_ssize_t j              # row (unit) of layer t+1
+    Py_ssize_t k              # column of a weight (its input unit), else -1
+    double w                  # a weight's value (for the L2 term)
+    bint all_examples         # a batch-normalized layer below ties examples together
+    bint two_sided            # the − side is not the mirror of the + side
 
-    # Which block p lies in: layer t, weight (j, k) or bias j.
-    while t < L - 1 and p >= net.wofs[t + 1]:
-        t += 1
-    n_in = net.dims[t]
-    if p >= net.bofs[t]:
-        j = p - net.bofs[t]
-        kind = 1
-        if net.bn[t]:
-            if j < net.dims[t + 1]:
-                kind = 2
+
+cdef inline void _locate(const Net *net, Py_ssize_t p, Coord *c) noexcept nogil:
+    """Which block coordinate p lies in: layer t, weight (j, k) or bias j."""
+    cdef int L = net.L, tt
+    cdef Py_ssize_t idx, n_in
+    c.t = 0
+    c.kind = 0
+    c.k = -1
+    c.w = 0.0
+    while c.t < L - 1 and p >= net.wofs[c.t + 1]:
+        c.t += 1
+    n_in = net.dims[c.t]
+    if p >= net.bofs[c.t]:
+        c.j = p - net.bofs[c.t]
+        c.kind = 1
+        if net.bn[c.t]:
+            if c.j < net.dims[c.t + 1]:
+                c.kind = 2
             else:
-                j -= net.dims[t + 1]
+                c.j -= net.dims[c.t + 1]
     else:
-        is_weight = True
-        idx = p - net.wofs[t]
-        j = idx // n_in
-        k = idx - j * n_in
-        w = net.theta[p]
-    # A batch-normalized layer below this one ties every example together.
-    for tt in range(t + 1, L - 1):
+        idx = p - net.wofs[c.t]
+        c.j = idx // n_in
+        c.k = idx - c.j * n_in
+        c.w = net.theta[p]
+    c.all_examples = False
+    for tt in range(c.t + 1, L - 1):
         if net.bn[tt]:
-            all_examples = True
+            c.all_examples = True
+    # Only a weight of a batch-normalized row moves the two sides differently;
+    # everywhere else the − side is −dz and is never stored.
+    c.two_sided = c.kind == 0 and net.bn[c.t]
 
-    # ΔZ[t+1][j, :] on the + side (dz[0:m]) and the − side (dz[m:2m]).
-    if kind == 1:
+
+cdef inline long long _row_delta(const Net *net, Scratch *sc, const Coord *c) noexcept nogil:
+    """ΔZ[t+1][j, :] on the + side (dz[0:m]) and, if two-sided, the − side
+    (dz[m:2m]). Returns the flops."""
+    cdef Py_ssize_t i, m = net.m, j = c.j
+    cdef int t = c.t
+    cdef double eps = net.eps
+    cdef const double *row
+    cdef long long fl = m
+    if c.kind == 1:
         for i in range(m):
             sc.dz[i] = eps
-    elif kind == 2:
+    elif c.kind == 2:
         row = net.zn[t] + j * m
         for i in range(m):
             sc.dz[i] = eps * row[i]
     else:
-        row = net.A[t] + k * m
+        row = net.A[t] + c.k * m
         for i in range(m):
             sc.dz[i] = eps * row[i]
-    fl += m
-    # Only a weight of a batch-normalized row moves the two sides differently;
-    # everywhere else the − side is −dz and is never stored.
-    two_sided = kind == 0 and net.bn[t]
-    if two_sided:
+    if c.two_sided:
         for i in range(m):
             sc.dz[m + i] = -sc.dz[i]
         _bn_delta(sc.dz, net.ucen[t] + j * m, net.sd[t][j], net.theta[net.bofs[t] + j], m)
         _bn_delta(sc.dz + m, net.ucen[t] + j * m, net.sd[t][j], net.theta[net.bofs[t] + j], m)
         fl += 16 * m
+    return fl
 
-    Zt = net.Z[t] + j * m
-    if t == L - 1:
-        # The perturbed row is an output unit: only its loss terms change.
-        code = net.act[L - 1]
-        for i in range(m):
-            if sc.dz[i] == 0.0:
+
+cdef double _output_row(const Net *net, const Scratch *sc, const Coord *c) noexcept nogil:
+    """Σ_i (Δℓ_i⁺ − Δℓ_i⁻) when the perturbed row is output unit j: only its
+    loss terms change."""
+    cdef int code = net.act[net.L - 1]
+    cdef Py_ssize_t i, m = net.m, j = c.j
+    cdef const double *Zt = net.Z[c.t] + j * m
+    cdef double total = 0.0, dp, dm
+    for i in range(m):
+        if sc.dz[i] == 0.0:
+            continue
+        if code == OUT_SIGMOID:
+            total += _sigmoid_pair(Zt + i, net.out[j * m + i], net.y[j * m + i], sc.dz[i])
+            continue
+        if code == OUT_SOFTMAX and fabs(sc.dz[i]) > LARGE_DELTA:
+            total += (_softmax_delta_large(net, i, NULL, 0, j, sc.dz[i])
+                      - _softmax_delta_large(net, i, NULL, 0, j, -sc.dz[i]))
+            continue
+        if code == OUT_SOFTMAX:
+            dp = _out_delta_unit(code, Zt[i], net.out[j * m + i], net.y[j * m + i],
+                                 net.ysum[i], sc.dz[i])
+            dm = _out_delta_unit(code, Zt[i], net.out[j * m + i], net.y[j * m + i],
+                                 net.ysum[i], -sc.dz[i])
+        else:
+            dp = _out_delta_unit(code, Zt[i], net.out[j * m + i], net.y[j * m + i],
+                                 0.0, sc.dz[i])
+            dm = _out_delta_unit(code, Zt[i], net.out[j * m + i], net.y[j * m + i],
+                                 0.0, -sc.dz[i])
+        total += dp - dm
+    return total
+
+
+cdef Py_ssize_t _hidden_row(const Net *net, Scratch *sc, const Coord *c,
+                            int *kink) noexcept nogil:
+    """Activation deltas of hidden row j: S[0:ns] the examples whose
+    activation changed (every example when they are tied), da[s] the + side
+    and da[m + s] the − side. Returns ns."""
+    cdef int t = c.t, code = net.act[c.t]
+    cdef Py_ssize_t i, ns = 0, m = net.m, j = c.j
+    cdef const double *Zt = net.Z[t] + j * m
+    cdef const double *At = net.G[t] + j * m
+    cdef const double *gpr = net.dG[t] + j * m
+    cdef const double *sv = NULL if net.scale[t] == NULL else net.scale[t] + j * m
+    cdef double dp, dm, a, w2
+    for i in range(m):
+        dp = 0.0
+        dm = 0.0
+        a = sc.dz[i]
+        w2 = sc.dz[m + i] if c.two_sided else -a
+        if (a != 0.0 or w2 != 0.0) and (sv == NULL or sv[i] != 0.0):
+            dp = _act_delta(code, Zt[i], At[i], gpr[i], a, net.leaky, kink)
+            dm = _act_delta(code, Zt[i], At[i], gpr[i], w2, net.leaky, kink)
+            if sv != NULL:
+                dp = dp * sv[i]
+                dm = dm * sv[i]
+        if dp != 0.0 or dm != 0.0 or c.all_examples:
+            sc.S[ns] = i
+            sc.da[ns] = dp
+            sc.da[m + ns] = dm
+            ns += 1
+    return ns
+
+
+cdef Py_ssize_t _layer_deltas(const Net *net, Scratch *sc, int tt, Py_ssize_t ns,
+                              int *kink, long long *fl) noexcept nogil:
+    """Hidden layer tt+1: batch norm of D (if any), then the activation
+    deltas of the changed rows into dA, their units into R. Returns nr."""
+    cdef Py_ssize_t u, c, i, v, nr = 0, m = net.m, cols = 2 * ns
+    cdef int code = net.act[tt]
+    cdef double a
+    cdef double *D = sc.D
+    cdef double *tmp
+    cdef const double *Zt = net.Z[tt]
+    cdef const double *At = net.G[tt]
+    cdef const double *gpr = net.dG[tt]
+    cdef const double *sv = net.scale[tt]
+    if net.bn[tt]:
+        # Batch norm of every row (all_examples holds: S is 0..m−1).
+        for u in range(net.dims[tt + 1]):
+            a = net.theta[net.bofs[tt] + u]
+            _bn_delta(D + u * cols, net.ucen[tt] + u * m, net.sd[tt][u], a, m)
+            _bn_delta(D + u * cols + m, net.ucen[tt] + u * m, net.sd[tt][u], a, m)
+        fl[0] += 16 * net.dims[tt + 1] * m
+    for u in range(net.dims[tt + 1]):
+        tmp = sc.dA + nr * cols
+        v = 0
+        for c in range(cols):
+            i = sc.S[c if c < ns else c - ns]
+            if sv != NULL and sv[u * m + i] == 0.0:
+                tmp[c] = 0.0  # dropped: no delta, and no kink to report
                 continue
-            if code == OUT_SIGMOID:
-                total += _sigmoid_pair(Zt + i, net.out[j * m + i], net.y[j * m + i], sc.dz[i])
-                continue
-            if code == OUT_SOFTMAX and fabs(sc.dz[i]) > LARGE_DELTA:
-                total += (_softmax_delta_large(net, i, NULL, 0, j, sc.dz[i])
-                          - _softmax_delta_large(net, i, NULL, 0, j, -sc.dz[i]))
-                continue
-            if code == OUT_SOFTMAX:
-                dp = _out_delta_unit(code, Zt[i], net.out[j * m + i], net.y[j * m + i],
-                                     net.ysum[i], sc.dz[i])
-                dm = _out_delta_unit(code, Zt[i], net.out[j * m + i], net.y[j * m + i],
-                                     net.ysum[i], -sc.dz[i])
-            else:
-                dp = _out_delta_unit(code, Zt[i], net.out[j * m + i], net.y[j * m + i],
-                                     0.0, sc.dz[i])
-                dm = _out_delta_unit(code, Zt[i], net.out[j * m + i], net.y[j * m + i],
-                                     0.0, -sc.dz[i])
-            total += dp - dm
-        fl += 8 * m
+            tmp[c] = _act_delta(code, Zt[u * m + i], At[u * m + i],
+                                gpr[u * m + i], D[u * cols + c], net.leaky, kink)
+            if sv != NULL:
+                tmp[c] = tmp[c] * sv[u * m + i]
+            if tmp[c] != 0.0:
+                v = 1
+        if v:
+            sc.R[nr] = u
+            nr += 1
+    fl[0] += net.dims[tt + 1] * cols
+    return nr
+
+
+cdef double _propagate(const Net *net, Scratch *sc, const Coord *c, Py_ssize_t ns,
+                       int *kink, long long *fl) noexcept nogil:
+    """Σ_i (Δℓ_i⁺ − Δℓ_i⁻) when hidden row j's activations move by da on
+    examples S: a rank-1 update of the next layer, then one GEMM per layer
+    over the changed rows, then the output's loss columns."""
+    cdef int L = net.L, tt = c.t + 1
+    cdef Py_ssize_t u, s, v, r, i, nr, n_next, m = net.m, j = c.j, cols = 2 * ns
+    cdef double a, total = 0.0
+    cdef double *D = sc.D
+    cdef const double *W
+    # Rank-1 update of the next layer: D[u, c] = W[t+2][u, j] · ΔA[c];
+    # columns 0..ns−1 hold the + side, ns..2ns−1 the − side.
+    n_next = net.dims[tt + 1]
+    W = net.theta + net.wofs[tt]
+    for u in range(n_next):
+        a = W[u * net.dims[tt] + j]
+        for s in range(ns):
+            D[u * cols + s] = a * sc.da[s]
+            D[u * cols + ns + s] = a * sc.da[m + s]
+    fl[0] += 2 * n_next * ns
+    while tt < L - 1:
+        nr = _layer_deltas(net, sc, tt, ns, kink, fl)
+        if nr == 0:
+            break
+        # Next pre-activation deltas: D = W[tt+2][:, R] · ΔA[R, :].
+        n_next = net.dims[tt + 2]
+        W = net.theta + net.wofs[tt + 1]
+        for v in range(n_next):
+            for r in range(nr):
+                sc.Wg[v * nr + r] = W[v * net.dims[tt + 1] + sc.R[r]]
+        _matmul(sc.Wg, sc.dA, D, <int> n_next, <int> cols, <int> nr)
+        fl[0] += 2 * n_next * nr * cols
+        tt += 1
+    if tt == L - 1:
+        # Output layer reached: D holds (n_L, cols) output deltas.
+        for s in range(ns):
+            i = sc.S[s]
+            total += (_out_delta_column(net, i, D + s, cols)
+                      - _out_delta_column(net, i, D + ns + s, cols))
+        fl[0] += 2 * 8 * net.dims[L] * ns
+    return total
+
+
+cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
+                        long long *flops) noexcept nogil:
+    """(J(θ + ε e_p) − J(θ − ε e_p)) / 2ε for one coordinate p.
+
+    The steps: locate p; the perturbed row's ΔZ; then either the output
+    row's loss terms, or the hidden row's activation deltas carried to the
+    output (through the exact linear map when one applies, else by
+    propagation); finally the exact L2 difference.
+    """
+    cdef Coord c
+    cdef Py_ssize_t ns
+    cdef double total = 0.0
+    cdef long long fl = 0
+    _locate(net, p, &c)
+    fl += _row_delta(net, sc, &c)
+    if c.t == net.L - 1:
+        total = _output_row(net, sc, &c)
+        fl += 8 * net.m
     else:
-        # Hidden row j of layer t+1: its activation deltas, on examples S.
-        code = net.act[t]
-        At = net.G[t] + j * m
-        gpr = net.dG[t] + j * m
-        sv = NULL if net.scale[t] == NULL else net.scale[t] + j * m
-        ns = 0
-        for i in range(m):
-            dp = 0.0
-            dm = 0.0
-            a = sc.dz[i]
-            w2 = sc.dz[m + i] if two_sided else -a
-            if (a != 0.0 or w2 != 0.0) and (sv == NULL or sv[i] != 0.0):
-                dp = _act_delta(code, Zt[i], At[i], gpr[i], a, net.leaky, kink)
-                dm = _act_delta(code, Zt[i], At[i], gpr[i], w2, net.leaky, kink)
-                if sv != NULL:
-                    dp = dp * sv[i]
-                    dm = dm * sv[i]
-            if dp != 0.0 or dm != 0.0 or all_examples:
-                sc.S[ns] = i
-                sc.da[ns] = dp
-                sc.da[m + ns] = dm
-                ns += 1
-        fl += 2 * m
-        cols = 2 * ns
-        if ns > 0 and net.sens[t] != NULL and _linear_downstream(net, t, j, sc, ns):
+        ns = _hidden_row(net, sc, &c, kink)
+        fl += 2 * net.m
+        if ns > 0 and net.sens[c.t] != NULL and _linear_downstream(net, c.t, c.j, sc, ns):
             # Every later hidden layer is piecewise linear and no pre-activation
             # there changes side (|ΔA| below the radius): the network after
             # row j is exactly linear, ΔZ[L][:, i] = sens[j, i, :]·ΔA[j, i].
-            total = _fast_output(net, t, j, sc, ns)
-            fl += 4 * net.dims[L] * ns + 8 * net.dims[L] * ns
-            ns = 0
-        if ns > 0:
-            # Rank-1 update of the next layer: D[u, c] = W[t+2][u, j] · ΔA[c];
-            # columns 0..ns−1 hold the + side, ns..2ns−1 the − side.
-            tt = t + 1
-            n_next = net.dims[tt + 1]
-            W = net.theta + net.wofs[tt]
-            for u in range(n_next):
-                a = W[u * net.dims[tt] + j]
-                for s in range(ns):
-                    D[u * cols + s] = a * sc.da[s]
-                    D[u * cols + ns + s] = a * sc.da[m + s]
-            fl += 2 * n_next * ns
-            while tt < L - 1:
-                if net.bn[tt]:
-                    # Batch norm of every row (all_examples holds: S is 0..m−1).
-                    for u in range(net.dims[tt + 1]):
-                        a = net.theta[net.bofs[tt] + u]
-                        _bn_delta(D + u * cols, net.ucen[tt] + u * m, net.sd[tt][u], a, m)
-                        _bn_delta(D + u * cols + m, net.ucen[tt] + u * m, net.sd[tt][u], a, m)
-                    fl += 16 * net.dims[tt + 1] * m
-                # Hidden layer tt+1: activation deltas of the changed rows only.
-                code = net.act[tt]
-                Zt = net.Z[tt]
-                At = net.G[tt]
-                gpr = net.dG[tt]
-                sv = net.scale[tt]
-                nr = 0
-                for u in range(net.dims[tt + 1]):
-                    tmp = dA + nr * cols
-                    v = 0
-                    for c in range(cols):
-                        i = sc.S[c if c < ns else c - ns]
-                        if sv != NULL and sv[u * m + i] == 0.0:
-                            tmp[c] = 0.0  # dropped: no delta, and no kink to report
-                            continue
-                        tmp[c] = _act_delta(code, Zt[u * m + i], At[u * m + i],
-                                            gpr[u * m + i], D[u * cols + c], net.leaky, kink)
-                        if sv != NULL:
-                            tmp[c] = tmp[c] * sv[u * m + i]
-                        if tmp[c] != 0.0:
-                            v = 1
-                    if v:
-                        sc.R[nr] = u
-                        nr += 1
-                fl += net.dims[tt + 1] * cols
-                if nr == 0:
-                    break
-                # Next pre-activation deltas: D = W[tt+2][:, R] · ΔA[R, :].
-                n_next = net.dims[tt + 2]
-                W = net.theta + net.wofs[tt + 1]
-                for v in range(n_next):
-                    for r in range(nr):
-                        sc.Wg[v * nr + r] = W[v * net.dims[tt + 1] + sc.R[r]]
-                _matmul(sc.Wg, dA, D, <int> n_next, <int> cols, <int> nr)
-                fl += 2 * n_next * nr * cols
-                tt += 1
-            if tt == L - 1:
-                # Output layer reached: D holds (n_L, cols) output deltas.
-                for s in range(ns):
-                    i = sc.S[s]
-                    total += (_out_delta_column(net, i, D + s, cols)
-                              - _out_delta_column(net, i, D + ns + s, cols))
-                fl += 2 * 8 * net.dims[L] * ns
+            total = _fast_output(net, c.t, c.j, sc, ns)
+            fl += 4 * net.dims[net.L] * ns + 8 * net.dims[net.L] * ns
+        elif ns > 0:
+            total = _propagate(net, sc, &c, ns, kink, &fl)
     flops[0] = fl
-    total = total / m / (2.0 * eps)
-    if is_weight and net.l2 != 0.0:
-        total += net.l2 * w / m
+    total = total / net.m / (2.0 * net.eps)
+    if c.kind == 0 and net.l2 != 0.0:
+        total += net.l2 * c.w / net.m
     return total
 
 
@@ -690,31 +743,197 @@ cdef void _free_net(Net *net) noexcept nogil:
     free(<void *> net.sens); free(<void *> net.radius)
 
 
+cdef class MLPNet:
+    """The network as the kernel reads it: the typed contract of
+    :func:`mlp_numerical_gradient`.
+
+    Built once per check from per-layer arrays (every length is checked
+    here, under the GIL, so a layout drift is an error instead of a read of
+    the wrong memory); the kernel then reads it without the GIL. The arrays
+    are kept alive by the object and are never written.
+
+    Parameters
+    ----------
+    theta : ndarray (P,) float64
+        IN  parameters in course order (W1, b1 or γ1 β1, W2, ...).
+    dims : ndarray (L+1,) intp
+        IN  units per layer, ``dims[0] = n_x``.
+    codes : ndarray (L,) intc
+        IN  activation codes of the hidden layers, then the output code
+        (``fastgrad.nn._codes``).
+    leaky_slope, l2, eps : float
+        The leaky-relu slope, the L2 strength λ and the step ε.
+    Z : list of L ndarrays, float64 C-contiguous
+        IN  ``Z[t]`` is the pre-activation of layer t+1, ``dims[t+1]·m``.
+    A : list of L ndarrays
+        IN  ``A[t]`` is the activation of layer t after dropout
+        (``A[0] = X``), ``dims[t]·m``.
+    G, slope : lists of L−1 ndarrays
+        IN  hidden activations before dropout and their g'(Z) (read for
+        tanh and sigmoid), ``dims[t+1]·m`` each.
+    scale : list of L−1 (ndarray or None)
+        IN  dropout mask/keep_prob of hidden layer t+1, ``dims[t+1]·m``.
+    bn_centered, bn_normalized, bn_std : lists of L−1 (ndarray or None)
+        IN  for a batch-normalized hidden layer t+1: ``U − μ`` and ``Zn``
+        (``dims[t+1]·m``) and ``sqrt(σ² + ε)`` (``dims[t+1]``).
+    out, y : ndarray (n_L·m,)
+        IN  the output activation and the targets.
+    ysum : ndarray (m,)
+        IN  column sums of y.
+    """
+    cdef Net net
+    cdef Py_ssize_t[::1] dims
+    cdef list keep
+    cdef list map_keep
+
+    def __cinit__(self):
+        self.net.dims = NULL
+        self.net.act = NULL
+        self.net.wofs = NULL
+        self.net.bofs = NULL
+        self.net.bn = NULL
+        self.net.ucen = NULL
+        self.net.zn = NULL
+        self.net.sd = NULL
+        self.net.Z = NULL
+        self.net.A = NULL
+        self.net.G = NULL
+        self.net.dG = NULL
+        self.net.scale = NULL
+        self.net.sens = NULL
+        self.net.radius = NULL
+
+    def __dealloc__(self):
+        _free_net(&self.net)
+
+    def __init__(self, theta, dims, codes, double leaky_slope, double l2, double eps, *,
+                 list Z, list A, list G, list slope, list scale, list bn_centered,
+                 list bn_normalized, list bn_std, out, y, ysum):
+        cdef Py_ssize_t[::1] d = np.ascontiguousarray(dims, dtype=np.intp)
+        cdef const int[::1] act = np.ascontiguousarray(codes, dtype=np.intc)
+        cdef int L = d.shape[0] - 1, t
+        cdef Py_ssize_t m, woff = 0
+        if L < 1 or act.shape[0] != L:
+            raise ValueError(f"codes has {act.shape[0]} entries, dims needs {L}")
+        for lst, name, n in ((Z, "Z", L), (A, "A", L), (G, "G", L - 1), (slope, "slope", L - 1),
+                             (scale, "scale", L - 1), (bn_centered, "bn_centered", L - 1),
+                             (bn_normalized, "bn_normalized", L - 1), (bn_std, "bn_std", L - 1)):
+            if len(lst) != n:
+                raise ValueError(f"{name} has {len(lst)} layers, the network {n}")
+        for t in range(L - 1):
+            Activation(act[t])  # ValueError for a code the kernel does not know
+        Output(act[L - 1])
+        self.dims = d
+        self.keep = []
+        self.map_keep = []
+        m = np.asarray(ysum).shape[0]
+        self.net.L = L
+        self.net.m = m
+        self.net.leaky = leaky_slope
+        self.net.l2 = l2
+        self.net.eps = eps
+        self._allocate(L)
+        for t in range(L + 1):
+            self.net.dims[t] = d[t]
+        for t in range(L):
+            self.net.act[t] = act[t]
+            self.net.bn[t] = t < L - 1 and bn_centered[t] is not None
+            self.net.wofs[t] = woff
+            self.net.bofs[t] = woff + d[t + 1] * d[t]
+            woff = self.net.bofs[t] + d[t + 1] * (2 if self.net.bn[t] else 1)
+        self.net.theta = self._ptr(theta, woff, "theta")
+        self.net.out = self._ptr(out, d[L] * m, "out")
+        self.net.y = self._ptr(y, d[L] * m, "y")
+        self.net.ysum = self._ptr(ysum, m, "ysum")
+        for t in range(L):
+            self.net.Z[t] = self._ptr(Z[t], d[t + 1] * m, f"Z[{t}]")
+            self.net.A[t] = self._ptr(A[t], d[t] * m, f"A[{t}]")
+            if t == L - 1:
+                continue
+            self.net.G[t] = self._ptr(G[t], d[t + 1] * m, f"G[{t}]")
+            self.net.dG[t] = self._ptr(slope[t], d[t + 1] * m, f"slope[{t}]")
+            if scale[t] is not None:
+                self.net.scale[t] = self._ptr(scale[t], d[t + 1] * m, f"scale[{t}]")
+            if self.net.bn[t]:
+                self.net.ucen[t] = self._ptr(bn_centered[t], d[t + 1] * m, f"bn_centered[{t}]")
+                self.net.zn[t] = self._ptr(bn_normalized[t], d[t + 1] * m,
+                                           f"bn_normalized[{t}]")
+                self.net.sd[t] = self._ptr(bn_std[t], d[t + 1], f"bn_std[{t}]")
+
+    cdef void _allocate(self, int L) except *:
+        self.net.dims = <Py_ssize_t *> malloc((L + 1) * sizeof(Py_ssize_t))
+        self.net.act = <int *> malloc(L * sizeof(int))
+        self.net.wofs = <Py_ssize_t *> malloc(L * sizeof(Py_ssize_t))
+        self.net.bofs = <Py_ssize_t *> malloc(L * sizeof(Py_ssize_t))
+        self.net.bn = <int *> malloc(L * sizeof(int))
+        self.net.Z = <const double **> calloc(L, sizeof(double *))
+        self.net.A = <const double **> calloc(L, sizeof(double *))
+        self.net.G = <const double **> calloc(L, sizeof(double *))
+        self.net.dG = <const double **> calloc(L, sizeof(double *))
+        self.net.ucen = <const double **> calloc(L, sizeof(double *))
+        self.net.zn = <const double **> calloc(L, sizeof(double *))
+        self.net.sd = <const double **> calloc(L, sizeof(double *))
+        self.net.scale = <const double **> calloc(L, sizeof(double *))
+        self.net.sens = <const double **> calloc(L, sizeof(double *))
+        self.net.radius = <const double **> calloc(L, sizeof(double *))
+        if (self.net.dims == NULL or self.net.act == NULL or self.net.wofs == NULL
+                or self.net.bofs == NULL or self.net.bn == NULL or self.net.Z == NULL
+                or self.net.A == NULL or self.net.G == NULL or self.net.dG == NULL
+                or self.net.ucen == NULL or self.net.zn == NULL or self.net.sd == NULL
+                or self.net.scale == NULL or self.net.sens == NULL or self.net.radius == NULL):
+            raise MemoryError()
+
+    cdef const double *_ptr(self, arr, Py_ssize_t n, str name, bint for_map=False) except NULL:
+        """The data of a float64 C-contiguous 1-D array of exactly n entries
+        (kept alive by this object)."""
+        cdef const double[::1] view = arr
+        if view.shape[0] != n or n == 0:
+            raise ValueError(f"MLPNet: {name} has {view.shape[0]} entries, the network "
+                             f"needs {n}")
+        (self.map_keep if for_map else self.keep).append(arr)
+        return &view[0]
+
+    def set_linear_maps(self, list sens, list radius, fast):
+        """Install the exact linear maps of the next :func:`mlp_numerical_gradient` runs.
+
+        Parameters
+        ----------
+        sens, radius : lists of L (ndarray or None)
+            IN  for a layer t with ``fast[t] == 1``: the output sensitivities
+            ``(dims[t+1]·m·n_L,)`` and their safe radii ``(dims[t+1]·m,)``.
+        fast : ndarray (L,) intp
+            IN  1 where layer t has a stored map, 2 for the last hidden
+            layer whose map is W[L] itself (nothing stored), 0 elsewhere.
+        """
+        cdef const Py_ssize_t[::1] f = np.ascontiguousarray(fast, dtype=np.intp)
+        cdef int L = self.net.L, t
+        cdef Py_ssize_t m = self.net.m, nL = self.dims[L]
+        if f.shape[0] != L or len(sens) != L or len(radius) != L:
+            raise ValueError(f"set_linear_maps needs {L} layers")
+        self.map_keep = []
+        for t in range(L):
+            self.net.sens[t] = NULL
+            self.net.radius[t] = NULL
+            if f[t] == 2:
+                if t != L - 2:
+                    raise ValueError(f"fast[{t}] == 2 is only for the last hidden layer")
+                # The last hidden layer's map is W[L] itself (see _fast_output).
+                self.net.sens[t] = self.net.theta + self.net.wofs[t + 1]
+            elif f[t]:
+                self.net.sens[t] = self._ptr(sens[t], self.dims[t + 1] * m * nL, f"sens[{t}]",
+                                             True)
+                self.net.radius[t] = self._ptr(radius[t], self.dims[t + 1] * m,
+                                               f"radius[{t}]", True)
+
+    def scratch_bytes(self):
+        """Bytes of one thread's scratch (see ``_scratch_sizes``)."""
+        cdef Py_ssize_t nd = 1, nwg = 1, m = self.net.m
+        _scratch_sizes(self.dims, &nd, &nwg)
+        return 8 * (5 * m + 4 * m * nd + nwg + nd)
+
+
 def mlp_numerical_gradient(
-    const double[::1] theta,          # IN  (P,) parameters in course order
-    const Py_ssize_t[::1] dims,       # IN  (L+1,) layer sizes
-    const int[::1] act,               # IN  (L,) activation codes, output code last
-    double leaky_slope,
-    const double[::1] zcache,         # IN  Z[1..L] concatenated, each (n_l, m) C order
-    const double[::1] acache,         # IN  A[0..L-1] concatenated (A[0] = X), after dropout
-    const double[::1] gcache,         # IN  G[1..L-1] hidden activations before dropout
-    const double[::1] dgcache,        # IN  g'(Z) of the same layers (read for tanh/sigmoid)
-    const double[::1] scache,         # IN  dropout mask/keep_prob of the layers in `dropped`
-    const Py_ssize_t[::1] dropped,    # IN  (L,) 1 where hidden layer t+1 has dropout
-    const Py_ssize_t[::1] bn,         # IN  (L,) 1 where hidden layer t+1 is batch normalized
-    const double[::1] ucache,         # IN  U − μ of those layers, concatenated, each (n, m)
-    const double[::1] zncache,        # IN  their Zn, concatenated, each (n, m)
-    const double[::1] sdcache,        # IN  their sqrt(σ² + ε), concatenated, each (n,)
-    const double[::1] out,            # IN  (n_L*m,) output activation
-    const double[::1] y,              # IN  (n_L*m,) targets
-    const double[::1] ysum,           # IN  (m,) column sums of y
-    const double[::1] sens,           # IN  output sensitivities of hidden layers, concatenated
-    const double[::1] radius,         # IN  their safe radii, concatenated
-    const Py_ssize_t[::1] fast,       # IN  (L,) 1 where layer t has sens/radius entries,
-                                      #     2 for the last hidden layer (its map is W[L])
-    Py_ssize_t m,
-    double l2,
-    double eps,
+    MLPNet net,                       # IN  the network (its linear maps set)
     const Py_ssize_t[::1] coords,     # IN  (K,) coordinates of θ to evaluate
     double[::1] numerical,            # OUT (K,) two-sided differences
     unsigned char[::1] kinks,         # OUT (K,) 1 where a relu kink was crossed
@@ -723,97 +942,38 @@ def mlp_numerical_gradient(
 ):
     """Two-sided finite differences of an MLP cost for the given coordinates.
 
-    All validation happens in Python (``fastgrad.gradcheck``); this entry
-    point trusts its inputs. ``numerical[c]`` receives the difference for
-    ``theta[coords[c]]``, ``kinks[c]`` whether a relu/leaky-relu
-    pre-activation changed side, ``flops[c]`` the arithmetic performed.
+    Parameters
+    ----------
+    net : MLPNet
+        The network; its arrays were checked when it was built.
+    coords : ndarray (K,) intp
+        Coordinates of θ to evaluate, each in ``[0, P)``.
+    numerical : ndarray (K,) float64
+        Receives ``(J(θ + ε e_p) − J(θ − ε e_p)) / 2ε`` for ``p = coords[c]``.
+    kinks : ndarray (K,) uint8
+        Receives 1 where a relu/leaky-relu pre-activation changed side.
+    flops : ndarray (K,) longlong
+        Receives the arithmetic performed per coordinate.
+    n_threads : int
+        OpenMP threads (capped at the number of chunks); the bits do not
+        depend on it.
     """
-    cdef int L = dims.shape[0] - 1, t
-    cdef Py_ssize_t K = coords.shape[0], c, nd = 1, nwg = 1
-    cdef Net net
+    cdef Py_ssize_t K = coords.shape[0], c, nd = 1, nwg = 1, m = net.net.m, P
     cdef Scratch *sc = NULL
     cdef int kink
     cdef long long fl
     cdef int failed = 0
     cdef int *failed_ptr = &failed
+    cdef const Net *pnet = &net.net
+    if numerical.shape[0] != K or kinks.shape[0] != K or flops.shape[0] != K:
+        raise ValueError("numerical, kinks and flops must have one entry per coordinate")
     if K == 0:
         return
-    _scratch_sizes(dims, &nd, &nwg)
-    net.L = L
-    net.m = m
-    net.leaky = leaky_slope
-    net.l2 = l2
-    net.eps = eps
-    net.theta = &theta[0]
-    net.out = &out[0]
-    net.y = &y[0]
-    net.ysum = &ysum[0]
-    net.dims = <Py_ssize_t *> malloc((L + 1) * sizeof(Py_ssize_t))
-    net.act = <int *> malloc(L * sizeof(int))
-    net.wofs = <Py_ssize_t *> malloc(L * sizeof(Py_ssize_t))
-    net.bofs = <Py_ssize_t *> malloc(L * sizeof(Py_ssize_t))
-    net.Z = <const double **> malloc(L * sizeof(double *))
-    net.A = <const double **> malloc(L * sizeof(double *))
-    net.G = <const double **> malloc(L * sizeof(double *))
-    net.dG = <const double **> malloc(L * sizeof(double *))
-    net.bn = <int *> malloc(L * sizeof(int))
-    net.ucen = <const double **> malloc(L * sizeof(double *))
-    net.zn = <const double **> malloc(L * sizeof(double *))
-    net.sd = <const double **> malloc(L * sizeof(double *))
-    net.scale = <const double **> malloc(L * sizeof(double *))
-    net.sens = <const double **> malloc(L * sizeof(double *))
-    net.radius = <const double **> malloc(L * sizeof(double *))
-    if (net.dims == NULL or net.act == NULL or net.wofs == NULL or net.bofs == NULL
-            or net.Z == NULL or net.A == NULL or net.sens == NULL or net.radius == NULL
-            or net.G == NULL or net.dG == NULL or net.scale == NULL or net.bn == NULL or net.ucen == NULL
-            or net.zn == NULL or net.sd == NULL):
-        _free_net(&net)
-        raise MemoryError()
-    cdef Py_ssize_t woff = 0, zoff = 0, aoff = 0, soff = 0, roff = 0, goff = 0, doff = 0
-    cdef Py_ssize_t uoff = 0, sdoff = 0
-    for t in range(L + 1):
-        net.dims[t] = dims[t]
-    for t in range(L):
-        net.act[t] = act[t]
-        net.wofs[t] = woff
-        net.bofs[t] = woff + dims[t + 1] * dims[t]
-        net.bn[t] = <int> bn[t]
-        woff = net.bofs[t] + dims[t + 1] * (2 if bn[t] else 1)
-        net.ucen[t] = NULL
-        net.zn[t] = NULL
-        net.sd[t] = NULL
-        if bn[t]:
-            net.ucen[t] = &ucache[uoff]
-            net.zn[t] = &zncache[uoff]
-            net.sd[t] = &sdcache[sdoff]
-            uoff += dims[t + 1] * m
-            sdoff += dims[t + 1]
-        net.Z[t] = &zcache[zoff]
-        net.A[t] = &acache[aoff]
-        zoff += dims[t + 1] * m
-        aoff += dims[t] * m
-        net.sens[t] = NULL
-        net.radius[t] = NULL
-        net.G[t] = NULL
-        net.dG[t] = NULL
-        net.scale[t] = NULL
-        if t < L - 1:
-            net.G[t] = &gcache[goff]
-            net.dG[t] = &dgcache[goff]
-            goff += dims[t + 1] * m
-            if dropped[t]:
-                net.scale[t] = &scache[doff]
-                doff += dims[t + 1] * m
-        if fast[t] == 2:
-            # The last hidden layer's map is W[L] itself (see _fast_output).
-            # (woff already points past layer t+1's block: at W[t+2] = W[L]).
-            net.sens[t] = &theta[0] + woff
-        elif fast[t]:
-            net.sens[t] = &sens[soff]
-            net.radius[t] = &radius[roff]
-            soff += dims[t + 1] * m * dims[L]
-            roff += dims[t + 1] * m
-
+    P = net.net.bofs[net.net.L - 1] + net.dims[net.net.L] * (2 if net.net.bn[net.net.L - 1] else 1)
+    for c in range(K):
+        if coords[c] < 0 or coords[c] >= P:
+            raise ValueError(f"coords[{c}] = {coords[c]} is outside θ (P = {P})")
+    _scratch_sizes(net.dims, &nd, &nwg)
     n_threads = <int> min(<Py_ssize_t> n_threads, (K + CHUNK_SIZE - 1) // CHUNK_SIZE)
     with nogil, parallel(num_threads=n_threads):
         # Assigned inside the parallel block, so each thread owns its scratch.
@@ -827,14 +987,13 @@ def mlp_numerical_gradient(
                 continue
             kink = 0
             fl = 0
-            numerical[c] = _coordinate(&net, sc, coords[c], &kink, &fl)
+            numerical[c] = _coordinate(pnet, sc, coords[c], &kink, &fl)
             kinks[c] = kink
             flops[c] = fl
         if sc != NULL:
             _free_scratch(sc)
             free(sc)
 
-    _free_net(&net)
     if failed:
         raise MemoryError(
             f"could not allocate the gradient check's per-thread scratch "

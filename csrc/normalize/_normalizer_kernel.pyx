@@ -8,7 +8,7 @@ every thread count gives the same bits:
     data. The samples are cut into chunks of ``CHUNK_SIZE``; each chunk's
     sums of ``x - K`` and ``(x - K)**2``, with ``K`` the chunk's first sample,
     give its mean and M2 in a single read (cancellation bounded by a factor
-    ``CHUNK_SIZE + 1``, see ``_normalizer_kernels.h``), written to its own
+    ``CHUNK_SIZE + 1``, see ``_normalizer_kernel.h``), written to its own
     partial slot; the partials are merged serially, in chunk order, with
     Chan's update. Chunk means are carried as offsets from the array's first
     sample, so the merge keeps their digits at any offset. Every accumulator
@@ -22,7 +22,7 @@ every thread count gives the same bits:
     in-place transform writes anything whether it would meet infinity or
     overflow (the map is monotonic per feature).
 
-The inner loops are C (``_normalizer_kernels.h``): ``omp simd`` across
+The inner loops are C (``_normalizer_kernel.h``): ``omp simd`` across
 independent elements only, and an AVX2 clone picked at load time on x86-64
 Linux (same bits as the SSE2 one).
 
@@ -74,7 +74,7 @@ cdef inline Py_ssize_t _n_blocks(Py_ssize_t n, Py_ssize_t block) noexcept nogil:
 # Statistics
 # --------------------------------------------------------------------------
 
-cdef extern from "_normalizer_kernels.h" nogil:
+cdef extern from "_normalizer_kernel.h" nogil:
     # Statistics of one chunk (see the header for the algorithm and its
     # error bound) and the fused affine map; both vectorized across
     # independent elements only.

@@ -1,0 +1,490 @@
+"""The dense network fastgrad checks: forward, cost and reference backprop.
+
+Layout follows the course: ``X`` is ``(n_x, m)`` with examples as columns,
+``W[l]`` is ``(n_l, n_{l-1})``, ``b[l]`` is ``(n_l, 1)``. The cost is
+
+    J = 1/m · Σ_i loss_i  +  l2/(2m) · Σ_l ‖W[l]‖²_F
+
+with the loss chosen by the output layer: sigmoid → binary cross-entropy,
+softmax → cross-entropy, linear → squared error ½‖a − y‖² (so the linear cost
+is ``1/(2m)·Σ(a − y)²``). Losses are computed from the pre-activation ``Z[L]``
+in a stable form (softplus / log-sum-exp), never as ``log(1 − sigmoid(z))``.
+
+Training-mode extras: inverted dropout on hidden layers (``keep_prob``) and
+batch normalization of chosen hidden layers (``batchnorm``); see :class:`MLP`.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from fastgrad import _argcheck as ac
+from fastgrad._rng import as_generator
+from fastgrad.nn import activations, outputs
+from fastgrad.nn import batchnorm as bn
+from fastgrad.nn.spec import ParamSpec, parameter_order
+
+OUTPUTS = tuple(outputs.OUTPUTS)
+
+
+def _finite_float64(value, name, *, warn_downcast=False):
+    ac.not_masked(value, name)
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if warn_downcast and arr.dtype.kind == "f" and arr.dtype.itemsize < 8:
+        warnings.warn(
+            f"{name} is {arr.dtype}; the check upcasts it to float64. A finite "
+            "difference with epsilon=1e-7 needs float64: in float32 (7 digits) "
+            "θ±ε rounds back to θ and the numerical gradient is noise.",
+            UserWarning,
+            stacklevel=4,
+        )
+    arr = arr.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)})")
+    return arr
+
+
+# check_data(X) validates X alone; check_data(X, None) is a missing Y.
+_NO_TARGETS = object()
+
+
+class MLP:
+    """A fully connected network in the course's layout.
+
+    Parameters
+    ----------
+    layer_dims : sequence of int
+        ``[n_x, n_1, ..., n_L]``: input size, then each layer's units.
+    hidden : str or sequence of str, default "relu"
+        Hidden activation(s): one of relu, leaky_relu, tanh, sigmoid, linear,
+        or one name per hidden layer (``len(layer_dims) - 2`` names).
+    output : {"sigmoid", "softmax", "linear"}, default "sigmoid"
+        Output activation; fixes the loss (BCE, cross-entropy, squared error).
+    l2 : float, default 0.0
+        L2 strength λ in ``λ/(2m)·Σ‖W‖²`` (weights only; not b, γ, β).
+    keep_prob : float or sequence of float, default 1.0
+        Inverted dropout: the probability of keeping each hidden unit, one
+        value for every hidden layer or one per hidden layer, in (0, 1].
+        Kept activations are divided by ``keep_prob`` so their expectation is
+        unchanged; at inference (``forward``, ``predict``) nothing is dropped.
+        Masks are drawn from the ``seed`` given to ``cost``/``backward``/
+        ``cost_and_grads`` (see :meth:`dropout_masks`), so the same seed gives
+        the same masks: that is how ``gradient_check`` checks backprop with
+        dropout on.
+    batchnorm : iterable of int or True, default ()
+        Hidden layers (1-based, ``1 .. L-1``) whose pre-activations are batch
+        normalized; True means all of them. Such a layer has ``W``, ``gamma``
+        and ``beta`` (shape ``(n_l, 1)``) but no ``b``: β takes its place.
+    bn_momentum : float, default 0.9
+        Running statistics for inference follow
+        ``running = momentum·running + (1 − momentum)·batch`` (an
+        exponentially weighted average over mini-batches, the course's β).
+        PyTorch's ``momentum=0.1`` is this 0.9. The variance folded in is the
+        batch's population (1/m) variance, the one the layer normalized with.
+    bn_epsilon : float, default 1e-5
+        The ε of ``(z − μ)/sqrt(σ² + ε)`` (PyTorch's default).
+
+    Attributes
+    ----------
+    running_mean, running_var : dict of int -> ndarray (n_l, 1)
+        Per batch-normalized layer; start at 0 and 1, updated by
+        ``cost_and_grads(..., update_running=True)`` (``optim.fit`` does).
+        They belong to the model, not to a parameter dict: call
+        :meth:`reset_running_stats` when training a fresh set of parameters.
+
+    Examples
+    --------
+    >>> model = MLP([4, 5, 3, 1])
+    >>> params = model.init_params(seed=0)
+    >>> grads = model.backward(params, X, Y)  # doctest: +SKIP
+    >>> model = MLP([4, 5, 3, 1], keep_prob=0.8, batchnorm=[1])
+    >>> grads = model.backward(params, X, Y, seed=7)  # doctest: +SKIP
+    >>> report = fastgrad.gradient_check(model, params, grads, X, Y, seed=7)  # doctest: +SKIP
+    """
+
+    def __init__(self, layer_dims, hidden="relu", output="sigmoid", l2=0.0, *,
+                 keep_prob=1.0, batchnorm=(), bn_momentum=0.9, bn_epsilon=1e-5):
+        dims = ac.sizes(layer_dims, "layer_dims")
+        n_hidden = len(dims) - 2
+        if isinstance(hidden, str):
+            hidden = [hidden] * n_hidden
+        elif (isinstance(hidden, (bytes, dict, set, frozenset))
+              or not hasattr(hidden, "__iter__")):
+            raise TypeError("hidden must be an activation name or a list of names (one per "
+                            f"hidden layer), got {ac.got(hidden)}")
+        hidden = [activations.get(h).name for h in hidden]
+        if len(hidden) != n_hidden:
+            raise ValueError(
+                f"hidden has {len(hidden)} activations but layer_dims has {n_hidden} hidden layers"
+            )
+        out = outputs.get(output)
+        if dims[-1] < out.min_units:
+            raise ValueError(f"a {out.name} output needs at least {out.min_units} units, "
+                             f"layer_dims={dims} ends with {dims[-1]}; use output='sigmoid' "
+                             "for one unit")
+        l2 = ac.real(l2, "l2", low=0)
+        self.layer_dims = tuple(dims)
+        self.hidden = tuple(hidden)
+        self.output = out.name
+        self.l2 = float(l2)
+        self.keep_prob = _check_keep_prob(keep_prob, n_hidden)
+        self.batchnorm = _check_batchnorm(batchnorm, n_hidden)
+        bn_momentum = ac.real(bn_momentum, "bn_momentum", low=0, high=1, high_open=True)
+        bn_epsilon = ac.real(bn_epsilon, "bn_epsilon", low=0, low_open=True)
+        self.bn_momentum = float(bn_momentum)
+        self.bn_epsilon = float(bn_epsilon)
+        # The registry entries every computation reads (hidden layers, output).
+        self.activations = tuple(activations.get(h) for h in self.hidden)
+        self.output_layer = out
+        self.reset_running_stats()
+
+    def reset_running_stats(self):
+        """Running mean 0 and variance 1 for every batch-normalized layer."""
+        self.running_mean = {l: np.zeros((self.layer_dims[l], 1)) for l in self.batchnorm}
+        self.running_var = {l: np.ones((self.layer_dims[l], 1)) for l in self.batchnorm}
+
+    @property
+    def has_dropout(self):
+        return any(p < 1.0 for p in self.keep_prob)
+
+    # -- description -------------------------------------------------------
+    @property
+    def n_layers(self):
+        """L, the number of weight layers."""
+        return len(self.layer_dims) - 1
+
+    @property
+    def spec(self):
+        """The :class:`~fastgrad.nn.spec.ParamSpec`: names, shapes, θ slices."""
+        return ParamSpec.for_mlp(self.layer_dims, self.batchnorm)
+
+    def param_shapes(self):
+        """``{"W1": (n1, n0), "b1": (n1, 1), ...}`` in θ's order.
+
+        A batch-normalized layer l has ``W{l}``, ``gamma{l}``, ``beta{l}``.
+        """
+        return dict(self.spec.shapes)
+
+    @property
+    def n_params(self):
+        return sum(int(np.prod(s)) for s in self.param_shapes().values())
+
+    def __repr__(self):
+        hidden = self.hidden[0] if len(set(self.hidden)) == 1 else list(self.hidden)
+        extra = ""
+        if self.has_dropout:
+            kp = self.keep_prob[0] if len(set(self.keep_prob)) == 1 else list(self.keep_prob)
+            extra += f", keep_prob={kp}"
+        if self.batchnorm:
+            extra += f", batchnorm={list(self.batchnorm)}"
+        return (f"MLP({list(self.layer_dims)}, hidden={hidden!r}, "
+                f"output={self.output!r}, l2={self.l2}{extra})")
+
+    def init_params(self, method="he", *, seed=None, scale=1.0):
+        """Fresh parameters from :func:`fastgrad.init.initialize_parameters`;
+        batch-normalized layers get γ = 1, β = 0 instead of b."""
+        from fastgrad.init import initialize_parameters
+
+        params = initialize_parameters(self.layer_dims, method, seed=seed, scale=scale)
+        for l in self.batchnorm:
+            n = self.layer_dims[l]
+            del params[f"b{l}"]
+            params[f"gamma{l}"] = np.ones((n, 1))
+            params[f"beta{l}"] = np.zeros((n, 1))
+        return {k: params[k] for k in parameter_order(params)}
+
+    def dropout_masks(self, m, seed):
+        """The dropout masks for a batch of ``m`` examples, drawn from ``seed``.
+
+        Returns ``{l: bool array (n_l, m)}`` for every hidden layer with
+        ``keep_prob < 1``, drawn in layer order as ``rng.random((n_l, m)) <
+        keep_prob`` (the course's recipe) from ``np.random.default_rng(seed)``
+        (or from ``seed`` itself when it is a Generator). An int seed always
+        gives the same masks.
+        """
+        m = ac.integer(m, "m", minimum=1, what="a positive number of examples")
+        rng = as_generator(seed)
+        return {l: rng.random((self.layer_dims[l], m)) < self.keep_prob[l - 1]
+                for l in range(1, self.n_layers) if self.keep_prob[l - 1] < 1.0}
+
+    def dropout_scales(self, m, seed, dropout=True):
+        """``{l: mask / keep_prob}`` as floats, or None when nothing is dropped."""
+        if seed is not None and not isinstance(seed, np.random.Generator):
+            as_generator(seed)  # the seed is checked even when nothing is dropped
+        if not dropout or not self.has_dropout:
+            return None
+        return {l: mask / self.keep_prob[l - 1]
+                for l, mask in self.dropout_masks(m, seed).items()}
+
+    # -- validation --------------------------------------------------------
+    def check_params(self, params, name="params", *, prefix="", warn_downcast=False):
+        """Validate a parameter (or, with ``prefix="d"``, gradient) dict.
+
+        Returns a new dict of float64 arrays with ``b`` blocks as ``(n_l, 1)``.
+        """
+        if not isinstance(params, dict):
+            raise TypeError(f"{name} must be a dict like {{'{prefix}W1': ..., '{prefix}b1': ...}}, "
+                            f"got {type(params).__name__}")
+        expected = [prefix + k for k in self.param_shapes()]
+        parts = ac.key_mismatch(expected, params)
+        if parts:
+            if self.batchnorm:
+                parts.append(f"batch-normalized layers {list(self.batchnorm)} have gamma and "
+                             "beta instead of b")
+            raise KeyError(f"{name} keys do not match the model {list(self.layer_dims)}: "
+                           + "; ".join(parts) + f" (expected exactly {expected})")
+        out = {}
+        for key, shape in self.param_shapes().items():
+            full = prefix + key
+            arr = _finite_float64(params[full], f"{name}[{full!r}]", warn_downcast=warn_downcast)
+            if not key.startswith("W") and arr.shape == shape[:1]:
+                arr = arr.reshape(shape)
+            if arr.shape != shape:
+                hint = " (it looks transposed)" if arr.shape == shape[::-1] else ""
+                raise ValueError(f"{name}[{full!r}] has shape {arr.shape}, expected {shape}{hint}")
+            out[full] = arr
+        return out
+
+    def check_data(self, X, Y=_NO_TARGETS, *, warn_downcast=False):
+        """Validate ``X`` of shape ``(n_x, m)`` and ``Y`` of shape ``(n_L, m)``.
+
+        ``Y`` may also be ``(m,)``: 0/1 labels for one output unit, or integer
+        class labels for a softmax output (turned into one-hot columns).
+        """
+        X = _finite_float64(X, "X", warn_downcast=warn_downcast)
+        if X.ndim != 2 or X.shape[0] != self.layer_dims[0]:
+            raise ValueError(f"X must have shape (n_x={self.layer_dims[0]}, m) with examples as "
+                             f"columns, got {X.shape}")
+        m = X.shape[1]
+        if m == 0:
+            raise ValueError("X has no examples (m = 0)")
+        if Y is _NO_TARGETS:
+            return X
+        if Y is None:
+            raise TypeError("Y is required: the targets of shape (n_L, m), one column per "
+                            "example of X")
+        n_out = self.layer_dims[-1]
+        ac.not_masked(Y, "Y")
+        Yarr = np.asarray(Y)
+        if Yarr.ndim == 1 and Yarr.shape[0] == m:
+            if n_out == 1:
+                Yarr = Yarr.reshape(1, m)
+            elif self.output == "softmax" and Yarr.dtype.kind == "b":
+                raise ValueError(f"Y of {m} booleans is ambiguous for a softmax output with "
+                                 f"{n_out} classes: pass integer class labels or one-hot "
+                                 f"columns of shape ({n_out}, {m})")
+            elif self.output == "softmax" and Yarr.dtype.kind in "iu":
+                if Yarr.size and (Yarr.min() < 0 or Yarr.max() >= n_out):
+                    raise ValueError(f"Y class labels must lie in [0, {n_out}), got "
+                                     f"[{Yarr.min()}, {Yarr.max()}]")
+                onehot = np.zeros((n_out, m))
+                onehot[Yarr, np.arange(m)] = 1.0
+                Yarr = onehot
+        Yarr = _finite_float64(Yarr, "Y", warn_downcast=warn_downcast)
+        if Yarr.shape != (n_out, m):
+            raise ValueError(f"Y must have shape (n_L={n_out}, m={m}) to match X, got {Yarr.shape}")
+        return X, Yarr
+
+    # -- computation -------------------------------------------------------
+    def forward_cache(self, params, X, *, scales=None, training=True):
+        """Every intermediate of one forward pass, lists indexed by layer 0..L.
+
+        ``Z[l]`` is the pre-activation fed to the activation (after batch
+        norm), ``G[l]`` the activation before dropout, ``A[l]`` after it
+        (``A[0]`` is X). Batch-normalized layers also keep ``Zn[l]``,
+        ``centered[l]`` (U − μ), ``inv_std[l]``, ``mean[l]``, ``var[l]``. ``scales`` are the dropout
+        factors from :meth:`dropout_scales`; at inference (``training=False``)
+        nothing is dropped and batch norm uses the running statistics.
+        """
+        L = self.n_layers
+        c = ForwardCache(L, X)
+        A = X
+        for l in range(1, L + 1):
+            U = params[f"W{l}"] @ A
+            if l in self.batchnorm:
+                stats = (None, None) if training else (self.running_mean[l], self.running_var[l])
+                Z, c.Zn[l], c.centered[l], c.inv_std[l], c.mean[l], c.var[l] = bn.forward(
+                    U, params[f"gamma{l}"], params[f"beta{l}"], self.bn_epsilon, *stats)
+            else:
+                Z = U + params[f"b{l}"]
+            if l < L:
+                G = self.activations[l - 1].g(Z)
+                A = G * scales[l] if training and scales and l in scales else G
+            else:
+                G = A = self.output_layer.activation(Z)
+            c.Z[l], c.G[l], c.A[l] = Z, G, A
+        return c
+
+    def forward(self, params, X, *, training=False, seed=None, return_cache=False):
+        """Output activations ``A[L]`` of shape ``(n_L, m)``.
+
+        Inference by default: no dropout, batch norm with the running
+        statistics. ``training=True`` uses batch statistics and dropout masks
+        drawn from ``seed``. With ``return_cache=True`` also returns
+        ``(Zs, As)``, lists indexed by layer (``Zs[0]`` is None, ``As[0]`` is
+        ``X``).
+        """
+        training = ac.boolean(training, "training")
+        params = self.check_params(params)
+        X = self.check_data(X)
+        scales = self.dropout_scales(X.shape[1], seed, training)
+        c = self.forward_cache(params, X, scales=scales, training=training)
+        return (c.A[-1], (c.Z, c.A)) if return_cache else c.A[-1]
+
+    def predict(self, params, X):
+        """Class predictions at inference: 0/1 rows for sigmoid, class index
+        for softmax, the output itself for a linear output."""
+        return self.output_layer.predict(self.forward(params, X))
+
+    def loss_per_example(self, ZL, Y):
+        """The output loss of every example, ``(m,)``, from ``Z[L]``."""
+        return self.output_layer.loss(ZL, Y)
+
+    def regularization(self, params, m):
+        """The L2 term ``λ/(2m)·Σ‖W‖²`` of the cost (0.0 without L2)."""
+        if self.l2 == 0.0:
+            return 0.0
+        return self.l2 / (2.0 * m) * sum(
+            float(np.sum(params[f"W{l}"] ** 2)) for l in range(1, self.n_layers + 1)
+        )
+
+    def objective(self, params, cache, Y):
+        """The cost ``J`` of a forward ``cache`` (from :meth:`forward_cache`)."""
+        m = Y.shape[1]
+        return float(np.sum(self.loss_per_example(cache.Z[-1], Y)) / m
+                     + self.regularization(params, m))
+
+    def cost(self, params, X, Y, *, seed=None, dropout=True, training=True):
+        """The cost ``J`` (a float) including the L2 term.
+
+        By default the training objective, the one :meth:`backward`
+        differentiates: batch norm with batch statistics, dropout masks drawn
+        from ``seed`` (``dropout=False`` keeps every unit); with dropout and
+        no seed every call draws new masks, so the value is random.
+        ``training=False`` gives the inference cost (no dropout, running
+        statistics): the one to report on a validation set.
+        """
+        dropout, training = ac.boolean(dropout, "dropout"), ac.boolean(training, "training")
+        params = self.check_params(params)
+        X, Y = self.check_data(X, Y)
+        scales = self.dropout_scales(X.shape[1], seed, dropout and training)
+        cache = self.forward_cache(params, X, scales=scales, training=training)
+        return self.objective(params, cache, Y)
+
+    def backward(self, params, X, Y, *, seed=None, dropout=True):
+        """Reference backprop: ``{"dW1": (n1, n0), "db1": (n1, 1), ...}``.
+
+        Gradient of the training-mode cost. With dropout the masks come from
+        ``seed`` (pass the same int to :func:`fastgrad.gradient_check` to
+        check with the same masks; None draws fresh ones); ``dropout=False``
+        keeps every unit. Plain vectorized NumPy, written to be read: this is
+        what a hand-written backprop is compared with.
+        """
+        return self.cost_and_grads(params, X, Y, seed=seed, dropout=dropout)[1]
+
+    def cost_and_grads(self, params, X, Y, *, seed=None, dropout=True, update_running=False):
+        """``(cost, grads)`` of the training objective from one forward pass.
+
+        ``update_running=True`` also folds this batch's means and variances
+        into the batch-norm running statistics (what a training step does).
+        """
+        dropout = ac.boolean(dropout, "dropout")
+        update_running = ac.boolean(update_running, "update_running")
+        params = self.check_params(params)
+        X, Y = self.check_data(X, Y)
+        if update_running and self.batchnorm and X.shape[1] < 2:
+            raise ValueError("batch norm needs at least 2 examples per training batch (the "
+                             "variance of one example is 0); got m=1")
+        scales = self.dropout_scales(X.shape[1], seed, dropout)
+        cache = self.forward_cache(params, X, scales=scales)
+        grads, _ = self.backprop(params, cache, Y, scales)
+        if update_running:
+            k = self.bn_momentum
+            for l in self.batchnorm:
+                self.running_mean[l] = k * self.running_mean[l] + (1 - k) * cache.mean[l]
+                self.running_var[l] = k * self.running_var[l] + (1 - k) * cache.var[l]
+        return self.objective(params, cache, Y), grads
+
+    def backprop(self, params, c, Y, scales=None):
+        """Backprop through a forward cache: ``(grads, deltas)``.
+
+        ``deltas[l]`` is ``∂J/∂U[l]`` for l = 1..L (index 0 unused), where
+        ``U[l] = W[l]·A[l−1] (+ b[l])`` is the layer's linear output (the
+        input of batch norm on a normalized layer): the error signal whose
+        growth or decay with depth :func:`fastgrad.diagnose` reports.
+        """
+        m = Y.shape[1]
+        L = self.n_layers
+        dZ = self.output_layer.dZ(c.A[L], Y, m)
+        grads = {}
+        deltas = [None] * (L + 1)
+        for l in range(L, 0, -1):
+            W = params[f"W{l}"]
+            if l in self.batchnorm:
+                dZ, grads[f"dgamma{l}"], grads[f"dbeta{l}"] = bn.backward(
+                    dZ, c.Zn[l], c.inv_std[l], params[f"gamma{l}"])
+            else:
+                grads[f"db{l}"] = np.sum(dZ, axis=1, keepdims=True)
+            deltas[l] = dZ
+            grads[f"dW{l}"] = dZ @ c.A[l - 1].T + (self.l2 / m) * W
+            if l > 1:
+                dA = W.T @ dZ
+                if scales and l - 1 in scales:
+                    dA = dA * scales[l - 1]
+                dZ = dA * self.activations[l - 2].g_prime(c.Z[l - 1], c.G[l - 1])
+        return {k: grads[k] for k in parameter_order(grads, prefix="d")}, deltas
+
+
+class ForwardCache:
+    """One forward pass's intermediates (see :meth:`MLP.forward_cache`)."""
+
+    def __init__(self, L, X):
+        self.Z = [None] * (L + 1)
+        self.G = [X] + [None] * L
+        self.A = [X] + [None] * L
+        self.Zn, self.centered, self.inv_std, self.mean, self.var = {}, {}, {}, {}, {}
+
+
+def _check_keep_prob(keep_prob, n_hidden):
+    if ac.is_real(keep_prob):
+        if n_hidden == 0 and keep_prob != 1:
+            raise ValueError("keep_prob < 1 needs a hidden layer to drop units from")
+        values = [keep_prob] * n_hidden
+    elif isinstance(keep_prob, (str, bytes, dict, set, frozenset)) or not hasattr(
+            keep_prob, "__iter__"):
+        raise TypeError("keep_prob must be a number in (0, 1] or a list with one per hidden "
+                        f"layer, got {ac.got(keep_prob)}")
+    else:
+        values = list(keep_prob)
+    if len(values) != n_hidden:
+        raise ValueError(f"keep_prob has {len(values)} values but the network has "
+                         f"{n_hidden} hidden layers")
+    what = "in (0, 1] (the probability of keeping a unit)"
+    return tuple(ac.real(v, "keep_prob", low=0, low_open=True, high=1, what=what)
+                 for v in values)
+
+
+def _check_batchnorm(batchnorm, n_hidden):
+    if batchnorm is True:
+        return tuple(range(1, n_hidden + 1))
+    if batchnorm is False or batchnorm is None:
+        return ()
+    if ac.is_int(batchnorm):
+        batchnorm = [batchnorm]
+    elif isinstance(batchnorm, (str, bytes, dict)) or not hasattr(batchnorm, "__iter__"):
+        raise TypeError("batchnorm must be a list of hidden-layer numbers (1-based) or True, "
+                        f"got {ac.got(batchnorm)}")
+    layers = list(batchnorm)
+    for l in layers:
+        if not ac.is_int(l):
+            raise TypeError(f"batchnorm must list hidden-layer numbers (ints), got {ac.got(l)}")
+        if not 1 <= l <= n_hidden:
+            raise ValueError(f"batchnorm lists hidden layers 1..{n_hidden} (1-based; the "
+                             f"output layer is not normalized), got {l!r}")
+    if len(set(layers)) != len(layers):
+        raise ValueError(f"batchnorm lists a layer twice: {layers}")
+    return tuple(sorted(int(l) for l in layers))
