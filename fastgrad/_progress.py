@@ -34,6 +34,7 @@ def stderr_is_terminal():
 def tqdm_class():
     """The tqdm class to draw with, or None when tqdm is not installed."""
     try:
+        from tqdm import tqdm as console
         from tqdm.auto import tqdm
     except ImportError:
         return None
@@ -42,7 +43,7 @@ def tqdm_class():
         try:
             import ipywidgets  # noqa: F401  (the notebook bar needs it)
         except ImportError:
-            from tqdm.std import tqdm
+            return console
     return tqdm
 
 

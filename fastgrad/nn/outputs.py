@@ -38,9 +38,11 @@ class Output:
     loss : callable ``loss(ZL, Y) -> (m,)`` per-example losses, from the
         pre-activation in a stable form.
     dZ : callable ``dZ(A, Y, m) -> ∂J/∂Z[L]``
-    loss_delta : callable ``loss_delta(ZL, A, Y, D) -> (m,)``
-        ``loss(ZL + D) − loss(ZL)`` per example without cancellation,
-        overflow-free for large ``|D|`` (the kernel's twin).
+    loss_delta : callable ``loss_delta(ZL, A, Y, D) -> array``
+        ``loss(ZL + D) − loss(ZL)`` without cancellation, overflow-free for
+        large ``|D|`` (the kernel's twin): per entry for a loss that is a sum
+        over units (sigmoid, linear), per example for softmax; the caller
+        sums it.
     predict : callable ``predict(A) -> predictions``
     random_targets : callable ``random_targets(rng, n_out, m) -> Y``
         Targets of the right kind for a random test problem.
