@@ -280,7 +280,6 @@ def diagnose(model, params, X, Y=None, *, threshold=DEFAULT_THRESHOLD, saturatio
             f"depth; batch norm (layers {list(model.batchnorm)}) rescales every normalized layer "
             "by construction, so diagnose the network without it")
     L = model.n_layers
-    m = X.shape[1]
     # The output layer's units can saturate too when its activation is one of
     # the registry's (a sigmoid output); a softmax output is not looked at.
     names = list(model.hidden) + [model.output]

@@ -334,7 +334,7 @@ def test_huge_n_threads_capped(value, rng):
     assert_array_equal(big.mean_, ref.mean_)
     assert_array_equal(big.var_, ref.var_)
     assert_array_equal(big.transform(X), ref.transform(X))
-    assert big._check_params() <= normalizer_module._MAX_THREADS
+    assert big.check_params() <= normalizer_module._MAX_THREADS
 
 
 @pytest.mark.parametrize("value", [0, -2])

@@ -274,3 +274,60 @@ def check_sample_weight(sample_weight, n_samples):
         raise ValueError("Sample weights must contain at least one non-zero number "
                          f"({what} is all zeros).")
     return w
+
+
+def validate_for(est, X, *, reset, what="X"):
+    """Check X for a normalizer ``est`` (its ``sample_axis``, ``with_mean``
+    and, unless ``reset``, the features it was fitted on); return a :class:`Data`."""
+    axis = int(est.sample_axis)
+    data = validate_data(X, what, axis)
+    ndim = len(data.arr.shape)
+    if ndim != 2:
+        if ndim == 1:
+            raise ValueError(
+                f"Expected 2D array, got 1D array instead: {what}.shape={data.arr.shape}. "
+                "Reshape your data either using X.reshape(-1, 1) if it has a "
+                "single feature or X.reshape(1, -1) if it is a single sample "
+                "(transpose both if you use sample_axis=1)."
+            )
+        raise ValueError(
+            f"Expected 2D array, got {ndim}D array instead: "
+            f"{what}.shape={data.arr.shape}."
+        )
+    shape = data.arr.shape
+    n_samples, n_features = data.A.shape
+    if n_samples == 0:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={shape}) while a minimum "
+            f"of 1 is required. {what} is empty along its sample axis "
+            f"(sample_axis={axis})."
+        )
+    if n_features == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={shape}) while a minimum "
+            f"of 1 is required. {what} is empty along its feature axis "
+            f"(sample_axis={axis})."
+        )
+    if data.sparse and est.with_mean:
+        raise ValueError(SPARSE_CENTER_MSG)
+    if reset:
+        return data
+    expected = est.n_features_in_
+    if n_features != expected:
+        hint = ""
+        if n_samples == expected:
+            hint = (f" The transposed array would fit: did you mean "
+                    f"sample_axis={1 - axis}?")
+        raise ValueError(
+            f"{what} has {n_features} features, but {type(est).__name__} is "
+            f"expecting {expected} features as input ({what}.shape={shape}, "
+            f"samples along axis {axis}).{hint}"
+        )
+    fitted_names = getattr(est, "feature_names_in_", None)
+    if data.names is not None and fitted_names is not None and \
+            not np.array_equal(data.names, fitted_names):
+        raise ValueError(
+            f"The feature names of {what} differ from those seen in fit: "
+            f"{list(data.names)} vs {list(fitted_names)}."
+        )
+    return data

@@ -195,7 +195,7 @@ def _load_zip(cls, zf, file_size):
         raise _Bad("'params' is not a mapping")
     try:
         est = cls(**params)
-        est._check_params()
+        est.check_params()
     except (TypeError, ValueError) as exc:
         raise _Bad(f"bad parameters ({exc})") from None
     d = meta["n_features_in_"]
@@ -237,12 +237,9 @@ def _load_zip(cls, zf, file_size):
     if "feature_names_in_" in infos:
         names = _read_entry(zf, infos["feature_names_in_"], file_size, kinds="U",
                             shape=(d,))
-    for name in _ARRAYS:
-        setattr(est, name, values.get(name))
-    est.n_samples_seen_ = n_seen
-    est.n_features_in_ = d
-    est._weighted = weighted
-    if names is not None:
-        est.feature_names_in_ = names.astype(object)
+    est.restore_fitted_state(
+        **{name: values.get(name) for name in _ARRAYS}, n_samples_seen_=n_seen,
+        n_features_in_=d, feature_names_in_=None if names is None else names.astype(object),
+        weighted=weighted)
     return est
 

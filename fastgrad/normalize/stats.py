@@ -20,9 +20,9 @@ Three producers:
 import numpy as np
 
 from fastgrad.normalize import _normalizer_kernel
-from fastgrad.normalize.inputs import kernel_view
+from fastgrad.normalize.inputs import check_sample_weight, kernel_view
 
-__all__ = ["Moments", "dense_moments", "masked_moments", "sparse_moments", "merge",
+__all__ = ["Moments", "batch_moments", "dense_moments", "masked_moments", "sparse_moments", "merge",
            "is_constant", "nonfinite_message", "feature_list"]
 
 # Elements per block in the NumPy paths: bounds their temporaries (8 MiB).
@@ -266,3 +266,13 @@ def merge(a, b):
         dmean = np.where(only_b, b.dmean, np.where(b.n == 0, a.dmean, dmean))
         m2 = np.where(only_b, b.m2, np.where(b.n == 0, a.m2, m2))
     return Moments(ref, dmean, m2, n)
+
+
+def batch_moments(data, sample_weight, n_threads, what="X"):
+    """Moments of one validated batch, and whether it was weighted."""
+    w = check_sample_weight(sample_weight, data.A.shape[0])
+    if data.sparse:
+        return sparse_moments(data.A, w, what), w is not None
+    if w is None:
+        return dense_moments(data.A, n_threads, what), False
+    return masked_moments(data.A, w, what), True

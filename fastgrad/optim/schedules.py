@@ -10,7 +10,6 @@ ExponentialDecay      ``α₀ · rate^epoch``
 """
 from __future__ import annotations
 
-import math
 
 from fastgrad import _argcheck as ac
 
