@@ -15,7 +15,7 @@ import numpy as np
 
 from fastgrad._rng import as_generator
 from fastgrad._threads import effective_n_threads, single_threaded_blas
-from fastgrad.gradcheck import generic, mlp, options
+from fastgrad.gradcheck import generic, inputs, mlp, options
 from fastgrad.gradcheck.report import GradientCheckError, check_thresholds
 from fastgrad.nn.model import MLP
 
@@ -200,7 +200,7 @@ def _argument_name(f):
 
 
 def _as_theta(theta, name="theta"):
-    return generic.as_theta(theta, name)
+    return inputs.as_theta(theta, name)
 
 
 def check_grad(f, theta, grad, *, epsilon=1e-7, thresholds=None, raise_on_failure=False,

@@ -15,37 +15,16 @@ batch normalization of chosen hidden layers (``batchnorm``); see :class:`MLP`.
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from fastgrad import _argcheck as ac
 from fastgrad._rng import as_generator
 from fastgrad.nn import activations, outputs
 from fastgrad.nn import batchnorm as bn
+from fastgrad.nn import validation
 from fastgrad.nn.spec import ParamSpec, parameter_order
 
 OUTPUTS = tuple(outputs.OUTPUTS)
-
-
-def _finite_float64(value, name, *, warn_downcast=False):
-    ac.not_masked(value, name)
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    if warn_downcast and arr.dtype.kind == "f" and arr.dtype.itemsize < 8:
-        warnings.warn(
-            f"{name} is {arr.dtype}; the check upcasts it to float64. A finite "
-            "difference with epsilon=1e-7 needs float64: in float32 (7 digits) "
-            "θ±ε rounds back to θ and the numerical gradient is noise.",
-            UserWarning,
-            stacklevel=4,
-        )
-    arr = arr.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(arr)):
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)})")
-    return arr
 
 
 # check_data(X) validates X alone; check_data(X, None) is a missing Y.
@@ -131,8 +110,8 @@ class MLP:
         self.hidden = tuple(hidden)
         self.output = out.name
         self.l2 = float(l2)
-        self.keep_prob = _check_keep_prob(keep_prob, n_hidden)
-        self.batchnorm = _check_batchnorm(batchnorm, n_hidden)
+        self.keep_prob = validation.keep_prob(keep_prob, n_hidden)
+        self.batchnorm = validation.batchnorm_layers(batchnorm, n_hidden)
         bn_momentum = ac.real(bn_momentum, "bn_momentum", low=0, high=1, high_open=True)
         bn_epsilon = ac.real(bn_epsilon, "bn_epsilon", low=0, low_open=True)
         self.bn_momentum = float(bn_momentum)
@@ -226,28 +205,9 @@ class MLP:
 
         Returns a new dict of float64 arrays with ``b`` blocks as ``(n_l, 1)``.
         """
-        if not isinstance(params, dict):
-            raise TypeError(f"{name} must be a dict like {{'{prefix}W1': ..., '{prefix}b1': ...}}, "
-                            f"got {type(params).__name__}")
-        expected = [prefix + k for k in self.param_shapes()]
-        parts = ac.key_mismatch(expected, params)
-        if parts:
-            if self.batchnorm:
-                parts.append(f"batch-normalized layers {list(self.batchnorm)} have gamma and "
-                             "beta instead of b")
-            raise KeyError(f"{name} keys do not match the model {list(self.layer_dims)}: "
-                           + "; ".join(parts) + f" (expected exactly {expected})")
-        out = {}
-        for key, shape in self.param_shapes().items():
-            full = prefix + key
-            arr = _finite_float64(params[full], f"{name}[{full!r}]", warn_downcast=warn_downcast)
-            if not key.startswith("W") and arr.shape == shape[:1]:
-                arr = arr.reshape(shape)
-            if arr.shape != shape:
-                hint = " (it looks transposed)" if arr.shape == shape[::-1] else ""
-                raise ValueError(f"{name}[{full!r}] has shape {arr.shape}, expected {shape}{hint}")
-            out[full] = arr
-        return out
+        return validation.param_dict(params, self.spec, name, prefix=prefix,
+                                     warn_downcast=warn_downcast, layer_dims=self.layer_dims,
+                                     batchnorm=self.batchnorm)
 
     def check_data(self, X, Y=_NO_TARGETS, *, warn_downcast=False):
         """Validate ``X`` of shape ``(n_x, m)`` and ``Y`` of shape ``(n_L, m)``.
@@ -255,39 +215,11 @@ class MLP:
         ``Y`` may also be ``(m,)``: 0/1 labels for one output unit, or integer
         class labels for a softmax output (turned into one-hot columns).
         """
-        X = _finite_float64(X, "X", warn_downcast=warn_downcast)
-        if X.ndim != 2 or X.shape[0] != self.layer_dims[0]:
-            raise ValueError(f"X must have shape (n_x={self.layer_dims[0]}, m) with examples as "
-                             f"columns, got {X.shape}")
-        m = X.shape[1]
-        if m == 0:
-            raise ValueError("X has no examples (m = 0)")
+        X = validation.inputs(X, self.layer_dims[0], warn_downcast=warn_downcast)
         if Y is _NO_TARGETS:
             return X
-        if Y is None:
-            raise TypeError("Y is required: the targets of shape (n_L, m), one column per "
-                            "example of X")
-        n_out = self.layer_dims[-1]
-        ac.not_masked(Y, "Y")
-        Yarr = np.asarray(Y)
-        if Yarr.ndim == 1 and Yarr.shape[0] == m:
-            if n_out == 1:
-                Yarr = Yarr.reshape(1, m)
-            elif self.output == "softmax" and Yarr.dtype.kind == "b":
-                raise ValueError(f"Y of {m} booleans is ambiguous for a softmax output with "
-                                 f"{n_out} classes: pass integer class labels or one-hot "
-                                 f"columns of shape ({n_out}, {m})")
-            elif self.output == "softmax" and Yarr.dtype.kind in "iu":
-                if Yarr.size and (Yarr.min() < 0 or Yarr.max() >= n_out):
-                    raise ValueError(f"Y class labels must lie in [0, {n_out}), got "
-                                     f"[{Yarr.min()}, {Yarr.max()}]")
-                onehot = np.zeros((n_out, m))
-                onehot[Yarr, np.arange(m)] = 1.0
-                Yarr = onehot
-        Yarr = _finite_float64(Yarr, "Y", warn_downcast=warn_downcast)
-        if Yarr.shape != (n_out, m):
-            raise ValueError(f"Y must have shape (n_L={n_out}, m={m}) to match X, got {Yarr.shape}")
-        return X, Yarr
+        return X, validation.targets(Y, self.layer_dims[-1], X.shape[1], self.output,
+                                     warn_downcast=warn_downcast)
 
     # -- computation -------------------------------------------------------
     def forward_cache(self, params, X, *, scales=None, training=True):
@@ -449,42 +381,3 @@ class ForwardCache:
         self.Zn, self.centered, self.inv_std, self.mean, self.var = {}, {}, {}, {}, {}
 
 
-def _check_keep_prob(keep_prob, n_hidden):
-    if ac.is_real(keep_prob):
-        if n_hidden == 0 and keep_prob != 1:
-            raise ValueError("keep_prob < 1 needs a hidden layer to drop units from")
-        values = [keep_prob] * n_hidden
-    elif isinstance(keep_prob, (str, bytes, dict, set, frozenset)) or not hasattr(
-            keep_prob, "__iter__"):
-        raise TypeError("keep_prob must be a number in (0, 1] or a list with one per hidden "
-                        f"layer, got {ac.got(keep_prob)}")
-    else:
-        values = list(keep_prob)
-    if len(values) != n_hidden:
-        raise ValueError(f"keep_prob has {len(values)} values but the network has "
-                         f"{n_hidden} hidden layers")
-    what = "in (0, 1] (the probability of keeping a unit)"
-    return tuple(ac.real(v, "keep_prob", low=0, low_open=True, high=1, what=what)
-                 for v in values)
-
-
-def _check_batchnorm(batchnorm, n_hidden):
-    if batchnorm is True:
-        return tuple(range(1, n_hidden + 1))
-    if batchnorm is False or batchnorm is None:
-        return ()
-    if ac.is_int(batchnorm):
-        batchnorm = [batchnorm]
-    elif isinstance(batchnorm, (str, bytes, dict)) or not hasattr(batchnorm, "__iter__"):
-        raise TypeError("batchnorm must be a list of hidden-layer numbers (1-based) or True, "
-                        f"got {ac.got(batchnorm)}")
-    layers = list(batchnorm)
-    for l in layers:
-        if not ac.is_int(l):
-            raise TypeError(f"batchnorm must list hidden-layer numbers (ints), got {ac.got(l)}")
-        if not 1 <= l <= n_hidden:
-            raise ValueError(f"batchnorm lists hidden layers 1..{n_hidden} (1-based; the "
-                             f"output layer is not normalized), got {l!r}")
-    if len(set(layers)) != len(layers):
-        raise ValueError(f"batchnorm lists a layer twice: {layers}")
-    return tuple(sorted(int(l) for l in layers))
