@@ -45,6 +45,7 @@ from typing import Optional
 import numpy as np
 
 from fastgrad import _argcheck as ac
+from fastgrad._table import table
 from fastgrad.nn.activations import ACTIVATIONS
 
 SATURATION_TOL = 0.01
@@ -188,18 +189,10 @@ class Diagnosis:
                  _fmt(r.a_mean), _fmt(r.a_std), _fmt(r.forward_scale), _pct(r.dead),
                  _pct(r.saturated), _fmt(r.grad_W_norm), _fmt(r.backward_scale), r.verdict]
                 for r in self.layers]
-        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-        left = {2, 12}
-
-        def line(cells):
-            return "  ".join(c.ljust(w) if i in left else c.rjust(w)
-                             for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
         T = self.threshold
         out = [f"diagnosis of {self.model_repr} on a batch with rms(X) = {self.input_rms:.3g}"
-               + ("" if self.cost is None else f", cost {self.cost:.6g}"),
-               line(header), line(["-" * w for w in widths])]
-        out += [line(row) for row in rows]
+               + ("" if self.cost is None else f", cost {self.cost:.6g}")]
+        out += table(header, rows, left={2, 12})
         out.append(f"fwd scale = rms(Z[l])/rms(X); bwd scale = |dZ[l]|/|dZ[L]|; "
                    f"exploding if a scale > {T:g}, vanishing if < {1 / T:g}")
         out.append("verdict: " + self.summary())

@@ -20,6 +20,7 @@ import numbers
 
 import numpy as np
 
+from fastgrad._table import table
 from fastgrad.gradcheck._generic_kernel import relative_difference
 
 DEFAULT_THRESHOLDS = (1e-6, 1e-3)
@@ -277,11 +278,7 @@ class GradCheckReport:
                          f"{b.difference:.2e}", f"{b.max_abs_error:.2e}",
                          str(list(b.worst_index)), f"{b.worst_numerical:.6g}",
                          f"{b.worst_analytic:.6g}" + flag))
-        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-                  for i, h in enumerate(header)]
-        fmt = "  ".join("{:<%d}" % w for w in widths)
-        lines.append(fmt.format(*header).rstrip())
-        lines.extend(fmt.format(*r).rstrip() for r in rows)
+        lines.extend(table(header, rows, left=None, rule=False))
         if self.hints:
             lines.append("")
             lines.append("hints:")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastgrad import _argcheck as ac
+from fastgrad._table import markdown_table
 from fastgrad.normalize.inputs import validate_for
 from fastgrad.normalize.stats import batch_moments, is_constant
 
@@ -86,8 +87,9 @@ class DistributionReport:
                      f"ratio within [{1 / self.std_tol:.3g}, {self.std_tol:g}]).\n")
         order = np.lexsort((-np.abs(self.mean_shift), ~self.flagged))
         shown = order[: self.max_rows]
-        rows = [("feature", "train mean", "train std", "X mean", "X std",
-                 "shift (σ)", "std ratio", "")]
+        header = ("feature", "train mean", "train std", "X mean", "X std", "shift (σ)",
+                  "std ratio", "")
+        rows = []
         for j in shown:
             note = "FLAG" if self.flagged[j] else ""
             if self.constant[j]:
@@ -97,10 +99,7 @@ class DistributionReport:
                 f"{self.test_mean[j]:.6g}", f"{self.test_std[j]:.4g}",
                 f"{self.mean_shift[j]:+.3f}", f"{self.std_ratio[j]:.3f}", note,
             ))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"
-                 for r in rows]
-        lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        lines = markdown_table(header, rows)
         tail = "" if d <= len(shown) else f"\n({d - len(shown)} more feature(s) not shown)"
         return head + "\n".join(lines) + tail
 
