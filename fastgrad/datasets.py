@@ -21,10 +21,6 @@ def _check_m(m, name="m", minimum=1):
     return m
 
 
-def _check_nonneg(value, name):
-    return ac.real(value, name, low=0)
-
-
 def _shuffled(rng, X, Y):
     order = rng.permutation(X.shape[1])
     return np.ascontiguousarray(X[:, order]), np.ascontiguousarray(Y[:, order])
@@ -53,8 +49,8 @@ def make_circles(m=300, *, noise=0.05, factor=0.8, seed=None):
     Y : ndarray of int64, shape (1, m)
     """
     m = _check_m(m)
-    noise = _check_nonneg(noise, "noise")
-    factor = _check_nonneg(factor, "factor")
+    noise = ac.real(noise, "noise", low=0)
+    factor = ac.real(factor, "factor", low=0)
     if not 0 < factor < 1:
         raise ValueError(f"factor must lie in (0, 1), got {factor!r}")
     rng = as_generator(seed)
@@ -86,7 +82,7 @@ def make_moons(m=300, *, noise=0.1, seed=None):
     Y : ndarray of int64, shape (1, m)
     """
     m = _check_m(m)
-    noise = _check_nonneg(noise, "noise")
+    noise = ac.real(noise, "noise", low=0)
     rng = as_generator(seed)
     n_a = m // 2
     n_b = m - n_a
@@ -118,8 +114,8 @@ def make_flower(m=400, *, petals=4, radius=4.0, noise=0.2, seed=None):
     Y : ndarray of int64, shape (1, m)
     """
     m = _check_m(m, minimum=2)
-    noise = _check_nonneg(noise, "noise")
-    radius = _check_nonneg(radius, "radius")
+    noise = ac.real(noise, "noise", low=0)
+    radius = ac.real(radius, "radius", low=0)
     petals = _check_m(petals, "petals")
     rng = as_generator(seed)
     X = np.empty((2, m))
@@ -154,7 +150,7 @@ def make_elongated(m=500, *, noise=0.1, seed=None):
     Y : ndarray of int64, shape (1, m)
     """
     m = _check_m(m)
-    noise = _check_nonneg(noise, "noise")
+    noise = ac.real(noise, "noise", low=0)
     rng = as_generator(seed)
     x1 = rng.uniform(1.0, 1000.0, m)
     x2 = rng.uniform(0.0, 1.0, m)

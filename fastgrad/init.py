@@ -77,14 +77,6 @@ def _check_shape(shape):
     return int(dims[0]), int(dims[1])
 
 
-def _check_positive(value, name, *, allow_zero=False):
-    return ac.real(value, name, low=0, low_open=not allow_zero)
-
-
-def _choice(value, allowed, name):
-    return ac.choice(value, allowed, name)
-
-
 # -- the general rule -------------------------------------------------------
 def variance_scaling(shape, scale=1.0, mode="fan_in", distribution="normal", *, seed=None):
     """Weights whose variance is ``scale / n``.
@@ -114,9 +106,9 @@ def variance_scaling(shape, scale=1.0, mode="fan_in", distribution="normal", *, 
     ndarray of float64, shape ``(fan_out, fan_in)``
     """
     fan_out, fan_in = _check_shape(shape)
-    scale = _check_positive(scale, "scale")
-    _choice(mode, _MODES, "mode")
-    _choice(distribution, _DISTRIBUTIONS, "distribution")
+    scale = ac.real(scale, "scale", low=0, low_open=True)
+    ac.choice(mode, _MODES, "mode")
+    ac.choice(distribution, _DISTRIBUTIONS, "distribution")
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
     rng = as_generator(seed)
     std = math.sqrt(scale / n)
@@ -154,7 +146,7 @@ def random(shape, *, gain=1.0, seed=None):
     with ``gain=10``. Not scaled by the layer width, so activations grow or
     shrink geometrically with depth."""
     fan_out, fan_in = _check_shape(shape)
-    gain = _check_positive(gain, "gain")
+    gain = ac.real(gain, "gain", low=0, low_open=True)
     return as_generator(seed).standard_normal((fan_out, fan_in)) * gain
 
 
@@ -165,7 +157,7 @@ def he(shape, *, gain=1.0, seed=None):
     hence the 2). Equals ``variance_scaling(shape, 2·gain², "fan_in")``.
     """
     fan_out, fan_in = _check_shape(shape)
-    gain = _check_positive(gain, "gain")
+    gain = ac.real(gain, "gain", low=0, low_open=True)
     return as_generator(seed).standard_normal((fan_out, fan_in)) * (np.sqrt(2.0 / fan_in) * gain)
 
 
@@ -174,7 +166,7 @@ def xavier(shape, *, gain=1.0, seed=None):
     ``W = N(0, 1) · gain · sqrt(1 / fan_in)``, for tanh layers.
     Equals ``variance_scaling(shape, gain², "fan_in")``."""
     fan_out, fan_in = _check_shape(shape)
-    gain = _check_positive(gain, "gain")
+    gain = ac.real(gain, "gain", low=0, low_open=True)
     return as_generator(seed).standard_normal((fan_out, fan_in)) * (np.sqrt(1.0 / fan_in) * gain)
 
 
@@ -189,7 +181,7 @@ def glorot(shape, *, gain=1.0, seed=None):
     ``W = N(0, 1) · gain · sqrt(2 / (fan_in + fan_out))``.
     Equals ``variance_scaling(shape, gain², "fan_avg")``."""
     fan_out, fan_in = _check_shape(shape)
-    gain = _check_positive(gain, "gain")
+    gain = ac.real(gain, "gain", low=0, low_open=True)
     return as_generator(seed).standard_normal((fan_out, fan_in)) * (
         np.sqrt(2.0 / (fan_in + fan_out)) * gain
     )
@@ -206,7 +198,7 @@ def orthogonal(shape, *, gain=1.0, seed=None):
     ``gain² / max(fan_in, fan_out)`` and all singular values equal ``gain``.
     """
     fan_out, fan_in = _check_shape(shape)
-    gain = _check_positive(gain, "gain")
+    gain = ac.real(gain, "gain", low=0, low_open=True)
     rng = as_generator(seed)
     big, small = max(fan_out, fan_in), min(fan_out, fan_in)
     A = rng.standard_normal((big, small))
@@ -255,7 +247,7 @@ def calculate_gain(activation, param=None):
     """
     gains = {name: act.gain for name, act in ACTIVATIONS.items()}
     gains.update(_OTHER_GAINS)
-    _choice(activation, tuple(gains), "activation")
+    ac.choice(activation, tuple(gains), "activation")
     if param is not None and activation != "leaky_relu":
         raise ValueError(f"param is only used by leaky_relu, got param={param!r} for {activation!r}")
     return gains[activation](param)
@@ -303,7 +295,7 @@ def initialize_parameters(layer_dims, method="he", *, seed=None, scale=1.0):
         hint = " (LSUV needs data: use fastgrad.init.lsuv(model, X))" if method == "lsuv" else ""
         raise ValueError(f"unknown init method {method!r}{hint}; choose one of {', '.join(METHODS)}")
     dims = _check_layer_dims(layer_dims)
-    scale = _check_positive(scale, "scale")
+    scale = ac.real(scale, "scale", low=0, low_open=True)
     ac.check_allocation(8 * sum(dims[l] * (dims[l - 1] + 1) for l in range(1, len(dims))),
                         "layer_dims", f"the parameters of a {dims} network")
     rng = as_generator(seed)
@@ -356,7 +348,7 @@ def lsuv(model, X, *, seed=None, tol=0.1, max_iter=10):
     """
     if not hasattr(model, "layer_dims") or not hasattr(model, "check_data"):
         raise TypeError(f"model must be a fastgrad.MLP, got {ac.got(model)}")
-    tol = _check_positive(tol, "tol")
+    tol = ac.real(tol, "tol", low=0, low_open=True)
     max_iter = ac.integer(max_iter, "max_iter", minimum=1)
     as_generator(seed)  # check it before any work
     X = model.check_data(X)

@@ -1,6 +1,8 @@
 """The network: activations and output losses (a registry), the parameter
-spec, batch normalization, and :class:`MLP` with its model protocol."""
+spec, batch normalization, and :class:`MLP`, which implements the model
+protocol (:mod:`fastgrad.nn.protocol`)."""
 from fastgrad.nn.model import MLP
-from fastgrad.nn.spec import params_to_vector, vector_to_params
+from fastgrad.nn.protocol import CostModel, Model
+from fastgrad.nn.spec import ParamSpec, params_to_vector, vector_to_params
 
-__all__ = ["MLP", "params_to_vector", "vector_to_params"]
+__all__ = ["MLP", "Model", "CostModel", "ParamSpec", "params_to_vector", "vector_to_params"]

@@ -150,3 +150,11 @@ def test_leaky_slope_is_the_kernels():
     r = fastgrad.gradient_check(model, params, model.backward(params, X, Y), X, Y)
     # J = ½(slope·(w·x + b))², dJ/db2 = slope·(w + b) · 1
     assert r.numerical["db2"][0, 0] == pytest.approx(LEAKY_SLOPE * -4.0, rel=1e-7)
+
+
+def test_mlp_implements_the_model_protocol():
+    from fastgrad.nn.protocol import CostModel, Model
+
+    model = MLP([2, 3, 1])
+    assert isinstance(model, Model) and isinstance(model, CostModel)
+    assert not isinstance(object(), CostModel)
