@@ -77,14 +77,29 @@ def integer(value, name, *, minimum=None, what=None):
     return n
 
 
+def _one_of(value, allowed, not_a_string, unknown):
+    if not isinstance(value, str):
+        raise TypeError(not_a_string)
+    if value not in allowed:
+        raise ValueError(unknown)
+    return value
+
+
 def choice(value, allowed, name):
     """``value`` if it is one of the strings ``allowed``."""
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string, one of {', '.join(map(repr, allowed))}; "
-                        f"got {got(value)}")
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-    return value
+    listed = ", ".join(map(repr, allowed))
+    return _one_of(value, allowed, f"{name} must be a string, one of {listed}; got {got(value)}",
+                   f"{name} must be one of {listed}, got {value!r}")
+
+
+def registry_name(value, allowed, what):
+    """``value`` if it names one of a registry's entries (``allowed``):
+    TypeError for a non-string, ValueError listing the choices otherwise."""
+    listed = ", ".join(allowed)
+    return _one_of(value, allowed,
+                   f"{what} must be a name, one of {listed}; got {value!r} "
+                   f"({type(value).__name__})",
+                   f"unknown {what} {value!r}; choose one of {listed}")
 
 
 def key_mismatch(expected, given):

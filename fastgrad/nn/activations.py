@@ -22,6 +22,7 @@ from typing import Callable, Optional
 import numpy as np
 from scipy.special import expit
 
+from fastgrad import _argcheck as ac
 from fastgrad.nn._codes import Activation as _Code
 
 LEAKY_SLOPE = 0.01
@@ -152,8 +153,6 @@ def _sech2(z):
 
 
 def _leaky_gain(param=None):
-    from fastgrad import _argcheck as ac
-
     slope = LEAKY_SLOPE if param is None else ac.real(param, "param (the leaky_relu slope)")
     return math.sqrt(2.0 / (1.0 + float(slope) ** 2))
 
@@ -209,14 +208,8 @@ def get(name) -> Activation:
 
 
 def check_name(name, allowed, what):
-    """``name`` if it is one of ``allowed``; TypeError for a non-string,
-    ValueError (listing the choices) for an unknown name."""
-    if not isinstance(name, str):
-        raise TypeError(f"{what} must be a name, one of {', '.join(allowed)}; got {name!r} "
-                        f"({type(name).__name__})")
-    if name not in allowed:
-        raise ValueError(f"unknown {what} {name!r}; choose one of {', '.join(allowed)}")
-    return name
+    """``name`` if it is one of ``allowed`` (see :func:`fastgrad._argcheck.registry_name`)."""
+    return ac.registry_name(name, allowed, what)
 
 
 __all__ = ["Activation", "ACTIVATIONS", "LEAKY_SLOPE", "LARGE_DELTA", "get", "check_name"]
