@@ -7,6 +7,7 @@ text fallback.
 elsewhere), except in a notebook without ipywidgets, where the widget would
 fail and the console bar is used instead.
 """
+
 from __future__ import annotations
 
 import sys
@@ -88,16 +89,18 @@ class Progress:
             self.bar.update(done - self.bar.n)
 
     def _open(self, done, now, elapsed, eta):
-        if self.progress is not True and (done >= self.total
-                                          or elapsed + eta <= PROGRESS_AFTER_SECONDS):
+        if self.progress is not True and (
+            done >= self.total or elapsed + eta <= PROGRESS_AFTER_SECONDS
+        ):
             return
         self.bar = "text"
         tqdm = tqdm_class() if stderr_is_terminal() else None
         if tqdm is not None:
             # initial=done: tqdm's rate counts what is done from now on, not
             # the items finished before the bar existed.
-            self.bar = tqdm(total=self.total, initial=done, desc=self.desc, unit="coord",
-                            leave=False)
+            self.bar = tqdm(
+                total=self.total, initial=done, desc=self.desc, unit="coord", leave=False
+            )
             return
         self.last_print = now
         self._say(f"{done:,}/{self.total:,} coordinates, about {eta:.0f} s left")
@@ -124,10 +127,14 @@ def epoch_bar(progress, num_epochs, steps):
     tqdm = tqdm_class()
     if tqdm is None:
         if progress:
-            warnings.warn("progress=True needs tqdm (pip install tqdm); training without a "
-                          "progress bar", UserWarning, stacklevel=4)
+            warnings.warn(
+                "progress=True needs tqdm (pip install tqdm); training without a progress bar",
+                UserWarning,
+                stacklevel=4,
+            )
         return None
     if progress is None:  # long run: appear after a while, and only on a terminal
-        return tqdm(total=num_epochs, unit="epoch", delay=EPOCH_BAR_DELAY, disable=None,
-                    leave=False)
+        return tqdm(
+            total=num_epochs, unit="epoch", delay=EPOCH_BAR_DELAY, disable=None, leave=False
+        )
     return tqdm(total=num_epochs, unit="epoch")

@@ -1,4 +1,5 @@
 """The one text-table renderer: every report, diagnosis and demo table."""
+
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
@@ -8,8 +9,13 @@ def _widths(header, rows):
     return [max([len(str(h))] + [len(str(r[i])) for r in rows]) for i, h in enumerate(header)]
 
 
-def table(header: Sequence, rows: Sequence[Sequence], *, left: Collection[int] | None = (0,),
-          rule: bool = True) -> list[str]:
+def table(
+    header: Sequence,
+    rows: Sequence[Sequence],
+    *,
+    left: Collection[int] | None = (0,),
+    rule: bool = True,
+) -> list[str]:
     """Lines of a plain-text table: columns padded to their widest cell and
     separated by two spaces, trailing blanks stripped.
 
@@ -28,8 +34,10 @@ def table(header: Sequence, rows: Sequence[Sequence], *, left: Collection[int] |
     widths = _widths(header, rows)
 
     def line(cells):
-        return "  ".join(c.ljust(w) if left is None or i in left else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            c.ljust(w) if left is None or i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     out = [line(header)]
     if rule:

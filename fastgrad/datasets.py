@@ -6,6 +6,7 @@ Every generator returns the course layout: ``X`` of shape ``(2, m)``
 ``numpy.random.Generator``); nothing is downloaded, scikit-learn is not
 needed, and the global NumPy RNG is never touched.
 """
+
 import math
 
 import numpy as np
@@ -58,10 +59,12 @@ def make_circles(m=300, *, noise=0.05, factor=0.8, seed=None):
     n_in = m - n_out
     t_out = np.linspace(0.0, 2 * np.pi, n_out, endpoint=False)
     t_in = np.linspace(0.0, 2 * np.pi, n_in, endpoint=False)
-    X = np.vstack([
-        np.concatenate([np.cos(t_out), factor * np.cos(t_in)]),
-        np.concatenate([np.sin(t_out), factor * np.sin(t_in)]),
-    ])
+    X = np.vstack(
+        [
+            np.concatenate([np.cos(t_out), factor * np.cos(t_in)]),
+            np.concatenate([np.sin(t_out), factor * np.sin(t_in)]),
+        ]
+    )
     Y = np.concatenate([np.zeros(n_out, np.int64), np.ones(n_in, np.int64)])[None, :]
     X, Y = _shuffled(rng, X, Y)
     if noise:
@@ -88,10 +91,12 @@ def make_moons(m=300, *, noise=0.1, seed=None):
     n_b = m - n_a
     t_a = np.linspace(0.0, np.pi, n_a)
     t_b = np.linspace(0.0, np.pi, n_b)
-    X = np.vstack([
-        np.concatenate([np.cos(t_a), 1.0 - np.cos(t_b)]),
-        np.concatenate([np.sin(t_a), 0.5 - np.sin(t_b)]),
-    ])
+    X = np.vstack(
+        [
+            np.concatenate([np.cos(t_a), 1.0 - np.cos(t_b)]),
+            np.concatenate([np.sin(t_a), 0.5 - np.sin(t_b)]),
+        ]
+    )
     Y = np.concatenate([np.zeros(n_a, np.int64), np.ones(n_b, np.int64)])[None, :]
     X, Y = _shuffled(rng, X, Y)
     if noise:
@@ -125,9 +130,9 @@ def make_flower(m=400, *, petals=4, radius=4.0, noise=0.2, seed=None):
     for j, n in enumerate(sizes):
         t = np.linspace(j * 3.12, (j + 1) * 3.12, n) + rng.standard_normal(n) * noise
         r = radius * np.sin(petals * t) + rng.standard_normal(n) * noise
-        X[0, start:start + n] = r * np.sin(t)
-        X[1, start:start + n] = r * np.cos(t)
-        Y[0, start:start + n] = j
+        X[0, start : start + n] = r * np.sin(t)
+        X[1, start : start + n] = r * np.cos(t)
+        Y[0, start : start + n] = j
         start += n
     return _shuffled(rng, X, Y)
 
@@ -199,14 +204,23 @@ def train_test_split(X, Y, *, test_size=0.25, seed=None, shuffle=True):
     if ac.is_int(test_size):
         n_test = int(test_size)
     else:
-        fraction = ac.real(test_size, "test_size", low=0, high=1, low_open=True, high_open=True,
-                           what="a fraction in (0, 1) or an int")
+        fraction = ac.real(
+            test_size,
+            "test_size",
+            low=0,
+            high=1,
+            low_open=True,
+            high_open=True,
+            what="a fraction in (0, 1) or an int",
+        )
         n_test = int(math.ceil(fraction * m))
     if not 1 <= n_test <= m - 1:
-        raise ValueError(f"test_size gives {n_test} test examples out of m={m}; "
-                         "both parts need at least one example")
+        raise ValueError(
+            f"test_size gives {n_test} test examples out of m={m}; "
+            "both parts need at least one example"
+        )
     shuffle = ac.boolean(shuffle, "shuffle")
     rng = as_generator(seed)  # checked even when shuffle=False
     order = rng.permutation(m) if shuffle else np.arange(m)
-    train, test = order[: m - n_test], order[m - n_test:]
+    train, test = order[: m - n_test], order[m - n_test :]
     return X[:, train].copy(), X[:, test].copy(), Y[..., train].copy(), Y[..., test].copy()

@@ -39,6 +39,7 @@ forward growth ``c^(l-1)`` of ``A[l-1]`` and the backward growth
 ``‖dW‖`` are flat across layers even when every one of them is ~c^L too
 large. ``dZ`` shows the exponential the course describes.
 """
+
 from dataclasses import asdict, dataclass
 from typing import Optional
 
@@ -157,7 +158,9 @@ class Diagnosis:
     @property
     def backward_scales(self):
         """``‖dZ[l]‖ / ‖dZ[L]‖`` for l = 1..L (NaN without ``Y``)."""
-        return np.array([np.nan if r.backward_scale is None else r.backward_scale for r in self.layers])
+        return np.array(
+            [np.nan if r.backward_scale is None else r.backward_scale for r in self.layers]
+        )
 
     def to_dict(self):
         """Plain Python data (JSON-serializable)."""
@@ -183,18 +186,49 @@ class Diagnosis:
         return "; ".join(parts)
 
     def __str__(self):
-        header = ["layer", "units", "act", "Z mean", "Z std", "A mean", "A std",
-                  "fwd scale", "dead", "sat", "|dW|", "bwd scale", "verdict"]
-        rows = [[str(r.layer), str(r.units), r.activation, _fmt(r.z_mean), _fmt(r.z_std),
-                 _fmt(r.a_mean), _fmt(r.a_std), _fmt(r.forward_scale), _pct(r.dead),
-                 _pct(r.saturated), _fmt(r.grad_W_norm), _fmt(r.backward_scale), r.verdict]
-                for r in self.layers]
+        header = [
+            "layer",
+            "units",
+            "act",
+            "Z mean",
+            "Z std",
+            "A mean",
+            "A std",
+            "fwd scale",
+            "dead",
+            "sat",
+            "|dW|",
+            "bwd scale",
+            "verdict",
+        ]
+        rows = [
+            [
+                str(r.layer),
+                str(r.units),
+                r.activation,
+                _fmt(r.z_mean),
+                _fmt(r.z_std),
+                _fmt(r.a_mean),
+                _fmt(r.a_std),
+                _fmt(r.forward_scale),
+                _pct(r.dead),
+                _pct(r.saturated),
+                _fmt(r.grad_W_norm),
+                _fmt(r.backward_scale),
+                r.verdict,
+            ]
+            for r in self.layers
+        ]
         T = self.threshold
-        out = [f"diagnosis of {self.model_repr} on a batch with rms(X) = {self.input_rms:.3g}"
-               + ("" if self.cost is None else f", cost {self.cost:.6g}")]
+        out = [
+            f"diagnosis of {self.model_repr} on a batch with rms(X) = {self.input_rms:.3g}"
+            + ("" if self.cost is None else f", cost {self.cost:.6g}")
+        ]
         out += table(header, rows, left={2, 12})
-        out.append(f"fwd scale = rms(Z[l])/rms(X); bwd scale = |dZ[l]|/|dZ[L]|; "
-                   f"exploding if a scale > {T:g}, vanishing if < {1 / T:g}")
+        out.append(
+            f"fwd scale = rms(Z[l])/rms(X); bwd scale = |dZ[l]|/|dZ[L]|; "
+            f"exploding if a scale > {T:g}, vanishing if < {1 / T:g}"
+        )
         out.append("verdict: " + self.summary())
         return "\n".join(out)
 
@@ -228,7 +262,9 @@ def _unit_fraction(mask_all_examples):
     return float(np.mean(mask_all_examples)) if mask_all_examples.size else 0.0
 
 
-def diagnose(model, params, X, Y=None, *, threshold=DEFAULT_THRESHOLD, saturation_tol=SATURATION_TOL):
+def diagnose(
+    model, params, X, Y=None, *, threshold=DEFAULT_THRESHOLD, saturation_tol=SATURATION_TOL
+):
     """Per-layer activation and gradient statistics, with a verdict.
 
     Parameters
@@ -256,8 +292,9 @@ def diagnose(model, params, X, Y=None, *, threshold=DEFAULT_THRESHOLD, saturatio
     if not hasattr(model, "check_params") or not hasattr(model, "layer_dims"):
         raise TypeError(f"model must be a fastgrad.MLP, got {ac.got(model)}")
     threshold = ac.real(threshold, "threshold", low=1, low_open=True)
-    saturation_tol = ac.real(saturation_tol, "saturation_tol", low=0, high=0.5, low_open=True,
-                             high_open=True)
+    saturation_tol = ac.real(
+        saturation_tol, "saturation_tol", low=0, high=0.5, low_open=True, high_open=True
+    )
     params = model.check_params(params)
     if Y is None:
         X = model.check_data(X)
@@ -265,13 +302,16 @@ def diagnose(model, params, X, Y=None, *, threshold=DEFAULT_THRESHOLD, saturatio
         X, Y = model.check_data(X, Y)
     x_rms = _rms(X)
     if x_rms == 0.0:
-        raise ValueError("X is all zeros: the forward scale rms(Z)/rms(X) is undefined; "
-                         "pass a batch of real inputs")
+        raise ValueError(
+            "X is all zeros: the forward scale rms(Z)/rms(X) is undefined; "
+            "pass a batch of real inputs"
+        )
     if getattr(model, "batchnorm", ()):
         raise ValueError(
             f"diagnose studies how the initialization scales activations and gradients with "
             f"depth; batch norm (layers {list(model.batchnorm)}) rescales every normalized layer "
-            "by construction, so diagnose the network without it")
+            "by construction, so diagnose the network without it"
+        )
     L = model.n_layers
     # The output layer's units can saturate too when its activation is one of
     # the registry's (a sigmoid output); a softmax output is not looked at.
@@ -308,14 +348,24 @@ def diagnose(model, params, X, Y=None, *, threshold=DEFAULT_THRESHOLD, saturatio
                 else:
                     gW = gb = float("inf")
                 bwd = _ratio(_norm(deltas[l]), out_delta_norm) if out_delta_norm else float("nan")
-            reports.append(LayerReport(
-                layer=l, units=Z.shape[0], activation=name,
-                z_mean=z_mean, z_std=z_std, a_mean=a_mean, a_std=a_std,
-                forward_scale=fwd, dead=dead, saturated=saturated,
-                grad_W_norm=gW, grad_b_norm=gb,
-                backward_scale=None if Y is None or np.isnan(bwd) else bwd,
-                verdict=_verdict(fwd, bwd, threshold),
-            ))
+            reports.append(
+                LayerReport(
+                    layer=l,
+                    units=Z.shape[0],
+                    activation=name,
+                    z_mean=z_mean,
+                    z_std=z_std,
+                    a_mean=a_mean,
+                    a_std=a_std,
+                    forward_scale=fwd,
+                    dead=dead,
+                    saturated=saturated,
+                    grad_W_norm=gW,
+                    grad_b_norm=gb,
+                    backward_scale=None if Y is None or np.isnan(bwd) else bwd,
+                    verdict=_verdict(fwd, bwd, threshold),
+                )
+            )
     return Diagnosis(reports, x_rms, cost, threshold, repr(model))
 
 

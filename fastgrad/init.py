@@ -27,13 +27,14 @@ distribution.
 Randomness: every function takes ``seed`` (an int, None or a
 ``numpy.random.Generator``); the global NumPy RNG is never touched.
 """
+
 import math
 
 import numpy as np
 
 from fastgrad import _argcheck as ac
-from fastgrad.nn.activations import ACTIVATIONS
 from fastgrad._rng import as_generator  # noqa: F401  (public here since 0.1)
+from fastgrad.nn.activations import ACTIVATIONS
 
 # Std of N(0, 1) truncated to [-2, 2]: sqrt(1 - 4·φ(2) / (2Φ(2) - 1)).
 # Dividing the target std by it makes the truncated draw's variance right
@@ -44,9 +45,9 @@ TRUNCATION = 2.0
 # std of W[l] as a function of (fan_in, fan_out), before the gain/scale.
 _STD = {
     "zeros": lambda fan_in, fan_out: 0.0,
-    "random": lambda fan_in, fan_out: 1.0,                        # N(0, 1) · scale
-    "he": lambda fan_in, fan_out: np.sqrt(2.0 / fan_in),          # He et al. 2015, ReLU
-    "xavier": lambda fan_in, fan_out: np.sqrt(1.0 / fan_in),      # LeCun / Xavier, tanh
+    "random": lambda fan_in, fan_out: 1.0,  # N(0, 1) · scale
+    "he": lambda fan_in, fan_out: np.sqrt(2.0 / fan_in),  # He et al. 2015, ReLU
+    "xavier": lambda fan_in, fan_out: np.sqrt(1.0 / fan_in),  # LeCun / Xavier, tanh
     "lecun": lambda fan_in, fan_out: np.sqrt(1.0 / fan_in),
     "glorot": lambda fan_in, fan_out: np.sqrt(2.0 / (fan_in + fan_out)),  # Glorot & Bengio 2010
 }
@@ -69,8 +70,9 @@ def _check_shape(shape):
         raise ValueError(f"shape must be two ints (fan_out, fan_in), got {shape!r}")
     for d in dims:
         if not ac.is_int(d):
-            raise ValueError(f"shape must be two ints (fan_out, fan_in), got {shape!r} "
-                            f"(holding {ac.got(d)})")
+            raise ValueError(
+                f"shape must be two ints (fan_out, fan_in), got {shape!r} (holding {ac.got(d)})"
+            )
     if dims[0] < 1 or dims[1] < 1:
         raise ValueError(f"shape must be positive (fan_out, fan_in), got {shape!r}")
     ac.check_allocation(8 * int(dims[0]) * int(dims[1]), "shape", f"a {shape!r} weight matrix")
@@ -249,7 +251,9 @@ def calculate_gain(activation, param=None):
     gains.update(_OTHER_GAINS)
     ac.choice(activation, tuple(gains), "activation")
     if param is not None and activation != "leaky_relu":
-        raise ValueError(f"param is only used by leaky_relu, got param={param!r} for {activation!r}")
+        raise ValueError(
+            f"param is only used by leaky_relu, got param={param!r} for {activation!r}"
+        )
     return gains[activation](param)
 
 
@@ -289,15 +293,21 @@ def initialize_parameters(layer_dims, method="he", *, seed=None, scale=1.0):
     dict of str -> ndarray of float64
     """
     if not isinstance(method, str):
-        raise TypeError(f"method must be an init name, one of {', '.join(METHODS)}; got "
-                        f"{ac.got(method)}")
+        raise TypeError(
+            f"method must be an init name, one of {', '.join(METHODS)}; got {ac.got(method)}"
+        )
     if method not in METHODS:
         hint = " (LSUV needs data: use fastgrad.init.lsuv(model, X))" if method == "lsuv" else ""
-        raise ValueError(f"unknown init method {method!r}{hint}; choose one of {', '.join(METHODS)}")
+        raise ValueError(
+            f"unknown init method {method!r}{hint}; choose one of {', '.join(METHODS)}"
+        )
     dims = _check_layer_dims(layer_dims)
     scale = ac.real(scale, "scale", low=0, low_open=True)
-    ac.check_allocation(8 * sum(dims[l] * (dims[l - 1] + 1) for l in range(1, len(dims))),
-                        "layer_dims", f"the parameters of a {dims} network")
+    ac.check_allocation(
+        8 * sum(dims[l] * (dims[l - 1] + 1) for l in range(1, len(dims))),
+        "layer_dims",
+        f"the parameters of a {dims} network",
+    )
     rng = as_generator(seed)
     params = {}
     for l in range(1, len(dims)):
@@ -353,7 +363,9 @@ def lsuv(model, X, *, seed=None, tol=0.1, max_iter=10):
     as_generator(seed)  # check it before any work
     X = model.check_data(X)
     if X.shape[1] < 2:
-        raise ValueError(f"lsuv needs a batch of at least 2 examples to measure a variance, got m={X.shape[1]}")
+        raise ValueError(
+            f"lsuv needs a batch of at least 2 examples to measure a variance, got m={X.shape[1]}"
+        )
     if hasattr(model, "init_params"):  # batch-normalized layers get gamma, beta
         params = model.init_params("orthogonal", seed=seed)
     else:

@@ -7,6 +7,7 @@ and stops when it returns ``False``; ``gradient_descent`` keeps its
 historical ``callback(i, cost, params)`` before each update, which stops
 when it returns ``True`` (see the CHANGELOG).
 """
+
 from __future__ import annotations
 
 import math
@@ -83,18 +84,21 @@ class FitResult:
 
     def __repr__(self):
         last = f", final cost {self.costs[-1]:.6g}" if self.n_epochs else ""
-        checks = f", gradient checks at epochs {sorted(self.gradient_checks)}" \
-            if self.gradient_checks else ""
+        checks = (
+            f", gradient checks at epochs {sorted(self.gradient_checks)}"
+            if self.gradient_checks
+            else ""
+        )
         early = " (stopped early)" if self.stopped_early else ""
-        return (f"<FitResult: {self.n_epochs} epochs{early} with {self.optimizer!r}"
-                f"{last}{checks}>")
+        return f"<FitResult: {self.n_epochs} epochs{early} with {self.optimizer!r}{last}{checks}>"
 
 
 def _require_methods(model, names, what="a fastgrad.MLP"):
     for attr in names:
         if not callable(getattr(model, attr, None)):
-            raise TypeError(f"model must be {what} (no {attr}() method), got "
-                            f"{type(model).__name__}")
+            raise TypeError(
+                f"model must be {what} (no {attr}() method), got {type(model).__name__}"
+            )
 
 
 def _optional_callable(fn, name):
@@ -107,8 +111,9 @@ def _fresh_copy(params):
     return {k: np.array(v, dtype=np.float64, copy=True) for k, v in params.items()}
 
 
-def gradient_descent(model, params, X, Y, *, learning_rate, num_iterations,
-                     record_every=1000, callback=None):
+def gradient_descent(
+    model, params, X, Y, *, learning_rate, num_iterations, record_every=1000, callback=None
+):
     """Train ``params`` by full-batch gradient descent.
 
     Parameters
@@ -174,7 +179,9 @@ def gradient_descent(model, params, X, Y, *, learning_rate, num_iterations,
             for key, value in params.items():
                 value -= alpha * grads["d" + key]
                 if not np.all(np.isfinite(value)):
-                    raise diverged(i, f"the update made {key} NaN or infinite (cost was {cost:.6g})")
+                    raise diverged(
+                        i, f"the update made {key} NaN or infinite (cost was {cost:.6g})"
+                    )
     return TrainResult(params, costs)
 
 
@@ -184,8 +191,10 @@ def _check_epochs(check_gradients, num_epochs):
     if check_gradients is True:
         return (0, num_epochs)
     if isinstance(check_gradients, (numbers.Integral, str)):
-        raise TypeError(f"check_gradients must be a sequence of epochs such as (0, "
-                        f"{num_epochs}) or True, got {check_gradients!r}")
+        raise TypeError(
+            f"check_gradients must be a sequence of epochs such as (0, "
+            f"{num_epochs}) or True, got {check_gradients!r}"
+        )
     epochs = sorted({ac.integer(e, "check_gradients epoch", minimum=0) for e in check_gradients})
     late = [e for e in epochs if e > num_epochs]
     if late:
@@ -212,17 +221,32 @@ def _fit_data(model, params, X, Y):
 class _Fit:
     """One run of :func:`fit`: its validated settings and what it records."""
 
-    def __init__(self, model, optimizer, num_epochs, batch_size, schedule, callback, progress,
-                 print_every, check_gradients, check_options):
+    def __init__(
+        self,
+        model,
+        optimizer,
+        num_epochs,
+        batch_size,
+        schedule,
+        callback,
+        progress,
+        print_every,
+        check_gradients,
+        check_options,
+    ):
         _require_methods(model, ("cost", "backward"), "a model")
         if not (callable(getattr(optimizer, "step", None)) and hasattr(optimizer, "learning_rate")):
-            raise TypeError(f"optimizer must be an Optimizer such as Adam(0.001), "
-                            f"got {type(optimizer).__name__}")
+            raise TypeError(
+                f"optimizer must be an Optimizer such as Adam(0.001), "
+                f"got {type(optimizer).__name__}"
+            )
         self.num_epochs = ac.integer(num_epochs, "num_epochs", minimum=0)
-        self.batch_size = None if batch_size is None else \
-            ac.integer(batch_size, "batch_size", minimum=1)
-        self.print_every = None if print_every is None else \
-            ac.integer(print_every, "print_every", minimum=1)
+        self.batch_size = (
+            None if batch_size is None else ac.integer(batch_size, "batch_size", minimum=1)
+        )
+        self.print_every = (
+            None if print_every is None else ac.integer(print_every, "print_every", minimum=1)
+        )
         _optional_callable(schedule, "schedule")
         _optional_callable(callback, "callback")
         if progress is not None and not isinstance(progress, bool):
@@ -230,7 +254,12 @@ class _Fit:
         self.check_at = _check_epochs(check_gradients, self.num_epochs)
         if check_options is not None and not isinstance(check_options, dict):
             raise TypeError(f"check_options must be a dict, got {type(check_options).__name__}")
-        self.model, self.optimizer, self.schedule, self.callback = model, optimizer, schedule, callback
+        self.model, self.optimizer, self.schedule, self.callback = (
+            model,
+            optimizer,
+            schedule,
+            callback,
+        )
         self.progress, self.check_options = progress, check_options
         self.costs, self.rates, self.reports = [], [], {}
         self.check_batch = None
@@ -242,14 +271,18 @@ class _Fit:
         self.full_batch = self.batch_size is None or self.batch_size >= m
         self.batchnorm = bool(getattr(self.model, "batchnorm", ()))
         if self.batchnorm and (m < 2 or (not self.full_batch and self.batch_size < 2)):
-            raise ValueError("batch norm needs at least 2 examples per mini-batch (the variance "
-                             f"of one example is 0); got batch_size={self.batch_size}, m={m}")
+            raise ValueError(
+                "batch norm needs at least 2 examples per mini-batch (the variance "
+                f"of one example is 0); got batch_size={self.batch_size}, m={m}"
+            )
         # Restored if the run diverges, so a failed fit leaves the model as it was.
-        self.saved_stats = (dict(self.model.running_mean), dict(self.model.running_var)) \
-            if self.batchnorm else None
+        self.saved_stats = (
+            (dict(self.model.running_mean), dict(self.model.running_var))
+            if self.batchnorm
+            else None
+        )
         n_batches = 1 if self.full_batch else -(-m // self.batch_size)
-        self.bar = _progress.epoch_bar(self.progress, self.num_epochs,
-                                       self.num_epochs * n_batches)
+        self.bar = _progress.epoch_bar(self.progress, self.num_epochs, self.num_epochs * n_batches)
         self.write = self.bar.write if self.bar is not None else print
 
     def batches(self, X, Y, rng):
@@ -277,14 +310,22 @@ class _Fit:
         else:
             grads = model.backward(params, Xc, Yc)
         if isinstance(grads, dict):  # as in step: the course's dZ1, dA1, ... are not checked
-            grads = {k: v for k, v in grads.items()
-                     if not (isinstance(k, str) and k.startswith("d") and k[1:] not in params
-                             and not is_course_name(k[1:]))}
+            grads = {
+                k: v
+                for k, v in grads.items()
+                if not (
+                    isinstance(k, str)
+                    and k.startswith("d")
+                    and k[1:] not in params
+                    and not is_course_name(k[1:])
+                )
+            }
         report = gradient_check(model, params, grads, Xc, Yc, **options)
         self.reports[epoch] = report
         if not getattr(report, "passed", True):
-            warnings.warn(f"gradient check after {epoch} epochs failed:\n{report}",
-                          UserWarning, stacklevel=4)
+            warnings.warn(
+                f"gradient check after {epoch} epochs failed:\n{report}", UserWarning, stacklevel=4
+            )
 
     def learning_rate(self, epoch):
         """Apply the schedule (if any) and return this epoch's learning rate."""
@@ -293,8 +334,9 @@ class _Fit:
             try:
                 self.optimizer.learning_rate = lr
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"schedule({epoch}) returned {lr!r}, which is not a "
-                                 f"valid learning rate: {exc}") from None
+                raise ValueError(
+                    f"schedule({epoch}) returned {lr!r}, which is not a valid learning rate: {exc}"
+                ) from None
         return self.optimizer.learning_rate
 
     def epoch(self, epoch, params, batches, rng):
@@ -312,7 +354,8 @@ class _Fit:
                         f"training diverged in epoch {epoch} (batch {b + 1} of {len(batches)}): "
                         f"{exc}. The learning rate {lr:g} is probably too large; try a smaller "
                         f"one (e.g. {lr / 10:g}), or check the inputs are normalized.",
-                        iteration=epoch) from exc
+                        iteration=epoch,
+                    ) from exc
                 total += cost * Xb.shape[1]
         self.rates.append(lr)
         return params, total / self.m
@@ -343,9 +386,23 @@ class _Fit:
                 self.bar.set_postfix_str(f"cost={epoch_cost:.4g}", refresh=False)
 
 
-def fit(model, params, X, Y, *, optimizer, num_epochs, batch_size=64, seed=None,
-        schedule=None, callback=None, progress=None, print_every=None,
-        check_gradients=None, check_options=None):
+def fit(
+    model,
+    params,
+    X,
+    Y,
+    *,
+    optimizer,
+    num_epochs,
+    batch_size=64,
+    seed=None,
+    schedule=None,
+    callback=None,
+    progress=None,
+    print_every=None,
+    check_gradients=None,
+    check_options=None,
+):
     """Train ``params`` with mini-batch ``optimizer`` steps, as the course does.
 
     Each epoch shuffles the examples (from ``seed``), cuts them into
@@ -409,8 +466,18 @@ def fit(model, params, X, Y, *, optimizer, num_epochs, batch_size=64, seed=None,
         NaN or inf; the message names the epoch and suggests a smaller
         learning rate.
     """
-    run = _Fit(model, optimizer, num_epochs, batch_size, schedule, callback, progress,
-               print_every, check_gradients, check_options)
+    run = _Fit(
+        model,
+        optimizer,
+        num_epochs,
+        batch_size,
+        schedule,
+        callback,
+        progress,
+        print_every,
+        check_gradients,
+        check_options,
+    )
     X, Y, params = _fit_data(model, params, X, Y)
     run.start(X)
     rng = as_generator(seed)
@@ -422,8 +489,11 @@ def fit(model, params, X, Y, *, optimizer, num_epochs, batch_size=64, seed=None,
                 batches = run.batches(X, Y, rng)
             if epoch == 0 and run.check_at:
                 # One fixed batch for every check, so the reports differ only by params.
-                run.check_batch = (X, Y) if run.full_batch else \
-                    (batches if training else shuffled_batches(X, Y, run.batch_size, rng))[0]
+                run.check_batch = (
+                    (X, Y)
+                    if run.full_batch
+                    else (batches if training else shuffled_batches(X, Y, run.batch_size, rng))[0]
+                )
             if epoch in run.check_at:
                 run.gradient_check(epoch, params)
             if not training:

@@ -1,4 +1,5 @@
 """Helpers shared by the demos: plain-text tables, argument checks and lazy matplotlib."""
+
 import math
 
 from fastgrad import _argcheck as ac
@@ -20,6 +21,7 @@ def check_names(names, allowed, what):
     for name in names:
         ac.choice(name, tuple(allowed), what)
     return names
+
 
 PLOT_HELP = "also draw the result to FILE.png (needs matplotlib: pip install fastgrad[plot])"
 

@@ -7,6 +7,7 @@ Every path compares the two-sided finite difference of the cost with
 backprop by ``‖a − n‖₂ / (‖a‖₂ + ‖n‖₂)`` and returns a
 :class:`~fastgrad.gradcheck.report.GradCheckReport`.
 """
+
 from __future__ import annotations
 
 import time
@@ -22,9 +23,23 @@ from fastgrad.nn.model import MLP
 MODES = options.MODES
 
 
-def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
-                   mode="full", k=None, seed=None, dropout=True, thresholds=None,
-                   progress=None, raise_on_failure=False):
+def gradient_check(
+    model,
+    params,
+    grads,
+    X,
+    Y,
+    *,
+    epsilon=1e-7,
+    n_threads=None,
+    mode="full",
+    k=None,
+    seed=None,
+    dropout=True,
+    thresholds=None,
+    progress=None,
+    raise_on_failure=False,
+):
     """Check backprop gradients against the two-sided numerical gradient.
 
     Parameters
@@ -105,22 +120,41 @@ def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
     progress = options.progress(progress)
     raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
     if isinstance(model, type):
-        raise TypeError(f"model must be a model instance, got the class {model.__name__} "
-                        f"(construct it first, e.g. {model.__name__}([n_x, ..., n_L]))")
+        raise TypeError(
+            f"model must be a model instance, got the class {model.__name__} "
+            f"(construct it first, e.g. {model.__name__}([n_x, ..., n_L]))"
+        )
     if not isinstance(model, MLP):
         if not callable(getattr(model, "cost", None)):
-            raise TypeError(f"model must be a fastgrad.MLP or have a cost(params, X, Y) method, "
-                            f"got {type(model).__name__}")
-        return generic.check_generic_model(model, params, grads, X, Y, eps, thresholds,
-                                    raise_on_failure, mode=mode, k=k, seed=seed, n_threads=nt,
-                                    dropout=dropout, progress=progress)
+            raise TypeError(
+                f"model must be a fastgrad.MLP or have a cost(params, X, Y) method, "
+                f"got {type(model).__name__}"
+            )
+        return generic.check_generic_model(
+            model,
+            params,
+            grads,
+            X,
+            Y,
+            eps,
+            thresholds,
+            raise_on_failure,
+            mode=mode,
+            k=k,
+            seed=seed,
+            n_threads=nt,
+            dropout=dropout,
+            progress=progress,
+        )
     params = model.check_params(params, "params", warn_downcast=True)
     grads = model.check_params(grads, "grads", prefix="d", warn_downcast=True)
     X, Y = model.check_data(X, Y, warn_downcast=True)
     scales = _frozen_dropout(model, X.shape[1], seed, dropout)
     if model.batchnorm and mode == "directional":
-        raise ValueError("mode='directional' is not available for batch-normalized networks; "
-                         "use mode='full' or 'sampled'")
+        raise ValueError(
+            "mode='directional' is not available for batch-normalized networks; "
+            "use mode='full' or 'sampled'"
+        )
     rng = as_generator(seed)
 
     # BLAS stays on one thread for the whole check, set-up included and for
@@ -129,8 +163,23 @@ def gradient_check(model, params, grads, X, Y, *, epsilon=1e-7, n_threads=None,
     # a threaded BLAS call in the set-up leaves its workers spinning for
     # ~0.1 s on the very cores the OpenMP kernel is about to use.
     with single_threaded_blas():
-        return mlp.check_mlp(model, params, grads, X, Y, eps, nt, mode, k, rng, thresholds,
-                          progress, raise_on_failure, t0, scales)
+        return mlp.check_mlp(
+            model,
+            params,
+            grads,
+            X,
+            Y,
+            eps,
+            nt,
+            mode,
+            k,
+            rng,
+            thresholds,
+            progress,
+            raise_on_failure,
+            t0,
+            scales,
+        )
 
 
 def _frozen_dropout(model, m, seed, dropout):
@@ -142,10 +191,13 @@ def _frozen_dropout(model, m, seed, dropout):
             f"{model!r} uses dropout: a gradient check whose masks are redrawn for every "
             "cost evaluation compares noise with noise. Freeze the masks by passing the same "
             "int seed to model.backward(..., seed=s) and gradient_check(..., seed=s), or "
-            "check without dropout: dropout=False in both.")
+            "check without dropout: dropout=False in both."
+        )
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"with dropout, seed must be an int (the one given to model.backward) "
-                        f"so the same masks can be drawn again, got {type(seed).__name__}")
+        raise TypeError(
+            f"with dropout, seed must be an int (the one given to model.backward) "
+            f"so the same masks can be drawn again, got {type(seed).__name__}"
+        )
     return model.dropout_scales(m, seed, True)
 
 
@@ -180,8 +232,16 @@ def numerical_gradient(f, theta, *, epsilon=1e-7):
     flat = work.reshape(-1)
     blocks = [("theta", slice(0, flat.size), work.shape)]
     out = generic.central_differences(
-        f, flat, generic.read_only(work), eps, np.arange(flat.size, dtype=np.intp),
-        blocks, _argument_name(f), False, "fastgrad numerical_gradient")
+        f,
+        flat,
+        generic.read_only(work),
+        eps,
+        np.arange(flat.size, dtype=np.intp),
+        blocks,
+        _argument_name(f),
+        False,
+        "fastgrad numerical_gradient",
+    )
     return out.reshape(work.shape)
 
 
@@ -203,8 +263,9 @@ def _as_theta(theta, name="theta"):
     return inputs.as_theta(theta, name)
 
 
-def check_grad(f, theta, grad, *, epsilon=1e-7, thresholds=None, raise_on_failure=False,
-               progress=None):
+def check_grad(
+    f, theta, grad, *, epsilon=1e-7, thresholds=None, raise_on_failure=False, progress=None
+):
     """Check a gradient of any Python function ``f(theta) -> float``.
 
     Parameters
@@ -239,23 +300,60 @@ def check_grad(f, theta, grad, *, epsilon=1e-7, thresholds=None, raise_on_failur
     if g.shape != work.shape:
         hint = " (it looks transposed)" if g.shape == work.shape[::-1] and g.ndim == 2 else ""
         raise ValueError(f"grad has shape {g.shape}, expected {work.shape} like theta{hint}")
-    return _callable_report(f, work.reshape(-1), work, g.ravel(), eps, thresholds,
-                            raise_on_failure, title=_callable_name(f),
-                            blocks=[("theta", slice(0, work.size), work.shape)], prefix="",
-                            progress=progress)
+    return _callable_report(
+        f,
+        work.reshape(-1),
+        work,
+        g.ravel(),
+        eps,
+        thresholds,
+        raise_on_failure,
+        title=_callable_name(f),
+        blocks=[("theta", slice(0, work.size), work.shape)],
+        prefix="",
+        progress=progress,
+    )
 
 
-def _callable_report(f, flat, view, analytic, eps, thresholds, raise_on_failure, *, title,
-                     blocks, prefix, progress=None):
+def _callable_report(
+    f,
+    flat,
+    view,
+    analytic,
+    eps,
+    thresholds,
+    raise_on_failure,
+    *,
+    title,
+    blocks,
+    prefix,
+    progress=None,
+):
     t0 = time.perf_counter()
     P = flat.size
     numerical = generic.central_differences(
-        f, flat, generic.read_only(view), eps, np.arange(P, dtype=np.intp), blocks,
-        _argument_name(f), progress, "fastgrad check_grad")
+        f,
+        flat,
+        generic.read_only(view),
+        eps,
+        np.arange(P, dtype=np.intp),
+        blocks,
+        _argument_name(f),
+        progress,
+        "fastgrad check_grad",
+    )
     report = generic.build_report(
-        title=title, analytic=analytic, numerical=numerical, checked=np.ones(P, dtype=bool),
-        blocks=blocks, prefix=prefix, mode="callable", eps=eps, thresholds=thresholds,
-        seconds=time.perf_counter() - t0)
+        title=title,
+        analytic=analytic,
+        numerical=numerical,
+        checked=np.ones(P, dtype=bool),
+        blocks=blocks,
+        prefix=prefix,
+        mode="callable",
+        eps=eps,
+        thresholds=thresholds,
+        seconds=time.perf_counter() - t0,
+    )
     if raise_on_failure:
         report.raise_if_failed()
     return report

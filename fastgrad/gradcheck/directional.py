@@ -2,6 +2,7 @@
 directions, formed from forward deltas with the registry's exact activation
 and loss differences (the NumPy twin of the kernel's identities), never as
 the difference of two full costs."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,7 +17,7 @@ def directional(net, params, grads, blocks, k, rng):
     """
     model, eps, m = net.model, net.epsilon, net.m
     out = {}
-    for name, sl, shape in blocks:
+    for name, _, shape in blocks:
         num, ana, kink = np.empty(k), np.empty(k), np.zeros(k, dtype=bool)
         for r in range(k):
             v = rng.standard_normal(shape)

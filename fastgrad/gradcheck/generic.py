@@ -22,22 +22,20 @@ Guarantees
   finite, or rounds back to ``θ_i`` (|θ_i| beyond ~2⁵²·ε), is refused before
   ``f`` is called, with the coordinate and what to do.
 """
+
 import time
 
 import numpy as np
 
-
 from fastgrad import _progress
-from fastgrad.gradcheck import options
-from fastgrad.gradcheck import _generic_kernel
 from fastgrad._rng import as_generator
+from fastgrad.gradcheck import _generic_kernel, options
 from fastgrad.gradcheck.inputs import check_dropout, check_generic_dicts, check_n_threads
-from fastgrad.nn.spec import ParamSpec
 from fastgrad.gradcheck.report import GradCheckReport, build_blocks
-
-
+from fastgrad.nn.spec import ParamSpec
 
 # -- naming coordinates ------------------------------------------------------
+
 
 def coordinate_name(blocks, i):
     """Flat θ index -> ``"W1[2, 0]"`` (``blocks`` as from block_slices)."""
@@ -67,15 +65,18 @@ def check_steps(flat, eps, coords, blocks):
 def _step_error(blocks, i, value, eps, count=1):
     where = coordinate_name(blocks, i)
     if np.isfinite(value + eps) and np.isfinite(value - eps):
-        why = (f"epsilon={eps!r} is below the float64 spacing there ({np.spacing(value):.3g}), "
-               "so theta ± epsilon rounds back to theta and the step is 0; use a larger "
-               "epsilon or rescale that parameter")
+        why = (
+            f"epsilon={eps!r} is below the float64 spacing there ({np.spacing(value):.3g}), "
+            "so theta ± epsilon rounds back to theta and the step is 0; use a larger "
+            "epsilon or rescale that parameter"
+        )
     else:
-        why = (f"theta ± epsilon (epsilon={eps!r}) overflows float64; rescale that parameter "
-               "(or use a smaller epsilon)")
+        why = (
+            f"theta ± epsilon (epsilon={eps!r}) overflows float64; rescale that parameter "
+            "(or use a smaller epsilon)"
+        )
     more = f" ({count} coordinates in all)" if count > 1 else ""
-    return ValueError(f"cannot take a finite difference at {where} = {float(value)!r}{more}: "
-                      f"{why}")
+    return ValueError(f"cannot take a finite difference at {where} = {float(value)!r}{more}: {why}")
 
 
 def read_only(arr):
@@ -85,6 +86,7 @@ def read_only(arr):
 
 
 # -- the loops ----------------------------------------------------------------
+
 
 def central_differences(call, flat, view, eps, coords, blocks, fname, progress, desc):
     """Numerical gradient at ``coords`` through the compiled loop, with the
@@ -124,19 +126,22 @@ def _non_finite_error(call, view, e, blocks, saved, eps, fname):
         return ValueError(
             f"{fname} returned {float(e.value)!r} at {where} {side} epsilon, and is already "
             f"{at_theta!r} at theta itself: the cost must be finite at theta (a log of 0, a "
-            "division by 0 or an overflowing exp?)")
+            "division by 0 or an overflowing exp?)"
+        )
     return ValueError(
         f"{fname} returned {float(e.value)!r} at {where} {side} epsilon ({where} = "
         f"{float(saved[e.index])!r}, epsilon={eps!r}, theta index {e.index}), though it is "
         f"finite at theta ({at_theta!r}): the finite difference needs a finite value on both "
-        "sides. Is a log/division reaching 0 or an exp overflowing there?")
+        "sides. Is a log/division reaching 0 or an exp overflowing there?"
+    )
 
 
 def _wrote_error(fname):
     return ValueError(
         f"{fname} wrote into its argument: the check passes read-only views of theta "
         "(and of X, Y), since writing to them would corrupt the check. Copy first "
-        "(t = t.copy()) if scratch space is needed")
+        "(t = t.copy()) if scratch space is needed"
+    )
 
 
 def _call_once(call, view, fname):
@@ -152,13 +157,16 @@ def _check_untouched(flat, saved, fname):
     if not np.array_equal(flat.view(np.uint64), saved.view(np.uint64)):
         i = int(np.argmax(flat.view(np.uint64) != saved.view(np.uint64)))
         flat[...] = saved
-        raise ValueError(f"{fname} modified its argument (theta index {i}); the result would "
-                         "be meaningless. f must not write to theta")
+        raise ValueError(
+            f"{fname} modified its argument (theta index {i}); the result would "
+            "be meaningless. f must not write to theta"
+        )
 
 
 def relative_difference(a, n):
-    return _generic_kernel.relative_difference(np.ascontiguousarray(a, dtype=np.float64),
-                                        np.ascontiguousarray(n, dtype=np.float64))[0]
+    return _generic_kernel.relative_difference(
+        np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(n, dtype=np.float64)
+    )[0]
 
 
 def sample_coords(blocks, k, rng):
@@ -205,14 +213,17 @@ def directional(call, flat, view, eps, grads_flat, blocks, k, rng, fname, progre
                         raise ValueError(
                             f"{fname} returned {value!r} at {name} {'+' if side > 0 else '-'} "
                             f"epsilon·v (random direction {r} in {name}, epsilon={eps!r}): "
-                            "the finite difference needs a finite value on both sides")
+                            "the finite difference needs a finite value on both sides"
+                        )
                     values.append(value)
                 step = plus - minus
                 if not np.any(step):
-                    raise ValueError(f"cannot take a finite difference along a direction in "
-                                     f"{name}: epsilon={eps!r} is below the float64 spacing of "
-                                     "every entry, so the step rounds to 0; use a larger "
-                                     "epsilon or rescale")
+                    raise ValueError(
+                        f"cannot take a finite difference along a direction in "
+                        f"{name}: epsilon={eps!r} is below the float64 spacing of "
+                        "every entry, so the step rounds to 0; use a larger "
+                        "epsilon or rescale"
+                    )
                 num[r] = (values[0] - values[1]) / (2 * eps)
                 ana[r] = float(np.dot(grads_flat[sl], step)) / (2 * eps)
                 done += 1
@@ -224,8 +235,22 @@ def directional(call, flat, view, eps, grads_flat, blocks, k, rng, fname, progre
     return out
 
 
-def build_report(*, title, analytic, numerical, checked, blocks, prefix, mode, eps,
-                 thresholds, seconds, directions=None, failing=(), extra_hints=()):
+def build_report(
+    *,
+    title,
+    analytic,
+    numerical,
+    checked,
+    blocks,
+    prefix,
+    mode,
+    eps,
+    thresholds,
+    seconds,
+    directions=None,
+    failing=(),
+    extra_hints=(),
+):
     P = analytic.size
     kinks = np.zeros(P, dtype=bool)
     if directions is not None:
@@ -237,8 +262,7 @@ def build_report(*, title, analytic, numerical, checked, blocks, prefix, mode, e
         diff = relative_difference(analytic[checked], numerical[checked])
     names = [prefix + name for name, _, _ in blocks]
     shapes = [shape for _, _, shape in blocks]
-    rows = build_blocks(names, shapes, analytic, numerical, checked, kinks,
-                        thresholds=thresholds)
+    rows = build_blocks(names, shapes, analytic, numerical, checked, kinks, thresholds=thresholds)
     n_checked = int(checked.sum())
     if directions is not None:
         full = {prefix + name for name in failing}
@@ -255,17 +279,42 @@ def build_report(*, title, analytic, numerical, checked, blocks, prefix, mode, e
             b.n_checked, b.n_kinks, b.hint = len(num), 0, None
         n_checked += sum(len(v[0]) for v in directions.values())
     return GradCheckReport(
-        title=title, difference=diff, difference_all=diff,
+        title=title,
+        difference=diff,
+        difference_all=diff,
         numerical={n: numerical[sl].reshape(s) for n, (_, sl, s) in zip(names, blocks)},
-        blocks=rows, n_params=P, n_checked=n_checked, n_kinks=0, mode=mode, epsilon=eps,
-        n_threads=1, seconds=seconds, flops=None, thresholds=thresholds,
-        extra_hints=list(extra_hints), directions=directions,
+        blocks=rows,
+        n_params=P,
+        n_checked=n_checked,
+        n_kinks=0,
+        mode=mode,
+        epsilon=eps,
+        n_threads=1,
+        seconds=seconds,
+        flops=None,
+        thresholds=thresholds,
+        extra_hints=list(extra_hints),
+        directions=directions,
     )
 
 
-def check_generic_model(model, params, grads, X, Y, eps, thresholds, raise_on_failure, *,
-                        mode="full", k=None, seed=None, n_threads=None, dropout=True,
-                        progress=None):
+def check_generic_model(
+    model,
+    params,
+    grads,
+    X,
+    Y,
+    eps,
+    thresholds,
+    raise_on_failure,
+    *,
+    mode="full",
+    k=None,
+    seed=None,
+    n_threads=None,
+    dropout=True,
+    progress=None,
+):
     """``gradient_check`` on any object with ``cost(params, X, Y)``."""
     t0 = time.perf_counter()
     eps = options.epsilon(eps)
@@ -292,14 +341,17 @@ def check_generic_model(model, params, grads, X, Y, eps, thresholds, raise_on_fa
     try:
         _check_deterministic(call, fname)
     except KeyError as e:  # any names are allowed, but they must be the cost's own
-        raise KeyError(f"params: {fname} looked up {e} but params has {list(params)}; pass "
-                       "the parameters under the names the cost reads") from e
+        raise KeyError(
+            f"params: {fname} looked up {e} but params has {list(params)}; pass "
+            "the parameters under the names the cost reads"
+        ) from e
     P = flat.size
     extra_hints = []
     desc = "fastgrad gradient check"
     if mode == "directional":
-        directions = directional(call, flat, None, eps, analytic, blocks, k, rng, fname,
-                                 progress, desc)
+        directions = directional(
+            call, flat, None, eps, analytic, blocks, k, rng, fname, progress, desc
+        )
         numerical = np.full(P, np.nan)
         checked = np.zeros(P, dtype=bool)
         failing = []
@@ -308,14 +360,26 @@ def check_generic_model(model, params, grads, X, Y, eps, thresholds, raise_on_fa
             if relative_difference(ana, num) >= thresholds[0]:
                 failing.append(name)
                 coords = np.arange(sl.start, sl.stop)
-                numerical[sl] = central_differences(call, flat, None, eps, coords, blocks,
-                                                    fname, progress, desc + f" (d{name})")
+                numerical[sl] = central_differences(
+                    call, flat, None, eps, coords, blocks, fname, progress, desc + f" (d{name})"
+                )
                 checked[sl] = True
                 extra_hints.append(f"d{name} failed along random directions; checked in full")
-        report = build_report(title=repr(model), analytic=analytic, numerical=numerical,
-                              checked=checked, blocks=blocks, prefix="d", mode=mode, eps=eps,
-                              thresholds=thresholds, seconds=time.perf_counter() - t0,
-                              directions=directions, failing=failing, extra_hints=extra_hints)
+        report = build_report(
+            title=repr(model),
+            analytic=analytic,
+            numerical=numerical,
+            checked=checked,
+            blocks=blocks,
+            prefix="d",
+            mode=mode,
+            eps=eps,
+            thresholds=thresholds,
+            seconds=time.perf_counter() - t0,
+            directions=directions,
+            failing=failing,
+            extra_hints=extra_hints,
+        )
     else:
         coords = np.arange(P) if mode == "full" else sample_coords(blocks, k, rng)
         n = central_differences(call, flat, None, eps, coords, blocks, fname, progress, desc)
@@ -325,10 +389,18 @@ def check_generic_model(model, params, grads, X, Y, eps, thresholds, raise_on_fa
             numerical = np.full(P, np.nan)
             checked = np.zeros(P, dtype=bool)
             numerical[coords], checked[coords] = n, True
-        report = build_report(title=repr(model), analytic=analytic, numerical=numerical,
-                              checked=checked, blocks=blocks, prefix="d",
-                              mode="callable" if mode == "full" else mode, eps=eps,
-                              thresholds=thresholds, seconds=time.perf_counter() - t0)
+        report = build_report(
+            title=repr(model),
+            analytic=analytic,
+            numerical=numerical,
+            checked=checked,
+            blocks=blocks,
+            prefix="d",
+            mode="callable" if mode == "full" else mode,
+            eps=eps,
+            thresholds=thresholds,
+            seconds=time.perf_counter() - t0,
+        )
     if raise_on_failure:
         report.raise_if_failed()
     return report
@@ -346,4 +418,5 @@ def _check_deterministic(call, fname):
             f"{fname} is not deterministic: two calls with the same params gave {a!r} and "
             f"{b!r}. A cost that redraws dropout masks (or samples anything) at every call "
             "makes the check compare noise with noise; freeze the masks (a fixed seed) or "
-            "turn dropout off inside the object")
+            "turn dropout off inside the object"
+        )

@@ -1,6 +1,7 @@
 """What the generic (callable) gradient-check paths accept: θ, the
 parameter and gradient dicts of a user's model (any string names), and the
 options that only an MLP can honour."""
+
 from __future__ import annotations
 
 import numbers
@@ -18,8 +19,9 @@ def check_n_threads(n_threads):
     if n_threads is None:
         return 1
     if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral):
-        raise TypeError(f"n_threads must be an int or None, got {n_threads!r} "
-                        f"({type(n_threads).__name__})")
+        raise TypeError(
+            f"n_threads must be an int or None, got {n_threads!r} ({type(n_threads).__name__})"
+        )
     if n_threads == 0 or n_threads < -1:
         raise ValueError(f"n_threads must be a positive int, -1 or None, got {n_threads!r}")
     return 1
@@ -39,34 +41,45 @@ def check_dropout(dropout, model):
                 f"dropout=False cannot be applied to {type(model).__name__}: fastgrad can only "
                 "switch off the dropout of a fastgrad.MLP. The object must freeze its own masks "
                 "(or turn its dropout off) so that cost(params, X, Y) is deterministic; then "
-                "leave dropout at its default")
+                "leave dropout at its default"
+            )
         return
     raise TypeError(f"dropout must be True or False, got {dropout!r} ({type(dropout).__name__})")
 
 
 def real_array(value, name, *, warn=True, stacklevel=4):
     if isinstance(value, np.ma.MaskedArray):
-        raise TypeError(f"{name} is a masked array: a gradient check needs every entry "
-                        "(pass value.filled(...) or the unmasked data)")
+        raise TypeError(
+            f"{name} is a masked array: a gradient check needs every entry "
+            "(pass value.filled(...) or the unmasked data)"
+        )
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as e:
-        raise ValueError(f"{name} must be an array of real numbers; np.asarray({name}) "
-                         f"failed: {e}") from None
+        raise ValueError(
+            f"{name} must be an array of real numbers; np.asarray({name}) failed: {e}"
+        ) from None
     if arr.dtype.kind not in "fiu":
-        what = "booleans (there is no step to take on a bool)" if arr.dtype.kind == "b" \
+        what = (
+            "booleans (there is no step to take on a bool)"
+            if arr.dtype.kind == "b"
             else f"dtype {arr.dtype}"
+        )
         raise TypeError(f"{name} must hold real numbers, got {what}")
     if warn and arr.dtype.kind == "f" and arr.dtype.itemsize < 8:
-        warnings.warn(f"{name} is {arr.dtype}; upcast to float64 (a finite difference "
-                      "with epsilon=1e-7 needs double precision)", UserWarning,
-                      stacklevel=stacklevel)
+        warnings.warn(
+            f"{name} is {arr.dtype}; upcast to float64 (a finite difference "
+            "with epsilon=1e-7 needs double precision)",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
     arr = np.array(arr, dtype=np.float64, order="C", copy=True)
     bad = ~np.isfinite(arr)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name} contains NaN or inf (first at index {where}, "
-                         f"{int(bad.sum())} in all)")
+        raise ValueError(
+            f"{name} contains NaN or inf (first at index {where}, {int(bad.sum())} in all)"
+        )
     return arr
 
 
@@ -85,31 +98,47 @@ def check_generic_dicts(params, grads):
     """
     for obj, name, pre in ((params, "params", ""), (grads, "grads", "d")):
         if not isinstance(obj, dict):
-            raise TypeError(f"{name} must be a dict like {{'{pre}W1': ..., '{pre}b1': ...}}, "
-                            f"got {type(obj).__name__}")
+            raise TypeError(
+                f"{name} must be a dict like {{'{pre}W1': ..., '{pre}b1': ...}}, "
+                f"got {type(obj).__name__}"
+            )
     if not params:
         raise ValueError("params is empty: there is nothing to check")
     keys = ParamSpec.of(params).names  # the course's order, or the dict's for other names
     expected = ["d" + k for k in keys]
     parts = ac.key_mismatch(expected, grads)
     if parts:
-        raise KeyError("grads keys do not match params: " + "; ".join(parts)
-                       + f" (expected exactly {expected}, one 'd' + name per parameter)")
+        raise KeyError(
+            "grads keys do not match params: "
+            + "; ".join(parts)
+            + f" (expected exactly {expected}, one 'd' + name per parameter)"
+        )
     p_out, g_out = {}, {}
     for key in keys:
         p = real_array(params[key], f"params[{key!r}]", stacklevel=6)
         if p.size == 0:
-            raise ValueError(f"params[{key!r}] is empty (shape {p.shape}): a block with no "
-                             "entries has nothing to check; leave it out of params and grads")
+            raise ValueError(
+                f"params[{key!r}] is empty (shape {p.shape}): a block with no "
+                "entries has nothing to check; leave it out of params and grads"
+            )
         g = real_array(grads["d" + key], f"grads['d{key}']", stacklevel=6)
         if g.shape != p.shape:
-            if not key.startswith("W") and p.ndim == 2 and p.shape[1] == 1 \
-                    and g.shape == p.shape[:1]:
+            if (
+                not key.startswith("W")
+                and p.ndim == 2
+                and p.shape[1] == 1
+                and g.shape == p.shape[:1]
+            ):
                 g = g.reshape(p.shape)
             else:
-                hint = " (it looks transposed)" if g.ndim == 2 and g.shape == p.shape[::-1] \
-                    and g.shape != p.shape else ""
-                raise ValueError(f"grads['d{key}'] has shape {g.shape}, expected {p.shape} "
-                                 f"like params[{key!r}]{hint}")
+                hint = (
+                    " (it looks transposed)"
+                    if g.ndim == 2 and g.shape == p.shape[::-1] and g.shape != p.shape
+                    else ""
+                )
+                raise ValueError(
+                    f"grads['d{key}'] has shape {g.shape}, expected {p.shape} "
+                    f"like params[{key!r}]{hint}"
+                )
         p_out[key], g_out["d" + key] = p, g
     return p_out, g_out

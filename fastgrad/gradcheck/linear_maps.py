@@ -2,6 +2,7 @@
 row is piecewise linear, a change of that row's activation reaches the
 output through a fixed linear map (until a downstream pre-activation
 changes side), so a coordinate costs O(m) instead of a propagation."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,9 +17,12 @@ RADIUS_MARGIN = 0.5
 def mappable_layers(model):
     """Weight layers t+1 (0-based t) with a hidden output whose downstream is
     piecewise linear and free of batch norm: the ones that can have maps."""
-    return [t for t in range(model.n_layers - 1)
-            if all(a.piecewise_linear for a in model.activations[t + 1:])
-            and not any(l > t + 1 for l in model.batchnorm)]
+    return [
+        t
+        for t in range(model.n_layers - 1)
+        if all(a.piecewise_linear for a in model.activations[t + 1 :])
+        and not any(l > t + 1 for l in model.batchnorm)
+    ]
 
 
 def linear_maps(model, params, Zs, scales=None, layers=None):
@@ -65,7 +69,7 @@ def _layer_map(model, params, Zs, scales, t, sens, radius):
     """Fill ``sens`` (n, m, n_L) and ``radius`` (n, m) of hidden layer t+1."""
     L = model.n_layers
     n, m = radius.shape
-    widest = max(model.layer_dims[t + 1:])
+    widest = max(model.layer_dims[t + 1 :])
     chunk = max(1, int(LINEAR_MAP_BYTES // (8 * n * widest)))
     radius.fill(np.inf)
     for start in range(0, m, chunk):
@@ -78,7 +82,7 @@ def _layer_map(model, params, Zs, scales, t, sens, radius):
             D = np.where(Zs[tau][:, ex] > 0, on, off)
             if scales and tau in scales:
                 D = D * scales[tau][:, ex]
-            D = D.T                                                 # (i, u)
+            D = D.T  # (i, u)
             W = params[f"W{tau + 1}"]
             if tau == t + 2:  # C is the same W for every example: one GEMM
                 WD = (W[None, :, :] * D[:, None, :]).reshape(-1, W.shape[1])
@@ -93,7 +97,7 @@ def _shrink_radius(radius, Z, C, ex):
     a time so the temporaries stay in cache; fmin skips the 0/0 of a unit
     that cannot move (C = 0)."""
     absZ = np.abs(Z[:, ex])
-    r = radius[:, ex].T.copy()                      # (i, j)
+    r = radius[:, ex].T.copy()  # (i, j)
     with np.errstate(divide="ignore", invalid="ignore"):
         for u in range(absZ.shape[0]):
             np.fmin(r, absZ[u][:, None] / np.abs(C[:, u, :]), out=r)

@@ -8,6 +8,7 @@ slopes and disagrees with any backprop. The kernel flags those coordinates;
 they are reported (``n_kinks``, a ``*`` on the block) and left out of
 ``difference`` and the verdict; ``difference_all`` includes them.
 """
+
 from __future__ import annotations
 
 import time
@@ -54,9 +55,12 @@ class KernelInputs:
         hidden = range(1, L)
         bn = model.batchnorm
         self.net = _mlp_kernel.MLPNet(
-            params_to_vector(params), self.dims,
+            params_to_vector(params),
+            self.dims,
             [a.code for a in model.activations] + [model.output_layer.code],
-            LEAKY_SLOPE, model.l2, epsilon,
+            LEAKY_SLOPE,
+            model.l2,
+            epsilon,
             Z=[_flat(cache.Z[l]) for l in range(1, L + 1)],
             A=[_flat(cache.A[l]) for l in range(L)],
             G=[_flat(cache.G[l]) for l in hidden],
@@ -64,17 +68,26 @@ class KernelInputs:
             scale=[_flat(scales[l]) if scales and l in scales else None for l in hidden],
             bn_centered=[_flat(cache.centered[l]) if l in bn else None for l in hidden],
             bn_normalized=[_flat(cache.Zn[l]) if l in bn else None for l in hidden],
-            bn_std=[_flat(np.sqrt(cache.var[l] + model.bn_epsilon)) if l in bn else None
-                    for l in hidden],
-            out=_flat(cache.A[L]), y=_flat(Y), ysum=_flat(Y.sum(axis=0)))
+            bn_std=[
+                _flat(np.sqrt(cache.var[l] + model.bn_epsilon)) if l in bn else None for l in hidden
+            ],
+            out=_flat(cache.A[L]),
+            y=_flat(Y),
+            ysum=_flat(Y.sum(axis=0)),
+        )
         self.layer_start = np.asarray(model.spec.layer_starts(), dtype=np.intp)
         self.mappable = mappable_layers(model)
 
     def max_step(self):
         """The largest |ΔZ| a single coordinate's ±ε causes at its own layer:
         ε·max|A[l−1]| over the layers (and ε for a bias)."""
-        biggest = max([1.0] + [float(np.max(np.abs(self.cache.A[l]), initial=0.0))
-                               for l in range(self.model.n_layers)])
+        biggest = max(
+            [1.0]
+            + [
+                float(np.max(np.abs(self.cache.A[l]), initial=0.0))
+                for l in range(self.model.n_layers)
+            ]
+        )
         return self.epsilon * biggest
 
     def map_layers(self, coords):
@@ -116,8 +129,9 @@ class KernelInputs:
         n_threads = max(1, min(n_threads, (K * self.m) // WORK_PER_THREAD))
         layers = self.map_layers(coords)
         check_memory(*self.memory_estimate(layers, n_threads))
-        self.net.set_linear_maps(*linear_maps(self.model, self.params, self.cache.Z,
-                                              self.scales, layers))
+        self.net.set_linear_maps(
+            *linear_maps(self.model, self.params, self.cache.Z, self.scales, layers)
+        )
         bar = _progress.Progress(K, progress, desc)
         try:
             _run_in_pieces(self.net, coords, numerical, kinks, flops, n_threads, bar)
@@ -136,8 +150,9 @@ def _run_in_pieces(net, coords, numerical, kinks, flops, n_threads, bar):
     while s < K:
         e = min(K, s + piece)
         t_piece = time.perf_counter()
-        _mlp_kernel.mlp_numerical_gradient(net, coords[s:e], numerical[s:e], kinks[s:e],
-                                           flops[s:e], n_threads)
+        _mlp_kernel.mlp_numerical_gradient(
+            net, coords[s:e], numerical[s:e], kinks[s:e], flops[s:e], n_threads
+        )
         took = time.perf_counter() - t_piece
         bar.update(e)
         # Aim the next piece at PIECE_SECONDS, growing at most 4x a time.
@@ -155,7 +170,8 @@ def check_memory(total, parts):
     raise MemoryError(
         f"this gradient check needs about {ac.fmt_bytes(total)} ({total:,} bytes: {detail}) "
         f"but only about {ac.fmt_bytes(avail)} is available; use mode='sampled' (or "
-        "'directional'), fewer examples in X, or fewer threads (n_threads)")
+        "'directional'), fewer examples in X, or fewer threads (n_threads)"
+    )
 
 
 def sample_coords(blocks, k, rng):
@@ -181,7 +197,7 @@ class _Numbers:
 
 def _run_directional(net, params, grads, blocks, k, rng, nt, progress, thresholds, r):
     r.directions = directional.directional(net, params, grads, blocks, k, rng)
-    for name, sl, shape in blocks:
+    for name, sl, _ in blocks:
         num, ana, kk = r.directions["d" + name]
         use = ~kk
         if relative_difference(ana[use].copy(), num[use].copy())[0] >= thresholds[0]:
@@ -205,26 +221,50 @@ def _run_coordinates(net, analytic, blocks, mode, k, rng, nt, progress, r):
         r.numerical[coords], r.kinks[coords], r.checked[coords] = n, kk, True
         diff_all = relative_difference(analytic[r.checked], r.numerical[r.checked])[0]
     use = r.checked & ~r.kinks
-    diff = diff_all if use.all() else \
-        relative_difference(analytic[use], r.numerical[use])[0]
+    diff = diff_all if use.all() else relative_difference(analytic[use], r.numerical[use])[0]
     return diff_all, diff
 
 
-def check_mlp(model, params, grads, X, Y, eps, nt, mode, k, rng, thresholds, progress,
-              raise_on_failure, t0, scales):
+def check_mlp(
+    model,
+    params,
+    grads,
+    X,
+    Y,
+    eps,
+    nt,
+    mode,
+    k,
+    rng,
+    thresholds,
+    progress,
+    raise_on_failure,
+    t0,
+    scales,
+):
     """The MLP check on validated inputs (see :func:`fastgrad.gradient_check`)."""
     net = KernelInputs(model, params, X, Y, eps, scales)
     blocks = model.spec.blocks
     analytic = params_to_vector(grads, prefix="d")
     r = _Numbers(analytic.size, mode)
     if mode == "directional":
-        diff_all, diff = _run_directional(net, params, grads, blocks, k, rng, nt, progress,
-                                          thresholds, r)
+        diff_all, diff = _run_directional(
+            net, params, grads, blocks, k, rng, nt, progress, thresholds, r
+        )
     else:
         diff_all, diff = _run_coordinates(net, analytic, blocks, mode, k, rng, nt, progress, r)
-    rows = build_blocks(["d" + name for name, _, _ in blocks], [s for _, _, s in blocks],
-                        analytic, r.numerical, r.checked, r.kinks, thresholds=thresholds,
-                        l2=model.l2, m=net.m, params=params)
+    rows = build_blocks(
+        ["d" + name for name, _, _ in blocks],
+        [s for _, _, s in blocks],
+        analytic,
+        r.numerical,
+        r.checked,
+        r.kinks,
+        thresholds=thresholds,
+        l2=model.l2,
+        m=net.m,
+        params=params,
+    )
     if mode == "directional":
         directional.block_rows(rows, r.directions, r.failing, relative_difference)
     _advice(net, eps, diff, thresholds, scales, r.hints)
@@ -232,12 +272,22 @@ def check_mlp(model, params, grads, X, Y, eps, nt, mode, k, rng, thresholds, pro
     if mode == "directional":
         n_checked += sum(len(v[0]) for v in r.directions.values())
     report = GradCheckReport(
-        title=repr(model), difference=diff, difference_all=diff_all,
-        numerical=vector_to_params(r.numerical, params, prefix="d"), blocks=rows,
-        n_params=analytic.size, n_checked=n_checked,
-        n_kinks=int((r.checked & r.kinks).sum()), mode=mode, epsilon=eps, n_threads=nt,
-        seconds=time.perf_counter() - t0, flops=r.flops, thresholds=thresholds,
-        extra_hints=r.hints, directions=r.directions,
+        title=repr(model),
+        difference=diff,
+        difference_all=diff_all,
+        numerical=vector_to_params(r.numerical, params, prefix="d"),
+        blocks=rows,
+        n_params=analytic.size,
+        n_checked=n_checked,
+        n_kinks=int((r.checked & r.kinks).sum()),
+        mode=mode,
+        epsilon=eps,
+        n_threads=nt,
+        seconds=time.perf_counter() - t0,
+        flops=r.flops,
+        thresholds=thresholds,
+        extra_hints=r.hints,
+        directions=r.directions,
     )
     if raise_on_failure:
         report.raise_if_failed()
@@ -254,7 +304,10 @@ def _advice(net, eps, diff, thresholds, scales, hints):
         hints.append(
             f"epsilon={eps:g} moves a pre-activation by up to {step:.3g} (inputs or "
             "activations this large): the finite difference is then far from the derivative. "
-            "Scale the inputs (e.g. fastgrad.Normalizer) or pass a smaller epsilon")
+            "Scale the inputs (e.g. fastgrad.Normalizer) or pass a smaller epsilon"
+        )
     if scales:
-        hints.append("the model uses dropout: model.backward must get the same int seed "
-                     "as gradient_check (or dropout=False in both), or its masks differ")
+        hints.append(
+            "the model uses dropout: model.backward must get the same int seed "
+            "as gradient_check (or dropout=False in both), or its masks differ"
+        )

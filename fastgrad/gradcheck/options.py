@@ -3,6 +3,7 @@
 Used by the MLP path, the generic cost-method path and ``check_grad``, so an
 option means and refuses the same thing on every path.
 """
+
 import numbers
 
 import numpy as np
@@ -13,8 +14,7 @@ MODES = ("full", "sampled", "directional")
 def epsilon(value):
     """ε as a positive finite float; bools and strings are refused."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"epsilon must be a positive float, got {value!r} "
-                        f"({type(value).__name__})")
+        raise TypeError(f"epsilon must be a positive float, got {value!r} ({type(value).__name__})")
     eps = float(value)
     if not np.isfinite(eps) or eps <= 0:
         raise ValueError(f"epsilon must be a positive finite float, got {value!r}")
@@ -34,8 +34,7 @@ def k(value, mode):
     if value is None:
         return {"sampled": 10, "directional": 3}.get(mode)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"k must be a positive int or None, got {value!r} "
-                        f"({type(value).__name__})")
+        raise TypeError(f"k must be a positive int or None, got {value!r} ({type(value).__name__})")
     if value < 1:
         raise ValueError(f"k must be a positive int, got {value!r}")
     return int(value)
@@ -45,8 +44,10 @@ def flag(value, name, allow_none=False):
     """True/False (or None where allowed); never a truthy string or number."""
     if (allow_none and value is None) or isinstance(value, (bool, np.bool_)):
         return value if value is None else bool(value)
-    raise TypeError(f"{name} must be True or False{' or None' if allow_none else ''}, "
-                    f"got {value!r} ({type(value).__name__})")
+    raise TypeError(
+        f"{name} must be True or False{' or None' if allow_none else ''}, "
+        f"got {value!r} ({type(value).__name__})"
+    )
 
 
 def progress(value):

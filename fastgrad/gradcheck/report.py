@@ -15,6 +15,7 @@ magnitude apart, so fastgrad puts its boundaries between them:
 ``passed`` is ``verdict == "great"``. The boundaries are the
 ``thresholds=(great, bug)`` argument of the checks.
 """
+
 import json
 import numbers
 
@@ -52,8 +53,9 @@ def check_thresholds(thresholds):
     if isinstance(thresholds, (str, bytes, dict)) or not hasattr(thresholds, "__iter__"):
         raise TypeError(f"thresholds must be a pair (great, bug) of floats, got {thresholds!r}")
     values = list(thresholds)
-    if len(values) != 2 or any(isinstance(t, (bool, np.bool_)) or not isinstance(t, numbers.Real)
-                               for t in values):
+    if len(values) != 2 or any(
+        isinstance(t, (bool, np.bool_)) or not isinstance(t, numbers.Real) for t in values
+    ):
         raise TypeError(f"thresholds must be a pair (great, bug) of floats, got {thresholds!r}")
     great, bug = (float(t) for t in values)
     if not (np.isfinite(great) and np.isfinite(bug) and 0 < great <= bug):
@@ -77,8 +79,19 @@ class BlockResult:
     hint : str or None    what the pattern of the mismatch suggests
     """
 
-    def __init__(self, name, shape, difference, max_abs_error, worst_index,
-                 worst_numerical, worst_analytic, n_checked, n_kinks, hint):
+    def __init__(
+        self,
+        name,
+        shape,
+        difference,
+        max_abs_error,
+        worst_index,
+        worst_numerical,
+        worst_analytic,
+        n_checked,
+        n_kinks,
+        hint,
+    ):
         self.name = name
         self.shape = tuple(shape)
         self.difference = float(difference)
@@ -94,8 +107,10 @@ class BlockResult:
         return dict(self.__dict__)
 
     def __repr__(self):
-        return (f"BlockResult({self.name!r}, shape={self.shape}, "
-                f"difference={self.difference:.3g}, worst={self.worst_index})")
+        return (
+            f"BlockResult({self.name!r}, shape={self.shape}, "
+            f"difference={self.difference:.3g}, worst={self.worst_index})"
+        )
 
 
 def _hint(name, a, n, *, l2=0.0, m=None, weights=None):
@@ -111,8 +126,10 @@ def _hint(name, a, n, *, l2=0.0, m=None, weights=None):
     if np.linalg.norm(a - ratio * n) <= 1e-3 * na and abs(ratio - 1) > 1e-3:
         if abs(ratio + 1) <= 1e-3:
             return f"{name} has the wrong sign: it is -1.00x the numerical gradient"
-        return (f"{name} is {ratio:.2f}x the numerical gradient: a constant factor "
-                "(look for a wrong 1/m, a doubled term or a missing 1/2)")
+        return (
+            f"{name} is {ratio:.2f}x the numerical gradient: a constant factor "
+            "(look for a wrong 1/m, a doubled term or a missing 1/2)"
+        )
     if l2 > 0 and weights is not None and m:
         term = (l2 / m) * weights.ravel()
         if np.linalg.norm((n - a) - term) <= 1e-3 * np.linalg.norm(term):
@@ -129,8 +146,19 @@ def _transposed_hint(name, a_block, n_block):
     return None
 
 
-def build_blocks(names, shapes, analytic, numerical, checked, kinks, *,
-                 thresholds=DEFAULT_THRESHOLDS, l2=0.0, m=None, params=None):
+def build_blocks(
+    names,
+    shapes,
+    analytic,
+    numerical,
+    checked,
+    kinks,
+    *,
+    thresholds=DEFAULT_THRESHOLDS,
+    l2=0.0,
+    m=None,
+    params=None,
+):
     """Per-block rows. ``analytic``/``numerical`` are flat (P,) arrays;
     ``checked``/``kinks`` boolean masks over θ."""
     blocks, start = [], 0
@@ -154,13 +182,23 @@ def build_blocks(names, shapes, analytic, numerical, checked, kinks, *,
                 weights = np.asarray(params[name[1:]]).ravel()[use]
             hint = _hint(name, a, n, l2=l2, m=m, weights=weights)
             if hint is None and bool(use.all()):
-                hint = _transposed_hint(name, analytic[sl].reshape(shape),
-                                        numerical[sl].reshape(shape))
-        blocks.append(BlockResult(
-            name, shape, diff, max(float(err.max()), 0.0) if size and use.any() else 0.0,
-            worst, numerical[sl][flat] if size else 0.0, analytic[sl][flat] if size else 0.0,
-            np.count_nonzero(checked[sl]), np.count_nonzero(checked[sl] & kinks[sl]), hint,
-        ))
+                hint = _transposed_hint(
+                    name, analytic[sl].reshape(shape), numerical[sl].reshape(shape)
+                )
+        blocks.append(
+            BlockResult(
+                name,
+                shape,
+                diff,
+                max(float(err.max()), 0.0) if size and use.any() else 0.0,
+                worst,
+                numerical[sl][flat] if size else 0.0,
+                analytic[sl][flat] if size else 0.0,
+                np.count_nonzero(checked[sl]),
+                np.count_nonzero(checked[sl] & kinks[sl]),
+                hint,
+            )
+        )
     return blocks
 
 
@@ -202,10 +240,26 @@ class GradCheckReport:
         kinks), ...}``).
     """
 
-    def __init__(self, *, title, difference, difference_all, numerical, blocks,
-                 n_params, n_checked, n_kinks, mode, epsilon, n_threads, seconds,
-                 flops=None, thresholds=DEFAULT_THRESHOLDS, extra_hints=(),
-                 directions=None):
+    def __init__(
+        self,
+        *,
+        title,
+        difference,
+        difference_all,
+        numerical,
+        blocks,
+        n_params,
+        n_checked,
+        n_kinks,
+        mode,
+        epsilon,
+        n_threads,
+        seconds,
+        flops=None,
+        thresholds=DEFAULT_THRESHOLDS,
+        extra_hints=(),
+        directions=None,
+    ):
         self.title = title
         self.difference = float(difference)
         self.difference_all = float(difference_all)
@@ -255,8 +309,10 @@ class GradCheckReport:
         return self
 
     def __repr__(self):
-        return (f"<GradCheckReport {self.verdict}: difference={self.difference:.3g}, "
-                f"{self.n_checked}/{self.n_params} coordinates, mode={self.mode!r}>")
+        return (
+            f"<GradCheckReport {self.verdict}: difference={self.difference:.3g}, "
+            f"{self.n_checked}/{self.n_params} coordinates, mode={self.mode!r}>"
+        )
 
     def __str__(self):
         great, bug = self.thresholds
@@ -268,16 +324,32 @@ class GradCheckReport:
             f"   (great < {great:.0e} <= check < {bug:.0e} <= bug)",
             "",
         ]
-        header = ("block", "shape", "checked", "difference", "max|a-n|", "worst at",
-                  "numerical", "analytic")
+        header = (
+            "block",
+            "shape",
+            "checked",
+            "difference",
+            "max|a-n|",
+            "worst at",
+            "numerical",
+            "analytic",
+        )
         rows = []
         for b in self.blocks:
             mark = " *" if b.n_kinks else ""
             flag = "" if verdict_for(b.difference, self.thresholds) == "great" else "  <--"
-            rows.append((b.name + mark, "x".join(map(str, b.shape)) or "()", f"{b.n_checked}",
-                         f"{b.difference:.2e}", f"{b.max_abs_error:.2e}",
-                         str(list(b.worst_index)), f"{b.worst_numerical:.6g}",
-                         f"{b.worst_analytic:.6g}" + flag))
+            rows.append(
+                (
+                    b.name + mark,
+                    "x".join(map(str, b.shape)) or "()",
+                    f"{b.n_checked}",
+                    f"{b.difference:.2e}",
+                    f"{b.max_abs_error:.2e}",
+                    str(list(b.worst_index)),
+                    f"{b.worst_numerical:.6g}",
+                    f"{b.worst_analytic:.6g}" + flag,
+                )
+            )
         lines.extend(table(header, rows, left=None, rule=False))
         if self.hints:
             lines.append("")
@@ -287,6 +359,7 @@ class GradCheckReport:
 
     def to_dict(self):
         """A JSON-ready dict (numerical gradients as nested lists)."""
+
         def clean(x):
             return None if isinstance(x, float) and not np.isfinite(x) else x
 
@@ -307,8 +380,9 @@ class GradCheckReport:
             "flops": self.flops,
             "blocks": [{k: clean(v) for k, v in b.to_dict().items()} for b in self.blocks],
             "hints": list(self.hints),
-            "numerical": {k: np.where(np.isfinite(v), v, None).tolist()
-                          for k, v in self.numerical.items()},
+            "numerical": {
+                k: np.where(np.isfinite(v), v, None).tolist() for k, v in self.numerical.items()
+            },
         }
 
     def to_json(self, **kwargs):

@@ -13,11 +13,13 @@ Adding an activation: one :class:`Activation` below, one member in
 (``csrc/gradcheck/_mlp_kernel.pyx``); ``tests/nn/test_registry.py`` proves
 every consumer agrees.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 from scipy.special import expit
@@ -108,21 +110,26 @@ def _piecewise_delta(slope):
 
 def _sigmoid_stable(x):
     with np.errstate(over="ignore"):
-        return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))),
-                        np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
+        return np.where(
+            x >= 0,
+            1.0 / (1.0 + np.exp(-np.abs(x))),
+            np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))),
+        )
 
 
 def _sigmoid_delta_large(z, d):
     """σ(z + d) − σ(z) as a difference of two tails (both on the side of z
     where σ is small), so nothing overflows and, for |d| > 1, nothing cancels."""
     zp = z + d
-    return np.where(z >= 0, _sigmoid_stable(-z) - _sigmoid_stable(-zp),
-                    _sigmoid_stable(zp) - _sigmoid_stable(z))
+    return np.where(
+        z >= 0, _sigmoid_stable(-z) - _sigmoid_stable(-zp), _sigmoid_stable(zp) - _sigmoid_stable(z)
+    )
 
 
 def _smooth_delta(small, large):
     """The exact delta of a smooth activation: ``small`` (expm1 forms) where
     ``|d| <= LARGE_DELTA``, ``large`` (tails) beyond."""
+
     def delta(z, a, d):
         with np.errstate(over="ignore", invalid="ignore"):
             da = small(z, a, d)
@@ -165,35 +172,66 @@ def _constant(value):
 
 
 # -- the registry -----------------------------------------------------------
-ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
-    Activation(
-        "linear", int(_Code.ACT_LINEAR), g=lambda z: z.copy(),
-        g_prime=lambda z, a: np.ones_like(z),
-        delta=lambda z, a, d: (d.copy(), _no_kinks(z)),
-        kernel_slope=_not_read, slopes=(1.0, 1.0), gain=_constant(1.0)),
-    Activation(
-        "relu", int(_Code.ACT_RELU), g=lambda z: np.maximum(z, 0.0),
-        g_prime=lambda z, a: (z > 0).astype(z.dtype),
-        delta=_piecewise_delta(0.0), kernel_slope=_not_read, slopes=(1.0, 0.0),
-        gain=_constant(math.sqrt(2.0)), dead_when_zero=True),
-    Activation(
-        "leaky_relu", int(_Code.ACT_LEAKY),
-        g=lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
-        g_prime=lambda z, a: np.where(z > 0, 1.0, LEAKY_SLOPE),
-        delta=_piecewise_delta(LEAKY_SLOPE), kernel_slope=_not_read,
-        slopes=(1.0, LEAKY_SLOPE), gain=_leaky_gain),
-    Activation(
-        "tanh", int(_Code.ACT_TANH), g=np.tanh, g_prime=lambda z, a: 1.0 - a * a,
-        delta=_smooth_delta(_tanh_small, _tanh_large), kernel_slope=_sech2, slopes=None,
-        gain=_constant(5.0 / 3.0), saturated=lambda a, tol: np.abs(a) > 1.0 - tol),
-    Activation(
-        # σ'(z) = σ(z)·σ(−z); the second factor computed directly keeps
-        # precision where σ(z) is close to 1.
-        "sigmoid", int(_Code.ACT_SIGMOID), g=expit, g_prime=lambda z, a: a * expit(-z),
-        delta=_smooth_delta(_sigmoid_small, _sigmoid_delta_large),
-        kernel_slope=lambda z: expit(z) * expit(-z), slopes=None, gain=_constant(1.0),
-        saturated=lambda a, tol: (a < tol) | (a > 1.0 - tol)),
-)}
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation(
+            "linear",
+            int(_Code.ACT_LINEAR),
+            g=lambda z: z.copy(),
+            g_prime=lambda z, a: np.ones_like(z),
+            delta=lambda z, a, d: (d.copy(), _no_kinks(z)),
+            kernel_slope=_not_read,
+            slopes=(1.0, 1.0),
+            gain=_constant(1.0),
+        ),
+        Activation(
+            "relu",
+            int(_Code.ACT_RELU),
+            g=lambda z: np.maximum(z, 0.0),
+            g_prime=lambda z, a: (z > 0).astype(z.dtype),
+            delta=_piecewise_delta(0.0),
+            kernel_slope=_not_read,
+            slopes=(1.0, 0.0),
+            gain=_constant(math.sqrt(2.0)),
+            dead_when_zero=True,
+        ),
+        Activation(
+            "leaky_relu",
+            int(_Code.ACT_LEAKY),
+            g=lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
+            g_prime=lambda z, a: np.where(z > 0, 1.0, LEAKY_SLOPE),
+            delta=_piecewise_delta(LEAKY_SLOPE),
+            kernel_slope=_not_read,
+            slopes=(1.0, LEAKY_SLOPE),
+            gain=_leaky_gain,
+        ),
+        Activation(
+            "tanh",
+            int(_Code.ACT_TANH),
+            g=np.tanh,
+            g_prime=lambda z, a: 1.0 - a * a,
+            delta=_smooth_delta(_tanh_small, _tanh_large),
+            kernel_slope=_sech2,
+            slopes=None,
+            gain=_constant(5.0 / 3.0),
+            saturated=lambda a, tol: np.abs(a) > 1.0 - tol,
+        ),
+        Activation(
+            # σ'(z) = σ(z)·σ(−z); the second factor computed directly keeps
+            # precision where σ(z) is close to 1.
+            "sigmoid",
+            int(_Code.ACT_SIGMOID),
+            g=expit,
+            g_prime=lambda z, a: a * expit(-z),
+            delta=_smooth_delta(_sigmoid_small, _sigmoid_delta_large),
+            kernel_slope=lambda z: expit(z) * expit(-z),
+            slopes=None,
+            gain=_constant(1.0),
+            saturated=lambda a, tol: (a < tol) | (a > 1.0 - tol),
+        ),
+    )
+}
 
 
 def get(name) -> Activation:

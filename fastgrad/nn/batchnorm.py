@@ -11,6 +11,7 @@ In training mode μ and σ² are the batch's own, so every example's output
 depends on every other example in the batch; at inference they are the
 running averages kept by :class:`fastgrad.MLP`.
 """
+
 import numpy as np
 
 
@@ -23,7 +24,7 @@ def forward(U, gamma, beta, epsilon, mean=None, var=None):
     if mean is None:
         mean = U.mean(axis=1, keepdims=True)
         centered = U - mean
-        var = np.mean(centered ** 2, axis=1, keepdims=True)
+        var = np.mean(centered**2, axis=1, keepdims=True)
     else:
         centered = U - mean
     inv_std = 1.0 / np.sqrt(var + epsilon)
@@ -42,6 +43,7 @@ def backward(dZ, Zn, inv_std, gamma):
     dgamma = np.sum(dZ * Zn, axis=1, keepdims=True)
     dbeta = np.sum(dZ, axis=1, keepdims=True)
     dZn = dZ * gamma
-    dU = inv_std * (dZn - dZn.mean(axis=1, keepdims=True)
-                    - Zn * np.mean(dZn * Zn, axis=1, keepdims=True))
+    dU = inv_std * (
+        dZn - dZn.mean(axis=1, keepdims=True) - Zn * np.mean(dZn * Zn, axis=1, keepdims=True)
+    )
     return dU, dgamma, dbeta

@@ -13,15 +13,15 @@ in a stable form (softplus / log-sum-exp), never as ``log(1 − sigmoid(z))``.
 Training-mode extras: inverted dropout on hidden layers (``keep_prob``) and
 batch normalization of chosen hidden layers (``batchnorm``); see :class:`MLP`.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from fastgrad import _argcheck as ac
 from fastgrad._rng import as_generator
-from fastgrad.nn import activations, outputs
+from fastgrad.nn import activations, outputs, validation
 from fastgrad.nn import batchnorm as bn
-from fastgrad.nn import validation
 from fastgrad.nn.spec import ParamSpec, parameter_order
 
 OUTPUTS = tuple(outputs.OUTPUTS)
@@ -85,16 +85,27 @@ class MLP:
     >>> report = fastgrad.gradient_check(model, params, grads, X, Y, seed=7)  # doctest: +SKIP
     """
 
-    def __init__(self, layer_dims, hidden="relu", output="sigmoid", l2=0.0, *,
-                 keep_prob=1.0, batchnorm=(), bn_momentum=0.9, bn_epsilon=1e-5):
+    def __init__(
+        self,
+        layer_dims,
+        hidden="relu",
+        output="sigmoid",
+        l2=0.0,
+        *,
+        keep_prob=1.0,
+        batchnorm=(),
+        bn_momentum=0.9,
+        bn_epsilon=1e-5,
+    ):
         dims = ac.sizes(layer_dims, "layer_dims")
         n_hidden = len(dims) - 2
         if isinstance(hidden, str):
             hidden = [hidden] * n_hidden
-        elif (isinstance(hidden, (bytes, dict, set, frozenset))
-              or not hasattr(hidden, "__iter__")):
-            raise TypeError("hidden must be an activation name or a list of names (one per "
-                            f"hidden layer), got {ac.got(hidden)}")
+        elif isinstance(hidden, (bytes, dict, set, frozenset)) or not hasattr(hidden, "__iter__"):
+            raise TypeError(
+                "hidden must be an activation name or a list of names (one per "
+                f"hidden layer), got {ac.got(hidden)}"
+            )
         hidden = [activations.get(h).name for h in hidden]
         if len(hidden) != n_hidden:
             raise ValueError(
@@ -102,9 +113,11 @@ class MLP:
             )
         out = outputs.get(output)
         if dims[-1] < out.min_units:
-            raise ValueError(f"a {out.name} output needs at least {out.min_units} units, "
-                             f"layer_dims={dims} ends with {dims[-1]}; use output='sigmoid' "
-                             "for one unit")
+            raise ValueError(
+                f"a {out.name} output needs at least {out.min_units} units, "
+                f"layer_dims={dims} ends with {dims[-1]}; use output='sigmoid' "
+                "for one unit"
+            )
         l2 = ac.real(l2, "l2", low=0)
         self.layer_dims = tuple(dims)
         self.hidden = tuple(hidden)
@@ -160,8 +173,10 @@ class MLP:
             extra += f", keep_prob={kp}"
         if self.batchnorm:
             extra += f", batchnorm={list(self.batchnorm)}"
-        return (f"MLP({list(self.layer_dims)}, hidden={hidden!r}, "
-                f"output={self.output!r}, l2={self.l2}{extra})")
+        return (
+            f"MLP({list(self.layer_dims)}, hidden={hidden!r}, "
+            f"output={self.output!r}, l2={self.l2}{extra})"
+        )
 
     def init_params(self, method="he", *, seed=None, scale=1.0):
         """Fresh parameters from :func:`fastgrad.init.initialize_parameters`;
@@ -187,8 +202,11 @@ class MLP:
         """
         m = ac.integer(m, "m", minimum=1, what="a positive number of examples")
         rng = as_generator(seed)
-        return {l: rng.random((self.layer_dims[l], m)) < self.keep_prob[l - 1]
-                for l in range(1, self.n_layers) if self.keep_prob[l - 1] < 1.0}
+        return {
+            l: rng.random((self.layer_dims[l], m)) < self.keep_prob[l - 1]
+            for l in range(1, self.n_layers)
+            if self.keep_prob[l - 1] < 1.0
+        }
 
     def dropout_scales(self, m, seed, dropout=True):
         """``{l: mask / keep_prob}`` as floats, or None when nothing is dropped."""
@@ -196,8 +214,7 @@ class MLP:
             as_generator(seed)  # the seed is checked even when nothing is dropped
         if not dropout or not self.has_dropout:
             return None
-        return {l: mask / self.keep_prob[l - 1]
-                for l, mask in self.dropout_masks(m, seed).items()}
+        return {l: mask / self.keep_prob[l - 1] for l, mask in self.dropout_masks(m, seed).items()}
 
     # -- validation --------------------------------------------------------
     def check_params(self, params, name="params", *, prefix="", warn_downcast=False):
@@ -205,9 +222,15 @@ class MLP:
 
         Returns a new dict of float64 arrays with ``b`` blocks as ``(n_l, 1)``.
         """
-        return validation.param_dict(params, self.spec, name, prefix=prefix,
-                                     warn_downcast=warn_downcast, layer_dims=self.layer_dims,
-                                     batchnorm=self.batchnorm)
+        return validation.param_dict(
+            params,
+            self.spec,
+            name,
+            prefix=prefix,
+            warn_downcast=warn_downcast,
+            layer_dims=self.layer_dims,
+            batchnorm=self.batchnorm,
+        )
 
     def check_data(self, X, Y=_NO_TARGETS, *, warn_downcast=False):
         """Validate ``X`` of shape ``(n_x, m)`` and ``Y`` of shape ``(n_L, m)``.
@@ -218,8 +241,9 @@ class MLP:
         X = validation.inputs(X, self.layer_dims[0], warn_downcast=warn_downcast)
         if Y is _NO_TARGETS:
             return X
-        return X, validation.targets(Y, self.layer_dims[-1], X.shape[1], self.output,
-                                     warn_downcast=warn_downcast)
+        return X, validation.targets(
+            Y, self.layer_dims[-1], X.shape[1], self.output, warn_downcast=warn_downcast
+        )
 
     # -- computation -------------------------------------------------------
     def forward_cache(self, params, X, *, scales=None, training=True):
@@ -240,7 +264,8 @@ class MLP:
             if l in self.batchnorm:
                 stats = (None, None) if training else (self.running_mean[l], self.running_var[l])
                 Z, c.Zn[l], c.centered[l], c.inv_std[l], c.mean[l], c.var[l] = bn.forward(
-                    U, params[f"gamma{l}"], params[f"beta{l}"], self.bn_epsilon, *stats)
+                    U, params[f"gamma{l}"], params[f"beta{l}"], self.bn_epsilon, *stats
+                )
             else:
                 Z = U + params[f"b{l}"]
             if l < L:
@@ -280,15 +305,18 @@ class MLP:
         """The L2 term ``λ/(2m)·Σ‖W‖²`` of the cost (0.0 without L2)."""
         if self.l2 == 0.0:
             return 0.0
-        return self.l2 / (2.0 * m) * sum(
-            float(np.sum(params[f"W{l}"] ** 2)) for l in range(1, self.n_layers + 1)
+        return (
+            self.l2
+            / (2.0 * m)
+            * sum(float(np.sum(params[f"W{l}"] ** 2)) for l in range(1, self.n_layers + 1))
         )
 
     def objective(self, params, cache, Y):
         """The cost ``J`` of a forward ``cache`` (from :meth:`forward_cache`)."""
         m = Y.shape[1]
-        return float(np.sum(self.loss_per_example(cache.Z[-1], Y)) / m
-                     + self.regularization(params, m))
+        return float(
+            np.sum(self.loss_per_example(cache.Z[-1], Y)) / m + self.regularization(params, m)
+        )
 
     def cost(self, params, X, Y, *, seed=None, dropout=True, training=True):
         """The cost ``J`` (a float) including the L2 term.
@@ -329,8 +357,10 @@ class MLP:
         params = self.check_params(params)
         X, Y = self.check_data(X, Y)
         if update_running and self.batchnorm and X.shape[1] < 2:
-            raise ValueError("batch norm needs at least 2 examples per training batch (the "
-                             "variance of one example is 0); got m=1")
+            raise ValueError(
+                "batch norm needs at least 2 examples per training batch (the "
+                "variance of one example is 0); got m=1"
+            )
         scales = self.dropout_scales(X.shape[1], seed, dropout)
         cache = self.forward_cache(params, X, scales=scales)
         grads, _ = self.backprop(params, cache, Y, scales)
@@ -358,7 +388,8 @@ class MLP:
             W = params[f"W{l}"]
             if l in self.batchnorm:
                 dZ, grads[f"dgamma{l}"], grads[f"dbeta{l}"] = bn.backward(
-                    dZ, c.Zn[l], c.inv_std[l], params[f"gamma{l}"])
+                    dZ, c.Zn[l], c.inv_std[l], params[f"gamma{l}"]
+                )
             else:
                 grads[f"db{l}"] = np.sum(dZ, axis=1, keepdims=True)
             deltas[l] = dZ
@@ -379,5 +410,3 @@ class ForwardCache:
         self.G = [X] + [None] * L
         self.A = [X] + [None] * L
         self.Zn, self.centered, self.inv_std, self.mean, self.var = {}, {}, {}, {}, {}
-
-

@@ -9,10 +9,11 @@ Adding an output loss: one :class:`Output` below, one member in
 ``csrc/nn/codes.pxi``, one case in the kernel's ``_out_delta_unit`` /
 ``_out_delta_column`` (``csrc/gradcheck/_mlp_kernel.pyx``).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.special import expit, logsumexp, softmax
@@ -89,8 +90,11 @@ def _softmax_loss_delta_large(Z, D, Y):
     top = AD[cs, cols]
     s1 = np.sum(np.exp(AD - top), axis=0)
     s0 = np.sum(np.exp(A), axis=0)
-    return (ysum * A[cs, cols] + (ysum * D[cs, cols] - np.sum(Y * D, axis=0))
-            + ysum * (np.log(s1) - np.log(s0)))
+    return (
+        ysum * A[cs, cols]
+        + (ysum * D[cs, cols] - np.sum(Y * D, axis=0))
+        + ysum * (np.log(s1) - np.log(s0))
+    )
 
 
 def _sigmoid_loss_delta(ZL, out, Y, dZ):
@@ -104,8 +108,7 @@ def _sigmoid_loss_delta(ZL, out, Y, dZ):
 
 def _softmax_loss_delta(ZL, out, Y, dZ):
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        dl = (Y.sum(axis=0) * np.log1p(np.sum(out * np.expm1(dZ), axis=0))
-              - np.sum(Y * dZ, axis=0))
+        dl = Y.sum(axis=0) * np.log1p(np.sum(out * np.expm1(dZ), axis=0)) - np.sum(Y * dZ, axis=0)
     big = np.any(np.abs(dZ) > LARGE_DELTA, axis=0)
     if big.any():
         dl[big] = _softmax_loss_delta_large(ZL[:, big], dZ[:, big], Y[:, big])
@@ -118,32 +121,48 @@ def _difference_dZ(A, Y, m):
 
 
 # -- the registry -----------------------------------------------------------
-OUTPUTS: dict[str, Output] = {o.name: o for o in (
-    Output(
-        "sigmoid", int(_Code.OUT_SIGMOID), "binary cross-entropy", 1,
-        activation=expit,
-        # BCE from the logit: softplus(z) − y·z, stable for any z.
-        loss=lambda ZL, Y: np.sum(np.logaddexp(0.0, ZL) - Y * ZL, axis=0),
-        dZ=_difference_dZ, loss_delta=_sigmoid_loss_delta,
-        predict=lambda A: (A > 0.5).astype(np.int64),
-        random_targets=lambda rng, n, m: (rng.random((n, m)) < 0.5).astype(float)),
-    Output(
-        "softmax", int(_Code.OUT_SOFTMAX), "cross-entropy", 2,
-        activation=lambda Z: softmax(Z, axis=0),
-        loss=lambda ZL, Y: np.sum(Y, axis=0) * logsumexp(ZL, axis=0) - np.sum(Y * ZL, axis=0),
-        dZ=lambda A, Y, m: (np.sum(Y, axis=0, keepdims=True) * A - Y) / m,
-        loss_delta=_softmax_loss_delta,
-        predict=lambda A: np.argmax(A, axis=0),
-        random_targets=lambda rng, n, m: np.eye(n)[:, rng.integers(0, n, m)]),
-    Output(
-        "linear", int(_Code.OUT_LINEAR), "squared error", 1,
-        activation=lambda Z: Z.copy(),
-        loss=lambda ZL, Y: 0.5 * np.sum((ZL - Y) ** 2, axis=0),
-        dZ=_difference_dZ,
-        loss_delta=lambda ZL, out, Y, dZ: dZ * ((ZL - Y) + 0.5 * dZ),
-        predict=lambda A: A,
-        random_targets=lambda rng, n, m: rng.standard_normal((n, m))),
-)}
+OUTPUTS: dict[str, Output] = {
+    o.name: o
+    for o in (
+        Output(
+            "sigmoid",
+            int(_Code.OUT_SIGMOID),
+            "binary cross-entropy",
+            1,
+            activation=expit,
+            # BCE from the logit: softplus(z) − y·z, stable for any z.
+            loss=lambda ZL, Y: np.sum(np.logaddexp(0.0, ZL) - Y * ZL, axis=0),
+            dZ=_difference_dZ,
+            loss_delta=_sigmoid_loss_delta,
+            predict=lambda A: (A > 0.5).astype(np.int64),
+            random_targets=lambda rng, n, m: (rng.random((n, m)) < 0.5).astype(float),
+        ),
+        Output(
+            "softmax",
+            int(_Code.OUT_SOFTMAX),
+            "cross-entropy",
+            2,
+            activation=lambda Z: softmax(Z, axis=0),
+            loss=lambda ZL, Y: np.sum(Y, axis=0) * logsumexp(ZL, axis=0) - np.sum(Y * ZL, axis=0),
+            dZ=lambda A, Y, m: (np.sum(Y, axis=0, keepdims=True) * A - Y) / m,
+            loss_delta=_softmax_loss_delta,
+            predict=lambda A: np.argmax(A, axis=0),
+            random_targets=lambda rng, n, m: np.eye(n)[:, rng.integers(0, n, m)],
+        ),
+        Output(
+            "linear",
+            int(_Code.OUT_LINEAR),
+            "squared error",
+            1,
+            activation=lambda Z: Z.copy(),
+            loss=lambda ZL, Y: 0.5 * np.sum((ZL - Y) ** 2, axis=0),
+            dZ=_difference_dZ,
+            loss_delta=lambda ZL, out, Y, dZ: dZ * ((ZL - Y) + 0.5 * dZ),
+            predict=lambda A: A,
+            random_targets=lambda rng, n, m: rng.standard_normal((n, m)),
+        ),
+    )
+}
 
 
 def get(name) -> Output:

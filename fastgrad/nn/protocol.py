@@ -20,9 +20,11 @@ consumer                       methods and attributes it uses
                                ``check_params``, ``check_data`` when present)
 =============================  =============================================
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -55,8 +57,9 @@ class Model(CostModel, Protocol):
     def spec(self):
         """The :class:`~fastgrad.nn.spec.ParamSpec`: names, shapes, θ slices."""
 
-    def check_params(self, params: Params, name: str = "params", *, prefix: str = "",
-                     warn_downcast: bool = False) -> dict:
+    def check_params(
+        self, params: Params, name: str = "params", *, prefix: str = "", warn_downcast: bool = False
+    ) -> dict:
         """Validated float64 copies of a parameter (or gradient) dict."""
 
     def check_data(self, X: Any, Y: Any = ..., *, warn_downcast: bool = False):
@@ -68,8 +71,7 @@ class Model(CostModel, Protocol):
     def dropout_scales(self, m: int, seed, dropout: bool = True):
         """Frozen dropout factors ``{layer: mask / keep_prob}`` or None."""
 
-    def forward_cache(self, params: Params, X: np.ndarray, *, scales=None,
-                      training: bool = True):
+    def forward_cache(self, params: Params, X: np.ndarray, *, scales=None, training: bool = True):
         """Every intermediate of one forward pass (``Z``, ``G``, ``A``, ...)."""
 
     def loss_per_example(self, ZL: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -84,10 +86,17 @@ class Model(CostModel, Protocol):
     def backprop(self, params: Params, cache, Y: np.ndarray, scales=None):
         """``(grads, deltas)`` through a forward cache."""
 
-    def backward(self, params: Params, X: Any, Y: Any, *, seed=None,
-                 dropout: bool = True) -> dict:
+    def backward(self, params: Params, X: Any, Y: Any, *, seed=None, dropout: bool = True) -> dict:
         """The gradients ``{"dW1": ..., ...}`` of the training cost."""
 
-    def cost_and_grads(self, params: Params, X: Any, Y: Any, *, seed=None,
-                       dropout: bool = True, update_running: bool = False):
+    def cost_and_grads(
+        self,
+        params: Params,
+        X: Any,
+        Y: Any,
+        *,
+        seed=None,
+        dropout: bool = True,
+        update_running: bool = False,
+    ):
         """``(cost, grads)`` from one forward pass."""

@@ -8,6 +8,7 @@ order: the same θ the course's ``dictionary_to_vector`` builds, so a course
 user's dicts work unchanged. A user's own model may use any string keys
 (``ParamSpec.of(params)`` then keeps the dict's order).
 """
+
 from __future__ import annotations
 
 import re
@@ -28,7 +29,7 @@ def is_course_name(key, prefix=""):
 def _split_key(key, prefix=""):
     if not isinstance(key, str) or not key.startswith(prefix):
         return None
-    match = _KEY.match(key[len(prefix):])
+    match = _KEY.match(key[len(prefix) :])
     if match is None:
         return None
     return int(match.group(2)), _KINDS.index(match.group(1))
@@ -61,8 +62,10 @@ def parameter_order(keys, *, prefix=""):
 
 def _as_float_array(value, name):
     if isinstance(value, np.ma.MaskedArray):
-        raise TypeError(f"{name} is a masked array; its mask would be lost. Pass "
-                        "value.filled(...) or the plain data")
+        raise TypeError(
+            f"{name} is a masked array; its mask would be lost. Pass "
+            "value.filled(...) or the plain data"
+        )
     arr = np.asarray(value)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
@@ -71,8 +74,9 @@ def _as_float_array(value, name):
 
 def _check_dict(obj, name):
     if not isinstance(obj, dict):
-        raise TypeError(f"{name} must be a dict like {{'W1': ..., 'b1': ...}}, "
-                        f"got {type(obj).__name__}")
+        raise TypeError(
+            f"{name} must be a dict like {{'W1': ..., 'b1': ...}}, got {type(obj).__name__}"
+        )
 
 
 def _check_prefix(prefix, name="prefix"):
@@ -86,8 +90,9 @@ def _template_shape(value, key):
         return tuple(np.shape(value))
     for d in value:
         if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < 0:
-            raise ValueError(f"like[{key!r}] must be an array or a shape tuple of ints >= 0, "
-                             f"got {value!r}")
+            raise ValueError(
+                f"like[{key!r}] must be an array or a shape tuple of ints >= 0, got {value!r}"
+            )
     return tuple(int(d) for d in value)
 
 
@@ -149,7 +154,7 @@ def vector_to_params(theta, like, *, prefix=None):
         )
     out, start = {}, 0
     for key, shape, size in zip(keys, shapes, sizes):
-        out[(prefix or "") + key] = theta[start:start + size].reshape(shape)
+        out[(prefix or "") + key] = theta[start : start + size].reshape(shape)
         start += size
     return out
 
@@ -188,7 +193,7 @@ class ParamSpec:
         self.size = start
 
     @classmethod
-    def for_mlp(cls, layer_dims, batchnorm=()) -> "ParamSpec":
+    def for_mlp(cls, layer_dims, batchnorm=()) -> ParamSpec:
         """The spec of a dense network: ``W{l}`` ``(n_l, n_{l-1})`` and
         ``b{l}`` ``(n_l, 1)``, or ``gamma{l}``, ``beta{l}`` for a
         batch-normalized layer l, in the course's order."""
@@ -204,7 +209,7 @@ class ParamSpec:
         return cls(shapes)
 
     @classmethod
-    def of(cls, params: Mapping) -> "ParamSpec":
+    def of(cls, params: Mapping) -> ParamSpec:
         """The spec of a parameter dict: the course's order when every key is a
         course name, else the dict's own order (any string keys)."""
         keys = list(params)
@@ -212,8 +217,7 @@ class ParamSpec:
             keys = parameter_order(keys)
         elif not all(isinstance(k, str) for k in keys):
             bad = next(k for k in keys if not isinstance(k, str))
-            raise TypeError(f"parameter names must be strings, got {bad!r} "
-                            f"({type(bad).__name__})")
+            raise TypeError(f"parameter names must be strings, got {bad!r} ({type(bad).__name__})")
         return cls({k: tuple(np.shape(params[k])) for k in keys})
 
     def gradient_names(self, prefix="d"):
@@ -228,5 +232,11 @@ class ParamSpec:
         return f"ParamSpec({self.shapes})"
 
 
-__all__ = ["ParamSpec", "params_to_vector", "vector_to_params", "parameter_order",
-           "block_slices", "is_course_name"]
+__all__ = [
+    "ParamSpec",
+    "params_to_vector",
+    "vector_to_params",
+    "parameter_order",
+    "block_slices",
+    "is_course_name",
+]

@@ -1,6 +1,7 @@
 """The scikit-learn estimator protocol fastgrad's estimators share:
 constructor parameters (``get_params``/``set_params``, the ``repr``),
 ``set_output``, feature names, and the not-fitted error."""
+
 from __future__ import annotations
 
 import inspect
@@ -80,8 +81,7 @@ class Estimator:
             return self
         if transform not in ("default", "pandas"):
             raise ValueError(
-                f"set_output: transform must be 'default', 'pandas' or None, got "
-                f"{transform!r}."
+                f"set_output: transform must be 'default', 'pandas' or None, got {transform!r}."
             )
         if not hasattr(self, "_sklearn_output_config"):
             self._sklearn_output_config = {}
@@ -106,7 +106,8 @@ class Estimator:
             if p.name != "self"
         }
         args = ", ".join(
-            f"{k}={v!r}" for k, v in self.get_params().items()
+            f"{k}={v!r}"
+            for k, v in self.get_params().items()
             if not (v is defaults[k] or (type(v) is type(defaults[k]) and v == defaults[k]))
         )
         return f"{type(self).__name__}({args})"

@@ -11,14 +11,21 @@ that are not ndarrays (DataFrames, anything with ``__array__``) are never
 treated as ours unless a dtype conversion made the copy here; Python lists
 and tuples always give a new array.
 """
+
 import numbers
 
 import numpy as np
 
 from fastgrad import _argcheck as ac
 
-__all__ = ["Data", "validate_data", "kernel_view", "check_sample_weight",
-           "is_sparse", "SPARSE_CENTER_MSG"]
+__all__ = [
+    "Data",
+    "validate_data",
+    "kernel_view",
+    "check_sample_weight",
+    "is_sparse",
+    "SPARSE_CENTER_MSG",
+]
 
 # scikit-learn's wording, which users and its estimator checks search for.
 SPARSE_CENTER_MSG = (
@@ -69,8 +76,7 @@ class Data:
     sparse : bool
     """
 
-    def __init__(self, arr, A, owned, target, out_dtype, names, index, columns,
-                 sparse):
+    def __init__(self, arr, A, owned, target, out_dtype, names, index, columns, sparse):
         self.arr = arr
         self.A = A
         self.owned = owned
@@ -98,8 +104,7 @@ def _convert_dtype(arr, what):
     kind = arr.dtype.kind
     if arr.dtype.type in _KERNEL_DTYPES:
         if not arr.dtype.isnative:
-            return arr.astype(arr.dtype.newbyteorder("=")), True, \
-                arr.dtype.newbyteorder("=")
+            return arr.astype(arr.dtype.newbyteorder("=")), True, arr.dtype.newbyteorder("=")
         return arr, False, arr.dtype
     if kind == "f":
         if arr.dtype.itemsize == 2:
@@ -145,8 +150,16 @@ def _dense(X, what):
     arr, copied, out_dtype = _convert_dtype(arr, what)
     if isinstance(X, np.ndarray):
         owned = copied or not np.shares_memory(arr, X)
-        target = X if (X.dtype.kind == "f" and X.dtype.itemsize in (2, 4, 8)
-                       and X.flags.writeable and X.ndim == 2) else None
+        target = (
+            X
+            if (
+                X.dtype.kind == "f"
+                and X.dtype.itemsize in (2, 4, 8)
+                and X.flags.writeable
+                and X.ndim == 2
+            )
+            else None
+        )
     else:
         # A DataFrame, list or other array-like: np.asarray may have given a
         # view of its memory (pandas), so only a conversion made here is ours.
@@ -222,13 +235,17 @@ def check_sample_weight(sample_weight, n_samples):
     what = "sample_weight"
     _refuse_masked(sample_weight, what)
     if isinstance(sample_weight, (bool, np.bool_)):
-        raise TypeError(f"{what} must be an array of numbers or a number, got "
-                        f"{sample_weight!r} (bool).")
+        raise TypeError(
+            f"{what} must be an array of numbers or a number, got {sample_weight!r} (bool)."
+        )
     if is_sparse(sample_weight):
         raise TypeError(f"{what} must be a dense 1D array, got a sparse matrix.")
     if isinstance(sample_weight, numbers.Number):
-        w = np.full(n_samples, sample_weight, dtype=np.float64) \
-            if isinstance(sample_weight, numbers.Real) else np.asarray(sample_weight)
+        w = (
+            np.full(n_samples, sample_weight, dtype=np.float64)
+            if isinstance(sample_weight, numbers.Real)
+            else np.asarray(sample_weight)
+        )
     else:
         try:
             w = np.asarray(sample_weight)
@@ -237,15 +254,15 @@ def check_sample_weight(sample_weight, n_samples):
     if w.dtype.kind == "c":
         raise ValueError(f"Complex data not supported: {what} has dtype {w.dtype}.")
     if w.dtype.kind in "USV":
-        raise TypeError(f"{what} must hold real numbers, got dtype {w.dtype} (convert text "
-                        f"with {what}.astype(float) first).")
+        raise TypeError(
+            f"{what} must hold real numbers, got dtype {w.dtype} (convert text "
+            f"with {what}.astype(float) first)."
+        )
     if w.dtype.kind not in "biuf":
         try:
             w = w.astype(np.float64)
         except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"{what} must hold real numbers, got dtype {w.dtype} ({exc})."
-            ) from exc
+            raise TypeError(f"{what} must hold real numbers, got dtype {w.dtype} ({exc}).") from exc
     w = np.array(w, dtype=np.float64)  # our own copy; the caller's is kept
     if w.ndim != 1:
         raise ValueError(
@@ -259,11 +276,13 @@ def check_sample_weight(sample_weight, n_samples):
             f"{w.shape[0]} entries but X has {n_samples} samples."
         )
     if np.isnan(w).any():
-        raise ValueError(f"Input {what} contains NaN (at index "
-                         f"{int(np.flatnonzero(np.isnan(w))[0])}).")
+        raise ValueError(
+            f"Input {what} contains NaN (at index {int(np.flatnonzero(np.isnan(w))[0])})."
+        )
     if np.isinf(w).any():
-        raise ValueError(f"Input {what} contains infinity (at index "
-                         f"{int(np.flatnonzero(np.isinf(w))[0])}).")
+        raise ValueError(
+            f"Input {what} contains infinity (at index {int(np.flatnonzero(np.isinf(w))[0])})."
+        )
     if (w < 0).any():
         i = int(np.flatnonzero(w < 0)[0])
         raise ValueError(
@@ -271,8 +290,9 @@ def check_sample_weight(sample_weight, n_samples):
             "weight makes the variance meaningless."
         )
     if not (w > 0).any():
-        raise ValueError("Sample weights must contain at least one non-zero number "
-                         f"({what} is all zeros).")
+        raise ValueError(
+            f"Sample weights must contain at least one non-zero number ({what} is all zeros)."
+        )
     return w
 
 
@@ -291,8 +311,7 @@ def validate_for(est, X, *, reset, what="X"):
                 "(transpose both if you use sample_axis=1)."
             )
         raise ValueError(
-            f"Expected 2D array, got {ndim}D array instead: "
-            f"{what}.shape={data.arr.shape}."
+            f"Expected 2D array, got {ndim}D array instead: {what}.shape={data.arr.shape}."
         )
     shape = data.arr.shape
     n_samples, n_features = data.A.shape
@@ -316,16 +335,18 @@ def validate_for(est, X, *, reset, what="X"):
     if n_features != expected:
         hint = ""
         if n_samples == expected:
-            hint = (f" The transposed array would fit: did you mean "
-                    f"sample_axis={1 - axis}?")
+            hint = f" The transposed array would fit: did you mean sample_axis={1 - axis}?"
         raise ValueError(
             f"{what} has {n_features} features, but {type(est).__name__} is "
             f"expecting {expected} features as input ({what}.shape={shape}, "
             f"samples along axis {axis}).{hint}"
         )
     fitted_names = getattr(est, "feature_names_in_", None)
-    if data.names is not None and fitted_names is not None and \
-            not np.array_equal(data.names, fitted_names):
+    if (
+        data.names is not None
+        and fitted_names is not None
+        and not np.array_equal(data.names, fitted_names)
+    ):
         raise ValueError(
             f"The feature names of {what} differ from those seen in fit: "
             f"{list(data.names)} vs {list(fitted_names)}."

@@ -12,6 +12,7 @@ entry's size *before* anything is allocated, and every value is checked for
 consistency. Any damaged, inconsistent or forged file gives a ValueError
 naming the file and what is wrong.
 """
+
 import json
 import math
 import os
@@ -36,8 +37,7 @@ _MAX_RATIO = 1100
 def check_path(path):
     """A file-system path (str, bytes or os.PathLike) without NUL bytes."""
     if not isinstance(path, (str, bytes, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {path!r} "
-                        f"({type(path).__name__})")
+        raise TypeError(f"path must be a str or os.PathLike, got {path!r} ({type(path).__name__})")
     text = os.fspath(path)
     if ("\0" if isinstance(text, str) else b"\0") in text:
         raise ValueError(f"path contains a NUL byte: {path!r}")
@@ -47,8 +47,10 @@ def check_path(path):
 def save(est, path):
     check_path(path)
     params = est.get_params()
-    params = {k: (bool(v) if isinstance(v, np.bool_) else
-                  int(v) if isinstance(v, np.integer) else v) for k, v in params.items()}
+    params = {
+        k: (bool(v) if isinstance(v, np.bool_) else int(v) if isinstance(v, np.integer) else v)
+        for k, v in params.items()
+    }
     n_seen = est.n_samples_seen_
     if np.ndim(n_seen):
         n_seen = np.asarray(n_seen).tolist()
@@ -85,11 +87,14 @@ def _read_entry(zf, info, file_size, *, kinds, shape, max_bytes=None):
     """
     name = info.filename[:-4]
     if info.file_size > _MAX_RATIO * max(file_size, 1) + (1 << 16):
-        raise _Bad(f"entry {name!r} claims {info.file_size} bytes, impossible in "
-                   f"a file of {file_size} bytes")
+        raise _Bad(
+            f"entry {name!r} claims {info.file_size} bytes, impossible in "
+            f"a file of {file_size} bytes"
+        )
     if max_bytes is not None and info.file_size > max_bytes:
-        raise _Bad(f"entry {name!r} is {info.file_size} bytes, more than its "
-                   f"{max_bytes}-byte limit")
+        raise _Bad(
+            f"entry {name!r} is {info.file_size} bytes, more than its {max_bytes}-byte limit"
+        )
     with zf.open(info) as f:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
@@ -98,17 +103,24 @@ def _read_entry(zf, info, file_size, *, kinds, shape, max_bytes=None):
             shp, fortran, dtype = np.lib.format.read_array_header_2_0(f)
         else:
             raise _Bad(f"entry {name!r} has unsupported .npy version {version}")
-        if dtype.hasobject or dtype.kind not in kinds or (
-                dtype.kind == "f" and dtype.itemsize != 8):  # either byte order
-            raise _Bad(f"entry {name!r} has dtype {dtype}, expected "
-                       f"{'float64' if 'f' in kinds else 'unicode text'}")
+        if (
+            dtype.hasobject
+            or dtype.kind not in kinds
+            or (dtype.kind == "f" and dtype.itemsize != 8)
+        ):  # either byte order
+            raise _Bad(
+                f"entry {name!r} has dtype {dtype}, expected "
+                f"{'float64' if 'f' in kinds else 'unicode text'}"
+            )
         if tuple(shp) != tuple(shape):
             raise _Bad(f"entry {name!r} has shape {tuple(shp)}, expected {tuple(shape)}")
         count = math.prod(shp)
         nbytes = count * dtype.itemsize
         if nbytes > info.file_size:
-            raise _Bad(f"entry {name!r} claims {count} values ({nbytes} bytes) but "
-                       f"holds only {info.file_size} bytes")
+            raise _Bad(
+                f"entry {name!r} claims {count} values ({nbytes} bytes) but "
+                f"holds only {info.file_size} bytes"
+            )
         raw = f.read(nbytes)
         if len(raw) != nbytes:
             raise _Bad(f"entry {name!r} is truncated ({len(raw)} of {nbytes} bytes)")
@@ -118,12 +130,14 @@ def _read_entry(zf, info, file_size, *, kinds, shape, max_bytes=None):
 
 def _check_count(value, d):
     """``n_samples_seen_`` from the file: a positive number or d of them."""
+
     def number(v):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise _Bad(f"n_samples_seen_ holds {v!r}, not a number")
         if not math.isfinite(v) or v < 0:
             raise _Bad(f"n_samples_seen_ holds {v!r}, not a non-negative finite number")
         return v
+
     if isinstance(value, list):
         if len(value) != d:
             raise _Bad(f"n_samples_seen_ has {len(value)} entries for {d} features")
@@ -177,8 +191,9 @@ def _load_zip(cls, zf, file_size):
         infos[info.filename[:-4]] = info
     if "meta" not in infos:
         raise _Bad("there is no 'meta' entry")
-    meta_arr = _read_entry(zf, infos["meta"], file_size, kinds="U", shape=(),
-                           max_bytes=_META_MAX_BYTES)
+    meta_arr = _read_entry(
+        zf, infos["meta"], file_size, kinds="U", shape=(), max_bytes=_META_MAX_BYTES
+    )
     try:
         meta = json.loads(str(meta_arr[()]))
     except ValueError as exc:
@@ -205,8 +220,7 @@ def _load_zip(cls, zf, file_size):
         raise _Bad(f"n_features_in_ is {d}, more than the file could hold")
     n_seen, weighted = _check_count(meta["n_samples_seen_"], d)
 
-    expect = {"mean_": est.with_mean or est.with_std,
-              "var_": est.with_std, "scale_": est.with_std}
+    expect = {"mean_": est.with_mean or est.with_std, "var_": est.with_std, "scale_": est.with_std}
     values = {}
     for name, present in expect.items():
         if present and name not in infos:
@@ -235,11 +249,12 @@ def _load_zip(cls, zf, file_size):
             raise _Bad("scale_ is not the square root of var_ (inconsistent file)")
     names = None
     if "feature_names_in_" in infos:
-        names = _read_entry(zf, infos["feature_names_in_"], file_size, kinds="U",
-                            shape=(d,))
+        names = _read_entry(zf, infos["feature_names_in_"], file_size, kinds="U", shape=(d,))
     est.restore_fitted_state(
-        **{name: values.get(name) for name in _ARRAYS}, n_samples_seen_=n_seen,
-        n_features_in_=d, feature_names_in_=None if names is None else names.astype(object),
-        weighted=weighted)
+        **{name: values.get(name) for name in _ARRAYS},
+        n_samples_seen_=n_seen,
+        n_features_in_=d,
+        feature_names_in_=None if names is None else names.astype(object),
+        weighted=weighted,
+    )
     return est
-

@@ -25,6 +25,7 @@ written) → :mod:`fastgrad.normalize.stats` (moments and their merge) and
 :mod:`fastgrad.normalize.report` (train/test report) and
 :mod:`fastgrad.normalize.io` (save/load).
 """
+
 from __future__ import annotations
 
 import numbers
@@ -33,8 +34,8 @@ import os
 import numpy as np
 
 from fastgrad._threads import effective_n_threads
-from fastgrad.normalize import io as _normalizer_io
 from fastgrad.normalize import inputs, transform
+from fastgrad.normalize import io as _normalizer_io
 from fastgrad.normalize.estimator import Estimator, NotFittedError
 from fastgrad.normalize.report import DistributionReport, compare
 from fastgrad.normalize.stats import Moments, batch_moments, is_constant, merge
@@ -49,6 +50,7 @@ _MAX_THREADS = max(1, os.cpu_count() or 1)
 # ---------------------------------------------------------------------------
 # The estimator
 # ---------------------------------------------------------------------------
+
 
 class Normalizer(Estimator):
     """Standardize features with statistics fitted on the training set.
@@ -172,8 +174,7 @@ class Normalizer(Estimator):
            [2.44948974, 0.        ]])
     """
 
-    def __init__(self, *, with_mean=True, with_std=True, copy=True,
-                 sample_axis=0, n_threads=None):
+    def __init__(self, *, with_mean=True, with_std=True, copy=True, sample_axis=0, n_threads=None):
         # Stored as given: scikit-learn's clone() requires it, and validation
         # happens when the parameters are used.
         self.with_mean = with_mean
@@ -208,8 +209,11 @@ class Normalizer(Estimator):
             if not isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"{name} must be a bool, got {value!r}.")
         axis = self.sample_axis
-        if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral) \
-                or axis not in (0, 1):
+        if (
+            isinstance(axis, (bool, np.bool_))
+            or not isinstance(axis, numbers.Integral)
+            or axis not in (0, 1)
+        ):
             raise ValueError(
                 "sample_axis must be 0 (samples are rows, X of shape "
                 "(n_samples, n_features), scikit-learn's layout) or 1 (samples "
@@ -217,8 +221,8 @@ class Normalizer(Estimator):
             )
         n_threads = self.n_threads
         if n_threads is not None and (
-                isinstance(n_threads, (bool, np.bool_))
-                or not isinstance(n_threads, numbers.Integral)):
+            isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral)
+        ):
             raise TypeError(
                 "n_threads must be an int (a positive count, or -1 for all cores) "
                 f"or None, got {n_threads!r} ({type(n_threads).__name__})."
@@ -238,8 +242,9 @@ class Normalizer(Estimator):
         mean = np.zeros(d) if self.mean_ is None else np.asarray(self.mean_, dtype=np.float64)
         var = np.zeros(d) if self.var_ is None else np.asarray(self.var_, dtype=np.float64)
         with np.errstate(invalid="ignore"):
-            return Moments(np.where(n > 0, mean, 0.0), np.zeros(d),
-                           np.where(n > 0, var * n, 0.0), n)
+            return Moments(
+                np.where(n > 0, mean, 0.0), np.zeros(d), np.where(n > 0, var * n, 0.0), n
+            )
 
     def fit(self, X, y=None, sample_weight=None):
         """Compute the mean and standard deviation of the training set.
@@ -473,8 +478,17 @@ class Normalizer(Estimator):
         """
         return _normalizer_io.load(cls, path)
 
-    def restore_fitted_state(self, *, mean_, var_, scale_, n_samples_seen_, n_features_in_,
-                             feature_names_in_=None, weighted=False):
+    def restore_fitted_state(
+        self,
+        *,
+        mean_,
+        var_,
+        scale_,
+        n_samples_seen_,
+        n_features_in_,
+        feature_names_in_=None,
+        weighted=False,
+    ):
         """Set the fitted attributes at once (what :meth:`load` reads from a
         file); the running moments are rebuilt from them when needed."""
         self.mean_, self.var_, self.scale_ = mean_, var_, scale_

@@ -1,4 +1,5 @@
 """The train/test distribution report of a fitted Normalizer."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,8 +39,22 @@ class DistributionReport:
         Sample counts.
     """
 
-    def __init__(self, *, train_mean, train_std, scale, constant, test_mean, test_std,
-                 n_train, n_test, mean_tol, std_tol, max_rows=10, feature_names=None):
+    def __init__(
+        self,
+        *,
+        train_mean,
+        train_std,
+        scale,
+        constant,
+        test_mean,
+        test_std,
+        n_train,
+        n_test,
+        mean_tol,
+        std_tol,
+        max_rows=10,
+        feature_names=None,
+    ):
         self.train_mean = train_mean
         self.train_std = train_std
         self.scale = scale
@@ -79,33 +94,54 @@ class DistributionReport:
             f"σ units (ideal 0) and std ratio (ideal 1).\n"
         )
         if n_flag:
-            head += (f"{n_flag} of {d} feature(s) flagged (|mean shift| > "
-                     f"{self.mean_tol:g} σ or std ratio outside "
-                     f"[{1 / self.std_tol:.3g}, {self.std_tol:g}]).\n")
+            head += (
+                f"{n_flag} of {d} feature(s) flagged (|mean shift| > "
+                f"{self.mean_tol:g} σ or std ratio outside "
+                f"[{1 / self.std_tol:.3g}, {self.std_tol:g}]).\n"
+            )
         else:
-            head += (f"No feature flagged (|mean shift| <= {self.mean_tol:g} σ, std "
-                     f"ratio within [{1 / self.std_tol:.3g}, {self.std_tol:g}]).\n")
+            head += (
+                f"No feature flagged (|mean shift| <= {self.mean_tol:g} σ, std "
+                f"ratio within [{1 / self.std_tol:.3g}, {self.std_tol:g}]).\n"
+            )
         order = np.lexsort((-np.abs(self.mean_shift), ~self.flagged))
         shown = order[: self.max_rows]
-        header = ("feature", "train mean", "train std", "X mean", "X std", "shift (σ)",
-                  "std ratio", "")
+        header = (
+            "feature",
+            "train mean",
+            "train std",
+            "X mean",
+            "X std",
+            "shift (σ)",
+            "std ratio",
+            "",
+        )
         rows = []
         for j in shown:
             note = "FLAG" if self.flagged[j] else ""
             if self.constant[j]:
                 note = (note + " const-in-train").strip()
-            rows.append((
-                self._name(j), f"{self.train_mean[j]:.6g}", f"{self.train_std[j]:.4g}",
-                f"{self.test_mean[j]:.6g}", f"{self.test_std[j]:.4g}",
-                f"{self.mean_shift[j]:+.3f}", f"{self.std_ratio[j]:.3f}", note,
-            ))
+            rows.append(
+                (
+                    self._name(j),
+                    f"{self.train_mean[j]:.6g}",
+                    f"{self.train_std[j]:.4g}",
+                    f"{self.test_mean[j]:.6g}",
+                    f"{self.test_std[j]:.4g}",
+                    f"{self.mean_shift[j]:+.3f}",
+                    f"{self.std_ratio[j]:.3f}",
+                    note,
+                )
+            )
         lines = markdown_table(header, rows)
         tail = "" if d <= len(shown) else f"\n({d - len(shown)} more feature(s) not shown)"
         return head + "\n".join(lines) + tail
 
     def __repr__(self):
-        return (f"<DistributionReport: {int(self.flagged.sum())} of "
-                f"{self.mean_shift.size} features flagged, n_test={self.n_test}>")
+        return (
+            f"<DistributionReport: {int(self.flagged.sum())} of "
+            f"{self.mean_shift.size} features flagged, n_test={self.n_test}>"
+        )
 
 
 def compare(norm, X, *, mean_tol=0.25, std_tol=1.5, max_rows=10):
@@ -126,12 +162,16 @@ def compare(norm, X, *, mean_tol=0.25, std_tol=1.5, max_rows=10):
     names = getattr(norm, "feature_names_in_", None)
     n_train = norm.n_samples_seen_
     return DistributionReport(
-        train_mean=norm.mean_.copy(), train_std=np.sqrt(norm.var_),
+        train_mean=norm.mean_.copy(),
+        train_std=np.sqrt(norm.var_),
         scale=norm.scale_.copy(),
         constant=is_constant(norm.var_, norm.mean_, n_train),
-        test_mean=m.mean, test_std=np.sqrt(m.var),
+        test_mean=m.mean,
+        test_std=np.sqrt(m.var),
         n_train=n_train if np.ndim(n_train) == 0 else np.max(n_train),
         n_test=data.A.shape[0],
-        mean_tol=float(mean_tol), std_tol=float(std_tol), max_rows=int(max_rows),
+        mean_tol=float(mean_tol),
+        std_tol=float(std_tol),
+        max_rows=int(max_rows),
         feature_names=None if names is None else list(names),
     )

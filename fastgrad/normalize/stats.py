@@ -17,13 +17,23 @@ Three producers:
   scikit-learn's weighted/NaN fit);
 * :func:`sparse_moments` -- CSR/CSC input, implicit zeros counted.
 """
+
 import numpy as np
 
 from fastgrad.normalize import _normalizer_kernel
 from fastgrad.normalize.inputs import check_sample_weight, kernel_view
 
-__all__ = ["Moments", "batch_moments", "dense_moments", "masked_moments", "sparse_moments", "merge",
-           "is_constant", "nonfinite_message", "feature_list"]
+__all__ = [
+    "Moments",
+    "batch_moments",
+    "dense_moments",
+    "masked_moments",
+    "sparse_moments",
+    "merge",
+    "is_constant",
+    "nonfinite_message",
+    "feature_list",
+]
 
 # Elements per block in the NumPy paths: bounds their temporaries (8 MiB).
 _BLOCK_ELEMENTS = 1 << 20
@@ -59,8 +69,7 @@ class Moments:
     @property
     def var(self):
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.n > 0, self.m2 / np.where(self.n > 0, self.n, 1.0),
-                            np.nan)
+            return np.where(self.n > 0, self.m2 / np.where(self.n > 0, self.n, 1.0), np.nan)
 
     def take(self, idx):
         return Moments(self.ref[idx], self.dmean[idx], self.m2[idx], self.n[idx])
@@ -129,7 +138,7 @@ def _first_valid(A):
         todo = np.flatnonzero(np.isnan(ref))
         if not todo.size:
             break
-        blk = np.asarray(A[r0:r0 + rows][:, todo], dtype=np.float64)
+        blk = np.asarray(A[r0 : r0 + rows][:, todo], dtype=np.float64)
         valid = ~np.isnan(blk)
         has = valid.any(axis=0)
         first = valid.argmax(axis=0)
@@ -157,13 +166,14 @@ def masked_moments(A, w, what, offset=None):
     def too_large(cols):
         return ValueError(
             f"Input {what} has values too large for float64: the statistics of "
-            f"feature(s) {feature_list(feats[cols])} overflow (inf).")
+            f"feature(s) {feature_list(feats[cols])} overflow (inf)."
+        )
 
     with np.errstate(invalid="ignore", over="ignore"):
         for r0 in range(0, n, rows):
-            raw = A[r0:r0 + rows]
+            raw = A[r0 : r0 + rows]
             dev = np.subtract(raw, ref0, dtype=np.float64)
-            wb = None if w is None else w[r0:r0 + rows, None]
+            wb = None if w is None else w[r0 : r0 + rows, None]
             if np.isfinite(dev).all():
                 has_nan.append(False)
                 W += dev.shape[0] if w is None else wb.sum()
@@ -190,13 +200,13 @@ def masked_moments(A, w, what, offset=None):
         dm0 = np.where(has, dmean, 0.0)
         M2 = np.zeros(d)
         for b, r0 in enumerate(range(0, n, rows)):
-            dev = np.subtract(A[r0:r0 + rows], ref0, dtype=np.float64)
+            dev = np.subtract(A[r0 : r0 + rows], ref0, dtype=np.float64)
             dev -= dm0  # (x - ref) - dmean: small numbers, no digits lost
             if has_nan[b]:
                 dev[np.isnan(dev)] = 0.0
             dev *= dev
             if w is not None:
-                dev *= w[r0:r0 + rows, None]
+                dev *= w[r0 : r0 + rows, None]
             M2 += dev.sum(axis=0)
     bad = has & ~(np.isfinite(dmean) & np.isfinite(M2))
     if bad.any():
@@ -220,8 +230,7 @@ def sparse_moments(A, w, what):
         rows = np.asarray(A.indices)
     if np.isinf(data).any():
         bad = np.unique(cols[np.isinf(data)])
-        raise ValueError(f"Input {what} contains infinity (in feature(s) "
-                         f"{feature_list(bad)}).")
+        raise ValueError(f"Input {what} contains infinity (in feature(s) {feature_list(bad)}).")
     nan = np.isnan(data)
     wr = np.ones(data.shape) if w is None else w[rows]
     W_total = float(n) if w is None else float(w.sum())
@@ -235,8 +244,7 @@ def sparse_moments(A, w, what):
         mean = np.where(has, S / np.where(has, W, 1.0), np.nan)
         m0 = np.where(has, mean, 0.0)
         dev = dv - m0[cv]
-        M2 = np.bincount(cv, weights=wv * dev * dev, minlength=d) \
-            + (W - W_stored) * m0 * m0
+        M2 = np.bincount(cv, weights=wv * dev * dev, minlength=d) + (W - W_stored) * m0 * m0
     bad = has & ~(np.isfinite(mean) & np.isfinite(M2))
     if bad.any():
         raise ValueError(

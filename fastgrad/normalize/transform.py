@@ -3,6 +3,7 @@ inverse) through the compiled kernel, written in place only where that is
 allowed, refused before anything is written when it would meet infinity or
 overflow; sparse matrices are scaled; the result wrapped as ``set_output``
 asks."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,11 @@ def constants(norm, inverse):
         factor = np.ones(d)
     else:
         factor = norm.scale_ if inverse else 1.0 / norm.scale_
-    return (np.ascontiguousarray(shift, dtype=np.float64),
-            np.ascontiguousarray(factor, dtype=np.float64))
+    return (
+        np.ascontiguousarray(shift, dtype=np.float64),
+        np.ascontiguousarray(factor, dtype=np.float64),
+    )
+
 
 def overflow_message(what, features, dtype, inverse):
     formula = "X * scale_ + mean_" if inverse else "(X - mean_) / scale_"
@@ -34,8 +38,8 @@ def overflow_message(what, features, dtype, inverse):
         "training data (or pass float64 data)."
     )
 
-def precheck(K, transposed, shift, factor, inverse, dtype, stats_ok, what,
-              n_threads):
+
+def precheck(K, transposed, shift, factor, inverse, dtype, stats_ok, what, n_threads):
     """Raise before anything is written if the map would meet infinity or
     overflow. The map is monotonic in x per feature (``factor > 0``, and
     rounding is monotonic), so each feature's extremes decide: one read of
@@ -45,8 +49,9 @@ def precheck(K, transposed, shift, factor, inverse, dtype, stats_ok, what,
     _normalizer_kernel.minmax(K, transposed, lo, hi, n_threads)
     inf = np.isinf(lo) | np.isinf(hi)
     if inf.any():
-        raise ValueError(f"Input {what} contains infinity (in feature(s) "
-                         f"{feature_list(np.flatnonzero(inf))}).")
+        raise ValueError(
+            f"Input {what} contains infinity (in feature(s) {feature_list(np.flatnonzero(inf))})."
+        )
     bad = np.zeros(lo.shape, dtype=bool)
     with np.errstate(over="ignore", invalid="ignore"):
         for x in (lo, hi):
@@ -55,8 +60,8 @@ def precheck(K, transposed, shift, factor, inverse, dtype, stats_ok, what,
             bad |= ~np.isfinite(y) & np.isfinite(x)
     bad &= stats_ok
     if bad.any():
-        raise ValueError(overflow_message(what, np.flatnonzero(bad), dtype,
-                                                inverse))
+        raise ValueError(overflow_message(what, np.flatnonzero(bad), dtype, inverse))
+
 
 def check_output(K, out, transposed, stats_ok, inverse, what):
     """After the kernel flagged a non-finite output written to a separate
@@ -64,12 +69,13 @@ def check_output(K, out, transposed, stats_ok, inverse, what):
     axis = 1 if transposed else 0
     inf = np.isinf(K).any(axis=axis)
     if inf.any():
-        raise ValueError(f"Input {what} contains infinity (in feature(s) "
-                         f"{feature_list(np.flatnonzero(inf))}).")
+        raise ValueError(
+            f"Input {what} contains infinity (in feature(s) {feature_list(np.flatnonzero(inf))})."
+        )
     bad = (~np.isfinite(out) & np.isfinite(K)).any(axis=axis) & stats_ok
     if bad.any():
-        raise ValueError(overflow_message(what, np.flatnonzero(bad), out.dtype,
-                                                inverse))
+        raise ValueError(overflow_message(what, np.flatnonzero(bad), out.dtype, inverse))
+
 
 def apply(norm, data, copy, inverse, n_threads, what="X"):
     """The (inverse) transform of validated ``data``, written where ``copy`` allows."""
@@ -83,14 +89,15 @@ def apply(norm, data, copy, inverse, n_threads, what="X"):
     # the caller's own array with copy=False (checked first, below).
     direct = target is not None and not data.owned and not copied
     if direct or data.owned or copied:
-        precheck(K, transposed, shift, factor, inverse, K.dtype, stats_ok, what,
-                       n_threads)
+        precheck(K, transposed, shift, factor, inverse, K.dtype, stats_ok, what, n_threads)
         out = K
     else:
         ac.check_allocation(K.size * K.itemsize, what, f"the transformed {what}")
         out = np.empty(K.shape, dtype=K.dtype)
-    if not _normalizer_kernel.affine(K, out, transposed, shift, factor, inverse, n_threads) \
-            and out is not K:
+    if (
+        not _normalizer_kernel.affine(K, out, transposed, shift, factor, inverse, n_threads)
+        and out is not K
+    ):
         check_output(K, out, transposed, stats_ok, inverse, what)
     res = out.T if transposed else out  # (n_samples, n_features)
     if norm.sample_axis == 1:
@@ -101,8 +108,7 @@ def apply(norm, data, copy, inverse, n_threads, what="X"):
         over = np.isinf(low) & np.isfinite(res)
         if over.any():
             cols = np.flatnonzero(over.any(axis=1 if norm.sample_axis == 1 else 0))
-            raise ValueError(overflow_message(what, cols, data.out_dtype,
-                                                    inverse))
+            raise ValueError(overflow_message(what, cols, data.out_dtype, inverse))
         res = low
     if direct:
         return target
@@ -113,6 +119,7 @@ def apply(norm, data, copy, inverse, n_threads, what="X"):
         np.copyto(target, res, casting="unsafe")
         return target
     return res
+
 
 def apply_sparse(norm, data, inverse, what):
     """The transform of a sparse matrix (scaling only: centering would densify it)."""
@@ -126,8 +133,10 @@ def apply_sparse(norm, data, inverse, what):
     feat = minor if (M.format == "csr") == feature_is_column else major
     values = np.asarray(M.data, dtype=np.float64)
     if np.isinf(values).any():
-        raise ValueError(f"Input {what} contains infinity (in feature(s) "
-                         f"{feature_list(np.unique(feat[np.isinf(values)]))}).")
+        raise ValueError(
+            f"Input {what} contains infinity (in feature(s) "
+            f"{feature_list(np.unique(feat[np.isinf(values)]))})."
+        )
     out = M.copy()  # data, indices and indptr: nothing is shared
     if norm.with_std:
         factor = norm.scale_ if inverse else 1.0 / norm.scale_
@@ -135,19 +144,21 @@ def apply_sparse(norm, data, inverse, what):
             new = (values * factor[feat]).astype(M.dtype)
         bad = ~np.isfinite(new) & np.isfinite(values) & np.isfinite(factor[feat])
         if bad.any():
-            raise ValueError(overflow_message(
-                what, np.unique(feat[bad]), M.dtype, inverse))
+            raise ValueError(overflow_message(what, np.unique(feat[bad]), M.dtype, inverse))
         out.data = new
     return out
+
 
 def wrap(norm, data, res):
     """Apply ``set_output``: a DataFrame when asked for."""
     if norm.output_kind() != "pandas":
         return res
     if data.sparse:
-        raise ValueError("Pandas output does not support sparse data: the "
-                         "transform of a sparse matrix is sparse. Use "
-                         "set_output(transform='default').")
+        raise ValueError(
+            "Pandas output does not support sparse data: the "
+            "transform of a sparse matrix is sparse. Use "
+            "set_output(transform='default')."
+        )
     import pandas as pd
 
     names = norm.get_feature_names_out()

@@ -1,6 +1,7 @@
 """Optimizers, learning-rate schedules and mini-batches; :func:`fit` (the
 training loop, :mod:`fastgrad.training`) is re-exported here, where the
 course's week-2 code looks for it."""
+
 from fastgrad.optim.batching import random_mini_batches
 from fastgrad.optim.optimizers import Adam, GradientDescent, Momentum, Optimizer, RMSprop
 from fastgrad.optim.schedules import ExponentialDecay, InverseTimeDecay, StepDecay

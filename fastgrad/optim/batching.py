@@ -1,5 +1,6 @@
 """Mini-batches in the course's layout: shuffle the example columns, cut
 them into batches."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,10 @@ def check_xy(X, Y):
     if Y.ndim == 1 and Y.shape[0] == m:
         Y = Y.reshape(1, m)
     if Y.ndim != 2 or Y.shape[1] != m:
-        raise ValueError(f"Y must have shape (n_y, m={m}) to match X {X.shape} (examples are "
-                         f"columns in both), got {Y.shape}")
+        raise ValueError(
+            f"Y must have shape (n_y, m={m}) to match X {X.shape} (examples are "
+            f"columns in both), got {Y.shape}"
+        )
     if m == 0:
         raise ValueError("X has no examples (m = 0)")
     return X, Y
@@ -28,8 +31,10 @@ def shuffled_batches(X, Y, batch_size, rng):
     """Shuffle the columns with ``rng`` and cut them into batches (no checks)."""
     m = X.shape[1]
     perm = rng.permutation(m)
-    return [(X[:, idx], Y[:, idx]) for idx in
-            (perm[start:start + batch_size] for start in range(0, m, batch_size))]
+    return [
+        (X[:, idx], Y[:, idx])
+        for idx in (perm[start : start + batch_size] for start in range(0, m, batch_size))
+    ]
 
 
 def random_mini_batches(X, Y, batch_size=64, seed=None):

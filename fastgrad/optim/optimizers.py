@@ -19,6 +19,7 @@ returns new arrays and never writes into the caller's dicts; an optimizer's
 state (``v``, ``s``, the step counter ``t``) is shaped lazily from the first
 parameters it sees.
 """
+
 from __future__ import annotations
 
 import functools
@@ -40,15 +41,24 @@ def _check_keys(param_keys, grad_keys):
     entries ``dZ1``, ``dA1``, ...) are ignored, as ``gradient_check_n`` does;
     a parameter gradient with no parameter (``dW9``) is still an error.
     """
-    orphans = [g for g in grad_keys if isinstance(g, str) and g.startswith("d")
-               and is_course_name(g[1:]) and g[1:] not in param_keys]
+    orphans = [
+        g
+        for g in grad_keys
+        if isinstance(g, str)
+        and g.startswith("d")
+        and is_course_name(g[1:])
+        and g[1:] not in param_keys
+    ]
     if orphans:
-        raise KeyError(f"grads has {orphans} with no matching parameter in params "
-                       f"(gradient names are 'd' + the parameter name, e.g. 'dW1')")
+        raise KeyError(
+            f"grads has {orphans} with no matching parameter in params "
+            f"(gradient names are 'd' + the parameter name, e.g. 'dW1')"
+        )
     missing = [k for k in param_keys if is_course_name(k) and "d" + k not in grad_keys]
     if missing:
-        raise KeyError(f"grads has no gradient for {missing}; expected "
-                       f"{['d' + k for k in missing]}")
+        raise KeyError(
+            f"grads has no gradient for {missing}; expected {['d' + k for k in missing]}"
+        )
 
 
 def _pair_up(params, grads):
@@ -61,11 +71,13 @@ def _pair_up(params, grads):
     entries (buffers such as running statistics) are carried over unchanged.
     """
     if not isinstance(params, dict):
-        raise TypeError(f"params must be a dict like {{'W1': ..., 'b1': ...}}, "
-                        f"got {type(params).__name__}")
+        raise TypeError(
+            f"params must be a dict like {{'W1': ..., 'b1': ...}}, got {type(params).__name__}"
+        )
     if not isinstance(grads, dict):
-        raise TypeError(f"grads must be a dict like {{'dW1': ..., 'db1': ...}}, "
-                        f"got {type(grads).__name__}")
+        raise TypeError(
+            f"grads must be a dict like {{'dW1': ..., 'db1': ...}}, got {type(grads).__name__}"
+        )
     _check_keys(tuple(params), tuple(grads))
     pairs = []
     for key in params:
@@ -78,8 +90,9 @@ def _pair_up(params, grads):
                 if arr.dtype.kind not in "fiub":
                     raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
         if g.shape != p.shape:
-            raise ValueError(f"grads['d{key}'] has shape {g.shape} but params[{key!r}] has "
-                             f"shape {p.shape}")
+            raise ValueError(
+                f"grads['d{key}'] has shape {g.shape} but params[{key!r}] has shape {p.shape}"
+            )
         pairs.append((key, p.astype(np.float64, copy=False), g.astype(np.float64, copy=False)))
     return pairs
 
@@ -111,7 +124,7 @@ class Optimizer:
     def reset(self):
         """Forget the state (velocities, step counter); the next step starts afresh."""
         self.t = 0
-        self._flat = None    # {slot: (P,) array}, every block concatenated in θ's layout
+        self._flat = None  # {slot: (P,) array}, every block concatenated in θ's layout
         self._layout = None  # ((key, shape), ...) the state was built for
 
     @property
@@ -124,7 +137,7 @@ class Optimizer:
             size = math.prod(shape)
             out[key] = {}
             for slot, flat in self._flat.items():
-                view = flat[start:start + size].reshape(shape)
+                view = flat[start : start + size].reshape(shape)
                 view.flags.writeable = False
                 out[key][slot] = view
             start += size
@@ -134,8 +147,9 @@ class Optimizer:
         return {}
 
     def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in
-                         {"learning_rate": self.learning_rate, **self._hyper()}.items())
+        args = ", ".join(
+            f"{k}={v!r}" for k, v in {"learning_rate": self.learning_rate, **self._hyper()}.items()
+        )
         return f"{type(self).__name__}({args})"
 
     def _direction(self, g, state, t):  # pragma: no cover - abstract
@@ -173,7 +187,8 @@ class Optimizer:
         elif layout != self._layout:
             raise ValueError(
                 f"{type(self).__name__} was set up for blocks {dict(self._layout)} but got "
-                f"{dict(layout)}; use a fresh optimizer (or call reset()) for a new model")
+                f"{dict(layout)}; use a fresh optimizer (or call reset()) for a new model"
+            )
         else:
             state = self._flat
         # One flat θ and dθ: a handful of NumPy calls per step whatever the
@@ -191,15 +206,17 @@ class Optimizer:
         self._flat, self._layout, self.t = new_state, layout, t
         updated, start = {}, 0
         for key, p, _ in pairs:
-            updated[key] = new[start:start + p.size].reshape(p.shape)
+            updated[key] = new[start : start + p.size].reshape(p.shape)
             start += p.size
-        return {key: updated[key] if key in updated else np.array(value, copy=True)
-                for key, value in params.items()}
+        return {
+            key: updated[key] if key in updated else np.array(value, copy=True)
+            for key, value in params.items()
+        }
 
     def _non_finite(self, pairs, new, t, lr):
         start = 0
         for key, p, g in pairs:
-            block = new[start:start + p.size]
+            block = new[start : start + p.size]
             start += p.size
             if np.isfinite(block).all():
                 continue
@@ -207,7 +224,8 @@ class Optimizer:
                 return FloatingPointError(f"grads['d{key}'] contains NaN or inf")
             return FloatingPointError(
                 f"{type(self).__name__} step {t} made params[{key!r}] NaN or inf "
-                f"(learning_rate={lr:g}, max |d{key}| = {np.max(np.abs(g)):.3g})")
+                f"(learning_rate={lr:g}, max |d{key}| = {np.max(np.abs(g)):.3g})"
+            )
         return FloatingPointError("a parameter became NaN or inf")  # pragma: no cover
 
 
@@ -306,8 +324,8 @@ class Adam(Optimizer):
     def _direction(self, g, state, t):
         v = self.beta1 * state["v"] + (1.0 - self.beta1) * g
         s = self.beta2 * state["s"] + (1.0 - self.beta2) * (g * g)
-        v_hat = v / (1.0 - self.beta1 ** t)
-        s_hat = s / (1.0 - self.beta2 ** t)
+        v_hat = v / (1.0 - self.beta1**t)
+        s_hat = s / (1.0 - self.beta2**t)
         return v_hat / (np.sqrt(s_hat) + self.epsilon), {"v": v, "s": s}
 
 

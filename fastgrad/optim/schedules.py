@@ -8,8 +8,8 @@ StepDecay             ``α₀ / (1 + decay_rate·⌊epoch / time_interval⌋)``
 ExponentialDecay      ``α₀ · rate^epoch``
 ====================  ====================================================
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 from fastgrad import _argcheck as ac
 
@@ -80,7 +80,7 @@ class ExponentialDecay(_Schedule):
         self.rate = ac.real(rate, "rate", low=0.0, high=1.0, low_open=True)
 
     def _rate(self, epoch):
-        return self.learning_rate0 * self.rate ** epoch
+        return self.learning_rate0 * self.rate**epoch
 
 
 # -- the training loop -----------------------------------------------------
