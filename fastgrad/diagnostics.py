@@ -40,6 +40,8 @@ forward growth ``c^(l-1)`` of ``A[l-1]`` and the backward growth
 large. ``dZ`` shows the exponential the course describes.
 """
 
+from __future__ import annotations
+
 from dataclasses import asdict, dataclass
 from typing import Optional
 
@@ -47,7 +49,9 @@ import numpy as np
 
 from fastgrad import _argcheck as ac
 from fastgrad._table import table
+from fastgrad._typing import ArrayLike, Params
 from fastgrad.nn.activations import ACTIVATIONS
+from fastgrad.nn.protocol import Model
 
 SATURATION_TOL = 0.01
 DEFAULT_THRESHOLD = 100.0
@@ -263,8 +267,14 @@ def _unit_fraction(mask_all_examples):
 
 
 def diagnose(
-    model, params, X, Y=None, *, threshold=DEFAULT_THRESHOLD, saturation_tol=SATURATION_TOL
-):
+    model: Model,
+    params: Params,
+    X: ArrayLike,
+    Y: ArrayLike | None = None,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    saturation_tol: float = SATURATION_TOL,
+) -> Diagnosis:
     """Per-layer activation and gradient statistics, with a verdict.
 
     Parameters

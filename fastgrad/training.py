@@ -13,15 +13,21 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from fastgrad import _argcheck as ac
 from fastgrad import _progress
 from fastgrad._rng import as_generator
+from fastgrad._typing import ArrayLike, Params, Seed
+from fastgrad.nn.protocol import Model
 from fastgrad.nn.spec import is_course_name
 from fastgrad.optim.batching import check_xy, shuffled_batches
+
+if TYPE_CHECKING:
+    from fastgrad.optim.optimizers import Optimizer
 
 __all__ = ["fit", "FitResult", "gradient_descent", "TrainResult", "DivergenceError"]
 
@@ -112,8 +118,16 @@ def _fresh_copy(params):
 
 
 def gradient_descent(
-    model, params, X, Y, *, learning_rate, num_iterations, record_every=1000, callback=None
-):
+    model: Model,
+    params: Params,
+    X: ArrayLike,
+    Y: ArrayLike,
+    *,
+    learning_rate: float,
+    num_iterations: int,
+    record_every: int = 1000,
+    callback: Callable[[int, float, dict], bool | None] | None = None,
+) -> TrainResult:
     """Train ``params`` by full-batch gradient descent.
 
     Parameters
@@ -387,22 +401,22 @@ class _Fit:
 
 
 def fit(
-    model,
-    params,
-    X,
-    Y,
+    model: Model,
+    params: Params,
+    X: ArrayLike,
+    Y: ArrayLike,
     *,
-    optimizer,
-    num_epochs,
-    batch_size=64,
-    seed=None,
-    schedule=None,
-    callback=None,
-    progress=None,
-    print_every=None,
-    check_gradients=None,
-    check_options=None,
-):
+    optimizer: Optimizer,
+    num_epochs: int,
+    batch_size: int | None = 64,
+    seed: Seed = None,
+    schedule: Callable[[int], float] | None = None,
+    callback: Callable[[int, dict, float], bool | None] | None = None,
+    progress: bool | None = None,
+    print_every: int | None = None,
+    check_gradients: bool | Sequence[int] | None = None,
+    check_options: dict | None = None,
+) -> FitResult:
     """Train ``params`` with mini-batch ``optimizer`` steps, as the course does.
 
     Each epoch shuffles the examples (from ``seed``), cuts them into

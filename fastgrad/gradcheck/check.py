@@ -11,35 +11,38 @@ backprop by ``‖a − n‖₂ / (‖a‖₂ + ‖n‖₂)`` and returns a
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from fastgrad._rng import as_generator
 from fastgrad._threads import effective_n_threads, single_threaded_blas
+from fastgrad._typing import ArrayLike, Params, ScalarFunction, Seed, Thresholds
 from fastgrad.gradcheck import generic, inputs, mlp, options
-from fastgrad.gradcheck.report import GradientCheckError, check_thresholds
+from fastgrad.gradcheck.report import GradCheckReport, GradientCheckError, check_thresholds
 from fastgrad.nn.model import MLP
+from fastgrad.nn.protocol import CostModel
 
 MODES = options.MODES
 
 
 def gradient_check(
-    model,
-    params,
-    grads,
-    X,
-    Y,
+    model: CostModel,
+    params: Params,
+    grads: Params,
+    X: ArrayLike,
+    Y: ArrayLike,
     *,
-    epsilon=1e-7,
-    n_threads=None,
-    mode="full",
-    k=None,
-    seed=None,
-    dropout=True,
-    thresholds=None,
-    progress=None,
-    raise_on_failure=False,
-):
+    epsilon: float = 1e-7,
+    n_threads: int | None = None,
+    mode: str = "full",
+    k: int | None = None,
+    seed: Seed = None,
+    dropout: bool = True,
+    thresholds: Thresholds | None = None,
+    progress: bool | None = None,
+    raise_on_failure: bool = False,
+) -> GradCheckReport:
     """Check backprop gradients against the two-sided numerical gradient.
 
     Parameters
@@ -201,7 +204,7 @@ def _frozen_dropout(model, m, seed, dropout):
     return model.dropout_scales(m, seed, True)
 
 
-def numerical_gradient(f, theta, *, epsilon=1e-7):
+def numerical_gradient(f: ScalarFunction, theta: ArrayLike, *, epsilon: float = 1e-7) -> np.ndarray:
     """Two-sided numerical gradient of a scalar function.
 
     Parameters
@@ -264,8 +267,15 @@ def _as_theta(theta, name="theta"):
 
 
 def check_grad(
-    f, theta, grad, *, epsilon=1e-7, thresholds=None, raise_on_failure=False, progress=None
-):
+    f: ScalarFunction,
+    theta: ArrayLike,
+    grad: ArrayLike | Callable[[np.ndarray], ArrayLike],
+    *,
+    epsilon: float = 1e-7,
+    thresholds: Thresholds | None = None,
+    raise_on_failure: bool = False,
+    progress: bool | None = None,
+) -> GradCheckReport:
     """Check a gradient of any Python function ``f(theta) -> float``.
 
     Parameters

@@ -16,10 +16,13 @@ batch normalization of chosen hidden layers (``batchnorm``); see :class:`MLP`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import numpy as np
 
 from fastgrad import _argcheck as ac
 from fastgrad._rng import as_generator
+from fastgrad._typing import ArrayLike, Params, Seed
 from fastgrad.nn import activations, outputs, validation
 from fastgrad.nn import batchnorm as bn
 from fastgrad.nn.spec import ParamSpec, parameter_order
@@ -87,16 +90,16 @@ class MLP:
 
     def __init__(
         self,
-        layer_dims,
-        hidden="relu",
-        output="sigmoid",
-        l2=0.0,
+        layer_dims: Sequence[int],
+        hidden: str | Sequence[str] = "relu",
+        output: str = "sigmoid",
+        l2: float = 0.0,
         *,
-        keep_prob=1.0,
-        batchnorm=(),
-        bn_momentum=0.9,
-        bn_epsilon=1e-5,
-    ):
+        keep_prob: float | Sequence[float] = 1.0,
+        batchnorm: Iterable[int] | bool = (),
+        bn_momentum: float = 0.9,
+        bn_epsilon: float = 1e-5,
+    ) -> None:
         dims = ac.sizes(layer_dims, "layer_dims")
         n_hidden = len(dims) - 2
         if isinstance(hidden, str):
@@ -178,7 +181,7 @@ class MLP:
             f"output={self.output!r}, l2={self.l2}{extra})"
         )
 
-    def init_params(self, method="he", *, seed=None, scale=1.0):
+    def init_params(self, method: str = "he", *, seed: Seed = None, scale: float = 1.0) -> dict:
         """Fresh parameters from :func:`fastgrad.init.initialize_parameters`;
         batch-normalized layers get γ = 1, β = 0 instead of b."""
         from fastgrad.init import initialize_parameters
@@ -191,7 +194,7 @@ class MLP:
             params[f"beta{l}"] = np.zeros((n, 1))
         return {k: params[k] for k in parameter_order(params)}
 
-    def dropout_masks(self, m, seed):
+    def dropout_masks(self, m: int, seed: Seed) -> dict:
         """The dropout masks for a batch of ``m`` examples, drawn from ``seed``.
 
         Returns ``{l: bool array (n_l, m)}`` for every hidden layer with
@@ -276,7 +279,15 @@ class MLP:
             c.Z[l], c.G[l], c.A[l] = Z, G, A
         return c
 
-    def forward(self, params, X, *, training=False, seed=None, return_cache=False):
+    def forward(
+        self,
+        params: Params,
+        X: ArrayLike,
+        *,
+        training: bool = False,
+        seed: Seed = None,
+        return_cache: bool = False,
+    ):
         """Output activations ``A[L]`` of shape ``(n_L, m)``.
 
         Inference by default: no dropout, batch norm with the running
@@ -292,16 +303,16 @@ class MLP:
         c = self.forward_cache(params, X, scales=scales, training=training)
         return (c.A[-1], (c.Z, c.A)) if return_cache else c.A[-1]
 
-    def predict(self, params, X):
+    def predict(self, params: Params, X: ArrayLike) -> np.ndarray:
         """Class predictions at inference: 0/1 rows for sigmoid, class index
         for softmax, the output itself for a linear output."""
         return self.output_layer.predict(self.forward(params, X))
 
-    def loss_per_example(self, ZL, Y):
+    def loss_per_example(self, ZL: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """The output loss of every example, ``(m,)``, from ``Z[L]``."""
         return self.output_layer.loss(ZL, Y)
 
-    def regularization(self, params, m):
+    def regularization(self, params: Params, m: int) -> float:
         """The L2 term ``λ/(2m)·Σ‖W‖²`` of the cost (0.0 without L2)."""
         if self.l2 == 0.0:
             return 0.0
@@ -318,7 +329,16 @@ class MLP:
             np.sum(self.loss_per_example(cache.Z[-1], Y)) / m + self.regularization(params, m)
         )
 
-    def cost(self, params, X, Y, *, seed=None, dropout=True, training=True):
+    def cost(
+        self,
+        params: Params,
+        X: ArrayLike,
+        Y: ArrayLike,
+        *,
+        seed: Seed = None,
+        dropout: bool = True,
+        training: bool = True,
+    ) -> float:
         """The cost ``J`` (a float) including the L2 term.
 
         By default the training objective, the one :meth:`backward`
@@ -335,7 +355,9 @@ class MLP:
         cache = self.forward_cache(params, X, scales=scales, training=training)
         return self.objective(params, cache, Y)
 
-    def backward(self, params, X, Y, *, seed=None, dropout=True):
+    def backward(
+        self, params: Params, X: ArrayLike, Y: ArrayLike, *, seed: Seed = None, dropout: bool = True
+    ) -> dict:
         """Reference backprop: ``{"dW1": (n1, n0), "db1": (n1, 1), ...}``.
 
         Gradient of the training-mode cost. With dropout the masks come from
@@ -346,7 +368,16 @@ class MLP:
         """
         return self.cost_and_grads(params, X, Y, seed=seed, dropout=dropout)[1]
 
-    def cost_and_grads(self, params, X, Y, *, seed=None, dropout=True, update_running=False):
+    def cost_and_grads(
+        self,
+        params: Params,
+        X: ArrayLike,
+        Y: ArrayLike,
+        *,
+        seed: Seed = None,
+        dropout: bool = True,
+        update_running: bool = False,
+    ) -> tuple[float, dict]:
         """``(cost, grads)`` of the training objective from one forward pass.
 
         ``update_running=True`` also folds this batch's means and variances

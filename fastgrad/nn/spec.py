@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -96,7 +97,7 @@ def _template_shape(value, key):
     return tuple(int(d) for d in value)
 
 
-def params_to_vector(params, *, prefix=""):
+def params_to_vector(params: Mapping[str, Any], *, prefix: str = "") -> np.ndarray:
     """Concatenate every parameter block into one float64 vector θ.
 
     Parameters
@@ -120,7 +121,9 @@ def params_to_vector(params, *, prefix=""):
     )
 
 
-def vector_to_params(theta, like, *, prefix=None):
+def vector_to_params(
+    theta: Any, like: Mapping[str, Any], *, prefix: str | None = None
+) -> dict[str, np.ndarray]:
     """Split θ back into named blocks shaped like ``like``.
 
     Parameters
