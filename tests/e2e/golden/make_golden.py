@@ -1,8 +1,8 @@
 """Golden reports: a fixed set of gradient checks, recorded to the bit.
 
-Run ``python tests/golden/make_golden.py`` to (re)write ``golden.json``; only
+Run ``python tests/e2e/golden/make_golden.py`` to (re)write ``golden.json``; only
 do that on purpose, when a numerical change is intended and explained.
-``tests/test_golden.py`` recomputes every case and asserts bit-identical
+``tests/e2e/test_golden.py`` recomputes every case and asserts bit-identical
 equality, so a restructuring that changes one bit of any report fails.
 
 Every float is stored as ``float.hex`` (exact); timings and the thread count

@@ -11,7 +11,7 @@ import pytest
 
 from fastgrad import MLP, params_to_vector
 
-_PATH = Path(__file__).resolve().parent.parent / "bench" / "_baselines.py"
+_PATH = Path(__file__).resolve().parents[2] / "bench" / "_baselines.py"
 _spec = importlib.util.spec_from_file_location("fastgrad_bench_baselines", _PATH)
 baselines = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(baselines)

@@ -1,4 +1,4 @@
-"""End-to-end: every golden report (tests/golden/golden.json) is reproduced to the bit.
+"""End-to-end: every golden report (tests/e2e/golden/golden.json) is reproduced to the bit.
 
 The golden file was recorded before the restructuring of issue 11; any change
 of one bit in a numerical gradient, a difference, a verdict, a block row or a
