@@ -250,7 +250,7 @@ def test_failed_partial_fit_leaves_state_unchanged(rng):
     norm = Normalizer().partial_fit(X)
     state = {k: np.copy(v) for k, v in vars(norm).items() if k.endswith("_")}
     bad = X.copy()
-    bad[3, 1] = np.inf  # NaN is a missing value (tests/test_normalizer_parity.py)
+    bad[3, 1] = np.inf  # NaN is a missing value (tests/normalize/test_estimator.py)
     with pytest.raises(ValueError, match="infinity"):
         norm.partial_fit(bad)
     with pytest.raises(ValueError, match="features"):
@@ -405,7 +405,7 @@ def test_copy_false_refuses_nan_before_touching_input(rng):
 # Bad input: clear errors
 # ---------------------------------------------------------------------------
 
-# NaN is a missing value, as in scikit-learn: tests/test_normalizer_parity.py.
+# NaN is a missing value, as in scikit-learn: tests/normalize/test_estimator.py.
 @pytest.mark.parametrize("value, word", [(np.inf, "infinity"), (-np.inf, "infinity")])
 @pytest.mark.parametrize("axis", [0, 1])
 def test_inf_refused(rng, value, word, axis):
