@@ -3,18 +3,12 @@
 Normalize inputs, initialize weights, and check backprop against an exact,
 compiled finite-difference gradient.
 """
-
 # The compiled kernels first: without them every later import fails deep inside
 # the package with Python's misleading "partially initialized module (most
 # likely due to a circular import)". Say what is going on instead (NumPy and
 # scikit-learn do the same).
-_COMPILED = (
-    "_openmp_helpers",
-    "nn._codes",
-    "gradcheck._generic_kernel",
-    "gradcheck._mlp_kernel",
-    "normalize._normalizer_kernel",
-)
+_COMPILED = ("_openmp_helpers", "nn._codes", "gradcheck._generic_kernel", "gradcheck._mlp_kernel",
+             "normalize._normalizer_kernel")
 
 
 def _compiled_import_error(exc):
@@ -30,18 +24,12 @@ def _compiled_import_error(exc):
     root = os.path.dirname(here)
     # Looked for as files: find_spec would import the subpackages, which
     # import the very extensions that are missing.
-    missing = [
-        name
-        for name in _COMPILED
-        if not any(
-            os.path.isfile(os.path.join(here, *name.split(".")) + suffix)
-            for suffix in importlib.machinery.EXTENSION_SUFFIXES
-        )
-    ]
+    missing = [name for name in _COMPILED
+               if not any(os.path.isfile(os.path.join(here, *name.split(".")) + suffix)
+                          for suffix in importlib.machinery.EXTENSION_SUFFIXES)]
     source_tree = os.path.isdir(os.path.join(root, "csrc")) and (
         os.path.isfile(os.path.join(root, "pyproject.toml"))
-        or os.path.isfile(os.path.join(root, "setup.py"))
-    )
+        or os.path.isfile(os.path.join(root, "setup.py")))
     if missing and source_tree:
         err = ImportError(
             f"you are importing fastgrad from its source tree {here}, whose compiled "
