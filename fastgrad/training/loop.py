@@ -1,12 +1,4 @@
-"""The training loops: :func:`fit` (mini-batches and any optimizer, the
-course's week-2 loop) and :func:`gradient_descent` (full-batch, the course's
-week-1 loop), with one divergence error and one set of argument rules.
-
-Callbacks: ``fit`` calls ``callback(epoch, params, cost)`` after every epoch
-and stops when it returns ``False``; ``gradient_descent`` keeps its
-historical ``callback(i, cost, params)`` before each update, which stops
-when it returns ``True`` (see the CHANGELOG).
-"""
+"""Mini-batch training with any optimizer: the course's week-2 loop."""
 
 from __future__ import annotations
 
@@ -14,7 +6,7 @@ import math
 import numbers
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,178 +17,16 @@ from fastgrad._typing import ArrayLike, Params, Seed
 from fastgrad.nn.protocol import Model
 from fastgrad.nn.spec import is_course_name
 from fastgrad.optim.batching import check_xy, shuffled_batches
+from fastgrad.training.results import (
+    DivergenceError,
+    FitResult,
+    fresh_copy,
+    optional_callable,
+    require_methods,
+)
 
 if TYPE_CHECKING:
     from fastgrad.optim.optimizers import Optimizer
-
-__all__ = ["fit", "FitResult", "gradient_descent", "TrainResult", "DivergenceError"]
-
-
-class DivergenceError(FloatingPointError):
-    """Training produced a NaN or infinite cost, gradient or parameter.
-
-    ``iteration`` is the iteration (``gradient_descent``) or the epoch
-    (``fit``) where it happened.
-    """
-
-    def __init__(self, message, iteration):
-        super().__init__(message)
-        self.iteration = iteration
-
-
-class TrainResult(NamedTuple):
-    """What :func:`gradient_descent` returns; unpacks as ``params, costs``."""
-
-    params: dict
-    """The final parameters (new arrays)."""
-    costs: list
-    """``costs[k]`` is the cost at iteration ``k · record_every`` (before
-    that iteration's update), as in the course."""
-
-
-class FitResult:
-    """What :func:`fit` returns.
-
-    Attributes
-    ----------
-    params : dict of str -> ndarray
-        The trained parameters (new arrays).
-    costs : ndarray of shape (n_epochs,)
-        Per epoch, the mean over its mini-batches of the cost on each batch
-        (computed before that batch's update), weighted by batch size: with
-        the course's mean cost per batch this is the mean loss over all ``m``
-        examples.
-    learning_rates : ndarray of shape (n_epochs,)
-        The learning rate used in each epoch.
-    gradient_checks : dict of int -> report
-        ``{epoch: report}`` from ``fastgrad.gradient_check``; epoch ``e``
-        means "after ``e`` epochs of training" (0 = at initialization).
-    n_epochs : int
-        Epochs actually run.
-    stopped_early : bool
-        True when ``callback`` returned False.
-    optimizer : Optimizer
-        The optimizer, with its state after training.
-    """
-
-    def __init__(self, params, costs, learning_rates, gradient_checks, stopped_early, optimizer):
-        self.params = params
-        self.costs = np.asarray(costs, dtype=np.float64)
-        self.learning_rates = np.asarray(learning_rates, dtype=np.float64)
-        self.gradient_checks = gradient_checks
-        self.n_epochs = len(self.costs)
-        self.stopped_early = stopped_early
-        self.optimizer = optimizer
-
-    def __repr__(self):
-        last = f", final cost {self.costs[-1]:.6g}" if self.n_epochs else ""
-        checks = (
-            f", gradient checks at epochs {sorted(self.gradient_checks)}"
-            if self.gradient_checks
-            else ""
-        )
-        early = " (stopped early)" if self.stopped_early else ""
-        return f"<FitResult: {self.n_epochs} epochs{early} with {self.optimizer!r}{last}{checks}>"
-
-
-def _require_methods(model, names, what="a fastgrad.MLP"):
-    for attr in names:
-        if not callable(getattr(model, attr, None)):
-            raise TypeError(
-                f"model must be {what} (no {attr}() method), got {type(model).__name__}"
-            )
-
-
-def _optional_callable(fn, name):
-    if fn is not None and not callable(fn):
-        raise TypeError(f"{name} must be callable or None, got {type(fn).__name__}")
-
-
-def _fresh_copy(params):
-    """Float64 copies: check_params may hand back the caller's arrays."""
-    return {k: np.array(v, dtype=np.float64, copy=True) for k, v in params.items()}
-
-
-def gradient_descent(
-    model: Model,
-    params: Params,
-    X: ArrayLike,
-    Y: ArrayLike,
-    *,
-    learning_rate: float,
-    num_iterations: int,
-    record_every: int = 1000,
-    callback: Callable[[int, float, dict], bool | None] | None = None,
-) -> TrainResult:
-    """Train ``params`` by full-batch gradient descent.
-
-    Parameters
-    ----------
-    model : fastgrad.MLP
-        Anything with ``check_params``, ``check_data``, ``cost`` and
-        ``backward`` like :class:`fastgrad.MLP`.
-    params : dict
-        ``{"W1": (n1, n0), "b1": (n1, 1), ...}``; not modified.
-    X : array_like, shape (n_x, m)
-    Y : array_like, shape (n_L, m)
-    learning_rate : float
-        α > 0.
-    num_iterations : int
-        Number of updates (>= 0).
-    record_every : int, default 1000
-        Record the cost at iterations 0, record_every, 2·record_every, ...
-    callback : callable, optional
-        ``callback(i, cost, params)`` is called at *every* iteration ``i``
-        with the cost of ``params`` before the update. Treat ``params`` as
-        read-only (copy what you keep). Return True to stop: the parameters
-        are then returned without that iteration's update.
-
-    Returns
-    -------
-    TrainResult
-        ``(params, costs)``: the final parameters (new float64 arrays) and
-        the recorded costs (a list of floats).
-
-    Raises
-    ------
-    DivergenceError
-        If the cost or a parameter becomes NaN or infinite; the message
-        names the iteration and suggests a smaller learning rate.
-    """
-    _require_methods(model, ("check_params", "check_data", "cost", "backward"))
-    alpha = ac.real(learning_rate, "learning_rate", low=0, low_open=True)
-    num_iterations = ac.integer(num_iterations, "num_iterations", minimum=0)
-    record_every = ac.integer(record_every, "record_every", minimum=1)
-    _optional_callable(callback, "callback")
-    params = _fresh_copy(model.check_params(params))
-    X, Y = model.check_data(X, Y)
-    costs = []
-
-    def diverged(i, what):
-        return DivergenceError(
-            f"gradient descent diverged at iteration {i}: {what}. The learning rate "
-            f"{alpha:g} is too large for this problem; try a smaller one (e.g. {alpha / 10:g})"
-            " or normalize the inputs.",
-            iteration=i,
-        )
-
-    with np.errstate(over="ignore", invalid="ignore"):
-        for i in range(num_iterations):
-            cost = model.cost(params, X, Y)
-            if not math.isfinite(cost):
-                raise diverged(i, f"the cost is {cost}")
-            if i % record_every == 0:
-                costs.append(cost)
-            if callback is not None and callback(i, cost, params):
-                break
-            grads = model.backward(params, X, Y)
-            for key, value in params.items():
-                value -= alpha * grads["d" + key]
-                if not np.all(np.isfinite(value)):
-                    raise diverged(
-                        i, f"the update made {key} NaN or infinite (cost was {cost:.6g})"
-                    )
-    return TrainResult(params, costs)
 
 
 def _check_epochs(check_gradients, num_epochs):
@@ -229,7 +59,7 @@ def _fit_data(model, params, X, Y):
         params = model.check_params(params)
     elif not isinstance(params, dict):
         raise TypeError(f"params must be a dict, got {type(params).__name__}")
-    return X, Y, _fresh_copy(params)
+    return X, Y, fresh_copy(params)
 
 
 class _Fit:
@@ -248,7 +78,7 @@ class _Fit:
         check_gradients,
         check_options,
     ):
-        _require_methods(model, ("cost", "backward"), "a model")
+        require_methods(model, ("cost", "backward"), "a model")
         if not (callable(getattr(optimizer, "step", None)) and hasattr(optimizer, "learning_rate")):
             raise TypeError(
                 f"optimizer must be an Optimizer such as Adam(0.001), "
@@ -261,8 +91,8 @@ class _Fit:
         self.print_every = (
             None if print_every is None else ac.integer(print_every, "print_every", minimum=1)
         )
-        _optional_callable(schedule, "schedule")
-        _optional_callable(callback, "callback")
+        optional_callable(schedule, "schedule")
+        optional_callable(callback, "callback")
         if progress is not None and not isinstance(progress, bool):
             raise TypeError(f"progress must be True, False or None, got {progress!r}")
         self.check_at = _check_epochs(check_gradients, self.num_epochs)
@@ -338,7 +168,7 @@ class _Fit:
         self.reports[epoch] = report
         if not getattr(report, "passed", True):
             warnings.warn(
-                f"gradient check after {epoch} epochs failed:\n{report}", UserWarning, stacklevel=4
+                f"gradient check after {epoch} epochs failed:\n{report}", UserWarning, stacklevel=3
             )
 
     def learning_rate(self, epoch):
