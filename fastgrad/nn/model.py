@@ -23,8 +23,7 @@ import numpy as np
 from fastgrad import _argcheck as ac
 from fastgrad._rng import as_generator
 from fastgrad._typing import ArrayLike, Params, Seed
-from fastgrad.nn import activations, outputs, validation
-from fastgrad.nn import batchnorm as bn
+from fastgrad.nn import activations, outputs, passes, validation
 from fastgrad.nn.spec import ParamSpec, parameter_order
 
 OUTPUTS = tuple(outputs.OUTPUTS)
@@ -259,25 +258,7 @@ class MLP:
         factors from :meth:`dropout_scales`; at inference (``training=False``)
         nothing is dropped and batch norm uses the running statistics.
         """
-        L = self.n_layers
-        c = ForwardCache(L, X)
-        A = X
-        for l in range(1, L + 1):
-            U = params[f"W{l}"] @ A
-            if l in self.batchnorm:
-                stats = (None, None) if training else (self.running_mean[l], self.running_var[l])
-                Z, c.Zn[l], c.centered[l], c.inv_std[l], c.mean[l], c.var[l] = bn.forward(
-                    U, params[f"gamma{l}"], params[f"beta{l}"], self.bn_epsilon, *stats
-                )
-            else:
-                Z = U + params[f"b{l}"]
-            if l < L:
-                G = self.activations[l - 1].g(Z)
-                A = G * scales[l] if training and scales and l in scales else G
-            else:
-                G = A = self.output_layer.activation(Z)
-            c.Z[l], c.G[l], c.A[l] = Z, G, A
-        return c
+        return passes.forward(self, params, X, scales=scales, training=training)
 
     def forward(
         self,
@@ -410,34 +391,4 @@ class MLP:
         input of batch norm on a normalized layer): the error signal whose
         growth or decay with depth :func:`fastgrad.diagnose` reports.
         """
-        m = Y.shape[1]
-        L = self.n_layers
-        dZ = self.output_layer.dZ(c.A[L], Y, m)
-        grads = {}
-        deltas = [None] * (L + 1)
-        for l in range(L, 0, -1):
-            W = params[f"W{l}"]
-            if l in self.batchnorm:
-                dZ, grads[f"dgamma{l}"], grads[f"dbeta{l}"] = bn.backward(
-                    dZ, c.Zn[l], c.inv_std[l], params[f"gamma{l}"]
-                )
-            else:
-                grads[f"db{l}"] = np.sum(dZ, axis=1, keepdims=True)
-            deltas[l] = dZ
-            grads[f"dW{l}"] = dZ @ c.A[l - 1].T + (self.l2 / m) * W
-            if l > 1:
-                dA = W.T @ dZ
-                if scales and l - 1 in scales:
-                    dA = dA * scales[l - 1]
-                dZ = dA * self.activations[l - 2].g_prime(c.Z[l - 1], c.G[l - 1])
-        return {k: grads[k] for k in parameter_order(grads, prefix="d")}, deltas
-
-
-class ForwardCache:
-    """One forward pass's intermediates (see :meth:`MLP.forward_cache`)."""
-
-    def __init__(self, L, X):
-        self.Z = [None] * (L + 1)
-        self.G = [X] + [None] * L
-        self.A = [X] + [None] * L
-        self.Zn, self.centered, self.inv_std, self.mean, self.var = {}, {}, {}, {}, {}
+        return passes.backward(self, params, c, Y, scales)
