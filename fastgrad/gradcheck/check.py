@@ -122,33 +122,50 @@ def gradient_check(
     dropout = options.flag(dropout, "dropout")
     progress = options.progress(progress)
     raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
+    _check_model_kind(model)
+    opts = dict(mode=mode, k=k, seed=seed, n_threads=nt, dropout=dropout, progress=progress)
+    if not isinstance(model, MLP):
+        return generic.check_generic_model(
+            model, params, grads, X, Y, eps, thresholds, raise_on_failure, **opts
+        )
+    return _check_mlp_model(
+        model, params, grads, X, Y, eps, thresholds, raise_on_failure, t0, **opts
+    )
+
+
+def _check_model_kind(model):
+    """A model instance: an MLP, or any object with a ``cost`` method."""
     if isinstance(model, type):
         raise TypeError(
             f"model must be a model instance, got the class {model.__name__} "
             f"(construct it first, e.g. {model.__name__}([n_x, ..., n_L]))"
         )
-    if not isinstance(model, MLP):
-        if not callable(getattr(model, "cost", None)):
-            raise TypeError(
-                f"model must be a fastgrad.MLP or have a cost(params, X, Y) method, "
-                f"got {type(model).__name__}"
-            )
-        return generic.check_generic_model(
-            model,
-            params,
-            grads,
-            X,
-            Y,
-            eps,
-            thresholds,
-            raise_on_failure,
-            mode=mode,
-            k=k,
-            seed=seed,
-            n_threads=nt,
-            dropout=dropout,
-            progress=progress,
+    if not isinstance(model, MLP) and not callable(getattr(model, "cost", None)):
+        raise TypeError(
+            f"model must be a fastgrad.MLP or have a cost(params, X, Y) method, "
+            f"got {type(model).__name__}"
         )
+
+
+def _check_mlp_model(
+    model,
+    params,
+    grads,
+    X,
+    Y,
+    eps,
+    thresholds,
+    raise_on_failure,
+    t0,
+    *,
+    mode,
+    k,
+    seed,
+    n_threads,
+    dropout,
+    progress,
+):
+    """The MLP path: validate against the model, freeze dropout, run the kernel."""
     params = model.check_params(params, "params", warn_downcast=True)
     grads = model.check_params(grads, "grads", prefix="d", warn_downcast=True)
     X, Y = model.check_data(X, Y, warn_downcast=True)
@@ -159,7 +176,6 @@ def gradient_check(
             "use mode='full' or 'sampled'"
         )
     rng = as_generator(seed)
-
     # BLAS stays on one thread for the whole check, set-up included and for
     # every n_threads: a threaded BLAS may round the set-up products
     # differently (n_threads=1 and 2 would then differ in the last bits), and
@@ -173,7 +189,7 @@ def gradient_check(
             X,
             Y,
             eps,
-            nt,
+            n_threads,
             mode,
             k,
             rng,

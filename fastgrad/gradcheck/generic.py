@@ -32,7 +32,7 @@ from fastgrad._rng import as_generator
 from fastgrad.gradcheck import _generic_kernel, options
 from fastgrad.gradcheck.inputs import check_dropout, check_generic_dicts, check_n_threads
 from fastgrad.gradcheck.report import GradCheckReport, build_blocks
-from fastgrad.nn.spec import ParamSpec
+from fastgrad.nn.spec import ParamSpec, sample_coordinates
 
 # -- naming coordinates ------------------------------------------------------
 
@@ -167,15 +167,6 @@ def relative_difference(a, n):
     return _generic_kernel.relative_difference(
         np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(n, dtype=np.float64)
     )[0]
-
-
-def sample_coords(blocks, k, rng):
-    """``k`` coordinates from every block (all of a block smaller than ``k``)."""
-    picked = []
-    for _, sl, _ in blocks:
-        size = sl.stop - sl.start
-        picked.append(sl.start + np.sort(rng.choice(size, size=min(k, size), replace=False)))
-    return np.concatenate(picked) if picked else np.zeros(0, dtype=np.intp)
 
 
 def directional(call, flat, view, eps, grads_flat, blocks, k, rng, fname, progress, desc):
@@ -326,10 +317,35 @@ def check_generic_model(
     progress = options.progress(progress)
     rng = as_generator(seed)
     params, grads = check_generic_dicts(params, grads)
+    blocks, flat, analytic, call, fname = _cost_call(model, params, grads, X, Y)
+    desc = "fastgrad gradient check"
+    run = dict(call=call, flat=flat, eps=eps, blocks=blocks, fname=fname, progress=progress)
+    if mode == "directional":
+        found = _directional_run(analytic, k, rng, thresholds, desc, **run)
+    else:
+        found = _coordinates_run(mode, k, rng, desc, **run)
+    report = build_report(
+        title=repr(model),
+        analytic=analytic,
+        blocks=blocks,
+        prefix="d",
+        eps=eps,
+        thresholds=thresholds,
+        seconds=time.perf_counter() - t0,
+        **found,
+    )
+    if raise_on_failure:
+        report.raise_if_failed()
+    return report
+
+
+def _cost_call(model, params, grads, X, Y):
+    """The flat working θ, the analytic gradient, and ``call``: the model's
+    cost of the working θ, which it sees through read-only views (X and Y
+    read-only too). The cost must be deterministic and read only its names."""
     blocks = ParamSpec.of(params).blocks
     flat = np.concatenate([p.ravel() for p in params.values()])
     analytic = np.concatenate([g.ravel() for g in grads.values()])
-    # The cost sees read-only views into the working copy; X and Y read-only too.
     views = {name: read_only(flat[sl].reshape(shape)) for name, sl, shape in blocks}
     Xv = read_only(X) if isinstance(X, np.ndarray) else X
     Yv = read_only(Y) if isinstance(Y, np.ndarray) else Y
@@ -345,65 +361,48 @@ def check_generic_model(
             f"params: {fname} looked up {e} but params has {list(params)}; pass "
             "the parameters under the names the cost reads"
         ) from e
+    return blocks, flat, analytic, call, fname
+
+
+def _directional_run(
+    analytic, k, rng, thresholds, desc, *, call, flat, eps, blocks, fname, progress
+):
+    """Directions in every block; a block that fails is checked in full."""
+    directions = directional(call, flat, None, eps, analytic, blocks, k, rng, fname, progress, desc)
+    numerical = np.full(flat.size, np.nan)
+    checked = np.zeros(flat.size, dtype=bool)
+    failing, hints = [], []
+    for name, sl, _ in blocks:
+        num, ana, _ = directions["d" + name]
+        if relative_difference(ana, num) >= thresholds[0]:
+            failing.append(name)
+            coords = np.arange(sl.start, sl.stop)
+            numerical[sl] = central_differences(
+                call, flat, None, eps, coords, blocks, fname, progress, desc + f" (d{name})"
+            )
+            checked[sl] = True
+            hints.append(f"d{name} failed along random directions; checked in full")
+    return dict(
+        numerical=numerical,
+        checked=checked,
+        mode="directional",
+        directions=directions,
+        failing=failing,
+        extra_hints=hints,
+    )
+
+
+def _coordinates_run(mode, k, rng, desc, *, call, flat, eps, blocks, fname, progress):
+    """Every coordinate (``full``) or ``k`` from every block (``sampled``)."""
     P = flat.size
-    extra_hints = []
-    desc = "fastgrad gradient check"
-    if mode == "directional":
-        directions = directional(
-            call, flat, None, eps, analytic, blocks, k, rng, fname, progress, desc
-        )
-        numerical = np.full(P, np.nan)
-        checked = np.zeros(P, dtype=bool)
-        failing = []
-        for name, sl, _ in blocks:
-            num, ana, _ = directions["d" + name]
-            if relative_difference(ana, num) >= thresholds[0]:
-                failing.append(name)
-                coords = np.arange(sl.start, sl.stop)
-                numerical[sl] = central_differences(
-                    call, flat, None, eps, coords, blocks, fname, progress, desc + f" (d{name})"
-                )
-                checked[sl] = True
-                extra_hints.append(f"d{name} failed along random directions; checked in full")
-        report = build_report(
-            title=repr(model),
-            analytic=analytic,
-            numerical=numerical,
-            checked=checked,
-            blocks=blocks,
-            prefix="d",
-            mode=mode,
-            eps=eps,
-            thresholds=thresholds,
-            seconds=time.perf_counter() - t0,
-            directions=directions,
-            failing=failing,
-            extra_hints=extra_hints,
-        )
-    else:
-        coords = np.arange(P) if mode == "full" else sample_coords(blocks, k, rng)
-        n = central_differences(call, flat, None, eps, coords, blocks, fname, progress, desc)
-        if mode == "full":
-            numerical, checked = n, np.ones(P, dtype=bool)
-        else:
-            numerical = np.full(P, np.nan)
-            checked = np.zeros(P, dtype=bool)
-            numerical[coords], checked[coords] = n, True
-        report = build_report(
-            title=repr(model),
-            analytic=analytic,
-            numerical=numerical,
-            checked=checked,
-            blocks=blocks,
-            prefix="d",
-            mode="callable" if mode == "full" else mode,
-            eps=eps,
-            thresholds=thresholds,
-            seconds=time.perf_counter() - t0,
-        )
-    if raise_on_failure:
-        report.raise_if_failed()
-    return report
+    coords = np.arange(P) if mode == "full" else sample_coordinates(blocks, k, rng)
+    n = central_differences(call, flat, None, eps, coords, blocks, fname, progress, desc)
+    if mode == "full":
+        return dict(numerical=n, checked=np.ones(P, dtype=bool), mode="callable")
+    numerical = np.full(P, np.nan)
+    checked = np.zeros(P, dtype=bool)
+    numerical[coords], checked[coords] = n, True
+    return dict(numerical=numerical, checked=checked, mode=mode)
 
 
 def _check_deterministic(call, fname):

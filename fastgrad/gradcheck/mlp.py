@@ -22,7 +22,7 @@ from fastgrad.gradcheck._generic_kernel import relative_difference
 from fastgrad.gradcheck.linear_maps import LINEAR_MAP_BYTES, linear_maps, mappable_layers
 from fastgrad.gradcheck.report import GradCheckReport, build_blocks, verdict_for
 from fastgrad.nn.activations import LARGE_DELTA, LEAKY_SLOPE
-from fastgrad.nn.spec import params_to_vector, vector_to_params
+from fastgrad.nn.spec import params_to_vector, sample_coordinates, vector_to_params
 
 # Waking a thread team costs more than a tiny check: each thread gets at
 # least this many coordinate-examples (the bits do not depend on it).
@@ -174,16 +174,6 @@ def check_memory(total, parts):
     )
 
 
-def sample_coords(blocks, k, rng):
-    """``k`` coordinates from every block (all of a block smaller than ``k``)."""
-    picked = []
-    for _, sl, _ in blocks:
-        size = sl.stop - sl.start
-        take = min(k, size)
-        picked.append(sl.start + np.sort(rng.choice(size, size=take, replace=False)))
-    return np.concatenate(picked) if picked else np.zeros(0, dtype=np.intp)
-
-
 class _Numbers:
     """What a run found: numerical values, which coordinates were checked and
     which crossed a kink, the flops, the directions and extra hints."""
@@ -212,7 +202,7 @@ def _run_directional(net, params, grads, blocks, k, rng, nt, progress, threshold
 
 def _run_coordinates(net, analytic, blocks, mode, k, rng, nt, progress, r):
     P = analytic.size
-    coords = np.arange(P) if mode == "full" else sample_coords(blocks, k, rng)
+    coords = np.arange(P) if mode == "full" else sample_coordinates(blocks, k, rng)
     n, kk, r.flops = net.run(coords, nt, progress, DESC)
     if mode == "full":
         r.numerical, r.kinks, r.checked = n, kk, np.ones(P, dtype=bool)

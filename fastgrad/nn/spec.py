@@ -167,6 +167,17 @@ def block_slices(params):
     return ParamSpec.of(params).blocks
 
 
+def sample_coordinates(blocks, k, rng):
+    """``k`` coordinates of θ from every block of ``blocks`` (all of a block
+    smaller than ``k``), sorted within each block, drawn from ``rng``."""
+    picked = []
+    for _, sl, _ in blocks:
+        size = sl.stop - sl.start
+        take = min(k, size)
+        picked.append(sl.start + np.sort(rng.choice(size, size=take, replace=False)))
+    return np.concatenate(picked) if picked else np.zeros(0, dtype=np.intp)
+
+
 class ParamSpec:
     """Ordered named parameter blocks and their slices of θ.
 
@@ -242,4 +253,5 @@ __all__ = [
     "parameter_order",
     "block_slices",
     "is_course_name",
+    "sample_coordinates",
 ]
