@@ -346,18 +346,10 @@ def diagnose(
             z_mean, z_std = _mean_std(Z)
             a_mean, a_std = _mean_std(A)
             fwd = _ratio(_rms(Z), x_rms)
-            dead = saturated = None
-            if act is not None and act.dead_when_zero:
-                dead = _unit_fraction(np.all(A == 0.0, axis=1))
-            if act is not None and act.saturated is not None:
-                saturated = _unit_fraction(np.all(act.saturated(A, saturation_tol), axis=1))
+            dead, saturated = _unit_fractions(act, A, saturation_tol)
             gW = gb = bwd = None
             if Y is not None:
-                if grads is not None:
-                    gW, gb = _norm(grads[f"dW{l}"]), _norm(grads[f"db{l}"])
-                else:
-                    gW = gb = float("inf")
-                bwd = _ratio(_norm(deltas[l]), out_delta_norm) if out_delta_norm else float("nan")
+                gW, gb, bwd = _gradient_scales(grads, deltas, l, out_delta_norm)
             reports.append(
                 LayerReport(
                     layer=l,
@@ -377,6 +369,28 @@ def diagnose(
                 )
             )
     return Diagnosis(reports, x_rms, cost, threshold, repr(model))
+
+
+def _unit_fractions(act, A, tol):
+    """(dead, saturated) fractions of a layer's units, None where the
+    activation has no such state (the registry says which)."""
+    dead = saturated = None
+    if act is not None and act.dead_when_zero:
+        dead = _unit_fraction(np.all(A == 0.0, axis=1))
+    if act is not None and act.saturated is not None:
+        saturated = _unit_fraction(np.all(act.saturated(A, tol), axis=1))
+    return dead, saturated
+
+
+def _gradient_scales(grads, deltas, l, out_delta_norm):
+    """(‖dW[l]‖, ‖db[l]‖, backward scale) of layer l (inf norms when the
+    forward pass overflowed)."""
+    if grads is not None:
+        gW, gb = _norm(grads[f"dW{l}"]), _norm(grads[f"db{l}"])
+    else:
+        gW = gb = float("inf")
+    bwd = _ratio(_norm(deltas[l]), out_delta_norm) if out_delta_norm else float("nan")
+    return gW, gb, bwd
 
 
 def _all_finite(arrays):
