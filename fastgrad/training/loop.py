@@ -6,17 +6,16 @@ import math
 import numbers
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fastgrad import _argcheck as ac
 from fastgrad import _progress
 from fastgrad._rng import as_generator
-from fastgrad._typing import ArrayLike, Params, Seed
+from fastgrad._typing import ArrayLike, Optimizer, Params, Seed
 from fastgrad.nn.protocol import Model
 from fastgrad.nn.spec import is_course_name
-from fastgrad.optim.batching import check_xy, shuffled_batches
+from fastgrad.training.batches import check_xy, shuffled_batches
 from fastgrad.training.results import (
     DivergenceError,
     FitResult,
@@ -24,9 +23,6 @@ from fastgrad.training.results import (
     optional_callable,
     require_methods,
 )
-
-if TYPE_CHECKING:
-    from fastgrad.optim.optimizers import Optimizer
 
 
 def _check_epochs(check_gradients, num_epochs):

@@ -1,5 +1,5 @@
 """Mini-batches in the course's layout: shuffle the example columns, cut
-them into batches."""
+them into batches (``fastgrad.optim.random_mini_batches`` is public)."""
 
 from __future__ import annotations
 
