@@ -114,6 +114,24 @@ def as_real_scalar(value, name):
 
     Accepted: Python and NumPy real numbers (not bool), and real arrays
     holding exactly one value (a ``(1, 1)`` cost is common in course code).
+
+    Parameters
+    ----------
+    value : object
+        IN  what the user's function returned.
+    name : str
+        How messages name the function (``"f (my_cost)"``).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        A bool, a non-real dtype or another type.
+    ValueError
+        An array of more than one value, or a number beyond float64.
     """
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must return a real number, got bool {value!r}")
@@ -153,8 +171,19 @@ cdef double _scaled_norm(const double *x, const double *y, Py_ssize_t n, double 
 def relative_difference(const double[::1] analytic, const double[::1] numerical):
     """‖a − n‖₂ / (‖a‖₂ + ‖n‖₂), 0 when both are zero.
 
-    Returns ``(difference, norm_diff, norm_analytic, norm_numerical)``.
     Serial and in a fixed order, so the result never depends on threads.
+
+    Parameters
+    ----------
+    analytic : ndarray (n,) float64, C-contiguous
+        IN  the backprop gradient ``a``.
+    numerical : ndarray (n,) float64, C-contiguous
+        IN  the finite-difference gradient ``n`` (same length).
+
+    Returns
+    -------
+    (difference, norm_diff, norm_analytic, norm_numerical) : tuple of float
+        Norms by the scaled sum of squares (no overflow or underflow).
     """
     cdef Py_ssize_t n = analytic.shape[0]
     cdef double d, na, nn
