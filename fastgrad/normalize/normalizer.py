@@ -38,7 +38,7 @@ from fastgrad.normalize import inputs, transform
 from fastgrad.normalize import io as _normalizer_io
 from fastgrad.normalize.estimator import Estimator, NotFittedError
 from fastgrad.normalize.report import DistributionReport, compare
-from fastgrad.normalize.stats import Moments, batch_moments, is_constant, merge
+from fastgrad.normalize.stats import Moments, batch_moments, fitted_statistics, merge
 
 __all__ = ["Normalizer", "NotFittedError", "DistributionReport"]
 
@@ -303,26 +303,12 @@ class Normalizer(Estimator):
         else:
             m = merge(self._state(), batch)
             weighted = weighted or getattr(self, "_weighted", False)
-        n = m.n
-        mean = m.mean
-        keep_mean = self.with_mean or self.with_std
-        if self.with_std:
-            var = m.var
-            with np.errstate(invalid="ignore"):
-                scale = np.where(is_constant(var, mean, n), 1.0, np.sqrt(var))
-        else:
-            var = scale = None
-        counts = n if weighted else n.astype(np.int64)
-        if counts.min() == counts.max():
-            counts = float(counts[0]) if weighted else int(counts[0])
+        mean, var, scale, counts = fitted_statistics(m, weighted, self.with_mean, self.with_std)
         # Nothing is assigned before everything is computed: a failed
         # partial_fit leaves the state as it was.
         self._moments_state = m
         self._weighted = weighted
-        self.mean_ = mean if keep_mean else None
-        self.var_ = var
-        self.scale_ = scale
-        self.n_samples_seen_ = counts
+        self.mean_, self.var_, self.scale_, self.n_samples_seen_ = mean, var, scale, counts
         if reset:
             self.n_features_in_ = data.A.shape[1]
             if data.names is not None:

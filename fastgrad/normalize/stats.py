@@ -25,6 +25,7 @@ from fastgrad.normalize.inputs import check_sample_weight, kernel_view
 
 __all__ = [
     "Moments",
+    "fitted_statistics",
     "batch_moments",
     "dense_moments",
     "masked_moments",
@@ -284,3 +285,22 @@ def batch_moments(data, sample_weight, n_threads, what="X"):
     if w is None:
         return dense_moments(data.A, n_threads, what), False
     return masked_moments(data.A, w, what), True
+
+
+def fitted_statistics(m, weighted, with_mean, with_std):
+    """The fitted attributes of merged moments ``m``: ``(mean_, var_,
+    scale_, n_samples_seen_)``. A near-constant feature keeps scale 1; the
+    count is one number when every feature saw the same samples."""
+    n = m.n
+    mean = m.mean
+    keep_mean = with_mean or with_std
+    if with_std:
+        var = m.var
+        with np.errstate(invalid="ignore"):
+            scale = np.where(is_constant(var, mean, n), 1.0, np.sqrt(var))
+    else:
+        var = scale = None
+    counts = n if weighted else n.astype(np.int64)
+    if counts.min() == counts.max():
+        counts = float(counts[0]) if weighted else int(counts[0])
+    return (mean if keep_mean else None), var, scale, counts
