@@ -30,53 +30,16 @@ import numpy as np
 from fastgrad import _progress
 from fastgrad._rng import as_generator
 from fastgrad.gradcheck import _generic_kernel, options
-from fastgrad.gradcheck.inputs import check_dropout, check_generic_dicts, check_n_threads
+from fastgrad.gradcheck.inputs import (
+    check_dropout,
+    check_generic_dicts,
+    check_n_threads,
+    check_steps,
+    coordinate_name,
+    step_error,
+)
 from fastgrad.gradcheck.report import GradCheckReport, build_blocks
 from fastgrad.nn.spec import ParamSpec, sample_coordinates
-
-# -- naming coordinates ------------------------------------------------------
-
-
-def coordinate_name(blocks, i):
-    """Flat θ index -> ``"W1[2, 0]"`` (``blocks`` as from block_slices)."""
-    for name, sl, shape in blocks:
-        if sl.start <= i < sl.stop:
-            if not shape:
-                return name
-            idx = np.unravel_index(i - sl.start, shape)
-            return f"{name}[{', '.join(str(int(j)) for j in idx)}]"
-    return f"theta[{i}]"  # pragma: no cover - callers pass valid indices
-
-
-def check_steps(flat, eps, coords, blocks):
-    """Refuse, before any call of ``f``, coordinates where ``θ_i ± ε`` is not
-    a finite, distinct step (overflow near 1.8e308, or ε below the float64
-    spacing at θ_i, where the difference would be 0/0)."""
-    th = flat[coords]
-    with np.errstate(over="ignore", invalid="ignore"):
-        plus, minus = th + eps, th - eps
-        step = plus - minus
-    bad = ~(np.isfinite(plus) & np.isfinite(minus) & np.isfinite(step) & (step > 0))
-    if bad.any():
-        j = int(np.argmax(bad))
-        raise _step_error(blocks, int(coords[j]), float(th[j]), eps, int(bad.sum()))
-
-
-def _step_error(blocks, i, value, eps, count=1):
-    where = coordinate_name(blocks, i)
-    if np.isfinite(value + eps) and np.isfinite(value - eps):
-        why = (
-            f"epsilon={eps!r} is below the float64 spacing there ({np.spacing(value):.3g}), "
-            "so theta ± epsilon rounds back to theta and the step is 0; use a larger "
-            "epsilon or rescale that parameter"
-        )
-    else:
-        why = (
-            f"theta ± epsilon (epsilon={eps!r}) overflows float64; rescale that parameter "
-            "(or use a smaller epsilon)"
-        )
-    more = f" ({count} coordinates in all)" if count > 1 else ""
-    return ValueError(f"cannot take a finite difference at {where} = {float(value)!r}{more}: {why}")
 
 
 def read_only(arr):
@@ -102,7 +65,7 @@ def central_differences(call, flat, view, eps, coords, blocks, fname, progress, 
     except _generic_kernel.NonFiniteValue as e:
         raise _non_finite_error(call, view, e, blocks, saved, eps, fname) from None
     except _generic_kernel.VanishingStep as e:  # pragma: no cover - check_steps refuses first
-        raise _step_error(blocks, e.index, e.theta_i, eps) from None
+        raise step_error(blocks, e.index, e.theta_i, eps) from None
     except ValueError as e:
         if "read-only" in str(e):
             raise _wrote_error(fname) from e
@@ -192,7 +155,7 @@ def directional(call, flat, view, eps, grads_flat, blocks, k, rng, fname, progre
                     plus, minus = base + eps * v, base - eps * v
                 if not (np.isfinite(plus).all() and np.isfinite(minus).all()):
                     j = int(np.argmax(~(np.isfinite(plus) & np.isfinite(minus))))
-                    raise _step_error(blocks, sl.start + j, float(base[j]), eps)
+                    raise step_error(blocks, sl.start + j, float(base[j]), eps)
                 values = []
                 for side, point in ((1, plus), (-1, minus)):
                     flat[sl] = point

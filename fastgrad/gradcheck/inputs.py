@@ -1,6 +1,7 @@
 """What the generic (callable) gradient-check paths accept: θ, the
-parameter and gradient dicts of a user's model (any string names), and the
-options that only an MLP can honour."""
+parameter and gradient dicts of a user's model (any string names), the
+options that only an MLP can honour, and the steps θ ± ε that can be taken
+(named in the caller's terms, ``"W1[2, 0]"``)."""
 
 from __future__ import annotations
 
@@ -142,3 +143,48 @@ def check_generic_dicts(params, grads):
                 )
         p_out[key], g_out["d" + key] = p, g
     return p_out, g_out
+
+
+# -- naming coordinates ------------------------------------------------------
+
+
+def coordinate_name(blocks, i):
+    """Flat θ index -> ``"W1[2, 0]"`` (``blocks`` as from block_slices)."""
+    for name, sl, shape in blocks:
+        if sl.start <= i < sl.stop:
+            if not shape:
+                return name
+            idx = np.unravel_index(i - sl.start, shape)
+            return f"{name}[{', '.join(str(int(j)) for j in idx)}]"
+    return f"theta[{i}]"  # pragma: no cover - callers pass valid indices
+
+
+def check_steps(flat, eps, coords, blocks):
+    """Refuse, before any call of ``f``, coordinates where ``θ_i ± ε`` is not
+    a finite, distinct step (overflow near 1.8e308, or ε below the float64
+    spacing at θ_i, where the difference would be 0/0)."""
+    th = flat[coords]
+    with np.errstate(over="ignore", invalid="ignore"):
+        plus, minus = th + eps, th - eps
+        step = plus - minus
+    bad = ~(np.isfinite(plus) & np.isfinite(minus) & np.isfinite(step) & (step > 0))
+    if bad.any():
+        j = int(np.argmax(bad))
+        raise step_error(blocks, int(coords[j]), float(th[j]), eps, int(bad.sum()))
+
+
+def step_error(blocks, i, value, eps, count=1):
+    where = coordinate_name(blocks, i)
+    if np.isfinite(value + eps) and np.isfinite(value - eps):
+        why = (
+            f"epsilon={eps!r} is below the float64 spacing there ({np.spacing(value):.3g}), "
+            "so theta ± epsilon rounds back to theta and the step is 0; use a larger "
+            "epsilon or rescale that parameter"
+        )
+    else:
+        why = (
+            f"theta ± epsilon (epsilon={eps!r}) overflows float64; rescale that parameter "
+            "(or use a smaller epsilon)"
+        )
+    more = f" ({count} coordinates in all)" if count > 1 else ""
+    return ValueError(f"cannot take a finite difference at {where} = {float(value)!r}{more}: {why}")
