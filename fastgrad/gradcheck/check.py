@@ -128,9 +128,8 @@ def gradient_check(
         return generic.check_generic_model(
             model, params, grads, X, Y, eps, thresholds, raise_on_failure, **opts
         )
-    return _check_mlp_model(
-        model, params, grads, X, Y, eps, thresholds, raise_on_failure, t0, **opts
-    )
+    settings = options.Settings(eps, nt, mode, k, thresholds, progress, raise_on_failure, t0)
+    return _check_mlp_model(model, params, grads, X, Y, settings, seed, dropout)
 
 
 def _check_model_kind(model):
@@ -147,30 +146,13 @@ def _check_model_kind(model):
         )
 
 
-def _check_mlp_model(
-    model,
-    params,
-    grads,
-    X,
-    Y,
-    eps,
-    thresholds,
-    raise_on_failure,
-    t0,
-    *,
-    mode,
-    k,
-    seed,
-    n_threads,
-    dropout,
-    progress,
-):
+def _check_mlp_model(model, params, grads, X, Y, settings, seed, dropout):
     """The MLP path: validate against the model, freeze dropout, run the kernel."""
     params = model.check_params(params, "params", warn_downcast=True)
     grads = model.check_params(grads, "grads", prefix="d", warn_downcast=True)
     X, Y = model.check_data(X, Y, warn_downcast=True)
     scales = _frozen_dropout(model, X.shape[1], seed, dropout)
-    if model.batchnorm and mode == "directional":
+    if model.batchnorm and settings.mode == "directional":
         raise ValueError(
             "mode='directional' is not available for batch-normalized networks; "
             "use mode='full' or 'sampled'"
@@ -182,23 +164,7 @@ def _check_mlp_model(
     # a threaded BLAS call in the set-up leaves its workers spinning for
     # ~0.1 s on the very cores the OpenMP kernel is about to use.
     with single_threaded_blas():
-        return mlp.check_mlp(
-            model,
-            params,
-            grads,
-            X,
-            Y,
-            eps,
-            n_threads,
-            mode,
-            k,
-            rng,
-            thresholds,
-            progress,
-            raise_on_failure,
-            t0,
-            scales,
-        )
+        return mlp.check_mlp(model, params, grads, X, Y, settings, rng, scales)
 
 
 def _frozen_dropout(model, m, seed, dropout):
@@ -368,7 +334,7 @@ def _callable_report(
         progress,
         "fastgrad check_grad",
     )
-    report = generic.build_report(
+    return generic.build_report(
         title=title,
         analytic=analytic,
         numerical=numerical,
@@ -379,10 +345,8 @@ def _callable_report(
         eps=eps,
         thresholds=thresholds,
         seconds=time.perf_counter() - t0,
+        raise_on_failure=raise_on_failure,
     )
-    if raise_on_failure:
-        report.raise_if_failed()
-    return report
 
 
 __all__ = ["gradient_check", "check_grad", "numerical_gradient", "GradientCheckError", "MODES"]

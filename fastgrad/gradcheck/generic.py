@@ -204,7 +204,9 @@ def build_report(
     directions=None,
     failing=(),
     extra_hints=(),
+    raise_on_failure=False,
 ):
+    """The report of a callable check (raised as GradientCheckError when asked)."""
     P = analytic.size
     kinks = np.zeros(P, dtype=bool)
     if directions is not None:
@@ -232,7 +234,7 @@ def build_report(
             b.worst_numerical, b.worst_analytic = float(num[w]), float(ana[w])
             b.n_checked, b.n_kinks, b.hint = len(num), 0, None
         n_checked += sum(len(v[0]) for v in directions.values())
-    return GradCheckReport(
+    report = GradCheckReport(
         title=title,
         difference=diff,
         difference_all=diff,
@@ -250,6 +252,9 @@ def build_report(
         extra_hints=list(extra_hints),
         directions=directions,
     )
+    if raise_on_failure:
+        report.raise_if_failed()
+    return report
 
 
 def check_generic_model(
@@ -295,10 +300,9 @@ def check_generic_model(
         eps=eps,
         thresholds=thresholds,
         seconds=time.perf_counter() - t0,
+        raise_on_failure=raise_on_failure,
         **found,
     )
-    if raise_on_failure:
-        report.raise_if_failed()
     return report
 
 

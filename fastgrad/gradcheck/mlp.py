@@ -215,24 +215,10 @@ def _run_coordinates(net, analytic, blocks, mode, k, rng, nt, progress, r):
     return diff_all, diff
 
 
-def check_mlp(
-    model,
-    params,
-    grads,
-    X,
-    Y,
-    eps,
-    nt,
-    mode,
-    k,
-    rng,
-    thresholds,
-    progress,
-    raise_on_failure,
-    t0,
-    scales,
-):
+def check_mlp(model, params, grads, X, Y, settings, rng, scales):
     """The MLP check on validated inputs (see :func:`fastgrad.gradient_check`)."""
+    eps, nt, mode, k = settings.epsilon, settings.n_threads, settings.mode, settings.k
+    thresholds, progress = settings.thresholds, settings.progress
     net = KernelInputs(model, params, X, Y, eps, scales)
     blocks = model.spec.blocks
     analytic = params_to_vector(grads, prefix="d")
@@ -273,13 +259,13 @@ def check_mlp(
         mode=mode,
         epsilon=eps,
         n_threads=nt,
-        seconds=time.perf_counter() - t0,
+        seconds=time.perf_counter() - settings.started,
         flops=r.flops,
         thresholds=thresholds,
         extra_hints=r.hints,
         directions=r.directions,
     )
-    if raise_on_failure:
+    if settings.raise_on_failure:
         report.raise_if_failed()
     return report
 

@@ -5,6 +5,7 @@ option means and refuses the same thing on every path.
 """
 
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -52,3 +53,17 @@ def flag(value, name, allow_none=False):
 
 def progress(value):
     return flag(value, "progress", allow_none=True)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A check's validated options, handed from the front door to a path."""
+
+    epsilon: float
+    n_threads: int
+    mode: str
+    k: int | None
+    thresholds: tuple
+    progress: bool | None
+    raise_on_failure: bool
+    started: float  # time.perf_counter() when the check began

@@ -65,6 +65,7 @@ class _Fit:
         self,
         model,
         optimizer,
+        *,
         num_epochs,
         batch_size,
         schedule,
@@ -309,14 +310,14 @@ def fit(
     run = _Fit(
         model,
         optimizer,
-        num_epochs,
-        batch_size,
-        schedule,
-        callback,
-        progress,
-        print_every,
-        check_gradients,
-        check_options,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        schedule=schedule,
+        callback=callback,
+        progress=progress,
+        print_every=print_every,
+        check_gradients=check_gradients,
+        check_options=check_options,
     )
     X, Y, params = _fit_data(model, params, X, Y)
     run.start(X)
