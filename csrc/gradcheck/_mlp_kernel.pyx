@@ -73,6 +73,8 @@ from scipy.linalg.cython_blas cimport dgemm
 
 import numpy as np
 
+from fastgrad.nn._codes import Activation as _ACTIVATION_CODES, Output as _OUTPUT_CODES
+
 # Activation and output codes (ACT_*, OUT_*): the one source, shared with the
 # registry in fastgrad/nn/ through fastgrad.nn._codes.
 include "nn/codes.pxi"
@@ -820,9 +822,12 @@ cdef class MLPNet:
                              (bn_normalized, "bn_normalized", L - 1), (bn_std, "bn_std", L - 1)):
             if len(lst) != n:
                 raise ValueError(f"{name} has {len(lst)} layers, the network {n}")
+        known = {int(v) for v in _ACTIVATION_CODES.__members__.values()}
         for t in range(L - 1):
-            Activation(act[t])  # ValueError for a code the kernel does not know
-        Output(act[L - 1])
+            if act[t] not in known:
+                raise ValueError(f"codes[{t}] = {act[t]} is not an activation code")
+        if act[L - 1] not in {int(v) for v in _OUTPUT_CODES.__members__.values()}:
+            raise ValueError(f"codes[{L - 1}] = {act[L - 1]} is not an output code")
         self.dims = d
         self.keep = []
         self.map_keep = []

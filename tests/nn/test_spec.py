@@ -49,3 +49,36 @@ def test_loose_inputs(call, exc, words):
         warnings.simplefilter("error")  # no ComplexWarning on the way to the error
         with pytest.raises(exc, match=words):
             call()
+
+
+# -- ParamSpec ---------------------------------------------------------------
+def test_param_spec_of_course_names_uses_the_course_order_and_any_names_their_own():
+    from fastgrad.nn.spec import ParamSpec
+
+    course = ParamSpec.of({"b2": np.zeros((1, 1)), "W1": np.zeros((2, 3)), "W2": np.zeros((1, 2)),
+                           "b1": np.zeros((2, 1))})
+    assert course.names == ["W1", "b1", "W2", "b2"] and course.size == 11
+    assert [sl for _, sl, _ in course.blocks] == [slice(0, 6), slice(6, 8), slice(8, 10),
+                                                  slice(10, 11)]
+    mine = ParamSpec.of({"conv_w": np.zeros((2, 2)), "bias": np.zeros(3)})
+    assert mine.names == ["conv_w", "bias"] and mine.shapes["bias"] == (3,)
+    with pytest.raises(TypeError, match="parameter names must be strings"):
+        ParamSpec.of({1: np.zeros(2)})
+
+
+def test_param_spec_for_mlp_matches_the_models_and_layer_starts():
+    from fastgrad.nn.spec import ParamSpec
+
+    spec = ParamSpec.for_mlp([3, 4, 2], batchnorm=(1,))
+    assert spec.shapes == {"W1": (4, 3), "gamma1": (4, 1), "beta1": (4, 1), "W2": (2, 4),
+                           "b2": (2, 1)}
+    assert spec.layer_starts() == [0, 4 * 3 + 8]
+
+
+def test_sample_coordinates_takes_k_from_every_block():
+    from fastgrad.nn.spec import ParamSpec, sample_coordinates
+
+    spec = ParamSpec({"W": (10,), "b": (2,)})
+    picked = sample_coordinates(spec.blocks, 3, np.random.default_rng(0))
+    assert len(picked) == 5 and set(picked[3:]) == {10, 11}
+    assert all(0 <= i < 10 for i in picked[:3]) and list(picked[:3]) == sorted(picked[:3])
