@@ -112,6 +112,15 @@ def registry_name(value, allowed, what):
     )
 
 
+def mapping(value, name, prefix="", *, kinds=dict):
+    """``value`` if it is a parameter (``prefix="d"``: gradient) dict."""
+    if not isinstance(value, kinds):
+        raise TypeError(
+            f"{name} must be a dict like {{'{prefix}W1': ..., '{prefix}b1': ...}}, got {got(value)}"
+        )
+    return value
+
+
 def key_mismatch(expected, given):
     """``["missing [...]", "unexpected [...]"]`` for dict keys that differ from
     ``expected`` (empty when they match), for KeyError messages."""

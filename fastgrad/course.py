@@ -29,12 +29,7 @@ COURSE_SHAPES = {"W1": (5, 4), "b1": (5, 1), "W2": (3, 5), "b2": (3, 1), "W3": (
 
 
 def _check_dict(value, name, prefix=""):
-    if not isinstance(value, Mapping):
-        raise TypeError(
-            f"{name} must be a dict like {{'{prefix}W1': ..., '{prefix}b1': ...}}, "
-            f"got {ac.got(value)}"
-        )
-    return value
+    return ac.mapping(value, name, prefix, kinds=Mapping)
 
 
 def dictionary_to_vector(parameters):

@@ -97,12 +97,8 @@ def check_generic_dicts(params, grads):
     accepted for a ``(n, 1)`` non-W block), no unexpected keys, real finite
     entries. Returns float64 copies ``(params, grads)`` in θ's order.
     """
-    for obj, name, pre in ((params, "params", ""), (grads, "grads", "d")):
-        if not isinstance(obj, dict):
-            raise TypeError(
-                f"{name} must be a dict like {{'{pre}W1': ..., '{pre}b1': ...}}, "
-                f"got {type(obj).__name__}"
-            )
+    ac.mapping(params, "params")
+    ac.mapping(grads, "grads", "d")
     if not params:
         raise ValueError("params is empty: there is nothing to check")
     keys = ParamSpec.of(params).names  # the course's order, or the dict's for other names

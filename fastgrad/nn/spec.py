@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from fastgrad import _argcheck as ac
+
 _KINDS = ("W", "b", "gamma", "beta")
 _KEY = re.compile(r"^(W|b|gamma|beta)([1-9][0-9]*)$")
 
@@ -62,22 +64,14 @@ def parameter_order(keys, *, prefix=""):
 
 
 def _as_float_array(value, name):
-    if isinstance(value, np.ma.MaskedArray):
-        raise TypeError(
-            f"{name} is a masked array; its mask would be lost. Pass "
-            "value.filled(...) or the plain data"
-        )
-    arr = np.asarray(value)
+    arr = np.asarray(ac.not_masked(value, name))
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     return arr
 
 
 def _check_dict(obj, name):
-    if not isinstance(obj, dict):
-        raise TypeError(
-            f"{name} must be a dict like {{'W1': ..., 'b1': ...}}, got {type(obj).__name__}"
-        )
+    ac.mapping(obj, name)
 
 
 def _check_prefix(prefix, name="prefix"):

@@ -42,11 +42,7 @@ def param_dict(
     ``spec``: exactly its keys, each finite and of its shape (a 1-D block is
     accepted for a ``(n, 1)`` non-W block). Returns new float64 arrays.
     ``layer_dims`` and ``batchnorm`` describe the model in messages."""
-    if not isinstance(params, dict):
-        raise TypeError(
-            f"{name} must be a dict like {{'{prefix}W1': ..., '{prefix}b1': ...}}, "
-            f"got {type(params).__name__}"
-        )
+    ac.mapping(params, name, prefix)
     expected = [prefix + k for k in spec.shapes]
     parts = ac.key_mismatch(expected, params)
     if parts:

@@ -70,14 +70,8 @@ def _pair_up(params, grads):
     (the course's ``dZ1``, ``dA1``, ... cache) are ignored; other ``params``
     entries (buffers such as running statistics) are carried over unchanged.
     """
-    if not isinstance(params, dict):
-        raise TypeError(
-            f"params must be a dict like {{'W1': ..., 'b1': ...}}, got {type(params).__name__}"
-        )
-    if not isinstance(grads, dict):
-        raise TypeError(
-            f"grads must be a dict like {{'dW1': ..., 'db1': ...}}, got {type(grads).__name__}"
-        )
+    ac.mapping(params, "params")
+    ac.mapping(grads, "grads", "d")
     _check_keys(tuple(params), tuple(grads))
     pairs = []
     for key in params:
