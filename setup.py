@@ -1,5 +1,7 @@
-"""Build fastgrad's compiled kernels: every ``csrc/<name>.pyx`` becomes
-``fastgrad._<name>`` (a leading underscore in the file name is kept single).
+"""Build fastgrad's compiled kernels. ``csrc/`` mirrors the package: every
+``csrc/<folders>/<name>.pyx`` becomes ``fastgrad.<folders>.<name>``, e.g.
+``csrc/gradcheck/_mlp_kernel.pyx`` -> ``fastgrad.gradcheck._mlp_kernel``, the
+kernel of ``fastgrad/gradcheck/mlp.py`` (a kernel is named after its caller).
 
 OpenMP is used when the compiler can build *and run* a tiny OpenMP program;
 otherwise the build warns and produces serial code that passes every test.
@@ -107,8 +109,8 @@ def extensions():
     if sys.platform == "win32":
         opt = ["/Od"] if debug else ["/O2"]
     exts = []
-    for pyx in sorted((HERE / "csrc").glob("*.pyx")):
-        name = "fastgrad._" + pyx.stem.lstrip("_")
+    for pyx in sorted((HERE / "csrc").rglob("*.pyx")):
+        name = ".".join(("fastgrad",) + pyx.relative_to(HERE / "csrc").with_suffix("").parts)
         exts.append(
             Extension(
                 name,

@@ -3,7 +3,7 @@
 Kept out of ``gradcheck.py`` so the harness reads as "time this, report
 that". Nothing here imports torch or jax at module level: the torch and jax
 wrappers import them when called, so the NumPy parts (and the test that checks
-them, ``tests/test_bench_baselines.py``) need neither.
+them, ``tests/e2e/test_bench_baselines.py``) need neither.
 
 Every network is LINEAR→RELU→…→LINEAR→SIGMOID with the binary cross-entropy
 cost ``J = 1/m · Σ (softplus(z) − y·z)`` (the course's

@@ -7,7 +7,8 @@ compiled finite-difference gradient.
 # the package with Python's misleading "partially initialized module (most
 # likely due to a circular import)". Say what is going on instead (NumPy and
 # scikit-learn do the same).
-_COMPILED = ("_openmp_helpers", "_numdiff", "_gradcheck", "_normalizer")
+_COMPILED = ("_openmp_helpers", "nn._codes", "gradcheck._generic_kernel", "gradcheck._mlp_kernel",
+             "normalize._normalizer_kernel")
 
 
 def _compiled_import_error(exc):
@@ -16,13 +17,16 @@ def _compiled_import_error(exc):
     Its ``__cause__`` is the original error only when the modules exist but
     failed to load; a missing module's original message (the misleading
     "circular import") is suppressed."""
-    import importlib.util
+    import importlib.machinery
     import os
 
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.dirname(here)
+    # Looked for as files: find_spec would import the subpackages, which
+    # import the very extensions that are missing.
     missing = [name for name in _COMPILED
-               if importlib.util.find_spec(f"{__name__}.{name}") is None]
+               if not any(os.path.isfile(os.path.join(here, *name.split(".")) + suffix)
+                          for suffix in importlib.machinery.EXTENSION_SUFFIXES)]
     source_tree = os.path.isdir(os.path.join(root, "csrc")) and (
         os.path.isfile(os.path.join(root, "pyproject.toml"))
         or os.path.isfile(os.path.join(root, "setup.py")))
@@ -56,16 +60,24 @@ def _compiled_import_error(exc):
 
 
 try:
-    from fastgrad import _gradcheck, _normalizer, _numdiff, _openmp_helpers  # noqa: F401
+    from fastgrad import _openmp_helpers  # noqa: F401
+    from fastgrad.gradcheck import _generic_kernel, _mlp_kernel  # noqa: F401
+    from fastgrad.nn import _codes  # noqa: F401
+    from fastgrad.normalize import _normalizer_kernel  # noqa: F401
 except ImportError as _exc:
     raise _compiled_import_error(_exc)  # noqa: B904 (its cause is set inside)
 
-from fastgrad import datasets, diagnose, init, optim, train  # noqa: E402
-from fastgrad.gradcheck import check_grad, gradient_check, numerical_gradient  # noqa: E402
-from fastgrad.model import MLP  # noqa: E402
-from fastgrad.normalizer import Normalizer  # noqa: E402
-from fastgrad.params import params_to_vector, vector_to_params  # noqa: E402
-from fastgrad.report import GradCheckReport, GradientCheckError  # noqa: E402
+from fastgrad import datasets, diagnostics, init, optim, train, training  # noqa: E402
+from fastgrad.diagnostics import diagnose  # noqa: E402
+from fastgrad.gradcheck import (  # noqa: E402
+    GradCheckReport,
+    GradientCheckError,
+    check_grad,
+    gradient_check,
+    numerical_gradient,
+)
+from fastgrad.nn import MLP, params_to_vector, vector_to_params  # noqa: E402
+from fastgrad.normalize import Normalizer  # noqa: E402
 
 from fastgrad._version import __version__  # noqa: E402
 
@@ -100,8 +112,11 @@ __all__ = [
     "vector_to_params",
     "datasets",
     "diagnose",
+    "diagnostics",
     "init",
     "optim",
     "train",
+    "training",
+    "training",
     "__version__",
 ]

@@ -7,6 +7,7 @@ where a size belongs) raises ``TypeError``; a value of the right kind out of
 range raises ``ValueError``. ``bool`` is never a number here: ``True`` as a
 learning rate or a layer size is a mistake, not a 1.
 """
+
 import math
 import numbers
 import os
@@ -39,8 +40,9 @@ def is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def real(value, name, *, low=None, high=None, low_open=False, high_open=False,
-         finite=True, what=None):
+def real(
+    value, name, *, low=None, high=None, low_open=False, high_open=False, finite=True, what=None
+):
     """``value`` as a float, checked against ``[low, high]`` (open ends as asked).
 
     ``what`` overrides the range description in the message.
@@ -57,7 +59,9 @@ def real(value, name, *, low=None, high=None, low_open=False, high_open=False,
         if what is None:
             parts = []
             if low is not None and high is not None:
-                parts.append(f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}")
+                parts.append(
+                    f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+                )
             elif low is not None:
                 parts.append(f"{'>' if low_open else '>='} {low:g}")
             elif high is not None:
@@ -77,13 +81,43 @@ def integer(value, name, *, minimum=None, what=None):
     return n
 
 
+def _one_of(value, allowed, not_a_string, unknown):
+    if not isinstance(value, str):
+        raise TypeError(not_a_string)
+    if value not in allowed:
+        raise ValueError(unknown)
+    return value
+
+
 def choice(value, allowed, name):
     """``value`` if it is one of the strings ``allowed``."""
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string, one of {', '.join(map(repr, allowed))}; "
-                        f"got {got(value)}")
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+    listed = ", ".join(map(repr, allowed))
+    return _one_of(
+        value,
+        allowed,
+        f"{name} must be a string, one of {listed}; got {got(value)}",
+        f"{name} must be one of {listed}, got {value!r}",
+    )
+
+
+def registry_name(value, allowed, what):
+    """``value`` if it names one of a registry's entries (``allowed``):
+    TypeError for a non-string, ValueError listing the choices otherwise."""
+    listed = ", ".join(allowed)
+    return _one_of(
+        value,
+        allowed,
+        f"{what} must be a name, one of {listed}; got {value!r} ({type(value).__name__})",
+        f"unknown {what} {value!r}; choose one of {listed}",
+    )
+
+
+def mapping(value, name, prefix="", *, kinds=dict):
+    """``value`` if it is a parameter (``prefix="d"``: gradient) dict."""
+    if not isinstance(value, kinds):
+        raise TypeError(
+            f"{name} must be a dict like {{'{prefix}W1': ..., '{prefix}b1': ...}}, got {got(value)}"
+        )
     return value
 
 
@@ -92,8 +126,7 @@ def key_mismatch(expected, given):
     ``expected`` (empty when they match), for KeyError messages."""
     missing = [k for k in expected if k not in given]
     extra = [k for k in given if k not in expected]
-    return ([f"missing {missing}"] if missing else []) + (
-        [f"unexpected {extra}"] if extra else [])
+    return ([f"missing {missing}"] if missing else []) + ([f"unexpected {extra}"] if extra else [])
 
 
 def boolean(value, name):
@@ -109,10 +142,13 @@ def not_masked(value, name):
         raise TypeError(
             f"{name} is a numpy masked array; fastgrad does not honour masks (the hidden "
             f"values would be used as data). Pass {name}.filled(value) or drop the masked "
-            "examples first.")
+            "examples first."
+        )
     if _is_sparse(value):
-        raise TypeError(f"{name} is a scipy.sparse matrix; this function needs a dense array "
-                        f"(pass {name}.toarray()).")
+        raise TypeError(
+            f"{name} is a scipy.sparse matrix; this function needs a dense array "
+            f"(pass {name}.toarray())."
+        )
     return value
 
 
@@ -123,40 +159,71 @@ def _is_sparse(value):
 
 def sizes(value, name="layer_dims", *, minimum_len=2, what="[n_x, n_1, ..., n_L]"):
     """A sequence of positive ints (a list, tuple, range or 1-D integer array)."""
-    if isinstance(value, (str, bytes)) or isinstance(value, (dict, set, frozenset)) or not (
-            hasattr(value, "__len__") and hasattr(value, "__getitem__")):
+    if (
+        isinstance(value, (str, bytes))
+        or isinstance(value, (dict, set, frozenset))
+        or not (hasattr(value, "__len__") and hasattr(value, "__getitem__"))
+    ):
         raise TypeError(f"{name} must be a list of ints {what}, got {got(value)}")
     if isinstance(value, np.ndarray) and value.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D list of ints {what}, got an array of shape "
-                         f"{value.shape}")
+        raise ValueError(
+            f"{name} must be a 1-D list of ints {what}, got an array of shape {value.shape}"
+        )
     dims = list(value)
     if len(dims) < minimum_len:
-        raise ValueError(f"{name} needs at least {minimum_len} entries (input and output "
-                         f"sizes) {what}, got {dims}")
+        raise ValueError(
+            f"{name} needs at least {minimum_len} entries (input and output "
+            f"sizes) {what}, got {dims}"
+        )
     for i, d in enumerate(dims):
         # ValueError (not TypeError) for an entry: the argument itself is the
         # right kind of thing, a list, with a bad value in it.
         if not is_int(d):
             raise ValueError(f"{name}[{i}] must be an int (a number of units), got {got(d)}")
         if int(d) < 1:
-            raise ValueError(f"{name}[{i}] must be a positive number of units, got {int(d)} "
-                             f"(in {name}={dims})")
+            raise ValueError(
+                f"{name}[{i}] must be a positive number of units, got {int(d)} (in {name}={dims})"
+            )
     return [int(d) for d in dims]
 
 
 def available_memory():
-    """Bytes of memory available now (Linux MemAvailable), or None if unknown."""
+    """Bytes this process can still allocate, as far as the OS tells:
+    MemAvailable (or the available physical pages), and the room left under
+    an address-space limit. None when unknown (then nothing is refused)."""
+    limits = []
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    limits.append(int(line.split()[1]) * 1024)
+                    break
     except (OSError, ValueError, IndexError):
         pass
+    if not limits:
+        try:
+            limits.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            pass
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            with open("/proc/self/statm") as fh:
+                used = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            limits.append(max(0, soft - used))
+    except (ImportError, OSError, ValueError, IndexError, AttributeError):
+        pass
+    return min(limits) if limits else None
+
+
+def fmt_bytes(n):
+    """``n`` bytes as a short human-readable size (``"1.5 GB"``)."""
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1024 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
 
 
 def gib(n_bytes):
@@ -172,6 +239,9 @@ def check_allocation(n_bytes, name, what):
     available = available_memory()
     limit = available if available is not None else 2**62
     if n_bytes > limit:
-        have = f"this machine has {gib(available)} available" if available is not None \
+        have = (
+            f"this machine has {gib(available)} available"
+            if available is not None
             else "more than can be addressed"
+        )
         raise MemoryError(f"{name}: {what} needs {gib(n_bytes)} ({n_bytes:,} bytes); {have}")

@@ -1,4 +1,5 @@
 """The one RNG helper: ``seed=`` (an int, None or a Generator) to a Generator."""
+
 import numpy as np
 
 from fastgrad import _argcheck as ac

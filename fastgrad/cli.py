@@ -20,6 +20,8 @@ import sys
 import numpy as np
 
 from fastgrad import _argcheck as ac
+from fastgrad.nn.activations import ACTIVATIONS
+from fastgrad.nn.outputs import OUTPUTS
 
 BUG_KINDS = {
     "scale": "multiply the block by FACTOR (default 2)",
@@ -28,7 +30,7 @@ BUG_KINDS = {
     "transpose": "transpose a square weight block",
     "drop-l2": "leave the L2 term out of a dW block (needs --l2 > 0)",
 }
-HIDDEN = ("relu", "leaky_relu", "tanh", "sigmoid", "linear")
+HIDDEN = tuple(ACTIVATIONS)
 DEFAULT_LAYERS = [8, 32, 16, 1]
 DEFAULT_SOFTMAX_OUTPUTS = 3
 DEFAULT_EXAMPLES = 64
@@ -335,14 +337,8 @@ def _problem(args):
                 keep_prob=args.keep_prob, batchnorm=args.batchnorm)
     rng = np.random.default_rng(args.seed)
     X = rng.standard_normal((args.layers[0], args.examples))
-    n_out = args.layers[-1]
-    if args.output == "softmax":
-        Y = np.eye(n_out)[:, rng.integers(0, n_out, args.examples)]
-    elif args.output == "sigmoid":
-        Y = (rng.random((n_out, args.examples)) < 0.5).astype(float)
-    else:
-        Y = rng.standard_normal((n_out, args.examples))
-    init = "he" if all(h in ("relu", "leaky_relu") for h in model.hidden) else "xavier"
+    Y = OUTPUTS[args.output].random_targets(rng, args.layers[-1], args.examples)
+    init = "he" if all(a.has_kink for a in model.activations) else "xavier"
     params = model.init_params(init, seed=rng)
     for key in params:  # biases, γ and β away from 0 and 1 exercise their blocks
         if not key.startswith("W"):

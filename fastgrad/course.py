@@ -14,25 +14,22 @@ the cross-entropy cost; ``X`` is ``(n_x, m)`` and ``parameters`` holds
 and :func:`backward_propagation_n` its backprop, deliberate bugs included
 (``dW2`` doubled, ``db1`` with ``4./m``), so the course's exercise runs as is.
 """
+
 from collections.abc import Mapping
 
 import numpy as np
 
 from fastgrad import _argcheck as ac
 from fastgrad.gradcheck import gradient_check
-from fastgrad.model import MLP
-from fastgrad.params import parameter_order, params_to_vector, vector_to_params
+from fastgrad.nn.model import MLP
+from fastgrad.nn.spec import parameter_order, params_to_vector, vector_to_params
 
 # The assignment's network: theta has 47 entries.
-COURSE_SHAPES = {"W1": (5, 4), "b1": (5, 1), "W2": (3, 5), "b2": (3, 1),
-                 "W3": (1, 3), "b3": (1, 1)}
+COURSE_SHAPES = {"W1": (5, 4), "b1": (5, 1), "W2": (3, 5), "b2": (3, 1), "W3": (1, 3), "b3": (1, 1)}
 
 
 def _check_dict(value, name, prefix=""):
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{name} must be a dict like {{'{prefix}W1': ..., '{prefix}b1': ...}}, "
-                        f"got {ac.got(value)}")
-    return value
+    return ac.mapping(value, name, prefix, kinds=Mapping)
 
 
 def dictionary_to_vector(parameters):
@@ -40,8 +37,9 @@ def dictionary_to_vector(parameters):
     _check_dict(parameters, "parameters")
     keys = parameter_order([k for k in parameters if _is_param(k)])
     if not keys:
-        raise ValueError("parameters holds no W1, b1, ... entries, got keys "
-                         f"{list(parameters)[:10]}")
+        raise ValueError(
+            f"parameters holds no W1, b1, ... entries, got keys {list(parameters)[:10]}"
+        )
     theta = params_to_vector({k: parameters[k] for k in keys})
     names = [k for k in keys for _ in range(np.size(parameters[k]))]
     return theta.reshape(-1, 1), names
@@ -59,8 +57,10 @@ def vector_to_dictionary(theta, like=None):
         raise TypeError(f"theta must be a numeric vector, got {ac.got(theta)}")
     if like is None:
         if arr.size != 47:
-            raise ValueError("vector_to_dictionary needs like= (a parameter dict) unless "
-                             f"theta is the course's 47-entry vector; got {arr.size} entries")
+            raise ValueError(
+                "vector_to_dictionary needs like= (a parameter dict) unless "
+                f"theta is the course's 47-entry vector; got {arr.size} entries"
+            )
         like = COURSE_SHAPES
     _check_dict(like, "like")
     like = {k: v for k, v in like.items() if _is_param(k)}
@@ -75,8 +75,9 @@ def gradients_to_vector(gradients):
     _check_dict(gradients, "gradients", "d")
     keys = [k for k in gradients if isinstance(k, str) and k.startswith("d") and _is_param(k[1:])]
     if not keys:
-        raise ValueError("gradients holds no dW1, db1, ... entries, got keys "
-                         f"{list(gradients)[:10]}")
+        raise ValueError(
+            f"gradients holds no dW1, db1, ... entries, got keys {list(gradients)[:10]}"
+        )
     grads = {k: gradients[k] for k in keys}
     return params_to_vector(grads, prefix="d").reshape(-1, 1)
 
@@ -98,33 +99,41 @@ def model_for(parameters):
     and chain: ``W[l]`` has shape ``(n_l, n_{l-1})``.
     """
     _check_dict(parameters, "parameters")
-    numbers_ = sorted(int(k[1:]) for k in parameters
-                      if isinstance(k, str) and k.startswith("W") and _is_param(k))
+    numbers_ = sorted(
+        int(k[1:]) for k in parameters if isinstance(k, str) and k.startswith("W") and _is_param(k)
+    )
     if not numbers_:
-        raise ValueError("parameters holds no W1, W2, ... entries (the course's layout: "
-                         f"W1 of shape (n1, n0), b1 of shape (n1, 1), ...); got keys "
-                         f"{list(parameters)[:10]}")
+        raise ValueError(
+            "parameters holds no W1, W2, ... entries (the course's layout: "
+            f"W1 of shape (n1, n0), b1 of shape (n1, 1), ...); got keys "
+            f"{list(parameters)[:10]}"
+        )
     expected = list(range(1, len(numbers_) + 1))
     if numbers_ != expected:
         gap = min(set(expected) - set(numbers_))
-        raise ValueError(f"parameters has {', '.join(f'W{l}' for l in numbers_)} but no W{gap}: "
-                         "weights are numbered from W1 without gaps")
+        raise ValueError(
+            f"parameters has {', '.join(f'W{l}' for l in numbers_)} but no W{gap}: "
+            "weights are numbered from W1 without gaps"
+        )
     dims = None
     for l in expected:
         W = parameters[f"W{l}"]
         ac.not_masked(W, f"parameters['W{l}']")
         arr = np.asarray(W)
         if arr.dtype.kind not in "iuf":
-            raise TypeError(f"parameters['W{l}'] must be a numeric array (n{l}, n{l - 1}), "
-                            f"got {ac.got(W)}")
+            raise TypeError(
+                f"parameters['W{l}'] must be a numeric array (n{l}, n{l - 1}), got {ac.got(W)}"
+            )
         shape = arr.shape
         if len(shape) != 2:
             raise ValueError(f"parameters['W{l}'] must be 2-D (n{l}, n{l - 1}), got shape {shape}")
         if dims is None:
             dims = [shape[1]]
         elif shape[1] != dims[-1]:
-            raise ValueError(f"parameters['W{l}'] has shape {shape} but W{l - 1} has {dims[-1]} "
-                             f"rows: W{l} needs {dims[-1]} columns")
+            raise ValueError(
+                f"parameters['W{l}'] has shape {shape} but W{l - 1} has {dims[-1]} "
+                f"rows: W{l} needs {dims[-1]} columns"
+            )
         dims.append(shape[0])
     return MLP(dims, hidden="relu", output="sigmoid")
 
@@ -142,22 +151,31 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False)
     _check_dict(gradients, "gradients", "d")
     print_msg = ac.boolean(print_msg, "print_msg")
     params = {k: v for k, v in parameters.items() if _is_param(k)}
-    grads = {k: v for k, v in gradients.items()
-             if isinstance(k, str) and k.startswith("d") and _is_param(k[1:])}
+    grads = {
+        k: v
+        for k, v in gradients.items()
+        if isinstance(k, str) and k.startswith("d") and _is_param(k[1:])
+    }
     model = model_for(params)
     missing = ["d" + k for k in model.param_shapes() if "d" + k not in grads]
     if missing:
-        raise ValueError(f"gradients has no {', '.join(missing)}: the backprop must return a "
-                         "gradient for every parameter")
+        raise ValueError(
+            f"gradients has no {', '.join(missing)}: the backprop must return a "
+            "gradient for every parameter"
+        )
     report = gradient_check(model, params, grads, X, Y, epsilon=epsilon)
     difference = report.difference
     if print_msg:
         if difference > 2e-7:
-            print("\033[93mThere is a mistake in the backward propagation! "
-                  f"difference = {difference}\033[0m")
+            print(
+                "\033[93mThere is a mistake in the backward propagation! "
+                f"difference = {difference}\033[0m"
+            )
         else:
-            print("\033[92mYour backward propagation works perfectly fine! "
-                  f"difference = {difference}\033[0m")
+            print(
+                "\033[92mYour backward propagation works perfectly fine! "
+                f"difference = {difference}\033[0m"
+            )
         print(report)
     return difference
 
@@ -183,11 +201,12 @@ def _course_inputs(X, Y, parameters):
     assignment's 3-layer network (not copies: nothing here writes to them)."""
     model = model_for(parameters)
     if model.n_layers != 3:
-        raise ValueError("the assignment's forward/backward propagation is for its 3-layer "
-                         f"network (W1, W2, W3); parameters has {model.n_layers} layers. For "
-                         "other networks use fastgrad.MLP(layer_dims).cost / .backward")
-    params = model.check_params({k: v for k, v in parameters.items() if _is_param(k)},
-                                "parameters")
+        raise ValueError(
+            "the assignment's forward/backward propagation is for its 3-layer "
+            f"network (W1, W2, W3); parameters has {model.n_layers} layers. For "
+            "other networks use fastgrad.MLP(layer_dims).cost / .backward"
+        )
+    params = model.check_params({k: v for k, v in parameters.items() if _is_param(k)}, "parameters")
     X, Y = model.check_data(X, Y)
     return X, Y, params
 
@@ -212,8 +231,9 @@ def backward_propagation_n(X, Y, cache, *, bugs=True):
     doubled and ``db1`` uses ``4./m``; ``bugs=False`` is the fixed version."""
     bugs = ac.boolean(bugs, "bugs")
     if not isinstance(cache, tuple) or len(cache) != 12:
-        raise TypeError("cache must be the 12-tuple forward_propagation_n returns, got "
-                        f"{ac.got(cache)}")
+        raise TypeError(
+            f"cache must be the 12-tuple forward_propagation_n returns, got {ac.got(cache)}"
+        )
     (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = cache
     params = {"W1": W1, "b1": b1, "W2": W2, "b2": b2, "W3": W3, "b3": b3}
     X, Y, _ = _course_inputs(X, Y, params)
@@ -229,5 +249,16 @@ def backward_propagation_n(X, Y, cache, *, bugs=True):
     dZ1 = dA1 * (A1 > 0)
     dW1 = 1.0 / m * dZ1 @ X.T
     db1 = (4.0 if bugs else 1.0) / m * np.sum(dZ1, axis=1, keepdims=True)
-    return {"dZ3": dZ3, "dW3": dW3, "db3": db3, "dA2": dA2, "dZ2": dZ2, "dW2": dW2,
-            "db2": db2, "dA1": dA1, "dZ1": dZ1, "dW1": dW1, "db1": db1}
+    return {
+        "dZ3": dZ3,
+        "dW3": dW3,
+        "db3": db3,
+        "dA2": dA2,
+        "dZ2": dZ2,
+        "dW2": dW2,
+        "db2": db2,
+        "dA1": dA1,
+        "dZ1": dZ1,
+        "dW1": dW1,
+        "db1": db1,
+    }

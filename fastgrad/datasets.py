@@ -6,6 +6,7 @@ Every generator returns the course layout: ``X`` of shape ``(2, m)``
 ``numpy.random.Generator``); nothing is downloaded, scikit-learn is not
 needed, and the global NumPy RNG is never touched.
 """
+
 import math
 
 import numpy as np
@@ -19,10 +20,6 @@ def _check_m(m, name="m", minimum=1):
     # a data set is a few float64 rows of m values (X, Y and the draws behind them)
     ac.check_allocation(64 * m, name, f"a data set of {m:,} examples")
     return m
-
-
-def _check_nonneg(value, name):
-    return ac.real(value, name, low=0)
 
 
 def _shuffled(rng, X, Y):
@@ -53,8 +50,8 @@ def make_circles(m=300, *, noise=0.05, factor=0.8, seed=None):
     Y : ndarray of int64, shape (1, m)
     """
     m = _check_m(m)
-    noise = _check_nonneg(noise, "noise")
-    factor = _check_nonneg(factor, "factor")
+    noise = ac.real(noise, "noise", low=0)
+    factor = ac.real(factor, "factor", low=0)
     if not 0 < factor < 1:
         raise ValueError(f"factor must lie in (0, 1), got {factor!r}")
     rng = as_generator(seed)
@@ -62,10 +59,12 @@ def make_circles(m=300, *, noise=0.05, factor=0.8, seed=None):
     n_in = m - n_out
     t_out = np.linspace(0.0, 2 * np.pi, n_out, endpoint=False)
     t_in = np.linspace(0.0, 2 * np.pi, n_in, endpoint=False)
-    X = np.vstack([
-        np.concatenate([np.cos(t_out), factor * np.cos(t_in)]),
-        np.concatenate([np.sin(t_out), factor * np.sin(t_in)]),
-    ])
+    X = np.vstack(
+        [
+            np.concatenate([np.cos(t_out), factor * np.cos(t_in)]),
+            np.concatenate([np.sin(t_out), factor * np.sin(t_in)]),
+        ]
+    )
     Y = np.concatenate([np.zeros(n_out, np.int64), np.ones(n_in, np.int64)])[None, :]
     X, Y = _shuffled(rng, X, Y)
     if noise:
@@ -86,16 +85,18 @@ def make_moons(m=300, *, noise=0.1, seed=None):
     Y : ndarray of int64, shape (1, m)
     """
     m = _check_m(m)
-    noise = _check_nonneg(noise, "noise")
+    noise = ac.real(noise, "noise", low=0)
     rng = as_generator(seed)
     n_a = m // 2
     n_b = m - n_a
     t_a = np.linspace(0.0, np.pi, n_a)
     t_b = np.linspace(0.0, np.pi, n_b)
-    X = np.vstack([
-        np.concatenate([np.cos(t_a), 1.0 - np.cos(t_b)]),
-        np.concatenate([np.sin(t_a), 0.5 - np.sin(t_b)]),
-    ])
+    X = np.vstack(
+        [
+            np.concatenate([np.cos(t_a), 1.0 - np.cos(t_b)]),
+            np.concatenate([np.sin(t_a), 0.5 - np.sin(t_b)]),
+        ]
+    )
     Y = np.concatenate([np.zeros(n_a, np.int64), np.ones(n_b, np.int64)])[None, :]
     X, Y = _shuffled(rng, X, Y)
     if noise:
@@ -118,8 +119,8 @@ def make_flower(m=400, *, petals=4, radius=4.0, noise=0.2, seed=None):
     Y : ndarray of int64, shape (1, m)
     """
     m = _check_m(m, minimum=2)
-    noise = _check_nonneg(noise, "noise")
-    radius = _check_nonneg(radius, "radius")
+    noise = ac.real(noise, "noise", low=0)
+    radius = ac.real(radius, "radius", low=0)
     petals = _check_m(petals, "petals")
     rng = as_generator(seed)
     X = np.empty((2, m))
@@ -129,9 +130,9 @@ def make_flower(m=400, *, petals=4, radius=4.0, noise=0.2, seed=None):
     for j, n in enumerate(sizes):
         t = np.linspace(j * 3.12, (j + 1) * 3.12, n) + rng.standard_normal(n) * noise
         r = radius * np.sin(petals * t) + rng.standard_normal(n) * noise
-        X[0, start:start + n] = r * np.sin(t)
-        X[1, start:start + n] = r * np.cos(t)
-        Y[0, start:start + n] = j
+        X[0, start : start + n] = r * np.sin(t)
+        X[1, start : start + n] = r * np.cos(t)
+        Y[0, start : start + n] = j
         start += n
     return _shuffled(rng, X, Y)
 
@@ -154,7 +155,7 @@ def make_elongated(m=500, *, noise=0.1, seed=None):
     Y : ndarray of int64, shape (1, m)
     """
     m = _check_m(m)
-    noise = _check_nonneg(noise, "noise")
+    noise = ac.real(noise, "noise", low=0)
     rng = as_generator(seed)
     x1 = rng.uniform(1.0, 1000.0, m)
     x2 = rng.uniform(0.0, 1.0, m)
@@ -203,14 +204,23 @@ def train_test_split(X, Y, *, test_size=0.25, seed=None, shuffle=True):
     if ac.is_int(test_size):
         n_test = int(test_size)
     else:
-        fraction = ac.real(test_size, "test_size", low=0, high=1, low_open=True, high_open=True,
-                           what="a fraction in (0, 1) or an int")
+        fraction = ac.real(
+            test_size,
+            "test_size",
+            low=0,
+            high=1,
+            low_open=True,
+            high_open=True,
+            what="a fraction in (0, 1) or an int",
+        )
         n_test = int(math.ceil(fraction * m))
     if not 1 <= n_test <= m - 1:
-        raise ValueError(f"test_size gives {n_test} test examples out of m={m}; "
-                         "both parts need at least one example")
+        raise ValueError(
+            f"test_size gives {n_test} test examples out of m={m}; "
+            "both parts need at least one example"
+        )
     shuffle = ac.boolean(shuffle, "shuffle")
     rng = as_generator(seed)  # checked even when shuffle=False
     order = rng.permutation(m) if shuffle else np.arange(m)
-    train, test = order[: m - n_test], order[m - n_test:]
+    train, test = order[: m - n_test], order[m - n_test :]
     return X[:, train].copy(), X[:, test].copy(), Y[..., train].copy(), Y[..., test].copy()

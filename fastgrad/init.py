@@ -27,12 +27,14 @@ distribution.
 Randomness: every function takes ``seed`` (an int, None or a
 ``numpy.random.Generator``); the global NumPy RNG is never touched.
 """
+
 import math
 
 import numpy as np
 
 from fastgrad import _argcheck as ac
 from fastgrad._rng import as_generator  # noqa: F401  (public here since 0.1)
+from fastgrad.nn.activations import ACTIVATIONS
 
 # Std of N(0, 1) truncated to [-2, 2]: sqrt(1 - 4·φ(2) / (2Φ(2) - 1)).
 # Dividing the target std by it makes the truncated draw's variance right
@@ -43,9 +45,9 @@ TRUNCATION = 2.0
 # std of W[l] as a function of (fan_in, fan_out), before the gain/scale.
 _STD = {
     "zeros": lambda fan_in, fan_out: 0.0,
-    "random": lambda fan_in, fan_out: 1.0,                        # N(0, 1) · scale
-    "he": lambda fan_in, fan_out: np.sqrt(2.0 / fan_in),          # He et al. 2015, ReLU
-    "xavier": lambda fan_in, fan_out: np.sqrt(1.0 / fan_in),      # LeCun / Xavier, tanh
+    "random": lambda fan_in, fan_out: 1.0,  # N(0, 1) · scale
+    "he": lambda fan_in, fan_out: np.sqrt(2.0 / fan_in),  # He et al. 2015, ReLU
+    "xavier": lambda fan_in, fan_out: np.sqrt(1.0 / fan_in),  # LeCun / Xavier, tanh
     "lecun": lambda fan_in, fan_out: np.sqrt(1.0 / fan_in),
     "glorot": lambda fan_in, fan_out: np.sqrt(2.0 / (fan_in + fan_out)),  # Glorot & Bengio 2010
 }
@@ -68,20 +70,13 @@ def _check_shape(shape):
         raise ValueError(f"shape must be two ints (fan_out, fan_in), got {shape!r}")
     for d in dims:
         if not ac.is_int(d):
-            raise ValueError(f"shape must be two ints (fan_out, fan_in), got {shape!r} "
-                            f"(holding {ac.got(d)})")
+            raise ValueError(
+                f"shape must be two ints (fan_out, fan_in), got {shape!r} (holding {ac.got(d)})"
+            )
     if dims[0] < 1 or dims[1] < 1:
         raise ValueError(f"shape must be positive (fan_out, fan_in), got {shape!r}")
     ac.check_allocation(8 * int(dims[0]) * int(dims[1]), "shape", f"a {shape!r} weight matrix")
     return int(dims[0]), int(dims[1])
-
-
-def _check_positive(value, name, *, allow_zero=False):
-    return ac.real(value, name, low=0, low_open=not allow_zero)
-
-
-def _choice(value, allowed, name):
-    return ac.choice(value, allowed, name)
 
 
 # -- the general rule -------------------------------------------------------
@@ -113,9 +108,9 @@ def variance_scaling(shape, scale=1.0, mode="fan_in", distribution="normal", *, 
     ndarray of float64, shape ``(fan_out, fan_in)``
     """
     fan_out, fan_in = _check_shape(shape)
-    scale = _check_positive(scale, "scale")
-    _choice(mode, _MODES, "mode")
-    _choice(distribution, _DISTRIBUTIONS, "distribution")
+    scale = ac.real(scale, "scale", low=0, low_open=True)
+    ac.choice(mode, _MODES, "mode")
+    ac.choice(distribution, _DISTRIBUTIONS, "distribution")
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
     rng = as_generator(seed)
     std = math.sqrt(scale / n)
@@ -153,7 +148,7 @@ def random(shape, *, gain=1.0, seed=None):
     with ``gain=10``. Not scaled by the layer width, so activations grow or
     shrink geometrically with depth."""
     fan_out, fan_in = _check_shape(shape)
-    gain = _check_positive(gain, "gain")
+    gain = ac.real(gain, "gain", low=0, low_open=True)
     return as_generator(seed).standard_normal((fan_out, fan_in)) * gain
 
 
@@ -164,7 +159,7 @@ def he(shape, *, gain=1.0, seed=None):
     hence the 2). Equals ``variance_scaling(shape, 2·gain², "fan_in")``.
     """
     fan_out, fan_in = _check_shape(shape)
-    gain = _check_positive(gain, "gain")
+    gain = ac.real(gain, "gain", low=0, low_open=True)
     return as_generator(seed).standard_normal((fan_out, fan_in)) * (np.sqrt(2.0 / fan_in) * gain)
 
 
@@ -173,7 +168,7 @@ def xavier(shape, *, gain=1.0, seed=None):
     ``W = N(0, 1) · gain · sqrt(1 / fan_in)``, for tanh layers.
     Equals ``variance_scaling(shape, gain², "fan_in")``."""
     fan_out, fan_in = _check_shape(shape)
-    gain = _check_positive(gain, "gain")
+    gain = ac.real(gain, "gain", low=0, low_open=True)
     return as_generator(seed).standard_normal((fan_out, fan_in)) * (np.sqrt(1.0 / fan_in) * gain)
 
 
@@ -188,7 +183,7 @@ def glorot(shape, *, gain=1.0, seed=None):
     ``W = N(0, 1) · gain · sqrt(2 / (fan_in + fan_out))``.
     Equals ``variance_scaling(shape, gain², "fan_avg")``."""
     fan_out, fan_in = _check_shape(shape)
-    gain = _check_positive(gain, "gain")
+    gain = ac.real(gain, "gain", low=0, low_open=True)
     return as_generator(seed).standard_normal((fan_out, fan_in)) * (
         np.sqrt(2.0 / (fan_in + fan_out)) * gain
     )
@@ -205,7 +200,7 @@ def orthogonal(shape, *, gain=1.0, seed=None):
     ``gain² / max(fan_in, fan_out)`` and all singular values equal ``gain``.
     """
     fan_out, fan_in = _check_shape(shape)
-    gain = _check_positive(gain, "gain")
+    gain = ac.real(gain, "gain", low=0, low_open=True)
     rng = as_generator(seed)
     big, small = max(fan_out, fan_in), min(fan_out, fan_in)
     A = rng.standard_normal((big, small))
@@ -252,20 +247,18 @@ def calculate_gain(activation, param=None):
     -------
     float
     """
-    names = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu")
-    _choice(activation, names, "activation")
+    gains = {name: act.gain for name, act in ACTIVATIONS.items()}
+    gains.update(_OTHER_GAINS)
+    ac.choice(activation, tuple(gains), "activation")
     if param is not None and activation != "leaky_relu":
-        raise ValueError(f"param is only used by leaky_relu, got param={param!r} for {activation!r}")
-    if activation in ("linear", "sigmoid"):
-        return 1.0
-    if activation == "tanh":
-        return 5.0 / 3.0
-    if activation == "relu":
-        return math.sqrt(2.0)
-    if activation == "selu":
-        return 3.0 / 4.0
-    slope = 0.01 if param is None else ac.real(param, "param (the leaky_relu slope)")
-    return math.sqrt(2.0 / (1.0 + float(slope) ** 2))
+        raise ValueError(
+            f"param is only used by leaky_relu, got param={param!r} for {activation!r}"
+        )
+    return gains[activation](param)
+
+
+# Gains of activations an MLP does not offer (the MLP's own are in the registry).
+_OTHER_GAINS = {"selu": lambda param=None: 3.0 / 4.0}
 
 
 # -- whole networks ---------------------------------------------------------
@@ -300,15 +293,21 @@ def initialize_parameters(layer_dims, method="he", *, seed=None, scale=1.0):
     dict of str -> ndarray of float64
     """
     if not isinstance(method, str):
-        raise TypeError(f"method must be an init name, one of {', '.join(METHODS)}; got "
-                        f"{ac.got(method)}")
+        raise TypeError(
+            f"method must be an init name, one of {', '.join(METHODS)}; got {ac.got(method)}"
+        )
     if method not in METHODS:
         hint = " (LSUV needs data: use fastgrad.init.lsuv(model, X))" if method == "lsuv" else ""
-        raise ValueError(f"unknown init method {method!r}{hint}; choose one of {', '.join(METHODS)}")
+        raise ValueError(
+            f"unknown init method {method!r}{hint}; choose one of {', '.join(METHODS)}"
+        )
     dims = _check_layer_dims(layer_dims)
-    scale = _check_positive(scale, "scale")
-    ac.check_allocation(8 * sum(dims[l] * (dims[l - 1] + 1) for l in range(1, len(dims))),
-                        "layer_dims", f"the parameters of a {dims} network")
+    scale = ac.real(scale, "scale", low=0, low_open=True)
+    ac.check_allocation(
+        8 * sum(dims[l] * (dims[l - 1] + 1) for l in range(1, len(dims))),
+        "layer_dims",
+        f"the parameters of a {dims} network",
+    )
     rng = as_generator(seed)
     params = {}
     for l in range(1, len(dims)):
@@ -359,19 +358,21 @@ def lsuv(model, X, *, seed=None, tol=0.1, max_iter=10):
     """
     if not hasattr(model, "layer_dims") or not hasattr(model, "check_data"):
         raise TypeError(f"model must be a fastgrad.MLP, got {ac.got(model)}")
-    tol = _check_positive(tol, "tol")
+    tol = ac.real(tol, "tol", low=0, low_open=True)
     max_iter = ac.integer(max_iter, "max_iter", minimum=1)
     as_generator(seed)  # check it before any work
     X = model.check_data(X)
     if X.shape[1] < 2:
-        raise ValueError(f"lsuv needs a batch of at least 2 examples to measure a variance, got m={X.shape[1]}")
+        raise ValueError(
+            f"lsuv needs a batch of at least 2 examples to measure a variance, got m={X.shape[1]}"
+        )
     if hasattr(model, "init_params"):  # batch-normalized layers get gamma, beta
         params = model.init_params("orthogonal", seed=seed)
     else:
         params = initialize_parameters(model.layer_dims, "orthogonal", seed=seed)
     for l in range(1, model.n_layers + 1):
         for _ in range(int(max_iter)):
-            Zs, _ = model._forward_cache(params, X)
+            Zs = model.forward_cache(params, X).Z
             var = float(np.var(Zs[l]))
             if not np.isfinite(var) or var <= np.finfo(float).tiny:
                 raise ValueError(

@@ -1,4 +1,4 @@
-"""Harness for the bad-input corpus (tests/test_corpus_*.py).
+"""Harness for the bad-input corpus (tests/e2e/test_corpus_*.py).
 
 Nothing here imports fastgrad: the references are plain NumPy (or
 scikit-learn's StandardScaler), independent of the code under test.

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from fastgrad import init
-from fastgrad.model import MLP
+from fastgrad.nn.model import MLP
 
 
 @pytest.fixture(autouse=True, scope="module")

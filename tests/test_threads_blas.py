@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-import fastgrad.gradcheck as gc
+import fastgrad.gradcheck.mlp as mlp
 from fastgrad import MLP, gradient_check
 from fastgrad._openmp_helpers import openmp_enabled
 from fastgrad._threads import effective_n_threads, single_threaded_blas, usable_cores
@@ -155,14 +155,14 @@ def test_blas_is_pinned_for_the_whole_check_whatever_n_threads(monkeypatch, nt):
     """The set-up products (forward pass, linear maps) run with BLAS at one
     thread for n_threads=1 too; it was left threaded there."""
     seen = []
-    real = gc._MLPKernel.__init__
+    real = mlp.KernelInputs.__init__
 
     def spy(self, *args, **kwargs):
         seen.append(_blas_threads())
         real(self, *args, **kwargs)
         seen.append(_blas_threads())
 
-    monkeypatch.setattr(gc._MLPKernel, "__init__", spy)
+    monkeypatch.setattr(mlp.KernelInputs, "__init__", spy)
     model, params, X, Y, grads = _problem([1, 31, 33, 38, 21], "relu", "softmax", 29, 0)
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         gradient_check(model, params, grads, X, Y, n_threads=nt)

@@ -6,6 +6,7 @@ demo; it is found here by name, so adding a demo touches no other file. Each
 ``run`` prints its table to stdout; the same work is importable as a plain
 function from its module.
 """
+
 import argparse
 import importlib
 import pkgutil

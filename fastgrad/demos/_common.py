@@ -1,7 +1,9 @@
 """Helpers shared by the demos: plain-text tables, argument checks and lazy matplotlib."""
+
 import math
 
 from fastgrad import _argcheck as ac
+from fastgrad._table import table
 
 
 def check_seed(seed):
@@ -20,6 +22,7 @@ def check_names(names, allowed, what):
         ac.choice(name, tuple(allowed), what)
     return names
 
+
 PLOT_HELP = "also draw the result to FILE.png (needs matplotlib: pip install fastgrad[plot])"
 
 
@@ -33,16 +36,7 @@ def format_table(header, rows, *, left=(0,)):
     left : collection of int
         Columns aligned left; the others are right-aligned (numbers).
     """
-    cells = [list(map(str, header))] + [list(map(str, r)) for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-
-    def line(row):
-        return "  ".join(c.ljust(w) if i in left else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(row, widths))).rstrip()
-
-    out = [line(cells[0]), line(["-" * w for w in widths])]
-    out += [line(r) for r in cells[1:]]
-    return "\n".join(out)
+    return "\n".join(table(header, rows, left=left))
 
 
 def fmt_sci(value, digits=2):

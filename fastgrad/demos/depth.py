@@ -13,17 +13,27 @@ on one batch and prints, at a few depths, the forward scale
   with ReLU: halves the variance per layer, vanishes;
 - He ``sqrt(2/n)`` with ReLU: flat.
 """
+
 import numpy as np
 
 from fastgrad import _argcheck as ac
-from fastgrad.demos._common import (check_seed, PLOT_HELP, fmt_sci, format_table,
-                                    new_figure, save_figure,
-                                    single_threaded_blas, plot_preflight)
-from fastgrad.diagnose import deep_linear_example, diagnose
-from fastgrad.model import MLP
+from fastgrad.demos._common import (
+    PLOT_HELP,
+    check_seed,
+    fmt_sci,
+    format_table,
+    new_figure,
+    plot_preflight,
+    save_figure,
+    single_threaded_blas,
+)
+from fastgrad.diagnostics import deep_linear_example, diagnose
+from fastgrad.nn.model import MLP
 
 NAME = "depth"
-HELP = "activation and gradient scale per layer of a 50-layer net under zeros, w*I, random, Xavier, He"
+HELP = (
+    "activation and gradient scale per layer of a 50-layer net under zeros, w*I, random, Xavier, He"
+)
 
 # (label, kind, hidden activation, init method or identity weight, scale)
 SCHEMES = (
@@ -98,10 +108,12 @@ def scale_tables(result):
     for label, d in result.items():
         f, b = d.forward_scales, d.backward_scales
         fwd_rows.append([label] + [fmt_sci(float(f[l - 1])) for l in shown] + [d.summary()])
-        bwd_rows.append([label] + [fmt_sci(float(b[l - 1])) for l in shown]
-                        + [fmt_sci(d.layers[0].grad_W_norm)])
-    fwd = format_table(["init"] + [f"layer {l}" for l in shown] + ["verdict"], fwd_rows,
-                       left=(0, len(shown) + 1))
+        bwd_rows.append(
+            [label] + [fmt_sci(float(b[l - 1])) for l in shown] + [fmt_sci(d.layers[0].grad_W_norm)]
+        )
+    fwd = format_table(
+        ["init"] + [f"layer {l}" for l in shown] + ["verdict"], fwd_rows, left=(0, len(shown) + 1)
+    )
     bwd = format_table(["init"] + [f"layer {l}" for l in shown] + ["|dW1|"], bwd_rows)
     return fwd, bwd
 
@@ -140,12 +152,19 @@ def run(args):
         return failed
     result = depth_profile(depth=args.depth, width=args.width, seed=args.seed)
     fwd, bwd = scale_tables(result)
-    print(f"{args.depth}-layer network, {args.width} units per layer, X ~ N(0, 1), "
-          "one batch of 200 examples\n")
-    print("activation scale rms(Z[l]) / rms(X)  (0 = every unit silent; "
-          "exploding > 100, vanishing < 0.01)")
+    print(
+        f"{args.depth}-layer network, {args.width} units per layer, X ~ N(0, 1), "
+        "one batch of 200 examples\n"
+    )
+    print(
+        "activation scale rms(Z[l]) / rms(X)  (0 = every unit silent; "
+        "exploding > 100, vanishing < 0.01)"
+    )
     print(fwd)
-    print("\ngradient scale |dZ[l]| / |dZ[L]|  (how the error signal grows or shrinks on its way back)")
+    print(
+        "\ngradient scale |dZ[l]| / |dZ[L]|  "
+        "(how the error signal grows or shrinks on its way back)"
+    )
     print(bwd)
     if args.plot:
         print(f"\nplot written to {plot(result, args.plot)}")

@@ -12,15 +12,23 @@ descent (learning rate 0.01, 15,000 iterations) from three starting points:
 - **He** — ``N(0, 1) · sqrt(2 / n_{l-1})``: the cost falls steadily to
   ~99 % train / ~96 % test accuracy.
 """
+
 import numpy as np
 
-from fastgrad.datasets import make_circles
 from fastgrad import _argcheck as ac
-from fastgrad.demos._common import (check_seed, PLOT_HELP, decision_boundary,
-                                    format_table, new_figure, save_figure,
-                                    single_threaded_blas, plot_preflight)
-from fastgrad.model import MLP
-from fastgrad.train import gradient_descent
+from fastgrad.datasets import make_circles
+from fastgrad.demos._common import (
+    PLOT_HELP,
+    check_seed,
+    decision_boundary,
+    format_table,
+    new_figure,
+    plot_preflight,
+    save_figure,
+    single_threaded_blas,
+)
+from fastgrad.nn.model import MLP
+from fastgrad.training import gradient_descent
 
 NAME = "init"
 HELP = "zeros vs random x10 vs He initialization on the circles data (the course's experiment)"
@@ -29,8 +37,17 @@ LAYER_DIMS = (2, 10, 5, 1)
 METHODS = (("zeros", "zeros", 1.0), ("random x10", "random", 10.0), ("he", "he", 1.0))
 
 
-def compare_initializations(*, iterations=15000, learning_rate=0.01, seed=4, n_train=300,
-                            n_test=100, noise=0.05, record_every=1000, methods=METHODS):
+def compare_initializations(
+    *,
+    iterations=15000,
+    learning_rate=0.01,
+    seed=4,
+    n_train=300,
+    n_test=100,
+    noise=0.05,
+    record_every=1000,
+    methods=METHODS,
+):
     """Train the same network from several initializations.
 
     Parameters
@@ -69,9 +86,15 @@ def compare_initializations(*, iterations=15000, learning_rate=0.01, seed=4, n_t
     for (label, method, scale), child in zip(methods, init_ss.spawn(len(methods))):
         params0 = model.init_params(method, seed=np.random.default_rng(child), scale=scale)
         with single_threaded_blas():
-            params, costs = gradient_descent(model, params0, X_train, Y_train,
-                                             learning_rate=learning_rate, num_iterations=iterations,
-                                             record_every=record_every)
+            params, costs = gradient_descent(
+                model,
+                params0,
+                X_train,
+                Y_train,
+                learning_rate=learning_rate,
+                num_iterations=iterations,
+                record_every=record_every,
+            )
         runs[label] = {
             "method": method,
             "scale": scale,
@@ -82,8 +105,13 @@ def compare_initializations(*, iterations=15000, learning_rate=0.01, seed=4, n_t
             "train_accuracy": float(np.mean(model.predict(params, X_train) == Y_train)),
             "test_accuracy": float(np.mean(model.predict(params, X_test) == Y_test)),
         }
-    return {"data": {"train": (X_train, Y_train), "test": (X_test, Y_test)}, "model": model,
-            "record_every": record_every, "iterations": iterations, "runs": runs}
+    return {
+        "data": {"train": (X_train, Y_train), "test": (X_test, Y_test)},
+        "model": model,
+        "record_every": record_every,
+        "iterations": iterations,
+        "runs": runs,
+    }
 
 
 def cost_table(result):
@@ -98,15 +126,24 @@ def cost_table(result):
             costs = runs[label]["costs"]
             row.append(f"{costs[k]:.4f}" if k < len(costs) else "")
         rows.append(row)
-    rows.append([f"{result['iterations']} (final)"] + [f"{runs[l]['final_cost']:.4f}" for l in labels])
+    rows.append(
+        [f"{result['iterations']} (final)"] + [f"{runs[l]['final_cost']:.4f}" for l in labels]
+    )
     return format_table(["iteration"] + [f"cost: {l}" for l in labels], rows)
 
 
 def accuracy_table(result):
     """Train/test accuracy per initialization."""
-    rows = [[label, f"{100 * r['train_accuracy']:.1f}%", f"{100 * r['test_accuracy']:.1f}%",
-             f"{r['costs'][0]:.4g}" if r["costs"] else "-", f"{r['final_cost']:.4f}"]
-            for label, r in result["runs"].items()]
+    rows = [
+        [
+            label,
+            f"{100 * r['train_accuracy']:.1f}%",
+            f"{100 * r['test_accuracy']:.1f}%",
+            f"{r['costs'][0]:.4g}" if r["costs"] else "-",
+            f"{r['final_cost']:.4f}",
+        ]
+        for label, r in result["runs"].items()
+    ]
     return format_table(["init", "train acc", "test acc", "initial cost", "final cost"], rows)
 
 
@@ -126,17 +163,34 @@ def plot(result, path):
     model = result["model"]
     X, Y = result["data"]["train"]
     for ax, (label, r) in zip(axes[0, 1:], runs.items()):
-        decision_boundary(ax, lambda G, p=r["params"]: model.predict(p, G), X, Y,
-                          title=f"{label}: train {100 * r['train_accuracy']:.0f}%")
+        decision_boundary(
+            ax,
+            lambda G, p=r["params"]: model.predict(p, G),
+            X,
+            Y,
+            title=f"{label}: train {100 * r['train_accuracy']:.0f}%",
+        )
     return save_figure(fig, path)
 
 
 def add_arguments(parser):
     from fastgrad.cli import nonnegative_int, positive_float
 
-    parser.add_argument("--iterations", type=nonnegative_int, default=15000, help="gradient-descent iterations (15000)")
-    parser.add_argument("--learning-rate", type=positive_float, default=0.01, help="learning rate (0.01)")
-    parser.add_argument("--seed", type=nonnegative_int, default=4, help="seed for the data and the initializations (4)")
+    parser.add_argument(
+        "--iterations",
+        type=nonnegative_int,
+        default=15000,
+        help="gradient-descent iterations (15000)",
+    )
+    parser.add_argument(
+        "--learning-rate", type=positive_float, default=0.01, help="learning rate (0.01)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=nonnegative_int,
+        default=4,
+        help="seed for the data and the initializations (4)",
+    )
     parser.add_argument("--plot", metavar="FILE.png", help=PLOT_HELP)
 
 
@@ -144,13 +198,16 @@ def run(args):
     failed = plot_preflight(args)
     if failed is not None:
         return failed
-    result = compare_initializations(iterations=args.iterations, learning_rate=args.learning_rate,
-                                     seed=args.seed)
+    result = compare_initializations(
+        iterations=args.iterations, learning_rate=args.learning_rate, seed=args.seed
+    )
     n_train = result["data"]["train"][0].shape[1]
     n_test = result["data"]["test"][0].shape[1]
-    print(f"[2, 10, 5, 1] ReLU/sigmoid network on circles ({n_train} train / {n_test} test, "
-          f"noise 0.05); gradient descent, learning rate {args.learning_rate:g}, "
-          f"{args.iterations} iterations, seed {args.seed}\n")
+    print(
+        f"[2, 10, 5, 1] ReLU/sigmoid network on circles ({n_train} train / {n_test} test, "
+        f"noise 0.05); gradient descent, learning rate {args.learning_rate:g}, "
+        f"{args.iterations} iterations, seed {args.seed}\n"
+    )
     print(cost_table(result))
     print()
     print(accuracy_table(result))

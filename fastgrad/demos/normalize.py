@@ -21,20 +21,30 @@ weights, with and without :class:`fastgrad.Normalizer`, reports:
 Unnormalized, ``λ_max/λ_min`` is ~10⁷: the step must be tiny for the steep
 ``w1`` direction and then crawls along the flat ones. Normalized it is ~1.
 """
+
 import math
 
 import numpy as np
 
 from fastgrad import _argcheck as ac
 from fastgrad.datasets import make_elongated
-from fastgrad.demos._common import (PLOT_HELP, fmt_sci, format_table,
-                                    new_figure, save_figure,
-                                    single_threaded_blas, plot_preflight)
-from fastgrad.model import MLP
-from fastgrad.train import DivergenceError, gradient_descent
+from fastgrad.demos._common import (
+    PLOT_HELP,
+    fmt_sci,
+    format_table,
+    new_figure,
+    plot_preflight,
+    save_figure,
+    single_threaded_blas,
+)
+from fastgrad.nn.model import MLP
+from fastgrad.training import DivergenceError, gradient_descent
 
 NAME = "normalize"
-HELP = "gradient descent on elongated data with and without the Normalizer: speed and largest stable step"
+HELP = (
+    "gradient descent on elongated data with and without the Normalizer: "
+    "speed and largest stable step"
+)
 
 
 def _zeros(model):
@@ -44,13 +54,13 @@ def _zeros(model):
 def _quadratic(model, X, Y):
     """Optimum, Hessian and the closed-form cost curve of GD for a linear unit."""
     m = X.shape[1]
-    A = np.vstack([X, np.ones((1, m))])                 # X̃, shape (n_x + 1, m)
+    A = np.vstack([X, np.ones((1, m))])  # X̃, shape (n_x + 1, m)
     theta_star = np.linalg.lstsq(A.T, Y.T, rcond=None)[0].ravel()  # [w; b]
     n = X.shape[0]
     best = {"W1": theta_star[None, :n].copy(), "b1": theta_star[n:].reshape(1, 1)}
-    H = A @ A.T / m                                     # ∂²J/∂θ² for J = 1/(2m)‖θᵀX̃ − Y‖²
+    H = A @ A.T / m  # ∂²J/∂θ² for J = 1/(2m)‖θᵀX̃ − Y‖²
     lam, V = np.linalg.eigh(H)
-    c = V.T @ (np.zeros(n + 1) - theta_star)            # initial error from θ0 = 0
+    c = V.T @ (np.zeros(n + 1) - theta_star)  # initial error from θ0 = 0
 
     def excess_cost(alpha, k):
         """J(θ_k) − J* after k steps of size alpha, from θ0 = 0."""
@@ -68,8 +78,9 @@ def _is_stable(model, X, Y, lr, iterations, J0):
     the end of the run even when it started tiny."""
     half = max(iterations // 2, 1)
     try:
-        params, costs = gradient_descent(model, _zeros(model), X, Y, learning_rate=lr,
-                                         num_iterations=2 * half, record_every=half)
+        params, costs = gradient_descent(
+            model, _zeros(model), X, Y, learning_rate=lr, num_iterations=2 * half, record_every=half
+        )
     except DivergenceError:
         return False
     cost = model.cost(params, X, Y)
@@ -108,8 +119,15 @@ def largest_stable_learning_rate(model, X, Y, *, iterations=300, bisections=12):
     return lo
 
 
-def compare_normalization(*, m=500, seed=0, target_fraction=0.01, max_iterations=20000,
-                          probe_iterations=300, normalizer=None):
+def compare_normalization(
+    *,
+    m=500,
+    seed=0,
+    target_fraction=0.01,
+    max_iterations=20000,
+    probe_iterations=300,
+    normalizer=None,
+):
     """Gradient descent on the elongated data, raw and normalized.
 
     Parameters
@@ -140,19 +158,22 @@ def compare_normalization(*, m=500, seed=0, target_fraction=0.01, max_iterations
         iteration of the measured run) and ``reached`` (bool).
     """
     m = ac.integer(m, "m", minimum=2)
-    target_fraction = ac.real(target_fraction, "target_fraction", low=0, high=1, low_open=True,
-                              high_open=True)
+    target_fraction = ac.real(
+        target_fraction, "target_fraction", low=0, high=1, low_open=True, high_open=True
+    )
     max_iterations = ac.integer(max_iterations, "max_iterations", minimum=1)
     probe_iterations = ac.integer(probe_iterations, "probe_iterations", minimum=1)
     if normalizer is None:
-        from fastgrad.normalizer import Normalizer
+        from fastgrad.normalize.normalizer import Normalizer
 
         normalizer = Normalizer(sample_axis=1)
     X, Y = make_elongated(m, seed=seed)
     Xn = np.asarray(normalizer.fit_transform(X), dtype=np.float64)
     if Xn.shape != X.shape:
-        raise ValueError(f"normalizer.fit_transform returned shape {Xn.shape}, expected {X.shape}"
-                         " (course layout: features are rows)")
+        raise ValueError(
+            f"normalizer.fit_transform returned shape {Xn.shape}, expected {X.shape}"
+            " (course layout: features are rows)"
+        )
     with single_threaded_blas():
         out = _compare(X, Xn, Y, target_fraction, max_iterations, probe_iterations)
     out["normalizer"] = normalizer
@@ -173,8 +194,16 @@ def _compare(X, Xn, Y, target_fraction, max_iterations, probe_iterations):
         lr = lr_max / 2.0
         hit = []
         params, costs = gradient_descent(
-            model, _zeros(model), data, Y, learning_rate=lr, num_iterations=max_iterations + 1,
-            record_every=1, callback=lambda i, cost, p: (cost <= target and not hit.append(i)),
+            model,
+            _zeros(model),
+            data,
+            Y,
+            learning_rate=lr,
+            num_iterations=max_iterations + 1,
+            record_every=1,
+            callback=lambda i, cost, p, target=target, hit=hit: (
+                cost <= target and not hit.append(i)
+            ),
         )
         # Closed form: smallest k with J* + excess(k) <= target.
         gap = target - J_star
@@ -211,10 +240,29 @@ def results_table(result):
             its = f"{r['iterations']}"
         else:
             its = f"> {result['max_iterations']}"
-        rows.append([label, fmt_sci(r["lr_max"]), fmt_sci(r["lr_theory"]), fmt_sci(r["condition"]),
-                     fmt_sci(r["lr"]), its, f"{r['predicted_iterations']:,}"])
-    return format_table(["inputs", "largest stable lr", "2/lambda_max", "condition number",
-                         "lr used", "iterations to target", "closed-form count"], rows)
+        rows.append(
+            [
+                label,
+                fmt_sci(r["lr_max"]),
+                fmt_sci(r["lr_theory"]),
+                fmt_sci(r["condition"]),
+                fmt_sci(r["lr"]),
+                its,
+                f"{r['predicted_iterations']:,}",
+            ]
+        )
+    return format_table(
+        [
+            "inputs",
+            "largest stable lr",
+            "2/lambda_max",
+            "condition number",
+            "lr used",
+            "iterations to target",
+            "closed-form count",
+        ],
+        rows,
+    )
 
 
 def plot(result, path):
@@ -239,8 +287,12 @@ def add_arguments(parser):
 
     parser.add_argument("--m", type=int_at_least(2), default=500, help="number of examples (500)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed for the data (0)")
-    parser.add_argument("--max-iterations", type=positive_int, default=20000,
-                        help="budget for the measured run (20000)")
+    parser.add_argument(
+        "--max-iterations",
+        type=positive_int,
+        default=20000,
+        help="budget for the measured run (20000)",
+    )
     parser.add_argument("--plot", metavar="FILE.png", help=PLOT_HELP)
 
 
@@ -249,15 +301,22 @@ def run(args):
     if failed is not None:
         return failed
     result = compare_normalization(m=args.m, seed=args.seed, max_iterations=args.max_iterations)
-    print(f"linear unit, squared error, on the elongated data (m={args.m}: x1 in 1..1000, "
-          f"x2 in 0..1); gradient descent from zero weights")
-    print(f"target cost J* + 1% (J0 - J*) = {result['target']:.6g}   "
-          f"(J0 = {result['initial']:.6g}, optimum J* = {result['optimum']:.6g})\n")
+    print(
+        f"linear unit, squared error, on the elongated data (m={args.m}: x1 in 1..1000, "
+        f"x2 in 0..1); gradient descent from zero weights"
+    )
+    print(
+        f"target cost J* + 1% (J0 - J*) = {result['target']:.6g}   "
+        f"(J0 = {result['initial']:.6g}, optimum J* = {result['optimum']:.6g})\n"
+    )
     print(results_table(result))
     raw, norm = result["runs"]["raw"], result["runs"]["normalized"]
-    print(f"\nnormalized inputs allow a {norm['lr_max'] / raw['lr_max']:.2g}x larger step and reach the "
-          f"target in {norm['predicted_iterations']:,} instead of {raw['predicted_iterations']:,} "
-          "iterations (exact counts for a quadratic): the bowl is round.")
+    print(
+        f"\nnormalized inputs allow a {norm['lr_max'] / raw['lr_max']:.2g}x larger step "
+        "and reach the "
+        f"target in {norm['predicted_iterations']:,} instead of {raw['predicted_iterations']:,} "
+        "iterations (exact counts for a quadratic): the bowl is round."
+    )
     if args.plot:
         print(f"\nplot written to {plot(result, args.plot)}")
     return 0

@@ -9,6 +9,7 @@ per-parameter step size does.
 
 The same work is importable: :func:`compare_optimizers` takes any ``X, Y``.
 """
+
 import importlib.util
 import sys
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from fastgrad import _argcheck as ac
 from fastgrad.demos._common import check_names
-from fastgrad.model import MLP
+from fastgrad.nn.model import MLP
 from fastgrad.optim import Adam, GradientDescent, Momentum, fit
 
 NAME = "optimizers"
@@ -36,19 +37,42 @@ OPTIMIZERS = {
 def add_arguments(parser):
     from fastgrad.cli import nonnegative_int, positive_float, positive_int
 
-    parser.add_argument("--epochs", type=nonnegative_int, default=5000, help="epochs per optimizer (5000)")
-    parser.add_argument("--seed", type=nonnegative_int, default=3,
-                        help="seed for the data, the initial weights and the shuffles (3)")
+    parser.add_argument(
+        "--epochs", type=nonnegative_int, default=5000, help="epochs per optimizer (5000)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=nonnegative_int,
+        default=3,
+        help="seed for the data, the initial weights and the shuffles (3)",
+    )
     parser.add_argument("--learning-rate", type=positive_float, default=0.0007, help="(0.0007)")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="(64)")
-    parser.add_argument("--print-every", type=positive_int, default=1000,
-                        help="print the cost every this many epochs (1000)")
-    parser.add_argument("--plot", metavar="FILE.png",
-                        help="save cost curves and decision boundaries (needs matplotlib)")
+    parser.add_argument(
+        "--print-every",
+        type=positive_int,
+        default=1000,
+        help="print the cost every this many epochs (1000)",
+    )
+    parser.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="save cost curves and decision boundaries (needs matplotlib)",
+    )
 
 
-def compare_optimizers(X, Y, *, epochs=5000, learning_rate=0.0007, batch_size=64, seed=3,
-                       print_every=None, names=tuple(OPTIMIZERS), out=print):
+def compare_optimizers(
+    X,
+    Y,
+    *,
+    epochs=5000,
+    learning_rate=0.0007,
+    batch_size=64,
+    seed=3,
+    print_every=None,
+    names=tuple(OPTIMIZERS),
+    out=print,
+):
     """Train the demo network once per optimizer from the same start.
 
     Parameters
@@ -78,8 +102,17 @@ def compare_optimizers(X, Y, *, epochs=5000, learning_rate=0.0007, batch_size=64
         label, make = OPTIMIZERS[name]
         if print_every is not None:
             out(f"{label}:")
-        result = fit(model, params0, X, Y, optimizer=make(learning_rate), num_epochs=epochs,
-                     batch_size=batch_size, seed=seed, print_every=print_every)
+        result = fit(
+            model,
+            params0,
+            X,
+            Y,
+            optimizer=make(learning_rate),
+            num_epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            print_every=print_every,
+        )
         accuracy = float(np.mean(model.predict(result.params, X) == Y))
         results[name] = (result, accuracy)
     return model, results
@@ -111,25 +144,40 @@ def _plot(path, model, results, X, Y):
 
 def run(args):
     if args.plot and importlib.util.find_spec("matplotlib") is None:
-        print("fastgrad demo optimizers: --plot needs matplotlib "
-              "(pip install matplotlib, or pip install 'fastgrad[plot]')", file=sys.stderr)
+        print(
+            "fastgrad demo optimizers: --plot needs matplotlib "
+            "(pip install matplotlib, or pip install 'fastgrad[plot]')",
+            file=sys.stderr,
+        )
         return 2
     from fastgrad.datasets import make_moons
 
     X, Y = make_moons(N_SAMPLES, noise=NOISE, seed=args.seed)
-    print(f"Moons: {N_SAMPLES} points, noise {NOISE} (seed {args.seed}); network "
-          f"{list(LAYER_DIMS)}, ReLU, He init; mini-batch {args.batch_size}, learning rate "
-          f"{args.learning_rate:g}, {args.epochs} epochs per optimizer\n")
+    print(
+        f"Moons: {N_SAMPLES} points, noise {NOISE} (seed {args.seed}); network "
+        f"{list(LAYER_DIMS)}, ReLU, He init; mini-batch {args.batch_size}, learning rate "
+        f"{args.learning_rate:g}, {args.epochs} epochs per optimizer\n"
+    )
     model, results = compare_optimizers(
-        X, Y, epochs=args.epochs, learning_rate=args.learning_rate,
-        batch_size=args.batch_size, seed=args.seed, print_every=args.print_every)
+        X,
+        Y,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        print_every=args.print_every,
+    )
     width = max(len(label) for label, _ in OPTIMIZERS.values())
-    print(f"\n{'optimizer':<{width}}  {'final cost':>10}  {'train accuracy':>14}  "
-          f"{'course (5000 ep.)':>17}")
+    print(
+        f"\n{'optimizer':<{width}}  {'final cost':>10}  {'train accuracy':>14}  "
+        f"{'course (5000 ep.)':>17}"
+    )
     for name, (result, accuracy) in results.items():
         cost = f"{result.costs[-1]:.4f}" if result.n_epochs else "-"
-        print(f"{OPTIMIZERS[name][0]:<{width}}  {cost:>10}  {accuracy:>14.1%}  "
-              f"{'~' + format(COURSE_ACCURACY[name], '.0%'):>17}")
+        print(
+            f"{OPTIMIZERS[name][0]:<{width}}  {cost:>10}  {accuracy:>14.1%}  "
+            f"{'~' + format(COURSE_ACCURACY[name], '.0%'):>17}"
+        )
     if args.plot:
         _plot(args.plot, model, results, X, Y)
         print(f"\nsaved {args.plot}")

@@ -16,12 +16,21 @@ frozen masks), so the comparison is between correct implementations.
 
 The same work is importable: :func:`compare_regularization`.
 """
+
 import numpy as np
 
-from fastgrad.demos._common import (check_names, PLOT_HELP, decision_boundary, format_table, new_figure,
-                                    plot_preflight, save_figure, single_threaded_blas)
+from fastgrad.demos._common import (
+    PLOT_HELP,
+    check_names,
+    decision_boundary,
+    format_table,
+    new_figure,
+    plot_preflight,
+    save_figure,
+    single_threaded_blas,
+)
 from fastgrad.gradcheck import gradient_check
-from fastgrad.model import MLP
+from fastgrad.nn.model import MLP
 from fastgrad.optim import GradientDescent, fit
 
 NAME = "regularize"
@@ -39,16 +48,31 @@ VARIANTS = {
 def add_arguments(parser):
     from fastgrad.cli import nonnegative_int, positive_float
 
-    parser.add_argument("--epochs", type=nonnegative_int, default=10000, help="epochs per variant (10000)")
-    parser.add_argument("--seed", type=nonnegative_int, default=2,
-                        help="seed for the data, the weights and the dropout masks (2)")
+    parser.add_argument(
+        "--epochs", type=nonnegative_int, default=10000, help="epochs per variant (10000)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=nonnegative_int,
+        default=2,
+        help="seed for the data, the weights and the dropout masks (2)",
+    )
     parser.add_argument("--learning-rate", type=positive_float, default=0.3, help="(0.3)")
     parser.add_argument("--plot", metavar="FILE.png", help=PLOT_HELP)
 
 
-def compare_regularization(X_train, Y_train, X_test, Y_test, *, epochs=10000,
-                           learning_rate=0.3, seed=2, variants=tuple(VARIANTS),
-                           layer_dims=LAYER_DIMS):
+def compare_regularization(
+    X_train,
+    Y_train,
+    X_test,
+    Y_test,
+    *,
+    epochs=10000,
+    learning_rate=0.3,
+    seed=2,
+    variants=tuple(VARIANTS),
+    layer_dims=LAYER_DIMS,
+):
     """Train one network per regularization variant from the same start.
 
     Parameters
@@ -73,10 +97,20 @@ def compare_regularization(X_train, Y_train, X_test, Y_test, *, epochs=10000,
         params = model.init_params("he", seed=seed)
         grads = model.backward(params, X_train, Y_train, seed=seed)
         check = gradient_check(model, params, grads, X_train, Y_train, seed=seed)
-        result = fit(model, params, X_train, Y_train, optimizer=GradientDescent(learning_rate),
-                     num_epochs=epochs, batch_size=None, seed=seed)
-        accuracy = {part: float(np.mean(model.predict(result.params, X) == Y))
-                    for part, X, Y in (("train", X_train, Y_train), ("test", X_test, Y_test))}
+        result = fit(
+            model,
+            params,
+            X_train,
+            Y_train,
+            optimizer=GradientDescent(learning_rate),
+            num_epochs=epochs,
+            batch_size=None,
+            seed=seed,
+        )
+        accuracy = {
+            part: float(np.mean(model.predict(result.params, X) == Y))
+            for part, X, Y in (("train", X_train, Y_train), ("test", X_test, Y_test))
+        }
         out[name] = {"model": model, "result": result, "check": check, **accuracy}
     return out
 
@@ -84,9 +118,13 @@ def compare_regularization(X_train, Y_train, X_test, Y_test, *, epochs=10000,
 def _plot(path, results, X, Y):
     fig, axes = new_figure(ncols=len(results), width=4.0, height=3.8)
     for ax, (name, r) in zip(axes[0], results.items()):
-        decision_boundary(ax, lambda G, r=r: r["model"].predict(r["result"].params, G), X, Y,
-                          title=f"{VARIANTS[name][0]}\ntrain {r['train']:.1%}, "
-                                f"test {r['test']:.1%}")
+        decision_boundary(
+            ax,
+            lambda G, r=r: r["model"].predict(r["result"].params, G),
+            X,
+            Y,
+            title=f"{VARIANTS[name][0]}\ntrain {r['train']:.1%}, test {r['test']:.1%}",
+        )
     return save_figure(fig, path)
 
 
@@ -99,19 +137,40 @@ def run(args):
     X, Y = make_moons(N_TRAIN + N_TEST, noise=NOISE, seed=args.seed)
     X_train, Y_train = X[:, :N_TRAIN], Y[:, :N_TRAIN]
     X_test, Y_test = X[:, N_TRAIN:], Y[:, N_TRAIN:]
-    print(f"Noisy moons (noise {NOISE}, seed {args.seed}): {N_TRAIN} training and {N_TEST} "
-          f"test points; network {list(LAYER_DIMS)}, ReLU, He init; batch gradient descent, "
-          f"learning rate {args.learning_rate:g}, {args.epochs} epochs per variant\n")
+    print(
+        f"Noisy moons (noise {NOISE}, seed {args.seed}): {N_TRAIN} training and {N_TEST} "
+        f"test points; network {list(LAYER_DIMS)}, ReLU, He init; batch gradient descent, "
+        f"learning rate {args.learning_rate:g}, {args.epochs} epochs per variant\n"
+    )
     with single_threaded_blas():
-        results = compare_regularization(X_train, Y_train, X_test, Y_test, epochs=args.epochs,
-                                         learning_rate=args.learning_rate, seed=args.seed)
-    rows = [[VARIANTS[name][0], f"{r['check'].difference:.1e} ({r['check'].verdict})",
-             f"{r['result'].costs[-1]:.4f}" if r["result"].n_epochs else "-",
-             f"{r['train']:.1%}", f"{r['test']:.1%}"] for name, r in results.items()]
-    print(format_table(["variant", "gradient check", "final cost", "train accuracy",
-                        "test accuracy"], rows))
-    print("\nThe dropout row's cost is the training objective with dropout on (noisier); its "
-          "accuracies are at inference, with every unit kept.")
+        results = compare_regularization(
+            X_train,
+            Y_train,
+            X_test,
+            Y_test,
+            epochs=args.epochs,
+            learning_rate=args.learning_rate,
+            seed=args.seed,
+        )
+    rows = [
+        [
+            VARIANTS[name][0],
+            f"{r['check'].difference:.1e} ({r['check'].verdict})",
+            f"{r['result'].costs[-1]:.4f}" if r["result"].n_epochs else "-",
+            f"{r['train']:.1%}",
+            f"{r['test']:.1%}",
+        ]
+        for name, r in results.items()
+    ]
+    print(
+        format_table(
+            ["variant", "gradient check", "final cost", "train accuracy", "test accuracy"], rows
+        )
+    )
+    print(
+        "\nThe dropout row's cost is the training objective with dropout on (noisier); its "
+        "accuracies are at inference, with every unit kept."
+    )
     if args.plot:
         _plot(args.plot, results, X_test, Y_test)
         print(f"\nsaved {args.plot}")

@@ -1,0 +1,1006 @@
+"""The compiled two-sided gradient check of a dense network (fastgrad.MLP).
+
+For every requested coordinate θ_p (a weight W[l][j,k] or a bias b[l][j]) the
+kernel computes
+
+    (J(θ + ε e_p) − J(θ − ε e_p)) / 2ε
+
+incrementally and without cancellation:
+
+* Only row j of Z[l] moves: ΔZ[l][j,:] = ±ε·A[l−1][k,:] (or ±ε for a bias).
+  Everything before layer l is the unperturbed forward pass, computed once by
+  the caller and shared read-only by all threads.
+* The change of each activation is formed directly from exact identities,
+  never as g(z + d) − g(z) of two rounded values:
+      relu        d (both sides active), 0 (both off)
+      tanh        tanh(z+d) − tanh(z) = tanh(d)·sech²(z) / (1 + tanh(z)·tanh(d))
+      sigmoid     σ(z+d) − σ(z) = σ(z)σ(−z)·expm1(d) / (1 + σ(z)·expm1(d))
+  with sech²(z) and σ(z)σ(−z) computed once per unit and example by the
+  caller, and tanh(d), expm1(d) by short Taylor polynomials when |d| < 1e-3
+  (truncation below 1e-17 relative; ε-sized deltas always are), so a
+  tanh/sigmoid delta costs one division instead of two or three libm calls.
+  The loss differences below use the same expm1 and a log1p polynomial for
+  |x| < 1e-4 (next term x⁵/5, below 2e-17 relative).
+* The changed row of A[l] moves Z[l+1] by the rank-1 term W[l+1][:,j] ⊗ ΔA[l][j,S]
+  where S are the examples whose activation changed; later layers propagate
+  the deltas with one GEMM each, over the rows (units) whose activation
+  changed only.
+* At the output only the changed loss terms are evaluated, again as exact
+  differences:
+      sigmoid+BCE  ℓ(z+d) − ℓ(z) = log1p(σ(z)·expm1(d)) − y·d
+      softmax+CE   Δℓ = (Σy)·log1p(Σ_c p_c·expm1(d_c)) − Σ_c y_c·d_c
+      linear+MSE   Δℓ = Σ_c d_c·((z_c − y_c) + d_c/2)
+  and J(θ+) − J(θ−) = Σ_i (Δℓ_i⁺ − Δℓ_i⁻)/m + the L2 term, whose exact
+  difference λ/(2m)·((w+ε)² − (w−ε)²) = 2λwε/m needs no arithmetic on J.
+  Unchanged terms never enter the sum, so the rounding noise of the full
+  cost is absent from the difference.
+
+Batch norm on hidden layer l (Z = γ·(U − μ)/σ + β, U = W·A, batch μ and σ²):
+a change ΔU of row j moves μ_j and σ_j, so the row's output changes on every
+example; it is formed without cancellation as
+      Δc = ΔU − mean(ΔU),  Δσ² = (2·Σ c·Δc + Σ Δc²)/m,  σ' = sqrt(σ² + Δσ²)
+      ΔZ = γ·(Δc/σ' − c·Δσ²/(σ·σ'·(σ + σ')))          with c = U − μ,
+where every term is itself O(ε). A γ coordinate moves the row by ±ε·Zn, a β
+coordinate by ±ε. Below a batch-normalized layer every example is carried
+(the batch statistics tie them together) and the exact linear maps are not
+used.
+
+Large steps: when |d| > LARGE_DELTA (= 1; an ε·activation that large, e.g.
+raw timestamps as features) expm1(d) can overflow and log1p(σ·expm1(d)) can
+reach log1p(−1); those deltas switch to forms built from tails that cannot:
+      σ(z+d) − σ(z)     a difference of the two small tails, σ(−z) − σ(−z−d)
+                        for z ≥ 0 (tanh through tanh x = 2σ(2x) − 1)
+      sigmoid+BCE       softplus(z+d) − softplus(z) − y·d with
+                        softplus(x) = max(x, 0) + log1p(e^−|x|), max parts exact
+      softmax+CE        (Σy)·(LSE(z+d) − LSE(z)) − Σ y·d from the output
+                        pre-activations, shifted so no exponential overflows
+For |d| ≤ 1 the expm1/log1p forms above are exact to rounding and are kept.
+
+Dropout with frozen masks: a hidden unit's activation delta is multiplied
+by its mask/keep_prob (0 for a dropped unit, which then changes nothing).
+
+A coordinate whose perturbation moves a relu / leaky-relu pre-activation
+across 0 (or off exactly 0) is flagged as a kink: the finite difference
+there is not the derivative.
+
+Each coordinate writes only its own output slot, and its arithmetic does not
+depend on which thread runs it, so every thread count gives the same bits.
+"""
+from cython.parallel cimport parallel, prange
+from libc.math cimport INFINITY, exp, expm1, fabs, log, log1p, sqrt, tanh
+from libc.stdlib cimport calloc, free, malloc
+from scipy.linalg.cython_blas cimport dgemm
+
+import numpy as np
+
+from fastgrad.nn._codes import Activation as _ACTIVATION_CODES, Output as _OUTPUT_CODES
+
+# Activation and output codes (ACT_*, OUT_*): the one source, shared with the
+# registry in fastgrad/nn/ through fastgrad.nn._codes.
+include "nn/codes.pxi"
+
+# Coordinates handed to a thread at a time: small enough to balance the very
+# unequal cost of first-layer and last-layer coordinates.
+cdef enum:
+    CHUNK_SIZE = 8
+
+# |d| above which deltas use the overflow-free forms (LARGE_DELTA in the
+# module docstring; _LARGE_DELTA in fastgrad/gradcheck.py). An enum, so the
+# C compiler sees a constant in the hot loops (a module-level double would be
+# reloaded after every store).
+cdef enum:
+    LARGE_DELTA = 1
+
+
+cdef struct Net:
+    int L                     # number of weight layers
+    Py_ssize_t m              # examples
+    Py_ssize_t *dims          # (L+1,) units per layer, dims[0] = n_x
+    int *act                  # (L,) act[t] for layer t+1; act[L-1] is the output code
+    double leaky
+    double l2
+    double eps
+    const double *theta       # (P,) parameters, course order
+    Py_ssize_t *wofs          # (L,) offset of W[t+1] in theta
+    Py_ssize_t *bofs          # (L,) offset of b[t+1] in theta (of gamma[t+1], then beta, if bn)
+    int *bn                   # (L,) 1 where layer t+1 is batch normalized
+    const double **ucen       # (L,) U − μ of a batch-normalized layer t+1, (dims[t+1], m)
+    const double **zn         # (L,) its normalized Zn, (dims[t+1], m)
+    const double **sd         # (L,) its sqrt(σ² + ε), (dims[t+1],)
+    const double **Z          # (L,) Z[t+1], each (dims[t+1], m)
+    const double **A          # (L,) A[t], each (dims[t], m); A[0] = X; after dropout
+    const double **G          # (L,) G[t+1] hidden activations before dropout, or unused
+    const double **dG         # (L,) g'(Z[t+1]) of tanh (sech²) and sigmoid (σ(z)σ(−z)) layers
+    const double **scale      # (L,) dropout mask/keep_prob of hidden layer t+1, or NULL
+    const double *out         # (dims[L], m) output activation: σ(Z) or softmax(Z)
+    const double *y           # (dims[L], m)
+    const double *ysum        # (m,) Σ_c y[c, i]
+    const double **sens       # (L,) per hidden layer t: (dims[t+1], m, dims[L]) output
+                              #      sensitivity ∂Z[L]/∂A[t+1][j, i], or NULL
+    const double **radius     # (L,) per hidden layer t: (dims[t+1], m) largest safe |ΔA|
+
+
+cdef struct Scratch:
+    double *dz                # (2m,) pre-activation deltas of the perturbed row: + then −
+    double *da                # (2m,) activation deltas of the perturbed row: + then −
+    Py_ssize_t *S             # (m,) examples whose activation changed
+    double *D                 # (nd, 2m) pre-activation deltas of one layer
+    double *dA                # (nd, 2m) activation deltas, changed rows only
+    double *Wg                # (nwg,) gathered columns of the next W
+    Py_ssize_t *R             # (nd,) rows (units) whose activation changed
+    # nd = widest layer after the first (only layers 2..L are ever held
+    # whole), nwg = largest dims[l]·dims[l+1] for l ≥ 2 (the W gathered by a
+    # propagation from layer l); see _scratch_sizes.
+
+
+cdef inline double _tanh_small(double d) noexcept nogil:
+    """tanh(d); the Taylor series through d⁵ when |d| < 1e-3 (next term 17d⁷/315)."""
+    cdef double d2
+    if fabs(d) < 1e-3:
+        d2 = d * d
+        return d * (1.0 + d2 * (-1.0 / 3.0 + d2 * (2.0 / 15.0)))
+    return tanh(d)
+
+
+cdef inline double _expm1_taylor(double d) noexcept nogil:
+    """expm1(d) by its Taylor series through d⁵, for |d| < 1e-3 (next term d⁶/720)."""
+    return d * (1.0 + d * (0.5 + d * (1.0 / 6.0 + d * (1.0 / 24.0 + d * (1.0 / 120.0)))))
+
+
+cdef inline double _expm1_small(double d) noexcept nogil:
+    """expm1(d); the Taylor series through d⁵ when |d| < 1e-3."""
+    if fabs(d) < 1e-3:
+        return _expm1_taylor(d)
+    return expm1(d)
+
+
+cdef inline double _log1p_small(double x) noexcept nogil:
+    """log1p(x); the Taylor series through x⁴ when |x| < 1e-4 (next term x⁵/5)."""
+    if fabs(x) < 1e-4:
+        return x * (1.0 + x * (-0.5 + x * (1.0 / 3.0 + x * (-0.25))))
+    return log1p(x)
+
+
+cdef inline double _sigmoid(double x) noexcept nogil:
+    """σ(x) without overflow."""
+    cdef double e
+    if x >= 0.0:
+        return 1.0 / (1.0 + exp(-x))
+    e = exp(x)
+    return e / (1.0 + e)
+
+
+cdef inline double _sigmoid_delta_large(double z, double d) noexcept nogil:
+    """σ(z + d) − σ(z) as a difference of the two tails on z's small side."""
+    if z >= 0.0:
+        return _sigmoid(-z) - _sigmoid(-(z + d))
+    return _sigmoid(z + d) - _sigmoid(z)
+
+
+cdef double _smooth_delta_large(int code, double z, double d) noexcept nogil:
+    """g(z + d) − g(z) of tanh or sigmoid for |d| > LARGE_DELTA (called
+    through _large_act, never inlined)."""
+    if code == ACT_TANH:  # tanh(x) = 2σ(2x) − 1
+        return 2.0 * _sigmoid_delta_large(2.0 * z, 2.0 * d)
+    return _sigmoid_delta_large(z, d)
+
+
+cdef inline double _softplus_loss_delta(double z, double y, double s, double d) noexcept nogil:
+    """s·(softplus(z + d) − softplus(z)) − y·d, any d, nothing overflows.
+
+    softplus(x) = max(x, 0) + log1p(e^−|x|): the max parts differ by exactly
+    d, z + d, −z or 0 and meet y·d first; the tails are small and accurate.
+    """
+    cdef double zp = z + d, relu
+    if zp > 0.0:
+        relu = d if z > 0.0 else zp
+    else:
+        relu = -z if z > 0.0 else 0.0
+    return (s * relu - y * d) + s * (log1p(exp(-fabs(zp))) - log1p(exp(-fabs(z))))
+
+
+cdef double _sigmoid_pair_large(double z, double y, double d) noexcept nogil:
+    """ℓ(z+d) − ℓ(z−d) of sigmoid+BCE for |d| > LARGE_DELTA (called through
+    _large_pair, never inlined)."""
+    return _softplus_loss_delta(z, y, 1.0, d) - _softplus_loss_delta(z, y, 1.0, -d)
+
+
+cdef double _sigmoid_loss_large(double z, double y, double d) noexcept nogil:
+    """ℓ(z+d) − ℓ(z) of sigmoid+BCE for |d| > LARGE_DELTA (called through
+    _large_loss, never inlined)."""
+    return _softplus_loss_delta(z, y, 1.0, d)
+
+
+# The rare large-step forms are reached through these pointers (set at import
+# time) so the C compiler never inlines them into the hot small-step loops,
+# where their size would cost every ε-sized delta a few percent.
+ctypedef double (*_large3)(double, double, double) noexcept nogil
+ctypedef double (*_large_act_t)(int, double, double) noexcept nogil
+cdef _large3 _large_pair = _sigmoid_pair_large
+cdef _large3 _large_loss = _sigmoid_loss_large
+cdef _large_act_t _large_act = _smooth_delta_large
+
+
+cdef inline double _act_delta(int code, double z, double a, double gp, double d, double slope,
+                              int *kink) noexcept nogil:
+    """g(z + d) − g(z) without cancellation; flags kinks of relu/leaky.
+
+    ``a`` is g(z) and ``gp`` is g'(z) (used by tanh and sigmoid only).
+    """
+    cdef double zp, u, e
+    if d == 0.0:
+        return 0.0
+    if code == ACT_LINEAR:
+        return d
+    if code == ACT_RELU or code == ACT_LEAKY:
+        slope = 0.0 if code == ACT_RELU else slope
+        zp = z + d
+        if z > 0.0 and zp > 0.0:
+            return d
+        if z < 0.0 and zp < 0.0:
+            return slope * d
+        kink[0] = 1
+        # Straddling the kink: the two sides are on different lines.
+        return ((zp if zp > 0.0 else slope * zp)
+                - (z if z > 0.0 else slope * z))
+    if fabs(d) > LARGE_DELTA:
+        return _large_act(code, z, d)
+    if code == ACT_TANH:
+        u = _tanh_small(d)
+        return u * gp / (1.0 + a * u)
+    # sigmoid
+    e = _expm1_small(d)
+    return gp * e / (1.0 + a * e)
+
+
+cdef void _bn_delta(double *d, const double *c, double sd, double gamma,
+                    Py_ssize_t m) noexcept nogil:
+    """In place: ΔU of one batch-normalized row (m,) -> its ΔZ = γ·ΔZn."""
+    cdef Py_ssize_t i
+    cdef double mu = 0.0, cd = 0.0, dd = 0.0, dvar, sd2, dinv, inv2
+    for i in range(m):
+        mu += d[i]
+    mu = mu / m
+    for i in range(m):
+        d[i] = d[i] - mu
+        cd += c[i] * d[i]
+        dd += d[i] * d[i]
+    dvar = (2.0 * cd + dd) / m
+    sd2 = sqrt(sd * sd + dvar)
+    dinv = -dvar / (sd * sd2 * (sd + sd2))
+    inv2 = gamma / sd2
+    dinv = gamma * dinv
+    for i in range(m):
+        d[i] = d[i] * inv2 + c[i] * dinv
+
+
+cdef inline double _out_delta_unit(int code, double z, double o, double y, double ysum,
+                                   double d) noexcept nogil:
+    """Loss change of one example when only output unit z moves by d (a
+    softmax unit with |d| > LARGE_DELTA goes through _softmax_delta_large)."""
+    if code == OUT_SIGMOID:
+        if fabs(d) > LARGE_DELTA:
+            return _large_loss(z, y, d)
+        return _log1p_small(o * _expm1_small(d)) - y * d
+    if code == OUT_SOFTMAX:
+        return ysum * _log1p_small(o * _expm1_small(d)) - y * d
+    return d * ((z - y) + 0.5 * d)
+
+
+cdef inline double _sigmoid_pair(const double *z, double o, double y, double d) noexcept nogil:
+    """ℓ(z+d) − ℓ(z−d) of sigmoid+BCE, o = σ(*z), with one expm1 and one log1p.
+
+    With E = expm1(d) and E' = expm1(−d) = −E/(1+E):
+        log1p(o·E) − log1p(o·E') = log1p(o·(E − E') / (1 + o·E'))
+    and E − E' = E·(2+E)/(1+E); no step subtracts nearly equal numbers.
+    """
+    cdef double e, q
+    if fabs(d) > LARGE_DELTA:  # z is read only here
+        return _large_pair(z[0], y, d)
+    e = _expm1_small(d)
+    q = 1.0 + e
+    return _log1p_small(o * (e * (2.0 + e) / q) / (1.0 - o * e / q)) - 2.0 * y * d
+
+
+cdef double _softmax_delta_large(const Net *net, Py_ssize_t i, const double *D,
+                                 Py_ssize_t ld, Py_ssize_t j, double dj) noexcept nogil:
+    """(Σy)·(LSE(z+d) − LSE(z)) − Σ_c y_c·d_c of example i from the output
+    pre-activations, for any size of d: d_c = D[c*ld], or, with D NULL, dj
+    for unit j and 0 elsewhere.
+
+    With a = z − max z and c* the argmax of a + d, LSE(z+d) − LSE(z) =
+    a_c* + d_c* + log Σ e^(a+d − a_c* − d_c*) − log Σ e^a: no exponential
+    overflows, and d_c* meets Σ y·d before anything else is added.
+    """
+    cdef Py_ssize_t c, cs = 0, n = net.dims[net.L], m = net.m
+    cdef const double *Zl = net.Z[net.L - 1]
+    cdef double zmax, d, top, s0 = 0.0, s1 = 0.0, lin = 0.0, ysum = net.ysum[i], dtop = 0.0
+    zmax = Zl[i]
+    for c in range(1, n):
+        if Zl[c * m + i] > zmax:
+            zmax = Zl[c * m + i]
+    top = -INFINITY
+    for c in range(n):
+        d = (D[c * ld] if D != NULL else (dj if c == j else 0.0))
+        if (Zl[c * m + i] - zmax) + d > top:
+            top = (Zl[c * m + i] - zmax) + d
+            cs = c
+            dtop = d
+    for c in range(n):
+        d = (D[c * ld] if D != NULL else (dj if c == j else 0.0))
+        s0 += exp(Zl[c * m + i] - zmax)
+        s1 += exp(((Zl[c * m + i] - zmax) + d) - top)
+        lin += net.y[c * m + i] * d
+    return (ysum * (Zl[cs * m + i] - zmax) + (ysum * dtop - lin)
+            + ysum * (log(s1) - log(s0)))
+
+
+cdef double _out_delta_column(const Net *net, Py_ssize_t i, const double *D,
+                              Py_ssize_t ld) noexcept nogil:
+    """Loss change of example i when every output unit c moves by D[c*ld]."""
+    cdef int code = net.act[net.L - 1]
+    cdef Py_ssize_t c, n = net.dims[net.L], m = net.m
+    cdef const double *Zl = net.Z[net.L - 1]
+    cdef double d, total = 0.0, lin = 0.0, sm = 0.0
+    if code == OUT_SOFTMAX:
+        for c in range(n):
+            if fabs(D[c * ld]) > LARGE_DELTA:
+                return _softmax_delta_large(net, i, D, ld, 0, 0.0)
+        for c in range(n):
+            d = D[c * ld]
+            sm += net.out[c * m + i] * _expm1_small(d)
+            lin += net.y[c * m + i] * d
+        return net.ysum[i] * _log1p_small(sm) - lin
+    for c in range(n):
+        d = D[c * ld]
+        if d != 0.0:
+            total += _out_delta_unit(code, Zl[c * m + i], net.out[c * m + i],
+                                     net.y[c * m + i], 0.0, d)
+    return total
+
+
+cdef inline void _matmul(const double *Arow, const double *Brow, double *Crow,
+                         int M, int N, int K) noexcept nogil:
+    """C (M×N) = A (M×K) · B (K×N), all row-major and contiguous.
+
+    BLAS is column-major: a row-major C = A·B is the column-major Cᵀ = Bᵀ·Aᵀ,
+    so the operands are passed swapped.
+    """
+    cdef double one = 1.0, zero = 0.0
+    cdef char *nt = b"N"
+    dgemm(nt, nt, &N, &M, &K, &one, <double *> Brow, &N, <double *> Arow, &K,
+          &zero, Crow, &N)
+
+
+cdef inline bint _linear_downstream(const Net *net, int t, Py_ssize_t j, const Scratch *sc,
+                                   Py_ssize_t ns) noexcept nogil:
+    """True when no changed activation of row j reaches a kink downstream."""
+    cdef const double *rad
+    cdef Py_ssize_t s, m = net.m
+    cdef double r
+    if net.radius[t] == NULL:  # the last hidden layer: nothing downstream can kink
+        return True
+    rad = net.radius[t] + j * net.m
+    for s in range(ns):
+        r = rad[sc.S[s]]
+        if not (fabs(sc.da[s]) < r and fabs(sc.da[m + s]) < r):
+            return False
+    return True
+
+
+cdef inline double _sigmoid_terms(const Net *net, const Scratch *sc, Py_ssize_t s,
+                                  double w) noexcept nogil:
+    """Δℓ⁺ − Δℓ⁻ of example S[s] of a one-unit sigmoid output whose
+    pre-activation moves by w·ΔA."""
+    cdef Py_ssize_t i = sc.S[s], m = net.m
+    if sc.da[m + s] == -sc.da[s]:
+        return _sigmoid_pair(net.Z[net.L - 1] + i, net.out[i], net.y[i], w * sc.da[s])
+    return (_out_delta_unit(OUT_SIGMOID, net.Z[net.L - 1][i], net.out[i], net.y[i], 0.0,
+                            w * sc.da[s])
+            - _out_delta_unit(OUT_SIGMOID, net.Z[net.L - 1][i], net.out[i], net.y[i], 0.0,
+                              w * sc.da[m + s]))
+
+
+cdef double _fast_output(const Net *net, int t, Py_ssize_t j, Scratch *sc,
+                         Py_ssize_t ns) noexcept nogil:
+    """Σ_i (Δℓ_i⁺ − Δℓ_i⁻) through the linear map of the downstream layers.
+
+    The map of example i is a stored row of sens, or for the last hidden
+    layer (radius NULL) column j of W[L] itself, the same for every example
+    (nothing is stored for it).
+    """
+    cdef Py_ssize_t s, c, i, m = net.m, nL = net.dims[net.L], stride
+    cdef const double *sv
+    cdef double total = 0.0, w
+    cdef double *dp = sc.D
+    cdef double *dm = sc.D + nL
+    if net.radius[t] == NULL:  # the last hidden layer: the map is W[L][:, j]
+        sv = net.sens[t] + j
+        if nL == 1 and net.act[net.L - 1] == OUT_SIGMOID:
+            w = sv[0]
+            for s in range(ns):
+                total += _sigmoid_terms(net, sc, s, w)
+            return total
+        stride = net.dims[net.L - 1]
+        for s in range(ns):
+            i = sc.S[s]
+            for c in range(nL):
+                dp[c] = sv[c * stride] * sc.da[s]
+                dm[c] = sv[c * stride] * sc.da[m + s]
+            total += _out_delta_column(net, i, dp, 1) - _out_delta_column(net, i, dm, 1)
+        return total
+    if nL == 1 and net.act[net.L - 1] == OUT_SIGMOID:
+        sv = net.sens[t] + j * m
+        for s in range(ns):
+            total += _sigmoid_terms(net, sc, s, sv[sc.S[s]])
+        return total
+    for s in range(ns):
+        i = sc.S[s]
+        sv = net.sens[t] + (j * m + i) * nL
+        for c in range(nL):
+            dp[c] = sv[c] * sc.da[s]
+            dm[c] = sv[c] * sc.da[m + s]
+        total += _out_delta_column(net, i, dp, 1) - _out_delta_column(net, i, dm, 1)
+    return total
+
+
+cdef struct Coord:
+    int t                     # 0-based weight layer: the coordinate is in layer t+1
+    int kind                  # 0 weight, 1 bias or beta, 2 gamma
+    Py_ssize_t j              # row (unit) of layer t+1
+    Py_ssize_t k              # column of a weight (its input unit), else -1
+    double w                  # a weight's value (for the L2 term)
+    bint all_examples         # a batch-normalized layer below ties examples together
+    bint two_sided            # the − side is not the mirror of the + side
+
+
+cdef inline void _locate(const Net *net, Py_ssize_t p, Coord *c) noexcept nogil:
+    """Which block coordinate p lies in: layer t, weight (j, k) or bias j."""
+    cdef int L = net.L, tt
+    cdef Py_ssize_t idx, n_in
+    c.t = 0
+    c.kind = 0
+    c.k = -1
+    c.w = 0.0
+    while c.t < L - 1 and p >= net.wofs[c.t + 1]:
+        c.t += 1
+    n_in = net.dims[c.t]
+    if p >= net.bofs[c.t]:
+        c.j = p - net.bofs[c.t]
+        c.kind = 1
+        if net.bn[c.t]:
+            if c.j < net.dims[c.t + 1]:
+                c.kind = 2
+            else:
+                c.j -= net.dims[c.t + 1]
+    else:
+        idx = p - net.wofs[c.t]
+        c.j = idx // n_in
+        c.k = idx - c.j * n_in
+        c.w = net.theta[p]
+    c.all_examples = False
+    for tt in range(c.t + 1, L - 1):
+        if net.bn[tt]:
+            c.all_examples = True
+    # Only a weight of a batch-normalized row moves the two sides differently;
+    # everywhere else the − side is −dz and is never stored.
+    c.two_sided = c.kind == 0 and net.bn[c.t]
+
+
+cdef inline long long _row_delta(const Net *net, Scratch *sc, const Coord *c) noexcept nogil:
+    """ΔZ[t+1][j, :] on the + side (dz[0:m]) and, if two-sided, the − side
+    (dz[m:2m]). Returns the flops."""
+    cdef Py_ssize_t i, m = net.m, j = c.j
+    cdef int t = c.t
+    cdef double eps = net.eps
+    cdef const double *row
+    cdef long long fl = m
+    if c.kind == 1:
+        for i in range(m):
+            sc.dz[i] = eps
+    elif c.kind == 2:
+        row = net.zn[t] + j * m
+        for i in range(m):
+            sc.dz[i] = eps * row[i]
+    else:
+        row = net.A[t] + c.k * m
+        for i in range(m):
+            sc.dz[i] = eps * row[i]
+    if c.two_sided:
+        for i in range(m):
+            sc.dz[m + i] = -sc.dz[i]
+        _bn_delta(sc.dz, net.ucen[t] + j * m, net.sd[t][j], net.theta[net.bofs[t] + j], m)
+        _bn_delta(sc.dz + m, net.ucen[t] + j * m, net.sd[t][j], net.theta[net.bofs[t] + j], m)
+        fl += 16 * m
+    return fl
+
+
+cdef double _output_row(const Net *net, const Scratch *sc, const Coord *c) noexcept nogil:
+    """Σ_i (Δℓ_i⁺ − Δℓ_i⁻) when the perturbed row is output unit j: only its
+    loss terms change."""
+    cdef int code = net.act[net.L - 1]
+    cdef Py_ssize_t i, m = net.m, j = c.j
+    cdef const double *Zt = net.Z[c.t] + j * m
+    cdef double total = 0.0, dp, dm
+    for i in range(m):
+        if sc.dz[i] == 0.0:
+            continue
+        if code == OUT_SIGMOID:
+            total += _sigmoid_pair(Zt + i, net.out[j * m + i], net.y[j * m + i], sc.dz[i])
+            continue
+        if code == OUT_SOFTMAX and fabs(sc.dz[i]) > LARGE_DELTA:
+            total += (_softmax_delta_large(net, i, NULL, 0, j, sc.dz[i])
+                      - _softmax_delta_large(net, i, NULL, 0, j, -sc.dz[i]))
+            continue
+        if code == OUT_SOFTMAX:
+            dp = _out_delta_unit(code, Zt[i], net.out[j * m + i], net.y[j * m + i],
+                                 net.ysum[i], sc.dz[i])
+            dm = _out_delta_unit(code, Zt[i], net.out[j * m + i], net.y[j * m + i],
+                                 net.ysum[i], -sc.dz[i])
+        else:
+            dp = _out_delta_unit(code, Zt[i], net.out[j * m + i], net.y[j * m + i],
+                                 0.0, sc.dz[i])
+            dm = _out_delta_unit(code, Zt[i], net.out[j * m + i], net.y[j * m + i],
+                                 0.0, -sc.dz[i])
+        total += dp - dm
+    return total
+
+
+cdef Py_ssize_t _hidden_row(const Net *net, Scratch *sc, const Coord *c,
+                            int *kink) noexcept nogil:
+    """Activation deltas of hidden row j: S[0:ns] the examples whose
+    activation changed (every example when they are tied), da[s] the + side
+    and da[m + s] the − side. Returns ns."""
+    cdef int t = c.t, code = net.act[c.t]
+    cdef Py_ssize_t i, ns = 0, m = net.m, j = c.j
+    cdef const double *Zt = net.Z[t] + j * m
+    cdef const double *At = net.G[t] + j * m
+    cdef const double *gpr = net.dG[t] + j * m
+    cdef const double *sv = NULL if net.scale[t] == NULL else net.scale[t] + j * m
+    cdef double dp, dm, a, w2
+    for i in range(m):
+        dp = 0.0
+        dm = 0.0
+        a = sc.dz[i]
+        w2 = sc.dz[m + i] if c.two_sided else -a
+        if (a != 0.0 or w2 != 0.0) and (sv == NULL or sv[i] != 0.0):
+            dp = _act_delta(code, Zt[i], At[i], gpr[i], a, net.leaky, kink)
+            dm = _act_delta(code, Zt[i], At[i], gpr[i], w2, net.leaky, kink)
+            if sv != NULL:
+                dp = dp * sv[i]
+                dm = dm * sv[i]
+        if dp != 0.0 or dm != 0.0 or c.all_examples:
+            sc.S[ns] = i
+            sc.da[ns] = dp
+            sc.da[m + ns] = dm
+            ns += 1
+    return ns
+
+
+cdef Py_ssize_t _layer_deltas(const Net *net, Scratch *sc, int tt, Py_ssize_t ns,
+                              int *kink, long long *fl) noexcept nogil:
+    """Hidden layer tt+1: batch norm of D (if any), then the activation
+    deltas of the changed rows into dA, their units into R. Returns nr."""
+    cdef Py_ssize_t u, c, i, v, nr = 0, m = net.m, cols = 2 * ns
+    cdef int code = net.act[tt]
+    cdef double a
+    cdef double *D = sc.D
+    cdef double *tmp
+    cdef const double *Zt = net.Z[tt]
+    cdef const double *At = net.G[tt]
+    cdef const double *gpr = net.dG[tt]
+    cdef const double *sv = net.scale[tt]
+    if net.bn[tt]:
+        # Batch norm of every row (all_examples holds: S is 0..m−1).
+        for u in range(net.dims[tt + 1]):
+            a = net.theta[net.bofs[tt] + u]
+            _bn_delta(D + u * cols, net.ucen[tt] + u * m, net.sd[tt][u], a, m)
+            _bn_delta(D + u * cols + m, net.ucen[tt] + u * m, net.sd[tt][u], a, m)
+        fl[0] += 16 * net.dims[tt + 1] * m
+    for u in range(net.dims[tt + 1]):
+        tmp = sc.dA + nr * cols
+        v = 0
+        for c in range(cols):
+            i = sc.S[c if c < ns else c - ns]
+            if sv != NULL and sv[u * m + i] == 0.0:
+                tmp[c] = 0.0  # dropped: no delta, and no kink to report
+                continue
+            tmp[c] = _act_delta(code, Zt[u * m + i], At[u * m + i],
+                                gpr[u * m + i], D[u * cols + c], net.leaky, kink)
+            if sv != NULL:
+                tmp[c] = tmp[c] * sv[u * m + i]
+            if tmp[c] != 0.0:
+                v = 1
+        if v:
+            sc.R[nr] = u
+            nr += 1
+    fl[0] += net.dims[tt + 1] * cols
+    return nr
+
+
+cdef double _propagate(const Net *net, Scratch *sc, const Coord *c, Py_ssize_t ns,
+                       int *kink, long long *fl) noexcept nogil:
+    """Σ_i (Δℓ_i⁺ − Δℓ_i⁻) when hidden row j's activations move by da on
+    examples S: a rank-1 update of the next layer, then one GEMM per layer
+    over the changed rows, then the output's loss columns."""
+    cdef int L = net.L, tt = c.t + 1
+    cdef Py_ssize_t u, s, v, r, i, nr, n_next, m = net.m, j = c.j, cols = 2 * ns
+    cdef double a, total = 0.0
+    cdef double *D = sc.D
+    cdef const double *W
+    # Rank-1 update of the next layer: D[u, c] = W[t+2][u, j] · ΔA[c];
+    # columns 0..ns−1 hold the + side, ns..2ns−1 the − side.
+    n_next = net.dims[tt + 1]
+    W = net.theta + net.wofs[tt]
+    for u in range(n_next):
+        a = W[u * net.dims[tt] + j]
+        for s in range(ns):
+            D[u * cols + s] = a * sc.da[s]
+            D[u * cols + ns + s] = a * sc.da[m + s]
+    fl[0] += 2 * n_next * ns
+    while tt < L - 1:
+        nr = _layer_deltas(net, sc, tt, ns, kink, fl)
+        if nr == 0:
+            break
+        # Next pre-activation deltas: D = W[tt+2][:, R] · ΔA[R, :].
+        n_next = net.dims[tt + 2]
+        W = net.theta + net.wofs[tt + 1]
+        for v in range(n_next):
+            for r in range(nr):
+                sc.Wg[v * nr + r] = W[v * net.dims[tt + 1] + sc.R[r]]
+        _matmul(sc.Wg, sc.dA, D, <int> n_next, <int> cols, <int> nr)
+        fl[0] += 2 * n_next * nr * cols
+        tt += 1
+    if tt == L - 1:
+        # Output layer reached: D holds (n_L, cols) output deltas.
+        for s in range(ns):
+            i = sc.S[s]
+            total += (_out_delta_column(net, i, D + s, cols)
+                      - _out_delta_column(net, i, D + ns + s, cols))
+        fl[0] += 2 * 8 * net.dims[L] * ns
+    return total
+
+
+cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
+                        long long *flops) noexcept nogil:
+    """(J(θ + ε e_p) − J(θ − ε e_p)) / 2ε for one coordinate p.
+
+    The steps: locate p; the perturbed row's ΔZ; then either the output
+    row's loss terms, or the hidden row's activation deltas carried to the
+    output (through the exact linear map when one applies, else by
+    propagation); finally the exact L2 difference.
+    """
+    cdef Coord c
+    cdef Py_ssize_t ns
+    cdef double total = 0.0
+    cdef long long fl = 0
+    _locate(net, p, &c)
+    fl += _row_delta(net, sc, &c)
+    if c.t == net.L - 1:
+        total = _output_row(net, sc, &c)
+        fl += 8 * net.m
+    else:
+        ns = _hidden_row(net, sc, &c, kink)
+        fl += 2 * net.m
+        if ns > 0 and net.sens[c.t] != NULL and _linear_downstream(net, c.t, c.j, sc, ns):
+            # Every later hidden layer is piecewise linear and no pre-activation
+            # there changes side (|ΔA| below the radius): the network after
+            # row j is exactly linear, ΔZ[L][:, i] = sens[j, i, :]·ΔA[j, i].
+            total = _fast_output(net, c.t, c.j, sc, ns)
+            fl += 4 * net.dims[net.L] * ns + 8 * net.dims[net.L] * ns
+        elif ns > 0:
+            total = _propagate(net, sc, &c, ns, kink, &fl)
+    flops[0] = fl
+    total = total / net.m / (2.0 * net.eps)
+    if c.kind == 0 and net.l2 != 0.0:
+        total += net.l2 * c.w / net.m
+    return total
+
+
+cdef void _scratch_sizes(const Py_ssize_t[::1] dims, Py_ssize_t *nd,
+                         Py_ssize_t *nwg) noexcept nogil:
+    """Scratch extents the network needs (mirrored by _MLPKernel.scratch_bytes).
+
+    The perturbed row's own layer is never held whole, so the deltas need
+    the widest of layers 2..L (D also holds the 2·n_L output deltas of the
+    linear-map path, within 2m·n_L); W is gathered for propagations out of
+    hidden layers 2..L−1 only: dims[l]·dims[l+1] for l = 2..L−1.
+    """
+    cdef Py_ssize_t l, L = dims.shape[0] - 1
+    nd[0] = 1
+    nwg[0] = 1
+    for l in range(2, L + 1):
+        nd[0] = max(nd[0], dims[l])
+    for l in range(2, L):
+        nwg[0] = max(nwg[0], dims[l] * dims[l + 1])
+
+
+cdef int _alloc_scratch(Scratch *sc, Py_ssize_t m, Py_ssize_t nd, Py_ssize_t nwg) noexcept nogil:
+    sc.dz = <double *> malloc(2 * m * sizeof(double))
+    sc.da = <double *> malloc(2 * m * sizeof(double))
+    sc.S = <Py_ssize_t *> malloc(m * sizeof(Py_ssize_t))
+    sc.D = <double *> malloc(2 * m * nd * sizeof(double))
+    sc.dA = <double *> malloc(2 * m * nd * sizeof(double))
+    sc.Wg = <double *> malloc(nwg * sizeof(double))
+    sc.R = <Py_ssize_t *> malloc(nd * sizeof(Py_ssize_t))
+    return (sc.dz != NULL and sc.da != NULL and sc.S != NULL and sc.D != NULL
+            and sc.dA != NULL and sc.Wg != NULL and sc.R != NULL)
+
+
+cdef void _free_scratch(Scratch *sc) noexcept nogil:
+    free(sc.dz)
+    free(sc.da)
+    free(sc.S)
+    free(sc.D)
+    free(sc.dA)
+    free(sc.Wg)
+    free(sc.R)
+
+
+cdef void _free_net(Net *net) noexcept nogil:
+    free(net.dims); free(net.act); free(net.wofs); free(net.bofs); free(net.bn)
+    free(<void *> net.ucen); free(<void *> net.zn); free(<void *> net.sd)
+    free(<void *> net.Z); free(<void *> net.A); free(<void *> net.G); free(<void *> net.scale)
+    free(<void *> net.dG)
+    free(<void *> net.sens); free(<void *> net.radius)
+
+
+cdef class MLPNet:
+    """The network as the kernel reads it: the typed contract of
+    :func:`mlp_numerical_gradient`.
+
+    Built once per check from per-layer arrays (every length is checked
+    here, under the GIL, so a layout drift is an error instead of a read of
+    the wrong memory); the kernel then reads it without the GIL. The arrays
+    are kept alive by the object and are never written.
+
+    Parameters
+    ----------
+    theta : ndarray (P,) float64
+        IN  parameters in course order (W1, b1 or γ1 β1, W2, ...).
+    dims : ndarray (L+1,) intp
+        IN  units per layer, ``dims[0] = n_x``.
+    codes : ndarray (L,) intc
+        IN  activation codes of the hidden layers, then the output code
+        (``fastgrad.nn._codes``).
+    leaky_slope, l2, eps : float
+        The leaky-relu slope, the L2 strength λ and the step ε.
+    Z : list of L ndarrays, float64 C-contiguous
+        IN  ``Z[t]`` is the pre-activation of layer t+1, ``dims[t+1]·m``.
+    A : list of L ndarrays
+        IN  ``A[t]`` is the activation of layer t after dropout
+        (``A[0] = X``), ``dims[t]·m``.
+    G, slope : lists of L−1 ndarrays
+        IN  hidden activations before dropout and their g'(Z) (read for
+        tanh and sigmoid), ``dims[t+1]·m`` each.
+    scale : list of L−1 (ndarray or None)
+        IN  dropout mask/keep_prob of hidden layer t+1, ``dims[t+1]·m``.
+    bn_centered, bn_normalized, bn_std : lists of L−1 (ndarray or None)
+        IN  for a batch-normalized hidden layer t+1: ``U − μ`` and ``Zn``
+        (``dims[t+1]·m``) and ``sqrt(σ² + ε)`` (``dims[t+1]``).
+    out, y : ndarray (n_L·m,)
+        IN  the output activation and the targets.
+    ysum : ndarray (m,)
+        IN  column sums of y.
+    """
+    cdef Net net
+    cdef Py_ssize_t[::1] dims
+    cdef list keep
+    cdef list map_keep
+
+    def __cinit__(self):
+        self.net.dims = NULL
+        self.net.act = NULL
+        self.net.wofs = NULL
+        self.net.bofs = NULL
+        self.net.bn = NULL
+        self.net.ucen = NULL
+        self.net.zn = NULL
+        self.net.sd = NULL
+        self.net.Z = NULL
+        self.net.A = NULL
+        self.net.G = NULL
+        self.net.dG = NULL
+        self.net.scale = NULL
+        self.net.sens = NULL
+        self.net.radius = NULL
+
+    def __dealloc__(self):
+        _free_net(&self.net)
+
+    def __init__(self, theta, dims, codes, double leaky_slope, double l2, double eps, *,
+                 list Z, list A, list G, list slope, list scale, list bn_centered,
+                 list bn_normalized, list bn_std, out, y, ysum):
+        cdef Py_ssize_t[::1] d = np.ascontiguousarray(dims, dtype=np.intp)
+        cdef const int[::1] act = np.ascontiguousarray(codes, dtype=np.intc)
+        cdef int L = d.shape[0] - 1, t
+        cdef Py_ssize_t m, woff = 0
+        if L < 1 or act.shape[0] != L:
+            raise ValueError(f"codes has {act.shape[0]} entries, dims needs {L}")
+        for lst, name, n in ((Z, "Z", L), (A, "A", L), (G, "G", L - 1), (slope, "slope", L - 1),
+                             (scale, "scale", L - 1), (bn_centered, "bn_centered", L - 1),
+                             (bn_normalized, "bn_normalized", L - 1), (bn_std, "bn_std", L - 1)):
+            if len(lst) != n:
+                raise ValueError(f"{name} has {len(lst)} layers, the network {n}")
+        known = {int(v) for v in _ACTIVATION_CODES.__members__.values()}
+        for t in range(L - 1):
+            if act[t] not in known:
+                raise ValueError(f"codes[{t}] = {act[t]} is not an activation code")
+        if act[L - 1] not in {int(v) for v in _OUTPUT_CODES.__members__.values()}:
+            raise ValueError(f"codes[{L - 1}] = {act[L - 1]} is not an output code")
+        self.dims = d
+        self.keep = []
+        self.map_keep = []
+        m = np.asarray(ysum).shape[0]
+        self.net.L = L
+        self.net.m = m
+        self.net.leaky = leaky_slope
+        self.net.l2 = l2
+        self.net.eps = eps
+        self._allocate(L)
+        for t in range(L + 1):
+            self.net.dims[t] = d[t]
+        for t in range(L):
+            self.net.act[t] = act[t]
+            self.net.bn[t] = t < L - 1 and bn_centered[t] is not None
+            self.net.wofs[t] = woff
+            self.net.bofs[t] = woff + d[t + 1] * d[t]
+            woff = self.net.bofs[t] + d[t + 1] * (2 if self.net.bn[t] else 1)
+        self.net.theta = self._ptr(theta, woff, "theta")
+        self.net.out = self._ptr(out, d[L] * m, "out")
+        self.net.y = self._ptr(y, d[L] * m, "y")
+        self.net.ysum = self._ptr(ysum, m, "ysum")
+        for t in range(L):
+            self.net.Z[t] = self._ptr(Z[t], d[t + 1] * m, f"Z[{t}]")
+            self.net.A[t] = self._ptr(A[t], d[t] * m, f"A[{t}]")
+            if t == L - 1:
+                continue
+            self.net.G[t] = self._ptr(G[t], d[t + 1] * m, f"G[{t}]")
+            self.net.dG[t] = self._ptr(slope[t], d[t + 1] * m, f"slope[{t}]")
+            if scale[t] is not None:
+                self.net.scale[t] = self._ptr(scale[t], d[t + 1] * m, f"scale[{t}]")
+            if self.net.bn[t]:
+                self.net.ucen[t] = self._ptr(bn_centered[t], d[t + 1] * m, f"bn_centered[{t}]")
+                self.net.zn[t] = self._ptr(bn_normalized[t], d[t + 1] * m,
+                                           f"bn_normalized[{t}]")
+                self.net.sd[t] = self._ptr(bn_std[t], d[t + 1], f"bn_std[{t}]")
+
+    cdef void _allocate(self, int L) except *:
+        self.net.dims = <Py_ssize_t *> malloc((L + 1) * sizeof(Py_ssize_t))
+        self.net.act = <int *> malloc(L * sizeof(int))
+        self.net.wofs = <Py_ssize_t *> malloc(L * sizeof(Py_ssize_t))
+        self.net.bofs = <Py_ssize_t *> malloc(L * sizeof(Py_ssize_t))
+        self.net.bn = <int *> malloc(L * sizeof(int))
+        self.net.Z = <const double **> calloc(L, sizeof(double *))
+        self.net.A = <const double **> calloc(L, sizeof(double *))
+        self.net.G = <const double **> calloc(L, sizeof(double *))
+        self.net.dG = <const double **> calloc(L, sizeof(double *))
+        self.net.ucen = <const double **> calloc(L, sizeof(double *))
+        self.net.zn = <const double **> calloc(L, sizeof(double *))
+        self.net.sd = <const double **> calloc(L, sizeof(double *))
+        self.net.scale = <const double **> calloc(L, sizeof(double *))
+        self.net.sens = <const double **> calloc(L, sizeof(double *))
+        self.net.radius = <const double **> calloc(L, sizeof(double *))
+        if (self.net.dims == NULL or self.net.act == NULL or self.net.wofs == NULL
+                or self.net.bofs == NULL or self.net.bn == NULL or self.net.Z == NULL
+                or self.net.A == NULL or self.net.G == NULL or self.net.dG == NULL
+                or self.net.ucen == NULL or self.net.zn == NULL or self.net.sd == NULL
+                or self.net.scale == NULL or self.net.sens == NULL or self.net.radius == NULL):
+            raise MemoryError()
+
+    cdef const double *_ptr(self, arr, Py_ssize_t n, str name, bint for_map=False) except NULL:
+        """The data of a float64 C-contiguous 1-D array of exactly n entries
+        (kept alive by this object)."""
+        cdef const double[::1] view = arr
+        if view.shape[0] != n or n == 0:
+            raise ValueError(f"MLPNet: {name} has {view.shape[0]} entries, the network "
+                             f"needs {n}")
+        (self.map_keep if for_map else self.keep).append(arr)
+        return &view[0]
+
+    def set_linear_maps(self, list sens, list radius, fast):
+        """Install the exact linear maps of the next :func:`mlp_numerical_gradient` runs.
+
+        Parameters
+        ----------
+        sens, radius : lists of L (ndarray or None)
+            IN  for a layer t with ``fast[t] == 1``: the output sensitivities
+            ``(dims[t+1]·m·n_L,)`` and their safe radii ``(dims[t+1]·m,)``.
+        fast : ndarray (L,) intp
+            IN  1 where layer t has a stored map, 2 for the last hidden
+            layer whose map is W[L] itself (nothing stored), 0 elsewhere.
+        """
+        cdef const Py_ssize_t[::1] f = np.ascontiguousarray(fast, dtype=np.intp)
+        cdef int L = self.net.L, t
+        cdef Py_ssize_t m = self.net.m, nL = self.dims[L]
+        if f.shape[0] != L or len(sens) != L or len(radius) != L:
+            raise ValueError(f"set_linear_maps needs {L} layers")
+        self.map_keep = []
+        for t in range(L):
+            self.net.sens[t] = NULL
+            self.net.radius[t] = NULL
+            if f[t] == 2:
+                if t != L - 2:
+                    raise ValueError(f"fast[{t}] == 2 is only for the last hidden layer")
+                # The last hidden layer's map is W[L] itself (see _fast_output).
+                self.net.sens[t] = self.net.theta + self.net.wofs[t + 1]
+            elif f[t]:
+                self.net.sens[t] = self._ptr(sens[t], self.dims[t + 1] * m * nL, f"sens[{t}]",
+                                             True)
+                self.net.radius[t] = self._ptr(radius[t], self.dims[t + 1] * m,
+                                               f"radius[{t}]", True)
+
+    def scratch_bytes(self):
+        """Bytes of one thread's scratch (see ``_scratch_sizes``)."""
+        cdef Py_ssize_t nd = 1, nwg = 1, m = self.net.m
+        _scratch_sizes(self.dims, &nd, &nwg)
+        return 8 * (5 * m + 4 * m * nd + nwg + nd)
+
+
+def mlp_numerical_gradient(
+    MLPNet net,                       # IN  the network (its linear maps set)
+    const Py_ssize_t[::1] coords,     # IN  (K,) coordinates of θ to evaluate
+    double[::1] numerical,            # OUT (K,) two-sided differences
+    unsigned char[::1] kinks,         # OUT (K,) 1 where a relu kink was crossed
+    long long[::1] flops,             # OUT (K,) floating-point work per coordinate
+    int n_threads,
+):
+    """Two-sided finite differences of an MLP cost for the given coordinates.
+
+    Parameters
+    ----------
+    net : MLPNet
+        The network; its arrays were checked when it was built.
+    coords : ndarray (K,) intp
+        Coordinates of θ to evaluate, each in ``[0, P)``.
+    numerical : ndarray (K,) float64
+        Receives ``(J(θ + ε e_p) − J(θ − ε e_p)) / 2ε`` for ``p = coords[c]``.
+    kinks : ndarray (K,) uint8
+        Receives 1 where a relu/leaky-relu pre-activation changed side.
+    flops : ndarray (K,) longlong
+        Receives the arithmetic performed per coordinate.
+    n_threads : int
+        OpenMP threads (capped at the number of chunks); the bits do not
+        depend on it.
+    """
+    cdef Py_ssize_t K = coords.shape[0], c, nd = 1, nwg = 1, m = net.net.m, P
+    cdef Scratch *sc = NULL
+    cdef int kink
+    cdef long long fl
+    cdef int failed = 0
+    cdef int *failed_ptr = &failed
+    cdef const Net *pnet = &net.net
+    if numerical.shape[0] != K or kinks.shape[0] != K or flops.shape[0] != K:
+        raise ValueError("numerical, kinks and flops must have one entry per coordinate")
+    if K == 0:
+        return
+    P = net.net.bofs[net.net.L - 1] + net.dims[net.net.L] * (2 if net.net.bn[net.net.L - 1] else 1)
+    for c in range(K):
+        if coords[c] < 0 or coords[c] >= P:
+            raise ValueError(f"coords[{c}] = {coords[c]} is outside θ (P = {P})")
+    _scratch_sizes(net.dims, &nd, &nwg)
+    n_threads = <int> min(<Py_ssize_t> n_threads, (K + CHUNK_SIZE - 1) // CHUNK_SIZE)
+    with nogil, parallel(num_threads=n_threads):
+        # Assigned inside the parallel block, so each thread owns its scratch.
+        sc = <Scratch *> malloc(sizeof(Scratch))
+        if sc == NULL:
+            failed_ptr[0] = 1
+        elif not _alloc_scratch(sc, m, nd, nwg):
+            failed_ptr[0] = 1
+        for c in prange(K, schedule="dynamic", chunksize=CHUNK_SIZE):
+            if failed_ptr[0]:
+                continue
+            kink = 0
+            fl = 0
+            numerical[c] = _coordinate(pnet, sc, coords[c], &kink, &fl)
+            kinks[c] = kink
+            flops[c] = fl
+        if sc != NULL:
+            _free_scratch(sc)
+            free(sc)
+
+    if failed:
+        raise MemoryError(
+            f"could not allocate the gradient check's per-thread scratch "
+            f"({8 * (5 * m + 4 * m * nd + nwg + nd):,} bytes per thread, {n_threads} "
+            f"thread(s)); use mode='sampled', fewer examples or fewer threads")

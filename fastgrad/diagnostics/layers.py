@@ -1,0 +1,228 @@
+"""The per-layer statistics behind :func:`fastgrad.diagnose` (see
+:mod:`fastgrad.diagnostics` for what they mean)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastgrad import _argcheck as ac
+from fastgrad._typing import ArrayLike, Params
+from fastgrad.diagnostics.report import Diagnosis, LayerReport
+from fastgrad.nn.activations import ACTIVATIONS
+from fastgrad.nn.protocol import Model
+
+SATURATION_TOL = 0.01
+DEFAULT_THRESHOLD = 100.0
+
+
+# -- overflow-safe statistics ----------------------------------------------
+def _peak(a):
+    return float(np.max(np.abs(a))) if a.size else 0.0
+
+
+def _rms(a):
+    """sqrt(mean(a²)) without overflowing for |a| ~ 1e200."""
+    peak = _peak(a)
+    if peak == 0.0 or not np.isfinite(peak):
+        return peak
+    return peak * float(np.sqrt(np.mean(np.square(a / peak))))
+
+
+def _norm(a):
+    """Frobenius norm, overflow-safe."""
+    return _rms(a) * float(np.sqrt(a.size)) if a.size else 0.0
+
+
+def _mean_std(a):
+    peak = _peak(a)
+    if peak == 0.0 or not np.isfinite(peak):
+        return (0.0, 0.0) if peak == 0.0 else (float("nan"), float("inf"))
+    s = a / peak
+    return peak * float(np.mean(s)), peak * float(np.std(s))
+
+
+def _ratio(num, den):
+    if den == 0.0 or not np.isfinite(den):
+        return float("nan")
+    return num / den
+
+
+def _verdict(forward, backward, T):
+    scales = [s for s in (forward, backward) if s is not None and not np.isnan(s)]
+    if any(s > T for s in scales):
+        return "exploding"
+    if any(s < 1.0 / T for s in scales):
+        return "vanishing"
+    return "healthy"
+
+
+def _unit_fraction(mask_all_examples):
+    return float(np.mean(mask_all_examples)) if mask_all_examples.size else 0.0
+
+
+def diagnose(
+    model: Model,
+    params: Params,
+    X: ArrayLike,
+    Y: ArrayLike | None = None,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    saturation_tol: float = SATURATION_TOL,
+) -> Diagnosis:
+    """Per-layer activation and gradient statistics, with a verdict.
+
+    Parameters
+    ----------
+    model : fastgrad.MLP
+    params : dict
+        ``{"W1": (n1, n0), "b1": (n1, 1), ...}``; not modified.
+    X : array_like, shape (n_x, m)
+        A batch of inputs, examples as columns; not all zero.
+    Y : array_like, shape (n_L, m), optional
+        Labels; with them the report adds gradient norms and backward
+        scales.
+    threshold : float, default 100
+        T > 1 in the verdict rule (see the module docstring).
+    saturation_tol : float, default 0.01
+        A tanh/sigmoid unit is saturated if it is within this of its
+        asymptote on every example.
+
+    Returns
+    -------
+    Diagnosis
+        ``str()`` is a table, ``to_dict()`` plain data, ``verdicts`` the
+        per-layer verdicts.
+    """
+    if not hasattr(model, "check_params") or not hasattr(model, "layer_dims"):
+        raise TypeError(f"model must be a fastgrad.MLP, got {ac.got(model)}")
+    threshold = ac.real(threshold, "threshold", low=1, low_open=True)
+    saturation_tol = ac.real(
+        saturation_tol, "saturation_tol", low=0, high=0.5, low_open=True, high_open=True
+    )
+    params = model.check_params(params)
+    if Y is None:
+        X = model.check_data(X)
+    else:
+        X, Y = model.check_data(X, Y)
+    x_rms = _rms(X)
+    if x_rms == 0.0:
+        raise ValueError(
+            "X is all zeros: the forward scale rms(Z)/rms(X) is undefined; "
+            "pass a batch of real inputs"
+        )
+    if getattr(model, "batchnorm", ()):
+        raise ValueError(
+            f"diagnose studies how the initialization scales activations and gradients with "
+            f"depth; batch norm (layers {list(model.batchnorm)}) rescales every normalized layer "
+            "by construction, so diagnose the network without it"
+        )
+    L = model.n_layers
+    # The output layer's units can saturate too when its activation is one of
+    # the registry's (a sigmoid output); a softmax output is not looked at.
+    names = list(model.hidden) + [model.output]
+    acts = [ACTIVATIONS.get(name) for name in names]
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        cache = model.forward_cache(params, X)
+        Zs, As = cache.Z, cache.A
+        grads = deltas = None
+        cost = None
+        if Y is not None:
+            cost = model.objective(params, cache, Y)
+            grads, deltas = model.backprop(params, cache, Y)
+            if not _all_finite(Zs):
+                grads = None
+        out_delta_norm = _norm(deltas[L]) if deltas is not None else None
+
+        reports = []
+        for l in range(1, L + 1):
+            Z, A, act, name = Zs[l], As[l], acts[l - 1], names[l - 1]
+            z_mean, z_std = _mean_std(Z)
+            a_mean, a_std = _mean_std(A)
+            fwd = _ratio(_rms(Z), x_rms)
+            dead, saturated = _unit_fractions(act, A, saturation_tol)
+            gW = gb = bwd = None
+            if Y is not None:
+                gW, gb, bwd = _gradient_scales(grads, deltas, l, out_delta_norm)
+            reports.append(
+                LayerReport(
+                    layer=l,
+                    units=Z.shape[0],
+                    activation=name,
+                    z_mean=z_mean,
+                    z_std=z_std,
+                    a_mean=a_mean,
+                    a_std=a_std,
+                    forward_scale=fwd,
+                    dead=dead,
+                    saturated=saturated,
+                    grad_W_norm=gW,
+                    grad_b_norm=gb,
+                    backward_scale=None if Y is None or np.isnan(bwd) else bwd,
+                    verdict=_verdict(fwd, bwd, threshold),
+                )
+            )
+    return Diagnosis(reports, x_rms, cost, threshold, repr(model))
+
+
+def _unit_fractions(act, A, tol):
+    """(dead, saturated) fractions of a layer's units, None where the
+    activation has no such state (the registry says which)."""
+    dead = saturated = None
+    if act is not None and act.dead_when_zero:
+        dead = _unit_fraction(np.all(A == 0.0, axis=1))
+    if act is not None and act.saturated is not None:
+        saturated = _unit_fraction(np.all(act.saturated(A, tol), axis=1))
+    return dead, saturated
+
+
+def _gradient_scales(grads, deltas, l, out_delta_norm):
+    """(‖dW[l]‖, ‖db[l]‖, backward scale) of layer l (inf norms when the
+    forward pass overflowed)."""
+    if grads is not None:
+        gW, gb = _norm(grads[f"dW{l}"]), _norm(grads[f"db{l}"])
+    else:
+        gW = gb = float("inf")
+    bwd = _ratio(_norm(deltas[l]), out_delta_norm) if out_delta_norm else float("nan")
+    return gW, gb, bwd
+
+
+def _all_finite(arrays):
+    return all(a is None or np.all(np.isfinite(a)) for a in arrays)
+
+
+def deep_linear_example(n_layers, weight=1.5, *, width=2):
+    """The course's deep linear network, ``ŷ = weight^(L−1) · x`` exactly.
+
+    ``g(z) = z`` everywhere, ``b[l] = 0``, ``W[l] = weight · I`` for the
+    hidden layers ``l = 1..L−1`` and ``W[L] = I`` for the output layer (the
+    course sets the last matrix aside: "ignoring ``W[L]``"). Hence
+    ``Z[l] = A[l] = weight^l · x`` for ``l < L`` and
+    ``ŷ = weight^(L−1) · x``.
+
+    Parameters
+    ----------
+    n_layers : int
+        L >= 1.
+    weight : float, default 1.5
+        1.5 explodes, 0.5 vanishes.
+    width : int, default 2
+        Units per layer (the course draws 2).
+
+    Returns
+    -------
+    model : fastgrad.MLP
+        ``MLP([width] * (L + 1), hidden="linear", output="linear")``.
+    params : dict
+    """
+    from fastgrad.nn.model import MLP
+
+    L = ac.integer(n_layers, "n_layers", minimum=1)
+    n = ac.integer(width, "width", minimum=1)
+    weight = ac.real(weight, "weight")
+    model = MLP([n] * (L + 1), hidden="linear", output="linear")
+    params = {}
+    for l in range(1, L + 1):
+        params[f"W{l}"] = (float(weight) if l < L else 1.0) * np.eye(n)
+        params[f"b{l}"] = np.zeros((n, 1))
+    return model, params

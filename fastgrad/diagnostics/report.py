@@ -1,0 +1,174 @@
+"""What :func:`fastgrad.diagnose` returns: a per-layer report and its table."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+import numpy as np
+
+from fastgrad._table import table
+
+
+# -- report ----------------------------------------------------------------
+@dataclass
+class LayerReport:
+    """One layer's statistics; ``None`` where a field does not apply."""
+
+    layer: int
+    units: int
+    activation: str
+    z_mean: float
+    z_std: float
+    a_mean: float
+    a_std: float
+    forward_scale: float
+    dead: Optional[float]
+    saturated: Optional[float]
+    grad_W_norm: Optional[float]
+    grad_b_norm: Optional[float]
+    backward_scale: Optional[float]
+    verdict: str
+
+
+def _fmt(value, spec=".3g"):
+    if value is None:
+        return "-"
+    if isinstance(value, float) and np.isnan(value):
+        return "nan"
+    return format(value, spec)
+
+
+def _pct(value):
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+class Diagnosis:
+    """The result of :func:`diagnose`: per-layer reports and a verdict.
+
+    Attributes
+    ----------
+    layers : list of LayerReport
+        ``layers[l - 1]`` describes layer ``l``.
+    input_rms : float
+        ``rms(X)``, the reference for the forward scale.
+    cost : float or None
+        The cost on the batch when ``Y`` was given.
+    threshold : float
+        T in the verdict rule.
+    """
+
+    def __init__(self, layers, input_rms, cost, threshold, model_repr):
+        self.layers = list(layers)
+        self.input_rms = input_rms
+        self.cost = cost
+        self.threshold = threshold
+        self.model_repr = model_repr
+
+    @property
+    def verdicts(self):
+        """``[verdict of layer 1, ..., verdict of layer L]``."""
+        return [r.verdict for r in self.layers]
+
+    @property
+    def healthy(self):
+        """True if every layer is healthy."""
+        return all(v == "healthy" for v in self.verdicts)
+
+    @property
+    def forward_scales(self):
+        """``rms(Z[l]) / rms(X)`` for l = 1..L, as an array."""
+        return np.array([r.forward_scale for r in self.layers])
+
+    @property
+    def backward_scales(self):
+        """``‖dZ[l]‖ / ‖dZ[L]‖`` for l = 1..L (NaN without ``Y``)."""
+        return np.array(
+            [np.nan if r.backward_scale is None else r.backward_scale for r in self.layers]
+        )
+
+    def to_dict(self):
+        """Plain Python data (JSON-serializable)."""
+        return {
+            "model": self.model_repr,
+            "input_rms": self.input_rms,
+            "cost": self.cost,
+            "threshold": self.threshold,
+            "layers": [asdict(r) for r in self.layers],
+        }
+
+    def summary(self):
+        """One line: which layers are not healthy."""
+        bad = {}
+        for r in self.layers:
+            if r.verdict != "healthy":
+                bad.setdefault(r.verdict, []).append(r.layer)
+        if not bad:
+            return f"all {len(self.layers)} layers healthy"
+        parts = []
+        for verdict, layers in bad.items():
+            parts.append(f"{verdict}: layers {_ranges(layers)}")
+        return "; ".join(parts)
+
+    def __str__(self):
+        header = [
+            "layer",
+            "units",
+            "act",
+            "Z mean",
+            "Z std",
+            "A mean",
+            "A std",
+            "fwd scale",
+            "dead",
+            "sat",
+            "|dW|",
+            "bwd scale",
+            "verdict",
+        ]
+        rows = [
+            [
+                str(r.layer),
+                str(r.units),
+                r.activation,
+                _fmt(r.z_mean),
+                _fmt(r.z_std),
+                _fmt(r.a_mean),
+                _fmt(r.a_std),
+                _fmt(r.forward_scale),
+                _pct(r.dead),
+                _pct(r.saturated),
+                _fmt(r.grad_W_norm),
+                _fmt(r.backward_scale),
+                r.verdict,
+            ]
+            for r in self.layers
+        ]
+        T = self.threshold
+        out = [
+            f"diagnosis of {self.model_repr} on a batch with rms(X) = {self.input_rms:.3g}"
+            + ("" if self.cost is None else f", cost {self.cost:.6g}")
+        ]
+        out += table(header, rows, left={2, 12})
+        out.append(
+            f"fwd scale = rms(Z[l])/rms(X); bwd scale = |dZ[l]|/|dZ[L]|; "
+            f"exploding if a scale > {T:g}, vanishing if < {1 / T:g}"
+        )
+        out.append("verdict: " + self.summary())
+        return "\n".join(out)
+
+    def __repr__(self):
+        return f"<Diagnosis of {self.model_repr}: {self.summary()}>"
+
+
+def _ranges(layers):
+    """[1, 2, 3, 7] -> '1-3, 7'."""
+    out, start, prev = [], layers[0], layers[0]
+    for l in layers[1:] + [None]:
+        if l is not None and l == prev + 1:
+            prev = l
+            continue
+        out.append(str(start) if start == prev else f"{start}-{prev}")
+        if l is not None:
+            start = prev = l
+    return ", ".join(out)

@@ -1,0 +1,14 @@
+"""Gradient checking: the front door (:func:`gradient_check`,
+:func:`check_grad`, :func:`numerical_gradient`), the MLP path and its
+compiled kernel, the generic (callable) path and its kernel, the report."""
+
+from fastgrad.gradcheck.check import check_grad, gradient_check, numerical_gradient
+from fastgrad.gradcheck.report import GradCheckReport, GradientCheckError
+
+__all__ = [
+    "gradient_check",
+    "check_grad",
+    "numerical_gradient",
+    "GradCheckReport",
+    "GradientCheckError",
+]

@@ -1,0 +1,388 @@
+"""Gradient checks through a Python callable.
+
+The paths of :mod:`fastgrad.gradcheck` that cannot use the compiled MLP
+kernel: :func:`fastgrad.check_grad` and :func:`fastgrad.numerical_gradient`
+on any ``f(theta)``, and :func:`fastgrad.gradient_check` on any object with a
+``cost(params, X, Y)`` method. The loop itself is compiled
+(``csrc/gradcheck/_generic_kernel.pyx``); this module validates, names coordinates in the
+caller's terms and builds the report.
+
+Guarantees
+----------
+* ``f`` (or ``cost``) receives a *read-only* view of the working copy of θ:
+  a callable that writes to its argument gets a clear error instead of
+  silently corrupting the check. Each perturbed coordinate is restored from
+  its saved bits, and the whole working copy is compared bit for bit with
+  the original at the end.
+* The caller's arrays are never written (θ, gradients and parameters are
+  copied to float64 first).
+* NaN or inf from ``f`` raises a ValueError naming the coordinate and the
+  side (``+ epsilon`` or ``- epsilon``).
+* ε stays absolute, as in the course. A coordinate where ``θ_i ± ε`` is not
+  finite, or rounds back to ``θ_i`` (|θ_i| beyond ~2⁵²·ε), is refused before
+  ``f`` is called, with the coordinate and what to do.
+"""
+
+import time
+
+import numpy as np
+
+from fastgrad import _progress
+from fastgrad._rng import as_generator
+from fastgrad.gradcheck import _generic_kernel, options
+from fastgrad.gradcheck.inputs import (
+    check_dropout,
+    check_generic_dicts,
+    check_n_threads,
+    check_steps,
+    coordinate_name,
+    step_error,
+)
+from fastgrad.gradcheck.report import GradCheckReport, build_blocks
+from fastgrad.nn.spec import ParamSpec, sample_coordinates
+
+
+def read_only(arr):
+    view = arr.view()
+    view.flags.writeable = False
+    return view
+
+
+# -- the loops ----------------------------------------------------------------
+
+
+def central_differences(call, flat, view, eps, coords, blocks, fname, progress, desc):
+    """Numerical gradient at ``coords`` through the compiled loop, with the
+    caller-facing errors. ``flat`` is the (writable) working θ, ``view`` what
+    ``call`` receives (read-only views of ``flat``)."""
+    coords = np.ascontiguousarray(coords, dtype=np.intp)
+    check_steps(flat, eps, coords, blocks)
+    saved = flat.copy()
+    out = np.empty(coords.size)
+    bar = _progress.Progress(coords.size, progress, desc)
+    try:
+        _generic_kernel.central_differences(call, flat, view, eps, coords, out, bar.update, fname)
+    except _generic_kernel.NonFiniteValue as e:
+        raise _non_finite_error(call, view, e, blocks, saved, eps, fname) from None
+    except _generic_kernel.VanishingStep as e:  # pragma: no cover - check_steps refuses first
+        raise step_error(blocks, e.index, e.theta_i, eps) from None
+    except ValueError as e:
+        if "read-only" in str(e):
+            raise _wrote_error(fname) from e
+        raise
+    finally:
+        bar.close()
+    _check_untouched(flat, saved, fname)
+    return out
+
+
+def _non_finite_error(call, view, e, blocks, saved, eps, fname):
+    """The message for NaN/inf from ``f`` at θ ± ε·e_i; one more call at θ
+    itself tells a value that is already non-finite without a perturbation."""
+    where = coordinate_name(blocks, e.index)
+    side = "+" if e.side > 0 else "-"
+    try:
+        at_theta = _generic_kernel.as_real_scalar(call(view), fname)
+    except Exception:  # the diagnosis must not hide the real error
+        at_theta = None
+    if at_theta is not None and not np.isfinite(at_theta):
+        return ValueError(
+            f"{fname} returned {float(e.value)!r} at {where} {side} epsilon, and is already "
+            f"{at_theta!r} at theta itself: the cost must be finite at theta (a log of 0, a "
+            "division by 0 or an overflowing exp?)"
+        )
+    return ValueError(
+        f"{fname} returned {float(e.value)!r} at {where} {side} epsilon ({where} = "
+        f"{float(saved[e.index])!r}, epsilon={eps!r}, theta index {e.index}), though it is "
+        f"finite at theta ({at_theta!r}): the finite difference needs a finite value on both "
+        "sides. Is a log/division reaching 0 or an exp overflowing there?"
+    )
+
+
+def _wrote_error(fname):
+    return ValueError(
+        f"{fname} wrote into its argument: the check passes read-only views of theta "
+        "(and of X, Y), since writing to them would corrupt the check. Copy first "
+        "(t = t.copy()) if scratch space is needed"
+    )
+
+
+def _call_once(call, view, fname):
+    try:
+        return _generic_kernel.as_real_scalar(call(view), fname)
+    except ValueError as e:
+        if "read-only" in str(e):
+            raise _wrote_error(fname) from e
+        raise
+
+
+def _check_untouched(flat, saved, fname):
+    if not np.array_equal(flat.view(np.uint64), saved.view(np.uint64)):
+        i = int(np.argmax(flat.view(np.uint64) != saved.view(np.uint64)))
+        flat[...] = saved
+        raise ValueError(
+            f"{fname} modified its argument (theta index {i}); the result would "
+            "be meaningless. f must not write to theta"
+        )
+
+
+def relative_difference(a, n):
+    return _generic_kernel.relative_difference(
+        np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(n, dtype=np.float64)
+    )[0]
+
+
+def directional(call, flat, view, eps, grads_flat, blocks, k, rng, fname, progress, desc):
+    """k random unit directions v inside every block.
+
+    Each compares ``(J(θ⁺) − J(θ⁻)) / 2ε`` with ``g · (θ⁺ − θ⁻) / 2ε`` where
+    ``θ± = fl(θ ± εv)`` are the points actually evaluated, so rounding the
+    perturbation costs nothing. Returns ``{grad_name: (numerical, analytic,
+    kinks)}`` (kinks all False: a callable has no kink detector).
+    """
+    saved = flat.copy()
+    out = {}
+    bar = _progress.Progress(k * len(blocks), progress, desc)
+    done = 0
+    try:
+        for name, sl, shape in blocks:
+            base = saved[sl]
+            num, ana = np.empty(k), np.empty(k)
+            for r in range(k):
+                v = rng.standard_normal(shape).ravel()
+                v /= np.linalg.norm(v)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    plus, minus = base + eps * v, base - eps * v
+                if not (np.isfinite(plus).all() and np.isfinite(minus).all()):
+                    j = int(np.argmax(~(np.isfinite(plus) & np.isfinite(minus))))
+                    raise step_error(blocks, sl.start + j, float(base[j]), eps)
+                values = []
+                for side, point in ((1, plus), (-1, minus)):
+                    flat[sl] = point
+                    try:
+                        value = _call_once(call, view, fname)
+                    finally:
+                        flat[sl] = base
+                    if not np.isfinite(value):
+                        raise ValueError(
+                            f"{fname} returned {value!r} at {name} {'+' if side > 0 else '-'} "
+                            f"epsilon·v (random direction {r} in {name}, epsilon={eps!r}): "
+                            "the finite difference needs a finite value on both sides"
+                        )
+                    values.append(value)
+                step = plus - minus
+                if not np.any(step):
+                    raise ValueError(
+                        f"cannot take a finite difference along a direction in "
+                        f"{name}: epsilon={eps!r} is below the float64 spacing of "
+                        "every entry, so the step rounds to 0; use a larger "
+                        "epsilon or rescale"
+                    )
+                num[r] = (values[0] - values[1]) / (2 * eps)
+                ana[r] = float(np.dot(grads_flat[sl], step)) / (2 * eps)
+                done += 1
+                bar.update(done)
+            out["d" + name] = (num, ana, np.zeros(k, dtype=bool))
+    finally:
+        bar.close()
+    _check_untouched(flat, saved, fname)
+    return out
+
+
+def build_report(
+    *,
+    title,
+    analytic,
+    numerical,
+    checked,
+    blocks,
+    prefix,
+    mode,
+    eps,
+    thresholds,
+    seconds,
+    directions=None,
+    failing=(),
+    extra_hints=(),
+    raise_on_failure=False,
+):
+    """The report of a callable check (raised as GradientCheckError when asked)."""
+    P = analytic.size
+    kinks = np.zeros(P, dtype=bool)
+    if directions is not None:
+        nums, anas = (np.concatenate([v[i] for v in directions.values()]) for i in range(2))
+        diff = relative_difference(anas, nums)
+    elif checked.all():
+        diff = relative_difference(analytic, numerical)
+    else:
+        diff = relative_difference(analytic[checked], numerical[checked])
+    names = [prefix + name for name, _, _ in blocks]
+    shapes = [shape for _, _, shape in blocks]
+    rows = build_blocks(names, shapes, analytic, numerical, checked, kinks, thresholds=thresholds)
+    n_checked = int(checked.sum())
+    if directions is not None:
+        full = {prefix + name for name in failing}
+        for b in rows:
+            if b.name in full:
+                continue
+            num, ana, _ = directions[b.name]
+            err = np.abs(ana - num)
+            w = int(np.argmax(err))
+            b.difference = relative_difference(ana, num)
+            b.max_abs_error = float(err[w])
+            b.worst_index = (w,)
+            b.worst_numerical, b.worst_analytic = float(num[w]), float(ana[w])
+            b.n_checked, b.n_kinks, b.hint = len(num), 0, None
+        n_checked += sum(len(v[0]) for v in directions.values())
+    report = GradCheckReport(
+        title=title,
+        difference=diff,
+        difference_all=diff,
+        numerical={n: numerical[sl].reshape(s) for n, (_, sl, s) in zip(names, blocks)},
+        blocks=rows,
+        n_params=P,
+        n_checked=n_checked,
+        n_kinks=0,
+        mode=mode,
+        epsilon=eps,
+        n_threads=1,
+        seconds=seconds,
+        flops=None,
+        thresholds=thresholds,
+        extra_hints=list(extra_hints),
+        directions=directions,
+    )
+    if raise_on_failure:
+        report.raise_if_failed()
+    return report
+
+
+def check_generic_model(
+    model,
+    params,
+    grads,
+    X,
+    Y,
+    eps,
+    thresholds,
+    raise_on_failure,
+    *,
+    mode="full",
+    k=None,
+    seed=None,
+    n_threads=None,
+    dropout=True,
+    progress=None,
+):
+    """``gradient_check`` on any object with ``cost(params, X, Y)``."""
+    t0 = time.perf_counter()
+    eps = options.epsilon(eps)
+    raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
+    mode = options.mode(mode)
+    k = options.k(k, mode)
+    check_n_threads(n_threads)
+    check_dropout(dropout, model)
+    progress = options.progress(progress)
+    rng = as_generator(seed)
+    params, grads = check_generic_dicts(params, grads)
+    blocks, flat, analytic, call, fname = _cost_call(model, params, grads, X, Y)
+    desc = "fastgrad gradient check"
+    run = dict(call=call, flat=flat, eps=eps, blocks=blocks, fname=fname, progress=progress)
+    if mode == "directional":
+        found = _directional_run(analytic, k, rng, thresholds, desc, **run)
+    else:
+        found = _coordinates_run(mode, k, rng, desc, **run)
+    report = build_report(
+        title=repr(model),
+        analytic=analytic,
+        blocks=blocks,
+        prefix="d",
+        eps=eps,
+        thresholds=thresholds,
+        seconds=time.perf_counter() - t0,
+        raise_on_failure=raise_on_failure,
+        **found,
+    )
+    return report
+
+
+def _cost_call(model, params, grads, X, Y):
+    """The flat working θ, the analytic gradient, and ``call``: the model's
+    cost of the working θ, which it sees through read-only views (X and Y
+    read-only too). The cost must be deterministic and read only its names."""
+    blocks = ParamSpec.of(params).blocks
+    flat = np.concatenate([p.ravel() for p in params.values()])
+    analytic = np.concatenate([g.ravel() for g in grads.values()])
+    views = {name: read_only(flat[sl].reshape(shape)) for name, sl, shape in blocks}
+    Xv = read_only(X) if isinstance(X, np.ndarray) else X
+    Yv = read_only(Y) if isinstance(Y, np.ndarray) else Y
+    fname = f"{type(model).__name__}.cost"
+
+    def call(_):
+        return model.cost(views, Xv, Yv)
+
+    try:
+        _check_deterministic(call, fname)
+    except KeyError as e:  # any names are allowed, but they must be the cost's own
+        raise KeyError(
+            f"params: {fname} looked up {e} but params has {list(params)}; pass "
+            "the parameters under the names the cost reads"
+        ) from e
+    return blocks, flat, analytic, call, fname
+
+
+def _directional_run(
+    analytic, k, rng, thresholds, desc, *, call, flat, eps, blocks, fname, progress
+):
+    """Directions in every block; a block that fails is checked in full."""
+    directions = directional(call, flat, None, eps, analytic, blocks, k, rng, fname, progress, desc)
+    numerical = np.full(flat.size, np.nan)
+    checked = np.zeros(flat.size, dtype=bool)
+    failing, hints = [], []
+    for name, sl, _ in blocks:
+        num, ana, _ = directions["d" + name]
+        if relative_difference(ana, num) >= thresholds[0]:
+            failing.append(name)
+            coords = np.arange(sl.start, sl.stop)
+            numerical[sl] = central_differences(
+                call, flat, None, eps, coords, blocks, fname, progress, desc + f" (d{name})"
+            )
+            checked[sl] = True
+            hints.append(f"d{name} failed along random directions; checked in full")
+    return dict(
+        numerical=numerical,
+        checked=checked,
+        mode="directional",
+        directions=directions,
+        failing=failing,
+        extra_hints=hints,
+    )
+
+
+def _coordinates_run(mode, k, rng, desc, *, call, flat, eps, blocks, fname, progress):
+    """Every coordinate (``full``) or ``k`` from every block (``sampled``)."""
+    P = flat.size
+    coords = np.arange(P) if mode == "full" else sample_coordinates(blocks, k, rng)
+    n = central_differences(call, flat, None, eps, coords, blocks, fname, progress, desc)
+    if mode == "full":
+        return dict(numerical=n, checked=np.ones(P, dtype=bool), mode="callable")
+    numerical = np.full(P, np.nan)
+    checked = np.zeros(P, dtype=bool)
+    numerical[coords], checked[coords] = n, True
+    return dict(numerical=numerical, checked=checked, mode=mode)
+
+
+def _check_deterministic(call, fname):
+    """Two evaluations at θ must agree: a cost that redraws dropout masks (or
+    samples anything) at each call makes every difference noise."""
+    a = _call_once(call, None, fname)
+    if not np.isfinite(a):
+        raise ValueError(f"{fname} returned {a!r} at params itself: the cost must be finite")
+    b = _call_once(call, None, fname)
+    if abs(a - b) > 1e-13 * max(abs(a), abs(b)):
+        raise ValueError(
+            f"{fname} is not deterministic: two calls with the same params gave {a!r} and "
+            f"{b!r}. A cost that redraws dropout masks (or samples anything) at every call "
+            "makes the check compare noise with noise; freeze the masks (a fixed seed) or "
+            "turn dropout off inside the object"
+        )

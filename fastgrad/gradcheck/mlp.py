@@ -1,0 +1,289 @@
+"""The MLP path of :func:`fastgrad.gradient_check`: the unperturbed forward
+pass handed to the compiled kernel (``csrc/gradcheck/_mlp_kernel.pyx``) as
+one typed object, the run in interruptible pieces, and the report.
+
+Kinks: a relu is not differentiable at 0. When ``θ ± ε`` moves a relu or
+leaky-relu pre-activation across 0, the finite difference averages the two
+slopes and disagrees with any backprop. The kernel flags those coordinates;
+they are reported (``n_kinks``, a ``*`` on the block) and left out of
+``difference`` and the verdict; ``difference_all`` includes them.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from fastgrad import _argcheck as ac
+from fastgrad import _progress
+from fastgrad.gradcheck import _mlp_kernel, directional
+from fastgrad.gradcheck._generic_kernel import relative_difference
+from fastgrad.gradcheck.linear_maps import LINEAR_MAP_BYTES, linear_maps, mappable_layers
+from fastgrad.gradcheck.report import GradCheckReport, build_blocks, verdict_for
+from fastgrad.nn.activations import LARGE_DELTA, LEAKY_SLOPE
+from fastgrad.nn.spec import params_to_vector, sample_coordinates, vector_to_params
+
+# Waking a thread team costs more than a tiny check: each thread gets at
+# least this many coordinate-examples (the bits do not depend on it).
+WORK_PER_THREAD = 32768
+# Target wall time of one nogil piece of a check: Ctrl-C waits at most this.
+PIECE_SECONDS = 0.2
+DESC = "fastgrad gradient check"
+
+
+def _flat(a):
+    return np.ascontiguousarray(a).reshape(-1)
+
+
+class KernelInputs:
+    """The unperturbed forward pass, handed once to the compiled kernel as a
+    typed :class:`~fastgrad.gradcheck._mlp_kernel.MLPNet`.
+
+    The exact linear maps (:mod:`fastgrad.gradcheck.linear_maps`) are built
+    per call of :meth:`run`, only for the layers whose rows the requested
+    coordinates use often enough to pay for them, so a sampled or
+    directional check costs memory and time in proportion to what it checks.
+    """
+
+    def __init__(self, model, params, X, Y, epsilon, scales=None):
+        cache = model.forward_cache(params, X, scales=scales)
+        L = model.n_layers
+        self.model, self.params, self.X, self.Y, self.m = model, params, X, Y, X.shape[1]
+        self.cache, self.scales, self.epsilon = cache, scales, epsilon
+        self.dims = np.asarray(model.layer_dims, dtype=np.intp)
+        hidden = range(1, L)
+        bn = model.batchnorm
+        self.net = _mlp_kernel.MLPNet(
+            params_to_vector(params),
+            self.dims,
+            [a.code for a in model.activations] + [model.output_layer.code],
+            LEAKY_SLOPE,
+            model.l2,
+            epsilon,
+            Z=[_flat(cache.Z[l]) for l in range(1, L + 1)],
+            A=[_flat(cache.A[l]) for l in range(L)],
+            G=[_flat(cache.G[l]) for l in hidden],
+            slope=[_flat(model.activations[l - 1].kernel_slope(cache.Z[l])) for l in hidden],
+            scale=[_flat(scales[l]) if scales and l in scales else None for l in hidden],
+            bn_centered=[_flat(cache.centered[l]) if l in bn else None for l in hidden],
+            bn_normalized=[_flat(cache.Zn[l]) if l in bn else None for l in hidden],
+            bn_std=[
+                _flat(np.sqrt(cache.var[l] + model.bn_epsilon)) if l in bn else None for l in hidden
+            ],
+            out=_flat(cache.A[L]),
+            y=_flat(Y),
+            ysum=_flat(Y.sum(axis=0)),
+        )
+        self.layer_start = np.asarray(model.spec.layer_starts(), dtype=np.intp)
+        self.mappable = mappable_layers(model)
+
+    def max_step(self):
+        """The largest |ΔZ| a single coordinate's ±ε causes at its own layer:
+        ε·max|A[l−1]| over the layers (and ε for a bias)."""
+        biggest = max(
+            [1.0]
+            + [
+                float(np.max(np.abs(self.cache.A[l]), initial=0.0))
+                for l in range(self.model.n_layers)
+            ]
+        )
+        return self.epsilon * biggest
+
+    def map_layers(self, coords):
+        """Layers whose exact linear maps pay for themselves for ``coords``.
+
+        A layer's maps cost about one propagation per unit (row) to build
+        and save a propagation for every coordinate of that row afterwards:
+        worth it when the coordinates in the layer are at least twice its
+        rows (always so in a full check, rarely in a sampled one). Maps are
+        built for every row of a layer or none, so a coordinate gets the same
+        bits whichever other coordinates are checked with it.
+        """
+        if not self.mappable or coords.size == 0:
+            return []
+        layer = np.searchsorted(self.layer_start, coords, side="right") - 1
+        counts = np.bincount(layer, minlength=self.model.n_layers)
+        last = self.model.n_layers - 2  # its map is W[L] itself: free, always used
+        return [t for t in self.mappable if t == last or counts[t] >= 2 * self.dims[t + 1]]
+
+    def memory_estimate(self, layers, n_threads):
+        """(total bytes, parts) a run with the maps of ``layers`` needs."""
+        nL = int(self.dims[-1])
+        layers = [t for t in layers if t != self.model.n_layers - 2]  # W[L]: nothing stored
+        maps = sum(int(self.dims[t + 1]) * self.m * (nL + 1) * 8 for t in layers)
+        if layers:
+            maps += 4 * LINEAR_MAP_BYTES  # one chunk's temporaries while they are built
+        scratch = n_threads * self.net.scratch_bytes()
+        return maps + scratch, {"linear maps": maps, f"scratch ({n_threads} thread(s))": scratch}
+
+    def run(self, coords, n_threads, progress, desc):
+        """``(numerical, kinks, flops)`` of the coordinates ``coords``."""
+        coords = np.ascontiguousarray(coords, dtype=np.intp)
+        K = coords.size
+        numerical = np.empty(K)
+        kinks = np.zeros(K, dtype=np.uint8)
+        flops = np.zeros(K, dtype=np.longlong)
+        if K == 0:
+            return numerical, kinks.astype(bool), 0
+        n_threads = max(1, min(n_threads, (K * self.m) // WORK_PER_THREAD))
+        layers = self.map_layers(coords)
+        check_memory(*self.memory_estimate(layers, n_threads))
+        self.net.set_linear_maps(
+            *linear_maps(self.model, self.params, self.cache.Z, self.scales, layers)
+        )
+        bar = _progress.Progress(K, progress, desc)
+        try:
+            _run_in_pieces(self.net, coords, numerical, kinks, flops, n_threads, bar)
+        finally:
+            bar.close()
+        return numerical, kinks.astype(bool), int(flops.sum())
+
+
+def _run_in_pieces(net, coords, numerical, kinks, flops, n_threads, bar):
+    """The coordinates run in pieces of about PIECE_SECONDS, each one nogil
+    region, so Python sees Ctrl-C (and the bar moves) in between. Each
+    coordinate's bits do not depend on how the work is split."""
+    K = coords.size
+    piece = max(64, 8 * n_threads)
+    s = 0
+    while s < K:
+        e = min(K, s + piece)
+        t_piece = time.perf_counter()
+        _mlp_kernel.mlp_numerical_gradient(
+            net, coords[s:e], numerical[s:e], kinks[s:e], flops[s:e], n_threads
+        )
+        took = time.perf_counter() - t_piece
+        bar.update(e)
+        # Aim the next piece at PIECE_SECONDS, growing at most 4x a time.
+        per = took / (e - s)
+        piece = int(min(4 * piece, max(8 * n_threads, PIECE_SECONDS / max(per, 1e-9))))
+        s = e
+
+
+def check_memory(total, parts):
+    """Refuse, before allocating anything, a run that cannot fit."""
+    avail = ac.available_memory()
+    if avail is None or total <= avail:
+        return
+    detail = ", ".join(f"{k} {ac.fmt_bytes(v)}" for k, v in parts.items() if v)
+    raise MemoryError(
+        f"this gradient check needs about {ac.fmt_bytes(total)} ({total:,} bytes: {detail}) "
+        f"but only about {ac.fmt_bytes(avail)} is available; use mode='sampled' (or "
+        "'directional'), fewer examples in X, or fewer threads (n_threads)"
+    )
+
+
+class _Numbers:
+    """What a run found: numerical values, which coordinates were checked and
+    which crossed a kink, the flops, the directions and extra hints."""
+
+    def __init__(self, P, mode):
+        self.numerical = np.full(P, np.nan) if mode != "full" else None
+        self.checked = np.zeros(P, dtype=bool)
+        self.kinks = np.zeros(P, dtype=bool)
+        self.flops, self.hints, self.directions, self.failing = 0, [], None, []
+
+
+def _run_directional(net, params, grads, blocks, k, rng, nt, progress, thresholds, r):
+    r.directions = directional.directional(net, params, grads, blocks, k, rng)
+    for name, sl, _ in blocks:
+        num, ana, kk = r.directions["d" + name]
+        use = ~kk
+        if relative_difference(ana[use].copy(), num[use].copy())[0] >= thresholds[0]:
+            r.failing.append((name, sl))
+    for name, sl in r.failing:
+        n, kk, fl = net.run(np.arange(sl.start, sl.stop), nt, progress, DESC + f" ({name})")
+        r.numerical[sl], r.kinks[sl], r.checked[sl] = n, kk, True
+        r.flops += fl
+        r.hints.append(f"d{name} failed along random directions; checked in full")
+    return directional.differences(r.directions, relative_difference)
+
+
+def _run_coordinates(net, analytic, blocks, mode, k, rng, nt, progress, r):
+    P = analytic.size
+    coords = np.arange(P) if mode == "full" else sample_coordinates(blocks, k, rng)
+    n, kk, r.flops = net.run(coords, nt, progress, DESC)
+    if mode == "full":
+        r.numerical, r.kinks, r.checked = n, kk, np.ones(P, dtype=bool)
+        diff_all = relative_difference(analytic, r.numerical)[0]
+    else:
+        r.numerical[coords], r.kinks[coords], r.checked[coords] = n, kk, True
+        diff_all = relative_difference(analytic[r.checked], r.numerical[r.checked])[0]
+    use = r.checked & ~r.kinks
+    diff = diff_all if use.all() else relative_difference(analytic[use], r.numerical[use])[0]
+    return diff_all, diff
+
+
+def check_mlp(model, params, grads, X, Y, settings, rng, scales):
+    """The MLP check on validated inputs (see :func:`fastgrad.gradient_check`)."""
+    eps, nt, mode, k = settings.epsilon, settings.n_threads, settings.mode, settings.k
+    thresholds, progress = settings.thresholds, settings.progress
+    net = KernelInputs(model, params, X, Y, eps, scales)
+    blocks = model.spec.blocks
+    analytic = params_to_vector(grads, prefix="d")
+    r = _Numbers(analytic.size, mode)
+    if mode == "directional":
+        diff_all, diff = _run_directional(
+            net, params, grads, blocks, k, rng, nt, progress, thresholds, r
+        )
+    else:
+        diff_all, diff = _run_coordinates(net, analytic, blocks, mode, k, rng, nt, progress, r)
+    rows = build_blocks(
+        ["d" + name for name, _, _ in blocks],
+        [s for _, _, s in blocks],
+        analytic,
+        r.numerical,
+        r.checked,
+        r.kinks,
+        thresholds=thresholds,
+        l2=model.l2,
+        m=net.m,
+        params=params,
+    )
+    if mode == "directional":
+        directional.block_rows(rows, r.directions, r.failing, relative_difference)
+    _advice(net, eps, diff, thresholds, scales, r.hints)
+    n_checked = int(r.checked.sum())
+    if mode == "directional":
+        n_checked += sum(len(v[0]) for v in r.directions.values())
+    report = GradCheckReport(
+        title=repr(model),
+        difference=diff,
+        difference_all=diff_all,
+        numerical=vector_to_params(r.numerical, params, prefix="d"),
+        blocks=rows,
+        n_params=analytic.size,
+        n_checked=n_checked,
+        n_kinks=int((r.checked & r.kinks).sum()),
+        mode=mode,
+        epsilon=eps,
+        n_threads=nt,
+        seconds=time.perf_counter() - settings.started,
+        flops=r.flops,
+        thresholds=thresholds,
+        extra_hints=r.hints,
+        directions=r.directions,
+    )
+    if settings.raise_on_failure:
+        report.raise_if_failed()
+    return report
+
+
+def _advice(net, eps, diff, thresholds, scales, hints):
+    """Hints about a failed check's likely cause: a step too large for the
+    inputs, or dropout masks that differ."""
+    if verdict_for(diff, thresholds) == "great":
+        return
+    step = net.max_step()
+    if step > LARGE_DELTA:
+        hints.append(
+            f"epsilon={eps:g} moves a pre-activation by up to {step:.3g} (inputs or "
+            "activations this large): the finite difference is then far from the derivative. "
+            "Scale the inputs (e.g. fastgrad.Normalizer) or pass a smaller epsilon"
+        )
+    if scales:
+        hints.append(
+            "the model uses dropout: model.backward must get the same int seed "
+            "as gradient_check (or dropout=False in both), or its masks differ"
+        )

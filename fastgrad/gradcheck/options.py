@@ -1,0 +1,69 @@
+"""The gradient checks' shared options, validated in one place.
+
+Used by the MLP path, the generic cost-method path and ``check_grad``, so an
+option means and refuses the same thing on every path.
+"""
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+MODES = ("full", "sampled", "directional")
+
+
+def epsilon(value):
+    """ε as a positive finite float; bools and strings are refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"epsilon must be a positive float, got {value!r} ({type(value).__name__})")
+    eps = float(value)
+    if not np.isfinite(eps) or eps <= 0:
+        raise ValueError(f"epsilon must be a positive finite float, got {value!r}")
+    return eps
+
+
+def mode(value):
+    if not isinstance(value, str) or value not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {value!r}")
+    return value
+
+
+def k(value, mode):
+    """``k`` per block for the cheap modes: None gives 10 sampled coordinates
+    or 3 directions (None for a full check); otherwise a positive int,
+    validated in every mode."""
+    if value is None:
+        return {"sampled": 10, "directional": 3}.get(mode)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"k must be a positive int or None, got {value!r} ({type(value).__name__})")
+    if value < 1:
+        raise ValueError(f"k must be a positive int, got {value!r}")
+    return int(value)
+
+
+def flag(value, name, allow_none=False):
+    """True/False (or None where allowed); never a truthy string or number."""
+    if (allow_none and value is None) or isinstance(value, (bool, np.bool_)):
+        return value if value is None else bool(value)
+    raise TypeError(
+        f"{name} must be True or False{' or None' if allow_none else ''}, "
+        f"got {value!r} ({type(value).__name__})"
+    )
+
+
+def progress(value):
+    return flag(value, "progress", allow_none=True)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A check's validated options, handed from the front door to a path."""
+
+    epsilon: float
+    n_threads: int
+    mode: str
+    k: int | None
+    thresholds: tuple
+    progress: bool | None
+    raise_on_failure: bool
+    started: float  # time.perf_counter() when the check began

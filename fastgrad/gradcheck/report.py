@@ -1,0 +1,393 @@
+"""The gradient check's report: verdict, per-block rows and hints.
+
+Verdict bands
+-------------
+The seeds grade the relative difference ``d = ‖a − n‖₂ / (‖a‖₂ + ‖n‖₂)`` as
+"~1e-7 great, ~1e-5 look again, ~1e-3 a bug". The bands are an order of
+magnitude apart, so fastgrad puts its boundaries between them:
+
+* ``great`` — ``d < 1e-6``: within a factor 10 of the seeds' 1e-7. A correct
+  backprop checked by fastgrad's exact kernel scores far lower (~1e-10);
+  noisy finite differences of a correct gradient can reach a few 1e-7.
+* ``check`` — ``1e-6 <= d < 1e-3``: the seeds' "look again" band around 1e-5.
+* ``bug`` — ``d >= 1e-3``: the seeds' "a bug" band.
+
+``passed`` is ``verdict == "great"``. The boundaries are the
+``thresholds=(great, bug)`` argument of the checks.
+"""
+
+import json
+import numbers
+
+import numpy as np
+
+from fastgrad._table import table
+from fastgrad.gradcheck._generic_kernel import relative_difference
+
+DEFAULT_THRESHOLDS = (1e-6, 1e-3)
+
+
+class GradientCheckError(AssertionError):
+    """Raised by :meth:`GradCheckReport.raise_if_failed` (and by the checks when
+    ``raise_on_failure=True``) when the verdict is not "great"."""
+
+
+def verdict_for(difference, thresholds=DEFAULT_THRESHOLDS):
+    great, bug = thresholds
+    if not np.isfinite(difference):
+        return "bug"
+    if difference < great:
+        return "great"
+    if difference < bug:
+        return "check"
+    return "bug"
+
+
+def check_thresholds(thresholds):
+    """``(great, bug)`` as two finite floats with ``0 < great <= bug``.
+
+    Strings and bools are refused (``("1e-6", "1e-3")`` is a TypeError, not
+    silently parsed)."""
+    if thresholds is None:
+        return DEFAULT_THRESHOLDS
+    if isinstance(thresholds, (str, bytes, dict)) or not hasattr(thresholds, "__iter__"):
+        raise TypeError(f"thresholds must be a pair (great, bug) of floats, got {thresholds!r}")
+    values = list(thresholds)
+    if len(values) != 2 or any(
+        isinstance(t, (bool, np.bool_)) or not isinstance(t, numbers.Real) for t in values
+    ):
+        raise TypeError(f"thresholds must be a pair (great, bug) of floats, got {thresholds!r}")
+    great, bug = (float(t) for t in values)
+    if not (np.isfinite(great) and np.isfinite(bug) and 0 < great <= bug):
+        raise ValueError(f"thresholds must be finite with 0 < great <= bug, got {thresholds!r}")
+    return great, bug
+
+
+class BlockResult:
+    """One parameter block's row in the report.
+
+    Attributes
+    ----------
+    name : str            gradient name, e.g. ``"dW2"``
+    shape : tuple
+    difference : float    relative difference over the block's checked, non-kink entries
+    max_abs_error : float largest ``|a − n|`` there
+    worst_index : tuple   where it occurs (index into the block)
+    worst_numerical, worst_analytic : float
+    n_checked : int       entries compared (all, or the sampled ones)
+    n_kinks : int         checked entries whose perturbation crossed a relu kink
+    hint : str or None    what the pattern of the mismatch suggests
+    """
+
+    def __init__(
+        self,
+        name,
+        shape,
+        difference,
+        max_abs_error,
+        worst_index,
+        worst_numerical,
+        worst_analytic,
+        n_checked,
+        n_kinks,
+        hint,
+    ):
+        self.name = name
+        self.shape = tuple(shape)
+        self.difference = float(difference)
+        self.max_abs_error = float(max_abs_error)
+        self.worst_index = tuple(int(i) for i in worst_index)
+        self.worst_numerical = float(worst_numerical)
+        self.worst_analytic = float(worst_analytic)
+        self.n_checked = int(n_checked)
+        self.n_kinks = int(n_kinks)
+        self.hint = hint
+
+    def to_dict(self):
+        return dict(self.__dict__)
+
+    def __repr__(self):
+        return (
+            f"BlockResult({self.name!r}, shape={self.shape}, "
+            f"difference={self.difference:.3g}, worst={self.worst_index})"
+        )
+
+
+def _hint(name, a, n, *, l2=0.0, m=None, weights=None):
+    """Read the pattern of a mismatch between analytic ``a`` and numerical ``n``."""
+    na, nn = np.linalg.norm(a), np.linalg.norm(n)
+    if nn > 0 and na == 0:
+        return f"{name} is all zeros but the numerical gradient is not: is it ever computed?"
+    if na > 0 and nn == 0:
+        return f"{name} should be zero (the cost does not depend on it) but is not"
+    if na == 0 and nn == 0:
+        return None
+    ratio = float(np.dot(a, n) / np.dot(n, n))
+    if np.linalg.norm(a - ratio * n) <= 1e-3 * na and abs(ratio - 1) > 1e-3:
+        if abs(ratio + 1) <= 1e-3:
+            return f"{name} has the wrong sign: it is -1.00x the numerical gradient"
+        return (
+            f"{name} is {ratio:.2f}x the numerical gradient: a constant factor "
+            "(look for a wrong 1/m, a doubled term or a missing 1/2)"
+        )
+    if l2 > 0 and weights is not None and m:
+        term = (l2 / m) * weights.ravel()
+        if np.linalg.norm((n - a) - term) <= 1e-3 * np.linalg.norm(term):
+            return f"{name} misses the L2 term (l2/m)*{name[1:]}"
+        if np.linalg.norm((a - n) - term) <= 1e-3 * np.linalg.norm(term):
+            return f"{name} has the L2 term (l2/m)*{name[1:]} twice"
+    return None
+
+
+def _transposed_hint(name, a_block, n_block):
+    if a_block.ndim == 2 and a_block.shape[0] == a_block.shape[1] > 1:
+        if np.linalg.norm(a_block.T - n_block) <= 1e-3 * np.linalg.norm(n_block):
+            return f"{name} looks transposed: it matches the numerical gradient's transpose"
+    return None
+
+
+def build_blocks(
+    names,
+    shapes,
+    analytic,
+    numerical,
+    checked,
+    kinks,
+    *,
+    thresholds=DEFAULT_THRESHOLDS,
+    l2=0.0,
+    m=None,
+    params=None,
+):
+    """Per-block rows. ``analytic``/``numerical`` are flat (P,) arrays;
+    ``checked``/``kinks`` boolean masks over θ."""
+    blocks, start = [], 0
+    for name, shape in zip(names, shapes):
+        size = int(np.prod(shape, dtype=np.int64))
+        sl = slice(start, start + size)
+        start += size
+        use = checked[sl] & ~kinks[sl]
+        every = bool(use.all())  # the common case: no mask copies over big blocks
+        a, n = (analytic[sl], numerical[sl]) if every else (analytic[sl][use], numerical[sl][use])
+        diff = relative_difference(np.ascontiguousarray(a), np.ascontiguousarray(n))[0]
+        err = np.abs(analytic[sl] - numerical[sl])
+        if not every:
+            err = np.where(use, err, -1.0)
+        flat = int(np.argmax(err)) if size else 0
+        worst = np.unravel_index(flat, shape) if size else ()
+        hint = None
+        if verdict_for(diff, thresholds) != "great" and a.size:
+            weights = None
+            if params is not None and name[1:].startswith("W"):
+                weights = np.asarray(params[name[1:]]).ravel()[use]
+            hint = _hint(name, a, n, l2=l2, m=m, weights=weights)
+            if hint is None and bool(use.all()):
+                hint = _transposed_hint(
+                    name, analytic[sl].reshape(shape), numerical[sl].reshape(shape)
+                )
+        blocks.append(
+            BlockResult(
+                name,
+                shape,
+                diff,
+                max(float(err.max()), 0.0) if size and use.any() else 0.0,
+                worst,
+                numerical[sl][flat] if size else 0.0,
+                analytic[sl][flat] if size else 0.0,
+                np.count_nonzero(checked[sl]),
+                np.count_nonzero(checked[sl] & kinks[sl]),
+                hint,
+            )
+        )
+    return blocks
+
+
+class GradCheckReport:
+    """The result of :func:`fastgrad.gradient_check` or :func:`fastgrad.check_grad`.
+
+    Attributes
+    ----------
+    difference : float
+        ``‖a − n‖₂ / (‖a‖₂ + ‖n‖₂)`` over the checked coordinates, leaving out
+        coordinates that crossed a relu kink (see ``n_kinks``); 0 when both
+        are zero.
+    difference_all : float
+        The same over every checked coordinate, kinks included.
+    verdict : {"great", "check", "bug"}
+    passed : bool
+        ``verdict == "great"``.
+    numerical : dict of str -> ndarray
+        The numerical gradients shaped like ``grads`` (NaN where a sampled or
+        directional check did not compute an entry).
+    blocks : list of BlockResult
+    hints : list of str
+    n_params, n_checked, n_kinks : int
+    mode : {"full", "sampled", "directional", "callable"}
+        "callable" is a full check through a Python callable
+        (:func:`fastgrad.check_grad`, or :func:`fastgrad.gradient_check` on an
+        object with a ``cost`` method); the latter reports "sampled" and
+        "directional" as such.
+    epsilon : float
+    n_threads : int
+        Threads of the compiled MLP kernel; always 1 for a Python callable
+        (its calls are serial whatever ``n_threads`` was given).
+    seconds : float
+    flops : int or None
+        Floating-point work of the incremental kernel (None for other paths).
+    directions : dict or None
+        For ``mode="directional"``: per block, the directional derivatives
+        compared and the kink flags (``{"dW1": (numerical, analytic,
+        kinks), ...}``).
+    """
+
+    def __init__(
+        self,
+        *,
+        title,
+        difference,
+        difference_all,
+        numerical,
+        blocks,
+        n_params,
+        n_checked,
+        n_kinks,
+        mode,
+        epsilon,
+        n_threads,
+        seconds,
+        flops=None,
+        thresholds=DEFAULT_THRESHOLDS,
+        extra_hints=(),
+        directions=None,
+    ):
+        self.title = title
+        self.difference = float(difference)
+        self.difference_all = float(difference_all)
+        self.thresholds = tuple(thresholds)
+        self.verdict = verdict_for(self.difference, self.thresholds)
+        self.passed = self.verdict == "great"
+        self.numerical = numerical
+        self.blocks = blocks
+        self.n_params = int(n_params)
+        self.n_checked = int(n_checked)
+        self.n_kinks = int(n_kinks)
+        self.mode = mode
+        self.epsilon = float(epsilon)
+        self.n_threads = int(n_threads)
+        self.seconds = float(seconds)
+        self.flops = None if flops is None else int(flops)
+        self.directions = directions
+        self.hints = self._collect_hints(list(extra_hints))
+
+    def _collect_hints(self, hints):
+        bad = [b for b in self.blocks if verdict_for(b.difference, self.thresholds) != "great"]
+        hints = [b.hint for b in bad if b.hint] + hints
+        for b in bad:
+            if not b.hint:
+                hints.append(
+                    f"{b.name}: largest error at {b.name}{list(b.worst_index)}: numerical "
+                    f"{b.worst_numerical:.6g} vs analytic {b.worst_analytic:.6g}"
+                )
+        if bad and self.verdict != "great":
+            names = ", ".join(b.name for b in bad)
+            hints.append(f"look at the backprop of: {names}")
+        if self.n_kinks:
+            hints.append(
+                f"{self.n_kinks} coordinate(s) moved a relu pre-activation across 0 "
+                "(marked *): the finite difference is not the derivative there, so they "
+                "are left out of the difference (difference_all includes them)"
+            )
+        return hints
+
+    def __bool__(self):
+        return self.passed
+
+    def raise_if_failed(self):
+        """Raise :class:`GradientCheckError` unless the verdict is "great"."""
+        if not self.passed:
+            raise GradientCheckError(str(self))
+        return self
+
+    def __repr__(self):
+        return (
+            f"<GradCheckReport {self.verdict}: difference={self.difference:.3g}, "
+            f"{self.n_checked}/{self.n_params} coordinates, mode={self.mode!r}>"
+        )
+
+    def __str__(self):
+        great, bug = self.thresholds
+        lines = [
+            f"fastgrad gradient check: {self.title}",
+            f"mode {self.mode} | {self.n_checked:,} of {self.n_params:,} coordinates | "
+            f"epsilon {self.epsilon:.0e} | {self.n_threads} thread(s) | {_seconds(self.seconds)}",
+            f"difference = |a-n|/(|a|+|n|) = {self.difference:.3e}  ->  {self.verdict.upper()}"
+            f"   (great < {great:.0e} <= check < {bug:.0e} <= bug)",
+            "",
+        ]
+        header = (
+            "block",
+            "shape",
+            "checked",
+            "difference",
+            "max|a-n|",
+            "worst at",
+            "numerical",
+            "analytic",
+        )
+        rows = []
+        for b in self.blocks:
+            mark = " *" if b.n_kinks else ""
+            flag = "" if verdict_for(b.difference, self.thresholds) == "great" else "  <--"
+            rows.append(
+                (
+                    b.name + mark,
+                    "x".join(map(str, b.shape)) or "()",
+                    f"{b.n_checked}",
+                    f"{b.difference:.2e}",
+                    f"{b.max_abs_error:.2e}",
+                    str(list(b.worst_index)),
+                    f"{b.worst_numerical:.6g}",
+                    f"{b.worst_analytic:.6g}" + flag,
+                )
+            )
+        lines.extend(table(header, rows, left=None, rule=False))
+        if self.hints:
+            lines.append("")
+            lines.append("hints:")
+            lines.extend(f"- {h}" for h in self.hints)
+        return "\n".join(lines)
+
+    def to_dict(self):
+        """A JSON-ready dict (numerical gradients as nested lists)."""
+
+        def clean(x):
+            return None if isinstance(x, float) and not np.isfinite(x) else x
+
+        return {
+            "title": self.title,
+            "difference": clean(self.difference),
+            "difference_all": clean(self.difference_all),
+            "verdict": self.verdict,
+            "passed": self.passed,
+            "thresholds": list(self.thresholds),
+            "mode": self.mode,
+            "epsilon": self.epsilon,
+            "n_params": self.n_params,
+            "n_checked": self.n_checked,
+            "n_kinks": self.n_kinks,
+            "n_threads": self.n_threads,
+            "seconds": self.seconds,
+            "flops": self.flops,
+            "blocks": [{k: clean(v) for k, v in b.to_dict().items()} for b in self.blocks],
+            "hints": list(self.hints),
+            "numerical": {
+                k: np.where(np.isfinite(v), v, None).tolist() for k, v in self.numerical.items()
+            },
+        }
+
+    def to_json(self, **kwargs):
+        return json.dumps(self.to_dict(), **kwargs)
+
+
+def _seconds(s):
+    return f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"

@@ -1,0 +1,354 @@
+"""Input checks for :class:`fastgrad.Normalizer`: what the caller handed over,
+as arrays the kernels can read, and whether any of it may be written.
+
+The rule that keeps users' data safe: the Normalizer writes only to memory it
+allocated itself, or -- with ``copy=False`` -- to a writeable floating-point
+``numpy.ndarray`` the caller passed directly. Whether an array is "ours" is
+decided from ``np.shares_memory`` with the caller's object, never from
+"``np.asarray`` returned a new object": ``np.asarray(df)`` is a *view* of a
+pandas 2 DataFrame (writeable) and of a pandas 3 one (read-only). Objects
+that are not ndarrays (DataFrames, anything with ``__array__``) are never
+treated as ours unless a dtype conversion made the copy here; Python lists
+and tuples always give a new array.
+"""
+
+import numbers
+
+import numpy as np
+
+from fastgrad import _argcheck as ac
+
+__all__ = [
+    "Data",
+    "validate_data",
+    "kernel_view",
+    "check_sample_weight",
+    "is_sparse",
+    "SPARSE_CENTER_MSG",
+]
+
+# scikit-learn's wording, which users and its estimator checks search for.
+SPARSE_CENTER_MSG = (
+    "Cannot center sparse matrices: pass `with_mean=False` instead. See "
+    "docstring for motivation and alternatives."
+)
+
+_KERNEL_DTYPES = (np.float32, np.float64)
+
+
+def is_sparse(X):
+    # A duck-typed check keeps scipy.sparse off the import path.
+    return hasattr(X, "tocsr") and hasattr(X, "nnz") and hasattr(X, "format")
+
+
+def column_names(X):
+    """Column names of a table (e.g. a pandas DataFrame) if all are strings."""
+    columns = getattr(X, "columns", None)
+    if columns is None or isinstance(X, np.ndarray):
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    if len(names) and all(isinstance(c, str) for c in names):
+        return names
+    return None
+
+
+class Data:
+    """One validated input.
+
+    Attributes
+    ----------
+    arr : ndarray or sparse matrix
+        X as float32/float64 (native byte order) in the caller's layout; for
+        float16 input a float32 copy (exact) the kernels can read.
+    A : ndarray or sparse matrix
+        ``(n_samples, n_features)`` view of ``arr``.
+    owned : bool
+        ``arr`` was allocated here and may be overwritten.
+    target : ndarray or None
+        The caller's own ndarray when it is a writeable float16/32/64 array
+        of X's shape (the only object ``copy=False`` may write to).
+    out_dtype : numpy dtype
+        dtype of the transform's output (float16 stays float16).
+    names : ndarray of str or None
+        Column names of a table.
+    index, columns : object or None
+        A DataFrame's index and columns (for pandas output).
+    sparse : bool
+    """
+
+    def __init__(self, arr, A, owned, target, out_dtype, names, index, columns, sparse):
+        self.arr = arr
+        self.A = A
+        self.owned = owned
+        self.target = target
+        self.out_dtype = out_dtype
+        self.names = names
+        self.index = index
+        self.columns = columns
+        self.sparse = sparse
+
+
+def _refuse_masked(X, what):
+    if isinstance(X, np.ma.MaskedArray):
+        raise TypeError(
+            f"{what} is a numpy.ma.MaskedArray; Normalizer does not read masks "
+            "(the mask would be lost silently). Pass "
+            f"{what}.filled(np.nan) to treat masked entries as missing values "
+            "(NaN is ignored by fit and kept by transform), or "
+            f"{what}.data to use the values under the mask."
+        )
+
+
+def _convert_dtype(arr, what):
+    """Return ``(array, copied, out_dtype)`` with a kernel dtype."""
+    kind = arr.dtype.kind
+    if arr.dtype.type in _KERNEL_DTYPES:
+        if not arr.dtype.isnative:
+            return arr.astype(arr.dtype.newbyteorder("=")), True, arr.dtype.newbyteorder("=")
+        return arr, False, arr.dtype
+    if kind == "f":
+        if arr.dtype.itemsize == 2:
+            # float16 is held exactly by float32; the output goes back to
+            # float16 (statistics are accumulated in float64 either way).
+            return arr.astype(np.float32), True, np.dtype(np.float16)
+        return arr.astype(np.float64), True, np.dtype(np.float64)
+    if kind in "iub":
+        return arr.astype(np.float64), True, np.dtype(np.float64)
+    if kind == "O":
+        try:
+            return arr.astype(np.float64), True, np.dtype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(
+                f"{what} has dtype object and could not be converted to float64: {exc}"
+            ) from exc
+    if kind == "c":
+        # ValueError with scikit-learn's wording, which its checks expect.
+        raise ValueError(
+            f"Complex data not supported: {what} has dtype {arr.dtype}; Normalizer "
+            "needs real numbers."
+        )
+    raise TypeError(
+        f"{what} has non-numeric dtype {arr.dtype}; Normalizer needs integer "
+        "or floating-point numbers."
+    )
+
+
+def _dense(X, what):
+    """``(arr, owned, target, out_dtype)`` for a dense input."""
+    _refuse_masked(X, what)
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{what} could not be converted to a numeric array: {exc}") from exc
+    if arr.dtype == object and hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):
+        # pandas nullable columns (Int64, Float64, boolean) give objects with
+        # pd.NA; ask pandas for float64 with NaN as the missing value.
+        try:
+            arr = np.asarray(X.to_numpy(dtype=np.float64, na_value=np.nan))
+        except (TypeError, ValueError):
+            pass
+    arr, copied, out_dtype = _convert_dtype(arr, what)
+    if isinstance(X, np.ndarray):
+        owned = copied or not np.shares_memory(arr, X)
+        target = (
+            X
+            if (
+                X.dtype.kind == "f"
+                and X.dtype.itemsize in (2, 4, 8)
+                and X.flags.writeable
+                and X.ndim == 2
+            )
+            else None
+        )
+    else:
+        # A DataFrame, list or other array-like: np.asarray may have given a
+        # view of its memory (pandas), so only a conversion made here is ours.
+        owned = copied or isinstance(X, (list, tuple))
+        target = None
+    return arr, owned, target, out_dtype
+
+
+def _sparse(X, what):
+    """``(matrix, out_dtype)``: CSR or CSC (other formats become CSR) with
+    canonical indices and a kernel dtype. The caller's matrix is never
+    modified; a copy is made whenever anything must change."""
+    fmt = X.format
+    if fmt not in ("csr", "csc"):
+        X = X.tocsr()
+    data = np.asarray(X.data)
+    _, copied, out_dtype = _convert_dtype(data[:0], what)
+    if copied:
+        X = X.astype(np.float32 if out_dtype == np.float16 else out_dtype)
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    return X, out_dtype
+
+
+def validate_data(X, what, sample_axis):
+    """Check X's kind and dtype; return a :class:`Data` (shape not checked)."""
+    names = column_names(X) if sample_axis == 0 else None
+    index = getattr(X, "index", None) if not isinstance(X, np.ndarray) else None
+    columns = getattr(X, "columns", None) if not isinstance(X, np.ndarray) else None
+    if is_sparse(X):
+        M, out_dtype = _sparse(X, what)
+        A = M if sample_axis == 0 else M.T
+        return Data(M, A, False, None, out_dtype, None, None, None, True)
+    arr, owned, target, out_dtype = _dense(X, what)
+    A = arr if (arr.ndim != 2 or sample_axis == 0) else arr.T
+    return Data(arr, A, owned, target, out_dtype, names, index, columns, False)
+
+
+def kernel_view(A):
+    """Give the kernels a view with unit stride along one axis.
+
+    ``A`` is ``(n_samples, n_features)``. Returns ``(K, transposed, copied)``:
+    ``K`` is ``A`` itself when features are contiguous (C order), ``A.T`` when
+    samples are contiguous (Fortran order, or the course layout seen through
+    ``sample_axis=1``): no copy either way.
+
+    The kernels step along the other axis in whole items (``stride //
+    itemsize``), so any stride that is not a multiple of the item size (a
+    field of a record array, e.g. ``rec["a"][:, None]``), and any misaligned
+    data, are copied -- on length-1 axes too. Otherwise only an array strided
+    along both axes is copied.
+    """
+    item = A.itemsize
+    strides_ok = all(s % item == 0 for s in A.strides)
+    if strides_ok and A.flags.aligned:
+        if A.shape[1] == 1 or A.strides[1] == item:
+            return A, False, False
+        if A.shape[0] == 1 or A.strides[0] == item:
+            return A.T, True, False
+    ac.check_allocation(A.size * A.itemsize, "X", "a contiguous copy of X")
+    return np.array(A, order="C"), False, True  # always a copy
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """Validate ``sample_weight`` as scikit-learn does; return float64 or None.
+
+    Non-negative weights only (scikit-learn's StandardScaler also accepts
+    negative weights, which make a "variance" that can be negative).
+    """
+    if sample_weight is None:
+        return None
+    what = "sample_weight"
+    _refuse_masked(sample_weight, what)
+    if isinstance(sample_weight, (bool, np.bool_)):
+        raise TypeError(
+            f"{what} must be an array of numbers or a number, got {sample_weight!r} (bool)."
+        )
+    if is_sparse(sample_weight):
+        raise TypeError(f"{what} must be a dense 1D array, got a sparse matrix.")
+    if isinstance(sample_weight, numbers.Number):
+        w = (
+            np.full(n_samples, sample_weight, dtype=np.float64)
+            if isinstance(sample_weight, numbers.Real)
+            else np.asarray(sample_weight)
+        )
+    else:
+        try:
+            w = np.asarray(sample_weight)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{what} could not be converted to an array: {exc}") from exc
+    if w.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {what} has dtype {w.dtype}.")
+    if w.dtype.kind in "USV":
+        raise TypeError(
+            f"{what} must hold real numbers, got dtype {w.dtype} (convert text "
+            f"with {what}.astype(float) first)."
+        )
+    if w.dtype.kind not in "biuf":
+        try:
+            w = w.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{what} must hold real numbers, got dtype {w.dtype} ({exc}).") from exc
+    w = np.array(w, dtype=np.float64)  # our own copy; the caller's is kept
+    if w.ndim != 1:
+        raise ValueError(
+            f"Sample weights must be 1D array or scalar, got {w.ndim}D array "
+            f"({what}.shape={w.shape}). Expected either a scalar value or a 1D "
+            f"array of length {n_samples}."
+        )
+    if w.shape != (n_samples,):
+        raise ValueError(
+            f"{what}.shape == {w.shape}, expected {(n_samples,)}!: {what} has "
+            f"{w.shape[0]} entries but X has {n_samples} samples."
+        )
+    if np.isnan(w).any():
+        raise ValueError(
+            f"Input {what} contains NaN (at index {int(np.flatnonzero(np.isnan(w))[0])})."
+        )
+    if np.isinf(w).any():
+        raise ValueError(
+            f"Input {what} contains infinity (at index {int(np.flatnonzero(np.isinf(w))[0])})."
+        )
+    if (w < 0).any():
+        i = int(np.flatnonzero(w < 0)[0])
+        raise ValueError(
+            f"{what} must be non-negative, got {w[i]!r} at index {i}: a negative "
+            "weight makes the variance meaningless."
+        )
+    if not (w > 0).any():
+        raise ValueError(
+            f"Sample weights must contain at least one non-zero number ({what} is all zeros)."
+        )
+    return w
+
+
+def validate_for(est, X, *, reset, what="X"):
+    """Check X for a normalizer ``est`` (its ``sample_axis``, ``with_mean``
+    and, unless ``reset``, the features it was fitted on); return a :class:`Data`."""
+    axis = int(est.sample_axis)
+    data = validate_data(X, what, axis)
+    ndim = len(data.arr.shape)
+    if ndim != 2:
+        if ndim == 1:
+            raise ValueError(
+                f"Expected 2D array, got 1D array instead: {what}.shape={data.arr.shape}. "
+                "Reshape your data either using X.reshape(-1, 1) if it has a "
+                "single feature or X.reshape(1, -1) if it is a single sample "
+                "(transpose both if you use sample_axis=1)."
+            )
+        raise ValueError(
+            f"Expected 2D array, got {ndim}D array instead: {what}.shape={data.arr.shape}."
+        )
+    shape = data.arr.shape
+    n_samples, n_features = data.A.shape
+    if n_samples == 0:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={shape}) while a minimum "
+            f"of 1 is required. {what} is empty along its sample axis "
+            f"(sample_axis={axis})."
+        )
+    if n_features == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={shape}) while a minimum "
+            f"of 1 is required. {what} is empty along its feature axis "
+            f"(sample_axis={axis})."
+        )
+    if data.sparse and est.with_mean:
+        raise ValueError(SPARSE_CENTER_MSG)
+    if reset:
+        return data
+    expected = est.n_features_in_
+    if n_features != expected:
+        hint = ""
+        if n_samples == expected:
+            hint = f" The transposed array would fit: did you mean sample_axis={1 - axis}?"
+        raise ValueError(
+            f"{what} has {n_features} features, but {type(est).__name__} is "
+            f"expecting {expected} features as input ({what}.shape={shape}, "
+            f"samples along axis {axis}).{hint}"
+        )
+    fitted_names = getattr(est, "feature_names_in_", None)
+    if (
+        data.names is not None
+        and fitted_names is not None
+        and not np.array_equal(data.names, fitted_names)
+    ):
+        raise ValueError(
+            f"The feature names of {what} differ from those seen in fit: "
+            f"{list(data.names)} vs {list(fitted_names)}."
+        )
+    return data

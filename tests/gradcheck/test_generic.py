@@ -1,0 +1,81 @@
+"""check_grad / numerical_gradient on plain Python functions."""
+import numpy as np
+import pytest
+
+from fastgrad import check_grad, numerical_gradient
+from fastgrad.gradcheck._generic_kernel import relative_difference
+
+
+def f(t):
+    return float(np.sum(np.sin(t) * t ** 2))
+
+
+def df(t):
+    return np.cos(t) * t ** 2 + 2 * t * np.sin(t)
+
+
+def numpy_central(f, theta, eps):
+    theta = np.array(theta, dtype=float)
+    out = np.empty(theta.size)
+    flat = theta.reshape(-1)
+    for i in range(flat.size):
+        tp, tm = flat.copy(), flat.copy()
+        tp[i] += eps
+        tm[i] -= eps
+        out[i] = (f(tp.reshape(theta.shape)) - f(tm.reshape(theta.shape))) / (tp[i] - tm[i])
+    return out.reshape(theta.shape)
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 4), (2, 3, 2), ()])
+def test_numerical_gradient_matches_numpy_loop_and_keeps_theta(shape):
+    theta = np.random.default_rng(0).standard_normal(shape)
+    before = theta.copy()
+    seen = []
+
+    def spy(t):
+        seen.append(t.shape)
+        return f(t)
+
+    g = numerical_gradient(spy, theta, epsilon=1e-6)
+    assert g.shape == theta.shape
+    assert np.array_equal(theta, before)
+    assert all(s == theta.shape for s in seen)
+    np.testing.assert_allclose(g, numpy_central(f, theta, 1e-6), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(g, df(theta), rtol=1e-7, atol=1e-9)
+
+
+def test_check_grad_verdicts_and_callable_grad():
+    theta = np.linspace(-2, 2, 12).reshape(3, 4)
+    good = check_grad(f, theta, df)
+    assert good.verdict == "great" and good.mode == "callable"
+    assert good.numerical["theta"].shape == (3, 4)
+    bad = check_grad(f, theta, 1.5 * df(theta))
+    assert bad.verdict == "bug"
+    assert any("1.50x" in h for h in bad.hints)
+
+
+def test_theta_is_restored_exactly_even_when_f_raises():
+    theta = np.array([0.1, 0.2, 0.3])
+    calls = []
+
+    def boom(t):
+        calls.append(t.copy())
+        if len(calls) == 3:
+            raise RuntimeError("boom")
+        return float(t.sum())
+
+    with pytest.raises(RuntimeError):
+        numerical_gradient(boom, theta)
+    assert np.array_equal(theta, [0.1, 0.2, 0.3])
+
+
+def test_relative_difference_kernel_against_numpy():
+    rng = np.random.default_rng(1)
+    for scale in (1e-200, 1.0, 1e200):
+        a = rng.standard_normal(50) * scale
+        b = a + rng.standard_normal(50) * scale * 1e-3
+        d, nd, na, nb = relative_difference(a, b)
+        ref = np.linalg.norm(a / scale - b / scale) / (np.linalg.norm(a / scale) + np.linalg.norm(b / scale))
+        assert d == pytest.approx(ref, rel=1e-12)
+    assert relative_difference(np.zeros(3), np.zeros(3))[0] == 0.0
+    assert relative_difference(np.zeros(0), np.zeros(0))[0] == 0.0

@@ -1,0 +1,115 @@
+"""The typed kernel contract (csrc/gradcheck/_mlp_kernel.pyx, MLPNet): a
+layout drift is a ValueError naming the array, never a read of the wrong
+memory; and the kernel's numbers match an independent long-double finite
+difference."""
+import re
+
+import numpy as np
+import pytest
+
+from fastgrad import MLP
+from fastgrad.gradcheck import _mlp_kernel
+from fastgrad.gradcheck.mlp import KernelInputs
+
+
+def _inputs(hidden="tanh", output="sigmoid", batchnorm=()):
+    model = MLP([3, 4, 2], hidden=hidden, output=output, batchnorm=batchnorm)
+    rng = np.random.default_rng(0)
+    params = model.init_params("xavier", seed=0)
+    X = rng.standard_normal((3, 5))
+    Y = (rng.random((2, 5)) < 0.5).astype(float)
+    return model, params, X, Y
+
+
+def _arrays(model, params, X, Y):
+    c = model.forward_cache(params, X)
+    flat = lambda a: np.ascontiguousarray(a).reshape(-1)  # noqa: E731
+    theta = np.concatenate([flat(params[k]) for k in model.param_shapes()])
+    return dict(
+        theta=theta, dims=np.asarray(model.layer_dims, dtype=np.intp),
+        codes=[a.code for a in model.activations] + [model.output_layer.code],
+        Z=[flat(c.Z[1]), flat(c.Z[2])], A=[flat(c.A[0]), flat(c.A[1])], G=[flat(c.G[1])],
+        slope=[flat(1 / np.cosh(c.Z[1]) ** 2)], scale=[None], bn_centered=[None],
+        bn_normalized=[None], bn_std=[None], out=flat(c.A[2]), y=flat(Y),
+        ysum=flat(Y.sum(axis=0)))
+
+
+def _net(a):
+    a = dict(a)
+    theta, dims, codes = a.pop("theta"), a.pop("dims"), a.pop("codes")
+    return _mlp_kernel.MLPNet(theta, dims, codes, 0.01, 0.0, 1e-7, **a)
+
+
+@pytest.mark.parametrize("name,bad", [
+    ("theta", lambda a: a["theta"][:-1]),
+    ("Z[1]", lambda a: a["Z"][1][:-1]),
+    ("A[0]", lambda a: np.concatenate([a["A"][0], [0.0]])),
+    ("slope[0]", lambda a: a["slope"][0][:3]),
+    ("out", lambda a: a["out"][:-2]),
+    ("ysum", lambda a: a["ysum"][:-1]),
+])
+def test_a_length_that_drifts_is_refused_by_name(name, bad):
+    model, params, X, Y = _inputs()
+    a = _arrays(model, params, X, Y)
+    key = name.split("[")[0]
+    if "[" in name:
+        i = int(name[name.index("[") + 1])
+        a[key] = list(a[key])
+        a[key][i] = bad(a)
+    else:
+        a[key] = bad(a)
+    if key == "ysum":  # m is read from ysum: every (n, m) array then disagrees
+        name = "out"
+    with pytest.raises(ValueError, match="MLPNet: " + re.escape(name) + " has"):
+        _net(a)
+
+
+def test_wrong_layer_counts_and_codes_are_refused():
+    model, params, X, Y = _inputs()
+    a = _arrays(model, params, X, Y)
+    with pytest.raises(ValueError, match="Z has 1 layers"):
+        _net({**a, "Z": a["Z"][:1]})
+    with pytest.raises(ValueError, match="codes has 1 entries"):
+        _net({**a, "codes": a["codes"][:1]})
+    with pytest.raises(ValueError, match="not an activation code"):
+        _net({**a, "codes": [99, a["codes"][1]]})
+    with pytest.raises(ValueError, match="not an output code"):
+        _net({**a, "codes": [a["codes"][0], 7]})
+
+
+def test_coordinates_outside_theta_are_refused():
+    model, params, X, Y = _inputs()
+    net = _net(_arrays(model, params, X, Y))
+    net.set_linear_maps([None, None], [None, None], np.zeros(2, dtype=np.intp))
+    out = np.empty(1)
+    with pytest.raises(ValueError, match="outside θ"):
+        _mlp_kernel.mlp_numerical_gradient(net, np.array([26], dtype=np.intp), out,
+                                           np.zeros(1, np.uint8), np.zeros(1, np.longlong), 1)
+
+
+def test_the_kernel_matches_a_long_double_difference():
+    model, params, X, Y = _inputs()
+    net = KernelInputs(model, params, X, Y, 1e-6).net
+    net.set_linear_maps([None, None], [None, None], np.zeros(2, dtype=np.intp))
+    P = 26
+    out = np.empty(P)
+    _mlp_kernel.mlp_numerical_gradient(net, np.arange(P, dtype=np.intp), out,
+                                       np.zeros(P, np.uint8), np.zeros(P, np.longlong), 2)
+    names = list(model.param_shapes())
+    L = {k: params[k].astype(np.longdouble) for k in names}
+
+    def J(p):
+        A1 = np.tanh(p["W1"] @ X + p["b1"])
+        Z2 = p["W2"] @ A1 + p["b2"]
+        return np.sum(np.logaddexp(0, Z2) - Y * Z2) / 5
+
+    ref, i = np.empty(P), 0
+    for k in names:
+        for idx in np.ndindex(params[k].shape):
+            up = {n: v.copy() for n, v in L.items()}
+            dn = {n: v.copy() for n, v in L.items()}
+            up[k][idx] += 1e-6
+            dn[k][idx] -= 1e-6
+            ref[i] = (J(up) - J(dn)) / 2e-6
+            i += 1
+    np.testing.assert_allclose(out, ref, rtol=1e-7, atol=1e-10)

@@ -1,0 +1,121 @@
+"""The verdict bands and the hints of the report, end to end.
+
+The relative difference is recomputed here in plain NumPy from a plain NumPy
+central-difference loop, and the band it falls in is decided by the bands
+the report documents (great < 1e-6 <= check < 1e-3 <= bug).
+"""
+import numpy as np
+import pytest
+
+from fastgrad import MLP, check_grad, gradient_check
+from fastgrad.gradcheck.report import verdict_for
+
+
+def f(t):
+    return float(np.sum(np.sin(t) * t ** 2 + 0.3 * t))
+
+
+def df(t):
+    return np.cos(t) * t ** 2 + 2 * t * np.sin(t) + 0.3
+
+
+def numpy_central(func, theta, eps=1e-7):
+    flat = np.array(theta, dtype=float).ravel()
+    out = np.empty(flat.size)
+    for i in range(flat.size):
+        tp, tm = flat.copy(), flat.copy()
+        tp[i] += eps
+        tm[i] -= eps
+        out[i] = (func(tp.reshape(np.shape(theta))) - func(tm.reshape(np.shape(theta)))) \
+            / (tp[i] - tm[i])
+    return out.reshape(np.shape(theta))
+
+
+def expected_band(d, great=1e-6, bug=1e-3):
+    return "great" if d < great else ("check" if d < bug else "bug")
+
+
+THETA = np.linspace(-2.0, 2.5, 12).reshape(3, 4)
+
+
+@pytest.mark.parametrize("factor,band", [
+    (1 + 1e-9, "great"),
+    (1 + 1e-5, "check"),   # d ≈ 5e-6
+    (1 + 2e-4, "check"),   # d ≈ 1e-4: the seeds' "look again"
+    (1 + 1.5e-3, "check"),  # d ≈ 7.5e-4
+    (1.01, "bug"),
+    (1.5, "bug"),
+])
+def test_a_difference_lands_in_its_documented_band(factor, band):
+    grad = factor * df(THETA)
+    n = numpy_central(f, THETA)
+    d = np.linalg.norm(grad - n) / (np.linalg.norm(grad) + np.linalg.norm(n))
+    assert expected_band(d) == band  # the premise: d really is in that band
+    report = check_grad(f, THETA, grad)
+    assert report.difference == pytest.approx(d, rel=1e-6, abs=1e-12)
+    assert report.verdict == band
+    assert report.passed is (band == "great")
+    assert f"->  {band.upper()}" in str(report)
+
+
+def test_band_boundaries_and_custom_thresholds():
+    assert [verdict_for(d) for d in (0.0, 9.99e-7, 1e-6, 5e-5, 9.99e-4, 1e-3, 0.5, np.nan,
+                                     np.inf)] == \
+        ["great", "great", "check", "check", "check", "bug", "bug", "bug", "bug"]
+    grad = (1 + 2e-4) * df(THETA)
+    assert check_grad(f, THETA, grad, thresholds=(1e-3, 1e-2)).verdict == "great"
+    assert check_grad(f, THETA, grad, thresholds=(1e-6, 1e-5)).verdict == "bug"
+    assert check_grad(f, THETA, grad, thresholds=(1e-6, 1e-3)).verdict == "check"
+
+
+def test_check_band_from_the_mlp_kernel():
+    model = MLP([3, 4, 2], hidden="tanh", output="sigmoid")
+    rng = np.random.default_rng(2)
+    params = {"W1": rng.standard_normal((4, 3)), "b1": rng.standard_normal((4, 1)),
+              "W2": rng.standard_normal((2, 4)), "b2": rng.standard_normal((2, 1))}
+    X = rng.standard_normal((3, 6))
+    Y = (rng.random((2, 6)) < 0.5).astype(float)
+    grads = model.backward(params, X, Y)
+    grads["db2"] = grads["db2"] * (1 + 3e-4)
+    report = gradient_check(model, params, grads, X, Y)
+    a = np.concatenate([grads[k].ravel() for k in ("dW1", "db1", "dW2", "db2")])
+    n = np.concatenate([report.numerical[k].ravel() for k in ("dW1", "db1", "dW2", "db2")])
+    d = np.linalg.norm(a - n) / (np.linalg.norm(a) + np.linalg.norm(n))
+    assert 1e-6 <= d < 1e-3
+    assert report.verdict == "check"
+    assert [b.name for b in report.blocks if verdict_for(b.difference) != "great"] == ["db2"]
+
+
+@pytest.mark.parametrize("factor", [1.05, 0.95, 1.02, 2.0, 0.5])
+def test_constant_factor_hint_names_the_factor(factor):
+    report = check_grad(f, THETA, factor * df(THETA))
+    assert report.verdict != "great"
+    assert any(f"{factor:.2f}x the numerical gradient" in h for h in report.hints), report.hints
+
+
+def test_wrong_sign_hint():
+    report = check_grad(f, THETA, -df(THETA))
+    assert any("wrong sign" in h for h in report.hints)
+
+
+def test_constant_factor_hint_on_one_mlp_block():
+    model = MLP([3, 5, 1], hidden="tanh", output="sigmoid")
+    rng = np.random.default_rng(4)
+    params = {"W1": rng.standard_normal((5, 3)), "b1": rng.standard_normal((5, 1)),
+              "W2": rng.standard_normal((1, 5)), "b2": rng.standard_normal((1, 1))}
+    X = rng.standard_normal((3, 8))
+    Y = (rng.random((1, 8)) < 0.5).astype(float)
+    grads = model.backward(params, X, Y)
+    grads["dW1"] = 1.05 * grads["dW1"]
+    report = gradient_check(model, params, grads, X, Y)
+    assert report.verdict == "bug"
+    assert any(h.startswith("dW1 is 1.05x the numerical gradient") for h in report.hints)
+
+
+def test_no_constant_factor_hint_for_an_unrelated_error():
+    rng = np.random.default_rng(0)
+    grad = df(THETA) + 0.2 * rng.standard_normal(THETA.shape)
+    report = check_grad(f, THETA, grad)
+    assert report.verdict == "bug"
+    assert not any("x the numerical gradient" in h for h in report.hints)
+    assert any("largest error at theta" in h for h in report.hints)
