@@ -3,12 +3,18 @@
 Normalize inputs, initialize weights, and check backprop against an exact,
 compiled finite-difference gradient.
 """
+
 # The compiled kernels first: without them every later import fails deep inside
 # the package with Python's misleading "partially initialized module (most
 # likely due to a circular import)". Say what is going on instead (NumPy and
 # scikit-learn do the same).
-_COMPILED = ("_openmp_helpers", "nn._codes", "gradcheck._generic_kernel", "gradcheck._mlp_kernel",
-             "normalize._normalizer_kernel")
+_COMPILED = (
+    "_openmp_helpers",
+    "nn._codes",
+    "gradcheck._generic_kernel",
+    "gradcheck._mlp_kernel",
+    "normalize._normalizer_kernel",
+)
 
 
 def _compiled_import_error(exc):
@@ -24,12 +30,18 @@ def _compiled_import_error(exc):
     root = os.path.dirname(here)
     # Looked for as files: find_spec would import the subpackages, which
     # import the very extensions that are missing.
-    missing = [name for name in _COMPILED
-               if not any(os.path.isfile(os.path.join(here, *name.split(".")) + suffix)
-                          for suffix in importlib.machinery.EXTENSION_SUFFIXES)]
+    missing = [
+        name
+        for name in _COMPILED
+        if not any(
+            os.path.isfile(os.path.join(here, *name.split(".")) + suffix)
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES
+        )
+    ]
     source_tree = os.path.isdir(os.path.join(root, "csrc")) and (
         os.path.isfile(os.path.join(root, "pyproject.toml"))
-        or os.path.isfile(os.path.join(root, "setup.py")))
+        or os.path.isfile(os.path.join(root, "setup.py"))
+    )
     if missing and source_tree:
         err = ImportError(
             f"you are importing fastgrad from its source tree {here}, whose compiled "
@@ -68,6 +80,7 @@ except ImportError as _exc:
     raise _compiled_import_error(_exc)  # noqa: B904 (its cause is set inside)
 
 from fastgrad import datasets, diagnostics, init, optim, train, training  # noqa: E402
+from fastgrad._version import __version__  # noqa: E402
 from fastgrad.diagnostics import diagnose  # noqa: E402
 from fastgrad.gradcheck import (  # noqa: E402
     GradCheckReport,
@@ -78,8 +91,6 @@ from fastgrad.gradcheck import (  # noqa: E402
 )
 from fastgrad.nn import MLP, params_to_vector, vector_to_params  # noqa: E402
 from fastgrad.normalize import Normalizer  # noqa: E402
-
-from fastgrad._version import __version__  # noqa: E402
 
 
 def _warn_if_serial():
@@ -95,7 +106,9 @@ def _warn_if_serial():
         "OpenMP program), so its kernels run on one thread: results are identical, only "
         "slower. Rebuild with an OpenMP-capable compiler (`pip install -v .` shows the "
         "build's probe), or install a wheel; `fastgrad info` shows the build.",
-        RuntimeWarning, stacklevel=2)
+        RuntimeWarning,
+        stacklevel=2,
+    )
 
 
 _warn_if_serial()

@@ -1,4 +1,5 @@
 """Turn ``n_threads`` into a thread count, and keep BLAS out of OpenMP's way."""
+
 import contextlib
 import operator
 import os
@@ -8,11 +9,12 @@ import numpy as np
 
 from fastgrad._openmp_helpers import max_threads, openmp_enabled
 
-
 # Linux cgroup CPU quotas (v2, then v1): a container limited to 2 CPUs on a
 # 64-core host still sees 64 cores in its affinity mask.
-_CGROUP_FILES = (("/sys/fs/cgroup/cpu.max", None),
-                 ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us"))
+_CGROUP_FILES = (
+    ("/sys/fs/cgroup/cpu.max", None),
+    ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us"),
+)
 
 
 def _cgroup_cpus():
@@ -68,8 +70,9 @@ def effective_n_threads(n_threads=None):
         try:
             n = operator.index(n_threads)
         except TypeError:
-            raise TypeError(f"n_threads must be an int or None, got {n_threads!r} "
-                            f"({type(n_threads).__name__})") from None
+            raise TypeError(
+                f"n_threads must be an int or None, got {n_threads!r} ({type(n_threads).__name__})"
+            ) from None
         if n == -1:
             n = usable_cores()
         elif n <= 0:

@@ -10,6 +10,7 @@ options, a problem too large for memory, or an internal error. Every error
 is one line on stderr, ``fastgrad: error: ...``, naming the option at fault;
 set ``FASTGRAD_TRACEBACK=1`` to get the traceback of an internal error.
 """
+
 import argparse
 import json
 import math
@@ -65,11 +66,13 @@ def positive_int(text):
 
 def int_at_least(minimum):
     """An argparse type: an integer >= ``minimum``."""
+
     def check(text):
         n = _number(text, int)
         if n < minimum:
             raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {n}")
         return n
+
     check.__name__ = f"int_at_least_{minimum}"
     return check
 
@@ -105,8 +108,7 @@ def probability(text):
 def threads(text):
     n = _number(text, int)
     if n < 1 and n != -1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer or -1 (every core), "
-                                         f"got {n}")
+        raise argparse.ArgumentTypeError(f"must be a positive integer or -1 (every core), got {n}")
     return n
 
 
@@ -119,7 +121,8 @@ def _ints(text):
             values.append(int(v))
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"expected comma-separated integers, got {text!r}") from None
+                f"expected comma-separated integers, got {text!r}"
+            ) from None
     if len(values) < 2 or min(values) < 1:
         raise argparse.ArgumentTypeError(f"need at least two positive sizes, got {text!r}")
     return values
@@ -129,8 +132,9 @@ def _hidden(text):
     names = [h.strip() for h in text.split(",")]
     for h in names:
         if h not in HIDDEN:
-            raise argparse.ArgumentTypeError(f"unknown activation {h!r}; choose from "
-                                             f"{', '.join(HIDDEN)}")
+            raise argparse.ArgumentTypeError(
+                f"unknown activation {h!r}; choose from {', '.join(HIDDEN)}"
+            )
     return names if "," in text else names[0]
 
 
@@ -140,65 +144,131 @@ def _layers(text):
     try:
         return [int(v) for v in text.replace(" ", "").split(",") if v]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'all' or comma-separated layer numbers, "
-                                         f"got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected 'all' or comma-separated layer numbers, got {text!r}"
+        ) from None
 
 
 # The options that describe the network; --course has its own.
-NETWORK_OPTIONS = {"layers": "--layers", "examples": "--examples", "hidden": "--hidden",
-                   "output": "--output", "l2": "--l2", "keep_prob": "--keep-prob",
-                   "batchnorm": "--batchnorm"}
+NETWORK_OPTIONS = {
+    "layers": "--layers",
+    "examples": "--examples",
+    "hidden": "--hidden",
+    "output": "--output",
+    "l2": "--l2",
+    "keep_prob": "--keep-prob",
+    "batchnorm": "--batchnorm",
+}
 
 
 def _add_check_arguments(p):
     # The network options default to None so that --course can tell whether
     # they were given; their real defaults are filled in by _network_options.
-    p.add_argument("--layers", type=_ints, metavar="N0,N1,...",
-                   help="layer sizes, input first (default: 8,32,16,1; "
-                        f"8,32,16,{DEFAULT_SOFTMAX_OUTPUTS} with --output softmax)")
-    p.add_argument("--examples", "-m", type=positive_int, metavar="M",
-                   help=f"number of random examples m (default: {DEFAULT_EXAMPLES})")
-    p.add_argument("--hidden", type=_hidden, metavar="ACT[,ACT...]",
-                   help=f"hidden activation: {', '.join(HIDDEN)}; comma-separated for one "
-                        "per hidden layer (default: relu)")
-    p.add_argument("--output", choices=["sigmoid", "softmax", "linear"],
-                   help="output layer and loss: sigmoid with binary cross-entropy, softmax "
-                        "with cross-entropy (needs >= 2 output units), linear with squared "
-                        "error (default: sigmoid)")
-    p.add_argument("--l2", type=nonnegative_float, metavar="LAMBDA",
-                   help="L2 strength lambda in lambda/(2m)*sum|W|^2 (default: 0)")
-    p.add_argument("--keep-prob", type=probability, metavar="P",
-                   help="dropout keep probability of the hidden layers; the check freezes "
-                        "the masks with --seed (default: 1, no dropout)")
-    p.add_argument("--batchnorm", type=_layers, metavar="L1,L2,...",
-                   help="batch-normalize these hidden layers (1-based), or 'all' "
-                        "(default: none)")
-    p.add_argument("--epsilon", type=positive_float, default=1e-7,
-                   help="finite-difference step (default: %(default)g)")
-    p.add_argument("--threads", type=threads, default=None, metavar="N",
-                   help="OpenMP threads, -1 for every core (default: the cores OpenMP "
-                        "would use, respecting OMP_NUM_THREADS)")
-    p.add_argument("--seed", type=nonnegative_int, default=0,
-                   help="seed for the data, the weights, the dropout masks and the sampled "
-                        "coordinates (default: 0)")
-    p.add_argument("--mode", default="full", choices=["full", "sampled", "directional"],
-                   help="full: every coordinate; sampled: -k coordinates per block; "
-                        "directional: -k random directions per block, a failing block "
-                        "re-checked in full (default: full)")
-    p.add_argument("-k", type=positive_int, default=None,
-                   help="coordinates (sampled) or directions (directional) per block; "
-                        "only with --mode sampled|directional (default: 10 sampled, "
-                        "3 directional)")
-    p.add_argument("--bug", action="append", default=[], metavar="KIND:BLOCK[:FACTOR]",
-                   help="inject a bug into the gradients, e.g. scale:W2, scale:W2:1.5, "
-                        "sign:b1, zero:W1, transpose:W2 (square blocks), drop-l2:W1 (with "
-                        "--l2); repeatable (default: none)")
-    p.add_argument("--course", action="store_true",
-                   help="check the course's worked example (a fixed 4-5-3-1 network, 47 "
-                        "parameters, 3 examples) with its two deliberate backprop bugs; the "
-                        "network options do not apply")
-    p.add_argument("--fixed", action="store_true",
-                   help="with --course: the corrected backprop (it should pass)")
+    p.add_argument(
+        "--layers",
+        type=_ints,
+        metavar="N0,N1,...",
+        help="layer sizes, input first (default: 8,32,16,1; "
+        f"8,32,16,{DEFAULT_SOFTMAX_OUTPUTS} with --output softmax)",
+    )
+    p.add_argument(
+        "--examples",
+        "-m",
+        type=positive_int,
+        metavar="M",
+        help=f"number of random examples m (default: {DEFAULT_EXAMPLES})",
+    )
+    p.add_argument(
+        "--hidden",
+        type=_hidden,
+        metavar="ACT[,ACT...]",
+        help=f"hidden activation: {', '.join(HIDDEN)}; comma-separated for one "
+        "per hidden layer (default: relu)",
+    )
+    p.add_argument(
+        "--output",
+        choices=["sigmoid", "softmax", "linear"],
+        help="output layer and loss: sigmoid with binary cross-entropy, softmax "
+        "with cross-entropy (needs >= 2 output units), linear with squared "
+        "error (default: sigmoid)",
+    )
+    p.add_argument(
+        "--l2",
+        type=nonnegative_float,
+        metavar="LAMBDA",
+        help="L2 strength lambda in lambda/(2m)*sum|W|^2 (default: 0)",
+    )
+    p.add_argument(
+        "--keep-prob",
+        type=probability,
+        metavar="P",
+        help="dropout keep probability of the hidden layers; the check freezes "
+        "the masks with --seed (default: 1, no dropout)",
+    )
+    p.add_argument(
+        "--batchnorm",
+        type=_layers,
+        metavar="L1,L2,...",
+        help="batch-normalize these hidden layers (1-based), or 'all' (default: none)",
+    )
+    p.add_argument(
+        "--epsilon",
+        type=positive_float,
+        default=1e-7,
+        help="finite-difference step (default: %(default)g)",
+    )
+    p.add_argument(
+        "--threads",
+        type=threads,
+        default=None,
+        metavar="N",
+        help="OpenMP threads, -1 for every core (default: the cores OpenMP "
+        "would use, respecting OMP_NUM_THREADS)",
+    )
+    p.add_argument(
+        "--seed",
+        type=nonnegative_int,
+        default=0,
+        help="seed for the data, the weights, the dropout masks and the sampled "
+        "coordinates (default: 0)",
+    )
+    p.add_argument(
+        "--mode",
+        default="full",
+        choices=["full", "sampled", "directional"],
+        help="full: every coordinate; sampled: -k coordinates per block; "
+        "directional: -k random directions per block, a failing block "
+        "re-checked in full (default: full)",
+    )
+    p.add_argument(
+        "-k",
+        type=positive_int,
+        default=None,
+        help="coordinates (sampled) or directions (directional) per block; "
+        "only with --mode sampled|directional (default: 10 sampled, "
+        "3 directional)",
+    )
+    p.add_argument(
+        "--bug",
+        action="append",
+        default=[],
+        metavar="KIND:BLOCK[:FACTOR]",
+        help="inject a bug into the gradients, e.g. scale:W2, scale:W2:1.5, "
+        "sign:b1, zero:W1, transpose:W2 (square blocks), drop-l2:W1 (with "
+        "--l2); repeatable (default: none)",
+    )
+    p.add_argument(
+        "--course",
+        action="store_true",
+        help="check the course's worked example (a fixed 4-5-3-1 network, 47 "
+        "parameters, 3 examples) with its two deliberate backprop bugs; the "
+        "network options do not apply",
+    )
+    p.add_argument(
+        "--fixed",
+        action="store_true",
+        help="with --course: the corrected backprop (it should pass)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -217,50 +287,62 @@ def _network_options(args):
     layers_text = ",".join(map(str, args.layers))
     n_hidden = len(args.layers) - 2
     if args.output == "softmax" and args.layers[-1] < 2:
-        raise UsageError(f"--output softmax needs at least 2 output units, but --layers "
-                         f"{layers_text} ends with {args.layers[-1]} (for one output use "
-                         "--output sigmoid)")
+        raise UsageError(
+            f"--output softmax needs at least 2 output units, but --layers "
+            f"{layers_text} ends with {args.layers[-1]} (for one output use "
+            "--output sigmoid)"
+        )
     if args.examples is None:
         args.examples = DEFAULT_EXAMPLES
     if args.hidden is None:
         args.hidden = "relu"
     if isinstance(args.hidden, list) and len(args.hidden) != n_hidden:
-        raise UsageError(f"--hidden lists {len(args.hidden)} activations but --layers "
-                         f"{layers_text} has {n_hidden} hidden layer(s)")
+        raise UsageError(
+            f"--hidden lists {len(args.hidden)} activations but --layers "
+            f"{layers_text} has {n_hidden} hidden layer(s)"
+        )
     if args.l2 is None:
         args.l2 = 0.0
     if args.keep_prob is None:
         args.keep_prob = 1.0
     if args.keep_prob < 1 and n_hidden == 0:
-        raise UsageError(f"--keep-prob needs a hidden layer to drop units from; --layers "
-                         f"{layers_text} has none")
+        raise UsageError(
+            f"--keep-prob needs a hidden layer to drop units from; --layers {layers_text} has none"
+        )
     if args.batchnorm is None:
         args.batchnorm = ()
     elif args.batchnorm is not True:
         for l in args.batchnorm:
             if not 1 <= l <= n_hidden:
-                raise UsageError(f"--batchnorm {l}: the hidden layers of --layers {layers_text} "
-                                 f"are 1..{n_hidden} (the output layer is not normalized)")
+                raise UsageError(
+                    f"--batchnorm {l}: the hidden layers of --layers {layers_text} "
+                    f"are 1..{n_hidden} (the output layer is not normalized)"
+                )
         if len(set(args.batchnorm)) != len(args.batchnorm):
             raise UsageError(f"--batchnorm lists a layer twice: {args.batchnorm}")
 
 
 def _check_options(args):
     if args.fixed and not args.course:
-        raise UsageError("--fixed only applies with --course (it selects the course's "
-                         "corrected backprop)")
+        raise UsageError(
+            "--fixed only applies with --course (it selects the course's corrected backprop)"
+        )
     if args.course:
         given = [n for n in NETWORK_OPTIONS if getattr(args, n) is not None]
         if given:
-            raise UsageError(f"--course checks the course's fixed 4-5-3-1 network on its 3 "
-                             f"examples; {_flag_list(given)} "
-                             f"{'does' if len(given) == 1 else 'do'} not apply to it (drop "
-                             f"{'it' if len(given) == 1 else 'them'}, or drop --course)")
+            raise UsageError(
+                f"--course checks the course's fixed 4-5-3-1 network on its 3 "
+                f"examples; {_flag_list(given)} "
+                f"{'does' if len(given) == 1 else 'do'} not apply to it (drop "
+                f"{'it' if len(given) == 1 else 'them'}, or drop --course)"
+            )
     else:
         _network_options(args)
     if args.k is not None and args.mode == "full":
-        raise UsageError("-k applies to --mode sampled or --mode directional; --mode full "
-                         "checks every coordinate")
+        raise UsageError(
+            "-k applies to --mode sampled or --mode directional; --mode full "
+            "checks every coordinate"
+        )
 
 
 def _check_memory(args):
@@ -278,21 +360,24 @@ def _check_memory(args):
         raise UsageError(
             f"--layers {','.join(map(str, dims))} with --examples {m} is too large: "
             f"{n_params:,} parameters, at least {ac.gib(floor)} of memory, and this machine has "
-            f"{ac.gib(available)} available; use a smaller network or fewer examples")
+            f"{ac.gib(available)} available; use a smaller network or fewer examples"
+        )
 
 
 def _inject(grads, params, spec, model, m):
     parts = spec.split(":")
     if len(parts) not in (2, 3) or parts[0] not in BUG_KINDS:
-        raise UsageError(f"--bug {spec!r}: expected KIND:BLOCK[:FACTOR] with KIND one of "
-                         f"{', '.join(BUG_KINDS)}")
+        raise UsageError(
+            f"--bug {spec!r}: expected KIND:BLOCK[:FACTOR] with KIND one of {', '.join(BUG_KINDS)}"
+        )
     kind, block = parts[0], parts[1]
     if len(parts) == 3 and kind != "scale":
         raise UsageError(f"--bug {spec!r}: only scale takes a FACTOR")
     key = block if block.startswith("d") else "d" + block
     if key not in grads:
-        raise UsageError(f"--bug {spec!r}: no block {block!r}; blocks are "
-                         f"{', '.join(k[1:] for k in grads)}")
+        raise UsageError(
+            f"--bug {spec!r}: no block {block!r}; blocks are {', '.join(k[1:] for k in grads)}"
+        )
     g = grads[key]
     if kind == "scale":
         try:
@@ -308,14 +393,20 @@ def _inject(grads, params, spec, model, m):
         grads[key] = np.zeros_like(g)
     elif kind == "transpose":
         if g.ndim != 2 or g.shape[0] != g.shape[1]:
-            square = [k[1:] for k, v in grads.items()
-                      if k.startswith("dW") and v.shape[0] == v.shape[1]]
-            where = (f"the square weight blocks here are {', '.join(square)}" if square else
-                     "this network has none (a W block is square when two consecutive "
-                     "--layers sizes are equal, e.g. --layers 8,16,16,1 makes W2 16x16)")
-            raise UsageError(f"--bug {spec!r}: a transposed {g.shape[0]}x{g.shape[1]} block "
-                             f"would not have {block}'s shape; transpose needs a square "
-                             f"block, and {where}")
+            square = [
+                k[1:] for k, v in grads.items() if k.startswith("dW") and v.shape[0] == v.shape[1]
+            ]
+            where = (
+                f"the square weight blocks here are {', '.join(square)}"
+                if square
+                else "this network has none (a W block is square when two consecutive "
+                "--layers sizes are equal, e.g. --layers 8,16,16,1 makes W2 16x16)"
+            )
+            raise UsageError(
+                f"--bug {spec!r}: a transposed {g.shape[0]}x{g.shape[1]} block "
+                f"would not have {block}'s shape; transpose needs a square "
+                f"block, and {where}"
+            )
         grads[key] = g.T.copy()
     else:
         if model.l2 == 0 or not key.startswith("dW"):
@@ -333,8 +424,14 @@ def _problem(args):
         grads = {k: raw[k] for k in ("dW1", "db1", "dW2", "db2", "dW3", "db3")}
         return course.model_for(params), params, grads, X, Y
     _check_memory(args)
-    model = MLP(args.layers, hidden=args.hidden, output=args.output, l2=args.l2,
-                keep_prob=args.keep_prob, batchnorm=args.batchnorm)
+    model = MLP(
+        args.layers,
+        hidden=args.hidden,
+        output=args.output,
+        l2=args.l2,
+        keep_prob=args.keep_prob,
+        batchnorm=args.batchnorm,
+    )
     rng = np.random.default_rng(args.seed)
     X = rng.standard_normal((args.layers[0], args.examples))
     Y = OUTPUTS[args.output].random_targets(rng, args.layers[-1], args.examples)
@@ -354,8 +451,18 @@ def _cmd_check(args):
     model, params, grads, X, Y = _problem(args)
     for spec in args.bug:
         _inject(grads, params, spec, model, X.shape[1])
-    report = gradient_check(model, params, grads, X, Y, epsilon=args.epsilon,
-                            n_threads=args.threads, mode=args.mode, k=args.k, seed=args.seed)
+    report = gradient_check(
+        model,
+        params,
+        grads,
+        X,
+        Y,
+        epsilon=args.epsilon,
+        n_threads=args.threads,
+        mode=args.mode,
+        k=args.k,
+        seed=args.seed,
+    )
     args.status = 0 if report.passed else 1  # kept if the reader of stdout goes away
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))
@@ -379,16 +486,19 @@ def build_parser():
     parser = _Parser(
         prog="fastgrad",
         description="Set up a deep network you can trust: normalize, initialize, check "
-                    "gradients. Exit status: 0 the check passed, 1 it found a problem, "
-                    "2 any error (bad options, out of memory, internal error).",
+        "gradients. Exit status: 0 the check passed, 1 it found a problem, "
+        "2 any error (bad options, out of memory, internal error).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    check = sub.add_parser("check", help="check a network's backprop (built-in default)",
-                           description="Check backprop gradients against fastgrad's exact "
-                                       "compiled finite differences. Without options: an "
-                                       "8-32-16-1 relu/sigmoid network on 64 random "
-                                       "examples. Exit status 0 when the check passes, 1 "
-                                       "when it finds a problem, 2 for errors.")
+    check = sub.add_parser(
+        "check",
+        help="check a network's backprop (built-in default)",
+        description="Check backprop gradients against fastgrad's exact "
+        "compiled finite differences. Without options: an "
+        "8-32-16-1 relu/sigmoid network on 64 random "
+        "examples. Exit status 0 when the check passes, 1 "
+        "when it finds a problem, 2 for errors.",
+    )
     _add_check_arguments(check)
     check.set_defaults(func=_cmd_check)
     demo = sub.add_parser("demo", help="run a course experiment (fastgrad demo -h lists them)")
@@ -396,8 +506,11 @@ def build_parser():
 
     demos.add_subparsers(demo)
     demo.set_defaults(func=_cmd_demo)
-    info = sub.add_parser("info", help="versions, the build (OpenMP or serial) and the BLAS/"
-                                       "OpenMP libraries loaded, with clash warnings")
+    info = sub.add_parser(
+        "info",
+        help="versions, the build (OpenMP or serial) and the BLAS/"
+        "OpenMP libraries loaded, with clash warnings",
+    )
     info.add_argument("--json", action="store_true", help="print the facts as JSON")
     info.set_defaults(func=_cmd_info)
     return parser
@@ -405,15 +518,25 @@ def build_parser():
 
 # A library error that starts with an argument's Python name is reported with
 # the option's name (the options are checked first; this is the fallback).
-_FLAGS = {"n_threads": "--threads", "epsilon": "--epsilon", "k": "-k", "seed": "--seed",
-          "mode": "--mode", "l2": "--l2", "keep_prob": "--keep-prob", "batchnorm": "--batchnorm",
-          "layer_dims": "--layers", "hidden": "--hidden", "output": "--output"}
+_FLAGS = {
+    "n_threads": "--threads",
+    "epsilon": "--epsilon",
+    "k": "-k",
+    "seed": "--seed",
+    "mode": "--mode",
+    "l2": "--l2",
+    "keep_prob": "--keep-prob",
+    "batchnorm": "--batchnorm",
+    "layer_dims": "--layers",
+    "hidden": "--hidden",
+    "output": "--output",
+}
 
 
 def _flagged(text):
     name = re.match(r"\w+", text)
-    if name and name.group() in _FLAGS and text[name.end():name.end() + 1] in (" ", "["):
-        return _FLAGS[name.group()] + text[name.end():]
+    if name and name.group() in _FLAGS and text[name.end() : name.end() + 1] in (" ", "["):
+        return _FLAGS[name.group()] + text[name.end() :]
     return text
 
 
@@ -435,8 +558,11 @@ def main(argv=None):
     except UsageError as exc:
         print(f"fastgrad: error: {_one_line(exc)}", file=sys.stderr)
     except MemoryError as exc:
-        print(f"fastgrad: error: out of memory ({_one_line(exc)}): the problem is too large "
-              "for this machine; use a smaller network or fewer examples", file=sys.stderr)
+        print(
+            f"fastgrad: error: out of memory ({_one_line(exc)}): the problem is too large "
+            "for this machine; use a smaller network or fewer examples",
+            file=sys.stderr,
+        )
     except (ValueError, TypeError, KeyError) as exc:
         print(f"fastgrad: error: {_flagged(_one_line(exc))}", file=sys.stderr)
     except KeyboardInterrupt:
@@ -453,8 +579,11 @@ def main(argv=None):
     except Exception as exc:  # an internal error: one line, still not "the check failed"
         if os.environ.get("FASTGRAD_TRACEBACK"):
             raise
-        print(f"fastgrad: internal error: {type(exc).__name__}: {_one_line(exc)} (set "
-              "FASTGRAD_TRACEBACK=1 to see the traceback; please report it)", file=sys.stderr)
+        print(
+            f"fastgrad: internal error: {type(exc).__name__}: {_one_line(exc)} (set "
+            "FASTGRAD_TRACEBACK=1 to see the traceback; please report it)",
+            file=sys.stderr,
+        )
     return 2
 
 

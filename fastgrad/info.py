@@ -8,6 +8,7 @@ deadlocks or oversubscription), and two copies of libiomp/libomp ("OMP: Error
 #15"). Several renamed libgomp copies (one per manylinux wheel, like
 ``libgomp-e985bcbb-a43904e4.so.1.0.0``) are normal: each wheel brings its own.
 """
+
 import ctypes
 import json
 import os
@@ -15,8 +16,12 @@ import platform
 import sys
 
 # threadpoolctl's "prefix" of each OpenMP runtime, and whose it is.
-RUNTIMES = {"libgomp": "GNU libgomp", "libiomp": "Intel libiomp",
-            "libomp": "LLVM libomp", "vcomp": "MSVC vcomp"}
+RUNTIMES = {
+    "libgomp": "GNU libgomp",
+    "libiomp": "Intel libiomp",
+    "libomp": "LLVM libomp",
+    "vcomp": "MSVC vcomp",
+}
 
 
 def _mapped_file(address):
@@ -49,8 +54,11 @@ def openmp_runtime(pools=None):
     except (OSError, AttributeError):
         path = None
     if path is None and pools:
-        runtimes = [p["filepath"] for p in pools
-                    if p.get("user_api") == "openmp" and p.get("internal_api") != "fastgrad"]
+        runtimes = [
+            p["filepath"]
+            for p in pools
+            if p.get("user_api") == "openmp" and p.get("internal_api") != "fastgrad"
+        ]
         if len(runtimes) == 1:
             path = runtimes[0]
     return path
@@ -67,8 +75,9 @@ def _family(pool):
 def clashes(pools):
     """Warnings (strings) about the OpenMP runtimes in ``pools`` (threadpoolctl
     dicts); notes about harmless combinations come back in a second list."""
-    openmp = [p for p in pools
-              if p.get("user_api") == "openmp" and p.get("internal_api") != "fastgrad"]
+    openmp = [
+        p for p in pools if p.get("user_api") == "openmp" and p.get("internal_api") != "fastgrad"
+    ]
     by_family = {}
     for pool in openmp:
         family = _family(pool)
@@ -83,17 +92,21 @@ def clashes(pools):
             "crash, deadlock or oversubscribe the cores. Prefer packages built with one runtime "
             "(e.g. NumPy/SciPy/scikit-learn wheels from PyPI all use libgomp), or set "
             "MKL_THREADING_LAYER=GNU when MKL brought libiomp; see "
-            "https://github.com/joblib/threadpoolctl/blob/master/multiple_openmp.md")
+            "https://github.com/joblib/threadpoolctl/blob/master/multiple_openmp.md"
+        )
     kmp_files = [path for f in kmp for path in by_family[f]]
     if len(kmp_files) > 1:
         warnings.append(
             f"{len(kmp_files)} copies of the Intel/LLVM OpenMP runtime are loaded "
             f"({', '.join(kmp_files)}): this is what ends a process with 'OMP: Error #15'; "
             "install the packages that bring them from one source (all from PyPI, or all "
-            "from conda)")
+            "from conda)"
+        )
     if len(by_family.get("libgomp", [])) > 1:
-        notes.append(f"{len(by_family['libgomp'])} copies of GNU libgomp are loaded: normal, each "
-                     "manylinux wheel bundles its own renamed copy")
+        notes.append(
+            f"{len(by_family['libgomp'])} copies of GNU libgomp are loaded: normal, each "
+            "manylinux wheel bundles its own renamed copy"
+        )
     return warnings, notes
 
 
@@ -117,8 +130,10 @@ def runtime_info():
     elif _openmp_helpers.serial_requested():
         build = "serial (asked for with FASTGRAD_NO_OPENMP at build time)"
     else:
-        build = ("serial (the compiler could not build an OpenMP program: kernels run on one "
-                 "thread, same results, slower)")
+        build = (
+            "serial (the compiler could not build an OpenMP program: kernels run on one "
+            "thread, same results, slower)"
+        )
     warnings, notes = clashes(pools)
     return {
         "fastgrad": __version__,
@@ -153,18 +168,30 @@ def format_info(info):
     lines += [
         threads,
         f"python {info['python']} on {info['platform']}",
-        (f"numpy {info['numpy']}, scipy {info['scipy']}, threadpoolctl "
-         f"{info['threadpoolctl'] or 'not installed'}"),
+        (
+            f"numpy {info['numpy']}, scipy {info['scipy']}, threadpoolctl "
+            f"{info['threadpoolctl'] or 'not installed'}"
+        ),
     ]
     if info["threadpoolctl"] is None:
-        lines.append("loaded BLAS/OpenMP libraries: unknown (pip install threadpoolctl to list them)")
+        lines.append(
+            "loaded BLAS/OpenMP libraries: unknown (pip install threadpoolctl to list them)"
+        )
     else:
         lines.append("loaded BLAS/OpenMP libraries (threadpoolctl):")
         rows = [("user_api", "library", "threads", "version", "file")]
-        rows += [(p.get("user_api", ""), p.get("internal_api", "") if p.get("internal_api") not in
-                  ("openmp", None) else p.get("prefix", ""), str(p.get("num_threads", "")),
-                  str(p.get("version") or "-"), p.get("filepath", ""))
-                 for p in info["threadpools"]]
+        rows += [
+            (
+                p.get("user_api", ""),
+                p.get("internal_api", "")
+                if p.get("internal_api") not in ("openmp", None)
+                else p.get("prefix", ""),
+                str(p.get("num_threads", "")),
+                str(p.get("version") or "-"),
+                p.get("filepath", ""),
+            )
+            for p in info["threadpools"]
+        ]
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         for row in rows:
             lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[4])

