@@ -201,7 +201,7 @@ def _compare(X, Xn, Y, target_fraction, max_iterations, probe_iterations):
             learning_rate=lr,
             num_iterations=max_iterations + 1,
             record_every=1,
-            callback=lambda i, cost, p, target=target, hit=hit: (
+            callback=lambda i, p, cost, target=target, hit=hit: (
                 cost <= target and not hit.append(i)
             ),
         )

@@ -2,10 +2,10 @@
 course's week-2 loop) and :func:`gradient_descent` (full-batch, the course's
 week-1 loop), with one divergence error and one set of argument rules.
 
-Callbacks: ``fit`` calls ``callback(epoch, params, cost)`` after every epoch
-and stops when it returns ``False``; ``gradient_descent`` keeps its
-historical ``callback(i, cost, params)`` before each update, which stops
-when it returns ``True`` (see the CHANGELOG).
+One callback convention: ``callback(step, params, cost)``, and returning True
+stops (as in ``scipy.optimize``). ``fit`` calls it after every epoch with the
+epoch's cost; ``gradient_descent`` at every iteration with the cost of the
+parameters before that iteration's update.
 """
 
 from fastgrad.training.descent import gradient_descent

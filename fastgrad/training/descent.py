@@ -13,6 +13,7 @@ from fastgrad.nn.protocol import Model
 from fastgrad.training.results import (
     DivergenceError,
     TrainResult,
+    callback_stops,
     fresh_copy,
     optional_callable,
     require_methods,
@@ -28,7 +29,7 @@ def gradient_descent(
     learning_rate: float,
     num_iterations: int,
     record_every: int = 1000,
-    callback: Callable[[int, float, dict], bool | None] | None = None,
+    callback: Callable[[int, dict, float], bool | None] | None = None,
 ) -> TrainResult:
     """Train ``params`` by full-batch gradient descent.
 
@@ -48,7 +49,7 @@ def gradient_descent(
     record_every : int, default 1000
         Record the cost at iterations 0, record_every, 2·record_every, ...
     callback : callable, optional
-        ``callback(i, cost, params)`` is called at *every* iteration ``i``
+        ``callback(i, params, cost)`` is called at *every* iteration ``i``
         with the cost of ``params`` before the update. Treat ``params`` as
         read-only (copy what you keep). Return True to stop: the parameters
         are then returned without that iteration's update.
@@ -89,7 +90,7 @@ def gradient_descent(
                 raise diverged(i, f"the cost is {cost}")
             if i % record_every == 0:
                 costs.append(cost)
-            if callback is not None and callback(i, cost, params):
+            if callback_stops(callback, i, params, cost):
                 break
             grads = model.backward(params, X, Y)
             for key, value in params.items():

@@ -19,6 +19,7 @@ from fastgrad.training.batches import check_xy, shuffled_batches
 from fastgrad.training.results import (
     DivergenceError,
     FitResult,
+    callback_stops,
     fresh_copy,
     optional_callable,
     require_methods,
@@ -275,7 +276,8 @@ def fit(
         Called at the start of every epoch (0, 1, ...); the result is assigned
         to ``optimizer.learning_rate``.
     callback : callable ``callback(epoch, params, cost)``, optional
-        Called after every epoch; returning ``False`` stops training.
+        Called after every epoch with that epoch's cost; returning True stops
+        training (the convention of both loops, see :mod:`fastgrad.training`).
     progress : bool or None
         True shows a tqdm bar; None shows one only on long runs in a terminal
         (when tqdm is installed); False never does.
@@ -341,7 +343,7 @@ def fit(
                 break
             params, epoch_cost = run.epoch(epoch, params, batches, rng)
             run.report(epoch, epoch_cost)
-            if callback is not None and callback(epoch, params, epoch_cost) is False:
+            if callback_stops(callback, epoch, params, epoch_cost):
                 stopped = True
                 break
     finally:

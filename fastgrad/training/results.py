@@ -49,7 +49,7 @@ class FitResult:
     n_epochs : int
         Epochs actually run.
     stopped_early : bool
-        True when ``callback`` returned False.
+        True when ``callback`` returned True.
     optimizer : Optimizer
         The optimizer, with its state after training.
     """
@@ -85,6 +85,21 @@ def require_methods(model, names, what="a fastgrad.MLP"):
 def optional_callable(fn, name):
     if fn is not None and not callable(fn):
         raise TypeError(f"{name} must be callable or None, got {type(fn).__name__}")
+
+
+def callback_stops(callback, step, params, cost):
+    """The one callback convention of both loops: ``callback(step, params,
+    cost)``; returning True stops training (as in ``scipy.optimize``), None or
+    False goes on. Anything else is refused rather than read as truthy."""
+    if callback is None:
+        return False
+    answer = callback(step, params, cost)
+    if answer is None or isinstance(answer, (bool, np.bool_)):
+        return bool(answer)
+    raise TypeError(
+        f"callback must return None or False (go on) or True (stop), got {answer!r} "
+        f"({type(answer).__name__})"
+    )
 
 
 def fresh_copy(params):

@@ -83,7 +83,7 @@ def test_callback_every_iteration_and_early_stop(circles):
     params = model.init_params(seed=1)
     seen = []
 
-    def callback(i, cost, p):
+    def callback(i, p, cost):
         seen.append((i, cost))
         return i == 7
 

@@ -124,7 +124,7 @@ def test_callback_sees_every_epoch_and_can_stop(setup):
 
     def callback(epoch, p, cost):
         seen.append((epoch, cost, p["W1"].copy()))
-        return False if epoch == 3 else None
+        return True if epoch == 3 else None
 
     result = fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=10, seed=0,
                  callback=callback)
@@ -282,3 +282,20 @@ def test_demo_plot_without_matplotlib_is_a_clear_error(monkeypatch, capsys, tmp_
     assert optimizers.run(args) == 2
     assert "matplotlib" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("answer", ["stop", 1, 0.0])
+def test_callback_answers_other_than_none_or_a_bool_are_refused(setup, answer):
+    # one convention for both loops: True stops, None/False go on; a truthy
+    # string is not read as "stop"
+    model, params, X, Y = setup
+    with pytest.raises(TypeError, match="callback must return"):
+        fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=3, seed=0,
+            callback=lambda e, p, c: answer)
+
+
+def test_callback_returning_false_goes_on(setup):
+    model, params, X, Y = setup
+    result = fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=3, seed=0,
+                 callback=lambda e, p, c: False)
+    assert not result.stopped_early and result.n_epochs == 3
