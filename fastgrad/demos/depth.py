@@ -138,7 +138,7 @@ def plot(result, path):
 
 
 def add_arguments(parser):
-    from fastgrad.cli import nonnegative_int, positive_int
+    from fastgrad.cli.options import nonnegative_int, positive_int
 
     parser.add_argument("--depth", type=positive_int, default=50, help="number of layers L (50)")
     parser.add_argument("--width", type=positive_int, default=100, help="units per layer (100)")

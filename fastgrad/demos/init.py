@@ -174,7 +174,7 @@ def plot(result, path):
 
 
 def add_arguments(parser):
-    from fastgrad.cli import nonnegative_int, positive_float
+    from fastgrad.cli.options import nonnegative_int, positive_float
 
     parser.add_argument(
         "--iterations",

@@ -283,7 +283,7 @@ def plot(result, path):
 
 
 def add_arguments(parser):
-    from fastgrad.cli import int_at_least, nonnegative_int, positive_int
+    from fastgrad.cli.options import int_at_least, nonnegative_int, positive_int
 
     parser.add_argument("--m", type=int_at_least(2), default=500, help="number of examples (500)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed for the data (0)")

@@ -35,7 +35,7 @@ OPTIMIZERS = {
 
 
 def add_arguments(parser):
-    from fastgrad.cli import nonnegative_int, positive_float, positive_int
+    from fastgrad.cli.options import nonnegative_int, positive_float, positive_int
 
     parser.add_argument(
         "--epochs", type=nonnegative_int, default=5000, help="epochs per optimizer (5000)"

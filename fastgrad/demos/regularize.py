@@ -46,7 +46,7 @@ VARIANTS = {
 
 
 def add_arguments(parser):
-    from fastgrad.cli import nonnegative_int, positive_float
+    from fastgrad.cli.options import nonnegative_int, positive_float
 
     parser.add_argument(
         "--epochs", type=nonnegative_int, default=10000, help="epochs per variant (10000)"

@@ -1,27 +1,26 @@
-"""The ``fastgrad`` command.
+"""``fastgrad check``: its options, the problem they describe, bugs to
+inject, and the command itself."""
 
-``fastgrad check`` checks a network's backprop (a built-in default, or the
-one the options describe) and prints the report; ``fastgrad demo NAME`` runs
-a course experiment; ``fastgrad info`` prints the build's facts.
-
-Exit status: 0 when the check passes, 1 when it finds a problem (and only
-then), 2 for anything else that stops it: a bad option or combination of
-options, a problem too large for memory, or an internal error. Every error
-is one line on stderr, ``fastgrad: error: ...``, naming the option at fault;
-set ``FASTGRAD_TRACEBACK=1`` to get the traceback of an internal error.
-"""
-
-import argparse
 import json
 import math
-import os
-import re
 import sys
 
 import numpy as np
 
 from fastgrad import _argcheck as ac
-from fastgrad.nn.activations import ACTIVATIONS
+from fastgrad.cli.options import (
+    HIDDEN,
+    UsageError,
+    _hidden,
+    _ints,
+    _layers,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    probability,
+    threads,
+)
 from fastgrad.nn.outputs import OUTPUTS
 
 BUG_KINDS = {
@@ -31,125 +30,11 @@ BUG_KINDS = {
     "transpose": "transpose a square weight block",
     "drop-l2": "leave the L2 term out of a dW block (needs --l2 > 0)",
 }
-HIDDEN = tuple(ACTIVATIONS)
 DEFAULT_LAYERS = [8, 32, 16, 1]
 DEFAULT_SOFTMAX_OUTPUTS = 3
 DEFAULT_EXAMPLES = 64
 
 
-class UsageError(Exception):
-    """A bad option or combination of options: exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with errors on one line (usage is one ``--help`` away)."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
-
-
-# -- option types: each error names the value; argparse adds the flag --------
-def _number(text, kind):
-    try:
-        return kind(text)
-    except ValueError:
-        noun = "an integer" if kind is int else "a number"
-        raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
-
-
-def positive_int(text):
-    n = _number(text, int)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {n}")
-    return n
-
-
-def int_at_least(minimum):
-    """An argparse type: an integer >= ``minimum``."""
-
-    def check(text):
-        n = _number(text, int)
-        if n < minimum:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {n}")
-        return n
-
-    check.__name__ = f"int_at_least_{minimum}"
-    return check
-
-
-def nonnegative_int(text):
-    n = _number(text, int)
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {n}")
-    return n
-
-
-def positive_float(text):
-    x = _number(text, float)
-    if not (math.isfinite(x) and x > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
-    return x
-
-
-def nonnegative_float(text):
-    x = _number(text, float)
-    if not (math.isfinite(x) and x >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return x
-
-
-def probability(text):
-    x = _number(text, float)
-    if not 0 < x <= 1:
-        raise argparse.ArgumentTypeError(f"must lie in (0, 1], got {text!r}")
-    return x
-
-
-def threads(text):
-    n = _number(text, int)
-    if n < 1 and n != -1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer or -1 (every core), got {n}")
-    return n
-
-
-def _ints(text):
-    values = []
-    for v in text.replace(" ", "").split(","):
-        if not v:
-            continue
-        try:
-            values.append(int(v))
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected comma-separated integers, got {text!r}"
-            ) from None
-    if len(values) < 2 or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"need at least two positive sizes, got {text!r}")
-    return values
-
-
-def _hidden(text):
-    names = [h.strip() for h in text.split(",")]
-    for h in names:
-        if h not in HIDDEN:
-            raise argparse.ArgumentTypeError(
-                f"unknown activation {h!r}; choose from {', '.join(HIDDEN)}"
-            )
-    return names if "," in text else names[0]
-
-
-def _layers(text):
-    if text.strip().lower() == "all":
-        return True
-    try:
-        return [int(v) for v in text.replace(" ", "").split(",") if v]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected 'all' or comma-separated layer numbers, got {text!r}"
-        ) from None
-
-
-# The options that describe the network; --course has its own.
 NETWORK_OPTIONS = {
     "layers": "--layers",
     "examples": "--examples",
@@ -470,122 +355,3 @@ def _cmd_check(args):
         print(report)
     sys.stdout.flush()
     return args.status
-
-
-def _cmd_info(args):
-    from fastgrad import info
-
-    return info.main(as_json=args.json)
-
-
-def _cmd_demo(args):
-    return args._demo_run(args)
-
-
-def build_parser():
-    parser = _Parser(
-        prog="fastgrad",
-        description="Set up a deep network you can trust: normalize, initialize, check "
-        "gradients. Exit status: 0 the check passed, 1 it found a problem, "
-        "2 any error (bad options, out of memory, internal error).",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    check = sub.add_parser(
-        "check",
-        help="check a network's backprop (built-in default)",
-        description="Check backprop gradients against fastgrad's exact "
-        "compiled finite differences. Without options: an "
-        "8-32-16-1 relu/sigmoid network on 64 random "
-        "examples. Exit status 0 when the check passes, 1 "
-        "when it finds a problem, 2 for errors.",
-    )
-    _add_check_arguments(check)
-    check.set_defaults(func=_cmd_check)
-    demo = sub.add_parser("demo", help="run a course experiment (fastgrad demo -h lists them)")
-    from fastgrad import demos
-
-    demos.add_subparsers(demo)
-    demo.set_defaults(func=_cmd_demo)
-    info = sub.add_parser(
-        "info",
-        help="versions, the build (OpenMP or serial) and the BLAS/"
-        "OpenMP libraries loaded, with clash warnings",
-    )
-    info.add_argument("--json", action="store_true", help="print the facts as JSON")
-    info.set_defaults(func=_cmd_info)
-    return parser
-
-
-# A library error that starts with an argument's Python name is reported with
-# the option's name (the options are checked first; this is the fallback).
-_FLAGS = {
-    "n_threads": "--threads",
-    "epsilon": "--epsilon",
-    "k": "-k",
-    "seed": "--seed",
-    "mode": "--mode",
-    "l2": "--l2",
-    "keep_prob": "--keep-prob",
-    "batchnorm": "--batchnorm",
-    "layer_dims": "--layers",
-    "hidden": "--hidden",
-    "output": "--output",
-}
-
-
-def _flagged(text):
-    name = re.match(r"\w+", text)
-    if name and name.group() in _FLAGS and text[name.end() : name.end() + 1] in (" ", "["):
-        return _FLAGS[name.group()] + text[name.end() :]
-    return text
-
-
-def _one_line(exc):
-    text = " ".join(str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc).split())
-    return text or type(exc).__name__
-
-
-def main(argv=None):
-    """Run the command and return its exit status (also for ``--help`` and
-    option errors, which argparse reports by raising SystemExit)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return exc.code
-    try:
-        return args.func(args)
-    except UsageError as exc:
-        print(f"fastgrad: error: {_one_line(exc)}", file=sys.stderr)
-    except MemoryError as exc:
-        print(
-            f"fastgrad: error: out of memory ({_one_line(exc)}): the problem is too large "
-            "for this machine; use a smaller network or fewer examples",
-            file=sys.stderr,
-        )
-    except (ValueError, TypeError, KeyError) as exc:
-        print(f"fastgrad: error: {_flagged(_one_line(exc))}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("fastgrad: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # The reader of stdout went away (`fastgrad check | head`): stop quietly,
-        # and keep Python from failing again when it flushes stdout at exit.
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):
-            pass
-        return getattr(args, "status", 2)
-    except Exception as exc:  # an internal error: one line, still not "the check failed"
-        if os.environ.get("FASTGRAD_TRACEBACK"):
-            raise
-        print(
-            f"fastgrad: internal error: {type(exc).__name__}: {_one_line(exc)} (set "
-            "FASTGRAD_TRACEBACK=1 to see the traceback; please report it)",
-            file=sys.stderr,
-        )
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Option types for the ``fastgrad`` command and the demos' own options:
+each turns a command-line string into a checked value, and its error names
+the value (argparse adds the flag).
+"""
+
+import argparse
+import math
+
+from fastgrad.nn.activations import ACTIVATIONS
+
+HIDDEN = tuple(ACTIVATIONS)
+
+
+class UsageError(Exception):
+    """A bad option or combination of options: exit status 2."""
+
+
+# -- option types: each error names the value; argparse adds the flag --------
+def _number(text, kind):
+    try:
+        return kind(text)
+    except ValueError:
+        noun = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+
+
+def positive_int(text):
+    n = _number(text, int)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {n}")
+    return n
+
+
+def int_at_least(minimum):
+    """An argparse type: an integer >= ``minimum``."""
+
+    def check(text):
+        n = _number(text, int)
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {n}")
+        return n
+
+    check.__name__ = f"int_at_least_{minimum}"
+    return check
+
+
+def nonnegative_int(text):
+    n = _number(text, int)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {n}")
+    return n
+
+
+def positive_float(text):
+    x = _number(text, float)
+    if not (math.isfinite(x) and x > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return x
+
+
+def nonnegative_float(text):
+    x = _number(text, float)
+    if not (math.isfinite(x) and x >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return x
+
+
+def probability(text):
+    x = _number(text, float)
+    if not 0 < x <= 1:
+        raise argparse.ArgumentTypeError(f"must lie in (0, 1], got {text!r}")
+    return x
+
+
+def threads(text):
+    n = _number(text, int)
+    if n < 1 and n != -1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or -1 (every core), got {n}")
+    return n
+
+
+def _ints(text):
+    values = []
+    for v in text.replace(" ", "").split(","):
+        if not v:
+            continue
+        try:
+            values.append(int(v))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated integers, got {text!r}"
+            ) from None
+    if len(values) < 2 or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"need at least two positive sizes, got {text!r}")
+    return values
+
+
+def _hidden(text):
+    names = [h.strip() for h in text.split(",")]
+    for h in names:
+        if h not in HIDDEN:
+            raise argparse.ArgumentTypeError(
+                f"unknown activation {h!r}; choose from {', '.join(HIDDEN)}"
+            )
+    return names if "," in text else names[0]
+
+
+def _layers(text):
+    if text.strip().lower() == "all":
+        return True
+    try:
+        return [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'all' or comma-separated layer numbers, got {text!r}"
+        ) from None
+
+
+# The options that describe the network; --course has its own.
