@@ -17,7 +17,7 @@ import re
 import sys
 
 from fastgrad import _argcheck as ac  # noqa: F401  (tests patch cli.ac)
-from fastgrad.cli.check import HIDDEN, _add_check_arguments, _cmd_check  # noqa: F401
+from fastgrad.cli.check import HIDDEN, add_arguments, run_check  # noqa: F401
 from fastgrad.cli.options import (  # noqa: F401  (the demos' option types)
     UsageError,
     int_at_least,
@@ -64,8 +64,8 @@ def build_parser():
         "examples. Exit status 0 when the check passes, 1 "
         "when it finds a problem, 2 for errors.",
     )
-    _add_check_arguments(check)
-    check.set_defaults(func=_cmd_check)
+    add_arguments(check)
+    check.set_defaults(func=run_check)
     demo = sub.add_parser("demo", help="run a course experiment (fastgrad demo -h lists them)")
     from fastgrad import demos
 

@@ -11,9 +11,9 @@ from fastgrad import _argcheck as ac
 from fastgrad.cli.options import (
     HIDDEN,
     UsageError,
-    _hidden,
-    _ints,
-    _layers,
+    hidden_names,
+    int_list,
+    layer_sizes,
     nonnegative_float,
     nonnegative_int,
     positive_float,
@@ -46,12 +46,12 @@ NETWORK_OPTIONS = {
 }
 
 
-def _add_check_arguments(p):
+def add_arguments(p):
     # The network options default to None so that --course can tell whether
     # they were given; their real defaults are filled in by _network_options.
     p.add_argument(
         "--layers",
-        type=_ints,
+        type=int_list,
         metavar="N0,N1,...",
         help="layer sizes, input first (default: 8,32,16,1; "
         f"8,32,16,{DEFAULT_SOFTMAX_OUTPUTS} with --output softmax)",
@@ -65,7 +65,7 @@ def _add_check_arguments(p):
     )
     p.add_argument(
         "--hidden",
-        type=_hidden,
+        type=hidden_names,
         metavar="ACT[,ACT...]",
         help=f"hidden activation: {', '.join(HIDDEN)}; comma-separated for one "
         "per hidden layer (default: relu)",
@@ -92,7 +92,7 @@ def _add_check_arguments(p):
     )
     p.add_argument(
         "--batchnorm",
-        type=_layers,
+        type=layer_sizes,
         metavar="L1,L2,...",
         help="batch-normalize these hidden layers (1-based), or 'all' (default: none)",
     )
@@ -329,7 +329,7 @@ def _problem(args):
     return model, params, grads, X, Y
 
 
-def _cmd_check(args):
+def run_check(args):
     from fastgrad import gradient_check
 
     _check_options(args)

@@ -79,7 +79,7 @@ def threads(text):
     return n
 
 
-def _ints(text):
+def int_list(text):
     values = []
     for v in text.replace(" ", "").split(","):
         if not v:
@@ -95,7 +95,7 @@ def _ints(text):
     return values
 
 
-def _hidden(text):
+def hidden_names(text):
     names = [h.strip() for h in text.split(",")]
     for h in names:
         if h not in HIDDEN:
@@ -105,7 +105,7 @@ def _hidden(text):
     return names if "," in text else names[0]
 
 
-def _layers(text):
+def layer_sizes(text):
     if text.strip().lower() == "all":
         return True
     try:
