@@ -16,6 +16,9 @@ import warnings
 
 # A check expected to take longer than this shows a progress bar / ETA.
 PROGRESS_AFTER_SECONDS = 2.0
+# An estimate from the first few items (set-up, cold caches) is noise: with
+# progress=None nothing is shown before the work has run this long.
+ESTIMATE_AFTER_SECONDS = 0.5
 
 
 def stderr_is_terminal():
@@ -89,12 +92,17 @@ class Progress:
             self.bar.update(done - self.bar.n)
 
     def _open(self, done, now, elapsed, eta):
+        terminal = stderr_is_terminal()
         if self.progress is not True and (
-            done >= self.total or elapsed + eta <= PROGRESS_AFTER_SECONDS
+            done >= self.total
+            or elapsed < ESTIMATE_AFTER_SECONDS
+            or elapsed + eta <= PROGRESS_AFTER_SECONDS
+            # a log (not a terminal) gets a line only for work that is already long
+            or (not terminal and elapsed < PROGRESS_AFTER_SECONDS)
         ):
             return
         self.bar = "text"
-        tqdm = tqdm_class() if stderr_is_terminal() else None
+        tqdm = tqdm_class() if terminal else None
         if tqdm is not None:
             # initial=done: tqdm's rate counts what is done from now on, not
             # the items finished before the bar existed.

@@ -87,3 +87,29 @@ def test_jupyter_stream_counts_as_interactive(monkeypatch):
     assert not progress.stderr_is_terminal()
     monkeypatch.setattr(sys, "stderr", None)
     assert not progress.stderr_is_terminal()
+
+
+def test_short_work_prints_nothing_to_a_log(monkeypatch):
+    # A crude first estimate (set-up, cold caches) must not print a line for
+    # work that is not long: with progress=None a log sees a line only once
+    # the work has actually run PROGRESS_AFTER_SECONDS.
+    clock = [0.0]
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: clock[0])
+    buf = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", buf)
+    p = progress.Progress(100_000, None, "check")
+    clock[0] = 0.6
+    p.update(64)  # the estimate says ~940 s left, but only 0.6 s have passed
+    assert buf.getvalue() == ""
+    clock[0] = 2.5
+    p.update(300)
+    assert buf.getvalue().count("\n") == 1 and "about" in buf.getvalue()
+
+
+def test_a_fast_check_is_silent_on_a_log(capsys):
+    model = MLP([784, 64, 1])
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((784, 32)), (rng.random((1, 32)) > 0.5).astype(float)
+    params = model.init_params(seed=0)
+    gradient_check(model, params, model.backward(params, X, Y), X, Y)
+    assert capsys.readouterr().err == ""
