@@ -34,7 +34,7 @@ import os
 import numpy as np
 
 from fastgrad._threads import effective_n_threads
-from fastgrad.normalize import inputs, transform
+from fastgrad.normalize import inputs, transform, tree
 from fastgrad.normalize import io as _normalizer_io
 from fastgrad.normalize.estimator import Estimator, NotFittedError
 from fastgrad.normalize.report import DistributionReport, compare
@@ -122,13 +122,21 @@ class Normalizer(Estimator):
     Notes
     -----
     Statistics: unweighted data without NaN goes through the compiled
-    kernel. The samples are cut into chunks of
-    ``fastgrad.normalize._normalizer_kernel.CHUNK_SIZE``; each chunk's mean and sum of squared
-    deviations come from float64 sums of deviations from the chunk's first
-    sample, in one read of the data (at most ``log10(CHUNK_SIZE + 1)``
-    digits lost to cancellation inside a chunk), and the chunks are merged in
-    order with Chan's update, their means carried as offsets from the first
-    sample so the merge does not lose digits either. Measured against a
+    kernel. The samples are cut into blocks of
+    ``fastgrad.normalize._normalizer_kernel.CHUNK_SIZE`` (256) by their
+    global index; each block's mean and sum of squared deviations come from
+    float64 sums of deviations from the block's first sample, in one read of
+    the data (at most ``log10(CHUNK_SIZE + 1)`` digits lost to cancellation
+    inside a block), and the blocks are merged with Chan's update by a
+    canonical tree whose shape depends only on the number of samples
+    (:mod:`fastgrad.normalize.tree`), each mean carried as an offset from a
+    sample so the merge does not lose digits either. Hence ``fit``, any
+    sequence of ``partial_fit`` batches, any thread count, and dask arrays
+    of any chunking give bitwise identical ``mean_``, ``var_``, ``scale_``
+    and ``n_samples_seen_``. Weighted batches and features with NaN take the
+    masked path below: deterministic for given batches and any thread count,
+    but not independent of the batching (a ``partial_fit`` stream that met
+    one continues on that path). Measured against a
     two-pass extended-precision reference on the same float64 data
     (100,000 rows, one array or ``partial_fit`` batches of 7 to 1,000 rows),
     the relative error of ``var_`` stays below 2e-15 for offset/σ from 1e8
@@ -297,16 +305,39 @@ class Normalizer(Estimator):
         return self
 
     def _update(self, data, sample_weight, n_threads, reset):
-        batch, weighted = batch_moments(data, sample_weight, n_threads)
-        if reset:
-            m = batch
-        else:
-            m = merge(self._state(), batch)
+        tree_state, m = None, None
+        old_tree = None if reset else getattr(self, "_tree_state", None)
+        if (
+            sample_weight is None
+            and not data.sparse
+            and (reset or old_tree is not None)
+            and data.A.shape[0] > 0
+        ):
+            # Reproducible path: global blocks of rows, canonical tree.
+            start = 0 if reset else old_tree.stop
+            tree_state = tree.chunk_state(data.A, start, n_threads)
+            if not reset:
+                tree_state = tree.combine(old_tree, tree_state)
+            m = tree.finalize(tree_state)
+            if not (np.isfinite(m.dmean).all() and np.isfinite(m.m2).all()):
+                # NaN (missing values), inf or overflow: the masked path
+                # below, which also words the errors. Not reproducible
+                # across batchings from here on.
+                tree_state, m = None, None
+            weighted = False
+        if m is None:
+            batch, weighted = batch_moments(data, sample_weight, n_threads)
+            if reset:
+                m = batch
+            else:
+                m = merge(self._state(), batch)
+        if not reset:
             weighted = weighted or getattr(self, "_weighted", False)
         mean, var, scale, counts = fitted_statistics(m, weighted, self.with_mean, self.with_std)
         # Nothing is assigned before everything is computed: a failed
         # partial_fit leaves the state as it was.
         self._moments_state = m
+        self._tree_state = tree_state
         self._weighted = weighted
         self.mean_, self.var_, self.scale_, self.n_samples_seen_ = mean, var, scale, counts
         if reset:
@@ -479,6 +510,7 @@ class Normalizer(Estimator):
         file); the running moments are rebuilt from them when needed."""
         self.mean_, self.var_, self.scale_ = mean_, var_, scale_
         self.n_samples_seen_ = n_samples_seen_
+        self._moments_state = self._tree_state = None
         self.n_features_in_ = n_features_in_
         self._weighted = weighted
         if feature_names_in_ is not None:
