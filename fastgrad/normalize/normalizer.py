@@ -34,7 +34,7 @@ import os
 import numpy as np
 
 from fastgrad._threads import effective_n_threads
-from fastgrad.normalize import inputs, transform, tree
+from fastgrad.normalize import dask_support, inputs, transform, tree
 from fastgrad.normalize import io as _normalizer_io
 from fastgrad.normalize.estimator import Estimator, NotFittedError
 from fastgrad.normalize.report import DistributionReport, compare
@@ -275,6 +275,9 @@ class Normalizer(Estimator):
         self : Normalizer
         """
         n_threads = self.check_params()
+        if dask_support.is_dask_collection(X):
+            self._update_dask(X, sample_weight, reset=True)
+            return self
         data = inputs.validate_for(self, X, reset=True)
         self._update(data, sample_weight, n_threads, reset=True)
         return self
@@ -300,9 +303,52 @@ class Normalizer(Estimator):
         """
         n_threads = self.check_params()
         first = not hasattr(self, "n_samples_seen_")
+        if dask_support.is_dask_collection(X):
+            self._update_dask(X, sample_weight, reset=first)
+            return self
         data = inputs.validate_for(self, X, reset=first)
         self._update(data, sample_weight, n_threads, reset=first)
         return self
+
+    def _update_dask(self, X, sample_weight, reset):
+        """fit/partial_fit of a dask collection: one pass, chunk states
+        combined by a tree reduction (fastgrad.normalize.dask_support)."""
+        if sample_weight is not None:
+            raise TypeError(
+                "sample_weight is not supported with a dask collection yet; "
+                "got sample_weight for a dask X."
+            )
+        old_tree = None if reset else getattr(self, "_tree_state", None)
+        start = 0 if old_tree is None else old_tree.stop
+        state, m, d, names = dask_support.fit_state(X, int(self.sample_axis), start)
+        if not reset and d != self.n_features_in_:
+            raise ValueError(
+                f"X has {d} features, but Normalizer is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        weighted = False
+        if not reset:
+            if state is not None and old_tree is not None:
+                state = tree.combine(old_tree, state)
+                m = tree.finalize(state)
+            else:
+                m = merge(self._state(), m if m is not None else tree.finalize(state))
+                state = None
+            weighted = getattr(self, "_weighted", False)
+        self._set_statistics(m, state, weighted)
+        if reset:
+            self.n_features_in_ = d
+            if names is not None:
+                self.feature_names_in_ = names
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+
+    def _set_statistics(self, m, tree_state, weighted):
+        mean, var, scale, counts = fitted_statistics(m, weighted, self.with_mean, self.with_std)
+        self._moments_state = m
+        self._tree_state = tree_state
+        self._weighted = weighted
+        self.mean_, self.var_, self.scale_, self.n_samples_seen_ = mean, var, scale, counts
 
     def _update(self, data, sample_weight, n_threads, reset):
         tree_state, m = None, None
@@ -368,6 +414,8 @@ class Normalizer(Estimator):
         self.check_fitted()
         n_threads = self.check_params()
         copy = self._check_copy(copy)
+        if dask_support.is_dask_collection(X):
+            return dask_support.transform(self, X, inverse=False)
         data = inputs.validate_for(self, X, reset=False)
         return transform.wrap(self, data, transform.apply(self, data, copy, False, n_threads))
 
@@ -394,6 +442,9 @@ class Normalizer(Estimator):
         X_tr : ndarray, sparse matrix or DataFrame, same shape and layout as X
         """
         n_threads = self.check_params()
+        if dask_support.is_dask_collection(X):
+            self._update_dask(X, sample_weight, reset=True)
+            return dask_support.transform(self, X, inverse=False)
         data = inputs.validate_for(self, X, reset=True)
         self._update(data, sample_weight, n_threads, reset=True)
         return transform.wrap(self, data, transform.apply(self, data, self.copy, False, n_threads))
@@ -415,6 +466,8 @@ class Normalizer(Estimator):
         self.check_fitted()
         n_threads = self.check_params()
         copy = self._check_copy(copy)
+        if dask_support.is_dask_collection(X):
+            return dask_support.transform(self, X, inverse=True)
         data = inputs.validate_for(self, X, reset=False)
         return transform.apply(self, data, copy, True, n_threads)
 

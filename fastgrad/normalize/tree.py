@@ -204,3 +204,14 @@ def finalize(state):
         np.maximum(m2, 0.0),
         np.full(d, float(n_acc)),
     )
+
+
+def is_finite(state):
+    """False if NaN or infinity reached any node or raw row of ``state``."""
+    for item in state.items:
+        if item[0] == "raw":
+            if not np.isfinite(item[1]).all():
+                return False
+        elif not all(np.isfinite(p).all() for p in item[3][1:]):
+            return False
+    return True
