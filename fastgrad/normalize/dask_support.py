@@ -21,8 +21,8 @@ import copy as _copy
 import numpy as np
 
 from fastgrad.normalize import tree
-from fastgrad.normalize.inputs import validate_data
-from fastgrad.normalize.stats import dense_moments, merge
+from fastgrad.normalize.inputs import check_sample_weight, validate_data
+from fastgrad.normalize.stats import dense_moments, masked_moments, merge
 
 __all__ = ["is_dask_collection", "fit_state", "transform"]
 
@@ -99,6 +99,41 @@ def _chunk_state(block, start):
 
 def _chunk_masked(block):
     return dense_moments(_as_rows(block), 1, "X")
+
+
+def _chunk_weighted(block, w):
+    A = _as_rows(block)
+    return masked_moments(A, check_sample_weight(np.asarray(w), A.shape[0]), "X")
+
+
+def fit_weighted(X, sample_weight, sample_axis, what="X"):
+    """Weighted moments of a dask collection: per chunk (NaN as missing),
+    merged by a fixed pairwise tree in chunk order -- deterministic for a
+    given chunking, not bitwise independent of it. ``sample_weight`` is a
+    1-D dask or NumPy array (rechunked to X's row chunks) or a number."""
+    dask, da = _require(what)
+    A, names = _rows(X, sample_axis, what)
+    n = A.shape[0]
+    if np.ndim(sample_weight) == 0 and not isinstance(sample_weight, da.Array):
+        w = da.full((n,), sample_weight, chunks=(A.chunks[0],), dtype=np.float64)
+    else:
+        w = (
+            sample_weight
+            if isinstance(sample_weight, da.Array)
+            else da.from_array(np.asarray(sample_weight))
+        )
+        if w.ndim != 1 or w.shape[0] != n:
+            raise ValueError(
+                f"sample_weight must have shape ({n},) like the samples of {what}, "
+                f"got shape {w.shape}."
+            )
+        w = w.rechunk((A.chunks[0],))
+    blocks = A.to_delayed().ravel().tolist()
+    weights = w.to_delayed().ravel().tolist()
+    chunk = dask.delayed(_chunk_weighted, pure=True)
+    parts = [chunk(b, wb) for b, wb in zip(blocks, weights)]
+    (m,) = dask.compute(_reduce(dask, parts, merge))
+    return m, A.shape[1], names
 
 
 def _reduce(dask, parts, fn):

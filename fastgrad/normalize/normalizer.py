@@ -313,20 +313,19 @@ class Normalizer(Estimator):
     def _update_dask(self, X, sample_weight, reset):
         """fit/partial_fit of a dask collection: one pass, chunk states
         combined by a tree reduction (fastgrad.normalize.dask_support)."""
-        if sample_weight is not None:
-            raise TypeError(
-                "sample_weight is not supported with a dask collection yet; "
-                "got sample_weight for a dask X."
-            )
         old_tree = None if reset else getattr(self, "_tree_state", None)
         start = 0 if old_tree is None else old_tree.stop
-        state, m, d, names = dask_support.fit_state(X, int(self.sample_axis), start)
+        if sample_weight is not None:
+            m, d, names = dask_support.fit_weighted(X, sample_weight, int(self.sample_axis))
+            state, old_tree = None, None
+        else:
+            state, m, d, names = dask_support.fit_state(X, int(self.sample_axis), start)
         if not reset and d != self.n_features_in_:
             raise ValueError(
                 f"X has {d} features, but Normalizer is expecting "
                 f"{self.n_features_in_} features as input."
             )
-        weighted = False
+        weighted = sample_weight is not None
         if not reset:
             if state is not None and old_tree is not None:
                 state = tree.combine(old_tree, state)
@@ -334,7 +333,7 @@ class Normalizer(Estimator):
             else:
                 m = merge(self._state(), m if m is not None else tree.finalize(state))
                 state = None
-            weighted = getattr(self, "_weighted", False)
+            weighted = weighted or getattr(self, "_weighted", False)
         self._set_statistics(m, state, weighted)
         if reset:
             self.n_features_in_ = d

@@ -118,10 +118,38 @@ def test_nan_in_a_dask_array_uses_the_masked_path():
         Normalizer().fit(da.from_array(X, chunks=700))
 
 
+def test_sample_weight_with_dask_against_numpy_reference():
+    X = _data(n=3000, offset=50.0)
+    X[7, 0] = np.nan
+    w = np.random.default_rng(1).uniform(0, 2, 3000)
+    before = (X.tobytes(), w.tobytes())
+    for weights in (w, da.from_array(w, chunks=450)):
+        norm = Normalizer().fit(da.from_array(X, chunks=(700, 5)), sample_weight=weights)
+        valid = ~np.isnan(X)
+        W = (w[:, None] * valid).sum(axis=0)
+        Xz = np.where(valid, X, 0.0)
+        mean = (w[:, None] * Xz).sum(axis=0) / W
+        var = (w[:, None] * valid * (Xz - mean) ** 2).sum(axis=0) / W
+        np.testing.assert_allclose(norm.mean_, mean, rtol=1e-13)
+        np.testing.assert_allclose(norm.var_, var, rtol=1e-11)
+        np.testing.assert_allclose(norm.n_samples_seen_, W, rtol=1e-13)
+    assert (X.tobytes(), w.tobytes()) == before
+
+
+def test_fit_transform_of_a_dask_array_is_lazy():
+    X = _data(offset=1.0)
+    Xd = da.from_array(X, chunks=(2500, 5))
+    Z = Normalizer().fit_transform(Xd)
+    assert isinstance(Z, da.Array) and Z.chunks == Xd.chunks
+    assert np.array_equal(Z.compute(), Normalizer().fit_transform(X))
+
+
 def test_errors_name_the_argument():
     X = da.from_array(_data(n=100), chunks=30)
-    with pytest.raises(TypeError, match="sample_weight"):
-        Normalizer().fit(X, sample_weight=np.ones(100))
+    with pytest.raises(ValueError, match="sample_weight"):
+        Normalizer().fit(X, sample_weight=np.ones(99))
+    with pytest.raises(ValueError, match="sample_weight"):
+        Normalizer().fit(X, sample_weight=-np.ones(100))
     norm = Normalizer().fit(X)
     with pytest.raises(ValueError, match="features"):
         norm.partial_fit(da.from_array(_data(n=100, d=3), chunks=30))
