@@ -145,6 +145,16 @@ class Normalizer(Estimator):
     float64 data themselves no longer resolve σ. float32 data keeps float32
     output, every accumulation is float64.
 
+    Dask: ``fit``/``partial_fit`` accept a ``dask.array.Array`` or a dask
+    DataFrame and read it in one pass (per-chunk states of the same block
+    tree, combined by a tree reduction; works on the threaded scheduler and
+    on ``dask.distributed`` workers; the bits of the NumPy fit).
+    ``transform``/``inverse_transform``/``fit_transform`` of a dask
+    collection are lazy and keep its chunks. Dask is optional:
+    ``pip install 'fastgrad[dask]'``. A saved and reloaded Normalizer
+    continues ``partial_fit`` by the sequential merge (not reproducible
+    across batchings); so do streams with weights or NaN.
+
     Weighted data and features with NaN take a two-pass NumPy path over
     blocks of rows (same accuracy, deterministic; measured on 200,000 x 100
     float64, one thread: about 15x the kernel's time, still 4-8x faster than
@@ -263,7 +273,8 @@ class Normalizer(Estimator):
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features), or (n_features, n_samples) if ``sample_axis=1``
             Training data, any real numeric dtype, C or Fortran order or
-            strided; a DataFrame; CSR/CSC with ``with_mean=False``. NaN is a
+            strided; a DataFrame; CSR/CSC with ``with_mean=False``; a dask
+            array or DataFrame (one pass, never gathered). NaN is a
             missing value (ignored); infinity is refused. Not modified.
         y : None
             Ignored.

@@ -128,3 +128,28 @@ def test_infinity_in_a_later_batch_leaves_the_state_unchanged():
     assert _bits(norm) == before
     norm.partial_fit(X[600:])
     assert _bits(norm) == _bits(Normalizer().fit(X))
+
+
+def test_random_cuts_and_merge_orders_give_the_same_bits():
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    X = _data(n=2600, d=3, offset=7e5)
+    expected = tree.finalize(tree.chunk_state(X, 0))
+
+    @hypothesis.settings(max_examples=40, deadline=None)
+    @hypothesis.given(
+        cuts=st.lists(st.integers(1, 2599), max_size=12, unique=True),
+        seed=st.integers(0, 2**32 - 1),
+    )
+    def run(cuts, seed):
+        edges = [0, *sorted(cuts), 2600]
+        states = [tree.chunk_state(X[a:b], a) for a, b in zip(edges[:-1], edges[1:])]
+        rng = np.random.default_rng(seed)
+        while len(states) > 1:  # merge random adjacent pairs
+            i = int(rng.integers(len(states) - 1))
+            states[i : i + 2] = [tree.combine(states[i], states[i + 1])]
+        got = tree.finalize(states[0])
+        for name in ("ref", "dmean", "m2", "n"):
+            assert getattr(got, name).tobytes() == getattr(expected, name).tobytes()
+
+    run()
