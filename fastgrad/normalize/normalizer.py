@@ -297,7 +297,9 @@ class Normalizer(Estimator):
         """Update the statistics with one more chunk of training samples.
 
         Any number of chunks of any sizes give the statistics of their
-        concatenation (up to rounding). On error the state is unchanged.
+        concatenation: bitwise those of ``fit`` on it for unweighted data
+        without NaN (see Notes), up to rounding otherwise. On error the
+        state is unchanged.
 
         Parameters
         ----------
