@@ -246,6 +246,49 @@ def moments(
         _merge_chunks(part_mean, part_m2, n_samples, f0, f1, &mean[0], &m2[0])
 
 
+def block_moments(
+    const floating[:, :] X,      # IN  see `moments`
+    bint transposed,             # IN
+    double[:, ::1] part_ref,     # OUT (n_blocks, n_features) first sample of each block
+    double[:, ::1] part_mean,    # OUT (n_blocks, n_features) block mean minus part_ref
+    double[:, ::1] part_m2,      # OUT (n_blocks, n_features)
+    int n_threads,               # IN  >= 1
+):
+    """Per-block moments of consecutive blocks of ``CHUNK_SIZE`` samples.
+
+    Block ``c`` covers samples ``c * CHUNK_SIZE`` to ``(c + 1) * CHUNK_SIZE``
+    (the last one may be shorter). Each block's statistics are relative to
+    its own first sample, so they depend only on the block's samples: the
+    same bits whatever array, chunk or batch the block was cut from, and for
+    any thread count (one slot per block). ``fastgrad.normalize.tree`` merges
+    them by a canonical tree.
+    """
+    cdef Py_ssize_t n_samples = X.shape[1] if transposed else X.shape[0]
+    cdef Py_ssize_t n_features = X.shape[0] if transposed else X.shape[1]
+    cdef Py_ssize_t n_chunks = _n_blocks(n_samples, _CHUNK_SIZE)
+    cdef Py_ssize_t fblock = _FEATURE_BLOCK if transposed else n_features
+    cdef Py_ssize_t n_fblocks = _n_blocks(n_features, fblock)
+    cdef Py_ssize_t n_tasks = n_chunks * n_fblocks
+    cdef Py_ssize_t t, c, fb, r0, r1, f0, f1, j
+    if n_samples == 0 or n_features == 0:
+        return
+    n_threads = <int>min(<Py_ssize_t>n_threads, n_tasks)
+    for t in prange(n_tasks, nogil=True, schedule="static", num_threads=n_threads):
+        c = t // n_fblocks
+        fb = t - c * n_fblocks
+        r0 = c * _CHUNK_SIZE
+        r1 = min(r0 + _CHUNK_SIZE, n_samples)
+        f0 = fb * fblock
+        f1 = min(f0 + fblock, n_features)
+        for j in range(f0, f1):
+            if transposed:
+                part_ref[c, j] = X[j, r0]
+            else:
+                part_ref[c, j] = X[r0, j]
+        _tile_moments(X, transposed, r0, r1, f0, f1, &part_ref[c, f0], &part_mean[c, f0],
+                      &part_m2[c, f0])
+
+
 # --------------------------------------------------------------------------
 # Transform
 # --------------------------------------------------------------------------

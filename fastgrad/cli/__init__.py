@@ -78,6 +78,9 @@ def build_parser():
     )
     info.add_argument("--json", action="store_true", help="print the facts as JSON")
     info.set_defaults(func=_cmd_info)
+    from fastgrad.cli import normalize_stats
+
+    normalize_stats.add_parser(sub)
     return parser
 
 

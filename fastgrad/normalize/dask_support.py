@@ -1,0 +1,239 @@
+"""Dask collections in :class:`fastgrad.Normalizer`.
+
+``fit`` / ``partial_fit`` of a ``dask.array.Array`` or a dask DataFrame run
+one pass over the chunks: each chunk becomes a small
+:class:`fastgrad.normalize.tree.TreeState` (the compiled kernel on its full
+blocks, plus the raw rows of the at most two blocks its edges cut), and the
+states are combined by a tree reduction; the data are never gathered. The
+result is bitwise the one of ``fit`` on the same rows as a NumPy array,
+whatever the chunking, the scheduler or the number of workers.
+
+``transform`` / ``inverse_transform`` are lazy: ``map_blocks`` (arrays) or
+``map_partitions`` (DataFrames) with the fitted parameters, same chunks,
+same kind of collection back.
+
+Dask is optional (``pip install 'fastgrad[dask]'``): nothing here imports it
+until a dask collection is passed.
+"""
+
+import copy as _copy
+
+import numpy as np
+
+from fastgrad.normalize import tree
+from fastgrad.normalize.inputs import check_sample_weight, validate_data
+from fastgrad.normalize.stats import dense_moments, masked_moments, merge
+
+__all__ = ["is_dask_collection", "fit_state", "transform"]
+
+MISSING = (
+    "{what} is a dask collection but dask is not importable ({err}); install the "
+    "optional extra: pip install 'fastgrad[dask]' (dask[array,dataframe] and distributed)."
+)
+
+
+def is_dask_collection(X):
+    """True for a dask Array or DataFrame, without importing dask."""
+    mod = type(X).__module__ or ""
+    return (mod == "dask" or mod.startswith(("dask.", "dask_expr"))) and hasattr(
+        X, "__dask_graph__"
+    )
+
+
+def _require(what="X"):
+    try:
+        import dask
+        import dask.array as da
+    except ImportError as err:  # pragma: no cover - exercised without dask
+        raise ImportError(MISSING.format(what=what, err=err)) from err
+    return dask, da
+
+
+def _is_frame(X):
+    return hasattr(X, "map_partitions") and hasattr(X, "columns")
+
+
+def _rows(X, sample_axis, what="X"):
+    """``(array of shape (n_samples, n_features) with one column chunk,
+    column names or None)``."""
+    _, da = _require(what)
+    names = None
+    if _is_frame(X):
+        cols = list(X.columns)
+        if all(isinstance(c, str) for c in cols):
+            names = np.asarray(cols, dtype=object)
+        A = X.to_dask_array(lengths=True)
+        if sample_axis == 1:
+            raise ValueError(
+                f"sample_axis=1 is for arrays of shape (n_x, m); {what} is a DataFrame "
+                "(rows are samples): use sample_axis=0."
+            )
+    elif isinstance(X, da.Array):
+        A = X
+    else:
+        raise TypeError(
+            f"{what} must be a dask Array or DataFrame, got {type(X).__name__}; "
+            "compute it or pass a NumPy array."
+        )
+    if A.ndim != 2:
+        raise ValueError(f"Expected 2D array, got {A.ndim}D array instead: {what}.shape={A.shape}.")
+    if sample_axis == 1:
+        A = A.T
+    if any(np.isnan(c) for c in A.chunks[0]):
+        A = A.compute_chunk_sizes()
+    if A.shape[0] == 0 or A.shape[1] == 0:
+        raise ValueError(f"Found array with shape {A.shape}: {what} is empty.")
+    if A.numblocks[1] > 1:
+        A = A.rechunk({1: -1})
+    return A, names
+
+
+def _as_rows(block):
+    """A NumPy chunk as the kernels read it (float32/float64 rows)."""
+    return validate_data(np.asarray(block), "X", 0).A
+
+
+def _chunk_state(block, start):
+    return tree.chunk_state(_as_rows(block), start, 1)
+
+
+def _chunk_masked(block):
+    return dense_moments(_as_rows(block), 1, "X")
+
+
+def _chunk_weighted(block, w):
+    A = _as_rows(block)
+    return masked_moments(A, check_sample_weight(np.asarray(w), A.shape[0]), "X")
+
+
+def fit_weighted(X, sample_weight, sample_axis, what="X"):
+    """Weighted moments of a dask collection: per chunk (NaN as missing),
+    merged by a fixed pairwise tree in chunk order -- deterministic for a
+    given chunking, not bitwise independent of it. ``sample_weight`` is a
+    1-D dask or NumPy array (rechunked to X's row chunks) or a number."""
+    dask, da = _require(what)
+    A, names = _rows(X, sample_axis, what)
+    n = A.shape[0]
+    if np.ndim(sample_weight) == 0 and not isinstance(sample_weight, da.Array):
+        w = da.full((n,), sample_weight, chunks=(A.chunks[0],), dtype=np.float64)
+    else:
+        w = (
+            sample_weight
+            if isinstance(sample_weight, da.Array)
+            else da.from_array(np.asarray(sample_weight))
+        )
+        if w.ndim != 1 or w.shape[0] != n:
+            raise ValueError(
+                f"sample_weight must have shape ({n},) like the samples of {what}, "
+                f"got shape {w.shape}."
+            )
+        w = w.rechunk((A.chunks[0],))
+    blocks = A.to_delayed().ravel().tolist()
+    weights = w.to_delayed().ravel().tolist()
+    chunk = dask.delayed(_chunk_weighted, pure=True)
+    parts = [chunk(b, wb) for b, wb in zip(blocks, weights)]
+    (m,) = dask.compute(_reduce(dask, parts, merge))
+    return m, A.shape[1], names
+
+
+def _reduce(dask, parts, fn):
+    """Pairwise tree of ``fn`` over delayed ``parts`` (order kept)."""
+    delayed = dask.delayed(fn, pure=True)
+    while len(parts) > 1:
+        nxt = [delayed(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        if len(parts) % 2:
+            nxt.append(parts[-1])
+        parts = nxt
+    return parts[0]
+
+
+def fit_state(X, sample_axis, start, what="X"):
+    """One pass over a dask collection.
+
+    Returns ``(state, moments, n_features, names)``: ``state`` is the
+    :class:`TreeState` of rows ``start:start + n`` (None when the data have
+    NaN, which are redone by the masked path: per chunk, merged in chunk
+    order), ``moments`` the finalized moments when ``start == 0``.
+    """
+    dask, _ = _require(what)
+    A, names = _rows(X, sample_axis, what)
+    blocks = A.to_delayed().ravel().tolist()
+    offsets = np.concatenate([[0], np.cumsum(A.chunks[0])]).astype(int).tolist()
+    chunk = dask.delayed(_chunk_state, pure=True)
+    parts = [chunk(b, start + offsets[i]) for i, b in enumerate(blocks)]
+    (state,) = dask.compute(_reduce(dask, parts, tree.combine))
+    m = tree.finalize(state) if start == 0 else None
+    if not tree.is_finite(state):
+        masked = dask.delayed(_chunk_masked, pure=True)
+        parts = [masked(b) for b in blocks]
+        (m,) = dask.compute(_reduce(dask, parts, merge))
+        state = None
+    return state, m, A.shape[1], names
+
+
+def _transform_block(block, norm, inverse, feature_axis, block_info=None):
+    loc = block_info[0]["array-location"][feature_axis] if block_info else (0, block.shape[1])
+    sub = _copy.copy(norm)
+    f0, f1 = loc
+    for name in ("mean_", "var_", "scale_"):
+        value = getattr(norm, name)
+        if value is not None:
+            setattr(sub, name, value[f0:f1])
+    n = norm.n_samples_seen_
+    if isinstance(n, np.ndarray):
+        sub.n_samples_seen_ = n[f0:f1]
+    sub.n_features_in_ = f1 - f0
+    if hasattr(sub, "feature_names_in_"):
+        del sub.feature_names_in_
+    sub._moments_state = sub._tree_state = None
+    block = np.asarray(block)
+    if inverse:
+        return sub.inverse_transform(block, copy=True)
+    return sub.transform(block, copy=True)
+
+
+def _transform_frame(pdf, norm, inverse):
+    import pandas as pd
+
+    out = _transform_block(pdf.to_numpy(), norm, inverse, 1)
+    return pd.DataFrame(out, index=pdf.index, columns=pdf.columns)
+
+
+def _out_dtype(dtype):
+    dtype = np.dtype(dtype)
+    return dtype if dtype in (np.float16, np.float32, np.float64) else np.dtype(np.float64)
+
+
+def transform(norm, X, inverse, what="X"):
+    """Lazy (inverse) transform of a dask collection, same chunks."""
+    _, da = _require(what)
+    axis = int(norm.sample_axis)
+    d = norm.n_features_in_
+    if _is_frame(X):
+        if axis == 1:
+            raise ValueError(
+                f"sample_axis=1 is for arrays of shape (n_x, m); {what} is a DataFrame: "
+                "use sample_axis=0."
+            )
+        if len(X.columns) != d:
+            raise ValueError(
+                f"{what} has {len(X.columns)} features, but Normalizer is expecting {d} "
+                "features as input."
+            )
+        meta = X._meta.astype(np.float64)
+        return X.map_partitions(_transform_frame, norm, inverse, meta=meta)
+    if not isinstance(X, da.Array):
+        raise TypeError(f"{what} must be a dask Array or DataFrame, got {type(X).__name__}.")
+    if X.ndim != 2 or X.shape[1 - axis] != d:
+        raise ValueError(
+            f"{what} has shape {X.shape}: expected {d} features along axis {1 - axis} "
+            f"(sample_axis={axis})."
+        )
+    return X.map_blocks(
+        _transform_block,
+        norm,
+        inverse,
+        1 - axis,
+        dtype=_out_dtype(X.dtype),
+        meta=np.empty((0, 0), dtype=_out_dtype(X.dtype)),
+    )
