@@ -18,7 +18,7 @@ import numpy as np
 from fastgrad._rng import as_generator
 from fastgrad._threads import effective_n_threads, single_threaded_blas
 from fastgrad._typing import ArrayLike, Params, ScalarFunction, Seed, Thresholds
-from fastgrad.gradcheck import generic, inputs, mlp, options
+from fastgrad.gradcheck import generic, inputs, mlp, options, structured
 from fastgrad.gradcheck.report import GradCheckReport, GradientCheckError, check_thresholds
 from fastgrad.nn.model import MLP
 from fastgrad.nn.protocol import CostModel
@@ -250,102 +250,97 @@ def _as_theta(theta, name="theta"):
 
 def check_grad(
     f: ScalarFunction,
-    theta: ArrayLike,
-    grad: ArrayLike | Callable[[np.ndarray], ArrayLike],
+    theta: ArrayLike | dict | list | tuple,
+    grad: ArrayLike | dict | list | tuple | Callable,
     *,
     epsilon: float = 1e-7,
+    mode: str = "full",
+    k: int | None = None,
+    seed: Seed = None,
+    workers: int | None = None,
     thresholds: Thresholds | None = None,
-    raise_on_failure: bool = False,
     progress: bool | None = None,
+    raise_on_failure: bool = False,
 ) -> GradCheckReport:
     """Check a gradient of any Python function ``f(theta) -> float``.
 
     Parameters
     ----------
     f : callable
-        Receives a read-only array shaped like ``theta``; must return one
-        real number.
-    theta : array_like, any shape, not empty
-    grad : array_like shaped like ``theta``, or callable ``grad(theta)``
+        Receives ``theta``'s structure (an array, a dict or a list/tuple) made
+        of read-only float64 arrays; must return one real number.
+    theta : array_like, dict of arrays, or list/tuple of arrays
+        The point. A dict may use any keys (``{"conv_w": ..., "db2": ...}``);
+        the report has one block per key (per position for a list/tuple,
+        ``theta[0]``, ...), named by it. A list counts as several blocks only
+        when every item is an ndarray. Never modified.
+    grad : same structure as ``theta``, or callable ``grad(theta)``
+        The gradient to check (a callable receives a writable copy of theta).
     epsilon : float, default 1e-7
+    mode : {"full", "sampled", "directional"}
+        As for :func:`gradient_check`: ``sampled`` checks ``k`` coordinates
+        (default 10) of every block, ``directional`` ``k`` random unit
+        directions (default 3) inside every block, and a block that fails
+        along them is then checked in full.
+    k : int, optional
+    seed : int, None or numpy.random.Generator
+        For ``sampled`` and ``directional``.
+    workers : None or 1
+        The evaluation is serial (parallel evaluation is not available yet:
+        any other value is refused).
     thresholds : (float, float), default (1e-6, 1e-3)
-    raise_on_failure : bool, default False
     progress : bool or None
         As for :func:`gradient_check`.
+    raise_on_failure : bool, default False
 
     Returns
     -------
     GradCheckReport
-        One block, ``"theta"``; ``report.numerical["theta"]`` is the
-        numerical gradient.
+        One block per key/position (``"theta"`` for one array);
+        ``report.numerical[name]`` is the numerical gradient of that block.
     """
+    t0 = time.perf_counter()
     _check_callable(f)
     eps = options.epsilon(epsilon)
+    mode = options.mode(mode)
+    k = options.k(k, mode)
+    options.workers(workers)
     raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
     thresholds = check_thresholds(thresholds)
     progress = options.progress(progress)
-    work = _as_theta(theta)
-    if work.size == 0:
-        raise ValueError(f"theta is empty (shape {work.shape}): there is nothing to check")
-    g = grad(work.copy()) if callable(grad) else grad
-    g = _as_theta(g, "grad")
-    if g.shape != work.shape:
-        hint = " (it looks transposed)" if g.shape == work.shape[::-1] and g.ndim == 2 else ""
-        raise ValueError(f"grad has shape {g.shape}, expected {work.shape} like theta{hint}")
-    return _callable_report(
-        f,
-        work.reshape(-1),
-        work,
-        g.ravel(),
-        eps,
-        thresholds,
-        raise_on_failure,
-        title=_callable_name(f),
-        blocks=[("theta", slice(0, work.size), work.shape)],
-        prefix="",
+    rng = as_generator(seed)
+    st, flat = structured.flatten(theta, "theta")
+    if callable(grad):
+        grad = grad(
+            st.views(flat.copy()) if st.kind != "array" else flat.copy().reshape(st.blocks[0][2])
+        )
+    analytic = st.flatten_like(grad, "grad")
+    view = st.views(flat)
+    run = dict(
+        call=f,
+        flat=flat,
+        eps=eps,
+        blocks=st.blocks,
+        fname=_argument_name(f),
         progress=progress,
+        view=view,
+        prefix="",
     )
-
-
-def _callable_report(
-    f,
-    flat,
-    view,
-    analytic,
-    eps,
-    thresholds,
-    raise_on_failure,
-    *,
-    title,
-    blocks,
-    prefix,
-    progress=None,
-):
-    t0 = time.perf_counter()
-    P = flat.size
-    numerical = generic.central_differences(
-        f,
-        flat,
-        generic.read_only(view),
-        eps,
-        np.arange(P, dtype=np.intp),
-        blocks,
-        _argument_name(f),
-        progress,
-        "fastgrad check_grad",
-    )
+    desc = "fastgrad check_grad"
+    if mode == "directional":
+        found = generic._directional_run(analytic, k, rng, thresholds, desc, **run)
+    else:
+        found = generic._coordinates_run(mode, k, rng, desc, **run)
     return generic.build_report(
-        title=title,
+        title=_callable_name(f),
         analytic=analytic,
-        numerical=numerical,
-        checked=np.ones(P, dtype=bool),
-        blocks=blocks,
-        prefix=prefix,
-        mode="callable",
+        blocks=st.blocks,
+        prefix="",
         eps=eps,
         thresholds=thresholds,
         seconds=time.perf_counter() - t0,
         raise_on_failure=raise_on_failure,
+        **found,
     )
 
 

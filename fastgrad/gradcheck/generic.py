@@ -132,7 +132,9 @@ def relative_difference(a, n):
     )[0]
 
 
-def directional(call, flat, view, eps, grads_flat, blocks, k, rng, fname, progress, desc):
+def directional(
+    call, flat, view, eps, grads_flat, blocks, k, rng, fname, progress, desc, prefix="d"
+):
     """k random unit directions v inside every block.
 
     Each compares ``(J(θ⁺) − J(θ⁻)) / 2ε`` with ``g · (θ⁺ − θ⁻) / 2ε`` where
@@ -182,7 +184,7 @@ def directional(call, flat, view, eps, grads_flat, blocks, k, rng, fname, progre
                 ana[r] = float(np.dot(grads_flat[sl], step)) / (2 * eps)
                 done += 1
                 bar.update(done)
-            out["d" + name] = (num, ana, np.zeros(k, dtype=bool))
+            out[prefix + name] = (num, ana, np.zeros(k, dtype=bool))
     finally:
         bar.close()
     _check_untouched(flat, saved, fname)
@@ -332,23 +334,38 @@ def _cost_call(model, params, grads, X, Y):
 
 
 def _directional_run(
-    analytic, k, rng, thresholds, desc, *, call, flat, eps, blocks, fname, progress
+    analytic,
+    k,
+    rng,
+    thresholds,
+    desc,
+    *,
+    call,
+    flat,
+    eps,
+    blocks,
+    fname,
+    progress,
+    view=None,
+    prefix="d",
 ):
     """Directions in every block; a block that fails is checked in full."""
-    directions = directional(call, flat, None, eps, analytic, blocks, k, rng, fname, progress, desc)
+    directions = directional(
+        call, flat, view, eps, analytic, blocks, k, rng, fname, progress, desc, prefix
+    )
     numerical = np.full(flat.size, np.nan)
     checked = np.zeros(flat.size, dtype=bool)
     failing, hints = [], []
     for name, sl, _ in blocks:
-        num, ana, _ = directions["d" + name]
+        num, ana, _ = directions[prefix + name]
         if relative_difference(ana, num) >= thresholds[0]:
             failing.append(name)
             coords = np.arange(sl.start, sl.stop)
             numerical[sl] = central_differences(
-                call, flat, None, eps, coords, blocks, fname, progress, desc + f" (d{name})"
+                call, flat, view, eps, coords, blocks, fname, progress, desc + f" ({prefix}{name})"
             )
             checked[sl] = True
-            hints.append(f"d{name} failed along random directions; checked in full")
+            hints.append(f"{prefix}{name} failed along random directions; checked in full")
     return dict(
         numerical=numerical,
         checked=checked,
@@ -359,11 +376,13 @@ def _directional_run(
     )
 
 
-def _coordinates_run(mode, k, rng, desc, *, call, flat, eps, blocks, fname, progress):
+def _coordinates_run(
+    mode, k, rng, desc, *, call, flat, eps, blocks, fname, progress, view=None, prefix="d"
+):
     """Every coordinate (``full``) or ``k`` from every block (``sampled``)."""
     P = flat.size
     coords = np.arange(P) if mode == "full" else sample_coordinates(blocks, k, rng)
-    n = central_differences(call, flat, None, eps, coords, blocks, fname, progress, desc)
+    n = central_differences(call, flat, view, eps, coords, blocks, fname, progress, desc)
     if mode == "full":
         return dict(numerical=n, checked=np.ones(P, dtype=bool), mode="callable")
     numerical = np.full(P, np.nan)

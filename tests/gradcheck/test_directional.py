@@ -1,4 +1,5 @@
 """Sampled and directional checks: seeded, per block, and they find bugs."""
+
 import numpy as np
 import pytest
 

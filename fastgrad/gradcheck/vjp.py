@@ -1,0 +1,186 @@
+"""Checking a layer's backward pass: vector-Jacobian products.
+
+``check_vjp(f, inputs, grads, upstream)`` checks the gradients of the scalar
+``⟨upstream, f(inputs)⟩`` with respect to every input, which is how custom
+layers are tested (torch's ``grad_outputs``, chainer's ``y_grad``). The
+numerical side is
+
+    Σ upstream · (f(x + εe_i) − f(x − εe_i)) / step_i
+
+with the difference of the two outputs taken elementwise *before* the dot
+product: no cancellation between two large scalars.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+
+import numpy as np
+
+from fastgrad import _progress
+from fastgrad._rng import as_generator
+from fastgrad.gradcheck import generic, options, structured
+from fastgrad.gradcheck.inputs import check_steps, coordinate_name, real_array
+from fastgrad.gradcheck.report import check_thresholds
+
+
+def _positional_names(f, n):
+    """The names of ``f``'s first n positional parameters, when it has them."""
+    try:
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = [p.name for p in params if p.kind in kinds]
+    return names[:n] if len(names) >= n else None
+
+
+def _caller(f, kind):
+    if kind == "array":
+        return f
+    if kind == "dict":
+        return lambda v: f(**v)
+    return lambda v: f(*v)
+
+
+def _output(y, fname, where="at inputs"):
+    if isinstance(y, (bool, np.bool_)):
+        raise TypeError(f"{fname} must return an array of real numbers, got bool")
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"{fname} must return an array of real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{fname} returned NaN or inf {where}: the output must be finite")
+    return arr
+
+
+def check_vjp(
+    f,
+    inputs,
+    grads,
+    upstream=None,
+    *,
+    epsilon=1e-7,
+    seed=None,
+    workers=None,
+    thresholds=None,
+    progress=None,
+    raise_on_failure=False,
+):
+    """Check the backward pass of an array-valued function (a layer).
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x)`` for one array, ``f(*inputs)`` for a tuple/list, ``f(**inputs)``
+        for a dict; returns an array (any shape). Its inputs are read-only
+        float64 arrays.
+    inputs : array, tuple/list of arrays, or dict of arrays
+    grads : the same structure
+        The gradients of ``⟨upstream, f(inputs)⟩`` (``Σ upstream * f(inputs)``)
+        with respect to each input, from the user's backward pass.
+    upstream : array shaped like f's output, optional
+        The upstream gradient ``dL/dy``; default: standard normal draws from
+        ``seed``.
+    epsilon : float, default 1e-7
+    seed : int, None or numpy.random.Generator
+        For the default ``upstream``.
+    workers : None or 1
+        Serial evaluation (other values are refused for now).
+    thresholds, progress, raise_on_failure
+        As for :func:`fastgrad.check_grad`.
+
+    Returns
+    -------
+    GradCheckReport
+        One block per input, named by its key, by ``f``'s parameter name for
+        a tuple/list (``x``, ``w``, ``b`` for ``conv(x, w, b)``), else
+        ``inputs[i]``; ``report.numerical[name]`` is the numerical VJP.
+    """
+    t0 = time.perf_counter()
+    if not callable(f):
+        raise TypeError(f"f must be a callable returning an array, got {type(f).__name__}")
+    eps = options.epsilon(epsilon)
+    options.workers(workers)
+    raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
+    thresholds = check_thresholds(thresholds)
+    progress = options.progress(progress)
+    rng = as_generator(seed)
+    names = None
+    if isinstance(inputs, (list, tuple)) and structured.is_structure(inputs):
+        names = _positional_names(f, len(inputs))
+    st, flat = structured.flatten(inputs, "inputs", names=names)
+    if st.kind == "array":
+        st.names = ["x"]
+        st.blocks = [("x",) + st.blocks[0][1:]]
+    analytic = st.flatten_like(grads, "grads")
+    view = st.views(flat)
+    call = _caller(f, st.kind)
+    fname = f"f ({getattr(f, '__name__', type(f).__name__)})"
+    y0 = _output(call(view), fname)
+    if upstream is None:
+        u = rng.standard_normal(y0.shape)
+    else:
+        u = real_array(upstream, "upstream", warn=False)
+        if u.shape != y0.shape:
+            raise ValueError(f"upstream has shape {u.shape}, expected {y0.shape} like f's output")
+    numerical = _numerical_vjp(call, flat, view, eps, u, st.blocks, fname, progress)
+    report = generic.build_report(
+        title=f"vjp of {getattr(f, '__name__', type(f).__name__)}",
+        analytic=analytic,
+        numerical=numerical,
+        checked=np.ones(flat.size, dtype=bool),
+        blocks=st.blocks,
+        prefix="",
+        mode="vjp",
+        eps=eps,
+        thresholds=thresholds,
+        seconds=time.perf_counter() - t0,
+        raise_on_failure=False,
+    )
+    report.upstream = u
+    if raise_on_failure:
+        report.raise_if_failed()
+    return report
+
+
+def _numerical_vjp(call, flat, view, eps, u, blocks, fname, progress):
+    P = flat.size
+    coords = np.arange(P, dtype=np.intp)
+    check_steps(flat, eps, coords, blocks)
+    saved = flat.copy()
+    out = np.empty(P)
+    uf = u.ravel()
+    bar = _progress.Progress(P, progress, "fastgrad check_vjp")
+    try:
+        for i in range(P):
+            orig = saved[i]
+            plus, minus = orig + eps, orig - eps
+            sides = []
+            for sign, point in ((1, plus), (-1, minus)):
+                flat[i] = point
+                try:
+                    y = call(view)
+                except ValueError as e:
+                    if "read-only" in str(e):
+                        raise generic._wrote_error(fname) from e
+                    raise
+                finally:
+                    flat[i] = orig
+                where = f"at {coordinate_name(blocks, i)} {'+' if sign > 0 else '-'} epsilon"
+                y = _output(y, fname, where)
+                if y.shape != u.shape:
+                    raise ValueError(
+                        f"{fname} returned shape {y.shape} {where} but {u.shape} at inputs"
+                    )
+                sides.append(y.ravel())
+            out[i] = float(np.dot(uf, sides[0] - sides[1])) / (plus - minus)
+            if (i & 63) == 63:
+                bar.update(i + 1)
+        bar.update(P)
+    finally:
+        bar.close()
+    generic._check_untouched(flat, saved, fname)
+    return out
