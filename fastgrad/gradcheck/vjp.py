@@ -44,14 +44,23 @@ def _caller(f, kind):
     return lambda v: f(*v)
 
 
+def _call(call, view, fname):
+    try:
+        return call(view)
+    except ValueError as e:
+        if "read-only" in str(e):
+            raise generic._wrote_error(fname) from e
+        raise
+
+
 def _output(y, fname, where="at inputs"):
     if isinstance(y, (bool, np.bool_)):
         raise TypeError(f"{fname} must return an array of real numbers, got bool")
     arr = np.asarray(y)
     if arr.dtype.kind not in "fiu":
         raise TypeError(f"{fname} must return an array of real numbers, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
-    if not np.isfinite(arr).all():
+    arr = np.array(arr, dtype=np.float64, copy=True)  # f may return a view of its input
+    if where is not None and not np.isfinite(arr).all():
         raise ValueError(f"{fname} returned NaN or inf {where}: the output must be finite")
     return arr
 
@@ -119,7 +128,7 @@ def check_vjp(
     view = st.views(flat)
     call = _caller(f, st.kind)
     fname = f"f ({getattr(f, '__name__', type(f).__name__)})"
-    y0 = _output(call(view), fname)
+    y0 = _output(_call(call, view, fname), fname)
     if upstream is None:
         u = rng.standard_normal(y0.shape)
     else:
@@ -162,15 +171,12 @@ def _numerical_vjp(call, flat, view, eps, u, blocks, fname, progress):
             for sign, point in ((1, plus), (-1, minus)):
                 flat[i] = point
                 try:
-                    y = call(view)
-                except ValueError as e:
-                    if "read-only" in str(e):
-                        raise generic._wrote_error(fname) from e
-                    raise
+                    y = _output(_call(call, view, fname), fname, where=None)
                 finally:
                     flat[i] = orig
                 where = f"at {coordinate_name(blocks, i)} {'+' if sign > 0 else '-'} epsilon"
-                y = _output(y, fname, where)
+                if not np.isfinite(y).all():
+                    raise ValueError(f"{fname} returned NaN or inf {where}")
                 if y.shape != u.shape:
                     raise ValueError(
                         f"{fname} returned shape {y.shape} {where} but {u.shape} at inputs"
