@@ -18,10 +18,11 @@ import numpy as np
 from fastgrad._rng import as_generator
 from fastgrad._threads import effective_n_threads, single_threaded_blas
 from fastgrad._typing import ArrayLike, Params, ScalarFunction, Seed, Thresholds
-from fastgrad.gradcheck import generic, inputs, mlp, options, structured
+from fastgrad.gradcheck import generic, inputs, kinks, mlp, options, structured
 from fastgrad.gradcheck.report import GradCheckReport, GradientCheckError, check_thresholds
 from fastgrad.nn.model import MLP
 from fastgrad.nn.protocol import CostModel
+from fastgrad.nn.spec import sample_coordinates
 
 MODES = options.MODES
 
@@ -330,7 +331,7 @@ def check_grad(
     if mode == "directional":
         found = generic._directional_run(analytic, k, rng, thresholds, desc, **run)
     else:
-        found = generic._coordinates_run(mode, k, rng, desc, **run)
+        found = _coordinates_with_kinks(mode, k, rng, desc, analytic, **run)
     return generic.build_report(
         title=_callable_name(f),
         analytic=analytic,
@@ -341,6 +342,54 @@ def check_grad(
         seconds=time.perf_counter() - t0,
         raise_on_failure=raise_on_failure,
         **found,
+    )
+
+
+def _coordinates_with_kinks(mode, k, rng, desc, analytic, *, call, flat, view, **run):
+    """Every coordinate (``full``) or ``k`` per block (``sampled``), keeping
+    f(θ ± εe_i) for the kink test (one more evaluation, f at θ itself)."""
+    P = flat.size
+    coords = np.arange(P) if mode == "full" else sample_coordinates(run["blocks"], k, rng)
+    coords = np.ascontiguousarray(coords, dtype=np.intp)
+    f0 = generic._call_once(call, view, run["fname"])
+    if not np.isfinite(f0):
+        raise ValueError(f"{run['fname']} returned {f0!r} at theta itself: f must be finite there")
+    values = np.empty((coords.size, 2))
+    n = generic.central_differences(
+        call,
+        flat,
+        view,
+        run["eps"],
+        coords,
+        run["blocks"],
+        run["fname"],
+        run["progress"],
+        desc,
+        values=values,
+    )
+    kink, sub, sp, sm = kinks.find(flat[coords], run["eps"], f0, values, n, analytic[coords])
+    numerical = np.full(P, np.nan)
+    checked = np.zeros(P, dtype=bool)
+    numerical[coords], checked[coords] = n, True
+    mask = np.zeros(P, dtype=bool)
+    mask[coords[sub]] = True
+    hints = []
+    bad = kink & ~sub
+    if bad.any():
+        j = int(np.argmax(bad))
+        where = inputs.coordinate_name(run["blocks"], int(coords[j]))
+        hints.append(
+            f"{int(bad.sum())} coordinate(s) sit on a kink of f but the analytic value is not "
+            f"between the one-sided slopes (first at {where}: analytic {analytic[coords[j]]:.6g}, "
+            f"slopes {sm[j]:.6g} and {sp[j]:.6g}): not a subgradient"
+        )
+    return dict(
+        numerical=numerical,
+        checked=checked,
+        mode="callable" if mode == "full" else mode,
+        kinks=mask,
+        kink_text="sit on a kink of f (the one-sided slopes disagree)",
+        extra_hints=hints,
     )
 
 

@@ -51,7 +51,7 @@ def read_only(arr):
 # -- the loops ----------------------------------------------------------------
 
 
-def central_differences(call, flat, view, eps, coords, blocks, fname, progress, desc):
+def central_differences(call, flat, view, eps, coords, blocks, fname, progress, desc, values=None):
     """Numerical gradient at ``coords`` through the compiled loop, with the
     caller-facing errors. ``flat`` is the (writable) working θ, ``view`` what
     ``call`` receives (read-only views of ``flat``)."""
@@ -61,7 +61,9 @@ def central_differences(call, flat, view, eps, coords, blocks, fname, progress, 
     out = np.empty(coords.size)
     bar = _progress.Progress(coords.size, progress, desc)
     try:
-        _generic_kernel.central_differences(call, flat, view, eps, coords, out, bar.update, fname)
+        _generic_kernel.central_differences(
+            call, flat, view, eps, coords, out, bar.update, fname, values
+        )
     except _generic_kernel.NonFiniteValue as e:
         raise _non_finite_error(call, view, e, blocks, saved, eps, fname) from None
     except _generic_kernel.VanishingStep as e:  # pragma: no cover - check_steps refuses first
@@ -207,11 +209,24 @@ def build_report(
     failing=(),
     extra_hints=(),
     raise_on_failure=False,
+    kinks=None,
+    kink_text=None,
+    notes=(),
 ):
-    """The report of a callable check (raised as GradientCheckError when asked)."""
+    """The report of a callable check (raised as GradientCheckError when asked).
+
+    ``kinks``: a mask over θ of checked coordinates left out of the verdict
+    (kinks where the analytic value is a subgradient); None for none."""
     P = analytic.size
-    kinks = np.zeros(P, dtype=bool)
-    if directions is not None:
+    diff_all = None
+    if kinks is not None and kinks.any():
+        use = checked & ~kinks
+        diff = relative_difference(analytic[use], numerical[use])
+        diff_all = relative_difference(analytic[checked], numerical[checked])
+    kinks = np.zeros(P, dtype=bool) if kinks is None else kinks
+    if diff_all is not None:
+        pass
+    elif directions is not None:
         nums, anas = (np.concatenate([v[i] for v in directions.values()]) for i in range(2))
         diff = relative_difference(anas, nums)
     elif checked.all():
@@ -239,12 +254,12 @@ def build_report(
     report = GradCheckReport(
         title=title,
         difference=diff,
-        difference_all=diff,
+        difference_all=diff if diff_all is None else diff_all,
         numerical={n: numerical[sl].reshape(s) for n, (_, sl, s) in zip(names, blocks)},
         blocks=rows,
         n_params=P,
         n_checked=n_checked,
-        n_kinks=0,
+        n_kinks=int(np.count_nonzero(kinks & checked)),
         mode=mode,
         epsilon=eps,
         n_threads=1,
@@ -253,6 +268,8 @@ def build_report(
         thresholds=thresholds,
         extra_hints=list(extra_hints),
         directions=directions,
+        kink_text=kink_text,
+        notes=notes,
     )
     if raise_on_failure:
         report.raise_if_failed()
