@@ -11,6 +11,7 @@ backprop by ``‖a − n‖₂ / (‖a‖₂ + ‖n‖₂)`` and returns a
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -18,7 +19,16 @@ import numpy as np
 from fastgrad._rng import as_generator
 from fastgrad._threads import effective_n_threads, single_threaded_blas
 from fastgrad._typing import ArrayLike, Params, ScalarFunction, Seed, Thresholds
-from fastgrad.gradcheck import generic, inputs, kinks, mlp, options, structured
+from fastgrad.gradcheck import (
+    _generic_kernel,
+    generic,
+    inputs,
+    kinks,
+    lowprec,
+    mlp,
+    options,
+    structured,
+)
 from fastgrad.gradcheck.report import GradCheckReport, GradientCheckError, check_thresholds
 from fastgrad.nn.model import MLP
 from fastgrad.nn.protocol import CostModel
@@ -307,16 +317,33 @@ def check_grad(
     k = options.k(k, mode)
     options.workers(workers)
     raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
+    thresholds_given = thresholds
     thresholds = check_thresholds(thresholds)
     progress = options.progress(progress)
     rng = as_generator(seed)
-    st, flat = structured.flatten(theta, "theta")
+    st, flat = structured.flatten(theta, "theta", warn=False)
     if callable(grad):
-        grad = grad(
-            st.views(flat.copy()) if st.kind != "array" else flat.copy().reshape(st.blocks[0][2])
-        )
-    analytic = st.flatten_like(grad, "grad")
+        grad = grad(st.copies(flat))
     view = st.views(flat)
+    raw = _raw_call(f, view, _argument_name(f))
+    f32 = lowprec.is_float32(raw) or lowprec.is_float32(grad)
+    analytic = st.flatten_like(grad, "grad", warn=not f32)
+    if not f32:
+        for label, dt in structured.low_precision(theta):
+            warnings.warn(
+                f"{label} is {dt}; upcast to float64 (a finite difference "
+                "with epsilon=1e-7 needs double precision)",
+                UserWarning,
+                stacklevel=2,
+            )
+    if f32:
+        if mode == "directional":
+            raise ValueError(
+                "mode='directional' is not available for a float32 model (f returns float32 "
+                "or grad is float32); use mode='full' or 'sampled'"
+            )
+        if thresholds_given is None:
+            thresholds = lowprec.THRESHOLDS
     run = dict(
         call=f,
         flat=flat,
@@ -331,7 +358,7 @@ def check_grad(
     if mode == "directional":
         found = generic._directional_run(analytic, k, rng, thresholds, desc, **run)
     else:
-        found = _coordinates_with_kinks(mode, k, rng, desc, analytic, **run)
+        found = _coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, **run)
     return generic.build_report(
         title=_callable_name(f),
         analytic=analytic,
@@ -345,29 +372,36 @@ def check_grad(
     )
 
 
-def _coordinates_with_kinks(mode, k, rng, desc, analytic, *, call, flat, view, **run):
+def _raw_call(f, view, fname):
+    """f at θ itself, as returned (its dtype tells a float32 model)."""
+    try:
+        return f(view)
+    except ValueError as e:
+        if "read-only" in str(e):
+            raise generic._wrote_error(fname) from e
+        raise
+
+
+def _coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, *, call, flat, view, **run):
     """Every coordinate (``full``) or ``k`` per block (``sampled``), keeping
     f(θ ± εe_i) for the kink test (one more evaluation, f at θ itself)."""
     P = flat.size
     coords = np.arange(P) if mode == "full" else sample_coordinates(run["blocks"], k, rng)
     coords = np.ascontiguousarray(coords, dtype=np.intp)
-    f0 = generic._call_once(call, view, run["fname"])
+    f0 = _generic_kernel.as_real_scalar(raw, run["fname"])
     if not np.isfinite(f0):
         raise ValueError(f"{run['fname']} returned {f0!r} at theta itself: f must be finite there")
-    values = np.empty((coords.size, 2))
-    n = generic.central_differences(
-        call,
-        flat,
-        view,
-        run["eps"],
-        coords,
-        run["blocks"],
-        run["fname"],
-        run["progress"],
-        desc,
-        values=values,
+    args = (call, flat, view, run["eps"], coords, run["blocks"], run["fname"], run["progress"])
+    notes, steps, unit = (), None, kinks.U64
+    if f32:
+        n, values, hp, hm, h = lowprec.differences(*args, desc)
+        notes, steps, unit = (lowprec.note(h, values, f0),), (hp, hm), lowprec.U32
+    else:
+        values = np.empty((coords.size, 2))
+        n = generic.central_differences(*args, desc, values=values)
+    kink, sub, sp, sm = kinks.find(
+        flat[coords], run["eps"], f0, values, n, analytic[coords], unit, steps
     )
-    kink, sub, sp, sm = kinks.find(flat[coords], run["eps"], f0, values, n, analytic[coords])
     numerical = np.full(P, np.nan)
     checked = np.zeros(P, dtype=bool)
     numerical[coords], checked[coords] = n, True
@@ -390,6 +424,7 @@ def _coordinates_with_kinks(mode, k, rng, desc, analytic, *, call, flat, view, *
         kinks=mask,
         kink_text="sit on a kink of f (the one-sided slopes disagree)",
         extra_hints=hints,
+        notes=notes,
     )
 
 

@@ -60,12 +60,21 @@ class Structure:
             return dict(zip(self.keys, parts))
         return tuple(parts) if self.kind == "tuple" else list(parts)
 
-    def flatten_like(self, value, name):
+    def copies(self, flat):
+        """``flat`` in the caller's structure, as writable copies."""
+        parts = [flat[sl].reshape(shape).copy() for _, sl, shape in self.blocks]
+        if self.kind == "array":
+            return parts[0]
+        if self.kind == "dict":
+            return dict(zip(self.keys, parts))
+        return tuple(parts) if self.kind == "tuple" else list(parts)
+
+    def flatten_like(self, value, name, warn=True):
         """A gradient of the same structure as one float64 (P,) vector."""
         if self.kind == "array":
             if is_structure(value):
                 raise TypeError(f"{name} must be an array like theta, got a {type(value).__name__}")
-            arrays = [real_array(value, name, stacklevel=6)]
+            arrays = [real_array(value, name, warn=warn, stacklevel=6)]
         elif self.kind == "dict":
             if not isinstance(value, dict):
                 raise TypeError(
@@ -79,7 +88,9 @@ class Structure:
                     f"{name} keys do not match theta: missing {missing}, unexpected {extra} "
                     f"(expected exactly {self.keys})"
                 )
-            arrays = [real_array(value[k], f"{name}[{k!r}]", stacklevel=6) for k in self.keys]
+            arrays = [
+                real_array(value[k], f"{name}[{k!r}]", warn=warn, stacklevel=6) for k in self.keys
+            ]
         else:
             if not isinstance(value, (list, tuple)) or len(value) != len(self.keys):
                 raise TypeError(
@@ -87,7 +98,9 @@ class Structure:
                     f"got {type(value).__name__}"
                     + (f" of length {len(value)}" if isinstance(value, (list, tuple)) else "")
                 )
-            arrays = [real_array(v, f"{name}[{i}]", stacklevel=6) for i, v in enumerate(value)]
+            arrays = [
+                real_array(v, f"{name}[{i}]", warn=warn, stacklevel=6) for i, v in enumerate(value)
+            ]
         for arr, (bname, _, shape) in zip(arrays, self.blocks):
             if arr.shape != shape:
                 hint = (
@@ -102,26 +115,45 @@ class Structure:
         return np.concatenate([a.ravel() for a in arrays])
 
 
-def flatten(value, name="theta", names=None):
+def low_precision(value, name="theta"):
+    """``[(label, dtype)]`` of the float16/float32 arrays in ``value``."""
+    if isinstance(value, dict):
+        items = [(f"{name}[{k!r}]", v) for k, v in value.items()]
+    elif is_structure(value):
+        items = [(f"{name}[{i}]", v) for i, v in enumerate(value)]
+    else:
+        items = [(name, value)]
+    out = []
+    for label, v in items:
+        dt = getattr(v, "dtype", None)
+        if dt is not None and dt.kind == "f" and dt.itemsize < 8:
+            out.append((label, dt))
+    return out
+
+
+def flatten(value, name="theta", names=None, warn=True):
     """``value`` -> (Structure, flat float64 copy).
 
     ``names`` optionally names the positions of a list/tuple (a VJP's
-    argument names); otherwise positions are ``name[i]``.
+    argument names); otherwise positions are ``name[i]``. ``warn=False``
+    leaves the float32 upcast warning to the caller.
     """
     if isinstance(value, dict):
         if not value:
             raise ValueError(f"{name} is an empty dict: there is nothing to check")
         keys = list(value)
-        arrays = [real_array(value[k], f"{name}[{k!r}]", stacklevel=6) for k in keys]
+        arrays = [real_array(value[k], f"{name}[{k!r}]", warn=warn, stacklevel=6) for k in keys]
         labels = [str(k) for k in keys]
         kind = "dict"
     elif is_structure(value):
         keys = list(range(len(value)))
-        arrays = [real_array(v, f"{name}[{i}]", stacklevel=6) for i, v in enumerate(value)]
+        arrays = [
+            real_array(v, f"{name}[{i}]", warn=warn, stacklevel=6) for i, v in enumerate(value)
+        ]
         labels = list(names) if names is not None else [f"{name}[{i}]" for i in keys]
         kind = "tuple" if isinstance(value, tuple) else "list"
     else:
-        arr = real_array(value, name, stacklevel=6)
+        arr = real_array(value, name, warn=warn, stacklevel=6)
         if arr.size == 0:
             raise ValueError(f"{name} is empty (shape {arr.shape}): there is nothing to check")
         st = Structure("array", [None], [name], [arr.shape])
