@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from fastgrad import _progress
 from fastgrad._rng import as_generator
 from fastgrad._threads import effective_n_threads, single_threaded_blas
 from fastgrad._typing import ArrayLike, Params, ScalarFunction, Seed, Thresholds
@@ -27,6 +28,7 @@ from fastgrad.gradcheck import (
     lowprec,
     mlp,
     options,
+    parallel,
     structured,
 )
 from fastgrad.gradcheck.report import GradCheckReport, GradientCheckError, check_thresholds
@@ -296,9 +298,12 @@ def check_grad(
     k : int, optional
     seed : int, None or numpy.random.Generator
         For ``sampled`` and ``directional``.
-    workers : None or 1
-        The evaluation is serial (parallel evaluation is not available yet:
-        any other value is refused).
+    workers : None, int or concurrent.futures.Executor
+        ``N`` evaluates the coordinates in N processes (``f`` shipped with
+        cloudpickle: ``pip install fastgrad[parallel]``); an Executor is used
+        as is. The report is identical to the bit to the serial one. A check
+        estimated under 0.2 s stays serial with ``workers=N`` (see
+        :mod:`fastgrad.gradcheck.parallel`). Not with ``mode="directional"``.
     thresholds : (float, float), default (1e-6, 1e-3)
     progress : bool or None
         As for :func:`gradient_check`.
@@ -315,7 +320,7 @@ def check_grad(
     eps = options.epsilon(epsilon)
     mode = options.mode(mode)
     k = options.k(k, mode)
-    options.workers(workers)
+    workers = parallel.check_workers(workers)
     raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
     thresholds_given = thresholds
     thresholds = check_thresholds(thresholds)
@@ -325,7 +330,9 @@ def check_grad(
     if callable(grad):
         grad = grad(st.copies(flat))
     view = st.views(flat)
+    t_call = time.perf_counter()
     raw = _raw_call(f, view, _argument_name(f))
+    t_call = time.perf_counter() - t_call
     f32 = lowprec.is_float32(raw) or lowprec.is_float32(grad)
     analytic = st.flatten_like(grad, "grad", warn=not f32)
     if not f32:
@@ -356,9 +363,16 @@ def check_grad(
     )
     desc = "fastgrad check_grad"
     if mode == "directional":
+        if workers is not None:
+            raise ValueError(
+                "workers= is not available with mode='directional' (a few directions per "
+                "block run serially); use mode='full' or 'sampled' with workers, or workers=None"
+            )
         found = generic._directional_run(analytic, k, rng, thresholds, desc, **run)
     else:
-        found = _coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, **run)
+        found = _coordinates_with_kinks(
+            mode, k, rng, desc, analytic, raw, f32, (workers, t_call, st), **run
+        )
     return generic.build_report(
         title=_callable_name(f),
         analytic=analytic,
@@ -382,7 +396,9 @@ def _raw_call(f, view, fname):
         raise
 
 
-def _coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, *, call, flat, view, **run):
+def _coordinates_with_kinks(
+    mode, k, rng, desc, analytic, raw, f32, pool, *, call, flat, view, **run
+):
     """Every coordinate (``full``) or ``k`` per block (``sampled``), keeping
     f(θ ± εe_i) for the kink test (one more evaluation, f at θ itself)."""
     P = flat.size
@@ -392,13 +408,37 @@ def _coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, *, call, fla
     if not np.isfinite(f0):
         raise ValueError(f"{run['fname']} returned {f0!r} at theta itself: f must be finite there")
     args = (call, flat, view, run["eps"], coords, run["blocks"], run["fname"], run["progress"])
-    notes, steps, unit = (), None, kinks.U64
-    if f32:
+    notes, steps, unit = [], None, kinks.U64
+    workers, t_call, st = pool
+    use, chunk, n_workers = parallel.plan(workers, coords.size, t_call)
+    if use:
+        bar = _progress.Progress(coords.size, run["progress"], desc)
+        try:
+            n, values, st32, n_chunks = parallel.run(
+                workers,
+                "f32" if f32 else "central",
+                call,
+                st,
+                flat,
+                run["eps"],
+                coords,
+                run["fname"],
+                chunk,
+                bar,
+            )
+        finally:
+            bar.close()
+        if f32:
+            hp, hm, h = st32
+        notes.append(f"workers: {n_workers} processes, {n_chunks} chunks of <= {chunk}")
+    elif f32:
         n, values, hp, hm, h = lowprec.differences(*args, desc)
-        notes, steps, unit = (lowprec.note(h, values, f0),), (hp, hm), lowprec.U32
     else:
         values = np.empty((coords.size, 2))
         n = generic.central_differences(*args, desc, values=values)
+    if f32:
+        notes.insert(0, lowprec.note(h, values, f0))
+        steps, unit = (hp, hm), lowprec.U32
     kink, sub, sp, sm = kinks.find(
         flat[coords], run["eps"], f0, values, n, analytic[coords], unit, steps
     )
@@ -424,7 +464,7 @@ def _coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, *, call, fla
         kinks=mask,
         kink_text="sit on a kink of f (the one-sided slopes disagree)",
         extra_hints=hints,
-        notes=notes,
+        notes=tuple(notes),
     )
 
 

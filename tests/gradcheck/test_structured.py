@@ -163,7 +163,8 @@ def test_grad_keys_and_shapes_are_checked():
 @pytest.mark.parametrize(
     "kw, exc",
     [
-        ({"workers": 2}, ValueError),
+        ({"workers": 0}, ValueError),
+        ({"workers": 2.0}, TypeError),
         ({"workers": "2"}, TypeError),
         ({"mode": "fast"}, ValueError),
         ({"k": 0, "mode": "sampled"}, ValueError),
