@@ -430,7 +430,7 @@ def _coordinates_with_kinks(
             bar.close()
         if f32:
             hp, hm, h = st32
-        notes.append(f"workers: {n_workers} processes, {n_chunks} chunks of <= {chunk}")
+        notes.append(parallel.describe(workers, n_workers, n_chunks, chunk))
     elif f32:
         n, values, hp, hm, h = lowprec.differences(*args, desc)
     else:

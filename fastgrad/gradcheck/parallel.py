@@ -78,8 +78,12 @@ def _run_chunk(payload, kind, coords):
 
     from fastgrad.gradcheck import generic, lowprec
 
-    f, st, flat, eps, fname = cloudpickle.loads(payload)
+    f, st, flat, eps, fname, extra = cloudpickle.loads(payload)
     view = st.views(flat)
+    if kind == "vjp":
+        from fastgrad.gradcheck import vjp
+
+        return vjp._numerical_vjp(f, flat, view, eps, extra, st.blocks, fname, False, coords), None
     if kind == "central":
         values = np.empty((coords.size, 2))
         out = generic.central_differences(
@@ -92,10 +96,10 @@ def _run_chunk(payload, kind, coords):
     return n, values, (hp, hm, h)
 
 
-def run(workers, kind, f, st, flat, eps, coords, fname, chunk, progress_bar=None):
+def run(workers, kind, f, st, flat, eps, coords, fname, chunk, progress_bar=None, extra=None):
     """Run chunks of ``coords`` on ``workers``; results in coordinate order."""
     cp = _cloudpickle()
-    payload = cp.dumps((f, st, flat, eps, fname))
+    payload = cp.dumps((f, st, flat, eps, fname, extra))
     own = not isinstance(workers, Executor)
     ex = ProcessPoolExecutor(max_workers=workers) if own else workers
     try:
@@ -111,11 +115,23 @@ def run(workers, kind, f, st, flat, eps, coords, fname, chunk, progress_bar=None
         if own:
             ex.shutdown(wait=True, cancel_futures=True)
     out = np.concatenate([r[0] for r in results])
+    if kind == "vjp":
+        return out, None, None, len(parts)
     values = np.concatenate([r[1] for r in results])
     steps = None
     if kind == "f32":
         steps = tuple(np.concatenate([r[2][j] for r in results]) for j in range(3))
     return out, values, steps, len(parts)
+
+
+def describe(workers, n_workers, n_chunks, chunk):
+    """The report's line about the parallel run."""
+    who = (
+        f"{n_workers} processes"
+        if not isinstance(workers, Executor)
+        else f"{type(workers).__name__} ({n_workers} workers)"
+    )
+    return f"workers: {who}, {n_chunks} chunks of <= {chunk} coordinates"
 
 
 def timed(fn, *args):

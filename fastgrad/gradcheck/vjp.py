@@ -20,7 +20,7 @@ import numpy as np
 
 from fastgrad import _progress
 from fastgrad._rng import as_generator
-from fastgrad.gradcheck import generic, options, structured
+from fastgrad.gradcheck import generic, options, parallel, structured
 from fastgrad.gradcheck.inputs import check_steps, coordinate_name, real_array
 from fastgrad.gradcheck.report import check_thresholds
 
@@ -96,8 +96,9 @@ def check_vjp(
     epsilon : float, default 1e-7
     seed : int, None or numpy.random.Generator
         For the default ``upstream``.
-    workers : None or 1
-        Serial evaluation (other values are refused for now).
+    workers : None, int or concurrent.futures.Executor
+        As for :func:`fastgrad.check_grad`: coordinates in chunks over
+        processes, identical bits to the serial run.
     thresholds, progress, raise_on_failure
         As for :func:`fastgrad.check_grad`.
 
@@ -112,7 +113,7 @@ def check_vjp(
     if not callable(f):
         raise TypeError(f"f must be a callable returning an array, got {type(f).__name__}")
     eps = options.epsilon(epsilon)
-    options.workers(workers)
+    workers = parallel.check_workers(workers)
     raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
     thresholds = check_thresholds(thresholds)
     progress = options.progress(progress)
@@ -128,14 +129,30 @@ def check_vjp(
     view = st.views(flat)
     call = _caller(f, st.kind)
     fname = f"f ({getattr(f, '__name__', type(f).__name__)})"
+    t_call = time.perf_counter()
     y0 = _output(_call(call, view, fname), fname)
+    t_call = time.perf_counter() - t_call
     if upstream is None:
         u = rng.standard_normal(y0.shape)
     else:
         u = real_array(upstream, "upstream", warn=False)
         if u.shape != y0.shape:
             raise ValueError(f"upstream has shape {u.shape}, expected {y0.shape} like f's output")
-    numerical = _numerical_vjp(call, flat, view, eps, u, st.blocks, fname, progress)
+    coords = np.arange(flat.size, dtype=np.intp)
+    check_steps(flat, eps, coords, st.blocks)
+    use, chunk, n_workers = parallel.plan(workers, coords.size, t_call)
+    notes = ()
+    if use:
+        bar = _progress.Progress(coords.size, progress, "fastgrad check_vjp")
+        try:
+            numerical, _, _, n_chunks = parallel.run(
+                workers, "vjp", call, st, flat, eps, coords, fname, chunk, bar, extra=u
+            )
+        finally:
+            bar.close()
+        notes = (parallel.describe(workers, n_workers, n_chunks, chunk),)
+    else:
+        numerical = _numerical_vjp(call, flat, view, eps, u, st.blocks, fname, progress, coords)
     report = generic.build_report(
         title=f"vjp of {getattr(f, '__name__', type(f).__name__)}",
         analytic=analytic,
@@ -148,6 +165,7 @@ def check_vjp(
         thresholds=thresholds,
         seconds=time.perf_counter() - t0,
         raise_on_failure=False,
+        notes=notes,
     )
     report.upstream = u
     if raise_on_failure:
@@ -155,16 +173,15 @@ def check_vjp(
     return report
 
 
-def _numerical_vjp(call, flat, view, eps, u, blocks, fname, progress):
-    P = flat.size
-    coords = np.arange(P, dtype=np.intp)
-    check_steps(flat, eps, coords, blocks)
+def _numerical_vjp(call, flat, view, eps, u, blocks, fname, progress, coords):
+    """Σ u·(f(θ+εe_i) − f(θ−εe_i)) / step_i for the coordinates ``coords``."""
+    P = coords.size
     saved = flat.copy()
     out = np.empty(P)
     uf = u.ravel()
     bar = _progress.Progress(P, progress, "fastgrad check_vjp")
     try:
-        for i in range(P):
+        for c, i in enumerate(coords):
             orig = saved[i]
             plus, minus = orig + eps, orig - eps
             sides = []
@@ -182,9 +199,9 @@ def _numerical_vjp(call, flat, view, eps, u, blocks, fname, progress):
                         f"{fname} returned shape {y.shape} {where} but {u.shape} at inputs"
                     )
                 sides.append(y.ravel())
-            out[i] = float(np.dot(uf, sides[0] - sides[1])) / (plus - minus)
-            if (i & 63) == 63:
-                bar.update(i + 1)
+            out[c] = float(np.dot(uf, sides[0] - sides[1])) / (plus - minus)
+            if (c & 63) == 63:
+                bar.update(c + 1)
         bar.update(P)
     finally:
         bar.close()
