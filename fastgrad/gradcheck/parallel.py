@@ -9,7 +9,9 @@ extra), so lambdas and closures work.
 
 Every worker runs the very loop of the serial check on its chunk of
 coordinates, at the same θ and the same step, so the report is identical to
-the bit to the serial run (for an ``f`` that is deterministic).
+the bit to the serial run (for an ``f`` that is deterministic, and whose
+results do not depend on the BLAS thread count: workers hold BLAS at one
+thread so that N processes do not oversubscribe the cores).
 
 Chunks: from the time of the one call of ``f`` at θ, chunks of about 0.1 s
 of work each (at least 4 chunks per worker when there is enough work, for
@@ -73,7 +75,16 @@ def plan(workers, n_coords, seconds_per_call, calls_per_coord=2):
 
 
 def _run_chunk(payload, kind, coords):
-    """In a worker: rebuild θ and its views, run the serial loop on ``coords``."""
+    """In a worker: rebuild θ and its views, run the serial loop on ``coords``
+    with BLAS held at one thread (N workers each with a threaded BLAS would
+    fight for the same cores)."""
+    from fastgrad._threads import single_threaded_blas
+
+    with single_threaded_blas():
+        return _chunk(payload, kind, coords)
+
+
+def _chunk(payload, kind, coords):
     import cloudpickle
 
     from fastgrad.gradcheck import generic, lowprec
