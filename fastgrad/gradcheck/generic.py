@@ -304,13 +304,19 @@ def check_generic_model(
     progress = options.progress(progress)
     rng = as_generator(seed)
     params, grads = check_generic_dicts(params, grads)
-    blocks, flat, analytic, call, fname = _cost_call(model, params, grads, X, Y)
+    blocks, flat, analytic, call, fname, f0 = _cost_call(model, params, grads, X, Y)
     desc = "fastgrad gradient check"
     run = dict(call=call, flat=flat, eps=eps, blocks=blocks, fname=fname, progress=progress)
     if mode == "directional":
         found = _directional_run(analytic, k, rng, thresholds, desc, **run)
     else:
-        found = _coordinates_run(mode, k, rng, desc, **run)
+        # kinks from the one-sided differences; f(θ) is the determinism check's
+        from fastgrad.gradcheck.check import _coordinates_with_kinks
+
+        found = _coordinates_with_kinks(
+            mode, k, rng, desc, analytic, f0, False, (None, 0.0, None), view=None, **run
+        )
+        found["kink_text"] = "sit on a kink of the cost (the one-sided slopes disagree)"
     report = build_report(
         title=repr(model),
         analytic=analytic,
@@ -341,13 +347,13 @@ def _cost_call(model, params, grads, X, Y):
         return model.cost(views, Xv, Yv)
 
     try:
-        _check_deterministic(call, fname)
+        f0 = _check_deterministic(call, fname)
     except KeyError as e:  # any names are allowed, but they must be the cost's own
         raise KeyError(
             f"params: {fname} looked up {e} but params has {list(params)}; pass "
             "the parameters under the names the cost reads"
         ) from e
-    return blocks, flat, analytic, call, fname
+    return blocks, flat, analytic, call, fname, f0
 
 
 def _directional_run(
@@ -422,3 +428,4 @@ def _check_deterministic(call, fname):
             "makes the check compare noise with noise; freeze the masks (a fixed seed) or "
             "turn dropout off inside the object"
         )
+    return a

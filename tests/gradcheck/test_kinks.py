@@ -65,3 +65,26 @@ def test_kinks_in_a_dict_and_in_sampled_mode():
         assert rep.verdict == "great"
         assert rep.n_kinks == 1
         assert [b.n_kinks for b in rep.blocks] == [1, 0]
+
+
+class ReluModel:
+    """A user's model seen only through cost(params, X, Y)."""
+
+    def cost(self, params, X, Y):
+        return float(np.sum(np.maximum(params["W1"] @ X, 0.0) * Y))
+
+
+def test_kinks_in_gradient_check_on_a_cost_method():
+    from fastgrad import gradient_check
+
+    X = np.array([[1.0, 0.5], [2.0, -1.0]])
+    Y = np.array([[1.0, 2.0]])
+    W = np.array([[0.3, -0.15 + 0.2e-7]])  # W @ X[:, 0] = 0.3*1 - 0.3 + 0.4e-7: near 0
+    Z = W @ X
+    dW = ((Z > 0) * Y) @ X.T
+    rep = gradient_check(ReluModel(), {"W1": W}, {"dW1": dW}, X, Y)
+    assert rep.verdict == "great" and rep.n_kinks >= 1
+    assert rep.difference_all > 1e-3  # the premise: the kink spoils the plain difference
+    assert any("kink of the cost" in h for h in rep.hints)
+    bad = gradient_check(ReluModel(), {"W1": W}, {"dW1": dW * 2}, X, Y)
+    assert bad.verdict == "bug"
