@@ -224,3 +224,29 @@ def test_workers_equal_serial_to_the_bit(how):
     for k in inp:
         assert par.numerical[k].tobytes() == serial.numerical[k].tobytes()
     assert par.difference == serial.difference and par.hints == serial.hints
+
+
+@pytest.mark.parametrize("fn", ["check_vjp", "check_grad"])
+def test_progress_is_honoured(fn, capsys):
+    from fastgrad import check_grad
+
+    x = {"a": np.linspace(0, 1, 5), "b": np.ones((2, 2))}
+    if fn == "check_vjp":
+        run = lambda **kw: check_vjp(
+            lambda a, b: a.sum() * b,
+            x,
+            {"a": np.full(5, 4.0), "b": np.full((2, 2), 2.5)},
+            np.ones((2, 2)),
+            **kw,
+        )  # noqa: E731,E501
+    else:
+        run = lambda **kw: check_grad(
+            lambda t: float(t["a"].sum() + t["b"].sum()),
+            x,
+            {"a": np.ones(5), "b": np.ones((2, 2))},
+            **kw,
+        )  # noqa: E731,E501
+    assert run(progress=False).verdict == "great"
+    assert capsys.readouterr().err == ""
+    run(progress=True)
+    assert "fastgrad" in capsys.readouterr().err
