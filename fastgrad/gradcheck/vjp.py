@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import inspect
 import time
+import warnings
 
 import numpy as np
 
 from fastgrad import _progress
 from fastgrad._rng import as_generator
-from fastgrad.gradcheck import generic, options, parallel, structured
+from fastgrad.gradcheck import generic, lowprec, options, parallel, structured
 from fastgrad.gradcheck.inputs import check_steps, coordinate_name, real_array
 from fastgrad.gradcheck.report import check_thresholds
 
@@ -115,23 +116,49 @@ def check_vjp(
     eps = options.epsilon(epsilon)
     workers = parallel.check_workers(workers)
     raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
+    thresholds_given = thresholds
     thresholds = check_thresholds(thresholds)
     progress = options.progress(progress)
     rng = as_generator(seed)
     names = None
     if isinstance(inputs, (list, tuple)) and structured.is_structure(inputs):
         names = _positional_names(f, len(inputs))
-    st, flat = structured.flatten(inputs, "inputs", names=names)
+    st, flat = structured.flatten(inputs, "inputs", names=names, warn=False)
     if st.kind == "array":
         st.names = ["x"]
         st.blocks = [("x",) + st.blocks[0][1:]]
-    analytic = st.flatten_like(grads, "grads")
     view = st.views(flat)
     call = _caller(f, st.kind)
     fname = f"f ({getattr(f, '__name__', type(f).__name__)})"
     t_call = time.perf_counter()
-    y0 = _output(_call(call, view, fname), fname)
+    raw = _call(call, view, fname)
     t_call = time.perf_counter() - t_call
+    f32 = lowprec.is_float32(raw) or lowprec.is_float32(grads)
+    analytic = st.flatten_like(grads, "grads", warn=not f32)
+    if not f32:
+        for label, dt in structured.low_precision(inputs, "inputs"):
+            warnings.warn(
+                f"{label} is {dt}; upcast to float64 (a finite difference "
+                "with epsilon=1e-7 needs double precision)",
+                UserWarning,
+                stacklevel=2,
+            )
+    y0 = _output(raw, fname)
+    notes = []
+    if f32:
+        h = np.maximum(eps, lowprec.STEP * np.maximum(1.0, np.abs(flat)))
+        plus = (flat + h).astype(np.float32).astype(np.float64)
+        minus = (flat - h).astype(np.float32).astype(np.float64)
+        if thresholds_given is None:
+            thresholds = lowprec.THRESHOLDS
+        floor = 8 * lowprec.U32 * float(np.max(np.abs(y0))) / float(np.min(h))
+        notes.append(
+            f"float32 model: step max(epsilon, {lowprec.STEP:.2g}*max(1,|x|)) at float32 "
+            f"points (here {np.min(h):.2g}..{np.max(h):.2g}); noise floor of an output "
+            f"slope ~{floor:.1e} (8*u32*max|f|/step)"
+        )
+    else:
+        plus, minus = flat + eps, flat - eps
     if upstream is None:
         u = rng.standard_normal(y0.shape)
     else:
@@ -139,20 +166,32 @@ def check_vjp(
         if u.shape != y0.shape:
             raise ValueError(f"upstream has shape {u.shape}, expected {y0.shape} like f's output")
     coords = np.arange(flat.size, dtype=np.intp)
-    check_steps(flat, eps, coords, st.blocks)
+    if not f32:
+        check_steps(flat, eps, coords, st.blocks)
     use, chunk, n_workers = parallel.plan(workers, coords.size, t_call)
-    notes = ()
     if use:
         bar = _progress.Progress(coords.size, progress, "fastgrad check_vjp")
         try:
             numerical, _, _, n_chunks = parallel.run(
-                workers, "vjp", call, st, flat, eps, coords, fname, chunk, bar, extra=u
+                workers,
+                "vjp",
+                call,
+                st,
+                flat,
+                eps,
+                coords,
+                fname,
+                chunk,
+                bar,
+                extra=(u, plus, minus),
             )
         finally:
             bar.close()
-        notes = (parallel.describe(workers, n_workers, n_chunks, chunk),)
+        notes.append(parallel.describe(workers, n_workers, n_chunks, chunk))
     else:
-        numerical = _numerical_vjp(call, flat, view, eps, u, st.blocks, fname, progress, coords)
+        numerical = _numerical_vjp(
+            call, flat, view, (u, plus, minus), st.blocks, fname, progress, coords
+        )
     report = generic.build_report(
         title=f"vjp of {getattr(f, '__name__', type(f).__name__)}",
         analytic=analytic,
@@ -165,7 +204,7 @@ def check_vjp(
         thresholds=thresholds,
         seconds=time.perf_counter() - t0,
         raise_on_failure=False,
-        notes=notes,
+        notes=tuple(notes),
     )
     report.upstream = u
     if raise_on_failure:
@@ -173,8 +212,10 @@ def check_vjp(
     return report
 
 
-def _numerical_vjp(call, flat, view, eps, u, blocks, fname, progress, coords):
-    """Σ u·(f(θ+εe_i) − f(θ−εe_i)) / step_i for the coordinates ``coords``."""
+def _numerical_vjp(call, flat, view, points, blocks, fname, progress, coords):
+    """Σ u·(f(θ+εe_i) − f(θ−εe_i)) / step_i for the coordinates ``coords``;
+    ``points`` = (u, θ+ε, θ−ε) with the perturbed values of every coordinate."""
+    u, plus_all, minus_all = points
     P = coords.size
     saved = flat.copy()
     out = np.empty(P)
@@ -183,7 +224,7 @@ def _numerical_vjp(call, flat, view, eps, u, blocks, fname, progress, coords):
     try:
         for c, i in enumerate(coords):
             orig = saved[i]
-            plus, minus = orig + eps, orig - eps
+            plus, minus = plus_all[i], minus_all[i]
             sides = []
             for sign, point in ((1, plus), (-1, minus)):
                 flat[i] = point

@@ -250,3 +250,28 @@ def test_progress_is_honoured(fn, capsys):
     assert capsys.readouterr().err == ""
     run(progress=True)
     assert "fastgrad" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_float32_conv_layer(flip):
+    import warnings
+
+    inp = {k: v.astype(np.float32) for k, v in conv_inputs().items()}
+
+    def conv32(x, w, b):
+        return conv_forward(x, w, b).astype(np.float32)
+
+    u = np.random.default_rng(1).standard_normal((2, 3, 3, 3)).astype(np.float32)
+    dx, dw, db = (
+        g.astype(np.float32)
+        for g in conv_backward(u, inp["x"].astype(float), inp["w"].astype(float), flip=flip)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rep = check_vjp(conv32, inp, {"x": dx, "w": dw, "b": db}, u)
+    assert "float32 model" in str(rep) and rep.thresholds == (1e-3, 1e-2)
+    if flip:
+        assert rep.verdict == "bug"
+        assert [b.name for b in rep.blocks if b.difference >= 1e-3] == ["w"]
+    else:
+        assert rep.verdict == "great", str(rep)
