@@ -29,12 +29,14 @@ import numpy as np
 U64 = float(np.finfo(np.float64).eps) / 2
 
 
-def find(theta, eps, f0, values, numerical, analytic, unit_roundoff=U64, steps=None):
+def find(theta, eps, f0, values, numerical, analytic, unit_roundoff=U64, steps=None, scale=None):
     """(kink, subgradient) boolean masks over the checked coordinates.
 
     ``theta`` the checked coordinates' values, ``values`` (K, 2) the costs at
     θ ± ε, ``numerical``/``analytic`` (K,) the central differences and the
-    gradient there; ``steps`` = (h⁺, h⁻) when the steps are not θ ± ε.
+    gradient there; ``steps`` = (h⁺, h⁻) when the steps are not θ ± ε;
+    ``scale`` the size of the values' rounding when it is not ``max |f|``
+    (a VJP's ``Σ|u·y|``).
     """
     if steps is None:
         hp = (theta + eps) - theta
@@ -44,7 +46,8 @@ def find(theta, eps, f0, values, numerical, analytic, unit_roundoff=U64, steps=N
     fp, fm = values[:, 0], values[:, 1]
     sp = (fp - f0) / hp
     sm = (f0 - fm) / hm
-    scale = np.maximum(np.maximum(np.abs(fp), np.abs(fm)), abs(f0))
+    if scale is None:
+        scale = np.maximum(np.maximum(np.abs(fp), np.abs(fm)), abs(f0))
     noise = 8 * unit_roundoff * scale / np.minimum(hp, hm)
     G = float(np.sqrt(np.mean(numerical**2))) if numerical.size else 0.0
     size = np.abs(sp) + np.abs(sm) + G

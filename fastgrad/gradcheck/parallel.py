@@ -94,7 +94,7 @@ def _chunk(payload, kind, coords):
     if kind == "vjp":
         from fastgrad.gradcheck import vjp
 
-        return vjp._numerical_vjp(f, flat, view, extra, st.blocks, fname, False, coords), None
+        return vjp._numerical_vjp(f, flat, view, extra, st.blocks, fname, False, coords)
     if kind == "central":
         values = np.empty((coords.size, 2))
         out = generic.central_differences(
@@ -126,9 +126,9 @@ def run(workers, kind, f, st, flat, eps, coords, fname, chunk, progress_bar=None
         if own:
             ex.shutdown(wait=True, cancel_futures=True)
     out = np.concatenate([r[0] for r in results])
-    if kind == "vjp":
-        return out, None, None, len(parts)
     values = np.concatenate([r[1] for r in results])
+    if kind == "vjp":
+        return out, values, None, len(parts)
     steps = None
     if kind == "f32":
         steps = tuple(np.concatenate([r[2][j] for r in results]) for j in range(3))

@@ -21,7 +21,7 @@ import numpy as np
 
 from fastgrad import _progress
 from fastgrad._rng import as_generator
-from fastgrad.gradcheck import generic, lowprec, options, parallel, structured
+from fastgrad.gradcheck import generic, kinks, lowprec, options, parallel, structured
 from fastgrad.gradcheck.inputs import check_steps, coordinate_name, real_array
 from fastgrad.gradcheck.report import check_thresholds
 
@@ -172,7 +172,7 @@ def check_vjp(
     if use:
         bar = _progress.Progress(coords.size, progress, "fastgrad check_vjp")
         try:
-            numerical, _, _, n_chunks = parallel.run(
+            numerical, one, _, n_chunks = parallel.run(
                 workers,
                 "vjp",
                 call,
@@ -183,14 +183,35 @@ def check_vjp(
                 fname,
                 chunk,
                 bar,
-                extra=(u, plus, minus),
+                extra=(u, plus, minus, y0),
             )
         finally:
             bar.close()
         notes.append(parallel.describe(workers, n_workers, n_chunks, chunk))
     else:
-        numerical = _numerical_vjp(
-            call, flat, view, (u, plus, minus), st.blocks, fname, progress, coords
+        numerical, one = _numerical_vjp(
+            call, flat, view, (u, plus, minus, y0), st.blocks, fname, progress, coords
+        )
+    scale = float(np.sum(np.abs(u * y0))) + float(np.max(np.abs(one)))
+    kink, sub, sp, sm = kinks.find(
+        flat,
+        eps,
+        0.0,
+        one,
+        numerical,
+        analytic,
+        lowprec.U32 if f32 else kinks.U64,
+        (plus - flat, flat - minus),
+        scale=scale,
+    )
+    hints = []
+    bad = kink & ~sub
+    if bad.any():
+        j = int(np.argmax(bad))
+        hints.append(
+            f"{int(bad.sum())} coordinate(s) sit on a kink of f but the analytic value is not "
+            f"between the one-sided slopes (first at {coordinate_name(st.blocks, j)}: analytic "
+            f"{analytic[j]:.6g}, slopes {sm[j]:.6g} and {sp[j]:.6g}): not a subgradient"
         )
     report = generic.build_report(
         title=f"vjp of {getattr(f, '__name__', type(f).__name__)}",
@@ -205,6 +226,9 @@ def check_vjp(
         seconds=time.perf_counter() - t0,
         raise_on_failure=False,
         notes=tuple(notes),
+        kinks=sub,
+        kink_text="sit on a kink of f (the one-sided slopes of <upstream, f> disagree)",
+        extra_hints=hints,
     )
     report.upstream = u
     if raise_on_failure:
@@ -214,11 +238,16 @@ def check_vjp(
 
 def _numerical_vjp(call, flat, view, points, blocks, fname, progress, coords):
     """Σ u·(f(θ+εe_i) − f(θ−εe_i)) / step_i for the coordinates ``coords``;
-    ``points`` = (u, θ+ε, θ−ε) with the perturbed values of every coordinate."""
-    u, plus_all, minus_all = points
+    ``points`` = (u, θ+ε, θ−ε, f(θ)) with the perturbed values of every
+    coordinate. Returns (numerical, sides): ``sides[:, 0] = u·(f(θ+εe) −
+    f(θ))`` and ``sides[:, 1] = −u·(f(θ) − f(θ−εe))``, each difference taken
+    elementwise first, for the kink test."""
+    u, plus_all, minus_all, y0 = points
+    y0f = y0.ravel()
     P = coords.size
     saved = flat.copy()
     out = np.empty(P)
+    one = np.empty((P, 2))
     uf = u.ravel()
     bar = _progress.Progress(P, progress, "fastgrad check_vjp")
     try:
@@ -241,10 +270,12 @@ def _numerical_vjp(call, flat, view, points, blocks, fname, progress, coords):
                     )
                 sides.append(y.ravel())
             out[c] = float(np.dot(uf, sides[0] - sides[1])) / (plus - minus)
+            one[c, 0] = float(np.dot(uf, sides[0] - y0f))
+            one[c, 1] = -float(np.dot(uf, y0f - sides[1]))
             if (c & 63) == 63:
                 bar.update(c + 1)
         bar.update(P)
     finally:
         bar.close()
     generic._check_untouched(flat, saved, fname)
-    return out
+    return out, one

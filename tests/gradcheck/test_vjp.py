@@ -275,3 +275,23 @@ def test_float32_conv_layer(flip):
         assert [b.name for b in rep.blocks if b.difference >= 1e-3] == ["w"]
     else:
         assert rep.verdict == "great", str(rep)
+
+
+def test_relu_layer_kink_is_counted_and_a_correct_vjp_passes():
+    x = np.array([[0.5, 0.3e-7, -0.2], [1.0, -2.0, 0.7]])
+    u = np.array([[1.0, 2.0, -1.0], [0.5, 1.5, 3.0]])
+    rep = check_vjp(lambda a: np.maximum(a, 0.0), x, u * (x > 0), u)
+    assert rep.n_kinks == 1 and rep.verdict == "great"
+    assert rep.difference_all > 1e-3  # the premise: the plain difference is off there
+    assert any("kink of f" in h for h in rep.hints)
+    bad = u * (x > 0)
+    bad[0, 1] = 7.0  # not between the one-sided slopes 0 and 2
+    rep = check_vjp(lambda a: np.maximum(a, 0.0), x, bad, u)
+    assert rep.verdict == "bug" and any("not a subgradient" in h for h in rep.hints)
+
+
+def test_smooth_layer_has_no_kinks():
+    inp = conv_inputs()
+    u = np.random.default_rng(1).standard_normal((2, 3, 3, 3))
+    rep = check_vjp(conv_forward, inp, dict(zip("xwb", conv_backward(u, inp["x"], inp["w"]))), u)
+    assert rep.n_kinks == 0
