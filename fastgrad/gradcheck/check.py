@@ -314,6 +314,19 @@ def check_grad(
     GradCheckReport
         One block per key/position (``"theta"`` for one array);
         ``report.numerical[name]`` is the numerical gradient of that block.
+
+    Notes
+    -----
+    ``f`` is called once at θ itself (one extra evaluation for the whole
+    check): its value gives the one-sided differences that find kinks
+    (relu, abs, max inside θ ± ε; see :mod:`fastgrad.gradcheck.kinks`),
+    and its dtype tells a float32 model. Kinks are counted and marked
+    ``*``; where the gradient lies between the one-sided slopes (a
+    subgradient) they are left out of the verdict. A float32 model (``f``
+    returns float32 or ``grad`` is float32) is checked with a step
+    ``max(epsilon, cbrt(u32)·max(1, |θ_i|))`` at float32 points and the bands
+    (1e-3, 1e-2) unless ``thresholds`` is given; the report states the step
+    and the noise floor (:mod:`fastgrad.gradcheck.lowprec`).
     """
     t0 = time.perf_counter()
     _check_callable(f)
