@@ -32,7 +32,7 @@ def bare(f, theta, eps=1e-7):
     return g
 
 
-def kern():
+def kern(f):
     t = theta.copy()
     out = np.empty(P)
     _generic_kernel.central_differences(f, t, t, 1e-7, np.arange(P), out)
@@ -49,23 +49,23 @@ def best(fn, n=200):
 
 for name, fn in [
     ("bare", lambda: bare(f, theta)),
-    ("kernel", kern),
+    ("kernel", lambda: kern(f)),
     ("numerical_gradient", lambda: numerical_gradient(f, theta)),
     ("check_grad", lambda: check_grad(f, theta, 2 * theta, progress=False)),
 ]:
-    print(name, "median %.3f ms, min %.3f ms" % best(fn))
+    print(name, "median {:.3f} ms, min {:.3f} ms".format(*best(fn)))
 print("--- f of ~6 us (issue's scale)")
 X = np.random.default_rng(1).standard_normal((10, 8))
 
 
-def f(t):
+def f6(t):
     W = t.reshape(20, 10)
     return float(np.sum(np.tanh(W @ X)))
 
 
 for name, fn in [
-    ("bare", lambda: bare(f, theta)),
-    ("kernel", kern),
-    ("check_grad", lambda: check_grad(f, theta, np.zeros(P), progress=False)),
+    ("bare", lambda: bare(f6, theta)),
+    ("kernel", lambda: kern(f6)),
+    ("check_grad", lambda: check_grad(f6, theta, np.zeros(P), progress=False)),
 ]:
-    print(name, "median %.3f ms, min %.3f ms" % best(fn))
+    print(name, "median {:.3f} ms, min {:.3f} ms".format(*best(fn)))
