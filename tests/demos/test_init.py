@@ -1,7 +1,6 @@
 """The init, depth and normalize demos: each runs at short settings, prints
 its table, and shows the course's qualitative result; --plot writes a PNG or
 fails clearly without matplotlib."""
-
 import sys
 
 import numpy as np
@@ -88,10 +87,7 @@ def test_init_demo_is_reproducible(init_result):
 
 def test_init_demo_cli_prints_tables(capsys, tmp_path):
     png = tmp_path / "init.png"
-    assert (
-        demos.main(["init", "--iterations", "300", "--learning-rate", "0.1", "--plot", str(png)])
-        == 0
-    )
+    assert demos.main(["init", "--iterations", "300", "--learning-rate", "0.1", "--plot", str(png)]) == 0
     out = capsys.readouterr().out
     assert "train acc" in out and "test acc" in out
     assert "cost: zeros" in out and "300 (final)" in out
@@ -119,16 +115,13 @@ def test_depth_demo_verdicts():
     xr = result["xavier (relu)"]
     slope = np.polyfit(np.arange(1, L), np.log10(xr.forward_scales[:-1]), 1)[0]
     assert slope == pytest.approx(np.log10(np.sqrt(0.5)), abs=0.05)
-    assert xr.verdicts[-2] == "vanishing" and xr.verdicts[0] == "vanishing"  # signal / gradient
+    assert xr.verdicts[-2] == "vanishing" and xr.verdicts[0] == "vanishing"   # signal / gradient
     assert result["he (relu)"].healthy
     for w in (0.5, 1.5):
         d = result[f"{w}*I (linear)"]
-        np.testing.assert_allclose(
-            d.forward_scales, [w**l for l in range(1, L)] + [w ** (L - 1)], rtol=1e-12
-        )
-        np.testing.assert_allclose(
-            d.backward_scales, [w ** (L - 1 - l) for l in range(1, L)] + [1.0], rtol=1e-10
-        )
+        np.testing.assert_allclose(d.forward_scales, [w ** l for l in range(1, L)] + [w ** (L - 1)], rtol=1e-12)
+        np.testing.assert_allclose(d.backward_scales, [w ** (L - 1 - l) for l in range(1, L)] + [1.0],
+                                   rtol=1e-10)
 
 
 def test_depth_demo_cli(capsys, tmp_path):
@@ -142,9 +135,8 @@ def test_depth_demo_cli(capsys, tmp_path):
 # -- normalize -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def norm_result():
-    return normalize_demo.compare_normalization(
-        m=200, seed=0, max_iterations=2000, probe_iterations=200, normalizer=normalizer()
-    )
+    return normalize_demo.compare_normalization(m=200, seed=0, max_iterations=2000,
+                                                probe_iterations=200, normalizer=normalizer())
 
 
 def test_normalize_demo_round_bowl(norm_result):
@@ -187,13 +179,8 @@ def test_normalize_demo_cli(capsys, tmp_path, monkeypatch):
 
     def fake_compare(**kwargs):
         made.append(kwargs)
-        return real(
-            m=150,
-            seed=kwargs["seed"],
-            max_iterations=500,
-            probe_iterations=150,
-            normalizer=normalizer(),
-        )
+        return real(m=150, seed=kwargs["seed"], max_iterations=500,
+                                                    probe_iterations=150, normalizer=normalizer())
 
     monkeypatch.setattr(normalize_demo, "compare_normalization", fake_compare)
     png = tmp_path / "norm.png"

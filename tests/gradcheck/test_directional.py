@@ -1,5 +1,4 @@
 """Sampled and directional checks: seeded, per block, and they find bugs."""
-
 import numpy as np
 import pytest
 

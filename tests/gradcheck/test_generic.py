@@ -1,5 +1,4 @@
 """check_grad / numerical_gradient on plain Python functions."""
-
 import numpy as np
 import pytest
 
@@ -8,11 +7,11 @@ from fastgrad.gradcheck._generic_kernel import relative_difference
 
 
 def f(t):
-    return float(np.sum(np.sin(t) * t**2))
+    return float(np.sum(np.sin(t) * t ** 2))
 
 
 def df(t):
-    return np.cos(t) * t**2 + 2 * t * np.sin(t)
+    return np.cos(t) * t ** 2 + 2 * t * np.sin(t)
 
 
 def numpy_central(f, theta, eps):
@@ -76,9 +75,7 @@ def test_relative_difference_kernel_against_numpy():
         a = rng.standard_normal(50) * scale
         b = a + rng.standard_normal(50) * scale * 1e-3
         d, nd, na, nb = relative_difference(a, b)
-        ref = np.linalg.norm(a / scale - b / scale) / (
-            np.linalg.norm(a / scale) + np.linalg.norm(b / scale)
-        )
+        ref = np.linalg.norm(a / scale - b / scale) / (np.linalg.norm(a / scale) + np.linalg.norm(b / scale))
         assert d == pytest.approx(ref, rel=1e-12)
     assert relative_difference(np.zeros(3), np.zeros(3))[0] == 0.0
     assert relative_difference(np.zeros(0), np.zeros(0))[0] == 0.0

@@ -5,7 +5,6 @@ SIGINT waited for the whole check (11 s here for a 13 s check). The child
 below runs a check that takes tens of seconds; the parent interrupts it
 after 1.5 s and gives it 10 s to raise KeyboardInterrupt (it needs ~0.2 s).
 """
-
 import signal
 import os
 import subprocess
@@ -41,13 +40,8 @@ CHILD = textwrap.dedent("""
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
 def test_ctrl_c_stops_a_check_without_progress_bar():
-    p = subprocess.Popen(
-        [sys.executable, "-c", CHILD],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=HERE,
-    )
+    p = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, cwd=HERE)
     try:
         assert p.stdout.readline().strip() == "start"
         time.sleep(1.5)

@@ -1,5 +1,4 @@
 """fastgrad.optim: optimizers, schedules and mini-batches against plain NumPy."""
-
 import math
 
 import numpy as np
@@ -23,7 +22,6 @@ RTOL = 1e-12  # float64 throughout; the references repeat the same operations
 
 
 # -- independent references: the course's formulas, one block at a time -----
-
 
 def ref_gd(params, grads_seq, lr):
     out, p = [], {k: v.copy() for k, v in params.items()}
@@ -50,7 +48,7 @@ def ref_rmsprop(params, grads_seq, lr, beta2, eps):
     for grads in grads_seq:
         for k in p:
             g = grads["d" + k]
-            s[k] = beta2 * s[k] + (1 - beta2) * g**2
+            s[k] = beta2 * s[k] + (1 - beta2) * g ** 2
             p = {**p, k: p[k] - lr * g / (np.sqrt(s[k]) + eps)}
         out.append(p)
     return out
@@ -64,9 +62,9 @@ def ref_adam(params, grads_seq, lr, beta1, beta2, eps):
         for k in p:
             g = grads["d" + k]
             v[k] = beta1 * v[k] + (1 - beta1) * g
-            s[k] = beta2 * s[k] + (1 - beta2) * g**2
-            v_hat = v[k] / (1 - beta1**t)
-            s_hat = s[k] / (1 - beta2**t)
+            s[k] = beta2 * s[k] + (1 - beta2) * g ** 2
+            v_hat = v[k] / (1 - beta1 ** t)
+            s_hat = s[k] / (1 - beta2 ** t)
             p = {**p, k: p[k] - lr * v_hat / (np.sqrt(s_hat) + eps)}
         out.append(p)
     return out
@@ -86,31 +84,21 @@ def random_blocks(rng, dims=(3, 4, 2), batchnorm=True):
 
 def random_grads(rng, params, n_steps):
     # Scales spread over decades so Adam's and RMSprop's per-entry scaling matters.
-    return [
-        {
-            "d" + k: rng.standard_normal(v.shape) * 10.0 ** rng.integers(-3, 2, v.shape)
-            for k, v in params.items()
-        }
-        for _ in range(n_steps)
-    ]
+    return [{"d" + k: rng.standard_normal(v.shape) * 10.0 ** rng.integers(-3, 2, v.shape)
+             for k, v in params.items()} for _ in range(n_steps)]
 
 
 CASES = [
     ("gd", lambda: GradientDescent(0.05), lambda p, g: ref_gd(p, g, 0.05)),
     ("momentum", lambda: Momentum(0.05), lambda p, g: ref_momentum(p, g, 0.05, 0.9)),
-    ("momentum-beta", lambda: Momentum(0.1, beta=0.5), lambda p, g: ref_momentum(p, g, 0.1, 0.5)),
+    ("momentum-beta", lambda: Momentum(0.1, beta=0.5),
+     lambda p, g: ref_momentum(p, g, 0.1, 0.5)),
     ("rmsprop", lambda: RMSprop(0.01), lambda p, g: ref_rmsprop(p, g, 0.01, 0.999, 1e-8)),
-    (
-        "rmsprop-args",
-        lambda: RMSprop(0.02, beta2=0.9, epsilon=1e-4),
-        lambda p, g: ref_rmsprop(p, g, 0.02, 0.9, 1e-4),
-    ),
+    ("rmsprop-args", lambda: RMSprop(0.02, beta2=0.9, epsilon=1e-4),
+     lambda p, g: ref_rmsprop(p, g, 0.02, 0.9, 1e-4)),
     ("adam", lambda: Adam(0.01), lambda p, g: ref_adam(p, g, 0.01, 0.9, 0.999, 1e-8)),
-    (
-        "adam-args",
-        lambda: Adam(0.003, beta1=0.5, beta2=0.8, epsilon=1e-3),
-        lambda p, g: ref_adam(p, g, 0.003, 0.5, 0.8, 1e-3),
-    ),
+    ("adam-args", lambda: Adam(0.003, beta1=0.5, beta2=0.8, epsilon=1e-3),
+     lambda p, g: ref_adam(p, g, 0.003, 0.5, 0.8, 1e-3)),
 ]
 
 
@@ -131,14 +119,9 @@ def test_steps_match_reference(name, make, reference):
 
 
 @settings(max_examples=25, deadline=None)
-@given(
-    seed=st.integers(0, 2**32 - 1),
-    n=st.integers(1, 5),
-    k=st.integers(1, 5),
-    beta1=st.floats(0.0, 0.99),
-    beta2=st.floats(0.0, 0.9999),
-    steps=st.integers(1, 8),
-)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 5), k=st.integers(1, 5),
+       beta1=st.floats(0.0, 0.99), beta2=st.floats(0.0, 0.9999),
+       steps=st.integers(1, 8))
 def test_adam_matches_reference_on_random_shapes(seed, n, k, beta1, beta2, steps):
     rng = np.random.default_rng(seed)
     params = {"W1": rng.standard_normal((n, k)), "b1": rng.standard_normal((n, 1))}
@@ -256,24 +239,21 @@ def test_overflowing_step_raises():
         GradientDescent(1e10).step(params, grads)
 
 
-@pytest.mark.parametrize(
-    "make, arg",
-    [
-        (lambda: GradientDescent(0.0), "learning_rate"),
-        (lambda: GradientDescent(-1e-3), "learning_rate"),
-        (lambda: GradientDescent(np.nan), "learning_rate"),
-        (lambda: Momentum(0.1, beta=1.0), "beta"),
-        (lambda: Momentum(0.1, beta=-0.1), "beta"),
-        (lambda: RMSprop(0.1, beta2=1.0), "beta2"),
-        (lambda: RMSprop(0.1, epsilon=0.0), "epsilon"),
-        (lambda: Adam(0.1, beta1=1.0), "beta1"),
-        (lambda: Adam(0.1, beta1=1.5), "beta1"),
-        (lambda: Adam(0.1, beta2=-0.5), "beta2"),
-        (lambda: Adam(0.1, epsilon=-1e-8), "epsilon"),
-        (lambda: Adam(0.1, epsilon=np.inf), "epsilon"),
-        (lambda: Adam(-0.1), "learning_rate"),
-    ],
-)
+@pytest.mark.parametrize("make, arg", [
+    (lambda: GradientDescent(0.0), "learning_rate"),
+    (lambda: GradientDescent(-1e-3), "learning_rate"),
+    (lambda: GradientDescent(np.nan), "learning_rate"),
+    (lambda: Momentum(0.1, beta=1.0), "beta"),
+    (lambda: Momentum(0.1, beta=-0.1), "beta"),
+    (lambda: RMSprop(0.1, beta2=1.0), "beta2"),
+    (lambda: RMSprop(0.1, epsilon=0.0), "epsilon"),
+    (lambda: Adam(0.1, beta1=1.0), "beta1"),
+    (lambda: Adam(0.1, beta1=1.5), "beta1"),
+    (lambda: Adam(0.1, beta2=-0.5), "beta2"),
+    (lambda: Adam(0.1, epsilon=-1e-8), "epsilon"),
+    (lambda: Adam(0.1, epsilon=np.inf), "epsilon"),
+    (lambda: Adam(-0.1), "learning_rate"),
+])
 def test_bad_hyper_parameters_are_refused(make, arg):
     with pytest.raises(ValueError, match=arg):
         make()
@@ -302,9 +282,8 @@ def test_learning_rate_change_takes_effect_on_the_next_step():
     opt.learning_rate = 0.02
     p = opt.step(p, g2)
     for k in params:
-        np.testing.assert_allclose(
-            p[k], params[k] - 0.1 * g1["d" + k] - 0.02 * g2["d" + k], rtol=RTOL
-        )
+        np.testing.assert_allclose(p[k], params[k] - 0.1 * g1["d" + k] - 0.02 * g2["d" + k],
+                                   rtol=RTOL)
 
 
 # -- schedules --------------------------------------------------------------
@@ -332,21 +311,18 @@ def test_step_decay():
 def test_exponential_decay():
     sched = ExponentialDecay(0.2, rate=0.95)
     for e in EPOCHS:
-        assert sched(e) == pytest.approx(0.2 * 0.95**e, rel=1e-12)
+        assert sched(e) == pytest.approx(0.2 * 0.95 ** e, rel=1e-12)
     assert ExponentialDecay(0.2, rate=1.0)(500) == 0.2
 
 
-@pytest.mark.parametrize(
-    "make, arg",
-    [
-        (lambda: InverseTimeDecay(0.0, 1.0), "learning_rate0"),
-        (lambda: InverseTimeDecay(0.1, -1.0), "decay_rate"),
-        (lambda: StepDecay(0.1, 1.0, time_interval=0), "time_interval"),
-        (lambda: StepDecay(0.1, np.nan), "decay_rate"),
-        (lambda: ExponentialDecay(0.1, rate=0.0), "rate"),
-        (lambda: ExponentialDecay(0.1, rate=1.5), "rate"),
-    ],
-)
+@pytest.mark.parametrize("make, arg", [
+    (lambda: InverseTimeDecay(0.0, 1.0), "learning_rate0"),
+    (lambda: InverseTimeDecay(0.1, -1.0), "decay_rate"),
+    (lambda: StepDecay(0.1, 1.0, time_interval=0), "time_interval"),
+    (lambda: StepDecay(0.1, np.nan), "decay_rate"),
+    (lambda: ExponentialDecay(0.1, rate=0.0), "rate"),
+    (lambda: ExponentialDecay(0.1, rate=1.5), "rate"),
+])
 def test_bad_schedule_arguments(make, arg):
     with pytest.raises(ValueError, match=arg):
         make()
@@ -361,7 +337,6 @@ def test_schedule_epoch_must_be_a_non_negative_int():
 
 # -- mini-batches -----------------------------------------------------------
 
-
 def labelled_data(n_x, m, n_y=1):
     """Column j of X holds j in its first row, so a batch tells which examples it has."""
     rng = np.random.default_rng(m)
@@ -372,12 +347,8 @@ def labelled_data(n_x, m, n_y=1):
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    m=st.integers(1, 300),
-    batch_size=st.integers(1, 400),
-    n_y=st.integers(1, 3),
-    seed=st.integers(0, 2**32 - 1),
-)
+@given(m=st.integers(1, 300), batch_size=st.integers(1, 400), n_y=st.integers(1, 3),
+       seed=st.integers(0, 2**32 - 1))
 def test_mini_batches_partition_the_examples(m, batch_size, n_y, seed):
     X, Y = labelled_data(3, m, n_y)
     batches = random_mini_batches(X, Y, batch_size, seed=seed)
@@ -405,9 +376,8 @@ def test_mini_batches_are_reproducible_and_shuffled():
     assert not np.array_equal(order(a), order(c))
     assert not np.array_equal(order(a), np.arange(300))
     g1, g2 = np.random.default_rng(5), np.random.default_rng(5)
-    np.testing.assert_array_equal(
-        order(random_mini_batches(X, Y, 64, seed=g1)), order(random_mini_batches(X, Y, 64, seed=g2))
-    )
+    np.testing.assert_array_equal(order(random_mini_batches(X, Y, 64, seed=g1)),
+                                  order(random_mini_batches(X, Y, 64, seed=g2)))
 
 
 def test_mini_batches_batch_and_stochastic_extremes():
@@ -438,18 +408,15 @@ def test_mini_batches_accept_1d_labels():
     assert [yb.shape for _, yb in batches] == [(1, 4), (1, 4), (1, 2)]
 
 
-@pytest.mark.parametrize(
-    "X_shape, Y_shape, batch_size, error, match",
-    [
-        ((2, 10), (1, 9), 4, ValueError, "Y must have shape"),
-        ((2, 10), (10, 1), 4, ValueError, "Y must have shape"),
-        ((10,), (1, 10), 4, ValueError, "X must have shape"),
-        ((2, 0), (1, 0), 4, ValueError, "no examples"),
-        ((2, 10), (1, 10), 0, ValueError, "batch_size"),
-        ((2, 10), (1, 10), -3, ValueError, "batch_size"),
-        ((2, 10), (1, 10), 2.5, TypeError, "batch_size"),
-    ],
-)
+@pytest.mark.parametrize("X_shape, Y_shape, batch_size, error, match", [
+    ((2, 10), (1, 9), 4, ValueError, "Y must have shape"),
+    ((2, 10), (10, 1), 4, ValueError, "Y must have shape"),
+    ((10,), (1, 10), 4, ValueError, "X must have shape"),
+    ((2, 0), (1, 0), 4, ValueError, "no examples"),
+    ((2, 10), (1, 10), 0, ValueError, "batch_size"),
+    ((2, 10), (1, 10), -3, ValueError, "batch_size"),
+    ((2, 10), (1, 10), 2.5, TypeError, "batch_size"),
+])
 def test_mini_batches_bad_input(X_shape, Y_shape, batch_size, error, match):
     with pytest.raises(error, match=match):
         random_mini_batches(np.zeros(X_shape), np.zeros(Y_shape), batch_size, seed=0)
