@@ -86,6 +86,7 @@ from fastgrad.gradcheck import (  # noqa: E402
     GradCheckReport,
     GradientCheckError,
     check_grad,
+    check_vjp,
     gradient_check,
     numerical_gradient,
 )
@@ -119,6 +120,7 @@ __all__ = [
     "GradCheckReport",
     "GradientCheckError",
     "check_grad",
+    "check_vjp",
     "gradient_check",
     "numerical_gradient",
     "params_to_vector",

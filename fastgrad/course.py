@@ -138,7 +138,31 @@ def model_for(parameters):
     return MLP(dims, hidden="relu", output="sigmoid")
 
 
-def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False):
+class _StudentForward:
+    """The student's ``forward_propagation_n`` as an object with a cost method."""
+
+    def __init__(self, forward):
+        self.forward = forward
+
+    def cost(self, params, X, Y):
+        out = self.forward(X, Y, params)
+        if isinstance(out, tuple):
+            if not out:
+                raise TypeError("forward returned an empty tuple; expected (cost, cache)")
+            out = out[0]
+        return out
+
+    def __repr__(self):
+        return f"your forward ({getattr(self.forward, '__name__', type(self.forward).__name__)})"
+
+
+ASSUMED = (
+    "fastgrad assumed the assignment's network: LINEAR -> RELU hidden layers, "
+    "LINEAR -> SIGMOID output, cross-entropy cost"
+)
+
+
+def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False, forward=None):
     """The course's ``gradient_check_n``, computed exactly by fastgrad.
 
     Returns the relative difference ``‖grad − gradapprox‖ / (‖grad‖ + ‖gradapprox‖)``.
@@ -146,18 +170,42 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False)
     ...): only ``dW*``/``db*`` are compared. With ``print_msg=True`` prints the
     course's message (a mistake above 2e-7) and fastgrad's report, which
     points at the blocks that hold the bug.
+
+    ``forward``: the student's ``forward_propagation_n(X, Y, parameters) ->
+    (cost, cache)``. Given, the cost differentiated is the student's own (any
+    activations, as in the assignment's loop), through fastgrad's loop over
+    a Python callable: ``forward`` sees read-only arrays and must be
+    deterministic. Without it fastgrad assumes the assignment's network (relu
+    hidden layers, sigmoid output) and uses its exact compiled check; the
+    printed message says so, and suggests ``forward=`` when every block
+    fails (the sign of a different network rather than of a bug).
     """
     _check_dict(parameters, "parameters")
     _check_dict(gradients, "gradients", "d")
     print_msg = ac.boolean(print_msg, "print_msg")
+    if forward is not None and not callable(forward):
+        raise TypeError(
+            "forward must be your forward_propagation_n(X, Y, parameters) -> (cost, cache), "
+            f"got {ac.got(forward)}"
+        )
     params = {k: v for k, v in parameters.items() if _is_param(k)}
     grads = {
         k: v
         for k, v in gradients.items()
         if isinstance(k, str) and k.startswith("d") and _is_param(k[1:])
     }
-    model = model_for(params)
-    missing = ["d" + k for k in model.param_shapes() if "d" + k not in grads]
+    if forward is None:
+        model = model_for(params)
+        names = model.param_shapes()
+    else:
+        if not params:
+            raise ValueError(
+                "parameters holds no W1, b1, ... entries (the course's names); got keys "
+                f"{list(parameters)[:10]}"
+            )
+        model = _StudentForward(forward)
+        names = params
+    missing = ["d" + k for k in names if "d" + k not in grads]
     if missing:
         raise ValueError(
             f"gradients has no {', '.join(missing)}: the backprop must return a "
@@ -176,6 +224,15 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False)
                 "\033[92mYour backward propagation works perfectly fine! "
                 f"difference = {difference}\033[0m"
             )
+        if forward is None:
+            print(ASSUMED + " (pass forward=forward_propagation_n to check your own).")
+            great = report.thresholds[0]
+            if all(b.difference >= great for b in report.blocks):
+                print(
+                    "Every block fails: if your network is not the assignment's (other "
+                    "activations, another cost), pass forward=forward_propagation_n so "
+                    "the check uses your own forward pass."
+                )
         print(report)
     return difference
 

@@ -31,7 +31,7 @@ class VanishingStep(ValueError):
 
 def central_differences(f, double[::1] theta, object view, double eps,
                         const Py_ssize_t[::1] coords, double[::1] out, progress=None,
-                        name="f(theta)"):
+                        name="f(theta)", double[:, ::1] values=None):
     """Two-sided differences of ``f`` at ``theta`` for the given coordinates.
 
     Parameters
@@ -60,6 +60,10 @@ def central_differences(f, double[::1] theta, object view, double eps,
         Called as ``progress(done)`` now and then.
     name : str
         How error messages call ``f``.
+    values : (K, 2) float64, OUT, optional
+        When given, ``f(θ + εe_i)`` and ``f(θ − εe_i)`` and the two points
+        actually taken, for the kink test (the one-sided slopes); ``out`` is
+        computed the same way with or without it.
 
     Raises
     ------
@@ -73,8 +77,11 @@ def central_differences(f, double[::1] theta, object view, double eps,
     """
     cdef Py_ssize_t c, i, K = coords.shape[0]
     cdef double orig, plus, minus, fp, fm, step
+    cdef bint keep = values is not None
     if out.shape[0] != K:
         raise ValueError("out must have one entry per coordinate")
+    if keep and values.shape[0] != K:
+        raise ValueError("values must have one row per coordinate")
     for c in range(K):
         i = coords[c]
         if i < 0 or i >= theta.shape[0]:
@@ -97,6 +104,9 @@ def central_differences(f, double[::1] theta, object view, double eps,
         finally:
             theta[i] = orig
         out[c] = (fp - fm) / step
+        if keep:
+            values[c, 0] = fp
+            values[c, 1] = fm
         if progress is not None and (c & 255) == 255:
             progress(c + 1)
     if progress is not None:

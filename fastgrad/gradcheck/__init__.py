@@ -4,10 +4,12 @@ compiled kernel, the generic (callable) path and its kernel, the report."""
 
 from fastgrad.gradcheck.check import check_grad, gradient_check, numerical_gradient
 from fastgrad.gradcheck.report import GradCheckReport, GradientCheckError
+from fastgrad.gradcheck.vjp import check_vjp
 
 __all__ = [
     "gradient_check",
     "check_grad",
+    "check_vjp",
     "numerical_gradient",
     "GradCheckReport",
     "GradientCheckError",

@@ -51,7 +51,7 @@ def read_only(arr):
 # -- the loops ----------------------------------------------------------------
 
 
-def central_differences(call, flat, view, eps, coords, blocks, fname, progress, desc):
+def central_differences(call, flat, view, eps, coords, blocks, fname, progress, desc, values=None):
     """Numerical gradient at ``coords`` through the compiled loop, with the
     caller-facing errors. ``flat`` is the (writable) working θ, ``view`` what
     ``call`` receives (read-only views of ``flat``)."""
@@ -61,7 +61,9 @@ def central_differences(call, flat, view, eps, coords, blocks, fname, progress, 
     out = np.empty(coords.size)
     bar = _progress.Progress(coords.size, progress, desc)
     try:
-        _generic_kernel.central_differences(call, flat, view, eps, coords, out, bar.update, fname)
+        _generic_kernel.central_differences(
+            call, flat, view, eps, coords, out, bar.update, fname, values
+        )
     except _generic_kernel.NonFiniteValue as e:
         raise _non_finite_error(call, view, e, blocks, saved, eps, fname) from None
     except _generic_kernel.VanishingStep as e:  # pragma: no cover - check_steps refuses first
@@ -132,7 +134,9 @@ def relative_difference(a, n):
     )[0]
 
 
-def directional(call, flat, view, eps, grads_flat, blocks, k, rng, fname, progress, desc):
+def directional(
+    call, flat, view, eps, grads_flat, blocks, k, rng, fname, progress, desc, prefix="d"
+):
     """k random unit directions v inside every block.
 
     Each compares ``(J(θ⁺) − J(θ⁻)) / 2ε`` with ``g · (θ⁺ − θ⁻) / 2ε`` where
@@ -182,7 +186,7 @@ def directional(call, flat, view, eps, grads_flat, blocks, k, rng, fname, progre
                 ana[r] = float(np.dot(grads_flat[sl], step)) / (2 * eps)
                 done += 1
                 bar.update(done)
-            out["d" + name] = (num, ana, np.zeros(k, dtype=bool))
+            out[prefix + name] = (num, ana, np.zeros(k, dtype=bool))
     finally:
         bar.close()
     _check_untouched(flat, saved, fname)
@@ -205,11 +209,24 @@ def build_report(
     failing=(),
     extra_hints=(),
     raise_on_failure=False,
+    kinks=None,
+    kink_text=None,
+    notes=(),
 ):
-    """The report of a callable check (raised as GradientCheckError when asked)."""
+    """The report of a callable check (raised as GradientCheckError when asked).
+
+    ``kinks``: a mask over θ of checked coordinates left out of the verdict
+    (kinks where the analytic value is a subgradient); None for none."""
     P = analytic.size
-    kinks = np.zeros(P, dtype=bool)
-    if directions is not None:
+    diff_all = None
+    if kinks is not None and kinks.any():
+        use = checked & ~kinks
+        diff = relative_difference(analytic[use], numerical[use])
+        diff_all = relative_difference(analytic[checked], numerical[checked])
+    kinks = np.zeros(P, dtype=bool) if kinks is None else kinks
+    if diff_all is not None:
+        pass
+    elif directions is not None:
         nums, anas = (np.concatenate([v[i] for v in directions.values()]) for i in range(2))
         diff = relative_difference(anas, nums)
     elif checked.all():
@@ -237,12 +254,12 @@ def build_report(
     report = GradCheckReport(
         title=title,
         difference=diff,
-        difference_all=diff,
+        difference_all=diff if diff_all is None else diff_all,
         numerical={n: numerical[sl].reshape(s) for n, (_, sl, s) in zip(names, blocks)},
         blocks=rows,
         n_params=P,
         n_checked=n_checked,
-        n_kinks=0,
+        n_kinks=int(np.count_nonzero(kinks & checked)),
         mode=mode,
         epsilon=eps,
         n_threads=1,
@@ -251,6 +268,8 @@ def build_report(
         thresholds=thresholds,
         extra_hints=list(extra_hints),
         directions=directions,
+        kink_text=kink_text,
+        notes=notes,
     )
     if raise_on_failure:
         report.raise_if_failed()
@@ -285,13 +304,19 @@ def check_generic_model(
     progress = options.progress(progress)
     rng = as_generator(seed)
     params, grads = check_generic_dicts(params, grads)
-    blocks, flat, analytic, call, fname = _cost_call(model, params, grads, X, Y)
+    blocks, flat, analytic, call, fname, f0 = _cost_call(model, params, grads, X, Y)
     desc = "fastgrad gradient check"
     run = dict(call=call, flat=flat, eps=eps, blocks=blocks, fname=fname, progress=progress)
     if mode == "directional":
         found = _directional_run(analytic, k, rng, thresholds, desc, **run)
     else:
-        found = _coordinates_run(mode, k, rng, desc, **run)
+        # kinks from the one-sided differences; f(θ) is the determinism check's
+        from fastgrad.gradcheck.check import _coordinates_with_kinks
+
+        found = _coordinates_with_kinks(
+            mode, k, rng, desc, analytic, f0, False, (None, 0.0, None), view=None, **run
+        )
+        found["kink_text"] = "sit on a kink of the cost (the one-sided slopes disagree)"
     report = build_report(
         title=repr(model),
         analytic=analytic,
@@ -322,33 +347,48 @@ def _cost_call(model, params, grads, X, Y):
         return model.cost(views, Xv, Yv)
 
     try:
-        _check_deterministic(call, fname)
+        f0 = _check_deterministic(call, fname)
     except KeyError as e:  # any names are allowed, but they must be the cost's own
         raise KeyError(
             f"params: {fname} looked up {e} but params has {list(params)}; pass "
             "the parameters under the names the cost reads"
         ) from e
-    return blocks, flat, analytic, call, fname
+    return blocks, flat, analytic, call, fname, f0
 
 
 def _directional_run(
-    analytic, k, rng, thresholds, desc, *, call, flat, eps, blocks, fname, progress
+    analytic,
+    k,
+    rng,
+    thresholds,
+    desc,
+    *,
+    call,
+    flat,
+    eps,
+    blocks,
+    fname,
+    progress,
+    view=None,
+    prefix="d",
 ):
     """Directions in every block; a block that fails is checked in full."""
-    directions = directional(call, flat, None, eps, analytic, blocks, k, rng, fname, progress, desc)
+    directions = directional(
+        call, flat, view, eps, analytic, blocks, k, rng, fname, progress, desc, prefix
+    )
     numerical = np.full(flat.size, np.nan)
     checked = np.zeros(flat.size, dtype=bool)
     failing, hints = [], []
     for name, sl, _ in blocks:
-        num, ana, _ = directions["d" + name]
+        num, ana, _ = directions[prefix + name]
         if relative_difference(ana, num) >= thresholds[0]:
             failing.append(name)
             coords = np.arange(sl.start, sl.stop)
             numerical[sl] = central_differences(
-                call, flat, None, eps, coords, blocks, fname, progress, desc + f" (d{name})"
+                call, flat, view, eps, coords, blocks, fname, progress, desc + f" ({prefix}{name})"
             )
             checked[sl] = True
-            hints.append(f"d{name} failed along random directions; checked in full")
+            hints.append(f"{prefix}{name} failed along random directions; checked in full")
     return dict(
         numerical=numerical,
         checked=checked,
@@ -359,11 +399,13 @@ def _directional_run(
     )
 
 
-def _coordinates_run(mode, k, rng, desc, *, call, flat, eps, blocks, fname, progress):
+def _coordinates_run(
+    mode, k, rng, desc, *, call, flat, eps, blocks, fname, progress, view=None, prefix="d"
+):
     """Every coordinate (``full``) or ``k`` from every block (``sampled``)."""
     P = flat.size
     coords = np.arange(P) if mode == "full" else sample_coordinates(blocks, k, rng)
-    n = central_differences(call, flat, None, eps, coords, blocks, fname, progress, desc)
+    n = central_differences(call, flat, view, eps, coords, blocks, fname, progress, desc)
     if mode == "full":
         return dict(numerical=n, checked=np.ones(P, dtype=bool), mode="callable")
     numerical = np.full(P, np.nan)
@@ -386,3 +428,4 @@ def _check_deterministic(call, fname):
             "makes the check compare noise with noise; freeze the masks (a fixed seed) or "
             "turn dropout off inside the object"
         )
+    return a

@@ -51,6 +51,20 @@ def flag(value, name, allow_none=False):
     )
 
 
+def workers(value):
+    """Parallel evaluation is not available yet: only None or 1 (serial)."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"workers must be None or 1, got {value!r} ({type(value).__name__})")
+    if value != 1:
+        raise ValueError(
+            f"workers={value!r}: parallel evaluation is not available yet; "
+            "use workers=None (serial)"
+        )
+    return None
+
+
 def progress(value):
     return flag(value, "progress", allow_none=True)
 

@@ -259,8 +259,12 @@ class GradCheckReport:
         thresholds=DEFAULT_THRESHOLDS,
         extra_hints=(),
         directions=None,
+        kink_text=None,
+        notes=(),
     ):
         self.title = title
+        self.kink_text = kink_text
+        self.notes = list(notes)
         self.difference = float(difference)
         self.difference_all = float(difference_all)
         self.thresholds = tuple(thresholds)
@@ -292,8 +296,9 @@ class GradCheckReport:
             names = ", ".join(b.name for b in bad)
             hints.append(f"look at the backprop of: {names}")
         if self.n_kinks:
+            what = self.kink_text or "moved a relu pre-activation across 0"
             hints.append(
-                f"{self.n_kinks} coordinate(s) moved a relu pre-activation across 0 "
+                f"{self.n_kinks} coordinate(s) {what} "
                 "(marked *): the finite difference is not the derivative there, so they "
                 "are left out of the difference (difference_all includes them)"
             )
@@ -322,6 +327,7 @@ class GradCheckReport:
             f"epsilon {self.epsilon:.0e} | {self.n_threads} thread(s) | {_seconds(self.seconds)}",
             f"difference = |a-n|/(|a|+|n|) = {self.difference:.3e}  ->  {self.verdict.upper()}"
             f"   (great < {great:.0e} <= check < {bug:.0e} <= bug)",
+            *self.notes,
             "",
         ]
         header = (

@@ -175,6 +175,10 @@ BAD_THETA = {
 def test_bad_theta_is_refused_naming_theta(fn, bad):
     theta = BAD_THETA[bad]
     args = (f_smooth, theta, g_smooth) if fn is check_grad else (f_smooth, theta)
+    if fn is check_grad and bad == "dict":
+        # a dict theta is a structure of named blocks for check_grad (issue 12):
+        # {"a": 1.0} is valid there; tests/gradcheck/test_structured.py covers it
+        return
     if fn is numerical_gradient and bad.startswith("empty"):
         # the gradient of a function of no variables is the empty array (np.gradient-like);
         # check_grad, which would report "great" on nothing, refuses it

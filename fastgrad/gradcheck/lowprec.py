@@ -1,0 +1,88 @@
+"""Checking float32 models.
+
+A float32 model (``f`` returns float32, or the gradients are float32) cannot
+be checked with ε = 1e-7: θ ± 1e-7 rounds back to θ in float32 for |θ| ≥ 1,
+and the cost's own rounding (u = 2⁻²⁴ ≈ 6e-8 relative) divided by a tiny
+step swamps the difference. The float32 check therefore:
+
+* takes per coordinate the step ``h_i = max(epsilon, cbrt(u)·max(1, |θ_i|))``
+  (cbrt(u) ≈ 3.9e-3: it balances the O(h²) truncation of the central
+  difference against the O(u/h) rounding of a float32 cost), at the points
+  ``fl32(θ_i ± h_i)`` that a float32 model actually sees, dividing by the
+  step actually taken;
+* grades with the bands ``great < 1e-3 <= check < 1e-2 <= bug`` (unless
+  ``thresholds=`` is given): the difference of a correct float32 backprop
+  sits around 1e-5..1e-4, a missing factor or a wrong sign at 1e-1 and
+  above;
+* states the step and the noise floor ``8·u·max|f|/min h`` (the slope error
+  that the cost's rounding alone can cause) in the report.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastgrad import _progress
+from fastgrad.gradcheck import generic, inputs
+
+U32 = float(np.finfo(np.float32).eps) / 2
+STEP = float(np.cbrt(U32))
+THRESHOLDS = (1e-3, 1e-2)
+
+
+def is_float32(value):
+    """True when ``value`` (f's output, or an array / structure of arrays) is float32."""
+    if isinstance(value, dict):
+        return any(is_float32(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(isinstance(v, (np.ndarray, np.generic)) and is_float32(v) for v in value)
+    return getattr(value, "dtype", None) == np.float32
+
+
+def differences(call, flat, view, eps, coords, blocks, fname, progress, desc):
+    """Central differences at float32 points; returns (numerical, values, h⁺, h⁻, note)."""
+    saved = flat.copy()
+    theta = saved[coords]
+    h = np.maximum(eps, STEP * np.maximum(1.0, np.abs(theta)))
+    plus = (theta + h).astype(np.float32).astype(np.float64)
+    minus = (theta - h).astype(np.float32).astype(np.float64)
+    if not (np.isfinite(plus).all() and np.isfinite(minus).all()):
+        j = int(np.argmax(~(np.isfinite(plus) & np.isfinite(minus))))
+        raise inputs.step_error(blocks, int(coords[j]), float(theta[j]), float(h[j]))
+    out = np.empty(coords.size)
+    values = np.empty((coords.size, 2))
+    bar = _progress.Progress(coords.size, progress, desc)
+    try:
+        for c, i in enumerate(coords):
+            for side, point in ((0, plus[c]), (1, minus[c])):
+                flat[i] = point
+                try:
+                    v = generic._call_once(call, view, fname)
+                finally:
+                    flat[i] = saved[i]
+                if not np.isfinite(v):
+                    where = inputs.coordinate_name(blocks, int(i))
+                    raise ValueError(
+                        f"{fname} returned {v!r} at {where} {'+-'[side]} step "
+                        f"(float32 check, step {h[c]:.3g}): the finite difference needs a "
+                        "finite value on both sides"
+                    )
+                values[c, side] = v
+            out[c] = (values[c, 0] - values[c, 1]) / (plus[c] - minus[c])
+            if (c & 63) == 63:
+                bar.update(c + 1)
+        bar.update(coords.size)
+    finally:
+        bar.close()
+    generic._check_untouched(flat, saved, fname)
+    return out, values, plus - theta, theta - minus, h
+
+
+def note(h, values, f0):
+    scale = max(float(np.max(np.abs(values))), abs(f0))
+    floor = 8 * U32 * scale / float(np.min(h))
+    return (
+        f"float32 model: step max(epsilon, {STEP:.2g}*max(1,|theta|)) at float32 points "
+        f"(here {np.min(h):.2g}..{np.max(h):.2g}); noise floor of a slope ~{floor:.1e} "
+        f"(8*u32*max|f|/step)"
+    )

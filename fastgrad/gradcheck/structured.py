@@ -1,0 +1,167 @@
+"""Parameters as named blocks for the callable checks.
+
+``theta`` (or a VJP's ``inputs``) is one array, a dict of arrays (any keys)
+or a list/tuple of arrays. It becomes one float64 working vector ``flat``
+with named blocks ``(name, slice, shape)``, and ``f`` receives the same
+structure made of *read-only* views of ``flat`` (so a perturbed coordinate
+is seen by ``f`` without copying, and ``f`` cannot write into the check).
+
+A list or tuple counts as a structure only when every item is an
+``ndarray``; any other list (``[[1.0, 2.0]]``) is one array, as before.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastgrad.gradcheck.inputs import real_array
+
+
+def _read_only(arr):
+    view = arr.view()
+    view.flags.writeable = False
+    return view
+
+
+def is_structure(value):
+    if isinstance(value, dict):
+        return True
+    if isinstance(value, (list, tuple)) and value:
+        return all(isinstance(v, np.ndarray) for v in value)
+    return False
+
+
+class Structure:
+    """The layout of ``theta``: its kind, keys, names and block slices.
+
+    Attributes
+    ----------
+    kind : {"array", "dict", "list", "tuple"}
+    keys : list      dict keys, or positions
+    names : list     block names in the report
+    blocks : list    ``(name, slice, shape)`` over ``flat``
+    """
+
+    def __init__(self, kind, keys, names, shapes):
+        self.kind, self.keys, self.names = kind, list(keys), list(names)
+        self.blocks, start = [], 0
+        for name, shape in zip(self.names, shapes):
+            size = int(np.prod(shape, dtype=np.int64))
+            self.blocks.append((name, slice(start, start + size), tuple(shape)))
+            start += size
+        self.size = start
+
+    def views(self, flat):
+        """``flat`` in the caller's structure, as read-only views."""
+        parts = [_read_only(flat[sl].reshape(shape)) for _, sl, shape in self.blocks]
+        if self.kind == "array":
+            return parts[0]
+        if self.kind == "dict":
+            return dict(zip(self.keys, parts))
+        return tuple(parts) if self.kind == "tuple" else list(parts)
+
+    def copies(self, flat):
+        """``flat`` in the caller's structure, as writable copies."""
+        parts = [flat[sl].reshape(shape).copy() for _, sl, shape in self.blocks]
+        if self.kind == "array":
+            return parts[0]
+        if self.kind == "dict":
+            return dict(zip(self.keys, parts))
+        return tuple(parts) if self.kind == "tuple" else list(parts)
+
+    def flatten_like(self, value, name, warn=True):
+        """A gradient of the same structure as one float64 (P,) vector."""
+        if self.kind == "array":
+            if is_structure(value):
+                raise TypeError(f"{name} must be an array like theta, got a {type(value).__name__}")
+            arrays = [real_array(value, name, warn=warn, stacklevel=6)]
+        elif self.kind == "dict":
+            if not isinstance(value, dict):
+                raise TypeError(
+                    f"{name} must be a dict with the keys of theta {self.keys}, "
+                    f"got {type(value).__name__}"
+                )
+            missing = [k for k in self.keys if k not in value]
+            extra = [k for k in value if k not in self.keys]
+            if missing or extra:
+                raise KeyError(
+                    f"{name} keys do not match theta: missing {missing}, unexpected {extra} "
+                    f"(expected exactly {self.keys})"
+                )
+            arrays = [
+                real_array(value[k], f"{name}[{k!r}]", warn=warn, stacklevel=6) for k in self.keys
+            ]
+        else:
+            if not isinstance(value, (list, tuple)) or len(value) != len(self.keys):
+                raise TypeError(
+                    f"{name} must be a list/tuple of {len(self.keys)} arrays like theta, "
+                    f"got {type(value).__name__}"
+                    + (f" of length {len(value)}" if isinstance(value, (list, tuple)) else "")
+                )
+            arrays = [
+                real_array(v, f"{name}[{i}]", warn=warn, stacklevel=6) for i, v in enumerate(value)
+            ]
+        for arr, (bname, _, shape) in zip(arrays, self.blocks):
+            if arr.shape != shape:
+                hint = (
+                    " (it looks transposed)"
+                    if arr.ndim == 2 and arr.shape == shape[::-1] and arr.shape != shape
+                    else ""
+                )
+                label = name if self.kind == "array" else f"{name} block {bname!r}"
+                raise ValueError(
+                    f"{label} has shape {arr.shape}, expected {shape} like theta{hint}"
+                )
+        return np.concatenate([a.ravel() for a in arrays])
+
+
+def low_precision(value, name="theta"):
+    """``[(label, dtype)]`` of the float16/float32 arrays in ``value``."""
+    if isinstance(value, dict):
+        items = [(f"{name}[{k!r}]", v) for k, v in value.items()]
+    elif is_structure(value):
+        items = [(f"{name}[{i}]", v) for i, v in enumerate(value)]
+    else:
+        items = [(name, value)]
+    out = []
+    for label, v in items:
+        dt = getattr(v, "dtype", None)
+        if dt is not None and dt.kind == "f" and dt.itemsize < 8:
+            out.append((label, dt))
+    return out
+
+
+def flatten(value, name="theta", names=None, warn=True):
+    """``value`` -> (Structure, flat float64 copy).
+
+    ``names`` optionally names the positions of a list/tuple (a VJP's
+    argument names); otherwise positions are ``name[i]``. ``warn=False``
+    leaves the float32 upcast warning to the caller.
+    """
+    if isinstance(value, dict):
+        if not value:
+            raise ValueError(f"{name} is an empty dict: there is nothing to check")
+        keys = list(value)
+        arrays = [real_array(value[k], f"{name}[{k!r}]", warn=warn, stacklevel=6) for k in keys]
+        labels = [str(k) for k in keys]
+        kind = "dict"
+    elif is_structure(value):
+        keys = list(range(len(value)))
+        arrays = [
+            real_array(v, f"{name}[{i}]", warn=warn, stacklevel=6) for i, v in enumerate(value)
+        ]
+        labels = list(names) if names is not None else [f"{name}[{i}]" for i in keys]
+        kind = "tuple" if isinstance(value, tuple) else "list"
+    else:
+        arr = real_array(value, name, warn=warn, stacklevel=6)
+        if arr.size == 0:
+            raise ValueError(f"{name} is empty (shape {arr.shape}): there is nothing to check")
+        st = Structure("array", [None], [name], [arr.shape])
+        return st, arr.reshape(-1)
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"{name}: two blocks have the same name {labels}")
+    for label, arr in zip(labels, arrays):
+        if arr.size == 0:
+            raise ValueError(f"{name} block {label!r} is empty (shape {arr.shape}): leave it out")
+    st = Structure(kind, keys, labels, [a.shape for a in arrays])
+    return st, np.concatenate([a.ravel() for a in arrays])

@@ -1,0 +1,281 @@
+"""Checking a layer's backward pass: vector-Jacobian products.
+
+``check_vjp(f, inputs, grads, upstream)`` checks the gradients of the scalar
+``⟨upstream, f(inputs)⟩`` with respect to every input, which is how custom
+layers are tested (torch's ``grad_outputs``, chainer's ``y_grad``). The
+numerical side is
+
+    Σ upstream · (f(x + εe_i) − f(x − εe_i)) / step_i
+
+with the difference of the two outputs taken elementwise *before* the dot
+product: no cancellation between two large scalars.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import warnings
+
+import numpy as np
+
+from fastgrad import _progress
+from fastgrad._rng import as_generator
+from fastgrad.gradcheck import generic, kinks, lowprec, options, parallel, structured
+from fastgrad.gradcheck.inputs import check_steps, coordinate_name, real_array
+from fastgrad.gradcheck.report import check_thresholds
+
+
+def _positional_names(f, n):
+    """The names of ``f``'s first n positional parameters, when it has them."""
+    try:
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = [p.name for p in params if p.kind in kinds]
+    return names[:n] if len(names) >= n else None
+
+
+def _caller(f, kind):
+    if kind == "array":
+        return f
+    if kind == "dict":
+        return lambda v: f(**v)
+    return lambda v: f(*v)
+
+
+def _call(call, view, fname):
+    try:
+        return call(view)
+    except ValueError as e:
+        if "read-only" in str(e):
+            raise generic._wrote_error(fname) from e
+        raise
+
+
+def _output(y, fname, where="at inputs"):
+    if isinstance(y, (bool, np.bool_)):
+        raise TypeError(f"{fname} must return an array of real numbers, got bool")
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"{fname} must return an array of real numbers, got dtype {arr.dtype}")
+    arr = np.array(arr, dtype=np.float64, copy=True)  # f may return a view of its input
+    if where is not None and not np.isfinite(arr).all():
+        raise ValueError(f"{fname} returned NaN or inf {where}: the output must be finite")
+    return arr
+
+
+def check_vjp(
+    f,
+    inputs,
+    grads,
+    upstream=None,
+    *,
+    epsilon=1e-7,
+    seed=None,
+    workers=None,
+    thresholds=None,
+    progress=None,
+    raise_on_failure=False,
+):
+    """Check the backward pass of an array-valued function (a layer).
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x)`` for one array, ``f(*inputs)`` for a tuple/list, ``f(**inputs)``
+        for a dict; returns an array (any shape). Its inputs are read-only
+        float64 arrays.
+    inputs : array, tuple/list of arrays, or dict of arrays
+    grads : the same structure
+        The gradients of ``⟨upstream, f(inputs)⟩`` (``Σ upstream * f(inputs)``)
+        with respect to each input, from the user's backward pass.
+    upstream : array shaped like f's output, optional
+        The upstream gradient ``dL/dy``; default: standard normal draws from
+        ``seed``.
+    epsilon : float, default 1e-7
+    seed : int, None or numpy.random.Generator
+        For the default ``upstream``.
+    workers : None, int or concurrent.futures.Executor
+        As for :func:`fastgrad.check_grad`: coordinates in chunks over
+        processes, identical bits to the serial run.
+    thresholds, progress, raise_on_failure
+        As for :func:`fastgrad.check_grad`.
+
+    Returns
+    -------
+    GradCheckReport
+        One block per input, named by its key, by ``f``'s parameter name for
+        a tuple/list (``x``, ``w``, ``b`` for ``conv(x, w, b)``), else
+        ``inputs[i]``; ``report.numerical[name]`` is the numerical VJP.
+    """
+    t0 = time.perf_counter()
+    if not callable(f):
+        raise TypeError(f"f must be a callable returning an array, got {type(f).__name__}")
+    eps = options.epsilon(epsilon)
+    workers = parallel.check_workers(workers)
+    raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
+    thresholds_given = thresholds
+    thresholds = check_thresholds(thresholds)
+    progress = options.progress(progress)
+    rng = as_generator(seed)
+    names = None
+    if isinstance(inputs, (list, tuple)) and structured.is_structure(inputs):
+        names = _positional_names(f, len(inputs))
+    st, flat = structured.flatten(inputs, "inputs", names=names, warn=False)
+    if st.kind == "array":
+        st.names = ["x"]
+        st.blocks = [("x",) + st.blocks[0][1:]]
+    view = st.views(flat)
+    call = _caller(f, st.kind)
+    fname = f"f ({getattr(f, '__name__', type(f).__name__)})"
+    t_call = time.perf_counter()
+    raw = _call(call, view, fname)
+    t_call = time.perf_counter() - t_call
+    f32 = lowprec.is_float32(raw) or lowprec.is_float32(grads)
+    analytic = st.flatten_like(grads, "grads", warn=not f32)
+    if not f32:
+        for label, dt in structured.low_precision(inputs, "inputs"):
+            warnings.warn(
+                f"{label} is {dt}; upcast to float64 (a finite difference "
+                "with epsilon=1e-7 needs double precision)",
+                UserWarning,
+                stacklevel=2,
+            )
+    y0 = _output(raw, fname)
+    notes = []
+    if f32:
+        h = np.maximum(eps, lowprec.STEP * np.maximum(1.0, np.abs(flat)))
+        plus = (flat + h).astype(np.float32).astype(np.float64)
+        minus = (flat - h).astype(np.float32).astype(np.float64)
+        if thresholds_given is None:
+            thresholds = lowprec.THRESHOLDS
+        floor = 8 * lowprec.U32 * float(np.max(np.abs(y0))) / float(np.min(h))
+        notes.append(
+            f"float32 model: step max(epsilon, {lowprec.STEP:.2g}*max(1,|x|)) at float32 "
+            f"points (here {np.min(h):.2g}..{np.max(h):.2g}); noise floor of an output "
+            f"slope ~{floor:.1e} (8*u32*max|f|/step)"
+        )
+    else:
+        plus, minus = flat + eps, flat - eps
+    if upstream is None:
+        u = rng.standard_normal(y0.shape)
+    else:
+        u = real_array(upstream, "upstream", warn=False)
+        if u.shape != y0.shape:
+            raise ValueError(f"upstream has shape {u.shape}, expected {y0.shape} like f's output")
+    coords = np.arange(flat.size, dtype=np.intp)
+    if not f32:
+        check_steps(flat, eps, coords, st.blocks)
+    use, chunk, n_workers = parallel.plan(workers, coords.size, t_call)
+    if use:
+        bar = _progress.Progress(coords.size, progress, "fastgrad check_vjp")
+        try:
+            numerical, one, _, n_chunks = parallel.run(
+                workers,
+                "vjp",
+                call,
+                st,
+                flat,
+                eps,
+                coords,
+                fname,
+                chunk,
+                bar,
+                extra=(u, plus, minus, y0),
+            )
+        finally:
+            bar.close()
+        notes.append(parallel.describe(workers, n_workers, n_chunks, chunk))
+    else:
+        numerical, one = _numerical_vjp(
+            call, flat, view, (u, plus, minus, y0), st.blocks, fname, progress, coords
+        )
+    scale = float(np.sum(np.abs(u * y0))) + float(np.max(np.abs(one)))
+    kink, sub, sp, sm = kinks.find(
+        flat,
+        eps,
+        0.0,
+        one,
+        numerical,
+        analytic,
+        lowprec.U32 if f32 else kinks.U64,
+        (plus - flat, flat - minus),
+        scale=scale,
+    )
+    hints = []
+    bad = kink & ~sub
+    if bad.any():
+        j = int(np.argmax(bad))
+        hints.append(
+            f"{int(bad.sum())} coordinate(s) sit on a kink of f but the analytic value is not "
+            f"between the one-sided slopes (first at {coordinate_name(st.blocks, j)}: analytic "
+            f"{analytic[j]:.6g}, slopes {sm[j]:.6g} and {sp[j]:.6g}): not a subgradient"
+        )
+    report = generic.build_report(
+        title=f"vjp of {getattr(f, '__name__', type(f).__name__)}",
+        analytic=analytic,
+        numerical=numerical,
+        checked=np.ones(flat.size, dtype=bool),
+        blocks=st.blocks,
+        prefix="",
+        mode="vjp",
+        eps=eps,
+        thresholds=thresholds,
+        seconds=time.perf_counter() - t0,
+        raise_on_failure=False,
+        notes=tuple(notes),
+        kinks=sub,
+        kink_text="sit on a kink of f (the one-sided slopes of <upstream, f> disagree)",
+        extra_hints=hints,
+    )
+    report.upstream = u
+    if raise_on_failure:
+        report.raise_if_failed()
+    return report
+
+
+def _numerical_vjp(call, flat, view, points, blocks, fname, progress, coords):
+    """Σ u·(f(θ+εe_i) − f(θ−εe_i)) / step_i for the coordinates ``coords``;
+    ``points`` = (u, θ+ε, θ−ε, f(θ)) with the perturbed values of every
+    coordinate. Returns (numerical, sides): ``sides[:, 0] = u·(f(θ+εe) −
+    f(θ))`` and ``sides[:, 1] = −u·(f(θ) − f(θ−εe))``, each difference taken
+    elementwise first, for the kink test."""
+    u, plus_all, minus_all, y0 = points
+    y0f = y0.ravel()
+    P = coords.size
+    saved = flat.copy()
+    out = np.empty(P)
+    one = np.empty((P, 2))
+    uf = u.ravel()
+    bar = _progress.Progress(P, progress, "fastgrad check_vjp")
+    try:
+        for c, i in enumerate(coords):
+            orig = saved[i]
+            plus, minus = plus_all[i], minus_all[i]
+            sides = []
+            for sign, point in ((1, plus), (-1, minus)):
+                flat[i] = point
+                try:
+                    y = _output(_call(call, view, fname), fname, where=None)
+                finally:
+                    flat[i] = orig
+                where = f"at {coordinate_name(blocks, i)} {'+' if sign > 0 else '-'} epsilon"
+                if not np.isfinite(y).all():
+                    raise ValueError(f"{fname} returned NaN or inf {where}")
+                if y.shape != u.shape:
+                    raise ValueError(
+                        f"{fname} returned shape {y.shape} {where} but {u.shape} at inputs"
+                    )
+                sides.append(y.ravel())
+            out[c] = float(np.dot(uf, sides[0] - sides[1])) / (plus - minus)
+            one[c, 0] = float(np.dot(uf, sides[0] - y0f))
+            one[c, 1] = -float(np.dot(uf, y0f - sides[1]))
+            if (c & 63) == 63:
+                bar.update(c + 1)
+        bar.update(P)
+    finally:
+        bar.close()
+    generic._check_untouched(flat, saved, fname)
+    return out, one
