@@ -1,6 +1,7 @@
 """``fastgrad normalize-stats PATH``: batched fit of an .npy file, the bits
 of the in-memory fit, bounded memory."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,10 @@ import pytest
 from fastgrad import Normalizer
 from fastgrad.cli import main
 from fastgrad.cli.normalize_stats import fit_npy
+
+# Children run from tests/, not the checkout root, whose fastgrad/ would shadow
+# the installed package in a non-editable install.
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _same(a, b):
@@ -73,5 +78,6 @@ def test_memory_stays_at_a_batch(tmp_path):
         print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
         """
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=HERE)
     assert float(out.stdout.strip().splitlines()[-1]) < 150  # the file is 400 MB
