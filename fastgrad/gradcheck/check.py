@@ -344,7 +344,7 @@ def check_grad(
         grad = grad(st.copies(flat))
     view = st.views(flat)
     t_call = time.perf_counter()
-    raw = _raw_call(f, view, _argument_name(f))
+    raw = generic.call_raw(f, view, _argument_name(f))
     t_call = time.perf_counter() - t_call
     f32 = lowprec.is_float32(raw) or lowprec.is_float32(grad)
     analytic = st.flatten_like(grad, "grad", warn=not f32)
@@ -381,9 +381,9 @@ def check_grad(
                 "workers= is not available with mode='directional' (a few directions per "
                 "block run serially); use mode='full' or 'sampled' with workers, or workers=None"
             )
-        found = generic._directional_run(analytic, k, rng, thresholds, desc, **run)
+        found = generic.directional_run(analytic, k, rng, thresholds, desc, **run)
     else:
-        found = _coordinates_with_kinks(
+        found = coordinates_with_kinks(
             mode, k, rng, desc, analytic, raw, f32, (workers, t_call, st), **run
         )
     return generic.build_report(
@@ -399,17 +399,7 @@ def check_grad(
     )
 
 
-def _raw_call(f, view, fname):
-    """f at θ itself, as returned (its dtype tells a float32 model)."""
-    try:
-        return f(view)
-    except ValueError as e:
-        if "read-only" in str(e):
-            raise generic._wrote_error(fname) from e
-        raise
-
-
-def _coordinates_with_kinks(
+def coordinates_with_kinks(
     mode, k, rng, desc, analytic, raw, f32, pool, *, call, flat, view, **run
 ):
     """Every coordinate (``full``) or ``k`` per block (``sampled``), keeping

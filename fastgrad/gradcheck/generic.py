@@ -74,7 +74,7 @@ def central_differences(call, flat, view, eps, coords, blocks, fname, progress, 
         raise
     finally:
         bar.close()
-    _check_untouched(flat, saved, fname)
+    check_untouched(flat, saved, fname)
     return out
 
 
@@ -109,16 +109,23 @@ def _wrote_error(fname):
     )
 
 
-def _call_once(call, view, fname):
+def call_raw(call, view, fname):
+    """``call(view)`` as returned; a write into the read-only view becomes an
+    error that says so."""
     try:
-        return _generic_kernel.as_real_scalar(call(view), fname)
+        return call(view)
     except ValueError as e:
         if "read-only" in str(e):
             raise _wrote_error(fname) from e
         raise
 
 
-def _check_untouched(flat, saved, fname):
+def call_once(call, view, fname):
+    """``call(view)`` as one real number (see :func:`call_raw`)."""
+    return _generic_kernel.as_real_scalar(call_raw(call, view, fname), fname)
+
+
+def check_untouched(flat, saved, fname):
     if not np.array_equal(flat.view(np.uint64), saved.view(np.uint64)):
         i = int(np.argmax(flat.view(np.uint64) != saved.view(np.uint64)))
         flat[...] = saved
@@ -164,7 +171,7 @@ def directional(
                 for side, point in ((1, plus), (-1, minus)):
                     flat[sl] = point
                     try:
-                        value = _call_once(call, view, fname)
+                        value = call_once(call, view, fname)
                     finally:
                         flat[sl] = base
                     if not np.isfinite(value):
@@ -189,7 +196,7 @@ def directional(
             out[prefix + name] = (num, ana, np.zeros(k, dtype=bool))
     finally:
         bar.close()
-    _check_untouched(flat, saved, fname)
+    check_untouched(flat, saved, fname)
     return out
 
 
@@ -308,12 +315,12 @@ def check_generic_model(
     desc = "fastgrad gradient check"
     run = dict(call=call, flat=flat, eps=eps, blocks=blocks, fname=fname, progress=progress)
     if mode == "directional":
-        found = _directional_run(analytic, k, rng, thresholds, desc, **run)
+        found = directional_run(analytic, k, rng, thresholds, desc, **run)
     else:
         # kinks from the one-sided differences; f(θ) is the determinism check's
-        from fastgrad.gradcheck.check import _coordinates_with_kinks
+        from fastgrad.gradcheck.check import coordinates_with_kinks
 
-        found = _coordinates_with_kinks(
+        found = coordinates_with_kinks(
             mode, k, rng, desc, analytic, f0, False, (None, 0.0, None), view=None, **run
         )
         found["kink_text"] = "sit on a kink of the cost (the one-sided slopes disagree)"
@@ -356,7 +363,7 @@ def _cost_call(model, params, grads, X, Y):
     return blocks, flat, analytic, call, fname, f0
 
 
-def _directional_run(
+def directional_run(
     analytic,
     k,
     rng,
@@ -417,10 +424,10 @@ def _coordinates_run(
 def _check_deterministic(call, fname):
     """Two evaluations at θ must agree: a cost that redraws dropout masks (or
     samples anything) at each call makes every difference noise."""
-    a = _call_once(call, None, fname)
+    a = call_once(call, None, fname)
     if not np.isfinite(a):
         raise ValueError(f"{fname} returned {a!r} at params itself: the cost must be finite")
-    b = _call_once(call, None, fname)
+    b = call_once(call, None, fname)
     if abs(a - b) > 1e-13 * max(abs(a), abs(b)):
         raise ValueError(
             f"{fname} is not deterministic: two calls with the same params gave {a!r} and "

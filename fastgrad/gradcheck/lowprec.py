@@ -57,7 +57,7 @@ def differences(call, flat, view, eps, coords, blocks, fname, progress, desc):
             for side, point in ((0, plus[c]), (1, minus[c])):
                 flat[i] = point
                 try:
-                    v = generic._call_once(call, view, fname)
+                    v = generic.call_once(call, view, fname)
                 finally:
                     flat[i] = saved[i]
                 if not np.isfinite(v):
@@ -74,7 +74,7 @@ def differences(call, flat, view, eps, coords, blocks, fname, progress, desc):
         bar.update(coords.size)
     finally:
         bar.close()
-    generic._check_untouched(flat, saved, fname)
+    generic.check_untouched(flat, saved, fname)
     return out, values, plus - theta, theta - minus, h
 
 

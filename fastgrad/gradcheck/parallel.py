@@ -94,7 +94,7 @@ def _chunk(payload, kind, coords):
     if kind == "vjp":
         from fastgrad.gradcheck import vjp
 
-        return vjp._numerical_vjp(f, flat, view, extra, st.blocks, fname, False, coords)
+        return vjp.numerical_vjp(f, flat, view, extra, st.blocks, fname, False, coords)
     if kind == "central":
         values = np.empty((coords.size, 2))
         out = generic.central_differences(

@@ -45,15 +45,6 @@ def _caller(f, kind):
     return lambda v: f(*v)
 
 
-def _call(call, view, fname):
-    try:
-        return call(view)
-    except ValueError as e:
-        if "read-only" in str(e):
-            raise generic._wrote_error(fname) from e
-        raise
-
-
 def _output(y, fname, where="at inputs"):
     if isinstance(y, (bool, np.bool_)):
         raise TypeError(f"{fname} must return an array of real numbers, got bool")
@@ -131,7 +122,7 @@ def check_vjp(
     call = _caller(f, st.kind)
     fname = f"f ({getattr(f, '__name__', type(f).__name__)})"
     t_call = time.perf_counter()
-    raw = _call(call, view, fname)
+    raw = generic.call_raw(call, view, fname)
     t_call = time.perf_counter() - t_call
     f32 = lowprec.is_float32(raw) or lowprec.is_float32(grads)
     analytic = st.flatten_like(grads, "grads", warn=not f32)
@@ -189,7 +180,7 @@ def check_vjp(
             bar.close()
         notes.append(parallel.describe(workers, n_workers, n_chunks, chunk))
     else:
-        numerical, one = _numerical_vjp(
+        numerical, one = numerical_vjp(
             call, flat, view, (u, plus, minus, y0), st.blocks, fname, progress, coords
         )
     scale = float(np.sum(np.abs(u * y0))) + float(np.max(np.abs(one)))
@@ -236,7 +227,7 @@ def check_vjp(
     return report
 
 
-def _numerical_vjp(call, flat, view, points, blocks, fname, progress, coords):
+def numerical_vjp(call, flat, view, points, blocks, fname, progress, coords):
     """Σ u·(f(θ+εe_i) − f(θ−εe_i)) / step_i for the coordinates ``coords``;
     ``points`` = (u, θ+ε, θ−ε, f(θ)) with the perturbed values of every
     coordinate. Returns (numerical, sides): ``sides[:, 0] = u·(f(θ+εe) −
@@ -258,7 +249,7 @@ def _numerical_vjp(call, flat, view, points, blocks, fname, progress, coords):
             for sign, point in ((1, plus), (-1, minus)):
                 flat[i] = point
                 try:
-                    y = _output(_call(call, view, fname), fname, where=None)
+                    y = _output(generic.call_raw(call, view, fname), fname, where=None)
                 finally:
                     flat[i] = orig
                 where = f"at {coordinate_name(blocks, i)} {'+' if sign > 0 else '-'} epsilon"
@@ -277,5 +268,5 @@ def _numerical_vjp(call, flat, view, points, blocks, fname, progress, coords):
         bar.update(P)
     finally:
         bar.close()
-    generic._check_untouched(flat, saved, fname)
+    generic.check_untouched(flat, saved, fname)
     return out, one
