@@ -318,7 +318,7 @@ def check_generic_model(
         found = directional_run(analytic, k, rng, thresholds, desc, **run)
     else:
         # kinks from the one-sided differences; f(θ) is the determinism check's
-        from fastgrad.gradcheck.check import coordinates_with_kinks
+        from fastgrad.gradcheck.callable import coordinates_with_kinks
 
         found = coordinates_with_kinks(
             mode, k, rng, desc, analytic, f0, False, (None, 0.0, None), view=None, **run

@@ -1,0 +1,305 @@
+"""Checks of any Python callable: :func:`check_grad` (a scalar function of
+an array, or of named blocks in a dict, list or tuple) and
+:func:`numerical_gradient`; kinks, float32 models and ``workers`` are handled
+by :mod:`~fastgrad.gradcheck.kinks`, :mod:`~fastgrad.gradcheck.lowprec` and
+:mod:`~fastgrad.gradcheck.parallel`.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+
+from fastgrad import _progress
+from fastgrad._rng import as_generator
+from fastgrad._typing import ArrayLike, ScalarFunction, Seed, Thresholds
+from fastgrad.gradcheck import (
+    _generic_kernel,
+    generic,
+    inputs,
+    kinks,
+    lowprec,
+    options,
+    parallel,
+    structured,
+)
+from fastgrad.gradcheck.report import GradCheckReport, check_thresholds
+from fastgrad.nn.spec import sample_coordinates
+
+
+def numerical_gradient(f: ScalarFunction, theta: ArrayLike, *, epsilon: float = 1e-7) -> np.ndarray:
+    """Two-sided numerical gradient of a scalar function.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(theta) -> float``; receives a read-only array shaped like
+        ``theta`` (copy it if ``f`` needs to write).
+    theta : array_like, any shape
+        The point. Not modified: the compiled loop perturbs a float64 working
+        copy in place and restores every entry from its saved bits.
+    epsilon : float, default 1e-7
+        Absolute step. Coordinates where ``theta ± epsilon`` overflows or
+        rounds back to ``theta`` are refused with a ValueError.
+
+    Returns
+    -------
+    ndarray, shaped like ``theta``, float64 (empty for an empty ``theta``)
+
+    Raises
+    ------
+    ValueError
+        ``f`` returned NaN or inf (the message names the coordinate and the
+        side), or a step cannot be taken.
+    """
+    _check_callable(f)
+    eps = options.epsilon(epsilon)
+    work = _as_theta(theta)
+    flat = work.reshape(-1)
+    blocks = [("theta", slice(0, flat.size), work.shape)]
+    out = generic.central_differences(
+        f,
+        flat,
+        generic.read_only(work),
+        eps,
+        np.arange(flat.size, dtype=np.intp),
+        blocks,
+        _argument_name(f),
+        False,
+        "fastgrad numerical_gradient",
+    )
+    return out.reshape(work.shape)
+
+
+def _check_callable(f):
+    if not callable(f):
+        raise TypeError(f"f must be a callable f(theta) -> float, got {type(f).__name__}")
+
+
+def _callable_name(f):
+    return getattr(f, "__name__", type(f).__name__)
+
+
+def _argument_name(f):
+    """How messages name the user's callable: the argument ``f``, and its own name."""
+    return f"f ({_callable_name(f)})"
+
+
+def _as_theta(theta, name="theta"):
+    return inputs.as_theta(theta, name)
+
+
+def check_grad(
+    f: ScalarFunction,
+    theta: ArrayLike | dict | list | tuple,
+    grad: ArrayLike | dict | list | tuple | Callable,
+    *,
+    epsilon: float = 1e-7,
+    mode: str = "full",
+    k: int | None = None,
+    seed: Seed = None,
+    workers: int | None = None,
+    thresholds: Thresholds | None = None,
+    progress: bool | None = None,
+    raise_on_failure: bool = False,
+) -> GradCheckReport:
+    """Check a gradient of any Python function ``f(theta) -> float``.
+
+    Parameters
+    ----------
+    f : callable
+        Receives ``theta``'s structure (an array, a dict or a list/tuple) made
+        of read-only float64 arrays; must return one real number.
+    theta : array_like, dict of arrays, or list/tuple of arrays
+        The point. A dict may use any keys (``{"conv_w": ..., "db2": ...}``);
+        the report has one block per key (per position for a list/tuple,
+        ``theta[0]``, ...), named by it. A list counts as several blocks only
+        when every item is an ndarray. Never modified.
+    grad : same structure as ``theta``, or callable ``grad(theta)``
+        The gradient to check (a callable receives a writable copy of theta).
+    epsilon : float, default 1e-7
+    mode : {"full", "sampled", "directional"}
+        As for :func:`gradient_check`: ``sampled`` checks ``k`` coordinates
+        (default 10) of every block, ``directional`` ``k`` random unit
+        directions (default 3) inside every block, and a block that fails
+        along them is then checked in full.
+    k : int, optional
+    seed : int, None or numpy.random.Generator
+        For ``sampled`` and ``directional``.
+    workers : None, int or concurrent.futures.Executor
+        ``N`` evaluates the coordinates in N processes (``f`` shipped with
+        cloudpickle: ``pip install fastgrad[parallel]``); an Executor is used
+        as is. The report is identical to the bit to the serial one. A check
+        estimated under 0.2 s stays serial with ``workers=N`` (see
+        :mod:`fastgrad.gradcheck.parallel`). Not with ``mode="directional"``.
+    thresholds : (float, float), default (1e-6, 1e-3)
+    progress : bool or None
+        As for :func:`gradient_check`.
+    raise_on_failure : bool, default False
+
+    Returns
+    -------
+    GradCheckReport
+        One block per key/position (``"theta"`` for one array);
+        ``report.numerical[name]`` is the numerical gradient of that block.
+
+    Notes
+    -----
+    ``f`` is called once at θ itself (one extra evaluation for the whole
+    check): its value gives the one-sided differences that find kinks
+    (relu, abs, max inside θ ± ε; see :mod:`fastgrad.gradcheck.kinks`),
+    and its dtype tells a float32 model. Kinks are counted and marked
+    ``*``; where the gradient lies between the one-sided slopes (a
+    subgradient) they are left out of the verdict. A float32 model (``f``
+    returns float32 or ``grad`` is float32) is checked with a step
+    ``max(epsilon, cbrt(u32)·max(1, |θ_i|))`` at float32 points and the bands
+    (1e-3, 1e-2) unless ``thresholds`` is given; the report states the step
+    and the noise floor (:mod:`fastgrad.gradcheck.lowprec`).
+    """
+    t0 = time.perf_counter()
+    _check_callable(f)
+    eps = options.epsilon(epsilon)
+    mode = options.mode(mode)
+    k = options.k(k, mode)
+    workers = parallel.check_workers(workers)
+    raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
+    thresholds_given = thresholds
+    thresholds = check_thresholds(thresholds)
+    progress = options.progress(progress)
+    rng = as_generator(seed)
+    st, flat = structured.flatten(theta, "theta", warn=False)
+    if callable(grad):
+        grad = grad(st.copies(flat))
+    view = st.views(flat)
+    t_call = time.perf_counter()
+    raw = generic.call_raw(f, view, _argument_name(f))
+    t_call = time.perf_counter() - t_call
+    f32 = lowprec.is_float32(raw) or lowprec.is_float32(grad)
+    analytic = st.flatten_like(grad, "grad", warn=not f32)
+    if not f32:
+        for label, dt in structured.low_precision(theta):
+            warnings.warn(
+                f"{label} is {dt}; upcast to float64 (a finite difference "
+                "with epsilon=1e-7 needs double precision)",
+                UserWarning,
+                stacklevel=2,
+            )
+    if f32:
+        if mode == "directional":
+            raise ValueError(
+                "mode='directional' is not available for a float32 model (f returns float32 "
+                "or grad is float32); use mode='full' or 'sampled'"
+            )
+        if thresholds_given is None:
+            thresholds = lowprec.THRESHOLDS
+    run = dict(
+        call=f,
+        flat=flat,
+        eps=eps,
+        blocks=st.blocks,
+        fname=_argument_name(f),
+        progress=progress,
+        view=view,
+        prefix="",
+    )
+    desc = "fastgrad check_grad"
+    if mode == "directional":
+        if workers is not None:
+            raise ValueError(
+                "workers= is not available with mode='directional' (a few directions per "
+                "block run serially); use mode='full' or 'sampled' with workers, or workers=None"
+            )
+        found = generic.directional_run(analytic, k, rng, thresholds, desc, **run)
+    else:
+        found = coordinates_with_kinks(
+            mode, k, rng, desc, analytic, raw, f32, (workers, t_call, st), **run
+        )
+    return generic.build_report(
+        title=_callable_name(f),
+        analytic=analytic,
+        blocks=st.blocks,
+        prefix="",
+        eps=eps,
+        thresholds=thresholds,
+        seconds=time.perf_counter() - t0,
+        raise_on_failure=raise_on_failure,
+        **found,
+    )
+
+
+def coordinates_with_kinks(
+    mode, k, rng, desc, analytic, raw, f32, pool, *, call, flat, view, **run
+):
+    """Every coordinate (``full``) or ``k`` per block (``sampled``), keeping
+    f(θ ± εe_i) for the kink test (one more evaluation, f at θ itself)."""
+    P = flat.size
+    coords = np.arange(P) if mode == "full" else sample_coordinates(run["blocks"], k, rng)
+    coords = np.ascontiguousarray(coords, dtype=np.intp)
+    f0 = _generic_kernel.as_real_scalar(raw, run["fname"])
+    if not np.isfinite(f0):
+        raise ValueError(f"{run['fname']} returned {f0!r} at theta itself: f must be finite there")
+    args = (call, flat, view, run["eps"], coords, run["blocks"], run["fname"], run["progress"])
+    notes, steps, unit = [], None, kinks.U64
+    workers, t_call, st = pool
+    use, chunk, n_workers = parallel.plan(workers, coords.size, t_call)
+    if use:
+        bar = _progress.Progress(coords.size, run["progress"], desc)
+        try:
+            n, values, st32, n_chunks = parallel.run(
+                workers,
+                "f32" if f32 else "central",
+                call,
+                st,
+                flat,
+                run["eps"],
+                coords,
+                run["fname"],
+                chunk,
+                bar,
+            )
+        finally:
+            bar.close()
+        if f32:
+            hp, hm, h = st32
+        notes.append(parallel.describe(workers, n_workers, n_chunks, chunk))
+    elif f32:
+        n, values, hp, hm, h = lowprec.differences(*args, desc)
+    else:
+        values = np.empty((coords.size, 2))
+        n = generic.central_differences(*args, desc, values=values)
+    if f32:
+        notes.insert(0, lowprec.note(h, values, f0))
+        steps, unit = (hp, hm), lowprec.U32
+    kink, sub, sp, sm = kinks.find(
+        flat[coords], run["eps"], f0, values, n, analytic[coords], unit, steps
+    )
+    numerical = np.full(P, np.nan)
+    checked = np.zeros(P, dtype=bool)
+    numerical[coords], checked[coords] = n, True
+    mask = np.zeros(P, dtype=bool)
+    mask[coords[sub]] = True
+    hints = []
+    bad = kink & ~sub
+    if bad.any():
+        j = int(np.argmax(bad))
+        where = inputs.coordinate_name(run["blocks"], int(coords[j]))
+        hints.append(
+            f"{int(bad.sum())} coordinate(s) sit on a kink of f but the analytic value is not "
+            f"between the one-sided slopes (first at {where}: analytic {analytic[coords[j]]:.6g}, "
+            f"slopes {sm[j]:.6g} and {sp[j]:.6g}): not a subgradient"
+        )
+    return dict(
+        numerical=numerical,
+        checked=checked,
+        mode="callable" if mode == "full" else mode,
+        kinks=mask,
+        kink_text="sit on a kink of f (the one-sided slopes disagree)",
+        extra_hints=hints,
+        notes=tuple(notes),
+    )
+
+
+__all__ = ["check_grad", "numerical_gradient"]
