@@ -18,11 +18,7 @@ import numpy as np
 from fastgrad._rng import as_generator
 from fastgrad._threads import effective_n_threads, single_threaded_blas
 from fastgrad._typing import ArrayLike, Params, Seed, Thresholds
-from fastgrad.gradcheck import (
-    generic,
-    mlp,
-    options,
-)
+from fastgrad.gradcheck import cost_model, mlp, options
 from fastgrad.gradcheck.report import GradCheckReport, check_thresholds
 from fastgrad.nn.model import MLP
 from fastgrad.nn.protocol import CostModel
@@ -129,7 +125,7 @@ def gradient_check(
     _check_model_kind(model)
     opts = dict(mode=mode, k=k, seed=seed, n_threads=nt, dropout=dropout, progress=progress)
     if not isinstance(model, MLP):
-        return generic.check_generic_model(
+        return cost_model.check_generic_model(
             model, params, grads, X, Y, eps, thresholds, raise_on_failure, **opts
         )
     settings = options.Settings(eps, nt, mode, k, thresholds, progress, raise_on_failure, t0)

@@ -87,11 +87,11 @@ def test_generic_models_get_every_option(problem, monkeypatch):
     """gradient_check(obj_with_cost, ...) hands all options to the generic
     path (which honours or refuses each); it used to drop mode, k, seed,
     n_threads, dropout and progress."""
-    import fastgrad.gradcheck.generic as generic
+    import fastgrad.gradcheck.cost_model as cost_model
 
     model, params, grads, X, Y = problem
     calls = []
-    monkeypatch.setattr(generic, "check_generic_model",
+    monkeypatch.setattr(cost_model, "check_generic_model",
                         lambda *a, **kw: calls.append((a, kw)) or "report")
 
     class Wrapped:

@@ -385,7 +385,7 @@ def test_huge_parameter_where_the_step_vanishes_is_named():
 ])
 def test_generic_path_error_classes(kwargs, exc):
     """The generic path itself, called as the front door calls it."""
-    from fastgrad.gradcheck.generic import check_generic_model
+    from fastgrad.gradcheck.cost_model import check_generic_model
     from fastgrad.gradcheck.report import DEFAULT_THRESHOLDS
 
     model, params, X, Y = problem()
