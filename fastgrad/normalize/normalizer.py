@@ -34,11 +34,11 @@ import os
 import numpy as np
 
 from fastgrad._threads import effective_n_threads
-from fastgrad.normalize import dask_support, inputs, transform, tree
+from fastgrad.normalize import dask_support, inputs, transform, update
 from fastgrad.normalize import io as _normalizer_io
 from fastgrad.normalize.estimator import Estimator, NotFittedError
 from fastgrad.normalize.report import DistributionReport, compare
-from fastgrad.normalize.stats import Moments, batch_moments, fitted_statistics, merge
+from fastgrad.normalize.stats import Moments, fitted_statistics
 
 __all__ = ["Normalizer", "NotFittedError", "DistributionReport"]
 
@@ -323,85 +323,46 @@ class Normalizer(Estimator):
         self._update(data, sample_weight, n_threads, reset=first)
         return self
 
+    def _previous(self, reset):
+        """What a new batch merges into: None for a fresh fit, else the
+        running moments, the reproducible tree state (or None) and whether
+        any batch so far was weighted."""
+        if reset:
+            return None
+        return update.Previous(
+            self._state(), getattr(self, "_tree_state", None), getattr(self, "_weighted", False)
+        )
+
     def _update_dask(self, X, sample_weight, reset):
         """fit/partial_fit of a dask collection: one pass, chunk states
         combined by a tree reduction (fastgrad.normalize.dask_support)."""
-        old_tree = None if reset else getattr(self, "_tree_state", None)
-        start = 0 if old_tree is None else old_tree.stop
-        if sample_weight is not None:
-            m, d, names = dask_support.fit_weighted(X, sample_weight, int(self.sample_axis))
-            state, old_tree = None, None
-        else:
-            state, m, d, names = dask_support.fit_state(X, int(self.sample_axis), start)
-        if not reset and d != self.n_features_in_:
-            raise ValueError(
-                f"X has {d} features, but Normalizer is expecting "
-                f"{self.n_features_in_} features as input."
-            )
-        weighted = sample_weight is not None
-        if not reset:
-            if state is not None and old_tree is not None:
-                state = tree.combine(old_tree, state)
-                m = tree.finalize(state)
-            else:
-                m = merge(self._state(), m if m is not None else tree.finalize(state))
-                state = None
-            weighted = weighted or getattr(self, "_weighted", False)
-        self._set_statistics(m, state, weighted)
-        if reset:
-            self.n_features_in_ = d
-            if names is not None:
-                self.feature_names_in_ = names
-            elif hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-
-    def _set_statistics(self, m, tree_state, weighted):
-        mean, var, scale, counts = fitted_statistics(m, weighted, self.with_mean, self.with_std)
-        self._moments_state = m
-        self._tree_state = tree_state
-        self._weighted = weighted
-        self.mean_, self.var_, self.scale_, self.n_samples_seen_ = mean, var, scale, counts
+        m, tree_state, weighted, d, names = update.from_dask(
+            X,
+            sample_weight,
+            int(self.sample_axis),
+            self._previous(reset),
+            None if reset else self.n_features_in_,
+        )
+        self._commit(m, tree_state, weighted, reset, d, names)
 
     def _update(self, data, sample_weight, n_threads, reset):
-        tree_state, m = None, None
-        old_tree = None if reset else getattr(self, "_tree_state", None)
-        if (
-            sample_weight is None
-            and not data.sparse
-            and (reset or old_tree is not None)
-            and data.A.shape[0] > 0
-        ):
-            # Reproducible path: global blocks of rows, canonical tree.
-            start = 0 if reset else old_tree.stop
-            tree_state = tree.chunk_state(data.A, start, n_threads)
-            if not reset:
-                tree_state = tree.combine(old_tree, tree_state)
-            m = tree.finalize(tree_state)
-            if not (np.isfinite(m.dmean).all() and np.isfinite(m.m2).all()):
-                # NaN (missing values), inf or overflow: the masked path
-                # below, which also words the errors. Not reproducible
-                # across batchings from here on.
-                tree_state, m = None, None
-            weighted = False
-        if m is None:
-            batch, weighted = batch_moments(data, sample_weight, n_threads)
-            if reset:
-                m = batch
-            else:
-                m = merge(self._state(), batch)
-        if not reset:
-            weighted = weighted or getattr(self, "_weighted", False)
+        m, tree_state, weighted = update.from_batch(
+            data, sample_weight, n_threads, self._previous(reset)
+        )
+        self._commit(m, tree_state, weighted, reset, data.A.shape[1], data.names)
+
+    def _commit(self, m, tree_state, weighted, reset, n_features, names):
+        """Set the fitted attributes. Nothing is assigned before everything
+        is computed: a failed partial_fit leaves the state as it was."""
         mean, var, scale, counts = fitted_statistics(m, weighted, self.with_mean, self.with_std)
-        # Nothing is assigned before everything is computed: a failed
-        # partial_fit leaves the state as it was.
         self._moments_state = m
         self._tree_state = tree_state
         self._weighted = weighted
         self.mean_, self.var_, self.scale_, self.n_samples_seen_ = mean, var, scale, counts
         if reset:
-            self.n_features_in_ = data.A.shape[1]
-            if data.names is not None:
-                self.feature_names_in_ = data.names
+            self.n_features_in_ = n_features
+            if names is not None:
+                self.feature_names_in_ = names
             elif hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
 
