@@ -17,17 +17,8 @@ import re
 import sys
 
 from fastgrad import _argcheck as ac  # noqa: F401  (tests patch cli.ac)
-from fastgrad.cli.check import HIDDEN, add_arguments, run_check  # noqa: F401
-from fastgrad.cli.options import (  # noqa: F401  (the demos' option types)
-    UsageError,
-    int_at_least,
-    nonnegative_float,
-    nonnegative_int,
-    positive_float,
-    positive_int,
-    probability,
-    threads,
-)
+from fastgrad.cli.check import HIDDEN, add_arguments, run_check  # noqa: F401  (HIDDEN: tests)
+from fastgrad.cli.options import UsageError
 
 
 class _Parser(argparse.ArgumentParser):
