@@ -117,8 +117,16 @@ class KernelInputs:
         scratch = n_threads * self.net.scratch_bytes()
         return maps + scratch, {"linear maps": maps, f"scratch ({n_threads} thread(s))": scratch}
 
-    def run(self, coords, n_threads, progress, desc):
-        """``(numerical, kinks, flops)`` of the coordinates ``coords``."""
+    def plan(self, coords):
+        """How the run of ``coords`` propagates (today: the layers whose
+        exact linear maps are built). Decided from the whole set of
+        coordinates of a check; a shard of it run with the same plan
+        (``run(shard, ..., plan=plan)``) gives the same bits as the whole."""
+        return self.map_layers(np.asarray(coords, dtype=np.intp))
+
+    def run(self, coords, n_threads, progress, desc, plan=None):
+        """``(numerical, kinks, flops)`` of the coordinates ``coords``, run
+        with ``plan`` (default: :meth:`plan` of ``coords``)."""
         coords = np.ascontiguousarray(coords, dtype=np.intp)
         K = coords.size
         numerical = np.empty(K)
@@ -127,7 +135,7 @@ class KernelInputs:
         if K == 0:
             return numerical, kinks.astype(bool), 0
         n_threads = max(1, min(n_threads, (K * self.m) // WORK_PER_THREAD))
-        layers = self.map_layers(coords)
+        layers = self.plan(coords) if plan is None else plan
         check_memory(*self.memory_estimate(layers, n_threads))
         self.net.set_linear_maps(
             *linear_maps(self.model, self.params, self.cache.Z, self.scales, layers)
