@@ -18,7 +18,7 @@ import numpy as np
 from fastgrad._rng import as_generator
 from fastgrad._threads import effective_n_threads, single_threaded_blas
 from fastgrad._typing import ArrayLike, Params, Seed, Thresholds
-from fastgrad.gradcheck import cost_model, mlp, options
+from fastgrad.gradcheck import cost_model, mlp, options, parallel
 from fastgrad.gradcheck.report import GradCheckReport, check_thresholds
 from fastgrad.nn.model import MLP
 from fastgrad.nn.protocol import CostModel
@@ -35,6 +35,7 @@ def gradient_check(
     *,
     epsilon: float = 1e-7,
     n_threads: int | None = None,
+    workers=None,
     mode: str = "full",
     k: int | None = None,
     seed: Seed = None,
@@ -67,6 +68,9 @@ def gradient_check(
         OpenMP threads; None uses the cores OpenMP would use (respecting
         ``OMP_NUM_THREADS``), -1 all usable cores; never more than the usable
         cores. The report is identical, to the bit, for every value.
+    workers : None, int or concurrent.futures.Executor
+        Parallel evaluation in other processes (see :func:`check_grad`).
+        Not yet available on this path: anything but None is refused.
     mode : {"full", "sampled", "directional"}
         ``full`` checks every coordinate. ``sampled`` checks ``k``
         coordinates (default 10) from *every* block, so no bias is missed.
@@ -119,6 +123,7 @@ def gradient_check(
     mode = options.mode(mode)
     k = options.k(k, mode)
     nt = effective_n_threads(n_threads)
+    workers = parallel.check_workers(workers)
     dropout = options.flag(dropout, "dropout")
     progress = options.progress(progress)
     raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
@@ -126,9 +131,11 @@ def gradient_check(
     opts = dict(mode=mode, k=k, seed=seed, n_threads=nt, dropout=dropout, progress=progress)
     if not isinstance(model, MLP):
         return cost_model.check_generic_model(
-            model, params, grads, X, Y, eps, thresholds, raise_on_failure, **opts
+            model, params, grads, X, Y, eps, thresholds, raise_on_failure, workers=workers, **opts
         )
-    settings = options.Settings(eps, nt, mode, k, thresholds, progress, raise_on_failure, t0)
+    settings = options.Settings(
+        eps, nt, mode, k, thresholds, progress, raise_on_failure, t0, workers=workers
+    )
     return _check_mlp_model(model, params, grads, X, Y, settings, seed, dropout)
 
 

@@ -29,6 +29,7 @@ def check_generic_model(
     n_threads=None,
     dropout=True,
     progress=None,
+    workers=None,
 ):
     """``gradient_check`` on any object with ``cost(params, X, Y)``."""
     t0 = time.perf_counter()
@@ -39,6 +40,7 @@ def check_generic_model(
     check_n_threads(n_threads)
     check_dropout(dropout, model)
     progress = options.progress(progress)
+    options.workers(workers, "models with a cost method yet")
     rng = as_generator(seed)
     params, grads = check_generic_dicts(params, grads)
     blocks, flat, analytic, call, fname, f0 = _cost_call(model, params, grads, X, Y)

@@ -17,7 +17,7 @@ import numpy as np
 
 from fastgrad import _argcheck as ac
 from fastgrad import _progress
-from fastgrad.gradcheck import _mlp_kernel, directional
+from fastgrad.gradcheck import _mlp_kernel, directional, options
 from fastgrad.gradcheck._generic_kernel import relative_difference
 from fastgrad.gradcheck.linear_maps import LINEAR_MAP_BYTES, linear_maps, mappable_layers
 from fastgrad.gradcheck.report import GradCheckReport, build_blocks, verdict_for
@@ -227,6 +227,7 @@ def check_mlp(model, params, grads, X, Y, settings, rng, scales):
     """The MLP check on validated inputs (see :func:`fastgrad.gradient_check`)."""
     eps, nt, mode, k = settings.epsilon, settings.n_threads, settings.mode, settings.k
     thresholds, progress = settings.thresholds, settings.progress
+    options.workers(settings.workers, "fastgrad.MLP yet")  # sharding: issue 13
     net = KernelInputs(model, params, X, Y, eps, scales)
     blocks = model.spec.blocks
     analytic = params_to_vector(grads, prefix="d")

@@ -51,15 +51,12 @@ def flag(value, name, allow_none=False):
     )
 
 
-def workers(value):
-    """Parallel evaluation is not available yet: only None or 1 (serial)."""
-    if value is None:
-        return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"workers must be None or 1, got {value!r} ({type(value).__name__})")
-    if value != 1:
+def workers(value, path="this check"):
+    """Refuse a parallel request on a path that runs serially only (``value``
+    already validated by :func:`fastgrad.gradcheck.parallel.check_workers`)."""
+    if value is not None:
         raise ValueError(
-            f"workers={value!r}: parallel evaluation is not available yet; "
+            f"workers={value!r}: parallel evaluation is not available for {path}; "
             "use workers=None (serial)"
         )
     return None
@@ -81,3 +78,4 @@ class Settings:
     progress: bool | None
     raise_on_failure: bool
     started: float  # time.perf_counter() when the check began
+    workers: object = None  # None, an int >= 2 or an Executor (parallel.check_workers)

@@ -100,11 +100,11 @@ def test_generic_models_get_every_option(problem, monkeypatch):
 
     out = gradient_check(Wrapped(), params, grads, X, Y, epsilon=1e-6, mode="sampled", k=4,
                          seed=7, n_threads=1, dropout=False, progress=False,
-                         thresholds=(1e-7, 1e-4), raise_on_failure=True)
+                         thresholds=(1e-7, 1e-4), raise_on_failure=True, workers=1)
     assert out == "report"
     (args, kw), = calls
     assert args[5:] == (1e-6, (1e-7, 1e-4), True)
     assert kw == {"mode": "sampled", "k": 4, "seed": 7, "n_threads": 1, "dropout": False,
-                  "progress": False}
+                  "progress": False, "workers": None}
     with pytest.raises(TypeError, match="k"):
         gradient_check(Wrapped(), params, grads, X, Y, mode="sampled", k=True)
