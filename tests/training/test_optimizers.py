@@ -1,4 +1,5 @@
-"""fastgrad.optim: optimizers, schedules and mini-batches against plain NumPy."""
+"""fastgrad.training.optimizers (public as fastgrad.optim): the optimizers and
+mini-batches against plain NumPy."""
 import math
 
 import numpy as np
