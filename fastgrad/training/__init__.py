@@ -11,7 +11,6 @@ returns the parameters the callback was given. A NaN or infinite cost,
 gradient or parameter raises :class:`DivergenceError` naming the step.
 """
 
-from fastgrad.training import optimizers, schedules
 from fastgrad.training.descent import gradient_descent
 from fastgrad.training.loop import fit
 from fastgrad.training.results import DivergenceError, FitResult, TrainResult

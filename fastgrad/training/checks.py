@@ -38,7 +38,10 @@ def parameter_gradients(grads, params):
         k: v
         for k, v in grads.items()
         if not (
-            isinstance(k, str) and k.startswith("d") and k[1:] not in params and not is_course_name(k[1:])
+            isinstance(k, str)
+            and k.startswith("d")
+            and k[1:] not in params
+            and not is_course_name(k[1:])
         )
     }
 
