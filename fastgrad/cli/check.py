@@ -1,6 +1,7 @@
 """``fastgrad check``: its options, the problem they describe, bugs to
 inject, and the command itself."""
 
+import argparse
 import json
 import math
 import sys
@@ -8,12 +9,9 @@ import sys
 import numpy as np
 
 from fastgrad import _argcheck as ac
-from fastgrad.cli.options import (
-    HIDDEN,
+from fastgrad._argtypes import (
     UsageError,
-    hidden_names,
     int_list,
-    layer_sizes,
     nonnegative_float,
     nonnegative_int,
     positive_float,
@@ -21,7 +19,10 @@ from fastgrad.cli.options import (
     probability,
     threads,
 )
+from fastgrad.nn.activations import ACTIVATIONS
 from fastgrad.nn.outputs import OUTPUTS
+
+HIDDEN = tuple(ACTIVATIONS)
 
 BUG_KINDS = {
     "scale": "multiply the block by FACTOR (default 2)",
@@ -35,6 +36,29 @@ DEFAULT_SOFTMAX_OUTPUTS = 3
 DEFAULT_EXAMPLES = 64
 
 
+# -- option types for the network; each error names the value ----------
+def hidden_names(text):
+    names = [h.strip() for h in text.split(",")]
+    for h in names:
+        if h not in HIDDEN:
+            raise argparse.ArgumentTypeError(
+                f"unknown activation {h!r}; choose from {', '.join(HIDDEN)}"
+            )
+    return names if "," in text else names[0]
+
+
+def layer_sizes(text):
+    if text.strip().lower() == "all":
+        return True
+    try:
+        return [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'all' or comma-separated layer numbers, got {text!r}"
+        ) from None
+
+
+# The options that describe the network; --course has its own.
 NETWORK_OPTIONS = {
     "layers": "--layers",
     "examples": "--examples",

@@ -16,6 +16,7 @@ descent (learning rate 0.01, 15,000 iterations) from three starting points:
 import numpy as np
 
 from fastgrad import _argcheck as ac
+from fastgrad._argtypes import nonnegative_int, positive_float
 from fastgrad.datasets import make_circles
 from fastgrad.demos._common import (
     PLOT_HELP,
@@ -174,8 +175,6 @@ def plot(result, path):
 
 
 def add_arguments(parser):
-    from fastgrad.cli.options import nonnegative_int, positive_float
-
     parser.add_argument(
         "--iterations",
         type=nonnegative_int,

@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from fastgrad import _argcheck as ac
+from fastgrad._argtypes import int_at_least, nonnegative_int, positive_int
 from fastgrad.datasets import make_elongated
 from fastgrad.demos._common import (
     PLOT_HELP,
@@ -283,8 +284,6 @@ def plot(result, path):
 
 
 def add_arguments(parser):
-    from fastgrad.cli.options import int_at_least, nonnegative_int, positive_int
-
     parser.add_argument("--m", type=int_at_least(2), default=500, help="number of examples (500)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed for the data (0)")
     parser.add_argument(

@@ -16,6 +16,7 @@ import sys
 import numpy as np
 
 from fastgrad import _argcheck as ac
+from fastgrad._argtypes import nonnegative_int, positive_float, positive_int
 from fastgrad.demos._common import check_names
 from fastgrad.nn.model import MLP
 from fastgrad.optim import Adam, GradientDescent, Momentum, fit
@@ -35,8 +36,6 @@ OPTIMIZERS = {
 
 
 def add_arguments(parser):
-    from fastgrad.cli.options import nonnegative_int, positive_float, positive_int
-
     parser.add_argument(
         "--epochs", type=nonnegative_int, default=5000, help="epochs per optimizer (5000)"
     )

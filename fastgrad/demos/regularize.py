@@ -19,6 +19,7 @@ The same work is importable: :func:`compare_regularization`.
 
 import numpy as np
 
+from fastgrad._argtypes import nonnegative_int, positive_float
 from fastgrad.demos._common import (
     PLOT_HELP,
     check_names,
@@ -46,8 +47,6 @@ VARIANTS = {
 
 
 def add_arguments(parser):
-    from fastgrad.cli.options import nonnegative_int, positive_float
-
     parser.add_argument(
         "--epochs", type=nonnegative_int, default=10000, help="epochs per variant (10000)"
     )

@@ -1,14 +1,12 @@
-"""Option types for the ``fastgrad`` command and the demos' own options:
-each turns a command-line string into a checked value, and its error names
-the value (argparse adds the flag).
+"""Command-line option types shared by the ``fastgrad`` command and the
+demos: each turns a command-line string into a checked value (an argparse
+``type=``), and its error names the value (argparse adds the flag). Options
+about the network (activations, layers) are ``fastgrad check``'s own, in
+:mod:`fastgrad.cli.check`.
 """
 
 import argparse
 import math
-
-from fastgrad.nn.activations import ACTIVATIONS
-
-HIDDEN = tuple(ACTIVATIONS)
 
 
 class UsageError(Exception):
@@ -93,27 +91,3 @@ def int_list(text):
     if len(values) < 2 or min(values) < 1:
         raise argparse.ArgumentTypeError(f"need at least two positive sizes, got {text!r}")
     return values
-
-
-def hidden_names(text):
-    names = [h.strip() for h in text.split(",")]
-    for h in names:
-        if h not in HIDDEN:
-            raise argparse.ArgumentTypeError(
-                f"unknown activation {h!r}; choose from {', '.join(HIDDEN)}"
-            )
-    return names if "," in text else names[0]
-
-
-def layer_sizes(text):
-    if text.strip().lower() == "all":
-        return True
-    try:
-        return [int(v) for v in text.replace(" ", "").split(",") if v]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected 'all' or comma-separated layer numbers, got {text!r}"
-        ) from None
-
-
-# The options that describe the network; --course has its own.
