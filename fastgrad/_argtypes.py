@@ -22,45 +22,40 @@ def _number(text, kind):
         raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
 
 
+def _checked(text, kind, ok, words):
+    """``text`` as ``kind`` if ``ok(value)``; else an error saying it ``must be
+    {words}``, quoting the integer or, for a number, the text as given."""
+    value = _number(text, kind)
+    if not ok(value):
+        shown = value if kind is int else repr(text)
+        raise argparse.ArgumentTypeError(f"must be {words}, got {shown}")
+    return value
+
+
 def positive_int(text):
-    n = _number(text, int)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {n}")
-    return n
+    return _checked(text, int, lambda n: n >= 1, "a positive integer")
+
+
+def nonnegative_int(text):
+    return _checked(text, int, lambda n: n >= 0, "an integer >= 0")
 
 
 def int_at_least(minimum):
     """An argparse type: an integer >= ``minimum``."""
 
     def check(text):
-        n = _number(text, int)
-        if n < minimum:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {n}")
-        return n
+        return _checked(text, int, lambda n: n >= minimum, f"an integer >= {minimum}")
 
     check.__name__ = f"int_at_least_{minimum}"
     return check
 
 
-def nonnegative_int(text):
-    n = _number(text, int)
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {n}")
-    return n
-
-
 def positive_float(text):
-    x = _number(text, float)
-    if not (math.isfinite(x) and x > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
-    return x
+    return _checked(text, float, lambda x: math.isfinite(x) and x > 0, "a finite number > 0")
 
 
 def nonnegative_float(text):
-    x = _number(text, float)
-    if not (math.isfinite(x) and x >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return x
+    return _checked(text, float, lambda x: math.isfinite(x) and x >= 0, "a finite number >= 0")
 
 
 def probability(text):

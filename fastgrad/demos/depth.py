@@ -17,9 +17,9 @@ on one batch and prints, at a few depths, the forward scale
 import numpy as np
 
 from fastgrad import _argcheck as ac
-from fastgrad._argtypes import nonnegative_int, positive_int
+from fastgrad._argtypes import positive_int
 from fastgrad.demos._common import (
-    PLOT_HELP,
+    add_seed_and_plot,
     check_seed,
     fmt_sci,
     format_table,
@@ -141,8 +141,7 @@ def plot(result, path):
 def add_arguments(parser):
     parser.add_argument("--depth", type=positive_int, default=50, help="number of layers L (50)")
     parser.add_argument("--width", type=positive_int, default=100, help="units per layer (100)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed (0)")
-    parser.add_argument("--plot", metavar="FILE.png", help=PLOT_HELP)
+    add_seed_and_plot(parser, 0, "seed")
 
 
 def run(args):

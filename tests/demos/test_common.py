@@ -23,3 +23,21 @@ def test_plot_without_matplotlib_is_a_clear_error(monkeypatch, capsys, tmp_path)
         err = capsys.readouterr().err
         assert "matplotlib" in err and "pip install" in err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_seed_and_plot_options():
+    import argparse
+
+    import pytest
+
+    from fastgrad.demos._common import PLOT_HELP, add_seed_and_plot
+
+    parser = argparse.ArgumentParser(prog="d")
+    add_seed_and_plot(parser, 4, "seed for the data")
+    args = parser.parse_args([])
+    assert args.seed == 4 and args.plot is None
+    assert parser.parse_args(["--seed", "0", "--plot", "a.png"]).plot == "a.png"
+    helps = {a.dest: a.help for a in parser._actions}
+    assert helps["seed"] == "seed for the data (4)" and helps["plot"] == PLOT_HELP
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--seed", "-1"])
