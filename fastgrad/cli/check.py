@@ -71,6 +71,22 @@ NETWORK_OPTIONS = {
 
 
 def add_arguments(p):
+    """The options of ``fastgrad check``: the network, then the check."""
+    _add_network_arguments(p)
+    _add_check_arguments(p)
+
+
+def _output_help():
+    """``--output``'s help, from the registry (a new output needs no edit here)."""
+    parts = [
+        f"{o.name} with {o.loss_name}"
+        + (f" (needs >= {o.min_units} output units)" if o.min_units > 1 else "")
+        for o in OUTPUTS.values()
+    ]
+    return f"output layer and loss: {', '.join(parts)} (default: sigmoid)"
+
+
+def _add_network_arguments(p):
     # The network options default to None so that --course can tell whether
     # they were given; their real defaults are filled in by _network_options.
     p.add_argument(
@@ -94,13 +110,7 @@ def add_arguments(p):
         help=f"hidden activation: {', '.join(HIDDEN)}; comma-separated for one "
         "per hidden layer (default: relu)",
     )
-    p.add_argument(
-        "--output",
-        choices=["sigmoid", "softmax", "linear"],
-        help="output layer and loss: sigmoid with binary cross-entropy, softmax "
-        "with cross-entropy (needs >= 2 output units), linear with squared "
-        "error (default: sigmoid)",
-    )
+    p.add_argument("--output", choices=list(OUTPUTS), help=_output_help())
     p.add_argument(
         "--l2",
         type=nonnegative_float,
@@ -120,6 +130,9 @@ def add_arguments(p):
         metavar="L1,L2,...",
         help="batch-normalize these hidden layers (1-based), or 'all' (default: none)",
     )
+
+
+def _add_check_arguments(p):
     p.add_argument(
         "--epsilon",
         type=positive_float,
