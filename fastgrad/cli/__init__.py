@@ -35,7 +35,7 @@ def _cmd_info(args):
 
 
 def _cmd_demo(args):
-    return args._demo_run(args)
+    return args.demo_run(args)
 
 
 def build_parser():
