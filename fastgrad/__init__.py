@@ -132,6 +132,5 @@ __all__ = [
     "optim",
     "train",
     "training",
-    "training",
     "__version__",
 ]

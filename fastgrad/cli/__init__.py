@@ -17,8 +17,8 @@ import re
 import sys
 
 from fastgrad import _argcheck as ac  # noqa: F401  (tests patch cli.ac)
+from fastgrad._argtypes import UsageError
 from fastgrad.cli.check import HIDDEN, add_arguments, run_check  # noqa: F401  (HIDDEN: tests)
-from fastgrad.cli.options import UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,7 +35,7 @@ def _cmd_info(args):
 
 
 def _cmd_demo(args):
-    return args._demo_run(args)
+    return args.demo_run(args)
 
 
 def build_parser():

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from fastgrad.cli.options import UsageError, positive_int, threads
+from fastgrad._argtypes import UsageError, positive_int, threads
 
 __all__ = ["add_parser", "run", "fit_npy"]
 

@@ -25,13 +25,14 @@ def available():
 
 
 def add_subparsers(parser):
-    """Attach one sub-parser per demo to ``parser`` (used by the CLI)."""
+    """Attach one sub-parser per demo to ``parser`` (used by the CLI); the
+    parsed arguments carry the chosen demo's ``run`` as ``args.demo_run``."""
     sub = parser.add_subparsers(dest="demo", metavar="NAME", required=True)
     for name, module in available().items():
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         if hasattr(module, "add_arguments"):
             module.add_arguments(p)
-        p.set_defaults(_demo_run=module.run)
+        p.set_defaults(demo_run=module.run)
     return sub
 
 
@@ -39,4 +40,4 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastgrad demo", description="Run a course experiment.")
     add_subparsers(parser)
     args = parser.parse_args(argv)
-    return args._demo_run(args)
+    return args.demo_run(args)

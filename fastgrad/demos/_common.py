@@ -3,6 +3,7 @@
 import math
 
 from fastgrad import _argcheck as ac
+from fastgrad._argtypes import nonnegative_int
 from fastgrad._table import table
 
 
@@ -24,6 +25,13 @@ def check_names(names, allowed, what):
 
 
 PLOT_HELP = "also draw the result to FILE.png (needs matplotlib: pip install fastgrad[plot])"
+
+
+def add_seed_and_plot(parser, seed, seed_help, plot_help=PLOT_HELP):
+    """The options the seeded demos share: ``--seed`` (an int >= 0, default
+    ``seed``) and ``--plot FILE.png``."""
+    parser.add_argument("--seed", type=nonnegative_int, default=seed, help=f"{seed_help} ({seed})")
+    parser.add_argument("--plot", metavar="FILE.png", help=plot_help)
 
 
 def format_table(header, rows, *, left=(0,)):

@@ -17,8 +17,9 @@ on one batch and prints, at a few depths, the forward scale
 import numpy as np
 
 from fastgrad import _argcheck as ac
+from fastgrad._argtypes import positive_int
 from fastgrad.demos._common import (
-    PLOT_HELP,
+    add_seed_and_plot,
     check_seed,
     fmt_sci,
     format_table,
@@ -138,12 +139,9 @@ def plot(result, path):
 
 
 def add_arguments(parser):
-    from fastgrad.cli.options import nonnegative_int, positive_int
-
     parser.add_argument("--depth", type=positive_int, default=50, help="number of layers L (50)")
     parser.add_argument("--width", type=positive_int, default=100, help="units per layer (100)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed (0)")
-    parser.add_argument("--plot", metavar="FILE.png", help=PLOT_HELP)
+    add_seed_and_plot(parser, 0, "seed")
 
 
 def run(args):

@@ -16,9 +16,10 @@ descent (learning rate 0.01, 15,000 iterations) from three starting points:
 import numpy as np
 
 from fastgrad import _argcheck as ac
+from fastgrad._argtypes import nonnegative_int, positive_float
 from fastgrad.datasets import make_circles
 from fastgrad.demos._common import (
-    PLOT_HELP,
+    add_seed_and_plot,
     check_seed,
     decision_boundary,
     format_table,
@@ -174,8 +175,6 @@ def plot(result, path):
 
 
 def add_arguments(parser):
-    from fastgrad.cli.options import nonnegative_int, positive_float
-
     parser.add_argument(
         "--iterations",
         type=nonnegative_int,
@@ -185,13 +184,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--learning-rate", type=positive_float, default=0.01, help="learning rate (0.01)"
     )
-    parser.add_argument(
-        "--seed",
-        type=nonnegative_int,
-        default=4,
-        help="seed for the data and the initializations (4)",
-    )
-    parser.add_argument("--plot", metavar="FILE.png", help=PLOT_HELP)
+    add_seed_and_plot(parser, 4, "seed for the data and the initializations")
 
 
 def run(args):

@@ -27,9 +27,10 @@ import math
 import numpy as np
 
 from fastgrad import _argcheck as ac
+from fastgrad._argtypes import int_at_least, positive_int
 from fastgrad.datasets import make_elongated
 from fastgrad.demos._common import (
-    PLOT_HELP,
+    add_seed_and_plot,
     fmt_sci,
     format_table,
     new_figure,
@@ -283,17 +284,14 @@ def plot(result, path):
 
 
 def add_arguments(parser):
-    from fastgrad.cli.options import int_at_least, nonnegative_int, positive_int
-
     parser.add_argument("--m", type=int_at_least(2), default=500, help="number of examples (500)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed for the data (0)")
     parser.add_argument(
         "--max-iterations",
         type=positive_int,
         default=20000,
         help="budget for the measured run (20000)",
     )
-    parser.add_argument("--plot", metavar="FILE.png", help=PLOT_HELP)
+    add_seed_and_plot(parser, 0, "seed for the data")
 
 
 def run(args):

@@ -16,7 +16,8 @@ import sys
 import numpy as np
 
 from fastgrad import _argcheck as ac
-from fastgrad.demos._common import check_names
+from fastgrad._argtypes import nonnegative_int, positive_float, positive_int
+from fastgrad.demos._common import add_seed_and_plot, check_names
 from fastgrad.nn.model import MLP
 from fastgrad.optim import Adam, GradientDescent, Momentum, fit
 
@@ -35,16 +36,8 @@ OPTIMIZERS = {
 
 
 def add_arguments(parser):
-    from fastgrad.cli.options import nonnegative_int, positive_float, positive_int
-
     parser.add_argument(
         "--epochs", type=nonnegative_int, default=5000, help="epochs per optimizer (5000)"
-    )
-    parser.add_argument(
-        "--seed",
-        type=nonnegative_int,
-        default=3,
-        help="seed for the data, the initial weights and the shuffles (3)",
     )
     parser.add_argument("--learning-rate", type=positive_float, default=0.0007, help="(0.0007)")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="(64)")
@@ -54,10 +47,11 @@ def add_arguments(parser):
         default=1000,
         help="print the cost every this many epochs (1000)",
     )
-    parser.add_argument(
-        "--plot",
-        metavar="FILE.png",
-        help="save cost curves and decision boundaries (needs matplotlib)",
+    add_seed_and_plot(
+        parser,
+        3,
+        "seed for the data, the initial weights and the shuffles",
+        "save cost curves and decision boundaries (needs matplotlib)",
     )
 
 

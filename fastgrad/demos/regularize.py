@@ -19,8 +19,9 @@ The same work is importable: :func:`compare_regularization`.
 
 import numpy as np
 
+from fastgrad._argtypes import nonnegative_int, positive_float
 from fastgrad.demos._common import (
-    PLOT_HELP,
+    add_seed_and_plot,
     check_names,
     decision_boundary,
     format_table,
@@ -46,19 +47,11 @@ VARIANTS = {
 
 
 def add_arguments(parser):
-    from fastgrad.cli.options import nonnegative_int, positive_float
-
     parser.add_argument(
         "--epochs", type=nonnegative_int, default=10000, help="epochs per variant (10000)"
     )
-    parser.add_argument(
-        "--seed",
-        type=nonnegative_int,
-        default=2,
-        help="seed for the data, the weights and the dropout masks (2)",
-    )
     parser.add_argument("--learning-rate", type=positive_float, default=0.3, help="(0.3)")
-    parser.add_argument("--plot", metavar="FILE.png", help=PLOT_HELP)
+    add_seed_and_plot(parser, 2, "seed for the data, the weights and the dropout masks")
 
 
 def compare_regularization(

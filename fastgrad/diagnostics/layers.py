@@ -99,23 +99,7 @@ def diagnose(
     saturation_tol = ac.real(
         saturation_tol, "saturation_tol", low=0, high=0.5, low_open=True, high_open=True
     )
-    params = model.check_params(params)
-    if Y is None:
-        X = model.check_data(X)
-    else:
-        X, Y = model.check_data(X, Y)
-    x_rms = _rms(X)
-    if x_rms == 0.0:
-        raise ValueError(
-            "X is all zeros: the forward scale rms(Z)/rms(X) is undefined; "
-            "pass a batch of real inputs"
-        )
-    if getattr(model, "batchnorm", ()):
-        raise ValueError(
-            f"diagnose studies how the initialization scales activations and gradients with "
-            f"depth; batch norm (layers {list(model.batchnorm)}) rescales every normalized layer "
-            "by construction, so diagnose the network without it"
-        )
+    params, X, Y, x_rms = _checked_data(model, params, X, Y)
     L = model.n_layers
     # The output layer's units can saturate too when its activation is one of
     # the registry's (a sigmoid output); a softmax output is not looked at.
@@ -136,33 +120,70 @@ def diagnose(
 
         reports = []
         for l in range(1, L + 1):
-            Z, A, act, name = Zs[l], As[l], acts[l - 1], names[l - 1]
-            z_mean, z_std = _mean_std(Z)
-            a_mean, a_std = _mean_std(A)
-            fwd = _ratio(_rms(Z), x_rms)
-            dead, saturated = _unit_fractions(act, A, saturation_tol)
-            gW = gb = bwd = None
-            if Y is not None:
-                gW, gb, bwd = _gradient_scales(grads, deltas, l, out_delta_norm)
+            scales = None if Y is None else _gradient_scales(grads, deltas, l, out_delta_norm)
             reports.append(
-                LayerReport(
-                    layer=l,
-                    units=Z.shape[0],
-                    activation=name,
-                    z_mean=z_mean,
-                    z_std=z_std,
-                    a_mean=a_mean,
-                    a_std=a_std,
-                    forward_scale=fwd,
-                    dead=dead,
-                    saturated=saturated,
-                    grad_W_norm=gW,
-                    grad_b_norm=gb,
-                    backward_scale=None if Y is None or np.isnan(bwd) else bwd,
-                    verdict=_verdict(fwd, bwd, threshold),
+                _layer_report(
+                    l,
+                    Zs[l],
+                    As[l],
+                    acts[l - 1],
+                    names[l - 1],
+                    x_rms,
+                    saturation_tol,
+                    threshold,
+                    scales,
                 )
             )
     return Diagnosis(reports, x_rms, cost, threshold, repr(model))
+
+
+def _checked_data(model, params, X, Y):
+    """Validated ``params``, ``X``, ``Y`` and ``rms(X)``; refuses an all-zero
+    batch and batch norm, which diagnose cannot read."""
+    params = model.check_params(params)
+    if Y is None:
+        X = model.check_data(X)
+    else:
+        X, Y = model.check_data(X, Y)
+    x_rms = _rms(X)
+    if x_rms == 0.0:
+        raise ValueError(
+            "X is all zeros: the forward scale rms(Z)/rms(X) is undefined; "
+            "pass a batch of real inputs"
+        )
+    if getattr(model, "batchnorm", ()):
+        raise ValueError(
+            f"diagnose studies how the initialization scales activations and gradients with "
+            f"depth; batch norm (layers {list(model.batchnorm)}) rescales every normalized layer "
+            "by construction, so diagnose the network without it"
+        )
+    return params, X, Y, x_rms
+
+
+def _layer_report(l, Z, A, act, name, x_rms, tol, threshold, scales):
+    """Layer ``l``'s row; ``scales`` is ``(‖dW‖, ‖db‖, backward scale)``, or
+    None without labels."""
+    z_mean, z_std = _mean_std(Z)
+    a_mean, a_std = _mean_std(A)
+    fwd = _ratio(_rms(Z), x_rms)
+    dead, saturated = _unit_fractions(act, A, tol)
+    gW, gb, bwd = scales if scales is not None else (None, None, None)
+    return LayerReport(
+        layer=l,
+        units=Z.shape[0],
+        activation=name,
+        z_mean=z_mean,
+        z_std=z_std,
+        a_mean=a_mean,
+        a_std=a_std,
+        forward_scale=fwd,
+        dead=dead,
+        saturated=saturated,
+        grad_W_norm=gW,
+        grad_b_norm=gb,
+        backward_scale=None if bwd is None or np.isnan(bwd) else bwd,
+        verdict=_verdict(fwd, bwd, threshold),
+    )
 
 
 def _unit_fractions(act, A, tol):

@@ -24,6 +24,7 @@ from fastgrad import _argcheck as ac
 from fastgrad._rng import as_generator
 from fastgrad._typing import ArrayLike, Params, Seed
 from fastgrad.nn import activations, outputs, passes, validation
+from fastgrad.nn.init import initialize_parameters
 from fastgrad.nn.spec import ParamSpec, parameter_order
 
 OUTPUTS = tuple(outputs.OUTPUTS)
@@ -183,8 +184,6 @@ class MLP:
     def init_params(self, method: str = "he", *, seed: Seed = None, scale: float = 1.0) -> dict:
         """Fresh parameters from :func:`fastgrad.init.initialize_parameters`;
         batch-normalized layers get γ = 1, β = 0 instead of b."""
-        from fastgrad.init import initialize_parameters
-
         params = initialize_parameters(self.layer_dims, method, seed=seed, scale=scale)
         for l in self.batchnorm:
             n = self.layer_dims[l]

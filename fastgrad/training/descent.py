@@ -1,23 +1,17 @@
-"""Full-batch gradient descent: the course's week-1 training loop."""
+"""Full-batch gradient descent, the course's week-1 loop: the one training
+loop (:mod:`fastgrad.training.loop`) run full-batch with plain
+:class:`~fastgrad.training.optimizers.GradientDescent` steps."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-
-import numpy as np
 
 from fastgrad import _argcheck as ac
 from fastgrad._typing import ArrayLike, Params
 from fastgrad.nn.protocol import Model
-from fastgrad.training.results import (
-    DivergenceError,
-    TrainResult,
-    callback_stops,
-    fresh_copy,
-    optional_callable,
-    require_methods,
-)
+from fastgrad.training.loop import Loop, fit_data
+from fastgrad.training.optimizers import GradientDescent
+from fastgrad.training.results import TrainResult, require_methods
 
 
 def gradient_descent(
@@ -32,6 +26,12 @@ def gradient_descent(
     callback: Callable[[int, dict, float], bool | None] | None = None,
 ) -> TrainResult:
     """Train ``params`` by full-batch gradient descent.
+
+    Iteration ``i`` computes the cost ``J(θ_i)`` and the gradients at
+    ``θ_i``, then updates ``θ_{i+1} = θ_i − α·dθ``. It is
+    ``fit(model, params, X, Y, optimizer=GradientDescent(learning_rate),
+    num_epochs=num_iterations, batch_size=None)`` with an iteration for an
+    epoch, so both stop, record and diverge alike.
 
     Parameters
     ----------
@@ -49,10 +49,12 @@ def gradient_descent(
     record_every : int, default 1000
         Record the cost at iterations 0, record_every, 2·record_every, ...
     callback : callable, optional
-        ``callback(i, params, cost)`` is called at *every* iteration ``i``
-        with the cost of ``params`` before the update. Treat ``params`` as
-        read-only (copy what you keep). Return True to stop: the parameters
-        are then returned without that iteration's update.
+        ``callback(i, params, cost)`` is called after *every* iteration ``i``
+        with ``θ_{i+1}`` (the parameters after that iteration's update) and
+        ``J(θ_i)`` (the cost that iteration computed, before its update).
+        Treat ``params`` as read-only (copy what you keep). Return True to
+        stop: the parameters returned are then ``θ_{i+1}``, those the
+        callback was given.
 
     Returns
     -------
@@ -64,39 +66,30 @@ def gradient_descent(
     ------
     DivergenceError
         If the cost or a parameter becomes NaN or infinite; the message
-        names the iteration and suggests a smaller learning rate.
+        names the iteration and suggests a smaller learning rate. A model
+        with batch norm gets its running statistics back as they were.
+
+    Notes
+    -----
+    As in :func:`fit`, a model with ``cost_and_grads`` (an MLP) computes the
+    cost and the gradients in one pass and updates its batch-norm running
+    statistics at every iteration; dropout masks are drawn afresh at every
+    iteration (no seed), the same masks for the cost and the gradients.
     """
     require_methods(model, ("check_params", "check_data", "cost", "backward"))
-    alpha = ac.real(learning_rate, "learning_rate", low=0, low_open=True)
+    optimizer = GradientDescent(learning_rate)
     num_iterations = ac.integer(num_iterations, "num_iterations", minimum=0)
     record_every = ac.integer(record_every, "record_every", minimum=1)
-    optional_callable(callback, "callback")
-    params = fresh_copy(model.check_params(params))
-    X, Y = model.check_data(X, Y)
-    costs = []
-
-    def diverged(i, what):
-        return DivergenceError(
-            f"gradient descent diverged at iteration {i}: {what}. The learning rate "
-            f"{alpha:g} is too large for this problem; try a smaller one (e.g. {alpha / 10:g})"
-            " or normalize the inputs.",
-            iteration=i,
-        )
-
-    with np.errstate(over="ignore", invalid="ignore"):
-        for i in range(num_iterations):
-            cost = model.cost(params, X, Y)
-            if not math.isfinite(cost):
-                raise diverged(i, f"the cost is {cost}")
-            if i % record_every == 0:
-                costs.append(cost)
-            if callback_stops(callback, i, params, cost):
-                break
-            grads = model.backward(params, X, Y)
-            for key, value in params.items():
-                value -= alpha * grads["d" + key]
-                if not np.all(np.isfinite(value)):
-                    raise diverged(
-                        i, f"the update made {key} NaN or infinite (cost was {cost:.6g})"
-                    )
-    return TrainResult(params, costs)
+    loop = Loop(
+        model,
+        optimizer,
+        num_epochs=num_iterations,
+        batch_size=None,
+        callback=callback,
+        progress=False,
+        record_every=record_every,
+        unit="iteration",
+    )
+    X, Y, params = fit_data(model, params, X, Y)
+    params, _ = loop.run(params, X, Y, seed=None)
+    return TrainResult(params, loop.costs)

@@ -1,10 +1,21 @@
-"""Mini-batch training with any optimizer: the course's week-2 loop."""
+"""The one training loop: epochs of mini-batch optimizer steps.
+
+:func:`fit` (the course's week-2 loop) is this loop with every option;
+:func:`~fastgrad.training.descent.gradient_descent` (week 1) is the same loop
+run full-batch with :class:`~fastgrad.training.optimizers.GradientDescent`.
+
+A step of the loop is one epoch: every mini-batch gives a cost and the
+gradients at the current parameters, then one optimizer update. After the
+epoch the loop records the epoch's cost (the batch costs averaged by batch
+size, exactly the batch's cost when there is one batch) and calls
+``callback(step, params, cost)`` with the parameters *after* the epoch's
+updates; True stops the run, which returns those parameters.
+"""
 
 from __future__ import annotations
 
+import functools
 import math
-import numbers
-import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -14,8 +25,8 @@ from fastgrad import _progress
 from fastgrad._rng import as_generator
 from fastgrad._typing import ArrayLike, Optimizer, Params, Seed
 from fastgrad.nn.protocol import Model
-from fastgrad.nn.spec import is_course_name
 from fastgrad.training.batches import check_xy, shuffled_batches
+from fastgrad.training.checks import TrainingChecks
 from fastgrad.training.results import (
     DivergenceError,
     FitResult,
@@ -26,24 +37,7 @@ from fastgrad.training.results import (
 )
 
 
-def _check_epochs(check_gradients, num_epochs):
-    if check_gradients is None or check_gradients is False:
-        return ()
-    if check_gradients is True:
-        return (0, num_epochs)
-    if isinstance(check_gradients, (numbers.Integral, str)):
-        raise TypeError(
-            f"check_gradients must be a sequence of epochs such as (0, "
-            f"{num_epochs}) or True, got {check_gradients!r}"
-        )
-    epochs = sorted({ac.integer(e, "check_gradients epoch", minimum=0) for e in check_gradients})
-    late = [e for e in epochs if e > num_epochs]
-    if late:
-        raise ValueError(f"check_gradients asks for epochs {late} but num_epochs={num_epochs}")
-    return tuple(epochs)
-
-
-def _fit_data(model, params, X, Y):
+def fit_data(model, params, X, Y):
     """Validated ``X``, ``Y`` and float64 copies of ``params``."""
     if hasattr(model, "check_data"):
         X, Y = model.check_data(X, Y)
@@ -59,8 +53,13 @@ def _fit_data(model, params, X, Y):
     return X, Y, fresh_copy(params)
 
 
-class _Fit:
-    """One run of :func:`fit`: its validated settings and what it records."""
+class Loop:
+    """The one training loop: its validated settings and what a run records.
+
+    ``unit`` names a step in messages ("epoch" for :func:`fit`, "iteration"
+    for ``gradient_descent``); ``record_every`` keeps the cost of every
+    k-th step only.
+    """
 
     def __init__(
         self,
@@ -69,12 +68,12 @@ class _Fit:
         *,
         num_epochs,
         batch_size,
-        schedule,
-        callback,
-        progress,
-        print_every,
-        check_gradients,
-        check_options,
+        schedule=None,
+        callback=None,
+        progress=None,
+        print_every=None,
+        record_every=1,
+        unit="epoch",
     ):
         require_methods(model, ("cost", "backward"), "a model")
         if not (callable(getattr(optimizer, "step", None)) and hasattr(optimizer, "learning_rate")):
@@ -93,18 +92,14 @@ class _Fit:
         optional_callable(callback, "callback")
         if progress is not None and not isinstance(progress, bool):
             raise TypeError(f"progress must be True, False or None, got {progress!r}")
-        self.check_at = _check_epochs(check_gradients, self.num_epochs)
-        if check_options is not None and not isinstance(check_options, dict):
-            raise TypeError(f"check_options must be a dict, got {type(check_options).__name__}")
         self.model, self.optimizer, self.schedule, self.callback = (
             model,
             optimizer,
             schedule,
             callback,
         )
-        self.progress, self.check_options = progress, check_options
-        self.costs, self.rates, self.reports = [], [], {}
-        self.check_batch = None
+        self.progress, self.record_every, self.unit = progress, record_every, unit
+        self.costs, self.rates = [], []
 
     def start(self, X):
         """Per-run set-up once the data is known."""
@@ -117,7 +112,7 @@ class _Fit:
                 "batch norm needs at least 2 examples per mini-batch (the variance "
                 f"of one example is 0); got batch_size={self.batch_size}, m={m}"
             )
-        # Restored if the run diverges, so a failed fit leaves the model as it was.
+        # Restored if the run diverges, so a failed run leaves the model as it was.
         self.saved_stats = (
             (dict(self.model.running_mean), dict(self.model.running_var))
             if self.batchnorm
@@ -126,6 +121,28 @@ class _Fit:
         n_batches = 1 if self.full_batch else -(-m // self.batch_size)
         self.bar = _progress.epoch_bar(self.progress, self.num_epochs, self.num_epochs * n_batches)
         self.write = self.bar.write if self.bar is not None else print
+
+    def run(self, params, X, Y, seed, checks=None):
+        """Train ``params`` (validated float64 copies) on ``X``, ``Y``:
+        ``(params, stopped)``, stopped being True when the callback said so."""
+        self.start(X)
+        rng = as_generator(seed)
+        try:
+            for epoch in range(self.num_epochs + 1):
+                training = epoch < self.num_epochs
+                batches = self.batches(X, Y, rng) if training else None
+                if checks is not None:
+                    checks(epoch, params, functools.partial(self.first_batch, X, Y, batches, rng))
+                if not training:
+                    break
+                params, cost = self.epoch(epoch, params, batches, rng)
+                self.report(epoch, cost)
+                if callback_stops(self.callback, epoch, params, cost):
+                    return params, True
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+        return params, False
 
     def batches(self, X, Y, rng):
         """This epoch's mini-batches (a one-example leftover joins the batch
@@ -138,36 +155,11 @@ class _Fit:
             batches[-2:] = [(np.hstack([Xa, Xb]), np.hstack([Ya, Yb]))]
         return batches
 
-    def gradient_check(self, epoch, params):
-        """Check the gradients on the fixed check batch; warn when it fails."""
-        from fastgrad.gradcheck import gradient_check  # training imports no checker at load
-
-        model = self.model
-        Xc, Yc = self.check_batch
-        options = dict(self.check_options or {})
-        if getattr(model, "has_dropout", False) and options.get("dropout", True):
-            # Frozen masks: the same int seed for backprop and the check.
-            options.setdefault("seed", 0)
-            grads = model.backward(params, Xc, Yc, seed=options["seed"])
-        else:
-            grads = model.backward(params, Xc, Yc)
-        if isinstance(grads, dict):  # as in step: the course's dZ1, dA1, ... are not checked
-            grads = {
-                k: v
-                for k, v in grads.items()
-                if not (
-                    isinstance(k, str)
-                    and k.startswith("d")
-                    and k[1:] not in params
-                    and not is_course_name(k[1:])
-                )
-            }
-        report = gradient_check(model, params, grads, Xc, Yc, **options)
-        self.reports[epoch] = report
-        if not getattr(report, "passed", True):
-            warnings.warn(
-                f"gradient check after {epoch} epochs failed:\n{report}", UserWarning, stacklevel=3
-            )
+    def first_batch(self, X, Y, batches, rng):
+        """The first batch of epoch 0 (a fresh shuffle when no epoch is trained)."""
+        if self.full_batch:
+            return X, Y
+        return (batches if batches is not None else shuffled_batches(X, Y, self.batch_size, rng))[0]
 
     def learning_rate(self, epoch):
         """Apply the schedule (if any) and return this epoch's learning rate."""
@@ -182,27 +174,22 @@ class _Fit:
         return self.optimizer.learning_rate
 
     def epoch(self, epoch, params, batches, rng):
-        """One pass over ``batches``: ``(params, the epoch's mean cost)``."""
-        model, lr = self.model, self.learning_rate(epoch)
+        """One pass over ``batches``: ``(params, the epoch's cost)``."""
+        lr = self.learning_rate(epoch)
         total = 0.0
         with np.errstate(over="ignore", invalid="ignore"):
             for b, (Xb, Yb) in enumerate(batches):
                 try:
-                    cost, params = self._step(params, Xb, Yb, rng)
+                    cost, params = self.step(params, Xb, Yb, rng)
                 except FloatingPointError as exc:
-                    if self.saved_stats is not None:
-                        model.running_mean, model.running_var = map(dict, self.saved_stats)
-                    raise DivergenceError(
-                        f"training diverged in epoch {epoch} (batch {b + 1} of {len(batches)}): "
-                        f"{exc}. The learning rate {lr:g} is probably too large; try a smaller "
-                        f"one (e.g. {lr / 10:g}), or check the inputs are normalized.",
-                        iteration=epoch,
-                    ) from exc
+                    raise self.diverged(epoch, b, len(batches), lr, exc) from exc
                 total += cost * Xb.shape[1]
         self.rates.append(lr)
-        return params, total / self.m
+        # One batch: its cost as computed ((J·m)/m can be one unit in the last place off).
+        return params, (cost if len(batches) == 1 else total / self.m)
 
-    def _step(self, params, Xb, Yb, rng):
+    def step(self, params, Xb, Yb, rng):
+        """The cost on one batch and the parameters after one optimizer step."""
         model = self.model
         if hasattr(model, "cost_and_grads"):
             # One forward pass; dropout masks from the run's generator;
@@ -217,15 +204,30 @@ class _Fit:
             grads = model.backward(params, Xb, Yb)
         return cost, self.optimizer.step(params, grads)
 
-    def report(self, epoch, epoch_cost):
-        """Record, print and draw the epoch's cost."""
-        self.costs.append(epoch_cost)
+    def diverged(self, epoch, b, n_batches, lr, exc):
+        """The DivergenceError for a NaN/inf in batch ``b`` of ``epoch``; puts
+        the batch-norm running statistics back as they were."""
+        if self.saved_stats is not None:
+            self.model.running_mean, self.model.running_var = map(dict, self.saved_stats)
+        where = f"{self.unit} {epoch}"
+        if n_batches > 1:
+            where += f" (batch {b + 1} of {n_batches})"
+        return DivergenceError(
+            f"training diverged in {where}: {exc}. The learning rate {lr:g} is probably too "
+            f"large; try a smaller one (e.g. {lr / 10:g}), or check the inputs are normalized.",
+            iteration=epoch,
+        )
+
+    def report(self, epoch, cost):
+        """Record, print and draw the step's cost."""
+        if epoch % self.record_every == 0:
+            self.costs.append(cost)
         if self.print_every is not None and epoch % self.print_every == 0:
-            self.write(f"Cost after epoch {epoch}: {epoch_cost:f}")
+            self.write(f"Cost after epoch {epoch}: {cost:f}")
         if self.bar is not None:
             self.bar.update(1)
             if epoch % max(1, self.num_epochs // 100) == 0:
-                self.bar.set_postfix_str(f"cost={epoch_cost:.4g}", refresh=False)
+                self.bar.set_postfix_str(f"cost={cost:.4g}", refresh=False)
 
 
 def fit(
@@ -276,8 +278,10 @@ def fit(
         Called at the start of every epoch (0, 1, ...); the result is assigned
         to ``optimizer.learning_rate``.
     callback : callable ``callback(epoch, params, cost)``, optional
-        Called after every epoch with that epoch's cost; returning True stops
-        training (the convention of both loops, see :mod:`fastgrad.training`).
+        Called after every epoch with the parameters after it and the epoch's
+        cost (computed before its updates); returning True stops training, and
+        ``fit`` returns those parameters (the convention of both loops, see
+        :mod:`fastgrad.training`).
     progress : bool or None
         True shows a tqdm bar; None shows one only on long runs in a terminal
         (when tqdm is installed); False never does.
@@ -309,7 +313,7 @@ def fit(
         NaN or inf; the message names the epoch and suggests a smaller
         learning rate.
     """
-    run = _Fit(
+    loop = Loop(
         model,
         optimizer,
         num_epochs=num_epochs,
@@ -318,35 +322,8 @@ def fit(
         callback=callback,
         progress=progress,
         print_every=print_every,
-        check_gradients=check_gradients,
-        check_options=check_options,
     )
-    X, Y, params = _fit_data(model, params, X, Y)
-    run.start(X)
-    rng = as_generator(seed)
-    stopped = False
-    try:
-        for epoch in range(run.num_epochs + 1):
-            training = epoch < run.num_epochs
-            if training:
-                batches = run.batches(X, Y, rng)
-            if epoch == 0 and run.check_at:
-                # One fixed batch for every check, so the reports differ only by params.
-                run.check_batch = (
-                    (X, Y)
-                    if run.full_batch
-                    else (batches if training else shuffled_batches(X, Y, run.batch_size, rng))[0]
-                )
-            if epoch in run.check_at:
-                run.gradient_check(epoch, params)
-            if not training:
-                break
-            params, epoch_cost = run.epoch(epoch, params, batches, rng)
-            run.report(epoch, epoch_cost)
-            if callback_stops(callback, epoch, params, epoch_cost):
-                stopped = True
-                break
-    finally:
-        if run.bar is not None:
-            run.bar.close()
-    return FitResult(params, run.costs, run.rates, run.reports, stopped, optimizer)
+    checks = TrainingChecks(model, check_gradients, loop.num_epochs, check_options)
+    X, Y, params = fit_data(model, params, X, Y)
+    params, stopped = loop.run(params, X, Y, seed, checks)
+    return FitResult(params, loop.costs, loop.rates, checks.reports, stopped, optimizer)

@@ -40,7 +40,7 @@ class FitResult:
         Per epoch, the mean over its mini-batches of the cost on each batch
         (computed before that batch's update), weighted by batch size: with
         the course's mean cost per batch this is the mean loss over all ``m``
-        examples.
+        examples. Full-batch, exactly the cost of the epoch's parameters.
     learning_rates : ndarray of shape (n_epochs,)
         The learning rate used in each epoch.
     gradient_checks : dict of int -> report

@@ -77,25 +77,30 @@ def test_zero_iterations_returns_a_copy(circles):
         assert out[k] is not params[k]
 
 
-def test_callback_every_iteration_and_early_stop(circles):
+def test_callback_after_every_iteration_and_early_stop(circles):
+    """The one convention: iteration i's callback gets the parameters after
+    its update and the cost it computed before it; stopping at i = 7 returns
+    the parameters the callback was given, those after 8 updates."""
     X, Y = circles
     model = MLP([2, 4, 1])
     params = model.init_params(seed=1)
     seen = []
 
     def callback(i, p, cost):
-        seen.append((i, cost))
+        seen.append((i, cost, {k: v.copy() for k, v in p.items()}))
         return i == 7
 
     out, costs = gradient_descent(model, params, X, Y, learning_rate=0.5, num_iterations=100,
                                   record_every=3, callback=callback)
-    assert [i for i, _ in seen] == list(range(8))
-    assert costs == [c for i, c in seen if i % 3 == 0]
-    # Stopping at i = 7 returns the parameters after 7 updates.
-    seven, _ = gradient_descent(model, params, X, Y, learning_rate=0.5, num_iterations=7)
+    assert [i for i, _, _ in seen] == list(range(8))
+    assert costs == [c for i, c, _ in seen if i % 3 == 0]
+    ref_after_4, _ = reference_gd(params, X, Y.astype(float), 0.5, 4)
+    ref_after_8, ref_costs = reference_gd(params, X, Y.astype(float), 0.5, 8)
+    np.testing.assert_allclose([c for _, c, _ in seen], ref_costs, rtol=1e-12)
     for k in out:
-        np.testing.assert_array_equal(out[k], seven[k])
-    assert seen[-1][1] == pytest.approx(model.cost(out, X, Y), rel=1e-14)
+        np.testing.assert_allclose(out[k], ref_after_8[k], rtol=1e-10, atol=1e-13)
+        np.testing.assert_array_equal(seen[-1][2][k], out[k])
+        np.testing.assert_allclose(seen[3][2][k], ref_after_4[k], rtol=1e-10, atol=1e-13)
 
 
 def test_divergence_names_iteration_and_suggests_smaller_rate():
@@ -168,3 +173,32 @@ def test_constant_init_keeps_units_identical(circles):
              "W2": np.full((1, 1), 0.3 * 6), "b2": np.full((1, 1), 0.3),
              "W3": np.full((1, 1), 0.3 * 4), "b3": np.full((1, 1), 0.3)}
     assert model.cost(params, X, Y) == pytest.approx(one.cost(small, X, Y), rel=1e-12)
+
+
+def test_batch_norm_running_statistics_follow_every_iteration(circles):
+    """gradient_descent is fit's loop, so (unlike before it was) it updates the
+    batch-norm running statistics each iteration, from the batch's Z1 at the
+    parameters of that iteration: running = 0.9·running + 0.1·batch."""
+    X, Y = circles
+    model = MLP([2, 5, 1], batchnorm=[1])
+    params = model.init_params(seed=2)
+    thetas = [params]
+    gradient_descent(model, params, X, Y, learning_rate=0.1, num_iterations=3,
+                     callback=lambda i, p, cost: thetas.append({k: v.copy() for k, v in p.items()}))
+    mean, var = np.zeros((5, 1)), np.ones((5, 1))
+    for theta in thetas[:3]:
+        Z1 = theta["W1"] @ X                       # a batch-normalized layer has no b1
+        mean = 0.9 * mean + 0.1 * Z1.mean(axis=1, keepdims=True)
+        var = 0.9 * var + 0.1 * Z1.var(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.running_mean[1], mean, rtol=1e-12)
+    np.testing.assert_allclose(model.running_var[1], var, rtol=1e-12)
+
+
+def test_divergence_message_is_the_loops_with_iteration_for_epoch():
+    X, Y = make_elongated(100, seed=0)
+    model = MLP([2, 1], output="linear")
+    with pytest.raises(DivergenceError,
+                       match=r"^training diverged in iteration \d+: .*learning rate 0\.1 is "
+                             r"probably too large; try a smaller one \(e\.g\. 0\.01\)"):
+        gradient_descent(model, model.init_params("zeros"), X, Y, learning_rate=0.1,
+                         num_iterations=10_000)

@@ -299,3 +299,19 @@ def test_callback_returning_false_goes_on(setup):
     result = fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=3, seed=0,
                  callback=lambda e, p, c: False)
     assert not result.stopped_early and result.n_epochs == 3
+
+
+def test_full_batch_epoch_cost_is_exactly_the_cost_of_the_epochs_parameters(setup):
+    """With one batch the epoch's cost is that batch's cost itself, not
+    (J·m)/m, which with an L2 term is one unit in the last place off for a
+    few epochs in forty: the costs are the ones model.cost gives, to the bit."""
+    _, _, X, Y = setup
+    model = MLP([2, 5, 2, 1], l2=0.7)
+    params = model.init_params("he", seed=1)
+    X, Y = X[:, :99], Y[:, :99]
+    thetas = [params]
+    result = fit(model, params, X, Y, optimizer=GradientDescent(0.1), num_epochs=40,
+                 batch_size=None,
+                 callback=lambda e, p, cost: thetas.append({k: v.copy() for k, v in p.items()}))
+    exact = [model.cost(theta, X, Y) for theta in thetas[:40]]
+    assert [c.hex() for c in result.costs.tolist()] == [c.hex() for c in exact]
