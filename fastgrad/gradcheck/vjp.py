@@ -20,10 +20,8 @@ import warnings
 import numpy as np
 
 from fastgrad import _progress
-from fastgrad._rng import as_generator
 from fastgrad.gradcheck import generic, kinks, lowprec, options, parallel, structured
 from fastgrad.gradcheck.inputs import check_steps, coordinate_name, real_array
-from fastgrad.gradcheck.report import check_thresholds
 
 
 def _positional_names(f, n):
@@ -104,13 +102,15 @@ def check_vjp(
     t0 = time.perf_counter()
     if not callable(f):
         raise TypeError(f"f must be a callable returning an array, got {type(f).__name__}")
-    eps = options.epsilon(epsilon)
-    workers = parallel.check_workers(workers)
-    raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
-    thresholds_given = thresholds
-    thresholds = check_thresholds(thresholds)
-    progress = options.progress(progress)
-    rng = as_generator(seed)
+    o = options.common(
+        epsilon=epsilon,
+        workers=workers,
+        thresholds=thresholds,
+        progress=progress,
+        raise_on_failure=raise_on_failure,
+        seed=seed,
+    )
+    eps, workers, thresholds, progress = o.epsilon, o.workers, o.thresholds, o.progress
     names = None
     if isinstance(inputs, (list, tuple)) and structured.is_structure(inputs):
         names = _positional_names(f, len(inputs))
@@ -140,7 +140,7 @@ def check_vjp(
         h = np.maximum(eps, lowprec.STEP * np.maximum(1.0, np.abs(flat)))
         plus = (flat + h).astype(np.float32).astype(np.float64)
         minus = (flat - h).astype(np.float32).astype(np.float64)
-        if thresholds_given is None:
+        if not o.thresholds_given:
             thresholds = lowprec.THRESHOLDS
         floor = 8 * lowprec.U32 * float(np.max(np.abs(y0))) / float(np.min(h))
         notes.append(
@@ -151,7 +151,7 @@ def check_vjp(
     else:
         plus, minus = flat + eps, flat - eps
     if upstream is None:
-        u = rng.standard_normal(y0.shape)
+        u = o.rng.standard_normal(y0.shape)
     else:
         u = real_array(upstream, "upstream", warn=False)
         if u.shape != y0.shape:
@@ -222,7 +222,7 @@ def check_vjp(
         extra_hints=hints,
     )
     report.upstream = u
-    if raise_on_failure:
+    if o.raise_on_failure:
         report.raise_if_failed()
     return report
 
