@@ -132,7 +132,10 @@ def check_grad(
         cloudpickle: ``pip install fastgrad[parallel]``); an Executor is used
         as is. The report is identical to the bit to the serial one. A check
         estimated under 0.2 s stays serial with ``workers=N`` (see
-        :mod:`fastgrad.gradcheck.parallel`). Not with ``mode="directional"``.
+        :mod:`fastgrad.gradcheck.parallel`). In ``directional`` mode the
+        directions go to the workers the same way (one direction is one
+        "coordinate" of the loop), and so does the full check of a block
+        that fails along them.
     thresholds : (float, float), default (1e-6, 1e-3)
     progress : bool or None
         As for :func:`gradient_check`.
@@ -155,7 +158,12 @@ def check_grad(
     returns float32 or ``grad`` is float32) is checked with a step
     ``max(epsilon, cbrt(u32)·max(1, |θ_i|))`` at float32 points and the bands
     (1e-3, 1e-2) unless ``thresholds`` is given; the report states the step
-    and the noise floor (:mod:`fastgrad.gradcheck.lowprec`).
+    and the noise floor (:mod:`fastgrad.gradcheck.lowprec`). In
+    ``directional`` mode a float32 model moves along each unit direction v by
+    ``h = max(epsilon, cbrt(u32)·max(1, max|θ_b|))`` in its block b, at
+    float32 points, and compares with ``g·(θ⁺ − θ⁻)/2h`` for the points
+    actually taken; kinks are not looked for along directions (a failing
+    block's full check is an ordinary coordinate check).
     """
     t0 = time.perf_counter()
     _check_callable(f)
