@@ -63,7 +63,7 @@ def central_differences(call, flat, view, eps, coords, blocks, fname, progress, 
         raise step_error(blocks, e.index, e.theta_i, eps) from None
     except ValueError as e:
         if "read-only" in str(e):
-            raise _wrote_error(fname) from e
+            raise wrote_error(fname) from e
         raise
     finally:
         bar.close()
@@ -94,7 +94,7 @@ def _non_finite_error(call, view, e, blocks, saved, eps, fname):
     )
 
 
-def _wrote_error(fname):
+def wrote_error(fname):
     return ValueError(
         f"{fname} wrote into its argument: the check passes read-only views of theta "
         "(and of X, Y), since writing to them would corrupt the check. Copy first "
@@ -109,7 +109,7 @@ def call_raw(call, view, fname):
         return call(view)
     except ValueError as e:
         if "read-only" in str(e):
-            raise _wrote_error(fname) from e
+            raise wrote_error(fname) from e
         raise
 
 

@@ -20,7 +20,15 @@ import warnings
 import numpy as np
 
 from fastgrad import _progress
-from fastgrad.gradcheck import generic, kinks, lowprec, options, parallel, structured
+from fastgrad.gradcheck import (
+    _generic_kernel,
+    generic,
+    kinks,
+    lowprec,
+    options,
+    parallel,
+    structured,
+)
 from fastgrad.gradcheck.inputs import check_steps, coordinate_name, real_array
 
 
@@ -228,87 +236,65 @@ def check_vjp(
 
 
 def numerical_vjp(call, flat, view, points, blocks, fname, progress, coords):
-    """Σ u·(f(θ+εe_i) − f(θ−εe_i)) / step_i for the coordinates ``coords``;
-    ``points`` = (u, θ+ε, θ−ε, f(θ)) with the perturbed values of every
-    coordinate. Returns (numerical, sides) with ``sides[:, 0] = u·f(θ+εe) −
-    u·f(θ)`` and ``sides[:, 1] = sides[:, 0] − u·(f(θ+εe) − f(θ−εe))``
-    (``u·(f(θ−εe) − f(θ))``) for the kink test.
-
-    The numerical VJP takes the difference of the two outputs elementwise
-    before the dot product (no cancellation). The one-sided sides need not:
-    their rounding, ~u·Σ|u·f|, is the noise the kink test already allows
-    for (:func:`fastgrad.gradcheck.kinks.find` with ``scale = Σ|u·f(θ)|``).
-    So a coordinate costs what a bare loop's does, one subtraction and two
-    dot products; the outputs are not copied unless they must be (a view of
-    θ, a buffer that ``f`` reuses, another dtype), and finiteness is read
-    from the dot products (a NaN or inf anywhere in an output makes them
-    non-finite)."""
+    """Σ u·(f(θ+εe_i) − f(θ−εe_i)) / step_i for the coordinates ``coords``
+    (the compiled loop ``_generic_kernel.vjp_differences``); ``points`` =
+    (u, θ+ε, θ−ε, f(θ)) with the perturbed values of every coordinate.
+    Returns (numerical, sides): ``sides[:, 0] = u·(f(θ+εe) − f(θ))`` and
+    ``sides[:, 1] = u·(f(θ−εe) − f(θ))``, for the kink test. Every
+    difference is taken elementwise before the product with ``u``; an output
+    is copied only when it must be (a view of θ, a buffer ``f`` reuses,
+    another dtype or layout)."""
     u, plus_all, minus_all, y0 = points
+    coords = np.ascontiguousarray(coords, dtype=np.intp)
     P = coords.size
     saved = flat.copy()
     out = np.empty(P)
     one = np.empty((P, 2))
-    uf = u.ravel()
-    c0 = float(np.dot(uf, y0.ravel()))
-    state = {"copy": False}  # True once f is seen to reuse its output buffer
+
+    def where(sign, i):
+        return f"at {coordinate_name(blocks, i)} {'+' if sign > 0 else '-'} epsilon"
+
+    def convert(y, sign, i, copy):
+        if not (isinstance(y, np.ndarray) and y.dtype == np.float64):
+            y, owned = _output(y, fname, where=None), True
+        elif copy or np.may_share_memory(y, flat):
+            y, owned = y.copy(), True
+        else:
+            owned = y.base is None and y.flags.c_contiguous
+        if y.shape != u.shape:
+            raise ValueError(
+                f"{fname} returned shape {y.shape} {where(sign, i)} but {u.shape} at inputs"
+            )
+        return np.ascontiguousarray(y).reshape(-1), owned
+
+    def non_finite(yp, ym, i):
+        for sign, y in ((1, yp), (-1, ym)):
+            if not np.isfinite(y).all():
+                raise ValueError(f"{fname} returned NaN or inf {where(sign, i)}")
+
     bar = _progress.Progress(P, progress, "fastgrad check_vjp")
     try:
-        for c, i in enumerate(coords):
-            yp, ym = _two_sides(
-                call,
-                flat,
-                view,
-                i,
-                saved[i],
-                plus_all[i],
-                minus_all[i],
-                state,
-                u.shape,
-                blocks,
-                fname,
-            )
-            d = float(np.dot(uf, yp - ym))
-            a = float(np.dot(uf, yp)) - c0
-            if not (np.isfinite(d) and np.isfinite(a)):
-                for sign, y in ((1, yp), (-1, ym)):
-                    if not np.isfinite(y).all():
-                        where = coordinate_name(blocks, i)
-                        raise ValueError(
-                            f"{fname} returned NaN or inf at {where} "
-                            f"{'+' if sign > 0 else '-'} epsilon"
-                        )
-            out[c] = d / (plus_all[i] - minus_all[i])
-            one[c, 0] = a
-            one[c, 1] = a - d
-            if (c & 63) == 63:
-                bar.update(c + 1)
-        bar.update(P)
+        _generic_kernel.vjp_differences(
+            call,
+            flat,
+            view,
+            u.ravel(),
+            y0.ravel(),
+            plus_all,
+            minus_all,
+            coords,
+            out,
+            one,
+            u.shape,
+            convert,
+            non_finite,
+            bar.update,
+        )
+    except ValueError as e:
+        if "read-only" in str(e):
+            raise generic.wrote_error(fname) from e
+        raise
     finally:
         bar.close()
     generic.check_untouched(flat, saved, fname)
     return out, one
-
-
-def _two_sides(call, flat, view, i, orig, plus, minus, state, shape, blocks, fname):
-    """f at θ ± εe_i as two flat float64 arrays that stay valid (copied when
-    they alias θ, or when f returned the same buffer twice: then every later
-    output is copied too)."""
-    while True:
-        ys = []
-        for sign, point in ((1, plus), (-1, minus)):
-            flat[i] = point
-            try:
-                y = generic.call_raw(call, view, fname)
-                if not (isinstance(y, np.ndarray) and y.dtype == np.float64):
-                    y = _output(y, fname, where=None)
-                elif state["copy"] or np.may_share_memory(y, flat):
-                    y = y.copy()
-            finally:
-                flat[i] = orig
-            if y.shape != shape:
-                where = f"at {coordinate_name(blocks, i)} {'+' if sign > 0 else '-'} epsilon"
-                raise ValueError(f"{fname} returned shape {y.shape} {where} but {shape} at inputs")
-            ys.append(y.reshape(-1))
-        if state["copy"] or not np.may_share_memory(ys[0], ys[1]):
-            return ys
-        state["copy"] = True  # f wrote f(θ−εe) over f(θ+εe): evaluate again, copying

@@ -338,3 +338,17 @@ def test_float32_and_list_outputs_are_converted():
     x = np.array([0.3, -0.7])
     rep = check_vjp(lambda a: [float(a[0] ** 2), float(a[1] ** 2)], x, 2 * x, np.ones(2))
     assert rep.verdict == "great"
+
+
+def test_a_transposed_output_matches_the_reference():
+    x = np.array([0.2, -0.4, 0.9])
+    w = np.arange(1.0, 7.0).reshape(2, 3)
+    u = np.random.default_rng(3).standard_normal((3, 2))
+
+    def f(x):
+        return (w * np.sin(x)).T  # a non-contiguous view of a fresh array
+
+    ref = ref_vjp(f, {"x": x}, u)["x"]
+    rep = check_vjp(f, x, np.cos(x) * (u.T * w).sum(axis=0), u)
+    np.testing.assert_allclose(rep.numerical["x"], ref, rtol=1e-12)
+    assert rep.verdict == "great"
