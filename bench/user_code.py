@@ -51,17 +51,27 @@ def rel(a, n):
     return float(np.linalg.norm(a - n) / (np.linalg.norm(a) + np.linalg.norm(n)))
 
 
+def cpu_seconds():
+    """CPU seconds (user + system) of this process and of its reaped children."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def fastgrad_tool(case, workers):
     def run():
-        if case.upstream is None:
-            rep = fastgrad.check_grad(case.f, case.inputs, case.grads, progress=False,
-                                      workers=workers)
-        else:
-            rep = fastgrad.check_vjp(case.f, tuple(case.inputs.values()),
-                                     tuple(case.grads.values()), case.upstream,
-                                     progress=False, workers=workers)
+        rep = check()
         run.notes = [n for n in rep.notes if n.startswith("workers")]
         return np.concatenate([rep.numerical[k].ravel() for k in case.keys])
+
+    def check():
+        if case.upstream is None:
+            return fastgrad.check_grad(case.f, case.inputs, case.grads, progress=False,
+                                      workers=workers)
+        return fastgrad.check_vjp(case.f, tuple(case.inputs.values()),
+                                     tuple(case.grads.values()), case.upstream,
+                                     progress=False, workers=workers)
 
     return run
 
@@ -187,19 +197,27 @@ def bench_case(case, args):
         notes += [note] if note else []
     # rounds: every tool once per round, so a change of load hits all of them alike
     times = {name: [] for name in tools}
+    cpu = {name: [] for name in tools}
     results = {}
     for _ in range(args.repeat):
         for name, fn in tools.items():
+            c = cpu_seconds()
             t = time.perf_counter()
             results[name] = fn()
             times[name].append(time.perf_counter() - t)
-    base = serial = None
+            # workers=2's pool is shut down (its processes reaped) when the check returns
+            cpu[name].append(cpu_seconds() - c)
+    base = serial = base_cpu = None
     for name, fn in tools.items():
         sec, best = float(np.median(times[name])), min(times[name])
         base = base or (sec, best)
         if name == f"fastgrad {kind}":
             serial = (sec, best)
         extra = "; ".join(getattr(fn, "notes", []))
+        # CPU seconds of every process involved: the work done, whatever the load
+        c = float(np.median(cpu[name]))
+        base_cpu = base_cpu or c
+        extra = f"cpu {c:.3f} s (x{c / base_cpu:.2f})" + ("; " + extra if extra else "")
         if name.endswith("workers=2") and serial:
             extra = (extra + "; " if extra else "") + f"{serial[0] / sec:.2f}x serial"
         extra = f"best {best:.3f} s (x{best / base[1]:.2f}); " + extra

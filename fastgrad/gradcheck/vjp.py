@@ -143,75 +143,21 @@ def check_vjp(
                 stacklevel=2,
             )
     y0 = _output(raw, fname)
-    notes = []
-    if f32:
-        h = np.maximum(eps, lowprec.STEP * np.maximum(1.0, np.abs(flat)))
-        plus = (flat + h).astype(np.float32).astype(np.float64)
-        minus = (flat - h).astype(np.float32).astype(np.float64)
-        if not o.thresholds_given:
-            thresholds = lowprec.THRESHOLDS
-        floor = 8 * lowprec.U32 * float(np.max(np.abs(y0))) / float(np.min(h))
-        notes.append(
-            f"float32 model: step max(epsilon, {lowprec.STEP:.2g}*max(1,|x|)) at float32 "
-            f"points (here {np.min(h):.2g}..{np.max(h):.2g}); noise floor of an output "
-            f"slope ~{floor:.1e} (8*u32*max|f|/step)"
-        )
-    else:
-        plus, minus = flat + eps, flat - eps
+    plus, minus, notes = _points(flat, eps, f32, y0)
+    if f32 and not o.thresholds_given:
+        thresholds = lowprec.THRESHOLDS
     if upstream is None:
         u = o.rng.standard_normal(y0.shape)
     else:
         u = real_array(upstream, "upstream", warn=False)
         if u.shape != y0.shape:
             raise ValueError(f"upstream has shape {u.shape}, expected {y0.shape} like f's output")
-    coords = np.arange(flat.size, dtype=np.intp)
     if not f32:
-        check_steps(flat, eps, coords, st.blocks)
-    use, chunk, n_workers = parallel.plan(workers, coords.size, t_call)
-    if use:
-        bar = _progress.Progress(coords.size, progress, "fastgrad check_vjp")
-        try:
-            numerical, one, _, n_chunks = parallel.run(
-                workers,
-                "vjp",
-                call,
-                st,
-                flat,
-                eps,
-                coords,
-                fname,
-                chunk,
-                bar,
-                extra=(u, plus, minus, y0),
-            )
-        finally:
-            bar.close()
-        notes.append(parallel.describe(workers, n_workers, n_chunks, chunk))
-    else:
-        numerical, one = numerical_vjp(
-            call, flat, view, (u, plus, minus, y0), st.blocks, fname, progress, coords
-        )
-    scale = float(np.sum(np.abs(u * y0))) + float(np.max(np.abs(one)))
-    kink, sub, sp, sm = kinks.find(
-        flat,
-        eps,
-        0.0,
-        one,
-        numerical,
-        analytic,
-        lowprec.U32 if f32 else kinks.U64,
-        (plus - flat, flat - minus),
-        scale=scale,
+        check_steps(flat, eps, np.arange(flat.size, dtype=np.intp), st.blocks)
+    numerical, one = _evaluate(
+        (workers, t_call, st), call, flat, view, (u, plus, minus, y0), eps, fname, progress, notes
     )
-    hints = []
-    bad = kink & ~sub
-    if bad.any():
-        j = int(np.argmax(bad))
-        hints.append(
-            f"{int(bad.sum())} coordinate(s) sit on a kink of f but the analytic value is not "
-            f"between the one-sided slopes (first at {coordinate_name(st.blocks, j)}: analytic "
-            f"{analytic[j]:.6g}, slopes {sm[j]:.6g} and {sp[j]:.6g}): not a subgradient"
-        )
+    sub, hints = _kinks(flat, (plus, minus), u, y0, one, numerical, analytic, f32, eps, st)
     report = generic.build_report(
         title=f"vjp of {getattr(f, '__name__', type(f).__name__)}",
         analytic=analytic,
@@ -233,6 +179,63 @@ def check_vjp(
     if o.raise_on_failure:
         report.raise_if_failed()
     return report
+
+
+def _points(flat, eps, f32, y0):
+    """θ ± step for every coordinate, and the report's note on float32 steps."""
+    if not f32:
+        return flat + eps, flat - eps, []
+    h = np.maximum(eps, lowprec.STEP * np.maximum(1.0, np.abs(flat)))
+    plus = (flat + h).astype(np.float32).astype(np.float64)
+    minus = (flat - h).astype(np.float32).astype(np.float64)
+    floor = 8 * lowprec.U32 * float(np.max(np.abs(y0))) / float(np.min(h))
+    note = (
+        f"float32 model: step max(epsilon, {lowprec.STEP:.2g}*max(1,|x|)) at float32 "
+        f"points (here {np.min(h):.2g}..{np.max(h):.2g}); noise floor of an output "
+        f"slope ~{floor:.1e} (8*u32*max|f|/step)"
+    )
+    return plus, minus, [note]
+
+
+def _evaluate(pool, call, flat, view, points, eps, fname, progress, notes):
+    """(numerical, sides) of every coordinate, serially or on the workers
+    (``pool`` = (workers, seconds of one call, Structure)); appends to
+    ``notes`` what the report says about a parallel run."""
+    workers, t_call, st = pool
+    coords = np.arange(flat.size, dtype=np.intp)
+    use, chunk, n_workers = parallel.plan(workers, coords.size, t_call)
+    if not use:
+        return numerical_vjp(call, flat, view, points, st.blocks, fname, progress, coords)
+    bar = _progress.Progress(coords.size, progress, "fastgrad check_vjp")
+    try:
+        numerical, one, _, n_chunks = parallel.run(
+            workers, "vjp", call, st, flat, eps, coords, fname, chunk, bar, extra=points
+        )
+    finally:
+        bar.close()
+    notes.append(parallel.describe(workers, n_workers, n_chunks, chunk))
+    return numerical, one
+
+
+def _kinks(flat, points, u, y0, one, numerical, analytic, f32, eps, st):
+    """(kinks left out of the verdict, hints) from the one-sided sides; the
+    sides' rounding is that of ``Σ|u·f|``."""
+    plus, minus = points
+    scale = float(np.sum(np.abs(u * y0))) + float(np.max(np.abs(one)))
+    unit = lowprec.U32 if f32 else kinks.U64
+    kink, sub, sp, sm = kinks.find(
+        flat, eps, 0.0, one, numerical, analytic, unit, (plus - flat, flat - minus), scale=scale
+    )
+    bad = kink & ~sub
+    if not bad.any():
+        return sub, []
+    j = int(np.argmax(bad))
+    blocks = st.blocks
+    return sub, [
+        f"{int(bad.sum())} coordinate(s) sit on a kink of f but the analytic value is not "
+        f"between the one-sided slopes (first at {coordinate_name(blocks, j)}: analytic "
+        f"{analytic[j]:.6g}, slopes {sm[j]:.6g} and {sp[j]:.6g}): not a subgradient"
+    ]
 
 
 def numerical_vjp(call, flat, view, points, blocks, fname, progress, coords):
