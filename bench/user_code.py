@@ -226,7 +226,7 @@ def bench_case(case, args):
         try:
             run, idx, scale = numdifftools_tool(case, args.nd_sample)
             sec, n = median_time(run, 1)
-            rows.append(("numdifftools Gradient", sec * scale, sec * scale / base, rel(a[idx], n),
+            rows.append(("numdifftools Gradient", sec * scale, sec * scale / base[0], rel(a[idx], n),
                          f"timed on {idx.size} coordinates, scaled x{scale:.1f}"))
         except ImportError:
             notes.append("numdifftools not installed (pip install numdifftools)")
@@ -235,7 +235,7 @@ def bench_case(case, args):
             run, numerical = torch_tool(case)
             sec, _ = median_time(run, args.repeat)
             what = "on sum(upstream*f)" if case.upstream is not None else ""
-            rows.append(("torch gradcheck", sec, sec / base, rel(a, numerical()),
+            rows.append(("torch gradcheck", sec, sec / base[0], rel(a, numerical()),
                          f"fast_mode=False, eps=1e-6 {what}".strip()))
         except ImportError:
             notes.append("torch not installed (pip install torch==2.13.0)")
