@@ -1,139 +1,309 @@
-"""check_grad on a user's own NumPy code, against the loops one would write instead.
+"""check_grad / check_vjp on a user's own NumPy code, against what one would run instead.
 
-A user-written 3-layer tanh network (cost and backprop in NumPy, parameters
-in a dict): fastgrad.check_grad serial and with workers=2, a bare Python
-loop (the course's), scipy.optimize.approx_fprime (two-point, forward
-difference) and numdifftools.Gradient (Richardson extrapolation). Prints the
-median time of --repeat runs and each tool's relative difference
-|a - n| / (|a| + |n|) against the (correct) backprop gradient.
+Three user-written functions with their own backward pass (``_user_layers.py``):
+a 3-layer tanh network (``check_grad`` on a dict of parameters), a
+convolution layer by im2col and a softmax-attention layer (``check_vjp``
+with an upstream gradient). For each, the median seconds of ``--repeat``
+runs of
 
-    python bench/user_code.py [--m 2000] [--repeat 3]
+* fastgrad, serial and with ``workers=2`` (two processes, started by the
+  check and included in its time);
+* a bare Python loop of central differences over the same function (the
+  course's loop; for a layer the loop of ``eval_numerical_gradient_array``:
+  ``Σ upstream·(f(x+εe) − f(x−εe))/2ε``);
+* ``scipy.optimize.approx_fprime`` (forward difference, its default step;
+  with ``workers=`` only where the installed SciPy has it);
+* ``numdifftools.Gradient`` (Richardson extrapolation, ~30 calls per
+  coordinate): timed on ``--nd-sample`` coordinates and scaled to all of them;
+* ``torch.autograd.gradcheck`` (``fast_mode=False``, float64, its default
+  eps=1e-6) on the same function written in torch; for a layer on the scalar
+  ``Σ upstream·f``, since a full check of the layer's Jacobian needs one
+  backward pass per output element.
 
-Numbers depend on the machine and its load; run on an idle machine.
+and each tool's relative difference ``|a − n| / (|a| + |n|)`` against the
+correct backprop gradient. Pin BLAS the same on both sides, e.g.
+
+    OPENBLAS_NUM_THREADS=1 python bench/user_code.py [--repeat 3] [--markdown]
+
+(the workers of ``workers=2`` hold BLAS at one thread themselves; torch is
+set to ``--torch-threads``, default 1). Numbers depend on the machine and
+its load, which is printed; run on an idle machine.
 """
 
 import argparse
+import inspect
+import os
+import sys
 import time
 
 import numpy as np
 
-import fastgrad
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _user_layers as U  # noqa: E402
 
-def network(m, seed=0):
-    r = np.random.default_rng(seed)
-    X, Y = r.standard_normal((10, m)), r.standard_normal((1, m))
-    sizes = [10, 16, 8, 1]
-    p = {}
-    for l in range(1, 4):
-        p[f"W{l}"] = r.standard_normal((sizes[l], sizes[l - 1])) / np.sqrt(sizes[l - 1])
-        p[f"b{l}"] = r.standard_normal((sizes[l], 1)) * 0.1
-    return X, Y, p
+import fastgrad  # noqa: E402
 
-
-def make(X, Y):
-    def cost(p):
-        A1 = np.tanh(p["W1"] @ X + p["b1"])
-        A2 = np.tanh(p["W2"] @ A1 + p["b2"])
-        out = p["W3"] @ A2 + p["b3"]
-        return 0.5 * float(np.mean((out - Y) ** 2))
-
-    def backprop(p):
-        m = X.shape[1]
-        A1 = np.tanh(p["W1"] @ X + p["b1"])
-        A2 = np.tanh(p["W2"] @ A1 + p["b2"])
-        d3 = (p["W3"] @ A2 + p["b3"] - Y) / m
-        d2 = p["W3"].T @ d3 * (1 - A2**2)
-        d1 = p["W2"].T @ d2 * (1 - A1**2)
-        return {
-            "W1": d1 @ X.T,
-            "b1": d1.sum(1, keepdims=True),
-            "W2": d2 @ A1.T,
-            "b2": d2.sum(1, keepdims=True),
-            "W3": d3 @ A2.T,
-            "b3": d3.sum(1, keepdims=True),
-        }
-
-    return cost, backprop
+EPS = 1e-7
 
 
 def rel(a, n):
-    return np.linalg.norm(a - n) / (np.linalg.norm(a) + np.linalg.norm(n))
+    return float(np.linalg.norm(a - n) / (np.linalg.norm(a) + np.linalg.norm(n)))
+
+
+def cpu_seconds():
+    """CPU seconds (user + system) of this process and of its reaped children."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def fastgrad_tool(case, workers):
+    def run():
+        rep = check()
+        run.notes = [n for n in rep.notes if n.startswith("workers")]
+        return np.concatenate([rep.numerical[k].ravel() for k in case.keys])
+
+    def check():
+        if case.upstream is None:
+            return fastgrad.check_grad(case.f, case.inputs, case.grads, progress=False,
+                                      workers=workers)
+        return fastgrad.check_vjp(case.f, tuple(case.inputs.values()),
+                                     tuple(case.grads.values()), case.upstream,
+                                     progress=False, workers=workers)
+
+    return run
+
+
+def bare_tool(case):
+    """The loop a user writes: perturb one entry of θ in place, call, restore."""
+
+    def run():
+        t = case.theta.copy()
+        views = case.unflat(t)  # views of t: a perturbed entry is seen without copying
+        n = np.empty(t.size)
+        if case.upstream is None:
+            for i in range(t.size):
+                o = t[i]
+                t[i] = o + EPS
+                fp = case.f(views)
+                t[i] = o - EPS
+                fm = case.f(views)
+                t[i] = o
+                n[i] = (fp - fm) / (2 * EPS)
+            return n
+        args, u = tuple(views.values()), case.upstream
+        for i in range(t.size):
+            o = t[i]
+            t[i] = o + EPS
+            yp = case.f(*args)
+            t[i] = o - EPS
+            ym = case.f(*args)
+            t[i] = o
+            n[i] = np.sum(u * (yp - ym)) / (2 * EPS)
+        return n
+
+    return run
+
+
+def scipy_tools(case):
+    try:
+        from scipy.optimize import approx_fprime
+    except ImportError:
+        return {}, "scipy not installed"
+    out = {"scipy approx_fprime": lambda: approx_fprime(case.theta, case.J)}
+    if "workers" in inspect.signature(approx_fprime).parameters:
+        out["scipy approx_fprime workers=2"] = lambda: approx_fprime(case.theta, case.J,
+                                                                      workers=2)
+        return out, None
+    import scipy
+
+    return out, f"SciPy {scipy.__version__}: approx_fprime has no workers= parameter"
+
+
+def numdifftools_tool(case, sample):
+    """numdifftools.Gradient on ``sample`` coordinates; seconds scaled to all."""
+    import numdifftools as nd
+
+    idx = np.linspace(0, case.theta.size - 1, min(sample, case.theta.size)).astype(int)
+
+    def J_sub(s):
+        t = case.theta.copy()
+        t[idx] = s
+        return case.J(t)
+
+    def run():
+        return nd.Gradient(J_sub)(case.theta[idx])
+
+    return run, idx, case.theta.size / idx.size
+
+
+def torch_tool(case):
+    import importlib
+
+    import torch
+
+    tf = case.torch_f()
+    ins = tuple(torch.tensor(v, dtype=torch.float64, requires_grad=True)
+                for v in case.inputs.values())
+    if case.upstream is None:
+        fn = tf
+    else:
+        u = torch.from_numpy(case.upstream)
+
+        def fn(*xs):
+            return (u * tf(*xs)).sum()
+
+    def run():
+        assert torch.autograd.gradcheck(fn, ins, fast_mode=False)
+
+    def numerical():
+        g = importlib.import_module("torch.autograd.gradcheck")
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            jac = g.get_numerical_jacobian(lambda xs: fn(*xs), ins, eps=1e-6)
+        return np.concatenate([j.detach().numpy().ravel() for j in jac])
+
+    return run, numerical
+
+
+def median_time(fn, repeat):
+    times, out = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times)), out
+
+
+def bench_case(case, args):
+    a = case.analytic
+    case.J(case.theta)
+    t = time.perf_counter()
+    for _ in range(10):
+        case.J(case.theta)
+    f_ms = (time.perf_counter() - t) / 10 * 1e3
+    rows, notes = [], []
+    tools = {"bare Python loop": bare_tool(case)}
+    kind = "check_grad" if case.upstream is None else "check_vjp"
+    tools[f"fastgrad {kind}"] = fastgrad_tool(case, None)
+    tools[f"fastgrad {kind} workers=2"] = fastgrad_tool(case, 2)
+    if not args.only_fastgrad:
+        more, note = scipy_tools(case)
+        tools.update(more)
+        notes += [note] if note else []
+    # rounds: every tool once per round, so a change of load hits all of them alike
+    times = {name: [] for name in tools}
+    cpu = {name: [] for name in tools}
+    results = {}
+    for _ in range(args.repeat):
+        for name, fn in tools.items():
+            c = cpu_seconds()
+            t = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - t)
+            # workers=2's pool is shut down (its processes reaped) when the check returns
+            cpu[name].append(cpu_seconds() - c)
+    base = serial = base_cpu = None
+    for name, fn in tools.items():
+        sec, best = float(np.median(times[name])), min(times[name])
+        base = base or (sec, best)
+        if name == f"fastgrad {kind}":
+            serial = (sec, best)
+        extra = "; ".join(getattr(fn, "notes", []))
+        # CPU seconds of every process involved: the work done, whatever the load
+        c = float(np.median(cpu[name]))
+        base_cpu = base_cpu or c
+        extra = f"cpu {c:.3f} s (x{c / base_cpu:.2f})" + ("; " + extra if extra else "")
+        if name.endswith("workers=2") and serial:
+            extra = (extra + "; " if extra else "") + f"{serial[0] / sec:.2f}x serial"
+        extra = f"best {best:.3f} s (x{best / base[1]:.2f}); " + extra
+        rows.append((name, sec, sec / base[0], rel(a, results[name]), extra.rstrip("; ")))
+    if not (args.no_numdifftools or args.only_fastgrad):
+        try:
+            run, idx, scale = numdifftools_tool(case, args.nd_sample)
+            sec, n = median_time(run, 1)
+            rows.append(("numdifftools Gradient", sec * scale, sec * scale / base[0], rel(a[idx], n),
+                         f"timed on {idx.size} coordinates, scaled x{scale:.1f}"))
+        except ImportError:
+            notes.append("numdifftools not installed (pip install numdifftools)")
+    if not (args.no_torch or args.only_fastgrad):
+        try:
+            run, numerical = torch_tool(case)
+            sec, _ = median_time(run, args.repeat)
+            what = "on sum(upstream*f)" if case.upstream is not None else ""
+            rows.append(("torch gradcheck", sec, sec / base[0], rel(a, numerical()),
+                         f"fast_mode=False, eps=1e-6 {what}".strip()))
+        except ImportError:
+            notes.append("torch not installed (pip install torch==2.13.0)")
+    return f_ms, rows, notes
+
+
+def environment(args):
+    lines = [f"python {sys.version.split()[0]}, numpy {np.__version__}, fastgrad "
+             f"{fastgrad.__version__}"]
+    lines.append("OPENBLAS_NUM_THREADS=" + os.environ.get("OPENBLAS_NUM_THREADS", "(unset)")
+                 + ", OMP_NUM_THREADS=" + os.environ.get("OMP_NUM_THREADS", "(unset)"))
+    try:
+        from threadpoolctl import threadpool_info
+
+        lines.append("BLAS: " + ", ".join(f"{p['internal_api']} {p['num_threads']} threads"
+                                          for p in threadpool_info()))
+    except ImportError:
+        pass
+    if not args.no_torch:
+        try:
+            import torch
+
+            torch.set_num_threads(args.torch_threads)
+            lines.append(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+        except ImportError:
+            pass
+    with open("/proc/loadavg") if os.path.exists("/proc/loadavg") else open(os.devnull) as fh:
+        load = fh.read().split()[:3]
+    lines.append(f"cores {os.cpu_count()}, load average {' '.join(load)} (before the run)")
+    return lines
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("--m", type=int, default=2000, help="examples (sets the cost's time)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--m", type=int, default=9000, help="the network's examples")
+    ap.add_argument("--nd-sample", type=int, default=48, help="numdifftools coordinates")
+    ap.add_argument("--no-numdifftools", action="store_true")
+    ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--torch-threads", type=int, default=1)
+    ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--cases", default="network,conv,attention")
+    ap.add_argument("--only-fastgrad", action="store_true",
+                    help="bare loop and fastgrad only (the 5%% and 1.8x targets)")
     args = ap.parse_args(argv)
-    X, Y, p = network(args.m)
-    cost, backprop = make(X, Y)
-    g = backprop(p)
-    keys = list(p)
-    shapes = [p[k].shape for k in keys]
-    theta = np.concatenate([p[k].ravel() for k in keys])
-    a = np.concatenate([g[k].ravel() for k in keys])
-
-    def unflat(t):
-        out, i = {}, 0
-        for k, s in zip(keys, shapes):
-            n = int(np.prod(s))
-            out[k] = t[i : i + n].reshape(s)
-            i += n
-        return out
-
-    J = lambda t: cost(unflat(t))  # noqa: E731
-
-    def bare():
-        t, n = theta.copy(), np.empty(theta.size)
-        for i in range(theta.size):
-            o = t[i]
-            t[i] = o + 1e-7
-            fp = J(t)
-            t[i] = o - 1e-7
-            fm = J(t)
-            t[i] = o
-            n[i] = (fp - fm) / 2e-7
-        return n
-
-    def flat(rep):
-        return np.concatenate([rep.numerical[k].ravel() for k in keys])
-
-    tools = {
-        "bare Python loop": bare,
-        "fastgrad check_grad": lambda: flat(fastgrad.check_grad(cost, p, g, progress=False)),
-        "fastgrad check_grad workers=2": lambda: flat(
-            fastgrad.check_grad(cost, p, g, progress=False, workers=2)
-        ),
-    }
-    try:
-        from scipy.optimize import approx_fprime
-
-        tools["scipy approx_fprime"] = lambda: approx_fprime(theta, J, 1.5e-8)
-    except ImportError:
-        pass
-    try:
-        import numdifftools as nd
-
-        tools["numdifftools Gradient"] = lambda: nd.Gradient(J)(theta)
-    except ImportError:
-        pass
-    t0 = time.perf_counter()
-    J(theta)
-    print(
-        f"3-layer tanh network 10-16-8-1, {theta.size} parameters, m={args.m}: "
-        f"one cost {1e3 * (time.perf_counter() - t0):.2f} ms"
-    )
-    base = None
-    for name, fn in tools.items():
-        times = []
-        for _ in range(args.repeat):
-            t = time.perf_counter()
-            n = fn()
-            times.append(time.perf_counter() - t)
-        med = float(np.median(times))
-        base = base or med
-        print(f"{name:32s} {med:8.3f} s  x{med / base:5.2f} vs bare   difference {rel(a, n):.1e}")
+    for line in environment(args):
+        print(line)
+    make = {"network": lambda: U.network(m=args.m),
+            "conv": lambda: U.conv(N=4, C=1, H=20, F=64, k=5),
+            "attention": lambda: U.attention(T=320, d=4)}
+    cases = [make[c]() for c in args.cases.split(",")]
+    for case in cases:
+        f_ms, rows, notes = bench_case(case, args)
+        head = f"{case.name}: {case.theta.size} coordinates, one f {f_ms:.2f} ms"
+        if args.markdown:
+            print(f"\n{head}\n\n| tool | seconds | vs bare loop | difference | note |")
+            print("|---|---:|---:|---:|---|")
+            for name, sec, ratio, d, extra in rows:
+                print(f"| {name} | {sec:.3f} | {ratio:.2f}x | {d:.1e} | {extra} |")
+        else:
+            print("\n" + head)
+            for name, sec, ratio, d, extra in rows:
+                print(f"  {name:34s} {sec:8.3f} s  x{ratio:5.2f} vs bare  difference {d:.1e}"
+                      f"  {extra}")
+        for n in notes:
+            print(f"  note: {n}")
+    with open("/proc/loadavg") if os.path.exists("/proc/loadavg") else open(os.devnull) as fh:
+        print(f"\nload average after the run: {' '.join(fh.read().split()[:3])}")
 
 
 if __name__ == "__main__":

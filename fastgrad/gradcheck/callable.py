@@ -13,20 +13,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from fastgrad import _progress
-from fastgrad._rng import as_generator
 from fastgrad._typing import ArrayLike, ScalarFunction, Seed, Thresholds
 from fastgrad.gradcheck import (
     _generic_kernel,
+    directional,
     generic,
     inputs,
     kinks,
     lowprec,
     options,
-    parallel,
     structured,
 )
-from fastgrad.gradcheck.report import GradCheckReport, check_thresholds
+from fastgrad.gradcheck.report import GradCheckReport
 from fastgrad.nn.spec import sample_coordinates
 
 
@@ -134,7 +132,10 @@ def check_grad(
         cloudpickle: ``pip install fastgrad[parallel]``); an Executor is used
         as is. The report is identical to the bit to the serial one. A check
         estimated under 0.2 s stays serial with ``workers=N`` (see
-        :mod:`fastgrad.gradcheck.parallel`). Not with ``mode="directional"``.
+        :mod:`fastgrad.gradcheck.parallel`). In ``directional`` mode the
+        directions go to the workers the same way (one direction is one
+        "coordinate" of the loop), and so does the full check of a block
+        that fails along them.
     thresholds : (float, float), default (1e-6, 1e-3)
     progress : bool or None
         As for :func:`gradient_check`.
@@ -157,19 +158,25 @@ def check_grad(
     returns float32 or ``grad`` is float32) is checked with a step
     ``max(epsilon, cbrt(u32)·max(1, |θ_i|))`` at float32 points and the bands
     (1e-3, 1e-2) unless ``thresholds`` is given; the report states the step
-    and the noise floor (:mod:`fastgrad.gradcheck.lowprec`).
+    and the noise floor (:mod:`fastgrad.gradcheck.lowprec`). In
+    ``directional`` mode a float32 model moves along each unit direction v by
+    ``h = max(epsilon, cbrt(u32)·max(1, max|θ_b|))`` in its block b, at
+    float32 points, and compares with ``g·(θ⁺ − θ⁻)/2h`` for the points
+    actually taken; kinks are not looked for along directions (a failing
+    block's full check is an ordinary coordinate check).
     """
     t0 = time.perf_counter()
     _check_callable(f)
-    eps = options.epsilon(epsilon)
     mode = options.mode(mode)
     k = options.k(k, mode)
-    workers = parallel.check_workers(workers)
-    raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
-    thresholds_given = thresholds
-    thresholds = check_thresholds(thresholds)
-    progress = options.progress(progress)
-    rng = as_generator(seed)
+    o = options.common(
+        epsilon=epsilon,
+        workers=workers,
+        thresholds=thresholds,
+        progress=progress,
+        raise_on_failure=raise_on_failure,
+        seed=seed,
+    )
     st, flat = structured.flatten(theta, "theta", warn=False)
     if callable(grad):
         grad = grad(st.copies(flat))
@@ -187,94 +194,54 @@ def check_grad(
                 UserWarning,
                 stacklevel=2,
             )
-    if f32:
-        if mode == "directional":
-            raise ValueError(
-                "mode='directional' is not available for a float32 model (f returns float32 "
-                "or grad is float32); use mode='full' or 'sampled'"
-            )
-        if thresholds_given is None:
-            thresholds = lowprec.THRESHOLDS
+    thresholds = lowprec.THRESHOLDS if f32 and not o.thresholds_given else o.thresholds
     run = dict(
         call=f,
         flat=flat,
-        eps=eps,
+        eps=o.epsilon,
         blocks=st.blocks,
         fname=_argument_name(f),
-        progress=progress,
+        progress=o.progress,
         view=view,
-        prefix="",
     )
     desc = "fastgrad check_grad"
+    pool = (o.workers, t_call, st)
     if mode == "directional":
-        if workers is not None:
-            raise ValueError(
-                "workers= is not available with mode='directional' (a few directions per "
-                "block run serially); use mode='full' or 'sampled' with workers, or workers=None"
-            )
-        found = generic.directional_run(analytic, k, rng, thresholds, desc, **run)
-    else:
-        found = coordinates_with_kinks(
-            mode, k, rng, desc, analytic, raw, f32, (workers, t_call, st), **run
+        found = directional.run_callable(
+            analytic, k, o.rng, thresholds, desc, raw, f32, pool, prefix="", **run
         )
+    else:
+        found = coordinates_with_kinks(mode, k, o.rng, desc, analytic, raw, f32, pool, **run)
     return generic.build_report(
         title=_callable_name(f),
         analytic=analytic,
         blocks=st.blocks,
         prefix="",
-        eps=eps,
+        eps=o.epsilon,
         thresholds=thresholds,
         seconds=time.perf_counter() - t0,
-        raise_on_failure=raise_on_failure,
+        raise_on_failure=o.raise_on_failure,
         **found,
     )
 
 
-def coordinates_with_kinks(
-    mode, k, rng, desc, analytic, raw, f32, pool, *, call, flat, view, **run
-):
+def coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, pool, **run):
     """Every coordinate (``full``) or ``k`` per block (``sampled``), keeping
-    f(θ ± εe_i) for the kink test (one more evaluation, f at θ itself)."""
-    P = flat.size
+    f(θ ± εe_i) for the kink test (one more evaluation, f at θ itself).
+    ``pool`` = (workers, seconds of one call, Structure of θ)."""
+    P = run["flat"].size
     coords = np.arange(P) if mode == "full" else sample_coordinates(run["blocks"], k, rng)
     coords = np.ascontiguousarray(coords, dtype=np.intp)
     f0 = _generic_kernel.as_real_scalar(raw, run["fname"])
     if not np.isfinite(f0):
         raise ValueError(f"{run['fname']} returned {f0!r} at theta itself: f must be finite there")
-    args = (call, flat, view, run["eps"], coords, run["blocks"], run["fname"], run["progress"])
-    notes, steps, unit = [], None, kinks.U64
-    workers, t_call, st = pool
-    use, chunk, n_workers = parallel.plan(workers, coords.size, t_call)
-    if use:
-        bar = _progress.Progress(coords.size, run["progress"], desc)
-        try:
-            n, values, st32, n_chunks = parallel.run(
-                workers,
-                "f32" if f32 else "central",
-                call,
-                st,
-                flat,
-                run["eps"],
-                coords,
-                run["fname"],
-                chunk,
-                bar,
-            )
-        finally:
-            bar.close()
-        if f32:
-            hp, hm, h = st32
-        notes.append(parallel.describe(workers, n_workers, n_chunks, chunk))
-    elif f32:
-        n, values, hp, hm, h = lowprec.differences(*args, desc)
-    else:
-        values = np.empty((coords.size, 2))
-        n = generic.central_differences(*args, desc, values=values)
+    n, values, steps, h, notes = generic.numerical_at(coords, f32, pool, desc, **run)
+    unit = kinks.U64
     if f32:
         notes.insert(0, lowprec.note(h, values, f0))
-        steps, unit = (hp, hm), lowprec.U32
+        unit = lowprec.U32
     kink, sub, sp, sm = kinks.find(
-        flat[coords], run["eps"], f0, values, n, analytic[coords], unit, steps
+        run["flat"][coords], run["eps"], f0, values, n, analytic[coords], unit, steps
     )
     numerical = np.full(P, np.nan)
     checked = np.zeros(P, dtype=bool)

@@ -1,16 +1,18 @@
 """``gradient_check`` on any object with a ``cost(params, X, Y)`` method: its
 parameters as named blocks, a determinism check, then the callable machinery
-of :mod:`fastgrad.gradcheck.generic`."""
+of :mod:`fastgrad.gradcheck.generic` (kinks, float32 models, ``workers``,
+the three modes: the same as :func:`fastgrad.check_grad`)."""
 
 import time
+import warnings
 
 import numpy as np
 
 from fastgrad._rng import as_generator
-from fastgrad.gradcheck import options
-from fastgrad.gradcheck.generic import build_report, call_once, directional_run, read_only
+from fastgrad.gradcheck import directional, lowprec, options, structured
+from fastgrad.gradcheck.generic import build_report, call_raw, read_only
 from fastgrad.gradcheck.inputs import check_dropout, check_generic_dicts, check_n_threads
-from fastgrad.nn.spec import ParamSpec
+from fastgrad.gradcheck.report import DEFAULT_THRESHOLDS
 
 
 def check_generic_model(
@@ -31,7 +33,15 @@ def check_generic_model(
     progress=None,
     workers=None,
 ):
-    """``gradient_check`` on any object with ``cost(params, X, Y)``."""
+    """``gradient_check`` on any object with ``cost(params, X, Y)``.
+
+    ``workers`` is validated by the front door (None, an int >= 2 or an
+    Executor); the model, X and Y are shipped to the workers with cloudpickle.
+    A float32 model (the cost returns float32, or the gradients are float32)
+    gets the float32 step and the bands ``lowprec.THRESHOLDS`` unless the
+    caller's thresholds differ from the default (the front door has already
+    replaced None by the default, so the default itself reads as "not given").
+    """
     t0 = time.perf_counter()
     eps = options.epsilon(eps)
     raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
@@ -40,26 +50,34 @@ def check_generic_model(
     check_n_threads(n_threads)
     check_dropout(dropout, model)
     progress = options.progress(progress)
-    options.workers(workers, "models with a cost method yet")
     rng = as_generator(seed)
-    params, grads = check_generic_dicts(params, grads)
-    blocks, flat, analytic, call, fname, f0 = _cost_call(model, params, grads, X, Y)
+    given = (params, grads)
+    params, grads = check_generic_dicts(params, grads, warn=False)
+    st, flat, analytic, call, fname, raw, t_call = _cost_call(model, params, grads, X, Y)
+    f32 = lowprec.is_float32(raw) or lowprec.is_float32(given[1])
+    if not f32:
+        _warn_upcast(*given)
+    elif tuple(thresholds) == DEFAULT_THRESHOLDS:
+        thresholds = lowprec.THRESHOLDS
     desc = "fastgrad gradient check"
-    run = dict(call=call, flat=flat, eps=eps, blocks=blocks, fname=fname, progress=progress)
+    run = dict(call=call, flat=flat, view=st.views(flat), eps=eps, blocks=st.blocks, fname=fname)
+    pool = (workers, t_call, st)
     if mode == "directional":
-        found = directional_run(analytic, k, rng, thresholds, desc, **run)
+        found = directional.run_callable(
+            analytic, k, rng, thresholds, desc, raw, f32, pool, progress=progress, **run
+        )
     else:
         # kinks from the one-sided differences; f(θ) is the determinism check's
         from fastgrad.gradcheck.callable import coordinates_with_kinks
 
         found = coordinates_with_kinks(
-            mode, k, rng, desc, analytic, f0, False, (None, 0.0, None), view=None, **run
+            mode, k, rng, desc, analytic, raw, f32, pool, progress=progress, **run
         )
         found["kink_text"] = "sit on a kink of the cost (the one-sided slopes disagree)"
-    report = build_report(
+    return build_report(
         title=repr(model),
         analytic=analytic,
-        blocks=blocks,
+        blocks=st.blocks,
         prefix="d",
         eps=eps,
         thresholds=thresholds,
@@ -67,41 +85,70 @@ def check_generic_model(
         raise_on_failure=raise_on_failure,
         **found,
     )
-    return report
+
+
+def _warn_upcast(params, grads):
+    for what, value in (("params", params), ("grads", grads)):
+        for label, dt in structured.low_precision(dict(value), what):
+            warnings.warn(
+                f"{label} is {dt}; upcast to float64 (a finite difference "
+                "with epsilon=1e-7 needs double precision)",
+                UserWarning,
+                stacklevel=4,
+            )
+
+
+class CostCall:
+    """``call(views)``: the model's cost at the parameter views, with X and Y
+    read-only. A class (not a closure over the views) so that a worker
+    process rebuilds the views over its own copy of θ."""
+
+    def __init__(self, model, X, Y):
+        self.model, self.X, self.Y = model, X, Y
+        self._frozen = None
+
+    def __getstate__(self):
+        return {"model": self.model, "X": self.X, "Y": self.Y, "_frozen": None}
+
+    def __call__(self, views):
+        if self._frozen is None:
+            self._frozen = tuple(
+                read_only(a) if isinstance(a, np.ndarray) else a for a in (self.X, self.Y)
+            )
+        return self.model.cost(views, *self._frozen)
 
 
 def _cost_call(model, params, grads, X, Y):
-    """The flat working θ, the analytic gradient, and ``call``: the model's
-    cost of the working θ, which it sees through read-only views (X and Y
-    read-only too). The cost must be deterministic and read only its names."""
-    blocks = ParamSpec.of(params).blocks
-    flat = np.concatenate([p.ravel() for p in params.values()])
+    """θ as named blocks (the names the cost reads), the analytic gradient,
+    ``call`` and the cost at θ (as returned, with the time of one call). The
+    cost must be deterministic and read only its names."""
+    st, flat = structured.flatten(params, "params", warn=False)
     analytic = np.concatenate([g.ravel() for g in grads.values()])
-    views = {name: read_only(flat[sl].reshape(shape)) for name, sl, shape in blocks}
-    Xv = read_only(X) if isinstance(X, np.ndarray) else X
-    Yv = read_only(Y) if isinstance(Y, np.ndarray) else Y
     fname = f"{type(model).__name__}.cost"
-
-    def call(_):
-        return model.cost(views, Xv, Yv)
-
+    call = CostCall(model, X, Y)
     try:
-        f0 = check_deterministic(call, fname)
+        raw, t_call = check_deterministic(call, st.views(flat), fname)
     except KeyError as e:  # any names are allowed, but they must be the cost's own
         raise KeyError(
             f"params: {fname} looked up {e} but params has {list(params)}; pass "
             "the parameters under the names the cost reads"
         ) from e
-    return blocks, flat, analytic, call, fname, f0
+    return st, flat, analytic, call, fname, raw, t_call
 
 
-def check_deterministic(call, fname):
+def check_deterministic(call, view, fname):
     """Two evaluations at θ must agree: a cost that redraws dropout masks (or
-    samples anything) at each call makes every difference noise."""
-    a = call_once(call, None, fname)
+    samples anything) at each call makes every difference noise. Returns the
+    first value as the cost returned it, and the seconds of the second call."""
+    from fastgrad.gradcheck._generic_kernel import as_real_scalar
+
+    raw = call_raw(call, view, fname)
+    a = as_real_scalar(raw, fname)
     if not np.isfinite(a):
         raise ValueError(f"{fname} returned {a!r} at params itself: the cost must be finite")
-    b = call_once(call, None, fname)
+    t = time.perf_counter()
+    b = as_real_scalar(call_raw(call, view, fname), fname)
+    t = time.perf_counter() - t
     if abs(a - b) > 1e-13 * max(abs(a), abs(b)):
         raise ValueError(
             f"{fname} is not deterministic: two calls with the same params gave {a!r} and "
@@ -109,4 +156,4 @@ def check_deterministic(call, fname):
             "makes the check compare noise with noise; freeze the masks (a fixed seed) or "
             "turn dropout off inside the object"
         )
-    return a
+    return raw, t

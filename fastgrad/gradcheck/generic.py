@@ -63,7 +63,7 @@ def central_differences(call, flat, view, eps, coords, blocks, fname, progress, 
         raise step_error(blocks, e.index, e.theta_i, eps) from None
     except ValueError as e:
         if "read-only" in str(e):
-            raise _wrote_error(fname) from e
+            raise wrote_error(fname) from e
         raise
     finally:
         bar.close()
@@ -94,7 +94,7 @@ def _non_finite_error(call, view, e, blocks, saved, eps, fname):
     )
 
 
-def _wrote_error(fname):
+def wrote_error(fname):
     return ValueError(
         f"{fname} wrote into its argument: the check passes read-only views of theta "
         "(and of X, Y), since writing to them would corrupt the check. Copy first "
@@ -109,7 +109,7 @@ def call_raw(call, view, fname):
         return call(view)
     except ValueError as e:
         if "read-only" in str(e):
-            raise _wrote_error(fname) from e
+            raise wrote_error(fname) from e
         raise
 
 
@@ -134,63 +134,40 @@ def relative_difference(a, n):
     )[0]
 
 
-def directional(
-    call, flat, view, eps, grads_flat, blocks, k, rng, fname, progress, desc, prefix="d"
-):
-    """k random unit directions v inside every block.
+def numerical_at(coords, f32, pool, desc, *, call, flat, view, eps, blocks, fname, progress):
+    """Central differences at ``coords``, serial or over ``workers``.
 
-    Each compares ``(J(θ⁺) − J(θ⁻)) / 2ε`` with ``g · (θ⁺ − θ⁻) / 2ε`` where
-    ``θ± = fl(θ ± εv)`` are the points actually evaluated, so rounding the
-    perturbation costs nothing. Returns ``{grad_name: (numerical, analytic,
-    kinks)}`` (kinks all False: a callable has no kink detector).
+    ``pool`` = (workers, seconds of one call, Structure of θ). Returns
+    ``(numerical, values, steps, h, notes)``: ``values`` (K, 2) the costs at
+    the two sides (for the kink test), ``steps`` = (h⁺, h⁻) and ``h`` the
+    float32 steps (None for float64, where the step is ε), ``notes`` what the
+    report says about a parallel run.
     """
-    saved = flat.copy()
-    out = {}
-    bar = _progress.Progress(k * len(blocks), progress, desc)
-    done = 0
-    try:
-        for name, sl, shape in blocks:
-            base = saved[sl]
-            num, ana = np.empty(k), np.empty(k)
-            for r in range(k):
-                v = rng.standard_normal(shape).ravel()
-                v /= np.linalg.norm(v)
-                with np.errstate(over="ignore", invalid="ignore"):
-                    plus, minus = base + eps * v, base - eps * v
-                if not (np.isfinite(plus).all() and np.isfinite(minus).all()):
-                    j = int(np.argmax(~(np.isfinite(plus) & np.isfinite(minus))))
-                    raise step_error(blocks, sl.start + j, float(base[j]), eps)
-                values = []
-                for side, point in ((1, plus), (-1, minus)):
-                    flat[sl] = point
-                    try:
-                        value = call_once(call, view, fname)
-                    finally:
-                        flat[sl] = base
-                    if not np.isfinite(value):
-                        raise ValueError(
-                            f"{fname} returned {value!r} at {name} {'+' if side > 0 else '-'} "
-                            f"epsilon·v (random direction {r} in {name}, epsilon={eps!r}): "
-                            "the finite difference needs a finite value on both sides"
-                        )
-                    values.append(value)
-                step = plus - minus
-                if not np.any(step):
-                    raise ValueError(
-                        f"cannot take a finite difference along a direction in "
-                        f"{name}: epsilon={eps!r} is below the float64 spacing of "
-                        "every entry, so the step rounds to 0; use a larger "
-                        "epsilon or rescale"
-                    )
-                num[r] = (values[0] - values[1]) / (2 * eps)
-                ana[r] = float(np.dot(grads_flat[sl], step)) / (2 * eps)
-                done += 1
-                bar.update(done)
-            out[prefix + name] = (num, ana, np.zeros(k, dtype=bool))
-    finally:
-        bar.close()
-    check_untouched(flat, saved, fname)
-    return out
+    from fastgrad.gradcheck import lowprec, parallel
+
+    workers, t_call, st = pool
+    args = (call, flat, view, eps, coords, blocks, fname, progress)
+    use, chunk, n_workers = parallel.plan(workers, coords.size, t_call)
+    if use:
+        bar = _progress.Progress(coords.size, progress, desc)
+        try:
+            kind = "f32" if f32 else "central"
+            n, values, st32, n_chunks = parallel.run(
+                workers, kind, call, st, flat, eps, coords, fname, chunk, bar
+            )
+        finally:
+            bar.close()
+        notes = [parallel.describe(workers, n_workers, n_chunks, chunk)]
+        hp, hm, h = st32 if f32 else (None, None, None)
+    elif f32:
+        n, values, hp, hm, h = lowprec.differences(*args, desc)
+        notes = []
+    else:
+        values = np.empty((coords.size, 2))
+        n = central_differences(*args, desc, values=values)
+        hp = hm = h = None
+        notes = []
+    return n, values, (None if hp is None else (hp, hm)), h, notes
 
 
 def build_report(
@@ -274,46 +251,3 @@ def build_report(
     if raise_on_failure:
         report.raise_if_failed()
     return report
-
-
-def directional_run(
-    analytic,
-    k,
-    rng,
-    thresholds,
-    desc,
-    *,
-    call,
-    flat,
-    eps,
-    blocks,
-    fname,
-    progress,
-    view=None,
-    prefix="d",
-):
-    """Directions in every block; a block that fails is checked in full."""
-    directions = directional(
-        call, flat, view, eps, analytic, blocks, k, rng, fname, progress, desc, prefix
-    )
-    numerical = np.full(flat.size, np.nan)
-    checked = np.zeros(flat.size, dtype=bool)
-    failing, hints = [], []
-    for name, sl, _ in blocks:
-        num, ana, _ = directions[prefix + name]
-        if relative_difference(ana, num) >= thresholds[0]:
-            failing.append(name)
-            coords = np.arange(sl.start, sl.stop)
-            numerical[sl] = central_differences(
-                call, flat, view, eps, coords, blocks, fname, progress, desc + f" ({prefix}{name})"
-            )
-            checked[sl] = True
-            hints.append(f"{prefix}{name} failed along random directions; checked in full")
-    return dict(
-        numerical=numerical,
-        checked=checked,
-        mode="directional",
-        directions=directions,
-        failing=failing,
-        extra_hints=hints,
-    )

@@ -89,13 +89,15 @@ def as_theta(theta, name="theta"):
     return real_array(theta, name, stacklevel=5)
 
 
-def check_generic_dicts(params, grads):
+def check_generic_dicts(params, grads, warn=True):
     """Validate ``params`` / ``grads`` for an object with a cost method.
 
     The same rules as the MLP path: every parameter ``K`` has exactly one
     gradient ``"d" + K`` of the same shape (a 1-D ``(n,)`` gradient is
     accepted for a ``(n, 1)`` non-W block), no unexpected keys, real finite
-    entries. Returns float64 copies ``(params, grads)`` in θ's order.
+    entries. Returns float64 copies ``(params, grads)`` in θ's order;
+    ``warn=False`` leaves the float32 upcast warning to the caller (a
+    float32 model is checked as one, not upcast with a warning).
     """
     ac.mapping(params, "params")
     ac.mapping(grads, "grads", "d")
@@ -112,13 +114,13 @@ def check_generic_dicts(params, grads):
         )
     p_out, g_out = {}, {}
     for key in keys:
-        p = real_array(params[key], f"params[{key!r}]", stacklevel=6)
+        p = real_array(params[key], f"params[{key!r}]", warn=warn, stacklevel=6)
         if p.size == 0:
             raise ValueError(
                 f"params[{key!r}] is empty (shape {p.shape}): a block with no "
                 "entries has nothing to check; leave it out of params and grads"
             )
-        g = real_array(grads["d" + key], f"grads['d{key}']", stacklevel=6)
+        g = real_array(grads["d" + key], f"grads['d{key}']", warn=warn, stacklevel=6)
         if g.shape != p.shape:
             if (
                 not key.startswith("W")

@@ -66,6 +66,38 @@ def progress(value):
     return flag(value, "progress", allow_none=True)
 
 
+_epsilon, _progress = epsilon, progress  # common() takes arguments of the same names
+
+
+@dataclass(frozen=True)
+class Common:
+    """The options every callable check shares (``check_grad``, ``check_vjp``)."""
+
+    epsilon: float
+    workers: object  # None, an int >= 2 or an Executor
+    thresholds: tuple
+    thresholds_given: bool  # False: a float32 model may take lowprec's bands
+    progress: bool | None
+    raise_on_failure: bool
+    rng: object  # numpy.random.Generator
+
+
+def common(*, epsilon, workers, thresholds, progress, raise_on_failure, seed):
+    """Validate the shared options in one place, in the order the messages
+    are expected (ε first, the seed last)."""
+    from fastgrad._rng import as_generator
+    from fastgrad.gradcheck.parallel import check_workers
+    from fastgrad.gradcheck.report import check_thresholds
+
+    eps = _epsilon(epsilon)
+    workers = check_workers(workers)
+    raise_on_failure = flag(raise_on_failure, "raise_on_failure")
+    given = thresholds is not None
+    thresholds = check_thresholds(thresholds)
+    progress = _progress(progress)
+    return Common(eps, workers, thresholds, given, progress, raise_on_failure, as_generator(seed))
+
+
 @dataclass(frozen=True)
 class Settings:
     """A check's validated options, handed from the front door to a path."""

@@ -20,10 +20,16 @@ import warnings
 import numpy as np
 
 from fastgrad import _progress
-from fastgrad._rng import as_generator
-from fastgrad.gradcheck import generic, kinks, lowprec, options, parallel, structured
+from fastgrad.gradcheck import (
+    _generic_kernel,
+    generic,
+    kinks,
+    lowprec,
+    options,
+    parallel,
+    structured,
+)
 from fastgrad.gradcheck.inputs import check_steps, coordinate_name, real_array
-from fastgrad.gradcheck.report import check_thresholds
 
 
 def _positional_names(f, n):
@@ -104,13 +110,15 @@ def check_vjp(
     t0 = time.perf_counter()
     if not callable(f):
         raise TypeError(f"f must be a callable returning an array, got {type(f).__name__}")
-    eps = options.epsilon(epsilon)
-    workers = parallel.check_workers(workers)
-    raise_on_failure = options.flag(raise_on_failure, "raise_on_failure")
-    thresholds_given = thresholds
-    thresholds = check_thresholds(thresholds)
-    progress = options.progress(progress)
-    rng = as_generator(seed)
+    o = options.common(
+        epsilon=epsilon,
+        workers=workers,
+        thresholds=thresholds,
+        progress=progress,
+        raise_on_failure=raise_on_failure,
+        seed=seed,
+    )
+    eps, workers, thresholds, progress = o.epsilon, o.workers, o.thresholds, o.progress
     names = None
     if isinstance(inputs, (list, tuple)) and structured.is_structure(inputs):
         names = _positional_names(f, len(inputs))
@@ -135,75 +143,21 @@ def check_vjp(
                 stacklevel=2,
             )
     y0 = _output(raw, fname)
-    notes = []
-    if f32:
-        h = np.maximum(eps, lowprec.STEP * np.maximum(1.0, np.abs(flat)))
-        plus = (flat + h).astype(np.float32).astype(np.float64)
-        minus = (flat - h).astype(np.float32).astype(np.float64)
-        if thresholds_given is None:
-            thresholds = lowprec.THRESHOLDS
-        floor = 8 * lowprec.U32 * float(np.max(np.abs(y0))) / float(np.min(h))
-        notes.append(
-            f"float32 model: step max(epsilon, {lowprec.STEP:.2g}*max(1,|x|)) at float32 "
-            f"points (here {np.min(h):.2g}..{np.max(h):.2g}); noise floor of an output "
-            f"slope ~{floor:.1e} (8*u32*max|f|/step)"
-        )
-    else:
-        plus, minus = flat + eps, flat - eps
+    plus, minus, notes = _points(flat, eps, f32, y0)
+    if f32 and not o.thresholds_given:
+        thresholds = lowprec.THRESHOLDS
     if upstream is None:
-        u = rng.standard_normal(y0.shape)
+        u = o.rng.standard_normal(y0.shape)
     else:
         u = real_array(upstream, "upstream", warn=False)
         if u.shape != y0.shape:
             raise ValueError(f"upstream has shape {u.shape}, expected {y0.shape} like f's output")
-    coords = np.arange(flat.size, dtype=np.intp)
     if not f32:
-        check_steps(flat, eps, coords, st.blocks)
-    use, chunk, n_workers = parallel.plan(workers, coords.size, t_call)
-    if use:
-        bar = _progress.Progress(coords.size, progress, "fastgrad check_vjp")
-        try:
-            numerical, one, _, n_chunks = parallel.run(
-                workers,
-                "vjp",
-                call,
-                st,
-                flat,
-                eps,
-                coords,
-                fname,
-                chunk,
-                bar,
-                extra=(u, plus, minus, y0),
-            )
-        finally:
-            bar.close()
-        notes.append(parallel.describe(workers, n_workers, n_chunks, chunk))
-    else:
-        numerical, one = numerical_vjp(
-            call, flat, view, (u, plus, minus, y0), st.blocks, fname, progress, coords
-        )
-    scale = float(np.sum(np.abs(u * y0))) + float(np.max(np.abs(one)))
-    kink, sub, sp, sm = kinks.find(
-        flat,
-        eps,
-        0.0,
-        one,
-        numerical,
-        analytic,
-        lowprec.U32 if f32 else kinks.U64,
-        (plus - flat, flat - minus),
-        scale=scale,
+        check_steps(flat, eps, np.arange(flat.size, dtype=np.intp), st.blocks)
+    numerical, one = _evaluate(
+        (workers, t_call, st), call, flat, view, (u, plus, minus, y0), eps, fname, progress, notes
     )
-    hints = []
-    bad = kink & ~sub
-    if bad.any():
-        j = int(np.argmax(bad))
-        hints.append(
-            f"{int(bad.sum())} coordinate(s) sit on a kink of f but the analytic value is not "
-            f"between the one-sided slopes (first at {coordinate_name(st.blocks, j)}: analytic "
-            f"{analytic[j]:.6g}, slopes {sm[j]:.6g} and {sp[j]:.6g}): not a subgradient"
-        )
+    sub, hints = _kinks(flat, (plus, minus), u, y0, one, numerical, analytic, f32, eps, st)
     report = generic.build_report(
         title=f"vjp of {getattr(f, '__name__', type(f).__name__)}",
         analytic=analytic,
@@ -222,50 +176,127 @@ def check_vjp(
         extra_hints=hints,
     )
     report.upstream = u
-    if raise_on_failure:
+    if o.raise_on_failure:
         report.raise_if_failed()
     return report
 
 
+def _points(flat, eps, f32, y0):
+    """θ ± step for every coordinate, and the report's note on float32 steps."""
+    if not f32:
+        return flat + eps, flat - eps, []
+    h = np.maximum(eps, lowprec.STEP * np.maximum(1.0, np.abs(flat)))
+    plus = (flat + h).astype(np.float32).astype(np.float64)
+    minus = (flat - h).astype(np.float32).astype(np.float64)
+    floor = 8 * lowprec.U32 * float(np.max(np.abs(y0))) / float(np.min(h))
+    note = (
+        f"float32 model: step max(epsilon, {lowprec.STEP:.2g}*max(1,|x|)) at float32 "
+        f"points (here {np.min(h):.2g}..{np.max(h):.2g}); noise floor of an output "
+        f"slope ~{floor:.1e} (8*u32*max|f|/step)"
+    )
+    return plus, minus, [note]
+
+
+def _evaluate(pool, call, flat, view, points, eps, fname, progress, notes):
+    """(numerical, sides) of every coordinate, serially or on the workers
+    (``pool`` = (workers, seconds of one call, Structure)); appends to
+    ``notes`` what the report says about a parallel run."""
+    workers, t_call, st = pool
+    coords = np.arange(flat.size, dtype=np.intp)
+    use, chunk, n_workers = parallel.plan(workers, coords.size, t_call)
+    if not use:
+        return numerical_vjp(call, flat, view, points, st.blocks, fname, progress, coords)
+    bar = _progress.Progress(coords.size, progress, "fastgrad check_vjp")
+    try:
+        numerical, one, _, n_chunks = parallel.run(
+            workers, "vjp", call, st, flat, eps, coords, fname, chunk, bar, extra=points
+        )
+    finally:
+        bar.close()
+    notes.append(parallel.describe(workers, n_workers, n_chunks, chunk))
+    return numerical, one
+
+
+def _kinks(flat, points, u, y0, one, numerical, analytic, f32, eps, st):
+    """(kinks left out of the verdict, hints) from the one-sided sides; the
+    sides' rounding is that of ``Σ|u·f|``."""
+    plus, minus = points
+    scale = float(np.sum(np.abs(u * y0))) + float(np.max(np.abs(one)))
+    unit = lowprec.U32 if f32 else kinks.U64
+    kink, sub, sp, sm = kinks.find(
+        flat, eps, 0.0, one, numerical, analytic, unit, (plus - flat, flat - minus), scale=scale
+    )
+    bad = kink & ~sub
+    if not bad.any():
+        return sub, []
+    j = int(np.argmax(bad))
+    blocks = st.blocks
+    return sub, [
+        f"{int(bad.sum())} coordinate(s) sit on a kink of f but the analytic value is not "
+        f"between the one-sided slopes (first at {coordinate_name(blocks, j)}: analytic "
+        f"{analytic[j]:.6g}, slopes {sm[j]:.6g} and {sp[j]:.6g}): not a subgradient"
+    ]
+
+
 def numerical_vjp(call, flat, view, points, blocks, fname, progress, coords):
-    """Σ u·(f(θ+εe_i) − f(θ−εe_i)) / step_i for the coordinates ``coords``;
-    ``points`` = (u, θ+ε, θ−ε, f(θ)) with the perturbed values of every
-    coordinate. Returns (numerical, sides): ``sides[:, 0] = u·(f(θ+εe) −
-    f(θ))`` and ``sides[:, 1] = −u·(f(θ) − f(θ−εe))``, each difference taken
-    elementwise first, for the kink test."""
+    """Σ u·(f(θ+εe_i) − f(θ−εe_i)) / step_i for the coordinates ``coords``
+    (the compiled loop ``_generic_kernel.vjp_differences``); ``points`` =
+    (u, θ+ε, θ−ε, f(θ)) with the perturbed values of every coordinate.
+    Returns (numerical, sides): ``sides[:, 0] = u·(f(θ+εe) − f(θ))`` and
+    ``sides[:, 1] = u·(f(θ−εe) − f(θ))``, for the kink test. Every
+    difference is taken elementwise before the product with ``u``; an output
+    is copied only when it must be (a view of θ, a buffer ``f`` reuses,
+    another dtype or layout)."""
     u, plus_all, minus_all, y0 = points
-    y0f = y0.ravel()
+    coords = np.ascontiguousarray(coords, dtype=np.intp)
     P = coords.size
     saved = flat.copy()
     out = np.empty(P)
     one = np.empty((P, 2))
-    uf = u.ravel()
+
+    def where(sign, i):
+        return f"at {coordinate_name(blocks, i)} {'+' if sign > 0 else '-'} epsilon"
+
+    def convert(y, sign, i, copy):
+        if not (isinstance(y, np.ndarray) and y.dtype == np.float64):
+            y, owned = _output(y, fname, where=None), True
+        elif copy or np.may_share_memory(y, flat):
+            y, owned = y.copy(), True
+        else:
+            owned = y.base is None and y.flags.c_contiguous
+        if y.shape != u.shape:
+            raise ValueError(
+                f"{fname} returned shape {y.shape} {where(sign, i)} but {u.shape} at inputs"
+            )
+        return np.ascontiguousarray(y).reshape(-1), owned
+
+    def non_finite(yp, ym, i):
+        for sign, y in ((1, yp), (-1, ym)):
+            if not np.isfinite(y).all():
+                raise ValueError(f"{fname} returned NaN or inf {where(sign, i)}")
+
     bar = _progress.Progress(P, progress, "fastgrad check_vjp")
     try:
-        for c, i in enumerate(coords):
-            orig = saved[i]
-            plus, minus = plus_all[i], minus_all[i]
-            sides = []
-            for sign, point in ((1, plus), (-1, minus)):
-                flat[i] = point
-                try:
-                    y = _output(generic.call_raw(call, view, fname), fname, where=None)
-                finally:
-                    flat[i] = orig
-                where = f"at {coordinate_name(blocks, i)} {'+' if sign > 0 else '-'} epsilon"
-                if not np.isfinite(y).all():
-                    raise ValueError(f"{fname} returned NaN or inf {where}")
-                if y.shape != u.shape:
-                    raise ValueError(
-                        f"{fname} returned shape {y.shape} {where} but {u.shape} at inputs"
-                    )
-                sides.append(y.ravel())
-            out[c] = float(np.dot(uf, sides[0] - sides[1])) / (plus - minus)
-            one[c, 0] = float(np.dot(uf, sides[0] - y0f))
-            one[c, 1] = -float(np.dot(uf, y0f - sides[1]))
-            if (c & 63) == 63:
-                bar.update(c + 1)
-        bar.update(P)
+        _generic_kernel.vjp_differences(
+            call,
+            flat,
+            view,
+            u.ravel(),
+            y0.ravel(),
+            plus_all,
+            minus_all,
+            coords,
+            out,
+            one,
+            u.shape,
+            convert,
+            non_finite,
+            bar.update,
+        )
+    except ValueError as e:
+        if "read-only" in str(e):
+            raise generic.wrote_error(fname) from e
+        raise
     finally:
         bar.close()
     generic.check_untouched(flat, saved, fname)

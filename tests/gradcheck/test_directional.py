@@ -71,3 +71,23 @@ def test_progress_display_with_and_without_tqdm(setup, monkeypatch, capsys, have
         assert np.array_equal(quiet.numerical[key], shown.numerical[key])
     err = capsys.readouterr().err
     assert ("left" in err) if not have_tqdm else True
+
+
+# -- any callable: NaN along a direction, serially and on workers ---------------
+
+
+def test_nan_along_a_direction_names_the_block_serially_and_on_workers():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastgrad import check_grad
+
+    theta = {"w": np.full(3, 0.5), "b": np.zeros(2)}
+
+    def f(t):  # NaN as soon as b moves up in its first entry
+        return float(np.sum(t["w"] ** 2) + (np.nan if t["b"][0] > 0 else np.sum(t["b"])))
+
+    grad = {"w": theta["w"] * 2, "b": np.ones(2)}
+    with pytest.raises(ValueError, match=r"at b [+-] epsilon·v \(random direction \d in b"):
+        check_grad(f, theta, grad, mode="directional", k=4, seed=0)
+    with ThreadPoolExecutor(2) as ex, pytest.raises(ValueError, match=r"b direction\[\d\]"):
+        check_grad(f, theta, grad, mode="directional", k=4, seed=0, workers=ex)

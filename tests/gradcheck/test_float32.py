@@ -109,8 +109,11 @@ def test_float32_sampled_and_directional():
     p = params32()
     rep = check_grad(cost32, p, backprop32(p), mode="sampled", k=2, seed=0)
     assert rep.verdict == "great" and rep.n_checked == 2 * 3 + 1
-    with pytest.raises(ValueError, match="directional.*float32"):
-        check_grad(cost32, p, backprop32(p), mode="directional")
+    # directional: float32 steps along each direction (refused before issue 12's follow-up)
+    rep = check_grad(cost32, p, backprop32(p), mode="directional", k=3, seed=0)
+    assert rep.verdict == "great" and "directions of length" in str(rep)
+    rep = check_grad(cost32, p, backprop32(p, bug="W1"), mode="directional", k=3, seed=0)
+    assert rep.verdict == "bug" and [b.name for b in rep.blocks if b.difference >= 1e-2] == ["W1"]
 
 
 def test_float32_relu_kink_is_counted():

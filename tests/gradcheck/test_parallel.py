@@ -108,8 +108,3 @@ def test_errors_in_a_worker_name_the_coordinate():
         check_grad(f, np.array([0.5, 1.0, 2.0, 3.0 - 1e-8]), np.ones(4), workers=ex)
     ex.inner.shutdown()
     assert theta[3] == 3.0
-
-
-def test_workers_refused_with_directional():
-    with pytest.raises(ValueError, match="workers"):
-        check_grad(make_f(), THETA, grad, mode="directional", workers=2)

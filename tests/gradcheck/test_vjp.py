@@ -295,3 +295,60 @@ def test_smooth_layer_has_no_kinks():
     u = np.random.default_rng(1).standard_normal((2, 3, 3, 3))
     rep = check_vjp(conv_forward, inp, dict(zip("xwb", conv_backward(u, inp["x"], inp["w"]))), u)
     assert rep.n_kinks == 0
+
+
+# -- outputs are not copied, yet stay valid (the serial loop's speed) ----------
+
+
+class BufferLayer:
+    """A layer that writes every output into one preallocated buffer and
+    returns it (or a strided view of it): f(θ−εe) overwrites f(θ+εe)."""
+
+    def __init__(self, strided):
+        self.buf = np.empty((6, 4))
+        self.strided = strided
+
+    def __call__(self, x):
+        np.multiply(np.tanh(x)[:, None], np.arange(1.0, 5.0), out=self.buf[:, :4])
+        return self.buf[::2] if self.strided else self.buf
+
+
+@pytest.mark.parametrize("strided", [False, True])
+def test_f_reusing_its_output_buffer_gives_the_reference(strided):
+    x = np.linspace(-1, 1, 6)
+    f = BufferLayer(strided)
+    u = np.random.default_rng(0).standard_normal(f(x).shape)
+    ref = ref_vjp(lambda x: f(x).copy(), {"x": x}, u)["x"]
+    sel = np.arange(6) % 2 == 0 if strided else np.ones(6, bool)
+    analytic = (1 - np.tanh(x) ** 2) * np.where(sel, 1.0, 0.0)
+    analytic[sel] *= (u * np.arange(1.0, 5.0)).sum(axis=1)
+    rep = check_vjp(f, x, analytic, u)
+    np.testing.assert_allclose(rep.numerical["x"], ref, rtol=1e-12, atol=1e-15)
+    assert rep.verdict == "great"
+
+
+def test_nan_where_the_upstream_is_zero_is_still_refused():
+    x = np.array([0.5, 1.0])
+    u = np.array([0.0, 1.0])  # 0 * NaN is NaN: the dot product shows it
+    with pytest.raises(ValueError, match=r"x\[1\] - epsilon"):
+        check_vjp(lambda a: np.array([np.nan if a[1] < 1.0 else 1.0, a[1]]), x, x, u)
+
+
+def test_float32_and_list_outputs_are_converted():
+    x = np.array([0.3, -0.7])
+    rep = check_vjp(lambda a: [float(a[0] ** 2), float(a[1] ** 2)], x, 2 * x, np.ones(2))
+    assert rep.verdict == "great"
+
+
+def test_a_transposed_output_matches_the_reference():
+    x = np.array([0.2, -0.4, 0.9])
+    w = np.arange(1.0, 7.0).reshape(2, 3)
+    u = np.random.default_rng(3).standard_normal((3, 2))
+
+    def f(x):
+        return (w * np.sin(x)).T  # a non-contiguous view of a fresh array
+
+    ref = ref_vjp(f, {"x": x}, u)["x"]
+    rep = check_vjp(f, x, np.cos(x) * (u.T * w).sum(axis=0), u)
+    np.testing.assert_allclose(rep.numerical["x"], ref, rtol=1e-12)
+    assert rep.verdict == "great"
