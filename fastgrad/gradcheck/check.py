@@ -119,6 +119,7 @@ def gradient_check(
     """
     t0 = time.perf_counter()
     eps = options.epsilon(epsilon)
+    given_thresholds = thresholds
     thresholds = check_thresholds(thresholds)
     mode = options.mode(mode)
     k = options.k(k, mode)
@@ -130,8 +131,11 @@ def gradient_check(
     _check_model_kind(model)
     opts = dict(mode=mode, k=k, seed=seed, n_threads=nt, dropout=dropout, progress=progress)
     if not isinstance(model, MLP):
+        # None stays None: the cost-method path picks float32 bands for a
+        # float32 model unless the caller chose bands.
+        bands = None if given_thresholds is None else thresholds
         return cost_model.check_generic_model(
-            model, params, grads, X, Y, eps, thresholds, raise_on_failure, workers=workers, **opts
+            model, params, grads, X, Y, eps, bands, raise_on_failure, workers=workers, **opts
         )
     settings = options.Settings(
         eps, nt, mode, k, thresholds, progress, raise_on_failure, t0, workers=workers

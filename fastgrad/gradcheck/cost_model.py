@@ -38,9 +38,8 @@ def check_generic_model(
     ``workers`` is validated by the front door (None, an int >= 2 or an
     Executor); the model, X and Y are shipped to the workers with cloudpickle.
     A float32 model (the cost returns float32, or the gradients are float32)
-    gets the float32 step and the bands ``lowprec.THRESHOLDS`` unless the
-    caller's thresholds differ from the default (the front door has already
-    replaced None by the default, so the default itself reads as "not given").
+    gets the float32 step and, when ``thresholds`` is None (not given), the
+    bands ``lowprec.THRESHOLDS``.
     """
     t0 = time.perf_counter()
     eps = options.epsilon(eps)
@@ -57,8 +56,8 @@ def check_generic_model(
     f32 = lowprec.is_float32(raw) or lowprec.is_float32(given[1])
     if not f32:
         _warn_upcast(*given)
-    elif tuple(thresholds) == DEFAULT_THRESHOLDS:
-        thresholds = lowprec.THRESHOLDS
+    if thresholds is None:
+        thresholds = lowprec.THRESHOLDS if f32 else DEFAULT_THRESHOLDS
     desc = "fastgrad gradient check"
     run = dict(call=call, flat=flat, view=st.views(flat), eps=eps, blocks=st.blocks, fname=fname)
     pool = (workers, t_call, st)

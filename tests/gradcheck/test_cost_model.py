@@ -99,6 +99,9 @@ def test_float32_model_is_great_when_right_and_flags_a_bug():
     assert [b.name for b in rep.blocks if b.difference >= 1e-2] == ["dhidden_w"]
     rep = gradient_check(model, p, g, X, Y, thresholds=(1e-9, 1e-8))
     assert rep.thresholds == (1e-9, 1e-8) and rep.verdict == "bug"  # given bands are kept
+    # bands equal to the float64 default, given explicitly, are the caller's choice too
+    rep = gradient_check(model, p, g, X, Y, thresholds=(1e-6, 1e-3))
+    assert rep.thresholds == (1e-6, 1e-3)
 
 
 def test_float64_model_with_float32_params_still_warns():
