@@ -118,6 +118,10 @@ cdef struct Net:
     const double **sens       # (L,) per hidden layer t: (dims[t+1], m, dims[L]) output
                               #      sensitivity ∂Z[L]/∂A[t+1][j, i], or NULL
     const double **radius     # (L,) per hidden layer t: (dims[t+1], m) largest safe |ΔA|
+    int jet_order             # K of the Taylor jets (0: none)
+    double jet_qmax           # largest accepted q = 2·G·|a| (JET_* in the docstring)
+    const double **jet        # (L,) per hidden layer t: (dims[t+1], m, K) coefficients of ψ, or NULL
+    const double **jet_grow   # (L,) per hidden layer t: (dims[t+1], m) their growth G
 
 
 cdef struct Scratch:
@@ -444,6 +448,9 @@ cdef double _fast_output(const Net *net, int t, Py_ssize_t j, Scratch *sc,
     return total
 
 
+include "_jets.pxi"
+
+
 cdef struct Coord:
     int t                     # 0-based weight layer: the coordinate is in layer t+1
     int kind                  # 0 weight, 1 bias or beta, 2 gamma
@@ -662,7 +669,7 @@ cdef double _propagate(const Net *net, Scratch *sc, const Coord *c, Py_ssize_t n
 
 
 cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
-                        long long *flops) noexcept nogil:
+                        long long *flops, unsigned char *jetted) noexcept nogil:
     """(J(θ + ε e_p) − J(θ − ε e_p)) / 2ε for one coordinate p.
 
     The steps: locate p; the perturbed row's ΔZ; then either the output
@@ -674,6 +681,7 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
     cdef Py_ssize_t ns
     cdef double total = 0.0
     cdef long long fl = 0
+    cdef bint ok = True
     _locate(net, p, &c)
     fl += _row_delta(net, sc, &c)
     if c.t == net.L - 1:
@@ -688,6 +696,13 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
             # row j is exactly linear, ΔZ[L][:, i] = sens[j, i, :]·ΔA[j, i].
             total = _fast_output(net, c.t, c.j, sc, ns)
             fl += 4 * net.dims[net.L] * ns + 8 * net.dims[net.L] * ns
+        elif ns > 0 and net.jet[c.t] != NULL:
+            total = _jet_output(net, c.t, c.j, sc, ns, &ok)
+            fl += 4 * net.jet_order * ns
+            if not ok:  # a step outside the series' accepted radius
+                total = _propagate(net, sc, &c, ns, kink, &fl)
+            elif jetted != NULL:
+                jetted[0] = 1
         elif ns > 0:
             total = _propagate(net, sc, &c, ns, kink, &fl)
     flops[0] = fl
@@ -743,6 +758,7 @@ cdef void _free_net(Net *net) noexcept nogil:
     free(<void *> net.Z); free(<void *> net.A); free(<void *> net.G); free(<void *> net.scale)
     free(<void *> net.dG)
     free(<void *> net.sens); free(<void *> net.radius)
+    free(<void *> net.jet); free(<void *> net.jet_grow)
 
 
 cdef class MLPNet:
@@ -787,6 +803,7 @@ cdef class MLPNet:
     cdef Py_ssize_t[::1] dims
     cdef list keep
     cdef list map_keep
+    cdef list jet_keep
 
     def __cinit__(self):
         self.net.dims = NULL
@@ -804,6 +821,9 @@ cdef class MLPNet:
         self.net.scale = NULL
         self.net.sens = NULL
         self.net.radius = NULL
+        self.net.jet = NULL
+        self.net.jet_grow = NULL
+        self.net.jet_order = 0
 
     def __dealloc__(self):
         _free_net(&self.net)
@@ -831,6 +851,7 @@ cdef class MLPNet:
         self.dims = d
         self.keep = []
         self.map_keep = []
+        self.jet_keep = []
         m = np.asarray(ysum).shape[0]
         self.net.L = L
         self.net.m = m
@@ -881,11 +902,14 @@ cdef class MLPNet:
         self.net.scale = <const double **> calloc(L, sizeof(double *))
         self.net.sens = <const double **> calloc(L, sizeof(double *))
         self.net.radius = <const double **> calloc(L, sizeof(double *))
+        self.net.jet = <const double **> calloc(L, sizeof(double *))
+        self.net.jet_grow = <const double **> calloc(L, sizeof(double *))
         if (self.net.dims == NULL or self.net.act == NULL or self.net.wofs == NULL
                 or self.net.bofs == NULL or self.net.bn == NULL or self.net.Z == NULL
                 or self.net.A == NULL or self.net.G == NULL or self.net.dG == NULL
                 or self.net.ucen == NULL or self.net.zn == NULL or self.net.sd == NULL
-                or self.net.scale == NULL or self.net.sens == NULL or self.net.radius == NULL):
+                or self.net.scale == NULL or self.net.sens == NULL or self.net.radius == NULL
+                or self.net.jet == NULL or self.net.jet_grow == NULL):
             raise MemoryError()
 
     cdef const double *_ptr(self, arr, Py_ssize_t n, str name, bint for_map=False) except NULL:
@@ -930,6 +954,100 @@ cdef class MLPNet:
                 self.net.radius[t] = self._ptr(radius[t], self.dims[t + 1] * m,
                                                f"radius[{t}]", True)
 
+    def jet_bytes(self, layers, int K):
+        """Bytes of the coefficients stored for the jets of ``layers``."""
+        return sum(8 * self.dims[t + 1] * self.net.m * (K + 1) for t in layers)
+
+    def jet_scratch_bytes(self, int K):
+        """Bytes of one thread's scratch while the jets are built."""
+        cdef Py_ssize_t nd = 1, nwg = 1
+        _scratch_sizes(self.dims, &nd, &nwg)
+        return 8 * (2 * nd * K * self.net.m + 3 * (K + 1) * (1 + self.dims[self.net.L]))
+
+    def set_jets(self, layers, int K, double qmax, int n_threads):
+        """Build and install the Taylor jets (coefficients of ψ_{j,i}, see
+        _jets.pxi) of the hidden layers ``layers`` (0-based t) for the next
+        :func:`mlp_numerical_gradient` runs; ``layers`` empty removes them.
+
+        Every later hidden layer of such a layer must be smooth (tanh,
+        sigmoid or linear) and free of batch norm, and ``t ≤ L − 3`` (the
+        last hidden layer uses W[L] itself). The units are built in parallel,
+        each by one thread from start to end, so the bits do not depend on
+        ``n_threads``.
+        """
+        cdef int L = self.net.L, t, tt, code
+        cdef Py_ssize_t m = self.net.m, q, nq, nd = 1, nwg = 1
+        cdef Py_ssize_t[::1] qt, qj
+        cdef double *cur
+        cdef double *nxt
+        cdef double *tmp
+        cdef double **cptr
+        cdef double **gptr
+        cdef int failed = 0
+        cdef int *failed_ptr = &failed
+        self.jet_keep = []
+        for t in range(L):
+            self.net.jet[t] = NULL
+            self.net.jet_grow[t] = NULL
+        self.net.jet_order = 0
+        layers = sorted(set(int(t) for t in layers))
+        if not layers:
+            return
+        if K < 1 or K > 32:
+            raise ValueError(f"K = {K} must be in [1, 32]")
+        for t in layers:
+            if t < 0 or t > L - 3:
+                raise ValueError(f"layers: {t} has no smooth downstream hidden layer")
+            for tt in range(t + 1, L - 1):
+                code = self.net.act[tt]
+                if self.net.bn[tt] or not (code == ACT_TANH or code == ACT_SIGMOID
+                                           or code == ACT_LINEAR):
+                    raise ValueError(f"layers: layer {t}'s downstream is not smooth")
+        pairs = [(t, j) for t in layers for j in range(self.dims[t + 1])]
+        qt = np.array([p[0] for p in pairs], dtype=np.intp)
+        qj = np.array([p[1] for p in pairs], dtype=np.intp)
+        nq = qt.shape[0]
+        cptr = <double **> calloc(L, sizeof(double *))
+        gptr = <double **> calloc(L, sizeof(double *))
+        if cptr == NULL or gptr == NULL:
+            free(cptr); free(gptr)
+            raise MemoryError()
+        try:
+            for t in layers:
+                coef = np.empty(self.dims[t + 1] * m * K)
+                grow = np.empty(self.dims[t + 1] * m)
+                self.jet_keep += [coef, grow]
+                cptr[t] = <double *> self._ptr(coef, coef.shape[0], "coef", False)
+                gptr[t] = <double *> self._ptr(grow, grow.shape[0], "grow", False)
+            _scratch_sizes(self.dims, &nd, &nwg)
+            n_threads = <int> max(1, min(<Py_ssize_t> n_threads, nq))
+            with nogil, parallel(num_threads=n_threads):
+                cur = <double *> malloc(nd * K * m * sizeof(double))
+                nxt = <double *> malloc(nd * K * m * sizeof(double))
+                tmp = <double *> malloc(3 * (K + 1) * (1 + self.net.dims[L]) * sizeof(double))
+                if cur == NULL or nxt == NULL or tmp == NULL:
+                    failed_ptr[0] = 1
+                # Deepest units first: pairs are sorted by layer, and the
+                # first layers have the most downstream work.
+                for q in prange(nq, schedule="dynamic", chunksize=1):
+                    if failed_ptr[0]:
+                        continue
+                    _unit_jets(&self.net, <int> qt[q], qj[q], K, cur, nxt, tmp,
+                               cptr[qt[q]] + qj[q] * m * K, gptr[qt[q]] + qj[q] * m)
+                free(cur)
+                free(nxt)
+                free(tmp)
+            if failed:
+                raise MemoryError("could not allocate the scratch of the Taylor jets")
+            for t in layers:
+                self.net.jet[t] = cptr[t]
+                self.net.jet_grow[t] = gptr[t]
+            self.net.jet_order = K
+            self.net.jet_qmax = qmax
+        finally:
+            free(cptr)
+            free(gptr)
+
     def scratch_bytes(self):
         """Bytes of one thread's scratch (see ``_scratch_sizes``)."""
         cdef Py_ssize_t nd = 1, nwg = 1, m = self.net.m
@@ -944,6 +1062,7 @@ def mlp_numerical_gradient(
     unsigned char[::1] kinks,         # OUT (K,) 1 where a relu kink was crossed
     long long[::1] flops,             # OUT (K,) floating-point work per coordinate
     int n_threads,
+    unsigned char[::1] jetted=None,   # OUT (K,) optional: 1 where the Taylor jets were used
 ):
     """Two-sided finite differences of an MLP cost for the given coordinates.
 
@@ -970,6 +1089,12 @@ def mlp_numerical_gradient(
     cdef int failed = 0
     cdef int *failed_ptr = &failed
     cdef const Net *pnet = &net.net
+    cdef unsigned char *jp = NULL
+    if jetted is not None:
+        if jetted.shape[0] != K:
+            raise ValueError("jetted must have one entry per coordinate")
+        if K > 0:
+            jp = &jetted[0]
     if numerical.shape[0] != K or kinks.shape[0] != K or flops.shape[0] != K:
         raise ValueError("numerical, kinks and flops must have one entry per coordinate")
     if K == 0:
@@ -992,7 +1117,8 @@ def mlp_numerical_gradient(
                 continue
             kink = 0
             fl = 0
-            numerical[c] = _coordinate(pnet, sc, coords[c], &kink, &fl)
+            numerical[c] = _coordinate(pnet, sc, coords[c], &kink, &fl,
+                                       NULL if jp == NULL else jp + c)
             kinks[c] = kink
             flops[c] = fl
         if sc != NULL:

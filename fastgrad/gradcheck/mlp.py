@@ -17,7 +17,7 @@ import numpy as np
 
 from fastgrad import _argcheck as ac
 from fastgrad import _progress
-from fastgrad.gradcheck import _mlp_kernel, directional, options
+from fastgrad.gradcheck import _mlp_kernel, directional, jets, options
 from fastgrad.gradcheck._generic_kernel import relative_difference
 from fastgrad.gradcheck.linear_maps import LINEAR_MAP_BYTES, linear_maps, mappable_layers
 from fastgrad.gradcheck.report import GradCheckReport, build_blocks, verdict_for
@@ -77,6 +77,11 @@ class KernelInputs:
         )
         self.layer_start = np.asarray(model.spec.layer_starts(), dtype=np.intp)
         self.mappable = mappable_layers(model)
+        self.jettable = jets.jet_layers(model)
+        self.steps = [
+            jets.activation_step(cache, model, params, epsilon, scales, t) for t in self.jettable
+        ]
+        self.steps = dict(zip(self.jettable, self.steps))
 
     def max_step(self):
         """The largest |ΔZ| a single coordinate's ±ε causes at its own layer:
@@ -102,27 +107,43 @@ class KernelInputs:
         """
         if not self.mappable or coords.size == 0:
             return []
-        layer = np.searchsorted(self.layer_start, coords, side="right") - 1
-        counts = np.bincount(layer, minlength=self.model.n_layers)
+        counts = self._counts(coords)
         last = self.model.n_layers - 2  # its map is W[L] itself: free, always used
         return [t for t in self.mappable if t == last or counts[t] >= 2 * self.dims[t + 1]]
 
-    def memory_estimate(self, layers, n_threads):
-        """(total bytes, parts) a run with the maps of ``layers`` needs."""
+    def _counts(self, coords):
+        layer = np.searchsorted(self.layer_start, coords, side="right") - 1
+        return np.bincount(layer, minlength=self.model.n_layers)
+
+    def memory_estimate(self, plan, n_threads):
+        """(total bytes, parts) a run with ``plan`` needs."""
         nL = int(self.dims[-1])
-        layers = [t for t in layers if t != self.model.n_layers - 2]  # W[L]: nothing stored
+        if not isinstance(plan, jets.Plan):
+            plan = jets.Plan(maps=tuple(plan))
+        layers = [t for t in plan.maps if t != self.model.n_layers - 2]  # W[L]: nothing stored
         maps = sum(int(self.dims[t + 1]) * self.m * (nL + 1) * 8 for t in layers)
         if layers:
             maps += 4 * LINEAR_MAP_BYTES  # one chunk's temporaries while they are built
         scratch = n_threads * self.net.scratch_bytes()
-        return maps + scratch, {"linear maps": maps, f"scratch ({n_threads} thread(s))": scratch}
+        coef = self.net.jet_bytes(plan.jets, plan.order) if plan.jets else 0
+        if plan.jets:  # the jets' build scratch is freed before the run's is taken
+            scratch = max(scratch, n_threads * self.net.jet_scratch_bytes(plan.order))
+        parts = {"linear maps": maps, "Taylor jets": coef}
+        parts[f"scratch ({n_threads} thread(s))"] = scratch
+        return maps + coef + scratch, parts
 
     def plan(self, coords):
-        """How the run of ``coords`` propagates (today: the layers whose
-        exact linear maps are built). Decided from the whole set of
+        """How the run of ``coords`` propagates: a :class:`jets.Plan` of the
+        layers whose exact linear maps are built and of those whose Taylor
+        jets are (and their order). Decided from the whole set of
         coordinates of a check; a shard of it run with the same plan
         (``run(shard, ..., plan=plan)``) gives the same bits as the whole."""
-        return self.map_layers(np.asarray(coords, dtype=np.intp))
+        coords = np.asarray(coords, dtype=np.intp)
+        maps = tuple(self.map_layers(coords))
+        if not self.jettable or coords.size == 0:
+            return jets.Plan(maps=maps)
+        layers, K = jets.choose(self.jettable, self._counts(coords), self.dims, self.steps)
+        return jets.Plan(maps=maps, jets=layers, order=K)
 
     def run(self, coords, n_threads, progress, desc, plan=None):
         """``(numerical, kinks, flops)`` of the coordinates ``coords``, run
@@ -134,12 +155,17 @@ class KernelInputs:
         flops = np.zeros(K, dtype=np.longlong)
         if K == 0:
             return numerical, kinks.astype(bool), 0
-        n_threads = max(1, min(n_threads, (K * self.m) // WORK_PER_THREAD))
-        layers = self.plan(coords) if plan is None else plan
-        check_memory(*self.memory_estimate(layers, n_threads))
+        plan = self.plan(coords) if plan is None else plan
+        if not isinstance(plan, jets.Plan):  # a bare list of map layers
+            plan = jets.Plan(maps=tuple(plan))
+        # The jets' build parallelizes over units, not coordinates.
+        jet_units = sum(int(self.dims[t + 1]) for t in plan.jets)
+        n_threads = max(1, min(n_threads, max(K * self.m // WORK_PER_THREAD, jet_units)))
+        check_memory(*self.memory_estimate(plan, n_threads))
         self.net.set_linear_maps(
-            *linear_maps(self.model, self.params, self.cache.Z, self.scales, layers)
+            *linear_maps(self.model, self.params, self.cache.Z, self.scales, plan.maps)
         )
+        self.net.set_jets(plan.jets, plan.order, jets.jet_qmax(max(plan.order, 1)), n_threads)
         bar = _progress.Progress(K, progress, desc)
         try:
             _run_in_pieces(self.net, coords, numerical, kinks, flops, n_threads, bar)

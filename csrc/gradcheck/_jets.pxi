@@ -1,0 +1,205 @@
+# Included by _mlp_kernel.pyx: Taylor jets of the smooth downstream network.
+#
+# ψ_{j,i}(a) is the change of example i's loss when the activation of hidden
+# unit j of layer t+1 (after its dropout scale) moves by a, everything else
+# fixed. When every later hidden layer is smooth (tanh, sigmoid, linear) and
+# none is batch normalized, ψ is analytic near 0 and one pass of truncated
+# Taylor arithmetic (order K) per unit j through the downstream layers, over
+# all m examples at once, gives its coefficients c_{1..K}[j, i]:
+#
+#   Z[t+2] = z + W[:, j]·a                    (order 1 only)
+#   tanh   y' = (1 − y²)·z'   sigmoid   y' = y(1 − y)·z'   (n·y_n = Σ k z_k w_{n−k})
+#   linear layers act order by order: one GEMM over the K·m columns
+#   sigmoid+BCE  ℓ = softplus(z) − y·z,  softplus' = σ(z)
+#   softmax+CE   ℓ = (Σy)·LSE(z) − Σ y_c z_c,  LSE' = Σ p_c z_c',  p_c' = p_c(z_c' − LSE')
+#   linear+MSE   ℓ = ½Σ(z − y)²  (exactly quadratic in the jet)
+#
+# The first-order term of each loss is formed as (out − y)·e_1 (as the
+# exact-difference forms do), never as a difference of two larger numbers.
+
+
+cdef inline void _act_jet(int code, double y0, double w0, double *z, double *y, double *w,
+                          int K) noexcept nogil:
+    """Orders 1..K of g(z0 + Σ z_n aⁿ) into y[1..K] (y[0] = g(z0) given as y0,
+    w0 = g'(z0)); w is scratch of K+1 entries. z and y are indexed 1..K."""
+    cdef int n, k
+    cdef double acc
+    if code == ACT_LINEAR:
+        for n in range(1, K + 1):
+            y[n] = z[n]
+        return
+    y[0] = y0
+    w[0] = w0
+    for n in range(1, K + 1):
+        acc = 0.0
+        for k in range(1, n + 1):
+            acc += k * z[k] * w[n - k]
+        y[n] = acc / n
+        if n == K:
+            break
+        # w = g' as a jet: 1 − y² (tanh) or y − y² (sigmoid), order n.
+        acc = 0.0
+        for k in range(0, n + 1):
+            acc += y[k] * y[n - k]
+        w[n] = -acc if code == ACT_TANH else y[n] - acc
+
+
+cdef void _loss_jet(const Net *net, const double *D, Py_ssize_t i, int K, double *cf,
+                    double *tmp) noexcept nogil:
+    """Loss coefficients c_1..c_K (into cf[0..K−1]) of example i from the
+    output pre-activation jets D[(c·K + n−1)·m + i]; tmp holds 3·(K+1)·n_L."""
+    cdef int code = net.act[net.L - 1], n, k
+    cdef Py_ssize_t c, nL = net.dims[net.L], m = net.m, Km = K * net.m
+    cdef double acc, s0, zc, yc, ysum = net.ysum[i], Ln
+    cdef double *s
+    cdef double *w
+    cdef double *e
+    for n in range(K):
+        cf[n] = 0.0
+    if code == OUT_LINEAR:
+        for c in range(nL):
+            zc = net.Z[net.L - 1][c * m + i] - net.y[c * m + i]
+            for n in range(1, K + 1):
+                acc = zc * D[c * Km + (n - 1) * m + i]
+                for k in range(1, n):
+                    acc += 0.5 * D[c * Km + (k - 1) * m + i] * D[c * Km + (n - k - 1) * m + i]
+                cf[n - 1] += acc
+        return
+    if code == OUT_SIGMOID:
+        s = tmp
+        w = tmp + (K + 1)
+        e = tmp + 2 * (K + 1)
+        for c in range(nL):
+            zc = net.Z[net.L - 1][c * m + i]
+            s0 = net.out[c * m + i]
+            yc = net.y[c * m + i]
+            for n in range(1, K + 1):
+                e[n] = D[c * Km + (n - 1) * m + i]
+            # σ as a jet, σ' = σ·σ(−z): w = s − s² by orders, w0 exact.
+            _act_jet(ACT_SIGMOID, s0, s0 * _sigmoid(-zc), e, s, w, K)
+            s[0] = s0
+            for n in range(1, K + 1):
+                acc = 0.0
+                for k in range(1, n):
+                    acc += k * e[k] * s[n - k]
+                cf[n - 1] += (s0 - yc) * e[n] + acc / n
+        return
+    # softmax: p (nL×(K+1)) and E = z' − LSE' (nL×(K+1)) in tmp.
+    s = tmp
+    e = tmp + nL * (K + 1)
+    for c in range(nL):
+        s[c * (K + 1)] = net.out[c * m + i]
+    for n in range(1, K + 1):
+        Ln = 0.0
+        acc = 0.0
+        for c in range(nL):
+            for k in range(1, n + 1):
+                Ln += k * D[c * Km + (k - 1) * m + i] * s[c * (K + 1) + n - k]
+            for k in range(1, n):
+                acc += k * D[c * Km + (k - 1) * m + i] * s[c * (K + 1) + n - k]
+        Ln = Ln / n
+        # c_n = Σ_c (Σy·p_c − y_c)·e_{c,n} + Σy·(1/n)Σ_{k<n} k e_{c,k} p_{c,n−k}
+        cf[n - 1] = ysum * acc / n
+        for c in range(nL):
+            cf[n - 1] += (ysum * net.out[c * m + i] - net.y[c * m + i]) * D[c * Km + (n - 1) * m + i]
+        if n == K:
+            break
+        for c in range(nL):
+            e[c * (K + 1) + n] = D[c * Km + (n - 1) * m + i] - Ln
+            zc = 0.0
+            for k in range(1, n + 1):
+                zc += k * e[c * (K + 1) + k] * s[c * (K + 1) + n - k]
+            s[c * (K + 1) + n] = zc / n
+
+
+cdef void _unit_jets(const Net *net, int t, Py_ssize_t j, int K, double *cur, double *nxt,
+                     double *tmp, double *coef, double *grow) noexcept nogil:
+    """Coefficients c_{1..K}[j, i] of ψ_{j,i} (coef: (m, K) of unit j) and
+    their growth G[j, i] = max_n (|c_n|/|c_1|)^{1/(n−1)} (grow: (m,)).
+
+    cur and nxt hold one layer's jets, (units, K, m) row-major: row u is the
+    K·m columns of one GEMM operand.
+    """
+    cdef int L = net.L, tau = t + 1, n, code
+    cdef Py_ssize_t u, i, m = net.m, Km = K * net.m, nu, nn
+    cdef const double *W
+    cdef const double *sv
+    cdef double *zz = tmp
+    cdef double *yy = tmp + (K + 1)
+    cdef double *ww = tmp + 2 * (K + 1)
+    cdef double *loss = tmp + 3 * (K + 1)
+    cdef double *sw
+    cdef double c1, g, r
+    # Z[tau+1] (net.Z[tau]) moves by W[tau+1][:, j]·a: order 1 only.
+    nu = net.dims[tau + 1]
+    W = net.theta + net.wofs[tau]
+    for u in range(nu):
+        for i in range(m):
+            cur[u * Km + i] = W[u * net.dims[tau] + j]
+        for i in range(m, Km):
+            cur[u * Km + i] = 0.0
+    while tau < L - 1:
+        # Activation jets of hidden layer tau+1 (in place in cur), times dropout.
+        code = net.act[tau]
+        sv = net.scale[tau]
+        for u in range(nu):
+            for i in range(m):
+                for n in range(1, K + 1):
+                    zz[n] = cur[u * Km + (n - 1) * m + i]
+                _act_jet(code, net.G[tau][u * m + i], net.dG[tau][u * m + i], zz, yy, ww, K)
+                r = 1.0 if sv == NULL else sv[u * m + i]
+                for n in range(1, K + 1):
+                    cur[u * Km + (n - 1) * m + i] = yy[n] * r
+        # Next layer: one GEMM over every order and example.
+        nn = net.dims[tau + 2]
+        _matmul(net.theta + net.wofs[tau + 1], cur, nxt, <int> nn, <int> Km, <int> nu)
+        sw = cur
+        cur = nxt
+        nxt = sw
+        nu = nn
+        tau += 1
+    for i in range(m):
+        _loss_jet(net, cur, i, K, coef + i * K, loss)
+        c1 = fabs(coef[i * K])
+        g = 0.0
+        for n in range(2, K + 1):
+            if coef[i * K + n - 1] != 0.0:
+                if c1 == 0.0:
+                    g = INFINITY
+                    break
+                r = (fabs(coef[i * K + n - 1]) / c1) ** (1.0 / (n - 1))
+                if r > g:
+                    g = r
+        grow[i] = g
+
+
+cdef double _jet_output(const Net *net, int t, Py_ssize_t j, const Scratch *sc,
+                        Py_ssize_t ns, bint *ok) noexcept nogil:
+    """Σ_i (ψ(a⁺) − ψ(a⁻)) from the stored coefficients, each example as
+    (a⁺ − a⁻)·Σ_n c_n·Σ_{k<n} a⁺^k a⁻^(n−1−k) (no difference of two sums).
+    Sets ok = False (and returns 0) when an example's step is outside the
+    accepted radius (see JET_* in the module docstring)."""
+    cdef int K = net.jet_order, n
+    cdef Py_ssize_t s, i, m = net.m
+    cdef const double *cf
+    cdef const double *gr = net.jet_grow[t] + j * m
+    cdef double ap, am, h, pm, acc, total = 0.0, qmax = net.jet_qmax
+    for s in range(ns):
+        i = sc.S[s]
+        ap = sc.da[s]
+        am = sc.da[m + s]
+        # q = 2·G·max|a| must stay below qmax (the NaN of a 0·∞ fails too).
+        if not (2.0 * gr[i] * max(fabs(ap), fabs(am)) <= qmax):
+            ok[0] = False
+            return 0.0
+        cf = net.jet[t] + (j * m + i) * K
+        h = 1.0
+        pm = 1.0
+        acc = cf[0]
+        for n in range(2, K + 1):
+            pm = pm * am
+            h = ap * h + pm
+            acc += cf[n - 1] * h
+        total += (ap - am) * acc
+    ok[0] = True
+    return total
