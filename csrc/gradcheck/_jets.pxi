@@ -112,44 +112,87 @@ cdef void _loss_jet(const Net *net, const double *D, Py_ssize_t i, int K, double
             s[c * (K + 1) + n] = zc / n
 
 
+cdef void _act_jet_rows(int code, const double *y0, const double *w0, double *row,
+                        double *yv, double *wv, double sc_n, const double *sv, int K,
+                        Py_ssize_t m) noexcept nogil:
+    """In place, one unit's row (K, m): the jets z_1..z_K of its pre-activation
+    become those of its activation g(z) (times its dropout scale sv, or
+    NULL), each order vectorized over the m examples. y0 = g(z0) and
+    w0 = g'(z0) per example; yv and wv are (K, m) scratch."""
+    cdef int n, k
+    cdef Py_ssize_t i
+    cdef double inv
+    cdef const double *wk
+    cdef double *yn
+    cdef double *wn
+    if code == ACT_LINEAR:
+        if sv != NULL:
+            for n in range(K):
+                for i in range(m):
+                    row[n * m + i] = row[n * m + i] * sv[i]
+        return
+    for n in range(1, K + 1):
+        # n·y_n = Σ_{k=1..n} k·z_k·w_{n−k}   (w_0 = g'(z0))
+        yn = yv + (n - 1) * m
+        for i in range(m):
+            yn[i] = n * row[(n - 1) * m + i] * w0[i]
+        for k in range(1, n):
+            wk = wv + (n - k - 1) * m
+            for i in range(m):
+                yn[i] += k * row[(k - 1) * m + i] * wk[i]
+        inv = 1.0 / n
+        for i in range(m):
+            yn[i] = yn[i] * inv
+        if n == K:
+            break
+        # w_n of 1 − y² (tanh) or y − y² (sigmoid): −Σ_{p=0..n} y_p·y_{n−p} (+ y_n).
+        wn = wv + (n - 1) * m
+        for i in range(m):
+            wn[i] = -2.0 * y0[i] * yn[i]
+        for k in range(1, n):
+            for i in range(m):
+                wn[i] -= yv[(k - 1) * m + i] * yv[(n - k - 1) * m + i]
+        if code == ACT_SIGMOID:
+            for i in range(m):
+                wn[i] += yn[i]
+    for n in range(K):
+        if sv == NULL:
+            for i in range(m):
+                row[n * m + i] = yv[n * m + i]
+        else:
+            for i in range(m):
+                row[n * m + i] = yv[n * m + i] * sv[i]
+
+
 cdef void _unit_jets(const Net *net, int t, Py_ssize_t j, int K, double *cur, double *nxt,
                      double *tmp, double *coef, double *grow) noexcept nogil:
     """Coefficients c_{1..K}[j, i] of ψ_{j,i} (coef: (m, K) of unit j) and
     their growth G[j, i] = max_n (|c_n|/|c_1|)^{1/(n−1)} (grow: (m,)).
 
     cur and nxt hold one layer's jets, (units, K, m) row-major: row u is the
-    K·m columns of one GEMM operand.
+    K·m columns of one GEMM operand. tmp: 2·K·m + 3·(K+1)·(1 + n_L).
     """
-    cdef int L = net.L, tau = t + 1, n, code
+    cdef int L = net.L, tau = t + 1, n
     cdef Py_ssize_t u, i, m = net.m, Km = K * net.m, nu, nn
     cdef const double *W
-    cdef const double *sv
-    cdef double *zz = tmp
-    cdef double *yy = tmp + (K + 1)
-    cdef double *ww = tmp + 2 * (K + 1)
-    cdef double *loss = tmp + 3 * (K + 1)
+    cdef double *loss = tmp + 2 * Km
     cdef double *sw
-    cdef double c1, g, r
+    cdef double c1, g, r, wu
     # Z[tau+1] (net.Z[tau]) moves by W[tau+1][:, j]·a: order 1 only.
     nu = net.dims[tau + 1]
     W = net.theta + net.wofs[tau]
     for u in range(nu):
+        wu = W[u * net.dims[tau] + j]
         for i in range(m):
-            cur[u * Km + i] = W[u * net.dims[tau] + j]
+            cur[u * Km + i] = wu
         for i in range(m, Km):
             cur[u * Km + i] = 0.0
     while tau < L - 1:
         # Activation jets of hidden layer tau+1 (in place in cur), times dropout.
-        code = net.act[tau]
-        sv = net.scale[tau]
         for u in range(nu):
-            for i in range(m):
-                for n in range(1, K + 1):
-                    zz[n] = cur[u * Km + (n - 1) * m + i]
-                _act_jet(code, net.G[tau][u * m + i], net.dG[tau][u * m + i], zz, yy, ww, K)
-                r = 1.0 if sv == NULL else sv[u * m + i]
-                for n in range(1, K + 1):
-                    cur[u * Km + (n - 1) * m + i] = yy[n] * r
+            _act_jet_rows(net.act[tau], net.G[tau] + u * m, net.dG[tau] + u * m, cur + u * Km,
+                          tmp, tmp + Km, 1.0,
+                          NULL if net.scale[tau] == NULL else net.scale[tau] + u * m, K, m)
         # Next layer: one GEMM over every order and example.
         nn = net.dims[tau + 2]
         _matmul(net.theta + net.wofs[tau + 1], cur, nxt, <int> nn, <int> Km, <int> nu)
@@ -158,40 +201,53 @@ cdef void _unit_jets(const Net *net, int t, Py_ssize_t j, int K, double *cur, do
         nxt = sw
         nu = nn
         tau += 1
+    # G from the coefficients, relative to |c_1| floored at the unit's mean
+    # |c_1| (an example whose first term happens to vanish keeps a growth
+    # measured on the unit's scale instead of an infinite one).
+    c1 = 0.0
     for i in range(m):
         _loss_jet(net, cur, i, K, coef + i * K, loss)
-        c1 = fabs(coef[i * K])
+        c1 += fabs(coef[i * K])
+    c1 = c1 / m
+    for i in range(m):
+        wu = max(fabs(coef[i * K]), c1)
         g = 0.0
         for n in range(2, K + 1):
             if coef[i * K + n - 1] != 0.0:
-                if c1 == 0.0:
+                if wu == 0.0:
                     g = INFINITY
                     break
-                r = (fabs(coef[i * K + n - 1]) / c1) ** (1.0 / (n - 1))
+                r = (fabs(coef[i * K + n - 1]) / wu) ** (1.0 / (n - 1))
                 if r > g:
                     g = r
         grow[i] = g
 
 
-cdef double _jet_output(const Net *net, int t, Py_ssize_t j, const Scratch *sc,
-                        Py_ssize_t ns, bint *ok) noexcept nogil:
+cdef double _jet_output(const Net *net, int t, Py_ssize_t j, Scratch *sc,
+                        Py_ssize_t ns, Py_ssize_t *nfall) noexcept nogil:
     """Σ_i (ψ(a⁺) − ψ(a⁻)) from the stored coefficients, each example as
     (a⁺ − a⁻)·Σ_n c_n·Σ_{k<n} a⁺^k a⁻^(n−1−k) (no difference of two sums).
-    Sets ok = False (and returns 0) when an example's step is outside the
-    accepted radius (see JET_* in the module docstring)."""
-    cdef int K = net.jet_order, n
-    cdef Py_ssize_t s, i, m = net.m
+
+    An example whose step is outside the accepted radius (q = 2·G·max|a⁺|,|a⁻|
+    above qmax, see the module docstring) is left out and moved, in order,
+    to the front of S/da: nfall of them, for the exact propagation.
+    """
+    cdef int K = net.jet_order[t], n
+    cdef Py_ssize_t s, i, m = net.m, nf = 0
     cdef const double *cf
     cdef const double *gr = net.jet_grow[t] + j * m
-    cdef double ap, am, h, pm, acc, total = 0.0, qmax = net.jet_qmax
+    cdef double ap, am, h, pm, acc, total = 0.0, qmax = net.jet_qmax[t]
     for s in range(ns):
         i = sc.S[s]
         ap = sc.da[s]
         am = sc.da[m + s]
-        # q = 2·G·max|a| must stay below qmax (the NaN of a 0·∞ fails too).
+        # (the NaN of a 0·∞ fails the test too)
         if not (2.0 * gr[i] * max(fabs(ap), fabs(am)) <= qmax):
-            ok[0] = False
-            return 0.0
+            sc.S[nf] = i
+            sc.da[nf] = ap
+            sc.da[m + nf] = am
+            nf += 1
+            continue
         cf = net.jet[t] + (j * m + i) * K
         h = 1.0
         pm = 1.0
@@ -201,5 +257,5 @@ cdef double _jet_output(const Net *net, int t, Py_ssize_t j, const Scratch *sc,
             h = ap * h + pm
             acc += cf[n - 1] * h
         total += (ap - am) * acc
-    ok[0] = True
+    nfall[0] = nf
     return total

@@ -118,8 +118,8 @@ cdef struct Net:
     const double **sens       # (L,) per hidden layer t: (dims[t+1], m, dims[L]) output
                               #      sensitivity ∂Z[L]/∂A[t+1][j, i], or NULL
     const double **radius     # (L,) per hidden layer t: (dims[t+1], m) largest safe |ΔA|
-    int jet_order             # K of the Taylor jets (0: none)
-    double jet_qmax           # largest accepted q = 2·G·|a| (JET_* in the docstring)
+    int *jet_order            # (L,) K of the Taylor jets of hidden layer t (0: none)
+    double *jet_qmax          # (L,) largest accepted q = 2·G·|a| (see _jets.pxi)
     const double **jet        # (L,) per hidden layer t: (dims[t+1], m, K) coefficients of ψ, or NULL
     const double **jet_grow   # (L,) per hidden layer t: (dims[t+1], m) their growth G
 
@@ -681,7 +681,7 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
     cdef Py_ssize_t ns
     cdef double total = 0.0
     cdef long long fl = 0
-    cdef bint ok = True
+    cdef Py_ssize_t nf = 0
     _locate(net, p, &c)
     fl += _row_delta(net, sc, &c)
     if c.t == net.L - 1:
@@ -697,12 +697,12 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
             total = _fast_output(net, c.t, c.j, sc, ns)
             fl += 4 * net.dims[net.L] * ns + 8 * net.dims[net.L] * ns
         elif ns > 0 and net.jet[c.t] != NULL:
-            total = _jet_output(net, c.t, c.j, sc, ns, &ok)
-            fl += 4 * net.jet_order * ns
-            if not ok:  # a step outside the series' accepted radius
-                total = _propagate(net, sc, &c, ns, kink, &fl)
-            elif jetted != NULL:
-                jetted[0] = 1
+            total = _jet_output(net, c.t, c.j, sc, ns, &nf)
+            fl += 4 * net.jet_order[c.t] * ns
+            if nf > 0:  # examples outside the series' accepted radius: exact
+                total += _propagate(net, sc, &c, nf, kink, &fl)
+            if jetted != NULL:
+                jetted[0] = 1 if nf == 0 else 2
         elif ns > 0:
             total = _propagate(net, sc, &c, ns, kink, &fl)
     flops[0] = fl
@@ -758,7 +758,7 @@ cdef void _free_net(Net *net) noexcept nogil:
     free(<void *> net.Z); free(<void *> net.A); free(<void *> net.G); free(<void *> net.scale)
     free(<void *> net.dG)
     free(<void *> net.sens); free(<void *> net.radius)
-    free(<void *> net.jet); free(<void *> net.jet_grow)
+    free(<void *> net.jet); free(<void *> net.jet_grow); free(net.jet_order); free(net.jet_qmax)
 
 
 cdef class MLPNet:
@@ -823,7 +823,8 @@ cdef class MLPNet:
         self.net.radius = NULL
         self.net.jet = NULL
         self.net.jet_grow = NULL
-        self.net.jet_order = 0
+        self.net.jet_order = NULL
+        self.net.jet_qmax = NULL
 
     def __dealloc__(self):
         _free_net(&self.net)
@@ -904,12 +905,15 @@ cdef class MLPNet:
         self.net.radius = <const double **> calloc(L, sizeof(double *))
         self.net.jet = <const double **> calloc(L, sizeof(double *))
         self.net.jet_grow = <const double **> calloc(L, sizeof(double *))
+        self.net.jet_order = <int *> calloc(L, sizeof(int))
+        self.net.jet_qmax = <double *> calloc(L, sizeof(double))
         if (self.net.dims == NULL or self.net.act == NULL or self.net.wofs == NULL
                 or self.net.bofs == NULL or self.net.bn == NULL or self.net.Z == NULL
                 or self.net.A == NULL or self.net.G == NULL or self.net.dG == NULL
                 or self.net.ucen == NULL or self.net.zn == NULL or self.net.sd == NULL
                 or self.net.scale == NULL or self.net.sens == NULL or self.net.radius == NULL
-                or self.net.jet == NULL or self.net.jet_grow == NULL):
+                or self.net.jet == NULL or self.net.jet_grow == NULL
+                or self.net.jet_order == NULL or self.net.jet_qmax == NULL):
             raise MemoryError()
 
     cdef const double *_ptr(self, arr, Py_ssize_t n, str name, bint for_map=False) except NULL:
@@ -954,19 +958,20 @@ cdef class MLPNet:
                 self.net.radius[t] = self._ptr(radius[t], self.dims[t + 1] * m,
                                                f"radius[{t}]", True)
 
-    def jet_bytes(self, layers, int K):
+    def jet_bytes(self, layers, orders):
         """Bytes of the coefficients stored for the jets of ``layers``."""
-        return sum(8 * self.dims[t + 1] * self.net.m * (K + 1) for t in layers)
+        return sum(8 * self.dims[t + 1] * self.net.m * (K + 1) for t, K in zip(layers, orders))
 
     def jet_scratch_bytes(self, int K):
-        """Bytes of one thread's scratch while the jets are built."""
+        """Bytes of one thread's scratch while jets of order K are built."""
         cdef Py_ssize_t nd = 1, nwg = 1
         _scratch_sizes(self.dims, &nd, &nwg)
-        return 8 * (2 * nd * K * self.net.m + 3 * (K + 1) * (1 + self.dims[self.net.L]))
+        return 8 * ((2 * nd + 2) * K * self.net.m + 3 * (K + 1) * (1 + self.dims[self.net.L]))
 
-    def set_jets(self, layers, int K, double qmax, int n_threads):
+    def set_jets(self, layers, orders, qmax, int n_threads):
         """Build and install the Taylor jets (coefficients of ψ_{j,i}, see
-        _jets.pxi) of the hidden layers ``layers`` (0-based t) for the next
+        _jets.pxi) of the hidden layers ``layers`` (0-based t), of order
+        ``orders[i]`` and accepted ``qmax[i]``, for the next
         :func:`mlp_numerical_gradient` runs; ``layers`` empty removes them.
 
         Every later hidden layer of such a layer must be smooth (tanh,
@@ -975,9 +980,10 @@ cdef class MLPNet:
         each by one thread from start to end, so the bits do not depend on
         ``n_threads``.
         """
-        cdef int L = self.net.L, t, tt, code
+        cdef int L = self.net.L, t, tt, code, K, Kmax = 1
         cdef Py_ssize_t m = self.net.m, q, nq, nd = 1, nwg = 1
         cdef Py_ssize_t[::1] qt, qj
+        cdef int[::1] korder
         cdef double *cur
         cdef double *nxt
         cdef double *tmp
@@ -989,21 +995,28 @@ cdef class MLPNet:
         for t in range(L):
             self.net.jet[t] = NULL
             self.net.jet_grow[t] = NULL
-        self.net.jet_order = 0
-        layers = sorted(set(int(t) for t in layers))
+            self.net.jet_order[t] = 0
+        layers = [int(t) for t in layers]
+        if len(orders) != len(layers) or len(qmax) != len(layers):
+            raise ValueError("orders and qmax need one entry per layer of layers")
         if not layers:
             return
-        if K < 1 or K > 32:
-            raise ValueError(f"K = {K} must be in [1, 32]")
-        for t in layers:
-            if t < 0 or t > L - 3:
+        korder = np.zeros(L, dtype=np.intc)
+        for t, K, qm in zip(layers, orders, qmax):
+            if t < 0 or t > L - 3 or korder[t]:
                 raise ValueError(f"layers: {t} has no smooth downstream hidden layer")
+            if K < 1 or K > 32:
+                raise ValueError(f"orders: K = {K} must be in [1, 32]")
             for tt in range(t + 1, L - 1):
                 code = self.net.act[tt]
                 if self.net.bn[tt] or not (code == ACT_TANH or code == ACT_SIGMOID
                                            or code == ACT_LINEAR):
                     raise ValueError(f"layers: layer {t}'s downstream is not smooth")
-        pairs = [(t, j) for t in layers for j in range(self.dims[t + 1])]
+            korder[t] = K
+            self.net.jet_qmax[t] = qm
+            Kmax = max(Kmax, K)
+        # Units of the first layers (the most downstream work) first.
+        pairs = [(t, j) for t in sorted(layers) for j in range(self.dims[t + 1])]
         qt = np.array([p[0] for p in pairs], dtype=np.intp)
         qj = np.array([p[1] for p in pairs], dtype=np.intp)
         nq = qt.shape[0]
@@ -1014,7 +1027,7 @@ cdef class MLPNet:
             raise MemoryError()
         try:
             for t in layers:
-                coef = np.empty(self.dims[t + 1] * m * K)
+                coef = np.empty(self.dims[t + 1] * m * korder[t])
                 grow = np.empty(self.dims[t + 1] * m)
                 self.jet_keep += [coef, grow]
                 cptr[t] = <double *> self._ptr(coef, coef.shape[0], "coef", False)
@@ -1022,18 +1035,18 @@ cdef class MLPNet:
             _scratch_sizes(self.dims, &nd, &nwg)
             n_threads = <int> max(1, min(<Py_ssize_t> n_threads, nq))
             with nogil, parallel(num_threads=n_threads):
-                cur = <double *> malloc(nd * K * m * sizeof(double))
-                nxt = <double *> malloc(nd * K * m * sizeof(double))
-                tmp = <double *> malloc(3 * (K + 1) * (1 + self.net.dims[L]) * sizeof(double))
+                cur = <double *> malloc(nd * Kmax * m * sizeof(double))
+                nxt = <double *> malloc(nd * Kmax * m * sizeof(double))
+                tmp = <double *> malloc((2 * Kmax * m + 3 * (Kmax + 1) * (1 + self.net.dims[L]))
+                                        * sizeof(double))
                 if cur == NULL or nxt == NULL or tmp == NULL:
                     failed_ptr[0] = 1
-                # Deepest units first: pairs are sorted by layer, and the
-                # first layers have the most downstream work.
                 for q in prange(nq, schedule="dynamic", chunksize=1):
                     if failed_ptr[0]:
                         continue
-                    _unit_jets(&self.net, <int> qt[q], qj[q], K, cur, nxt, tmp,
-                               cptr[qt[q]] + qj[q] * m * K, gptr[qt[q]] + qj[q] * m)
+                    _unit_jets(&self.net, <int> qt[q], qj[q], korder[qt[q]], cur, nxt, tmp,
+                               cptr[qt[q]] + qj[q] * m * korder[qt[q]],
+                               gptr[qt[q]] + qj[q] * m)
                 free(cur)
                 free(nxt)
                 free(tmp)
@@ -1042,8 +1055,7 @@ cdef class MLPNet:
             for t in layers:
                 self.net.jet[t] = cptr[t]
                 self.net.jet_grow[t] = gptr[t]
-            self.net.jet_order = K
-            self.net.jet_qmax = qmax
+                self.net.jet_order[t] = korder[t]
         finally:
             free(cptr)
             free(gptr)
@@ -1062,7 +1074,8 @@ def mlp_numerical_gradient(
     unsigned char[::1] kinks,         # OUT (K,) 1 where a relu kink was crossed
     long long[::1] flops,             # OUT (K,) floating-point work per coordinate
     int n_threads,
-    unsigned char[::1] jetted=None,   # OUT (K,) optional: 1 where the Taylor jets were used
+    unsigned char[::1] jetted=None,   # OUT (K,) optional: 1 where the Taylor jets gave every
+                                      #     example, 2 where some were propagated, else 0
 ):
     """Two-sided finite differences of an MLP cost for the given coordinates.
 

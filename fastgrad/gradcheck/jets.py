@@ -36,13 +36,14 @@ class Plan:
     """How a run propagates, decided from the whole coordinate set of a check.
 
     ``maps``: hidden layers (0-based t) with exact linear maps; ``jets``:
-    hidden layers with Taylor jets of order ``order``. Small and picklable:
-    a shard run with the same plan gives the same bits as the whole.
+    hidden layers with Taylor jets, ``orders`` their orders K. Small and
+    picklable: a shard run with the same plan gives the same bits as the
+    whole.
     """
 
     maps: tuple = ()
     jets: tuple = ()
-    order: int = 0
+    orders: tuple = ()
 
 
 def jet_layers(model):
@@ -97,15 +98,15 @@ def activation_step(cache, model, params, epsilon, scales, t):
 
 
 def choose(candidates, counts, dims, steps):
-    """(layers, K): the jet layers among ``candidates`` worth building for
-    coordinate ``counts`` per layer. A unit's jets cost about K passes of
-    one column per example and save two per coordinate of the unit: built
-    when a layer has at least K coordinates per unit. K is the largest any
-    chosen layer needs."""
-    chosen, K = [], 0
+    """(layers, orders): the jet layers among ``candidates`` worth building
+    for coordinate ``counts`` per layer, and their orders. A unit's jets
+    cost about K passes of one column per example and save two per
+    coordinate of the unit: built when a layer has at least K coordinates
+    per unit."""
+    chosen, orders = [], []
     for t in candidates:
         k = jet_order(steps[t])
         if k and counts[t] >= k * dims[t + 1]:
             chosen.append(t)
-            K = max(K, k)
-    return tuple(chosen), K
+            orders.append(k)
+    return tuple(chosen), tuple(orders)

@@ -125,9 +125,9 @@ class KernelInputs:
         if layers:
             maps += 4 * LINEAR_MAP_BYTES  # one chunk's temporaries while they are built
         scratch = n_threads * self.net.scratch_bytes()
-        coef = self.net.jet_bytes(plan.jets, plan.order) if plan.jets else 0
+        coef = self.net.jet_bytes(plan.jets, plan.orders)
         if plan.jets:  # the jets' build scratch is freed before the run's is taken
-            scratch = max(scratch, n_threads * self.net.jet_scratch_bytes(plan.order))
+            scratch = max(scratch, n_threads * self.net.jet_scratch_bytes(max(plan.orders)))
         parts = {"linear maps": maps, "Taylor jets": coef}
         parts[f"scratch ({n_threads} thread(s))"] = scratch
         return maps + coef + scratch, parts
@@ -142,8 +142,8 @@ class KernelInputs:
         maps = tuple(self.map_layers(coords))
         if not self.jettable or coords.size == 0:
             return jets.Plan(maps=maps)
-        layers, K = jets.choose(self.jettable, self._counts(coords), self.dims, self.steps)
-        return jets.Plan(maps=maps, jets=layers, order=K)
+        layers, orders = jets.choose(self.jettable, self._counts(coords), self.dims, self.steps)
+        return jets.Plan(maps=maps, jets=layers, orders=orders)
 
     def run(self, coords, n_threads, progress, desc, plan=None):
         """``(numerical, kinks, flops)`` of the coordinates ``coords``, run
@@ -165,7 +165,7 @@ class KernelInputs:
         self.net.set_linear_maps(
             *linear_maps(self.model, self.params, self.cache.Z, self.scales, plan.maps)
         )
-        self.net.set_jets(plan.jets, plan.order, jets.jet_qmax(max(plan.order, 1)), n_threads)
+        self.net.set_jets(plan.jets, plan.orders, [jets.jet_qmax(K) for K in plan.orders], n_threads)
         bar = _progress.Progress(K, progress, desc)
         try:
             _run_in_pieces(self.net, coords, numerical, kinks, flops, n_threads, bar)
