@@ -5,6 +5,8 @@ changes side), so a coordinate costs O(m) instead of a propagation."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 # Cap on the memory of one example chunk of the per-example Jacobians below.
@@ -25,7 +27,7 @@ def mappable_layers(model):
     ]
 
 
-def linear_maps(model, params, Zs, scales=None, layers=None):
+def linear_maps(model, params, Zs, scales=None, layers=None, n_threads=1):
     """Exact linear maps for hidden rows whose downstream is piecewise linear.
 
     When every hidden layer after layer t is relu, leaky-relu or linear, a
@@ -56,12 +58,22 @@ def linear_maps(model, params, Zs, scales=None, layers=None):
         layers = layers[:-1]
     for t in layers:  # weight layer t+1 (1-based) has a hidden output
         n = model.layer_dims[t + 1]
-        sens = np.empty(n * m * nL)
-        radius = np.empty(n * m)
-        _layer_map(model, params, Zs, scales, t, sens.reshape(n, m, nL), radius.reshape(n, m))
-        radius *= RADIUS_MARGIN
+        sens_list[t], radius_list[t] = np.empty(n * m * nL), np.empty(n * m)
         fast[t] = 1
-        sens_list[t], radius_list[t] = sens, radius
+
+    def build(t):
+        n = model.layer_dims[t + 1]
+        radius = radius_list[t]
+        _layer_map(model, params, Zs, scales, t, sens_list[t].reshape(n, m, nL), radius.reshape(n, m))
+        radius *= RADIUS_MARGIN
+
+    # The first layers have the most downstream work: started first.
+    if n_threads > 1 and len(layers) > 1:
+        with ThreadPoolExecutor(min(n_threads, len(layers))) as pool:
+            list(pool.map(build, layers))
+    else:
+        for t in layers:
+            build(t)
     return sens_list, radius_list, fast
 
 

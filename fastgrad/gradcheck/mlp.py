@@ -163,15 +163,32 @@ class KernelInputs:
         n_threads = max(1, min(n_threads, max(K * self.m // WORK_PER_THREAD, jet_units)))
         check_memory(*self.memory_estimate(plan, n_threads))
         self.net.set_linear_maps(
-            *linear_maps(self.model, self.params, self.cache.Z, self.scales, plan.maps)
+            *linear_maps(self.model, self.params, self.cache.Z, self.scales, plan.maps, n_threads)
         )
-        self.net.set_jets(plan.jets, plan.orders, [jets.jet_qmax(K) for K in plan.orders], n_threads)
+        n_units = self.net.prepare_jets(
+            plan.jets, plan.orders, [jets.jet_qmax(K) for K in plan.orders]
+        )
         bar = _progress.Progress(K, progress, desc)
         try:
+            _build_in_pieces(self.net.build_jets, n_units, n_threads)
+            self.net.activate_jets()
             _run_in_pieces(self.net, coords, numerical, kinks, flops, n_threads, bar)
         finally:
             bar.close()
         return numerical, kinks.astype(bool), int(flops.sum())
+
+
+def _build_in_pieces(build, n, n_threads):
+    """``build(start, stop, n_threads)`` over ``0:n`` in pieces of about
+    PIECE_SECONDS (each one nogil region), so Ctrl-C is seen in between."""
+    piece, s = 2 * n_threads, 0
+    while s < n:
+        e = min(n, s + piece)
+        t_piece = time.perf_counter()
+        build(s, e, n_threads)
+        per = (time.perf_counter() - t_piece) / (e - s)
+        piece = int(min(4 * piece, max(2 * n_threads, PIECE_SECONDS / max(per, 1e-9))))
+        s = e
 
 
 def _run_in_pieces(net, coords, numerical, kinks, flops, n_threads, bar):
