@@ -122,6 +122,11 @@ cdef struct Net:
     double *jet_qmax          # (L,) largest accepted q = 2·G·|a| (see _jets.pxi)
     const double **jet        # (L,) per hidden layer t: (dims[t+1], m, K) coefficients of ψ, or NULL
     const double **jet_grow   # (L,) per hidden layer t: (dims[t+1], m) their growth G
+    const double *tail_s      # batch-normalized last hidden layer (_bn_tail.pxi), or NULL:
+                              #   (n, m) slope × dropout scale of its activation
+    const double *tail_sc     #   (n, m) the same times U − μ
+    const double *tail_zinv   #   (n,) 1 / min_i |Z_ri|
+    const double *tail_cz     #   (n,) max_i |c_ri| / |Z_ri|
 
 
 cdef struct Scratch:
@@ -132,6 +137,7 @@ cdef struct Scratch:
     double *dA                # (nd, 2m) activation deltas, changed rows only
     double *Wg                # (nwg,) gathered columns of the next W
     Py_ssize_t *R             # (nd,) rows (units) whose activation changed
+    double *bt                # (6m + 10·nd,) the batch-normalized tail's vectors
     # nd = widest layer after the first (only layers 2..L are ever held
     # whole), nwg = largest dims[l]·dims[l+1] for l ≥ 2 (the W gathered by a
     # propagation from layer l); see _scratch_sizes.
@@ -449,6 +455,7 @@ cdef double _fast_output(const Net *net, int t, Py_ssize_t j, Scratch *sc,
 
 
 include "_jets.pxi"
+include "_bn_tail.pxi"
 
 
 cdef struct Coord:
@@ -696,6 +703,10 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
             # row j is exactly linear, ΔZ[L][:, i] = sens[j, i, :]·ΔA[j, i].
             total = _fast_output(net, c.t, c.j, sc, ns)
             fl += 4 * net.dims[net.L] * ns + 8 * net.dims[net.L] * ns
+        elif (ns > 0 and net.tail_s != NULL and c.t == net.L - 3
+              and _bn_tail(net, sc, &c, &total, &fl)):
+            if jetted != NULL:
+                jetted[0] = 3
         elif ns > 0 and net.jet[c.t] != NULL:
             total = _jet_output(net, c.t, c.j, sc, ns, &nf)
             fl += 4 * net.jet_order[c.t] * ns
@@ -738,8 +749,9 @@ cdef int _alloc_scratch(Scratch *sc, Py_ssize_t m, Py_ssize_t nd, Py_ssize_t nwg
     sc.dA = <double *> malloc(2 * m * nd * sizeof(double))
     sc.Wg = <double *> malloc(nwg * sizeof(double))
     sc.R = <Py_ssize_t *> malloc(nd * sizeof(Py_ssize_t))
+    sc.bt = <double *> malloc((6 * m + 10 * nd) * sizeof(double))
     return (sc.dz != NULL and sc.da != NULL and sc.S != NULL and sc.D != NULL
-            and sc.dA != NULL and sc.Wg != NULL and sc.R != NULL)
+            and sc.dA != NULL and sc.Wg != NULL and sc.R != NULL and sc.bt != NULL)
 
 
 cdef void _free_scratch(Scratch *sc) noexcept nogil:
@@ -750,6 +762,7 @@ cdef void _free_scratch(Scratch *sc) noexcept nogil:
     free(sc.dA)
     free(sc.Wg)
     free(sc.R)
+    free(sc.bt)
 
 
 cdef void _free_net(Net *net) noexcept nogil:
@@ -804,6 +817,8 @@ cdef class MLPNet:
     cdef list keep
     cdef list map_keep
     cdef list jet_keep
+    cdef object jet_units
+    cdef list tail_keep
 
     def __cinit__(self):
         self.net.dims = NULL
@@ -825,6 +840,7 @@ cdef class MLPNet:
         self.net.jet_grow = NULL
         self.net.jet_order = NULL
         self.net.jet_qmax = NULL
+        self.net.tail_s = NULL
 
     def __dealloc__(self):
         _free_net(&self.net)
@@ -958,6 +974,31 @@ cdef class MLPNet:
                 self.net.radius[t] = self._ptr(radius[t], self.dims[t + 1] * m,
                                                f"radius[{t}]", True)
 
+    def set_bn_tail(self, slope=None, slope_centered=None, zinv=None, cz=None):
+        """Install (or, with no arguments, remove) the batch-normalized last
+        hidden layer's constants (see _bn_tail.pxi): ``slope`` and
+        ``slope_centered`` (n·m,), ``zinv`` and ``cz`` (n,)."""
+        cdef int L = self.net.L
+        cdef Py_ssize_t n, m = self.net.m
+        self.net.tail_s = NULL
+        self.tail_keep = []
+        if slope is None:
+            return
+        if L < 3 or not self.net.bn[L - 2]:
+            raise ValueError("set_bn_tail: the last hidden layer is not batch normalized")
+        n = self.dims[L - 1]
+        self.net.tail_sc = self._tail(slope_centered, n * m, "slope_centered")
+        self.net.tail_zinv = self._tail(zinv, n, "zinv")
+        self.net.tail_cz = self._tail(cz, n, "cz")
+        self.net.tail_s = self._tail(slope, n * m, "slope")
+
+    cdef const double *_tail(self, arr, Py_ssize_t n, str name) except NULL:
+        cdef const double[::1] view = arr
+        if view.shape[0] != n:
+            raise ValueError(f"set_bn_tail: {name} has {view.shape[0]} entries, needs {n}")
+        self.tail_keep.append(arr)
+        return &view[0]
+
     def jet_bytes(self, layers, orders):
         """Bytes of the coefficients stored for the jets of ``layers``."""
         return sum(8 * self.dims[t + 1] * self.net.m * (K + 1) for t, K in zip(layers, orders))
@@ -969,38 +1010,33 @@ cdef class MLPNet:
         return 8 * ((2 * nd + 2) * K * self.net.m + 3 * (K + 1) * (1 + self.dims[self.net.L]))
 
     def set_jets(self, layers, orders, qmax, int n_threads):
-        """Build and install the Taylor jets (coefficients of ψ_{j,i}, see
-        _jets.pxi) of the hidden layers ``layers`` (0-based t), of order
-        ``orders[i]`` and accepted ``qmax[i]``, for the next
-        :func:`mlp_numerical_gradient` runs; ``layers`` empty removes them.
+        """Build and install the Taylor jets of ``layers`` in one call (see
+        :meth:`prepare_jets`, :meth:`build_jets`, :meth:`activate_jets`)."""
+        n = self.prepare_jets(layers, orders, qmax)
+        self.build_jets(0, n, n_threads)
+        self.activate_jets()
+
+    def prepare_jets(self, layers, orders, qmax):
+        """Allocate the Taylor jets (coefficients of ψ_{j,i}, see _jets.pxi)
+        of the hidden layers ``layers`` (0-based t), of order ``orders[i]``
+        and accepted ``qmax[i]``; they take effect after :meth:`build_jets`
+        of every unit and :meth:`activate_jets`. Returns the number of units
+        to build. ``layers`` empty removes the jets.
 
         Every later hidden layer of such a layer must be smooth (tanh,
         sigmoid or linear) and free of batch norm, and ``t ≤ L − 3`` (the
-        last hidden layer uses W[L] itself). The units are built in parallel,
-        each by one thread from start to end, so the bits do not depend on
-        ``n_threads``.
+        last hidden layer uses W[L] itself).
         """
-        cdef int L = self.net.L, t, tt, code, K, Kmax = 1
-        cdef Py_ssize_t m = self.net.m, q, nq, nd = 1, nwg = 1
-        cdef Py_ssize_t[::1] qt, qj
-        cdef int[::1] korder
-        cdef double *cur
-        cdef double *nxt
-        cdef double *tmp
-        cdef double **cptr
-        cdef double **gptr
-        cdef int failed = 0
-        cdef int *failed_ptr = &failed
-        self.jet_keep = []
+        cdef int L = self.net.L, t, tt, code
         for t in range(L):
             self.net.jet[t] = NULL
             self.net.jet_grow[t] = NULL
             self.net.jet_order[t] = 0
+        self.jet_keep = []
+        self.jet_units = None
         layers = [int(t) for t in layers]
         if len(orders) != len(layers) or len(qmax) != len(layers):
             raise ValueError("orders and qmax need one entry per layer of layers")
-        if not layers:
-            return
         korder = np.zeros(L, dtype=np.intc)
         for t, K, qm in zip(layers, orders, qmax):
             if t < 0 or t > L - 3 or korder[t]:
@@ -1014,57 +1050,95 @@ cdef class MLPNet:
                     raise ValueError(f"layers: layer {t}'s downstream is not smooth")
             korder[t] = K
             self.net.jet_qmax[t] = qm
-            Kmax = max(Kmax, K)
         # Units of the first layers (the most downstream work) first.
         pairs = [(t, j) for t in sorted(layers) for j in range(self.dims[t + 1])]
-        qt = np.array([p[0] for p in pairs], dtype=np.intp)
-        qj = np.array([p[1] for p in pairs], dtype=np.intp)
-        nq = qt.shape[0]
+        coef, grow = [None] * L, [None] * L
+        for t in layers:
+            coef[t] = np.empty(self.dims[t + 1] * self.net.m * korder[t])
+            grow[t] = np.empty(self.dims[t + 1] * self.net.m)
+        self.jet_keep = [coef, grow, korder]
+        self.jet_units = (np.array([p[0] for p in pairs], dtype=np.intp),
+                          np.array([p[1] for p in pairs], dtype=np.intp))
+        return len(pairs)
+
+    def build_jets(self, Py_ssize_t start, Py_ssize_t stop, int n_threads):
+        """Build the jets of units ``start:stop`` (of :meth:`prepare_jets`),
+        in parallel; each unit is built by one thread from start to end, so
+        the bits do not depend on ``n_threads`` or on the pieces."""
+        cdef int L = self.net.L, Kmax = 1, t
+        cdef Py_ssize_t m = self.net.m, q, nd = 1, nwg = 1
+        cdef const Py_ssize_t[::1] qt, qj
+        cdef const int[::1] korder
+        cdef double *cur
+        cdef double *nxt
+        cdef double *tmp
+        cdef double **cptr
+        cdef double **gptr
+        cdef double[::1] view
+        cdef int failed = 0
+        cdef int *failed_ptr = &failed
+        if self.jet_units is None:
+            raise ValueError("build_jets needs prepare_jets first")
+        qt, qj = self.jet_units
+        coef, grow, korder = self.jet_keep
+        if start < 0 or stop > qt.shape[0] or start > stop:
+            raise ValueError(f"start:stop = {start}:{stop} is outside 0:{qt.shape[0]}")
+        if start == stop:
+            return
         cptr = <double **> calloc(L, sizeof(double *))
         gptr = <double **> calloc(L, sizeof(double *))
         if cptr == NULL or gptr == NULL:
             free(cptr); free(gptr)
             raise MemoryError()
-        try:
-            for t in layers:
-                coef = np.empty(self.dims[t + 1] * m * korder[t])
-                grow = np.empty(self.dims[t + 1] * m)
-                self.jet_keep += [coef, grow]
-                cptr[t] = <double *> self._ptr(coef, coef.shape[0], "coef", False)
-                gptr[t] = <double *> self._ptr(grow, grow.shape[0], "grow", False)
-            _scratch_sizes(self.dims, &nd, &nwg)
-            n_threads = <int> max(1, min(<Py_ssize_t> n_threads, nq))
-            with nogil, parallel(num_threads=n_threads):
-                cur = <double *> malloc(nd * Kmax * m * sizeof(double))
-                nxt = <double *> malloc(nd * Kmax * m * sizeof(double))
-                tmp = <double *> malloc((2 * Kmax * m + 3 * (Kmax + 1) * (1 + self.net.dims[L]))
-                                        * sizeof(double))
-                if cur == NULL or nxt == NULL or tmp == NULL:
-                    failed_ptr[0] = 1
-                for q in prange(nq, schedule="dynamic", chunksize=1):
-                    if failed_ptr[0]:
-                        continue
-                    _unit_jets(&self.net, <int> qt[q], qj[q], korder[qt[q]], cur, nxt, tmp,
-                               cptr[qt[q]] + qj[q] * m * korder[qt[q]],
-                               gptr[qt[q]] + qj[q] * m)
-                free(cur)
-                free(nxt)
-                free(tmp)
-            if failed:
-                raise MemoryError("could not allocate the scratch of the Taylor jets")
-            for t in layers:
-                self.net.jet[t] = cptr[t]
-                self.net.jet_grow[t] = gptr[t]
+        for t in range(L):
+            if coef[t] is not None:
+                view = coef[t]
+                cptr[t] = &view[0]
+                view = grow[t]
+                gptr[t] = &view[0]
+                Kmax = max(Kmax, korder[t])
+        _scratch_sizes(self.dims, &nd, &nwg)
+        n_threads = <int> max(1, min(<Py_ssize_t> n_threads, stop - start))
+        with nogil, parallel(num_threads=n_threads):
+            cur = <double *> malloc(nd * Kmax * m * sizeof(double))
+            nxt = <double *> malloc(nd * Kmax * m * sizeof(double))
+            tmp = <double *> malloc((2 * Kmax * m + 3 * (Kmax + 1) * (1 + self.net.dims[L]))
+                                    * sizeof(double))
+            if cur == NULL or nxt == NULL or tmp == NULL:
+                failed_ptr[0] = 1
+            for q in prange(start, stop, schedule="dynamic", chunksize=1):
+                if failed_ptr[0]:
+                    continue
+                _unit_jets(&self.net, <int> qt[q], qj[q], korder[qt[q]], cur, nxt, tmp,
+                           cptr[qt[q]] + qj[q] * m * korder[qt[q]], gptr[qt[q]] + qj[q] * m)
+            free(cur)
+            free(nxt)
+            free(tmp)
+        free(cptr)
+        free(gptr)
+        if failed:
+            raise MemoryError("could not allocate the scratch of the Taylor jets")
+
+    def activate_jets(self):
+        """Install the built jets for the next :func:`mlp_numerical_gradient` runs."""
+        cdef int t
+        cdef double[::1] view
+        if self.jet_units is None:
+            return
+        coef, grow, korder = self.jet_keep
+        for t in range(self.net.L):
+            if coef[t] is not None:
+                view = coef[t]
+                self.net.jet[t] = &view[0]
+                view = grow[t]
+                self.net.jet_grow[t] = &view[0]
                 self.net.jet_order[t] = korder[t]
-        finally:
-            free(cptr)
-            free(gptr)
 
     def scratch_bytes(self):
         """Bytes of one thread's scratch (see ``_scratch_sizes``)."""
         cdef Py_ssize_t nd = 1, nwg = 1, m = self.net.m
         _scratch_sizes(self.dims, &nd, &nwg)
-        return 8 * (5 * m + 4 * m * nd + nwg + nd)
+        return 8 * (11 * m + 4 * m * nd + nwg + 11 * nd)
 
 
 def mlp_numerical_gradient(
@@ -1074,8 +1148,9 @@ def mlp_numerical_gradient(
     unsigned char[::1] kinks,         # OUT (K,) 1 where a relu kink was crossed
     long long[::1] flops,             # OUT (K,) floating-point work per coordinate
     int n_threads,
-    unsigned char[::1] jetted=None,   # OUT (K,) optional: 1 where the Taylor jets gave every
-                                      #     example, 2 where some were propagated, else 0
+    unsigned char[::1] jetted=None,   # OUT (K,) optional, the path taken: 1 the Taylor jets for
+                                      #     every example, 2 jets and some examples propagated,
+                                      #     3 the batch-normalized tail, else 0
 ):
     """Two-sided finite differences of an MLP cost for the given coordinates.
 
@@ -1141,5 +1216,5 @@ def mlp_numerical_gradient(
     if failed:
         raise MemoryError(
             f"could not allocate the gradient check's per-thread scratch "
-            f"({8 * (5 * m + 4 * m * nd + nwg + nd):,} bytes per thread, {n_threads} "
+            f"({8 * (11 * m + 4 * m * nd + nwg + 11 * nd):,} bytes per thread, {n_threads} "
             f"thread(s)); use mode='sampled', fewer examples or fewer threads")

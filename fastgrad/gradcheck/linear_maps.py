@@ -114,3 +114,28 @@ def _shrink_radius(radius, Z, C, ex):
         for u in range(absZ.shape[0]):
             np.fmin(r, absZ[u][:, None] / np.abs(C[:, u, :]), out=r)
     radius[:, ex] = r.T
+
+
+def bn_tail(model, cache, scales=None):
+    """The constants of a batch-normalized, piecewise-linear last hidden
+    layer (``csrc/gradcheck/_bn_tail.pxi``), or None when the network has
+    none: ``(slope, slope·(U − μ), 1/min_i|Z|, max_i |U − μ|/|Z|)`` per row,
+    flat, with the dropout scale in the slope."""
+    L = model.n_layers
+    l = L - 1
+    if L < 3 or l not in model.batchnorm or not model.activations[l - 1].piecewise_linear:
+        return None
+    Z, c = cache.Z[l], cache.centered[l]
+    on, off = model.activations[l - 1].slopes
+    s = np.where(Z > 0, on, off)
+    if scales and l in scales:
+        s = s * scales[l]
+    absZ = np.abs(Z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if model.activations[l - 1].name == "linear":  # no kink to reach
+            zinv, cz = np.zeros(Z.shape[0]), np.zeros(Z.shape[0])
+        else:
+            zinv = 1.0 / np.min(absZ, axis=1)
+            cz = np.max(np.abs(c) / absZ, axis=1)
+    flat = lambda a: np.ascontiguousarray(a, dtype=np.float64).reshape(-1)  # noqa: E731
+    return flat(s), flat(s * c), flat(zinv), flat(cz)

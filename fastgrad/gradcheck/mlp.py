@@ -19,7 +19,12 @@ from fastgrad import _argcheck as ac
 from fastgrad import _progress
 from fastgrad.gradcheck import _mlp_kernel, directional, jets, options
 from fastgrad.gradcheck._generic_kernel import relative_difference
-from fastgrad.gradcheck.linear_maps import LINEAR_MAP_BYTES, linear_maps, mappable_layers
+from fastgrad.gradcheck.linear_maps import (
+    LINEAR_MAP_BYTES,
+    bn_tail,
+    linear_maps,
+    mappable_layers,
+)
 from fastgrad.gradcheck.report import GradCheckReport, build_blocks, verdict_for
 from fastgrad.nn.activations import LARGE_DELTA, LEAKY_SLOPE
 from fastgrad.nn.spec import params_to_vector, sample_coordinates, vector_to_params
@@ -75,6 +80,9 @@ class KernelInputs:
             y=_flat(Y),
             ysum=_flat(Y.sum(axis=0)),
         )
+        tail = bn_tail(model, cache, scales)
+        if tail is not None:
+            self.net.set_bn_tail(*tail)
         self.layer_start = np.asarray(model.spec.layer_starts(), dtype=np.intp)
         self.mappable = mappable_layers(model)
         self.jettable = jets.jet_layers(model)

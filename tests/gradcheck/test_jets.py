@@ -12,6 +12,7 @@ import pytest
 from fastgrad import MLP, gradient_check
 from fastgrad.gradcheck import _mlp_kernel, jets
 from fastgrad.gradcheck.mlp import KernelInputs
+from fastgrad.nn.activations import LEAKY_SLOPE
 
 LD = np.longdouble
 
@@ -23,6 +24,10 @@ def _ld_act(name, Z):
         return 1 / (1 + np.exp(-Z))
     if name == "relu":
         return np.maximum(Z, 0)
+    if name == "leaky_relu":
+        return np.where(Z > 0, Z, LEAKY_SLOPE * Z)
+    if name == "linear":
+        return Z
     raise AssertionError(name)
 
 
@@ -213,3 +218,46 @@ def test_steps_outside_the_radius_are_propagated_exactly(order):
     assert (jt == 2).any()
     ref = _ld_difference(spec, params, X, Y, scales, 1e-2, np.arange(got.size))
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-14 * np.max(np.abs(ref)))
+
+
+BN_TAIL = [
+    ([3, 4, 5, 1], "relu", "sigmoid", {"bn": (1, 2)}),
+    ([3, 4, 5, 2], ["tanh", "leaky_relu"], "softmax", {"bn": (2,), "keep": 0.7}),
+    ([3, 4, 5, 2], ["sigmoid", "linear"], "linear", {"bn": (2,), "l2": 0.2}),
+    ([2, 3, 4, 5, 1], ["tanh", "relu", "relu"], "sigmoid", {"bn": (1, 3)}),
+]
+
+
+@pytest.mark.parametrize("eps", [1e-7, 1e-3, 1e-2])
+@pytest.mark.parametrize("dims,hidden,output,kw", BN_TAIL)
+def test_a_batch_normalized_last_hidden_layer_is_the_long_double_difference(
+    dims, hidden, output, kw, eps
+):
+    model, params, X, Y, scales, spec = _case(dims, hidden, output, m=7, **kw)
+    got, path, ki = _kernel(model, params, X, Y, scales, eps)
+    ref = _ld_difference(spec, params, X, Y, scales, eps, np.arange(got.size))
+    J = abs(float(_ld_cost(spec, {k: v.astype(LD) for k, v in params.items()},
+                           X.astype(LD), Y.astype(LD), scales)))
+    tol = 1e-18 * max(J, 1.0) / eps + 1e-13 * np.max(np.abs(ref))
+    np.testing.assert_allclose(got, ref, rtol=0, atol=tol)
+    if eps == 1e-7:  # every row before the tail takes it (no kink within reach)
+        before = slice(ki.layer_start[len(dims) - 4], ki.layer_start[len(dims) - 3])
+        assert (path[before] == 3).all()
+
+
+def test_the_batch_normalized_tail_gives_the_same_bits_on_1_and_2_threads():
+    model, params, X, Y, scales, _ = _case([4, 6, 5, 2], "relu", "softmax", bn=(1, 2), m=40,
+                                           keep=0.8)
+    one, p1, _ = _kernel(model, params, X, Y, scales, 1e-7, n_threads=1)
+    two, p2, _ = _kernel(model, params, X, Y, scales, 1e-7, n_threads=2)
+    assert (p1 == 3).any()
+    assert np.array_equal(one.view(np.uint64), two.view(np.uint64))
+
+
+def test_a_kink_within_reach_of_the_tail_is_propagated_and_flagged():
+    # A huge step: the tail's test fails and the exact propagation flags it.
+    model, params, X, Y, scales, spec = _case([3, 4, 5, 1], "relu", "sigmoid", bn=(1, 2), m=7)
+    got, path, ki = _kernel(model, params, X, Y, scales, 0.3)
+    assert (path[: ki.layer_start[1]] == 0).any()
+    kinks = ki.run(np.arange(got.size), 1, False, "")[1]
+    assert kinks.any()
