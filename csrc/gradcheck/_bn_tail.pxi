@@ -19,6 +19,25 @@
 # propagated exactly (which flags the kink if there is one).
 
 
+cdef inline void _gemv_t(const double *A, Py_ssize_t rows, Py_ssize_t cols, const double *x,
+                         double *y) noexcept nogil:
+    """y (cols,) = Aᵀ·x for a row-major A (rows × cols)."""
+    cdef int M = <int> cols, N = <int> rows, one = 1
+    cdef double a = 1.0, b = 0.0
+    cdef char *nt = b"N"
+    # Row-major A is column-major Aᵀ (cols × rows): y = Aᵀ·x is a plain "N" GEMV.
+    dgemv(nt, &M, &N, &a, <double *> A, &M, <double *> x, &one, &b, y, &one)
+
+
+cdef inline void _gemv_n(const double *A, Py_ssize_t rows, Py_ssize_t cols, const double *x,
+                         double *y) noexcept nogil:
+    """y (rows,) = A·x for a row-major A (rows × cols)."""
+    cdef int M = <int> cols, N = <int> rows, one = 1
+    cdef double a = 1.0, b = 0.0
+    cdef char *tr = b"T"
+    dgemv(tr, &M, &N, &a, <double *> A, &M, <double *> x, &one, &b, y, &one)
+
+
 cdef inline void _gemm_2(const double *A, Py_ssize_t rows, Py_ssize_t cols, const double *X,
                          double *Y, bint trans) noexcept nogil:
     """Y = op(A)·X for a row-major A (rows × cols) and two columns: X and Y

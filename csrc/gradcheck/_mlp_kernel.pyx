@@ -69,7 +69,7 @@ depend on which thread runs it, so every thread count gives the same bits.
 from cython.parallel cimport parallel, prange
 from libc.math cimport INFINITY, exp, expm1, fabs, log, log1p, sqrt, tanh
 from libc.stdlib cimport calloc, free, malloc
-from scipy.linalg.cython_blas cimport dgemm
+from scipy.linalg.cython_blas cimport ddot, dgemm, dgemv
 
 import numpy as np
 
@@ -456,6 +456,7 @@ cdef double _fast_output(const Net *net, int t, Py_ssize_t j, Scratch *sc,
 
 include "_jets.pxi"
 include "_bn_tail.pxi"
+include "_maps.pxi"
 
 
 cdef struct Coord:
@@ -997,6 +998,83 @@ cdef class MLPNet:
         if view.shape[0] != n:
             raise ValueError(f"set_bn_tail: {name} has {view.shape[0]} entries, needs {n}")
         self.tail_keep.append(arr)
+        return &view[0]
+
+    def build_maps(self, layers, list sens, list radius, list first, list wd, int n_threads):
+        """Fill the exact linear maps of hidden ``layers`` (0-based t ≤ L − 3,
+        every later hidden layer piecewise linear): ``sens[t]``
+        (dims[t+1]·m·n_L,) and ``radius[t]`` (dims[t+1]·m,), with the
+        arithmetic of ``linear_maps._layer_map`` (see _maps.pxi). ``first[t]``
+        (m·dims[t+3]·dims[t+1],) and ``wd[t]`` (m·dims[t+3]·dims[t+2],) are
+        scratch. The first update of each layer is one GEMM (layers in
+        parallel), then the examples run in parallel; the bits do not depend
+        on ``n_threads``."""
+        cdef int L = self.net.L, t, tt
+        cdef Py_ssize_t m = self.net.m, q, nq, widest = 1, n1max = 1
+        cdef Py_ssize_t[::1] lay = np.asarray(sorted(int(x) for x in layers), dtype=np.intp)
+        cdef Py_ssize_t nl = lay.shape[0]
+        cdef double **pS = <double **> calloc(L, sizeof(double *))
+        cdef double **pR = <double **> calloc(L, sizeof(double *))
+        cdef double **pF = <double **> calloc(L, sizeof(double *))
+        cdef double **pW = <double **> calloc(L, sizeof(double *))
+        cdef double *a
+        cdef double *b
+        cdef double *r
+        cdef int failed = 0
+        cdef int *failed_ptr = &failed
+        if pS == NULL or pR == NULL or pF == NULL or pW == NULL:
+            free(pS); free(pR); free(pF); free(pW)
+            raise MemoryError()
+        try:
+            for q in range(nl):
+                t = <int> lay[q]
+                if t < 0 or t > L - 3:
+                    raise ValueError(f"layers: {t} has no hidden layer after the next")
+                for tt in range(t + 1, L - 1):
+                    if (self.net.bn[tt] or not (self.net.act[tt] == ACT_RELU
+                                                or self.net.act[tt] == ACT_LEAKY
+                                                or self.net.act[tt] == ACT_LINEAR)):
+                        raise ValueError(f"layers: layer {t}'s downstream is not piecewise linear")
+                pS[t] = self._scratch_ptr(sens[t], self.dims[t + 1] * m * self.dims[L], "sens", t)
+                pR[t] = self._scratch_ptr(radius[t], self.dims[t + 1] * m, "radius", t)
+                pF[t] = self._scratch_ptr(first[t], m * self.dims[t + 3] * self.dims[t + 1],
+                                          "first", t)
+                pW[t] = self._scratch_ptr(wd[t], m * self.dims[t + 3] * self.dims[t + 2], "wd", t)
+                n1max = max(n1max, self.dims[t + 1])
+                for tt in range(t + 2, L + 1):
+                    widest = max(widest, self.dims[tt])
+            if nl == 0:
+                return
+            nq = nl * m
+            with nogil, parallel(num_threads=<int> max(1, min(<Py_ssize_t> n_threads, nl))):
+                for q in prange(nl, schedule="dynamic", chunksize=1):
+                    _first_update(&self.net, <int> lay[q], pW[lay[q]], pF[lay[q]])
+            with nogil, parallel(num_threads=<int> max(1, min(<Py_ssize_t> n_threads, nq))):
+                a = <double *> malloc(widest * n1max * sizeof(double))
+                b = <double *> malloc(widest * n1max * sizeof(double))
+                r = <double *> malloc(n1max * sizeof(double))
+                if a == NULL or b == NULL or r == NULL:
+                    failed_ptr[0] = 1
+                for q in prange(nq, schedule="dynamic", chunksize=4):
+                    if failed_ptr[0]:
+                        continue
+                    t = <int> lay[q // m]
+                    _example_map(&self.net, t, q % m,
+                                 pF[t] + (q % m) * self.net.dims[t + 3] * self.net.dims[t + 1],
+                                 a, b, r, pS[t], pR[t])
+                free(a)
+                free(b)
+                free(r)
+            if failed:
+                raise MemoryError("could not allocate the scratch of the linear maps")
+        finally:
+            free(pS); free(pR); free(pF); free(pW)
+
+    cdef double *_scratch_ptr(self, arr, Py_ssize_t n, str name, int t) except NULL:
+        """The data of a writable float64 array of exactly n entries."""
+        cdef double[::1] view = arr
+        if view.shape[0] != n or n == 0:
+            raise ValueError(f"build_maps: {name}[{t}] has {view.shape[0]} entries, needs {n}")
         return &view[0]
 
     def jet_bytes(self, layers, orders):

@@ -5,8 +5,6 @@ changes side), so a coordinate costs O(m) instead of a propagation."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 # Cap on the memory of one example chunk of the per-example Jacobians below.
@@ -27,7 +25,7 @@ def mappable_layers(model):
     ]
 
 
-def linear_maps(model, params, Zs, scales=None, layers=None, n_threads=1):
+def linear_maps(model, params, Zs, scales=None, layers=None, n_threads=1, net=None):
     """Exact linear maps for hidden rows whose downstream is piecewise linear.
 
     When every hidden layer after layer t is relu, leaky-relu or linear, a
@@ -60,21 +58,25 @@ def linear_maps(model, params, Zs, scales=None, layers=None, n_threads=1):
         n = model.layer_dims[t + 1]
         sens_list[t], radius_list[t] = np.empty(n * m * nL), np.empty(n * m)
         fast[t] = 1
-
-    def build(t):
+    if net is not None:
+        d = model.layer_dims
+        first = [np.empty(m * d[t + 3] * d[t + 1]) if t in layers else None for t in range(L)]
+        wd = [np.empty(m * d[t + 3] * d[t + 2]) if t in layers else None for t in range(L)]
+        net.build_maps(layers, sens_list, radius_list, first, wd, n_threads)
+        return sens_list, radius_list, fast
+    for t in layers:
         n = model.layer_dims[t + 1]
         radius = radius_list[t]
         _layer_map(model, params, Zs, scales, t, sens_list[t].reshape(n, m, nL), radius.reshape(n, m))
         radius *= RADIUS_MARGIN
-
-    # The first layers have the most downstream work: started first.
-    if n_threads > 1 and len(layers) > 1:
-        with ThreadPoolExecutor(min(n_threads, len(layers))) as pool:
-            list(pool.map(build, layers))
-    else:
-        for t in layers:
-            build(t)
     return sens_list, radius_list, fast
+
+
+def build_bytes(model, m, layers):
+    """Bytes of the compiled build's temporaries for the maps of ``layers``."""
+    d = model.layer_dims
+    L = model.n_layers
+    return sum(8 * m * d[t + 3] * (d[t + 1] + d[t + 2]) for t in layers if t <= L - 3)
 
 
 def _layer_map(model, params, Zs, scales, t, sens, radius):

@@ -20,8 +20,8 @@ from fastgrad import _progress
 from fastgrad.gradcheck import _mlp_kernel, directional, jets, options
 from fastgrad.gradcheck._generic_kernel import relative_difference
 from fastgrad.gradcheck.linear_maps import (
-    LINEAR_MAP_BYTES,
     bn_tail,
+    build_bytes,
     linear_maps,
     mappable_layers,
 )
@@ -130,8 +130,8 @@ class KernelInputs:
             plan = jets.Plan(maps=tuple(plan))
         layers = [t for t in plan.maps if t != self.model.n_layers - 2]  # W[L]: nothing stored
         maps = sum(int(self.dims[t + 1]) * self.m * (nL + 1) * 8 for t in layers)
-        if layers:
-            maps += 4 * LINEAR_MAP_BYTES  # one chunk's temporaries while they are built
+        if layers:  # the temporaries while they are built
+            maps += build_bytes(self.model, self.m, layers)
         scratch = n_threads * self.net.scratch_bytes()
         coef = self.net.jet_bytes(plan.jets, plan.orders)
         if plan.jets:  # the jets' build scratch is freed before the run's is taken
@@ -171,7 +171,9 @@ class KernelInputs:
         n_threads = max(1, min(n_threads, max(K * self.m // WORK_PER_THREAD, jet_units)))
         check_memory(*self.memory_estimate(plan, n_threads))
         self.net.set_linear_maps(
-            *linear_maps(self.model, self.params, self.cache.Z, self.scales, plan.maps, n_threads)
+            *linear_maps(
+                self.model, self.params, self.cache.Z, self.scales, plan.maps, n_threads, self.net
+            )
         )
         n_units = self.net.prepare_jets(
             plan.jets, plan.orders, [jets.jet_qmax(K) for K in plan.orders]
