@@ -42,8 +42,8 @@ example; it is formed without cancellation as
       ΔZ = γ·(Δc/σ' − c·Δσ²/(σ·σ'·(σ + σ')))          with c = U − μ,
 where every term is itself O(ε). A γ coordinate moves the row by ±ε·Zn, a β
 coordinate by ±ε. Below a batch-normalized layer every example is carried
-(the batch statistics tie them together) and the exact linear maps are not
-used.
+(the batch statistics tie them together) and the exact linear maps and the
+jets are not used (but see the batch-normalized tail below).
 
 Large steps: when |d| > LARGE_DELTA (= 1; an ε·activation that large, e.g.
 raw timestamps as features) expm1(d) can overflow and log1p(σ·expm1(d)) can
@@ -62,6 +62,40 @@ by its mask/keep_prob (0 for a dropped unit, which then changes nothing).
 A coordinate whose perturbation moves a relu / leaky-relu pre-activation
 across 0 (or off exactly 0) is flagged as a kink: the finite difference
 there is not the derivative.
+
+Taylor jets (_jets.pxi) of a smooth downstream network: when every hidden
+layer after row j's layer t+1 is tanh, sigmoid or linear and none is batch
+normalized, the change of example i's loss is an analytic function ψ_{j,i}(a)
+of the change a of A[t+1][j, i] alone. One pass of truncated Taylor
+arithmetic of order K per unit (K·m columns through each later layer: one
+GEMM per layer, the tanh/sigmoid recurrences n·y_n = Σ k·z_k·w_{n−k} with
+w = 1 − y² or y − y², the loss through softplus, log-sum-exp or the square)
+gives c_1..c_K[j, i], shared by the n_t + 1 coordinates of the unit. Then
+      ψ(a⁺) − ψ(a⁻) = (a⁺ − a⁻)·Σ_n c_n·Σ_{k<n} a⁺^k·a⁻^(n−1−k)
+(all orders: a⁻ ≠ −a⁺ in general), with a± the exact activation changes of
+row j above: still the two-sided difference at ε, never J(θ+) − J(θ−) of
+two totals, O(m·K) per coordinate.
+  Remainder and fallback: G[j, i] = max_{2≤n≤K} (|c_n|/C)^(1/(n−1)), C the
+example's |c_1| floored at the unit's mean |c_1|, estimates the growth of
+the coefficients (≈ 1/radius). If the coefficients beyond K keep that growth
+with a factor 2 of margin (|c_n| ≤ C·(2G)^(n−1)), the neglected tail of an
+example is ≤ C·|a|·q^K/(1 − q) with q = 2·G·max(|a⁺|, |a⁻|); the series is
+used for an example only when q ≤ qmax = min(1/2, 2^(−56/K)), i.e. a tail
+≤ 2^−55·C·|a|, below the rounding of the example's first term. Any other
+example is propagated exactly as below (bits independent of the others).
+The plan (fastgrad/gradcheck/jets.py) picks K ≥ 3 from ε·max|A| and builds
+jets only for layers with at least K coordinates per unit.
+
+Batch norm on the last hidden layer below row j (_bn_tail.pxi): row r moves
+by the rank-1 change w_r·d (d = ΔA[t+1][j, :]), so its BN output change is
+α_r·(d − mean d) + β_r·(U_r − μ_r) with α_r, β_r from ⟨U_r − μ_r, d − mean d⟩
+and ‖d − mean d‖² (the formula above, every term O(ε)); with a piecewise-
+linear activation and no kink within reach (checked per row with a margin
+of 2) the output moves by two more GEMVs: three 2-column GEMMs per coordinate
+instead of a propagation. Otherwise the coordinate is propagated exactly.
+
+The exact linear maps (_maps.pxi) are built here too, in parallel, with the
+arithmetic (and NumPy's matmul dispatch) of fastgrad/gradcheck/linear_maps.py.
 
 Each coordinate writes only its own output slot, and its arithmetic does not
 depend on which thread runs it, so every thread count gives the same bits.

@@ -67,7 +67,9 @@ def linear_maps(model, params, Zs, scales=None, layers=None, n_threads=1, net=No
     for t in layers:
         n = model.layer_dims[t + 1]
         radius = radius_list[t]
-        _layer_map(model, params, Zs, scales, t, sens_list[t].reshape(n, m, nL), radius.reshape(n, m))
+        _layer_map(
+            model, params, Zs, scales, t, sens_list[t].reshape(n, m, nL), radius.reshape(n, m)
+        )
         radius *= RADIUS_MARGIN
     return sens_list, radius_list, fast
 

@@ -137,8 +137,17 @@ def test_jets_are_the_long_double_difference(dims, hidden, output, kw, eps):
     got, jt, ki = _kernel(model, params, X, Y, scales, eps)
     ref = _ld_difference(spec, params, X, Y, scales, eps, np.arange(got.size))
     # The reference's own rounding: ~1e-19·|J|/ε in long double.
-    J = abs(float(_ld_cost(spec, {k: v.astype(LD) for k, v in params.items()},
-                           X.astype(LD), Y.astype(LD), scales)))
+    J = abs(
+        float(
+            _ld_cost(
+                spec,
+                {k: v.astype(LD) for k, v in params.items()},
+                X.astype(LD),
+                Y.astype(LD),
+                scales,
+            )
+        )
+    )
     tol = 1e-18 * max(J, 1.0) / eps + 1e-13 * np.max(np.abs(ref))
     np.testing.assert_allclose(got, ref, rtol=0, atol=tol)
     if ki.jettable:
@@ -236,8 +245,17 @@ def test_a_batch_normalized_last_hidden_layer_is_the_long_double_difference(
     model, params, X, Y, scales, spec = _case(dims, hidden, output, m=7, **kw)
     got, path, ki = _kernel(model, params, X, Y, scales, eps)
     ref = _ld_difference(spec, params, X, Y, scales, eps, np.arange(got.size))
-    J = abs(float(_ld_cost(spec, {k: v.astype(LD) for k, v in params.items()},
-                           X.astype(LD), Y.astype(LD), scales)))
+    J = abs(
+        float(
+            _ld_cost(
+                spec,
+                {k: v.astype(LD) for k, v in params.items()},
+                X.astype(LD),
+                Y.astype(LD),
+                scales,
+            )
+        )
+    )
     tol = 1e-18 * max(J, 1.0) / eps + 1e-13 * np.max(np.abs(ref))
     np.testing.assert_allclose(got, ref, rtol=0, atol=tol)
     if eps == 1e-7:  # every row before the tail takes it (no kink within reach)
@@ -246,8 +264,9 @@ def test_a_batch_normalized_last_hidden_layer_is_the_long_double_difference(
 
 
 def test_the_batch_normalized_tail_gives_the_same_bits_on_1_and_2_threads():
-    model, params, X, Y, scales, _ = _case([4, 6, 5, 2], "relu", "softmax", bn=(1, 2), m=40,
-                                           keep=0.8)
+    model, params, X, Y, scales, _ = _case(
+        [4, 6, 5, 2], "relu", "softmax", bn=(1, 2), m=40, keep=0.8
+    )
     one, p1, _ = _kernel(model, params, X, Y, scales, 1e-7, n_threads=1)
     two, p2, _ = _kernel(model, params, X, Y, scales, 1e-7, n_threads=2)
     assert (p1 == 3).any()
