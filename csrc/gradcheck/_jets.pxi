@@ -112,6 +112,63 @@ cdef void _loss_jet(const Net *net, const double *D, Py_ssize_t i, int K, double
             s[c * (K + 1) + n] = zc / n
 
 
+cdef void _act_jet_rows_small(int code, const double *y0, const double *w0, double *row,
+                              const double *sv, int K, Py_ssize_t m) noexcept nogil:
+    """_act_jet_rows for K ≤ 4: one branch-free pass over the examples with
+    every order in registers (the loop vectorizes), w_n = y_n·(s − 2·y0) −
+    Σ_{0<k<n} y_k·y_{n−k} with s = 1 for sigmoid, 0 for tanh."""
+    cdef Py_ssize_t i, n
+    cdef double z1, z2, z3, y1, y2, y3, w1, w2, w3, c
+    cdef double sg = 1.0 if code == ACT_SIGMOID else 0.0
+    cdef double third = 1.0 / 3.0
+    cdef double *r1 = row
+    cdef double *r2 = row + m
+    cdef double *r3 = row + 2 * m
+    cdef double *r4 = row + 3 * m
+    if K == 1:
+        for i in range(m):
+            r1[i] = r1[i] * w0[i]
+    elif K == 2:
+        for i in range(m):
+            z1 = r1[i]
+            y1 = z1 * w0[i]
+            w1 = y1 * (sg - 2.0 * y0[i])
+            r2[i] = (2.0 * r2[i] * w0[i] + z1 * w1) * 0.5
+            r1[i] = y1
+    elif K == 3:
+        for i in range(m):
+            z1 = r1[i]
+            z2 = r2[i]
+            c = sg - 2.0 * y0[i]
+            y1 = z1 * w0[i]
+            w1 = y1 * c
+            y2 = (2.0 * z2 * w0[i] + z1 * w1) * 0.5
+            w2 = y2 * c - y1 * y1
+            r3[i] = (3.0 * r3[i] * w0[i] + z1 * w2 + 2.0 * z2 * w1) * third
+            r2[i] = y2
+            r1[i] = y1
+    else:
+        for i in range(m):
+            z1 = r1[i]
+            z2 = r2[i]
+            z3 = r3[i]
+            c = sg - 2.0 * y0[i]
+            y1 = z1 * w0[i]
+            w1 = y1 * c
+            y2 = (2.0 * z2 * w0[i] + z1 * w1) * 0.5
+            w2 = y2 * c - y1 * y1
+            y3 = (3.0 * z3 * w0[i] + z1 * w2 + 2.0 * z2 * w1) * third
+            w3 = y3 * c - 2.0 * y1 * y2
+            r4[i] = (4.0 * r4[i] * w0[i] + z1 * w3 + 2.0 * z2 * w2 + 3.0 * z3 * w1) * 0.25
+            r3[i] = y3
+            r2[i] = y2
+            r1[i] = y1
+    if sv != NULL:
+        for n in range(K):
+            for i in range(m):
+                row[n * m + i] = row[n * m + i] * sv[i]
+
+
 cdef void _act_jet_rows(int code, const double *y0, const double *w0, double *row,
                         double *yv, double *wv, double sc_n, const double *sv, int K,
                         Py_ssize_t m) noexcept nogil:
@@ -130,6 +187,9 @@ cdef void _act_jet_rows(int code, const double *y0, const double *w0, double *ro
             for n in range(K):
                 for i in range(m):
                     row[n * m + i] = row[n * m + i] * sv[i]
+        return
+    if K <= 4:
+        _act_jet_rows_small(code, y0, w0, row, sv, K, m)
         return
     for n in range(1, K + 1):
         # n·y_n = Σ_{k=1..n} k·z_k·w_{n−k}   (w_0 = g'(z0))
@@ -178,15 +238,28 @@ cdef void _unit_jets(const Net *net, int t, Py_ssize_t j, int K, double *cur, do
     cdef double *loss = tmp + 2 * Km
     cdef double *sw
     cdef double c1, g, r, wu
-    # Z[tau+1] (net.Z[tau]) moves by W[tau+1][:, j]·a: order 1 only.
+    cdef double *own = nxt  # (K, m): the unit's own activation jets (Z-jets only)
     nu = net.dims[tau + 1]
     W = net.theta + net.wofs[tau]
-    for u in range(nu):
-        wu = W[u * net.dims[tau] + j]
-        for i in range(m):
-            cur[u * Km + i] = wu
-        for i in range(m, Km):
-            cur[u * Km + i] = 0.0
+    if net.jet_mode[t]:
+        # Z-jets: the variable is the unit's pre-activation change δ; its
+        # activation (times its dropout scale) as a jet in δ, per example.
+        for i in range(Km):
+            own[i] = 1.0 if i < m else 0.0
+        _act_jet_rows(net.act[t], net.G[t] + j * m, net.dG[t] + j * m, own, tmp, tmp + Km,
+                      1.0, NULL if net.scale[t] == NULL else net.scale[t] + j * m, K, m)
+        for u in range(nu):
+            wu = W[u * net.dims[tau] + j]
+            for i in range(Km):
+                cur[u * Km + i] = wu * own[i]
+    else:
+        # A-jets: Z[tau+1] (net.Z[tau]) moves by W[tau+1][:, j]·a: order 1 only.
+        for u in range(nu):
+            wu = W[u * net.dims[tau] + j]
+            for i in range(m):
+                cur[u * Km + i] = wu
+            for i in range(m, Km):
+                cur[u * Km + i] = 0.0
     while tau < L - 1:
         # Activation jets of hidden layer tau+1 (in place in cur), times dropout.
         for u in range(nu):
@@ -259,3 +332,34 @@ cdef double _jet_output(const Net *net, int t, Py_ssize_t j, Scratch *sc,
         total += (ap - am) * acc
     nfall[0] = nf
     return total
+
+
+cdef bint _jet_output_z(const Net *net, const Coord *c, Scratch *sc, double *total) noexcept nogil:
+    """Σ_i (ψ(δ_i) − ψ(−δ_i)) = Σ_i 2·Σ_{n odd} c_n·δ_iⁿ for the Z-jets of a
+    weight (δ_i = ε·A[t][k, i]) or bias (δ_i = ε) of row j: the even terms
+    cancel exactly and are never formed. Examples outside the accepted
+    radius are marked in sc.bt (1.0) and False is returned; the caller
+    propagates them."""
+    cdef int K = net.jet_order[c.t], n
+    cdef Py_ssize_t i, m = net.m
+    cdef const double *cf = net.jet[c.t] + c.j * m * K
+    cdef const double *gr = net.jet_grow[c.t] + c.j * m
+    cdef const double *x = NULL if c.k < 0 else net.A[c.t] + c.k * m
+    cdef double d, d2, acc, tot = 0.0, qmax = net.jet_qmax[c.t], eps = net.eps
+    cdef bint ok = True
+    for i in range(m):
+        d = eps if x == NULL else eps * x[i]
+        if not (2.0 * gr[i] * fabs(d) <= qmax):
+            sc.bt[i] = 1.0
+            ok = False
+            continue
+        sc.bt[i] = 0.0
+        d2 = d * d
+        acc = 0.0
+        n = K - 1 if K % 2 == 0 else K  # the highest odd order
+        while n >= 1:
+            acc = acc * d2 + cf[i * K + n - 1]
+            n -= 2
+        tot += d * acc
+    total[0] = 2.0 * tot
+    return ok

@@ -153,6 +153,7 @@ cdef struct Net:
                               #      sensitivity ∂Z[L]/∂A[t+1][j, i], or NULL
     const double **radius     # (L,) per hidden layer t: (dims[t+1], m) largest safe |ΔA|
     int *jet_order            # (L,) K of the Taylor jets of hidden layer t (0: none)
+    int *jet_mode             # (L,) 1: Z-jets (in the pre-activation change), 0: A-jets
     double *jet_qmax          # (L,) largest accepted q = 2·G·|a| (see _jets.pxi)
     const double **jet        # (L,) per hidden layer t: (dims[t+1], m, K) coefficients of ψ, or NULL
     const double **jet_grow   # (L,) per hidden layer t: (dims[t+1], m) their growth G
@@ -723,8 +724,32 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
     cdef Py_ssize_t ns
     cdef double total = 0.0
     cdef long long fl = 0
-    cdef Py_ssize_t nf = 0
+    cdef Py_ssize_t nf = 0, i
     _locate(net, p, &c)
+    if c.t < net.L - 1 and net.jet[c.t] != NULL and net.jet_mode[c.t]:
+        fl += 6 * net.m
+        if _jet_output_z(net, &c, sc, &total):
+            if jetted != NULL:
+                jetted[0] = 1
+        else:  # examples outside the series' radius: propagated exactly
+            fl += _row_delta(net, sc, &c)
+            ns = _hidden_row(net, sc, &c, kink)
+            nf = 0
+            for i in range(ns):
+                if sc.bt[sc.S[i]] != 0.0:
+                    sc.S[nf] = sc.S[i]
+                    sc.da[nf] = sc.da[i]
+                    sc.da[net.m + nf] = sc.da[net.m + i]
+                    nf += 1
+            if nf > 0:
+                total += _propagate(net, sc, &c, nf, kink, &fl)
+            if jetted != NULL:
+                jetted[0] = 2
+        flops[0] = fl
+        total = total / net.m / (2.0 * net.eps)
+        if c.kind == 0 and net.l2 != 0.0:
+            total += net.l2 * c.w / net.m
+        return total
     fl += _row_delta(net, sc, &c)
     if c.t == net.L - 1:
         total = _output_row(net, sc, &c)
@@ -807,6 +832,7 @@ cdef void _free_net(Net *net) noexcept nogil:
     free(<void *> net.dG)
     free(<void *> net.sens); free(<void *> net.radius)
     free(<void *> net.jet); free(<void *> net.jet_grow); free(net.jet_order); free(net.jet_qmax)
+    free(net.jet_mode)
 
 
 cdef class MLPNet:
@@ -875,6 +901,7 @@ cdef class MLPNet:
         self.net.jet_grow = NULL
         self.net.jet_order = NULL
         self.net.jet_qmax = NULL
+        self.net.jet_mode = NULL
         self.net.tail_s = NULL
 
     def __dealloc__(self):
@@ -957,6 +984,7 @@ cdef class MLPNet:
         self.net.jet = <const double **> calloc(L, sizeof(double *))
         self.net.jet_grow = <const double **> calloc(L, sizeof(double *))
         self.net.jet_order = <int *> calloc(L, sizeof(int))
+        self.net.jet_mode = <int *> calloc(L, sizeof(int))
         self.net.jet_qmax = <double *> calloc(L, sizeof(double))
         if (self.net.dims == NULL or self.net.act == NULL or self.net.wofs == NULL
                 or self.net.bofs == NULL or self.net.bn == NULL or self.net.Z == NULL
@@ -964,7 +992,8 @@ cdef class MLPNet:
                 or self.net.ucen == NULL or self.net.zn == NULL or self.net.sd == NULL
                 or self.net.scale == NULL or self.net.sens == NULL or self.net.radius == NULL
                 or self.net.jet == NULL or self.net.jet_grow == NULL
-                or self.net.jet_order == NULL or self.net.jet_qmax == NULL):
+                or self.net.jet_order == NULL or self.net.jet_qmax == NULL
+                or self.net.jet_mode == NULL):
             raise MemoryError()
 
     cdef const double *_ptr(self, arr, Py_ssize_t n, str name, bint for_map=False) except NULL:
@@ -1162,6 +1191,11 @@ cdef class MLPNet:
                     raise ValueError(f"layers: layer {t}'s downstream is not smooth")
             korder[t] = K
             self.net.jet_qmax[t] = qm
+            # Z-jets for a smooth, unnormalized unit: its own activation in the
+            # series, and a coordinate's two steps are exactly ±δ.
+            code = self.net.act[t]
+            self.net.jet_mode[t] = (not self.net.bn[t] and (code == ACT_TANH or code == ACT_SIGMOID
+                                                            or code == ACT_LINEAR))
         # Units of the first layers (the most downstream work) first.
         pairs = [(t, j) for t in sorted(layers) for j in range(self.dims[t + 1])]
         coef, grow = [None] * L, [None] * L
@@ -1230,6 +1264,15 @@ cdef class MLPNet:
         free(gptr)
         if failed:
             raise MemoryError("could not allocate the scratch of the Taylor jets")
+
+    def jet_arrays(self, int t):
+        """(coefficients (dims[t+1], m, K), growth (dims[t+1], m)) of the
+        jets of hidden layer t as built (copies), or None."""
+        if self.jet_units is None or self.jet_keep[0][t] is None:
+            return None
+        coef, grow, korder = self.jet_keep
+        n, m = self.dims[t + 1], self.net.m
+        return coef[t].reshape(n, m, korder[t]).copy(), grow[t].reshape(n, m).copy()
 
     def activate_jets(self):
         """Install the built jets for the next :func:`mlp_numerical_gradient` runs."""

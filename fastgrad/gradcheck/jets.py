@@ -22,8 +22,9 @@ import numpy as np
 from fastgrad.nn._codes import Activation
 
 # The growth G (≈ 1/radius) assumed when choosing K before the coefficients
-# exist; the per-coordinate test uses the coefficients' own growth.
-ASSUMED_GROWTH = 4.0
+# exist; the per-coordinate test uses the coefficients' own growth. Measured:
+# median 0.5, largest 2.7 on Xavier-initialized tanh nets up to 9 deep.
+ASSUMED_GROWTH = 2.0
 MIN_ORDER = 3
 MAX_ORDER = 16
 # Truncation target: the neglected tail ≤ 2**-55 of an example's first term.
