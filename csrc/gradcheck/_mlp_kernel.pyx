@@ -1165,8 +1165,9 @@ cdef class MLPNet:
         to build. ``layers`` empty removes the jets.
 
         Every later hidden layer of such a layer must be smooth (tanh,
-        sigmoid or linear) and free of batch norm, and ``t ≤ L − 3`` (the
-        last hidden layer uses W[L] itself).
+        sigmoid or linear) and free of batch norm; the last hidden layer
+        (t = L − 2) needs a tanh or sigmoid activation of its own, without
+        batch norm (Z-jets).
         """
         cdef int L = self.net.L, t, tt, code
         for t in range(L):
@@ -1180,8 +1181,11 @@ cdef class MLPNet:
             raise ValueError("orders and qmax need one entry per layer of layers")
         korder = np.zeros(L, dtype=np.intc)
         for t, K, qm in zip(layers, orders, qmax):
-            if t < 0 or t > L - 3 or korder[t]:
-                raise ValueError(f"layers: {t} has no smooth downstream hidden layer")
+            code = self.net.act[t] if 0 <= t < L - 1 else -1
+            if t < 0 or t > L - 2 or korder[t] or (t == L - 2 and (
+                    self.net.bn[t] or not (code == ACT_TANH or code == ACT_SIGMOID))):
+                raise ValueError(f"layers: {t} has no smooth downstream hidden layer "
+                                 "(or, the last hidden layer, no smooth activation of its own)")
             if K < 1 or K > 32:
                 raise ValueError(f"orders: K = {K} must be in [1, 32]")
             for tt in range(t + 1, L - 1):

@@ -30,6 +30,7 @@ MAX_ORDER = 16
 # Truncation target: the neglected tail ≤ 2**-55 of an example's first term.
 TAIL_BITS = 56
 _SMOOTH = {int(Activation.ACT_TANH), int(Activation.ACT_SIGMOID), int(Activation.ACT_LINEAR)}
+_OWN = {int(Activation.ACT_TANH), int(Activation.ACT_SIGMOID)}
 
 
 @dataclass(frozen=True)
@@ -48,14 +49,20 @@ class Plan:
 
 
 def jet_layers(model):
-    """Hidden layers t (0-based, t ≤ L − 3) whose downstream hidden layers are
-    all smooth, not all piecewise linear (those have linear maps), and free
-    of batch norm."""
+    """Hidden layers t (0-based) that can have jets: t ≤ L − 3 whose later
+    hidden layers are all smooth, not all piecewise linear (those have
+    linear maps) and free of batch norm; and the last hidden layer t = L − 2
+    when its own activation is tanh or sigmoid without batch norm (Z-jets:
+    the output alone is downstream)."""
     L = model.n_layers
     out = []
-    for t in range(L - 2):
+    for t in range(L - 1):
         down = model.activations[t + 1 : L - 1]
-        if (
+        own = model.activations[t].code in _OWN and t + 1 not in model.batchnorm
+        if t == L - 2:
+            if own:
+                out.append(t)
+        elif (
             all(a.code in _SMOOTH for a in down)
             and not all(a.piecewise_linear for a in down)
             and not any(l > t + 1 for l in model.batchnorm)

@@ -175,7 +175,7 @@ def test_a_shard_run_with_the_whole_plan_has_the_whole_bits():
     ki = KernelInputs(model, params, X, Y, 1e-7, scales)
     coords = np.arange(sum(v.size for v in params.values()))
     plan = ki.plan(coords)
-    assert plan.jets == (0,)
+    assert plan.jets == (0, 1)
     whole = ki.run(coords, 2, False, "", plan=plan)[0]
     shard = coords[3::7]
     part = ki.run(shard, 1, False, "", plan=plan)[0]
@@ -280,3 +280,14 @@ def test_a_kink_within_reach_of_the_tail_is_propagated_and_flagged():
     assert (path[: ki.layer_start[1]] == 0).any()
     kinks = ki.run(np.arange(got.size), 1, False, "")[1]
     assert kinks.any()
+
+
+def test_the_last_hidden_layer_takes_z_jets_only_with_a_smooth_activation_of_its_own():
+    for hidden, bn, expected in [
+        ("tanh", (), [0, 1]),
+        (["tanh", "relu"], (), []),  # relu last: the exact map W[L]
+        (["relu", "sigmoid"], (), [0, 1]),  # A-jets below a relu unit
+        ("tanh", (2,), []),  # batch norm on the last hidden layer
+    ]:
+        model, params, X, Y, scales, _ = _case([3, 4, 3, 2], hidden, "softmax", bn=bn)
+        assert KernelInputs(model, params, X, Y, 1e-7, scales).jettable == expected, hidden
