@@ -59,10 +59,7 @@ def linear_maps(model, params, Zs, scales=None, layers=None, n_threads=1, net=No
         sens_list[t], radius_list[t] = np.empty(n * m * nL), np.empty(n * m)
         fast[t] = 1
     if net is not None:
-        d = model.layer_dims
-        first = [np.empty(m * d[t + 3] * d[t + 1]) if t in layers else None for t in range(L)]
-        wd = [np.empty(m * d[t + 3] * d[t + 2]) if t in layers else None for t in range(L)]
-        net.build_maps(layers, sens_list, radius_list, first, wd, n_threads)
+        _compiled(net, model.layer_dims, m, layers, sens_list, radius_list, n_threads)
         return sens_list, radius_list, fast
     for t in layers:
         n = model.layer_dims[t + 1]
@@ -74,11 +71,31 @@ def linear_maps(model, params, Zs, scales=None, layers=None, n_threads=1, net=No
     return sens_list, radius_list, fast
 
 
-def build_bytes(model, m, layers):
+def _compiled(net, d, m, layers, sens_list, radius_list, n_threads):
+    """The compiled build, ``n_threads`` layers at a time (each layer's first
+    update is one GEMM; its temporaries are reused by the next group)."""
+    k = max(1, min(n_threads, len(layers)))
+    size_f = max((m * d[t + 3] * d[t + 1] for t in layers), default=1)
+    size_w = max((m * d[t + 3] * d[t + 2] for t in layers), default=1)
+    slots = [(np.empty(size_f), np.empty(size_w)) for _ in range(k)]
+    L = len(d) - 1
+    for g in range(0, len(layers), k):
+        group = layers[g : g + k]
+        first, wd = [None] * L, [None] * L
+        for (f, w), t in zip(slots, group):
+            first[t] = f[: m * d[t + 3] * d[t + 1]]
+            wd[t] = w[: m * d[t + 3] * d[t + 2]]
+        net.build_maps(group, sens_list, radius_list, first, wd, n_threads)
+
+
+def build_bytes(model, m, layers, n_threads=1):
     """Bytes of the compiled build's temporaries for the maps of ``layers``."""
     d = model.layer_dims
-    L = model.n_layers
-    return sum(8 * m * d[t + 3] * (d[t + 1] + d[t + 2]) for t in layers if t <= L - 3)
+    layers = [t for t in layers if t <= model.n_layers - 3]
+    if not layers:
+        return 0
+    k = max(1, min(n_threads, len(layers)))
+    return k * 8 * max(m * d[t + 3] * (d[t + 1] + d[t + 2]) for t in layers)
 
 
 def _layer_map(model, params, Zs, scales, t, sens, radius):

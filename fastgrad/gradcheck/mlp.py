@@ -131,7 +131,7 @@ class KernelInputs:
         layers = [t for t in plan.maps if t != self.model.n_layers - 2]  # W[L]: nothing stored
         maps = sum(int(self.dims[t + 1]) * self.m * (nL + 1) * 8 for t in layers)
         if layers:  # the temporaries while they are built
-            maps += build_bytes(self.model, self.m, layers)
+            maps += build_bytes(self.model, self.m, layers, n_threads)
         scratch = n_threads * self.net.scratch_bytes()
         coef = self.net.jet_bytes(plan.jets, plan.orders)
         if plan.jets:  # the jets' build scratch is freed before the run's is taken
