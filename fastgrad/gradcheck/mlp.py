@@ -120,6 +120,10 @@ class KernelInputs:
         return [t for t in self.mappable if t == last or counts[t] >= 2 * self.dims[t + 1]]
 
     def _counts(self, coords):
+        """Coordinates per weight layer (sorted coordinates, e.g. a full
+        check's arange, by bisection: O(L log K) instead of O(K))."""
+        if coords.size > 1 and coords[0] <= coords[-1] and np.all(coords[1:] >= coords[:-1]):
+            return np.diff(np.searchsorted(coords, np.append(self.layer_start, np.inf)))
         layer = np.searchsorted(self.layer_start, coords, side="right") - 1
         return np.bincount(layer, minlength=self.model.n_layers)
 

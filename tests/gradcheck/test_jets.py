@@ -291,3 +291,17 @@ def test_the_last_hidden_layer_takes_z_jets_only_with_a_smooth_activation_of_its
     ]:
         model, params, X, Y, scales, _ = _case([3, 4, 3, 2], hidden, "softmax", bn=bn)
         assert KernelInputs(model, params, X, Y, 1e-7, scales).jettable == expected, hidden
+
+
+@pytest.mark.parametrize("depth", range(1, 9))
+def test_every_depth_from_1_to_8_is_the_long_double_difference(depth):
+    hidden = ["tanh", "sigmoid"] * 4
+    output = ("sigmoid", "softmax", "linear")[depth % 3]
+    dims = [3] + [4] * depth + [2]
+    model, params, X, Y, scales, spec = _case(dims, hidden[:depth], output, m=5, keep=0.8)
+    for eps in (1e-7, 1e-2):
+        got, path, ki = _kernel(model, params, X, Y, scales, eps)
+        ref = _ld_difference(spec, params, X, Y, scales, eps, np.arange(got.size))
+        tol = 1e-18 * 10 / eps + 1e-13 * np.max(np.abs(ref))
+        np.testing.assert_allclose(got, ref, rtol=0, atol=tol)
+        assert (path == 1).any()
