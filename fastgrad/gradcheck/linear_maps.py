@@ -39,7 +39,13 @@ def linear_maps(model, params, Zs, scales=None, layers=None, n_threads=1, net=No
     propagation otherwise.
 
     ``layers`` (0-based t, default every layer that can have maps) selects the
-    layers to build. Returns per-layer lists ``sens`` and ``radius`` (flat
+    layers to build. With ``net`` (the kernel's MLPNet of the same network)
+    they are built by the compiled kernel on ``n_threads`` threads
+    (``csrc/gradcheck/_maps.pxi``) with the same arithmetic: the same bits
+    as the NumPy code here whenever it takes all examples in one chunk of
+    LINEAR_MAP_BYTES (the kernel always does: the first update is one GEMM
+    over the examples). The bits do not depend on ``n_threads``.
+    Returns per-layer lists ``sens`` and ``radius`` (flat
     arrays, None where no map is stored) and the flag array ``fast``: 1 for
     a stored map, 2 for the last hidden layer, whose map is W[L] for every
     example and nothing to store (the kernel reads W[L]; radius ∞).
