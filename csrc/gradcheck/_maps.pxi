@@ -1,8 +1,9 @@
 # Included by _mlp_kernel.pyx: the exact linear maps of piecewise-linear
 # downstream layers (fastgrad/gradcheck/linear_maps.py describes them),
 # built in parallel with the same arithmetic as the NumPy reference there:
-#   τ = t+2:  C = W[t+2] for every example; the first update is ONE GEMM over
-#             the examples, (W[τ+1] ⊙ D_τ) stacked by example, times W[t+2];
+#   τ = t+2:  C = W[t+2] for every example; the first update is ONE GEMM per
+#             chunk of MAP_CHUNK examples, (W[τ+1] ⊙ D_τ) stacked by example,
+#             times W[t+2] (a fixed chunking: the bits do not depend on threads);
 #   τ > t+2:  C_i = W[τ+1]·(D_τ,i ⊙ C_i), one GEMM per example;
 #   radius[j, i] = min over τ, u of |Z_τ[u, i]| / |C_i[u, j]| (fmin: 0/0 skipped),
 # with D_τ = the slope on each side of 0 times the dropout scale.
@@ -57,17 +58,19 @@ cdef inline void _shrink(const Net *net, int tau, Py_ssize_t i, const double *C,
                 r[j] = q
 
 
-cdef void _first_update(const Net *net, int t, double *WD, double *out) noexcept nogil:
-    """out (m·n3 × n1) = (W[t+3] ⊙ D_{t+2}) stacked by example, times W[t+2]."""
+cdef void _first_update(const Net *net, int t, Py_ssize_t i0, Py_ssize_t ne, double *WD,
+                        double *out) noexcept nogil:
+    """out (ne·n3 × n1) = (W[t+3] ⊙ D_{t+2}) stacked over examples i0..i0+ne−1,
+    times W[t+2]: one GEMM per chunk of MAP_CHUNK examples."""
     cdef int tau = t + 2
-    cdef Py_ssize_t i, v, u, m = net.m, n1 = net.dims[t + 1], n2 = net.dims[tau]
+    cdef Py_ssize_t i, v, u, n1 = net.dims[t + 1], n2 = net.dims[tau]
     cdef Py_ssize_t n3 = net.dims[tau + 1]
     cdef const double *W = net.theta + net.wofs[tau]
-    for i in range(m):
+    for i in range(ne):
         for v in range(n3):
             for u in range(n2):
-                WD[(i * n3 + v) * n2 + u] = W[v * n2 + u] * _slope(net, tau, u, i)
-    _np_matmul(WD, net.theta + net.wofs[t + 1], out, m * n3, n1, n2)
+                WD[(i * n3 + v) * n2 + u] = W[v * n2 + u] * _slope(net, tau, u, i0 + i)
+    _np_matmul(WD, net.theta + net.wofs[t + 1], out, ne * n3, n1, n2)
 
 
 cdef void _example_map(const Net *net, int t, Py_ssize_t i, const double *C1, double *a,

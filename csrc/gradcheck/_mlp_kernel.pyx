@@ -118,6 +118,11 @@ include "nn/codes.pxi"
 cdef enum:
     CHUNK_SIZE = 8
 
+# Examples per first-update GEMM of the linear maps (_maps.pxi; MAP_CHUNK in
+# fastgrad/gradcheck/linear_maps.py): fixed, so the bits do not depend on threads.
+cdef enum:
+    MAP_CHUNK = 16
+
 # |d| above which deltas use the overflow-free forms (LARGE_DELTA in the
 # module docstring; _LARGE_DELTA in fastgrad/gradcheck.py). An enum, so the
 # C compiler sees a constant in the hot loops (a module-level double would be
@@ -1063,30 +1068,30 @@ cdef class MLPNet:
         self.tail_keep.append(arr)
         return &view[0]
 
-    def build_maps(self, layers, list sens, list radius, list first, list wd, int n_threads):
+    def build_maps(self, layers, list sens, list radius, int n_threads):
         """Fill the exact linear maps of hidden ``layers`` (0-based t ≤ L − 3,
         every later hidden layer piecewise linear): ``sens[t]``
         (dims[t+1]·m·n_L,) and ``radius[t]`` (dims[t+1]·m,), with the
-        arithmetic of ``linear_maps._layer_map`` (see _maps.pxi). ``first[t]``
-        (m·dims[t+3]·dims[t+1],) and ``wd[t]`` (m·dims[t+3]·dims[t+2],) are
-        scratch. The first update of each layer is one GEMM (layers in
-        parallel), then the examples run in parallel; the bits do not depend
-        on ``n_threads``."""
+        arithmetic of ``linear_maps._layer_map`` (see _maps.pxi). Each
+        (layer, chunk of MAP_CHUNK examples) is one task: its first update
+        (one GEMM), then its examples; the bits do not depend on
+        ``n_threads``."""
         cdef int L = self.net.L, t, tt
-        cdef Py_ssize_t m = self.net.m, q, nq, widest = 1, n1max = 1
+        cdef Py_ssize_t m = self.net.m, q, nq, ncs, widest = 1, n1max = 1, fmax = 1, wmax = 1
+        cdef Py_ssize_t i0, ne, i
         cdef Py_ssize_t[::1] lay = np.asarray(sorted(int(x) for x in layers), dtype=np.intp)
         cdef Py_ssize_t nl = lay.shape[0]
         cdef double **pS = <double **> calloc(L, sizeof(double *))
         cdef double **pR = <double **> calloc(L, sizeof(double *))
-        cdef double **pF = <double **> calloc(L, sizeof(double *))
-        cdef double **pW = <double **> calloc(L, sizeof(double *))
         cdef double *a
         cdef double *b
         cdef double *r
+        cdef double *F
+        cdef double *WD
         cdef int failed = 0
         cdef int *failed_ptr = &failed
-        if pS == NULL or pR == NULL or pF == NULL or pW == NULL:
-            free(pS); free(pR); free(pF); free(pW)
+        if pS == NULL or pR == NULL:
+            free(pS); free(pR)
             raise MemoryError()
         try:
             for q in range(nl):
@@ -1100,38 +1105,44 @@ cdef class MLPNet:
                         raise ValueError(f"layers: layer {t}'s downstream is not piecewise linear")
                 pS[t] = self._scratch_ptr(sens[t], self.dims[t + 1] * m * self.dims[L], "sens", t)
                 pR[t] = self._scratch_ptr(radius[t], self.dims[t + 1] * m, "radius", t)
-                pF[t] = self._scratch_ptr(first[t], m * self.dims[t + 3] * self.dims[t + 1],
-                                          "first", t)
-                pW[t] = self._scratch_ptr(wd[t], m * self.dims[t + 3] * self.dims[t + 2], "wd", t)
                 n1max = max(n1max, self.dims[t + 1])
+                fmax = max(fmax, MAP_CHUNK * self.dims[t + 3] * self.dims[t + 1])
+                wmax = max(wmax, MAP_CHUNK * self.dims[t + 3] * self.dims[t + 2])
                 for tt in range(t + 2, L + 1):
                     widest = max(widest, self.dims[tt])
             if nl == 0:
                 return
-            nq = nl * m
-            with nogil, parallel(num_threads=<int> max(1, min(<Py_ssize_t> n_threads, nl))):
-                for q in prange(nl, schedule="dynamic", chunksize=1):
-                    _first_update(&self.net, <int> lay[q], pW[lay[q]], pF[lay[q]])
+            ncs = (m + MAP_CHUNK - 1) // MAP_CHUNK
+            nq = nl * ncs
             with nogil, parallel(num_threads=<int> max(1, min(<Py_ssize_t> n_threads, nq))):
                 a = <double *> malloc(widest * n1max * sizeof(double))
                 b = <double *> malloc(widest * n1max * sizeof(double))
                 r = <double *> malloc(n1max * sizeof(double))
-                if a == NULL or b == NULL or r == NULL:
+                F = <double *> malloc(fmax * sizeof(double))
+                WD = <double *> malloc(wmax * sizeof(double))
+                if a == NULL or b == NULL or r == NULL or F == NULL or WD == NULL:
                     failed_ptr[0] = 1
-                for q in prange(nq, schedule="dynamic", chunksize=4):
+                # Tasks in layer order: the first layers have the most steps.
+                for q in prange(nq, schedule="dynamic", chunksize=1):
                     if failed_ptr[0]:
                         continue
-                    t = <int> lay[q // m]
-                    _example_map(&self.net, t, q % m,
-                                 pF[t] + (q % m) * self.net.dims[t + 3] * self.net.dims[t + 1],
-                                 a, b, r, pS[t], pR[t])
+                    t = <int> lay[q // ncs]
+                    i0 = (q % ncs) * MAP_CHUNK
+                    ne = min(<Py_ssize_t> MAP_CHUNK, m - i0)
+                    _first_update(&self.net, t, i0, ne, WD, F)
+                    for i in range(ne):
+                        _example_map(&self.net, t, i0 + i,
+                                     F + i * self.net.dims[t + 3] * self.net.dims[t + 1],
+                                     a, b, r, pS[t], pR[t])
                 free(a)
                 free(b)
                 free(r)
+                free(F)
+                free(WD)
             if failed:
                 raise MemoryError("could not allocate the scratch of the linear maps")
         finally:
-            free(pS); free(pR); free(pF); free(pW)
+            free(pS); free(pR)
 
     cdef double *_scratch_ptr(self, arr, Py_ssize_t n, str name, int t) except NULL:
         """The data of a writable float64 array of exactly n entries."""

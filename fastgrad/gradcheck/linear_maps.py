@@ -9,6 +9,9 @@ import numpy as np
 
 # Cap on the memory of one example chunk of the per-example Jacobians below.
 LINEAR_MAP_BYTES = 32 * 2**20
+# Examples per first-update GEMM (MAP_CHUNK in csrc/gradcheck/_mlp_kernel.pyx):
+# the compiled build chunks the same way, so both give the same bits.
+MAP_CHUNK = 16
 # |ΔA| must stay below this fraction of the distance to the nearest kink:
 # a margin so that rounding in the comparison can never hide a crossing.
 RADIUS_MARGIN = 0.5
@@ -42,9 +45,8 @@ def linear_maps(model, params, Zs, scales=None, layers=None, n_threads=1, net=No
     layers to build. With ``net`` (the kernel's MLPNet of the same network)
     they are built by the compiled kernel on ``n_threads`` threads
     (``csrc/gradcheck/_maps.pxi``) with the same arithmetic: the same bits
-    as the NumPy code here whenever it takes all examples in one chunk of
-    LINEAR_MAP_BYTES (the kernel always does: the first update is one GEMM
-    over the examples). The bits do not depend on ``n_threads``.
+    as the NumPy code here (both take the first update in one GEMM per
+    chunk of MAP_CHUNK examples). The bits do not depend on ``n_threads``.
     Returns per-layer lists ``sens`` and ``radius`` (flat
     arrays, None where no map is stored) and the flag array ``fast``: 1 for
     a stored map, 2 for the last hidden layer, whose map is W[L] for every
@@ -65,7 +67,7 @@ def linear_maps(model, params, Zs, scales=None, layers=None, n_threads=1, net=No
         sens_list[t], radius_list[t] = np.empty(n * m * nL), np.empty(n * m)
         fast[t] = 1
     if net is not None:
-        _compiled(net, model.layer_dims, m, layers, sens_list, radius_list, n_threads)
+        net.build_maps(layers, sens_list, radius_list, n_threads)
         return sens_list, radius_list, fast
     for t in layers:
         n = model.layer_dims[t + 1]
@@ -77,31 +79,17 @@ def linear_maps(model, params, Zs, scales=None, layers=None, n_threads=1, net=No
     return sens_list, radius_list, fast
 
 
-def _compiled(net, d, m, layers, sens_list, radius_list, n_threads):
-    """The compiled build, ``n_threads`` layers at a time (each layer's first
-    update is one GEMM; its temporaries are reused by the next group)."""
-    k = max(1, min(n_threads, len(layers)))
-    size_f = max((m * d[t + 3] * d[t + 1] for t in layers), default=1)
-    size_w = max((m * d[t + 3] * d[t + 2] for t in layers), default=1)
-    slots = [(np.empty(size_f), np.empty(size_w)) for _ in range(k)]
-    L = len(d) - 1
-    for g in range(0, len(layers), k):
-        group = layers[g : g + k]
-        first, wd = [None] * L, [None] * L
-        for (f, w), t in zip(slots, group):
-            first[t] = f[: m * d[t + 3] * d[t + 1]]
-            wd[t] = w[: m * d[t + 3] * d[t + 2]]
-        net.build_maps(group, sens_list, radius_list, first, wd, n_threads)
-
-
 def build_bytes(model, m, layers, n_threads=1):
-    """Bytes of the compiled build's temporaries for the maps of ``layers``."""
+    """Bytes of the compiled build's per-thread temporaries for ``layers``."""
     d = model.layer_dims
     layers = [t for t in layers if t <= model.n_layers - 3]
     if not layers:
         return 0
-    k = max(1, min(n_threads, len(layers)))
-    return k * 8 * max(m * d[t + 3] * (d[t + 1] + d[t + 2]) for t in layers)
+    per = max(
+        MAP_CHUNK * d[t + 3] * (d[t + 1] + d[t + 2]) + 3 * max(d[t + 1 :]) * d[t + 1]
+        for t in layers
+    )
+    return 8 * n_threads * per
 
 
 def _layer_map(model, params, Zs, scales, t, sens, radius):
@@ -109,7 +97,7 @@ def _layer_map(model, params, Zs, scales, t, sens, radius):
     L = model.n_layers
     n, m = radius.shape
     widest = max(model.layer_dims[t + 1 :])
-    chunk = max(1, int(LINEAR_MAP_BYTES // (8 * n * widest)))
+    chunk = max(1, min(MAP_CHUNK, int(LINEAR_MAP_BYTES // (8 * n * widest))))
     radius.fill(np.inf)
     for start in range(0, m, chunk):
         ex = slice(start, min(m, start + chunk))

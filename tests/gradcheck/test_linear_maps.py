@@ -44,7 +44,7 @@ def test_build_maps_refuses_a_smooth_downstream_by_name():
     X, Y = np.ones((3, 4)), np.ones((1, 4))
     net = KernelInputs(model, params, X, Y, 1e-7).net
     with pytest.raises(ValueError, match="layers"):
-        net.build_maps([0], [None] * 4, [None] * 4, [None] * 4, [None] * 4, 1)
+        net.build_maps([0], [None] * 4, [None] * 4, 1)
 
 
 def test_the_bn_tail_exists_only_for_a_piecewise_linear_normalized_last_hidden_layer():
