@@ -6,8 +6,12 @@ Run from the repository root (or with fastgrad installed)::
     python bench/gradcheck.py                 # every network, every tool
     python bench/gradcheck.py --quick         # the two small networks, 1 repeat
     python bench/gradcheck.py --networks course,mnist --no-torch --markdown
+    python bench/gradcheck.py --networks issue15 --tools inplace --blas-threads 1 \
+        --fastgrad-blas-threads 1 --no-torch --no-jax --markdown   # smooth/deep/BN rows
 
-Every tool checks the same network (ReLU hidden layers, sigmoid output,
+Every tool checks the same network (ReLU hidden layers, sigmoid output — or,
+for the ``issue15`` networks (VARIANTS), tanh/sigmoid hidden layers or batch
+norm, where only the in-place loop runs beside fastgrad —
 binary cross-entropy, ε = 1e-7, He-initialized from a fixed seed, X ~ N(0, 1),
 Y ∈ {0, 1}) and is compared with the analytic gradient of ``MLP.backward``:
 
