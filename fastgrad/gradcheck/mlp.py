@@ -45,10 +45,14 @@ class KernelInputs:
     """The unperturbed forward pass, handed once to the compiled kernel as a
     typed :class:`~fastgrad.gradcheck._mlp_kernel.MLPNet`.
 
-    The exact linear maps (:mod:`fastgrad.gradcheck.linear_maps`) are built
-    per call of :meth:`run`, only for the layers whose rows the requested
-    coordinates use often enough to pay for them, so a sampled or
-    directional check costs memory and time in proportion to what it checks.
+    The exact linear maps (:mod:`fastgrad.gradcheck.linear_maps`) and the
+    Taylor jets of smooth downstream layers (:mod:`fastgrad.gradcheck.jets`)
+    are built per call of :meth:`run`, only for the layers whose rows the
+    requested coordinates use often enough to pay for them (the
+    :class:`~fastgrad.gradcheck.jets.Plan`), so a sampled or directional
+    check costs memory and time in proportion to what it checks. A
+    batch-normalized, piecewise-linear last hidden layer gets its constants
+    once, here (``linear_maps.bn_tail``).
     """
 
     def __init__(self, model, params, X, Y, epsilon, scales=None):
