@@ -114,9 +114,11 @@ from fastgrad.nn._codes import Activation as _ACTIVATION_CODES, Output as _OUTPU
 include "nn/codes.pxi"
 
 # Coordinates handed to a thread at a time: small enough to balance the very
-# unequal cost of first-layer and last-layer coordinates.
+# unequal cost of first-layer and last-layer coordinates, and large enough
+# that two threads never write the same cache line of the outputs (the
+# one-byte kink flags of 8 coordinates shared a line: 64 of them fill one).
 cdef enum:
-    CHUNK_SIZE = 8
+    CHUNK_SIZE = 64
 
 # Examples per first-update GEMM of the linear maps (_maps.pxi; MAP_CHUNK in
 # fastgrad/gradcheck/linear_maps.py): fixed, so the bits do not depend on threads.
