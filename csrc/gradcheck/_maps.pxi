@@ -12,7 +12,7 @@
 cdef void _np_matmul(const double *A, const double *B, double *C, Py_ssize_t M, Py_ssize_t N,
                      Py_ssize_t K) noexcept nogil:
     """C (M×N) = A (M×K)·B (K×N), row-major, dispatched as NumPy's matmul
-    dispatches contiguous operands (so the bits are NumPy's): a product for
+    dispatches contiguous operands (the same BLAS routine for each shape): a product for
     K = 1, a dot for 1×1, a GEMV for one row or one column, else a GEMM."""
     cdef Py_ssize_t i, j
     cdef int n = <int> K, one = 1
@@ -59,17 +59,20 @@ cdef inline void _shrink(const Net *net, int tau, Py_ssize_t i, const double *C,
 
 
 cdef void _first_update(const Net *net, int t, Py_ssize_t i0, Py_ssize_t ne, double *WD,
-                        double *out) noexcept nogil:
+                        double *out, double *D) noexcept nogil:
     """out (ne·n3 × n1) = (W[t+3] ⊙ D_{t+2}) stacked over examples i0..i0+ne−1,
-    times W[t+2]: one GEMM per chunk of MAP_CHUNK examples."""
+    times W[t+2]: one GEMM per chunk of MAP_CHUNK examples. D: scratch of
+    n2 (one example's slopes)."""
     cdef int tau = t + 2
     cdef Py_ssize_t i, v, u, n1 = net.dims[t + 1], n2 = net.dims[tau]
     cdef Py_ssize_t n3 = net.dims[tau + 1]
     cdef const double *W = net.theta + net.wofs[tau]
     for i in range(ne):
+        for u in range(n2):
+            D[u] = _slope(net, tau, u, i0 + i)
         for v in range(n3):
             for u in range(n2):
-                WD[(i * n3 + v) * n2 + u] = W[v * n2 + u] * _slope(net, tau, u, i0 + i)
+                WD[(i * n3 + v) * n2 + u] = W[v * n2 + u] * D[u]
     _np_matmul(WD, net.theta + net.wofs[t + 1], out, ne * n3, n1, n2)
 
 
@@ -79,6 +82,7 @@ cdef void _example_map(const Net *net, int t, Py_ssize_t i, const double *C1, do
     first update (C1, n3 × n1); a and b hold widest·n1, r n1."""
     cdef int L = net.L, tau = t + 2
     cdef Py_ssize_t j, u, c, m = net.m, n1 = net.dims[t + 1], nL = net.dims[L], n
+    cdef double d
     cdef double *cur = a
     cdef double *nxt = b
     cdef double *tmp
@@ -92,8 +96,9 @@ cdef void _example_map(const Net *net, int t, Py_ssize_t i, const double *C1, do
         _shrink(net, tau, i, cur, n1, r)
         n = net.dims[tau]
         for u in range(n):
+            d = _slope(net, tau, u, i)
             for j in range(n1):
-                cur[u * n1 + j] = _slope(net, tau, u, i) * cur[u * n1 + j]
+                cur[u * n1 + j] = d * cur[u * n1 + j]
         _np_matmul(net.theta + net.wofs[tau], cur, nxt, net.dims[tau + 1], n1, n)
         tmp = cur
         cur = nxt

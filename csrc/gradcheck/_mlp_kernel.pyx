@@ -95,7 +95,8 @@ of 2) the output moves by two more GEMVs: three 2-column GEMMs per coordinate
 instead of a propagation. Otherwise the coordinate is propagated exactly.
 
 The exact linear maps (_maps.pxi) are built here too, in parallel, with the
-arithmetic (and NumPy's matmul dispatch) of fastgrad/gradcheck/linear_maps.py.
+arithmetic (and NumPy's matmul dispatch) of fastgrad/gradcheck/linear_maps.py
+(the same bits wherever SciPy's BLAS rounds a GEMM as NumPy's does).
 
 Each coordinate writes only its own output slot, and its arithmetic does not
 depend on which thread runs it, so every thread count gives the same bits.
@@ -1131,7 +1132,7 @@ cdef class MLPNet:
                     t = <int> lay[q // ncs]
                     i0 = (q % ncs) * MAP_CHUNK
                     ne = min(<Py_ssize_t> MAP_CHUNK, m - i0)
-                    _first_update(&self.net, t, i0, ne, WD, F)
+                    _first_update(&self.net, t, i0, ne, WD, F, a)
                     for i in range(ne):
                         _example_map(&self.net, t, i0 + i,
                                      F + i * self.net.dims[t + 3] * self.net.dims[t + 1],

@@ -44,9 +44,11 @@ def linear_maps(model, params, Zs, scales=None, layers=None, n_threads=1, net=No
     ``layers`` (0-based t, default every layer that can have maps) selects the
     layers to build. With ``net`` (the kernel's MLPNet of the same network)
     they are built by the compiled kernel on ``n_threads`` threads
-    (``csrc/gradcheck/_maps.pxi``) with the same arithmetic: the same bits
-    as the NumPy code here (both take the first update in one GEMM per
-    chunk of MAP_CHUNK examples). The bits do not depend on ``n_threads``.
+    (``csrc/gradcheck/_maps.pxi``) with the same arithmetic as the NumPy
+    code here (both take the first update in one GEMM per chunk of
+    MAP_CHUNK examples and dispatch products as NumPy's matmul does); the
+    bits agree wherever SciPy's BLAS, which the kernel calls, rounds a GEMM
+    as NumPy's does. The bits do not depend on ``n_threads``.
     Returns per-layer lists ``sens`` and ``radius`` (flat
     arrays, None where no map is stored) and the flag array ``fast``: 1 for
     a stored map, 2 for the last hidden layer, whose map is W[L] for every
