@@ -177,23 +177,31 @@ class KernelInputs:
         # The jets' build parallelizes over units, not coordinates.
         jet_units = sum(int(self.dims[t + 1]) for t in plan.jets)
         n_threads = max(1, min(n_threads, max(K * self.m // WORK_PER_THREAD, jet_units)))
+        bar = _progress.Progress(K, progress, desc)
+        try:
+            self._build(plan, n_threads)
+            _run_in_pieces(self.net, coords, numerical, kinks, flops, n_threads, bar)
+        finally:
+            bar.close()
+        return numerical, kinks.astype(bool), int(flops.sum())
+
+    def _build(self, plan, n_threads):
+        """Install the maps and jets of ``plan``; kept for the next run with
+        the same plan (a shard after a shard: built once)."""
+        if plan == getattr(self, "_built", None):
+            return
+        self._built = None  # an interrupted build is not reused
         check_memory(*self.memory_estimate(plan, n_threads))
         self.net.set_linear_maps(
             *linear_maps(
                 self.model, self.params, self.cache.Z, self.scales, plan.maps, n_threads, self.net
             )
         )
-        n_units = self.net.prepare_jets(
-            plan.jets, plan.orders, [jets.jet_qmax(K) for K in plan.orders]
-        )
-        bar = _progress.Progress(K, progress, desc)
-        try:
-            _build_in_pieces(self.net.build_jets, n_units, n_threads)
-            self.net.activate_jets()
-            _run_in_pieces(self.net, coords, numerical, kinks, flops, n_threads, bar)
-        finally:
-            bar.close()
-        return numerical, kinks.astype(bool), int(flops.sum())
+        qmax = [jets.jet_qmax(k) for k in plan.orders]
+        n_units = self.net.prepare_jets(plan.jets, plan.orders, qmax)
+        _build_in_pieces(self.net.build_jets, n_units, n_threads)
+        self.net.activate_jets()
+        self._built = plan
 
 
 def _build_in_pieces(build, n, n_threads):

@@ -305,3 +305,20 @@ def test_every_depth_from_1_to_8_is_the_long_double_difference(depth):
         tol = 1e-18 * 10 / eps + 1e-13 * np.max(np.abs(ref))
         np.testing.assert_allclose(got, ref, rtol=0, atol=tol)
         assert (path == 1).any()
+
+
+def test_a_second_run_with_the_same_plan_reuses_the_build_and_its_bits():
+    model, params, X, Y, scales, _ = _case([4, 6, 5, 1], "tanh", "sigmoid", m=20)
+    ki = KernelInputs(model, params, X, Y, 1e-7, scales)
+    coords = np.arange(sum(v.size for v in params.values()))
+    plan = ki.plan(coords)
+    first = ki.run(coords[:40], 1, False, "", plan=plan)[0]
+    built = ki.net.jet_arrays(0)
+    second = ki.run(coords[40:], 2, False, "", plan=plan)[0]
+    again = ki.net.jet_arrays(0)
+    assert np.array_equal(built[0], again[0])
+    whole = ki.run(coords, 1, False, "", plan=jets.Plan(maps=plan.maps))[0]  # rebuilt: no jets
+    assert ki.net.jet_arrays(0) is None
+    both = np.concatenate([first, second])
+    np.testing.assert_allclose(both, whole, rtol=1e-13, atol=1e-17)
+    assert np.array_equal(both, ki.run(coords, 2, False, "", plan=plan)[0])
