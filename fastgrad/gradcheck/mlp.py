@@ -207,7 +207,7 @@ class KernelInputs:
 def _build_in_pieces(build, n, n_threads):
     """``build(start, stop, n_threads)`` over ``0:n`` in pieces of about
     PIECE_SECONDS (each one nogil region), so Ctrl-C is seen in between."""
-    piece, s = 2 * n_threads, 0
+    piece, s = 8 * n_threads, 0
     while s < n:
         e = min(n, s + piece)
         t_piece = time.perf_counter()
