@@ -125,6 +125,7 @@ CASES = [
     ([2] + [3] * 8 + [1], "tanh", "sigmoid", {}),
     ([3, 4, 3, 2], "tanh", "linear", {"keep": 0.6}),
     ([3, 4, 3, 1], ["relu", "tanh"], "sigmoid", {}),
+    ([3, 4, 3, 2], ["linear", "tanh"], "softmax", {"keep": 0.8}),
     ([3, 4, 3, 2], "tanh", "softmax", {"bn": (1,)}),
     ([3, 4, 3, 3, 1], "sigmoid", "sigmoid", {"bn": (1, 3), "l2": 0.1}),
 ]
