@@ -5,7 +5,8 @@ that". Nothing here imports torch or jax at module level: the torch and jax
 wrappers import them when called, so the NumPy parts (and the test that checks
 them, ``tests/e2e/test_bench_baselines.py``) need neither.
 
-Every network is LINEAR→RELU→…→LINEAR→SIGMOID with the binary cross-entropy
+Every network is LINEAR→RELU→…→LINEAR→SIGMOID (or tanh / sigmoid hidden
+layers, or batch norm on some, for the in-place loop) with the binary cross-entropy
 cost ``J = 1/m · Σ (softplus(z) − y·z)`` (the course's
 ``−1/m Σ (y log a + (1−y) log(1−a))`` in the course loop), no L2 term, in the
 course's layout: ``X`` is ``(n_x, m)``, ``W[l]`` is ``(n_l, n_{l-1})``,
@@ -45,14 +46,17 @@ def course_example():
     return MLP(COURSE_LAYER_DIMS), drawn, X, Y
 
 
-def random_case(layer_dims, m, seed=0):
-    """He-initialized ``(model, params, X, Y)`` with X ~ N(0, 1), Y ∈ {0, 1}.
+def random_case(layer_dims, m, seed=0, hidden="relu", batchnorm=()):
+    """``(model, params, X, Y)`` with X ~ N(0, 1), Y ∈ {0, 1}.
 
-    The parameters come from ``MLP.init_params("he", seed=seed)`` (biases are
-    zero); ``X`` and ``Y`` from ``default_rng(seed + 1)``.
+    The parameters come from ``MLP.init_params(init, seed=seed)`` (biases are
+    zero; γ = 1, β = 0 on the ``batchnorm`` layers), He-initialized for ReLU
+    hidden layers and Xavier for tanh and sigmoid (each one's recommended
+    scheme); ``X`` and ``Y`` from ``default_rng(seed + 1)``.
     """
-    model = MLP(layer_dims)
-    params = model.init_params("he", seed=seed)
+    model = MLP(layer_dims, hidden=hidden, batchnorm=list(batchnorm))
+    init = "he" if hidden in ("relu", "leaky_relu") else "xavier"
+    params = model.init_params(init, seed=seed)
     rng = np.random.default_rng(seed + 1)
     X = rng.standard_normal((layer_dims[0], m))
     Y = rng.integers(0, 2, size=(layer_dims[-1], m)).astype(np.float64)
@@ -140,27 +144,57 @@ class InPlaceCost:
     into ``theta``: writing ``theta[i]`` changes the network it evaluates.
 
     The forward pass is fully vectorized with no allocation per layer
-    (``matmul(out=)``, in-place bias add and ReLU) and the stable logit BCE
+    (``matmul(out=)``, in-place bias add, activation — ReLU, tanh or
+    sigmoid — and batch norm with batch statistics) and the stable logit BCE
     ``Σ (logaddexp(0, z) − y·z) / m``.
     """
 
     def __init__(self, model, theta, like, X, Y):
         self.X, self.Y, self.m = X, Y, X.shape[1]
         self.L = model.n_layers
+        self.eps = model.bn_epsilon
         views = vector_to_params(theta, like)
-        self.layers = [(views[f"W{l}"], views[f"b{l}"]) for l in range(1, self.L + 1)]
+        self.layers = [
+            (views[f"W{l}"], views[f"gamma{l}"], views[f"beta{l}"]) if l in model.batchnorm
+            else (views[f"W{l}"], views[f"b{l}"])
+            for l in range(1, self.L + 1)
+        ]
+        self.acts = [a.name for a in model.activations]
         self.buffers = [np.empty((n, self.m)) for n in model.layer_dims[1:]]
+        self.stat = [np.empty((n, 1)) for n in model.layer_dims[1:]]
 
     def __call__(self):
         A = self.X
-        for l, ((W, b), Z) in enumerate(zip(self.layers, self.buffers), start=1):
-            np.matmul(W, A, out=Z)
-            Z += b
+        for l, (p, Z, s) in enumerate(zip(self.layers, self.buffers, self.stat), start=1):
+            np.matmul(p[0], A, out=Z)
+            if len(p) == 3:  # batch norm: γ·(U − μ)/sqrt(σ² + ε) + β
+                np.mean(Z, axis=1, keepdims=True, out=s)
+                Z -= s
+                np.sqrt(np.mean(Z * Z, axis=1, keepdims=True) + self.eps, out=s)
+                Z /= s
+                Z *= p[1]
+                Z += p[2]
+            else:
+                Z += p[1]
             if l < self.L:
-                np.maximum(Z, 0.0, out=Z)
+                _activate(self.acts[l - 1], Z)
             A = Z
         z = A
         return float(np.sum(np.logaddexp(0.0, z) - self.Y * z) / self.m)
+
+
+def _activate(name, Z):
+    """The hidden activation, in place."""
+    if name == "relu":
+        np.maximum(Z, 0.0, out=Z)
+    elif name == "tanh":
+        np.tanh(Z, out=Z)
+    elif name == "sigmoid":
+        from scipy.special import expit
+
+        expit(Z, out=Z)
+    else:
+        raise ValueError(f"the in-place loop has no {name!r} activation")
 
 
 def inplace_loop(model, params, X, Y, epsilon=EPSILON, indices=None):

@@ -6,8 +6,12 @@ Run from the repository root (or with fastgrad installed)::
     python bench/gradcheck.py                 # every network, every tool
     python bench/gradcheck.py --quick         # the two small networks, 1 repeat
     python bench/gradcheck.py --networks course,mnist --no-torch --markdown
+    python bench/gradcheck.py --networks issue15 --tools inplace --blas-threads 1 \
+        --fastgrad-blas-threads 1 --no-torch --no-jax --markdown   # smooth/deep/BN rows
 
-Every tool checks the same network (ReLU hidden layers, sigmoid output,
+Every tool checks the same network (ReLU hidden layers, sigmoid output — or,
+for the ``issue15`` networks (VARIANTS), tanh/sigmoid hidden layers or batch
+norm, where only the in-place loop runs beside fastgrad —
 binary cross-entropy, ε = 1e-7, He-initialized from a fixed seed, X ~ N(0, 1),
 Y ∈ {0, 1}) and is compared with the analytic gradient of ``MLP.backward``:
 
@@ -70,6 +74,20 @@ NETWORKS = {
     "medium": ((64, 128, 64, 1), 256),
     "mnist": ((784, 128, 64, 1), 64),
 }
+# Smooth, deep and batch-normalized networks (issue 15): name: (layer_dims, m,
+# hidden, batch-normalized layers). Xavier-initialized for tanh and sigmoid.
+# Only the in-place NumPy loop runs beside fastgrad here (the course's loop is
+# ReLU-only; --tools selects the others where they apply).
+VARIANTS = {
+    "mnist-tanh": ((784, 128, 64, 1), 64, "tanh", ()),
+    "mnist-sigmoid": ((784, 128, 64, 1), 64, "sigmoid", ()),
+    "medium-tanh": ((64, 128, 64, 1), 256, "tanh", ()),
+    "deep-tanh": ((64,) * 10 + (1,), 128, "tanh", ()),
+    "deep-relu": ((64,) * 10 + (1,), 128, "relu", ()),
+    "mnist-relu-bn": ((784, 128, 64, 1), 64, "relu", (1, 2)),
+    "cifar-tanh": ((3072, 1024, 512, 10), 64, "tanh", ()),
+}
+ISSUE15 = tuple(VARIANTS)
 QUICK_NETWORKS = ("course", "small")
 
 
@@ -102,8 +120,18 @@ class Case:
     @property
     def label(self):
         dims = ",".join(str(d) for d in self.model.layer_dims)
+        if len(set(self.model.layer_dims[1:-1])) == 1 and len(self.model.layer_dims) > 6:
+            dims = f"{self.model.layer_dims[1]}]×{len(self.model.layer_dims) - 2}+[{dims.split(',')[-1]}"
         prefix = "course " if self.name == "course" else ""
-        return f"{prefix}[{dims}] m={self.m}"
+        acts = {a.name for a in self.model.activations}
+        kind = "" if acts == {"relu"} and not self.model.batchnorm else f" {'/'.join(sorted(acts))}"
+        if self.model.batchnorm:
+            kind += " + BN on " + ",".join(str(l) for l in sorted(self.model.batchnorm))
+        return f"{prefix}[{dims}]{kind} m={self.m}"
+
+    @property
+    def relu_only(self):
+        return all(a.name == "relu" for a in self.model.activations) and not self.model.batchnorm
 
     def block_sizes(self):
         return [int(np.prod(s)) for s in self.model.param_shapes().values()]
@@ -113,6 +141,10 @@ def make_case(name):
     if name == "course":
         model, params, X, Y = B.course_example()
         return Case(name, model, params, X, Y)
+    if name in VARIANTS:
+        dims, m, hidden, bn = VARIANTS[name]
+        model, params, X, Y = B.random_case(dims, m, seed=SEED, hidden=hidden, batchnorm=bn)
+        return Case(name, model, params, X, Y)
     if name in NETWORKS:
         dims, m = NETWORKS[name]
     else:  # "D0-D1-...-DL@m"
@@ -120,7 +152,8 @@ def make_case(name):
             dims_text, m_text = name.split("@")
             dims, m = tuple(int(d) for d in dims_text.split("-")), int(m_text)
         except ValueError:
-            raise SystemExit(f"unknown network {name!r}: use one of {', '.join(NETWORKS)} "
+            raise SystemExit(f"unknown network {name!r}: use one of "
+                             f"{', '.join(list(NETWORKS) + list(VARIANTS))}, 'issue15', "
                              "or a spec like 20-50-50-1@128") from None
     model, params, X, Y = B.random_case(dims, m, seed=SEED)
     return Case(name, model, params, X, Y)
@@ -596,6 +629,7 @@ def environment(args, have_torch, have_jax):
         lines.append("fastgrad OpenMP: compiled helpers not built")
     lines.append(f"ε = {EPSILON:g}, budget {args.budget:g} s per tool, repeat {args.repeat}, "
                  f"seed {SEED}, baseline BLAS threads: {args.blas_threads or 'default'}, "
+                 f"fastgrad BLAS threads: {args.fastgrad_blas_threads or 'default'}, "
                  f"torch threads: {args.torch_threads if have_torch else '—'}")
     return lines
 
@@ -623,11 +657,18 @@ def parse_args(argv=None):
                    help="BLAS threads for the NumPy/SciPy baselines (default: the "
                         "library's own, as a user gets; needs threadpoolctl)")
     p.add_argument("--no-jax", action="store_true", help="skip jax.test_util.check_grads")
+    p.add_argument("--tools", default=None,
+                   help="comma-separated subset of course,inplace,scipy,torch,jax "
+                        "(default: all; on non-ReLU or batch-norm networks only inplace)")
+    p.add_argument("--fastgrad-blas-threads", type=int, default=None,
+                   help="BLAS threads under fastgrad's own calls too (its kernel's GEMMs "
+                        "and the NumPy set-up); default: the library's own")
     p.add_argument("--markdown", action="store_true", help="print markdown tables")
     p.add_argument("--_memory", metavar="NAME", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.networks is None:
         args.networks = ",".join(QUICK_NETWORKS if args.quick else NETWORKS)
+    args.networks = args.networks.replace("issue15", ",".join(ISSUE15))
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
     if args.budget is None:
@@ -680,18 +721,23 @@ def main(argv=None):
         case = make_case(name.strip())
         cases.append(case)
         progress(f"{case.label}: P = {case.P}")
-        fg_rows, summary = measure_fastgrad(case, args)
+        with blas_limit(args.fastgrad_blas_threads):
+            fg_rows, summary = measure_fastgrad(case, args)
         rows += fg_rows
         if summary:
             summaries.append(summary)
         t_fast = summary["tN"] if summary else None
 
-        tools = [CourseLoop, InPlaceLoop, ScipyCheckGrad]
+        tools = [("course", CourseLoop), ("inplace", InPlaceLoop), ("scipy", ScipyCheckGrad)]
         if have_torch:
-            tools += [lambda c: TorchGradcheck(c, fast_mode=False),
-                      lambda c: TorchGradcheck(c, fast_mode=True)]
+            tools += [("torch", lambda c: TorchGradcheck(c, fast_mode=False)),
+                      ("torch", lambda c: TorchGradcheck(c, fast_mode=True))]
         if have_jax:
-            tools.append(JaxCheckGrads)
+            tools.append(("jax", JaxCheckGrads))
+        wanted = (args.tools.split(",") if args.tools
+                  else None if case.relu_only else ["inplace"])
+        tools = [make for key, make in tools
+                 if (wanted is None or key in wanted) and (key != "course" or case.relu_only)]
         for make in tools:
             tool = make(case)
             progress(f"  {tool.name} ...")

@@ -42,8 +42,8 @@ example; it is formed without cancellation as
       ΔZ = γ·(Δc/σ' − c·Δσ²/(σ·σ'·(σ + σ')))          with c = U − μ,
 where every term is itself O(ε). A γ coordinate moves the row by ±ε·Zn, a β
 coordinate by ±ε. Below a batch-normalized layer every example is carried
-(the batch statistics tie them together) and the exact linear maps are not
-used.
+(the batch statistics tie them together) and the exact linear maps and the
+jets are not used (but see the batch-normalized tail below).
 
 Large steps: when |d| > LARGE_DELTA (= 1; an ε·activation that large, e.g.
 raw timestamps as features) expm1(d) can overflow and log1p(σ·expm1(d)) can
@@ -63,13 +63,48 @@ A coordinate whose perturbation moves a relu / leaky-relu pre-activation
 across 0 (or off exactly 0) is flagged as a kink: the finite difference
 there is not the derivative.
 
+Taylor jets (_jets.pxi) of a smooth downstream network: when every hidden
+layer after row j's layer t+1 is tanh, sigmoid or linear and none is batch
+normalized, the change of example i's loss is an analytic function ψ_{j,i}(a)
+of the change a of A[t+1][j, i] alone. One pass of truncated Taylor
+arithmetic of order K per unit (K·m columns through each later layer: one
+GEMM per layer, the tanh/sigmoid recurrences n·y_n = Σ k·z_k·w_{n−k} with
+w = 1 − y² or y − y², the loss through softplus, log-sum-exp or the square)
+gives c_1..c_K[j, i], shared by the n_t + 1 coordinates of the unit. Then
+      ψ(a⁺) − ψ(a⁻) = (a⁺ − a⁻)·Σ_n c_n·Σ_{k<n} a⁺^k·a⁻^(n−1−k)
+(all orders: a⁻ ≠ −a⁺ in general), with a± the exact activation changes of
+row j above: still the two-sided difference at ε, never J(θ+) − J(θ−) of
+two totals, O(m·K) per coordinate.
+  Remainder and fallback: G[j, i] = max_{2≤n≤K} (|c_n|/C)^(1/(n−1)), C the
+example's |c_1| floored at the unit's mean |c_1|, estimates the growth of
+the coefficients (≈ 1/radius). If the coefficients beyond K keep that growth
+with a factor 2 of margin (|c_n| ≤ C·(2G)^(n−1)), the neglected tail of an
+example is ≤ C·|a|·q^K/(1 − q) with q = 2·G·max(|a⁺|, |a⁻|); the series is
+used for an example only when q ≤ qmax = min(1/2, 2^(−56/K)), i.e. a tail
+≤ 2^−55·C·|a|, below the rounding of the example's first term. Any other
+example is propagated exactly as below (bits independent of the others).
+The plan (fastgrad/gradcheck/jets.py) picks K ≥ 3 from ε·max|A| and builds
+jets only for layers with at least K coordinates per unit.
+
+Batch norm on the last hidden layer below row j (_bn_tail.pxi): row r moves
+by the rank-1 change w_r·d (d = ΔA[t+1][j, :]), so its BN output change is
+α_r·(d − mean d) + β_r·(U_r − μ_r) with α_r, β_r from ⟨U_r − μ_r, d − mean d⟩
+and ‖d − mean d‖² (the formula above, every term O(ε)); with a piecewise-
+linear activation and no kink within reach (checked per row with a margin
+of 2) the output moves by two more GEMVs: three 2-column GEMMs per coordinate
+instead of a propagation. Otherwise the coordinate is propagated exactly.
+
+The exact linear maps (_maps.pxi) are built here too, in parallel, with the
+arithmetic (and NumPy's matmul dispatch) of fastgrad/gradcheck/linear_maps.py
+(the same bits wherever SciPy's BLAS rounds a GEMM as NumPy's does).
+
 Each coordinate writes only its own output slot, and its arithmetic does not
 depend on which thread runs it, so every thread count gives the same bits.
 """
 from cython.parallel cimport parallel, prange
 from libc.math cimport INFINITY, exp, expm1, fabs, log, log1p, sqrt, tanh
 from libc.stdlib cimport calloc, free, malloc
-from scipy.linalg.cython_blas cimport dgemm
+from scipy.linalg.cython_blas cimport ddot, dgemm, dgemv
 
 import numpy as np
 
@@ -80,9 +115,16 @@ from fastgrad.nn._codes import Activation as _ACTIVATION_CODES, Output as _OUTPU
 include "nn/codes.pxi"
 
 # Coordinates handed to a thread at a time: small enough to balance the very
-# unequal cost of first-layer and last-layer coordinates.
+# unequal cost of first-layer and last-layer coordinates, and large enough
+# that two threads never write the same cache line of the outputs (the
+# one-byte kink flags of 8 coordinates shared a line: 64 of them fill one).
 cdef enum:
-    CHUNK_SIZE = 8
+    CHUNK_SIZE = 64
+
+# Examples per first-update GEMM of the linear maps (_maps.pxi; MAP_CHUNK in
+# fastgrad/gradcheck/linear_maps.py): fixed, so the bits do not depend on threads.
+cdef enum:
+    MAP_CHUNK = 16
 
 # |d| above which deltas use the overflow-free forms (LARGE_DELTA in the
 # module docstring; _LARGE_DELTA in fastgrad/gradcheck.py). An enum, so the
@@ -118,6 +160,16 @@ cdef struct Net:
     const double **sens       # (L,) per hidden layer t: (dims[t+1], m, dims[L]) output
                               #      sensitivity ∂Z[L]/∂A[t+1][j, i], or NULL
     const double **radius     # (L,) per hidden layer t: (dims[t+1], m) largest safe |ΔA|
+    int *jet_order            # (L,) K of the Taylor jets of hidden layer t (0: none)
+    int *jet_mode             # (L,) 1: Z-jets (in the pre-activation change), 0: A-jets
+    double *jet_qmax          # (L,) largest accepted q = 2·G·|a| (see _jets.pxi)
+    const double **jet        # (L,) per hidden layer t: (dims[t+1], m, K) coefficients of ψ, or NULL
+    const double **jet_grow   # (L,) per hidden layer t: (dims[t+1], m) their growth G
+    const double *tail_s      # batch-normalized last hidden layer (_bn_tail.pxi), or NULL:
+                              #   (n, m) slope × dropout scale of its activation
+    const double *tail_sc     #   (n, m) the same times U − μ
+    const double *tail_zinv   #   (n,) 1 / min_i |Z_ri|
+    const double *tail_cz     #   (n,) max_i |c_ri| / |Z_ri|
 
 
 cdef struct Scratch:
@@ -128,6 +180,7 @@ cdef struct Scratch:
     double *dA                # (nd, 2m) activation deltas, changed rows only
     double *Wg                # (nwg,) gathered columns of the next W
     Py_ssize_t *R             # (nd,) rows (units) whose activation changed
+    double *bt                # (6m + 10·nd,) the batch-normalized tail's vectors
     # nd = widest layer after the first (only layers 2..L are ever held
     # whole), nwg = largest dims[l]·dims[l+1] for l ≥ 2 (the W gathered by a
     # propagation from layer l); see _scratch_sizes.
@@ -444,6 +497,11 @@ cdef double _fast_output(const Net *net, int t, Py_ssize_t j, Scratch *sc,
     return total
 
 
+include "_jets.pxi"
+include "_bn_tail.pxi"
+include "_maps.pxi"
+
+
 cdef struct Coord:
     int t                     # 0-based weight layer: the coordinate is in layer t+1
     int kind                  # 0 weight, 1 bias or beta, 2 gamma
@@ -662,7 +720,7 @@ cdef double _propagate(const Net *net, Scratch *sc, const Coord *c, Py_ssize_t n
 
 
 cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
-                        long long *flops) noexcept nogil:
+                        long long *flops, unsigned char *jetted) noexcept nogil:
     """(J(θ + ε e_p) − J(θ − ε e_p)) / 2ε for one coordinate p.
 
     The steps: locate p; the perturbed row's ΔZ; then either the output
@@ -674,7 +732,32 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
     cdef Py_ssize_t ns
     cdef double total = 0.0
     cdef long long fl = 0
+    cdef Py_ssize_t nf = 0, i
     _locate(net, p, &c)
+    if c.t < net.L - 1 and net.jet[c.t] != NULL and net.jet_mode[c.t]:
+        fl += 6 * net.m
+        if _jet_output_z(net, &c, sc, &total):
+            if jetted != NULL:
+                jetted[0] = 1
+        else:  # examples outside the series' radius: propagated exactly
+            fl += _row_delta(net, sc, &c)
+            ns = _hidden_row(net, sc, &c, kink)
+            nf = 0
+            for i in range(ns):
+                if sc.bt[sc.S[i]] != 0.0:
+                    sc.S[nf] = sc.S[i]
+                    sc.da[nf] = sc.da[i]
+                    sc.da[net.m + nf] = sc.da[net.m + i]
+                    nf += 1
+            if nf > 0:
+                total += _propagate(net, sc, &c, nf, kink, &fl)
+            if jetted != NULL:
+                jetted[0] = 2
+        flops[0] = fl
+        total = total / net.m / (2.0 * net.eps)
+        if c.kind == 0 and net.l2 != 0.0:
+            total += net.l2 * c.w / net.m
+        return total
     fl += _row_delta(net, sc, &c)
     if c.t == net.L - 1:
         total = _output_row(net, sc, &c)
@@ -688,6 +771,17 @@ cdef double _coordinate(const Net *net, Scratch *sc, Py_ssize_t p, int *kink,
             # row j is exactly linear, ΔZ[L][:, i] = sens[j, i, :]·ΔA[j, i].
             total = _fast_output(net, c.t, c.j, sc, ns)
             fl += 4 * net.dims[net.L] * ns + 8 * net.dims[net.L] * ns
+        elif (ns > 0 and net.tail_s != NULL and c.t == net.L - 3
+              and _bn_tail(net, sc, &c, &total, &fl)):
+            if jetted != NULL:
+                jetted[0] = 3
+        elif ns > 0 and net.jet[c.t] != NULL:
+            total = _jet_output(net, c.t, c.j, sc, ns, &nf)
+            fl += 4 * net.jet_order[c.t] * ns
+            if nf > 0:  # examples outside the series' accepted radius: exact
+                total += _propagate(net, sc, &c, nf, kink, &fl)
+            if jetted != NULL:
+                jetted[0] = 1 if nf == 0 else 2
         elif ns > 0:
             total = _propagate(net, sc, &c, ns, kink, &fl)
     flops[0] = fl
@@ -723,8 +817,9 @@ cdef int _alloc_scratch(Scratch *sc, Py_ssize_t m, Py_ssize_t nd, Py_ssize_t nwg
     sc.dA = <double *> malloc(2 * m * nd * sizeof(double))
     sc.Wg = <double *> malloc(nwg * sizeof(double))
     sc.R = <Py_ssize_t *> malloc(nd * sizeof(Py_ssize_t))
+    sc.bt = <double *> malloc((6 * m + 10 * nd) * sizeof(double))
     return (sc.dz != NULL and sc.da != NULL and sc.S != NULL and sc.D != NULL
-            and sc.dA != NULL and sc.Wg != NULL and sc.R != NULL)
+            and sc.dA != NULL and sc.Wg != NULL and sc.R != NULL and sc.bt != NULL)
 
 
 cdef void _free_scratch(Scratch *sc) noexcept nogil:
@@ -735,6 +830,7 @@ cdef void _free_scratch(Scratch *sc) noexcept nogil:
     free(sc.dA)
     free(sc.Wg)
     free(sc.R)
+    free(sc.bt)
 
 
 cdef void _free_net(Net *net) noexcept nogil:
@@ -743,6 +839,8 @@ cdef void _free_net(Net *net) noexcept nogil:
     free(<void *> net.Z); free(<void *> net.A); free(<void *> net.G); free(<void *> net.scale)
     free(<void *> net.dG)
     free(<void *> net.sens); free(<void *> net.radius)
+    free(<void *> net.jet); free(<void *> net.jet_grow); free(net.jet_order); free(net.jet_qmax)
+    free(net.jet_mode)
 
 
 cdef class MLPNet:
@@ -787,6 +885,9 @@ cdef class MLPNet:
     cdef Py_ssize_t[::1] dims
     cdef list keep
     cdef list map_keep
+    cdef list jet_keep
+    cdef object jet_units
+    cdef list tail_keep
 
     def __cinit__(self):
         self.net.dims = NULL
@@ -804,6 +905,12 @@ cdef class MLPNet:
         self.net.scale = NULL
         self.net.sens = NULL
         self.net.radius = NULL
+        self.net.jet = NULL
+        self.net.jet_grow = NULL
+        self.net.jet_order = NULL
+        self.net.jet_qmax = NULL
+        self.net.jet_mode = NULL
+        self.net.tail_s = NULL
 
     def __dealloc__(self):
         _free_net(&self.net)
@@ -831,6 +938,7 @@ cdef class MLPNet:
         self.dims = d
         self.keep = []
         self.map_keep = []
+        self.jet_keep = []
         m = np.asarray(ysum).shape[0]
         self.net.L = L
         self.net.m = m
@@ -881,11 +989,19 @@ cdef class MLPNet:
         self.net.scale = <const double **> calloc(L, sizeof(double *))
         self.net.sens = <const double **> calloc(L, sizeof(double *))
         self.net.radius = <const double **> calloc(L, sizeof(double *))
+        self.net.jet = <const double **> calloc(L, sizeof(double *))
+        self.net.jet_grow = <const double **> calloc(L, sizeof(double *))
+        self.net.jet_order = <int *> calloc(L, sizeof(int))
+        self.net.jet_mode = <int *> calloc(L, sizeof(int))
+        self.net.jet_qmax = <double *> calloc(L, sizeof(double))
         if (self.net.dims == NULL or self.net.act == NULL or self.net.wofs == NULL
                 or self.net.bofs == NULL or self.net.bn == NULL or self.net.Z == NULL
                 or self.net.A == NULL or self.net.G == NULL or self.net.dG == NULL
                 or self.net.ucen == NULL or self.net.zn == NULL or self.net.sd == NULL
-                or self.net.scale == NULL or self.net.sens == NULL or self.net.radius == NULL):
+                or self.net.scale == NULL or self.net.sens == NULL or self.net.radius == NULL
+                or self.net.jet == NULL or self.net.jet_grow == NULL
+                or self.net.jet_order == NULL or self.net.jet_qmax == NULL
+                or self.net.jet_mode == NULL):
             raise MemoryError()
 
     cdef const double *_ptr(self, arr, Py_ssize_t n, str name, bint for_map=False) except NULL:
@@ -930,11 +1046,272 @@ cdef class MLPNet:
                 self.net.radius[t] = self._ptr(radius[t], self.dims[t + 1] * m,
                                                f"radius[{t}]", True)
 
+    def set_bn_tail(self, slope=None, slope_centered=None, zinv=None, cz=None):
+        """Install (or, with no arguments, remove) the batch-normalized last
+        hidden layer's constants (see _bn_tail.pxi): ``slope`` and
+        ``slope_centered`` (n·m,), ``zinv`` and ``cz`` (n,)."""
+        cdef int L = self.net.L
+        cdef Py_ssize_t n, m = self.net.m
+        self.net.tail_s = NULL
+        self.tail_keep = []
+        if slope is None:
+            return
+        if L < 3 or not self.net.bn[L - 2]:
+            raise ValueError("set_bn_tail: the last hidden layer is not batch normalized")
+        n = self.dims[L - 1]
+        self.net.tail_sc = self._tail(slope_centered, n * m, "slope_centered")
+        self.net.tail_zinv = self._tail(zinv, n, "zinv")
+        self.net.tail_cz = self._tail(cz, n, "cz")
+        self.net.tail_s = self._tail(slope, n * m, "slope")
+
+    cdef const double *_tail(self, arr, Py_ssize_t n, str name) except NULL:
+        cdef const double[::1] view = arr
+        if view.shape[0] != n:
+            raise ValueError(f"set_bn_tail: {name} has {view.shape[0]} entries, needs {n}")
+        self.tail_keep.append(arr)
+        return &view[0]
+
+    def build_maps(self, layers, list sens, list radius, int n_threads):
+        """Fill the exact linear maps of hidden ``layers`` (0-based t ≤ L − 3,
+        every later hidden layer piecewise linear): ``sens[t]``
+        (dims[t+1]·m·n_L,) and ``radius[t]`` (dims[t+1]·m,), with the
+        arithmetic of ``linear_maps._layer_map`` (see _maps.pxi). Each
+        (layer, chunk of MAP_CHUNK examples) is one task: its first update
+        (one GEMM), then its examples; the bits do not depend on
+        ``n_threads``."""
+        cdef int L = self.net.L, t, tt
+        cdef Py_ssize_t m = self.net.m, q, nq, ncs, widest = 1, n1max = 1, fmax = 1, wmax = 1
+        cdef Py_ssize_t i0, ne, i
+        cdef Py_ssize_t[::1] lay = np.asarray(sorted(int(x) for x in layers), dtype=np.intp)
+        cdef Py_ssize_t nl = lay.shape[0]
+        cdef double **pS = <double **> calloc(L, sizeof(double *))
+        cdef double **pR = <double **> calloc(L, sizeof(double *))
+        cdef double *a
+        cdef double *b
+        cdef double *r
+        cdef double *F
+        cdef double *WD
+        cdef int failed = 0
+        cdef int *failed_ptr = &failed
+        if pS == NULL or pR == NULL:
+            free(pS); free(pR)
+            raise MemoryError()
+        try:
+            for q in range(nl):
+                t = <int> lay[q]
+                if t < 0 or t > L - 3:
+                    raise ValueError(f"layers: {t} has no hidden layer after the next")
+                for tt in range(t + 1, L - 1):
+                    if (self.net.bn[tt] or not (self.net.act[tt] == ACT_RELU
+                                                or self.net.act[tt] == ACT_LEAKY
+                                                or self.net.act[tt] == ACT_LINEAR)):
+                        raise ValueError(f"layers: layer {t}'s downstream is not piecewise linear")
+                pS[t] = self._scratch_ptr(sens[t], self.dims[t + 1] * m * self.dims[L], "sens", t)
+                pR[t] = self._scratch_ptr(radius[t], self.dims[t + 1] * m, "radius", t)
+                n1max = max(n1max, self.dims[t + 1])
+                fmax = max(fmax, MAP_CHUNK * self.dims[t + 3] * self.dims[t + 1])
+                wmax = max(wmax, MAP_CHUNK * self.dims[t + 3] * self.dims[t + 2])
+                for tt in range(t + 2, L + 1):
+                    widest = max(widest, self.dims[tt])
+            if nl == 0:
+                return
+            ncs = (m + MAP_CHUNK - 1) // MAP_CHUNK
+            nq = nl * ncs
+            with nogil, parallel(num_threads=<int> max(1, min(<Py_ssize_t> n_threads, nq))):
+                a = <double *> malloc(widest * n1max * sizeof(double))
+                b = <double *> malloc(widest * n1max * sizeof(double))
+                r = <double *> malloc(n1max * sizeof(double))
+                F = <double *> malloc(fmax * sizeof(double))
+                WD = <double *> malloc(wmax * sizeof(double))
+                if a == NULL or b == NULL or r == NULL or F == NULL or WD == NULL:
+                    failed_ptr[0] = 1
+                # Tasks in layer order: the first layers have the most steps.
+                for q in prange(nq, schedule="dynamic", chunksize=1):
+                    if failed_ptr[0]:
+                        continue
+                    t = <int> lay[q // ncs]
+                    i0 = (q % ncs) * MAP_CHUNK
+                    ne = min(<Py_ssize_t> MAP_CHUNK, m - i0)
+                    _first_update(&self.net, t, i0, ne, WD, F, a)
+                    for i in range(ne):
+                        _example_map(&self.net, t, i0 + i,
+                                     F + i * self.net.dims[t + 3] * self.net.dims[t + 1],
+                                     a, b, r, pS[t], pR[t])
+                free(a)
+                free(b)
+                free(r)
+                free(F)
+                free(WD)
+            if failed:
+                raise MemoryError("could not allocate the scratch of the linear maps")
+        finally:
+            free(pS); free(pR)
+
+    cdef double *_scratch_ptr(self, arr, Py_ssize_t n, str name, int t) except NULL:
+        """The data of a writable float64 array of exactly n entries."""
+        cdef double[::1] view = arr
+        if view.shape[0] != n or n == 0:
+            raise ValueError(f"build_maps: {name}[{t}] has {view.shape[0]} entries, needs {n}")
+        return &view[0]
+
+    def jet_bytes(self, layers, orders):
+        """Bytes of the coefficients stored for the jets of ``layers``."""
+        return sum(8 * self.dims[t + 1] * self.net.m * (K + 1) for t, K in zip(layers, orders))
+
+    def jet_scratch_bytes(self, int K):
+        """Bytes of one thread's scratch while jets of order K are built."""
+        cdef Py_ssize_t nd = 1, nwg = 1
+        _scratch_sizes(self.dims, &nd, &nwg)
+        return 8 * ((2 * nd + 2) * K * self.net.m + 3 * (K + 1) * (1 + self.dims[self.net.L]))
+
+    def set_jets(self, layers, orders, qmax, int n_threads):
+        """Build and install the Taylor jets of ``layers`` in one call (see
+        :meth:`prepare_jets`, :meth:`build_jets`, :meth:`activate_jets`)."""
+        n = self.prepare_jets(layers, orders, qmax)
+        self.build_jets(0, n, n_threads)
+        self.activate_jets()
+
+    def prepare_jets(self, layers, orders, qmax):
+        """Allocate the Taylor jets (coefficients of ψ_{j,i}, see _jets.pxi)
+        of the hidden layers ``layers`` (0-based t), of order ``orders[i]``
+        and accepted ``qmax[i]``; they take effect after :meth:`build_jets`
+        of every unit and :meth:`activate_jets`. Returns the number of units
+        to build. ``layers`` empty removes the jets.
+
+        Every later hidden layer of such a layer must be smooth (tanh,
+        sigmoid or linear) and free of batch norm; the last hidden layer
+        (t = L − 2) needs a tanh or sigmoid activation of its own, without
+        batch norm (Z-jets).
+        """
+        cdef int L = self.net.L, t, tt, code
+        for t in range(L):
+            self.net.jet[t] = NULL
+            self.net.jet_grow[t] = NULL
+            self.net.jet_order[t] = 0
+        self.jet_keep = []
+        self.jet_units = None
+        layers = [int(t) for t in layers]
+        if len(orders) != len(layers) or len(qmax) != len(layers):
+            raise ValueError("orders and qmax need one entry per layer of layers")
+        korder = np.zeros(L, dtype=np.intc)
+        for t, K, qm in zip(layers, orders, qmax):
+            code = self.net.act[t] if 0 <= t < L - 1 else -1
+            if t < 0 or t > L - 2 or korder[t] or (t == L - 2 and (
+                    self.net.bn[t] or not (code == ACT_TANH or code == ACT_SIGMOID))):
+                raise ValueError(f"layers: {t} has no smooth downstream hidden layer "
+                                 "(or, the last hidden layer, no smooth activation of its own)")
+            if K < 1 or K > 32:
+                raise ValueError(f"orders: K = {K} must be in [1, 32]")
+            for tt in range(t + 1, L - 1):
+                code = self.net.act[tt]
+                if self.net.bn[tt] or not (code == ACT_TANH or code == ACT_SIGMOID
+                                           or code == ACT_LINEAR):
+                    raise ValueError(f"layers: layer {t}'s downstream is not smooth")
+            korder[t] = K
+            self.net.jet_qmax[t] = qm
+            # Z-jets for a smooth, unnormalized unit: its own activation in the
+            # series, and a coordinate's two steps are exactly ±δ.
+            code = self.net.act[t]
+            self.net.jet_mode[t] = (not self.net.bn[t] and (code == ACT_TANH or code == ACT_SIGMOID
+                                                            or code == ACT_LINEAR))
+        # Units of the first layers (the most downstream work) first.
+        pairs = [(t, j) for t in sorted(layers) for j in range(self.dims[t + 1])]
+        coef, grow = [None] * L, [None] * L
+        for t in layers:
+            coef[t] = np.empty(self.dims[t + 1] * self.net.m * korder[t])
+            grow[t] = np.empty(self.dims[t + 1] * self.net.m)
+        self.jet_keep = [coef, grow, korder]
+        self.jet_units = (np.array([p[0] for p in pairs], dtype=np.intp),
+                          np.array([p[1] for p in pairs], dtype=np.intp))
+        return len(pairs)
+
+    def build_jets(self, Py_ssize_t start, Py_ssize_t stop, int n_threads):
+        """Build the jets of units ``start:stop`` (of :meth:`prepare_jets`),
+        in parallel; each unit is built by one thread from start to end, so
+        the bits do not depend on ``n_threads`` or on the pieces."""
+        cdef int L = self.net.L, Kmax = 1, t
+        cdef Py_ssize_t m = self.net.m, q, nd = 1, nwg = 1
+        cdef const Py_ssize_t[::1] qt, qj
+        cdef const int[::1] korder
+        cdef double *cur
+        cdef double *nxt
+        cdef double *tmp
+        cdef double **cptr
+        cdef double **gptr
+        cdef double[::1] view
+        cdef int failed = 0
+        cdef int *failed_ptr = &failed
+        if self.jet_units is None:
+            raise ValueError("build_jets needs prepare_jets first")
+        qt, qj = self.jet_units
+        coef, grow, korder = self.jet_keep
+        if start < 0 or stop > qt.shape[0] or start > stop:
+            raise ValueError(f"start:stop = {start}:{stop} is outside 0:{qt.shape[0]}")
+        if start == stop:
+            return
+        cptr = <double **> calloc(L, sizeof(double *))
+        gptr = <double **> calloc(L, sizeof(double *))
+        if cptr == NULL or gptr == NULL:
+            free(cptr); free(gptr)
+            raise MemoryError()
+        for t in range(L):
+            if coef[t] is not None:
+                view = coef[t]
+                cptr[t] = &view[0]
+                view = grow[t]
+                gptr[t] = &view[0]
+                Kmax = max(Kmax, korder[t])
+        _scratch_sizes(self.dims, &nd, &nwg)
+        n_threads = <int> max(1, min(<Py_ssize_t> n_threads, stop - start))
+        with nogil, parallel(num_threads=n_threads):
+            cur = <double *> malloc(nd * Kmax * m * sizeof(double))
+            nxt = <double *> malloc(nd * Kmax * m * sizeof(double))
+            tmp = <double *> malloc((2 * Kmax * m + 3 * (Kmax + 1) * (1 + self.net.dims[L]))
+                                    * sizeof(double))
+            if cur == NULL or nxt == NULL or tmp == NULL:
+                failed_ptr[0] = 1
+            for q in prange(start, stop, schedule="dynamic", chunksize=1):
+                if failed_ptr[0]:
+                    continue
+                _unit_jets(&self.net, <int> qt[q], qj[q], korder[qt[q]], cur, nxt, tmp,
+                           cptr[qt[q]] + qj[q] * m * korder[qt[q]], gptr[qt[q]] + qj[q] * m)
+            free(cur)
+            free(nxt)
+            free(tmp)
+        free(cptr)
+        free(gptr)
+        if failed:
+            raise MemoryError("could not allocate the scratch of the Taylor jets")
+
+    def jet_arrays(self, int t):
+        """(coefficients (dims[t+1], m, K), growth (dims[t+1], m)) of the
+        jets of hidden layer t as built (copies), or None."""
+        if self.jet_units is None or self.jet_keep[0][t] is None:
+            return None
+        coef, grow, korder = self.jet_keep
+        n, m = self.dims[t + 1], self.net.m
+        return coef[t].reshape(n, m, korder[t]).copy(), grow[t].reshape(n, m).copy()
+
+    def activate_jets(self):
+        """Install the built jets for the next :func:`mlp_numerical_gradient` runs."""
+        cdef int t
+        cdef double[::1] view
+        if self.jet_units is None:
+            return
+        coef, grow, korder = self.jet_keep
+        for t in range(self.net.L):
+            if coef[t] is not None:
+                view = coef[t]
+                self.net.jet[t] = &view[0]
+                view = grow[t]
+                self.net.jet_grow[t] = &view[0]
+                self.net.jet_order[t] = korder[t]
+
     def scratch_bytes(self):
         """Bytes of one thread's scratch (see ``_scratch_sizes``)."""
         cdef Py_ssize_t nd = 1, nwg = 1, m = self.net.m
         _scratch_sizes(self.dims, &nd, &nwg)
-        return 8 * (5 * m + 4 * m * nd + nwg + nd)
+        return 8 * (11 * m + 4 * m * nd + nwg + 11 * nd)
 
 
 def mlp_numerical_gradient(
@@ -944,6 +1321,9 @@ def mlp_numerical_gradient(
     unsigned char[::1] kinks,         # OUT (K,) 1 where a relu kink was crossed
     long long[::1] flops,             # OUT (K,) floating-point work per coordinate
     int n_threads,
+    unsigned char[::1] jetted=None,   # OUT (K,) optional, the path taken: 1 the Taylor jets for
+                                      #     every example, 2 jets and some examples propagated,
+                                      #     3 the batch-normalized tail, else 0
 ):
     """Two-sided finite differences of an MLP cost for the given coordinates.
 
@@ -970,6 +1350,12 @@ def mlp_numerical_gradient(
     cdef int failed = 0
     cdef int *failed_ptr = &failed
     cdef const Net *pnet = &net.net
+    cdef unsigned char *jp = NULL
+    if jetted is not None:
+        if jetted.shape[0] != K:
+            raise ValueError("jetted must have one entry per coordinate")
+        if K > 0:
+            jp = &jetted[0]
     if numerical.shape[0] != K or kinks.shape[0] != K or flops.shape[0] != K:
         raise ValueError("numerical, kinks and flops must have one entry per coordinate")
     if K == 0:
@@ -992,7 +1378,8 @@ def mlp_numerical_gradient(
                 continue
             kink = 0
             fl = 0
-            numerical[c] = _coordinate(pnet, sc, coords[c], &kink, &fl)
+            numerical[c] = _coordinate(pnet, sc, coords[c], &kink, &fl,
+                                       NULL if jp == NULL else jp + c)
             kinks[c] = kink
             flops[c] = fl
         if sc != NULL:
@@ -1002,5 +1389,5 @@ def mlp_numerical_gradient(
     if failed:
         raise MemoryError(
             f"could not allocate the gradient check's per-thread scratch "
-            f"({8 * (5 * m + 4 * m * nd + nwg + nd):,} bytes per thread, {n_threads} "
+            f"({8 * (11 * m + 4 * m * nd + nwg + 11 * nd):,} bytes per thread, {n_threads} "
             f"thread(s)); use mode='sampled', fewer examples or fewer threads")

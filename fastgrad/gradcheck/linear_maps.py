@@ -9,6 +9,9 @@ import numpy as np
 
 # Cap on the memory of one example chunk of the per-example Jacobians below.
 LINEAR_MAP_BYTES = 32 * 2**20
+# Examples per first-update GEMM (MAP_CHUNK in csrc/gradcheck/_mlp_kernel.pyx):
+# the compiled build chunks the same way, so both give the same bits.
+MAP_CHUNK = 16
 # |ΔA| must stay below this fraction of the distance to the nearest kink:
 # a margin so that rounding in the comparison can never hide a crossing.
 RADIUS_MARGIN = 0.5
@@ -25,7 +28,7 @@ def mappable_layers(model):
     ]
 
 
-def linear_maps(model, params, Zs, scales=None, layers=None):
+def linear_maps(model, params, Zs, scales=None, layers=None, n_threads=1, net=None):
     """Exact linear maps for hidden rows whose downstream is piecewise linear.
 
     When every hidden layer after layer t is relu, leaky-relu or linear, a
@@ -39,7 +42,14 @@ def linear_maps(model, params, Zs, scales=None, layers=None):
     propagation otherwise.
 
     ``layers`` (0-based t, default every layer that can have maps) selects the
-    layers to build. Returns per-layer lists ``sens`` and ``radius`` (flat
+    layers to build. With ``net`` (the kernel's MLPNet of the same network)
+    they are built by the compiled kernel on ``n_threads`` threads
+    (``csrc/gradcheck/_maps.pxi``) with the same arithmetic as the NumPy
+    code here (both take the first update in one GEMM per chunk of
+    MAP_CHUNK examples and dispatch products as NumPy's matmul does); the
+    bits agree wherever SciPy's BLAS, which the kernel calls, rounds a GEMM
+    as NumPy's does. The bits do not depend on ``n_threads``.
+    Returns per-layer lists ``sens`` and ``radius`` (flat
     arrays, None where no map is stored) and the flag array ``fast``: 1 for
     a stored map, 2 for the last hidden layer, whose map is W[L] for every
     example and nothing to store (the kernel reads W[L]; radius ∞).
@@ -56,13 +66,32 @@ def linear_maps(model, params, Zs, scales=None, layers=None):
         layers = layers[:-1]
     for t in layers:  # weight layer t+1 (1-based) has a hidden output
         n = model.layer_dims[t + 1]
-        sens = np.empty(n * m * nL)
-        radius = np.empty(n * m)
-        _layer_map(model, params, Zs, scales, t, sens.reshape(n, m, nL), radius.reshape(n, m))
-        radius *= RADIUS_MARGIN
+        sens_list[t], radius_list[t] = np.empty(n * m * nL), np.empty(n * m)
         fast[t] = 1
-        sens_list[t], radius_list[t] = sens, radius
+    if net is not None:
+        net.build_maps(layers, sens_list, radius_list, n_threads)
+        return sens_list, radius_list, fast
+    for t in layers:
+        n = model.layer_dims[t + 1]
+        radius = radius_list[t]
+        _layer_map(
+            model, params, Zs, scales, t, sens_list[t].reshape(n, m, nL), radius.reshape(n, m)
+        )
+        radius *= RADIUS_MARGIN
     return sens_list, radius_list, fast
+
+
+def build_bytes(model, m, layers, n_threads=1):
+    """Bytes of the compiled build's per-thread temporaries for ``layers``."""
+    d = model.layer_dims
+    layers = [t for t in layers if t <= model.n_layers - 3]
+    if not layers:
+        return 0
+    per = max(
+        MAP_CHUNK * d[t + 3] * (d[t + 1] + d[t + 2]) + 3 * max(d[t + 1 :]) * d[t + 1]
+        for t in layers
+    )
+    return 8 * n_threads * per
 
 
 def _layer_map(model, params, Zs, scales, t, sens, radius):
@@ -70,7 +99,7 @@ def _layer_map(model, params, Zs, scales, t, sens, radius):
     L = model.n_layers
     n, m = radius.shape
     widest = max(model.layer_dims[t + 1 :])
-    chunk = max(1, int(LINEAR_MAP_BYTES // (8 * n * widest)))
+    chunk = max(1, min(MAP_CHUNK, int(LINEAR_MAP_BYTES // (8 * n * widest))))
     radius.fill(np.inf)
     for start in range(0, m, chunk):
         ex = slice(start, min(m, start + chunk))
@@ -102,3 +131,28 @@ def _shrink_radius(radius, Z, C, ex):
         for u in range(absZ.shape[0]):
             np.fmin(r, absZ[u][:, None] / np.abs(C[:, u, :]), out=r)
     radius[:, ex] = r.T
+
+
+def bn_tail(model, cache, scales=None):
+    """The constants of a batch-normalized, piecewise-linear last hidden
+    layer (``csrc/gradcheck/_bn_tail.pxi``), or None when the network has
+    none: ``(slope, slope·(U − μ), 1/min_i|Z|, max_i |U − μ|/|Z|)`` per row,
+    flat, with the dropout scale in the slope."""
+    L = model.n_layers
+    l = L - 1
+    if L < 3 or l not in model.batchnorm or not model.activations[l - 1].piecewise_linear:
+        return None
+    Z, c = cache.Z[l], cache.centered[l]
+    on, off = model.activations[l - 1].slopes
+    s = np.where(Z > 0, on, off)
+    if scales and l in scales:
+        s = s * scales[l]
+    absZ = np.abs(Z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if model.activations[l - 1].name == "linear":  # no kink to reach
+            zinv, cz = np.zeros(Z.shape[0]), np.zeros(Z.shape[0])
+        else:
+            zinv = 1.0 / np.min(absZ, axis=1)
+            cz = np.max(np.abs(c) / absZ, axis=1)
+    flat = lambda a: np.ascontiguousarray(a, dtype=np.float64).reshape(-1)  # noqa: E731
+    return flat(s), flat(s * c), flat(zinv), flat(cz)

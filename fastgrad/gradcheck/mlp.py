@@ -17,9 +17,14 @@ import numpy as np
 
 from fastgrad import _argcheck as ac
 from fastgrad import _progress
-from fastgrad.gradcheck import _mlp_kernel, directional, options
+from fastgrad.gradcheck import _mlp_kernel, directional, jets, options
 from fastgrad.gradcheck._generic_kernel import relative_difference
-from fastgrad.gradcheck.linear_maps import LINEAR_MAP_BYTES, linear_maps, mappable_layers
+from fastgrad.gradcheck.linear_maps import (
+    bn_tail,
+    build_bytes,
+    linear_maps,
+    mappable_layers,
+)
 from fastgrad.gradcheck.report import GradCheckReport, build_blocks, verdict_for
 from fastgrad.nn.activations import LARGE_DELTA, LEAKY_SLOPE
 from fastgrad.nn.spec import params_to_vector, sample_coordinates, vector_to_params
@@ -40,10 +45,14 @@ class KernelInputs:
     """The unperturbed forward pass, handed once to the compiled kernel as a
     typed :class:`~fastgrad.gradcheck._mlp_kernel.MLPNet`.
 
-    The exact linear maps (:mod:`fastgrad.gradcheck.linear_maps`) are built
-    per call of :meth:`run`, only for the layers whose rows the requested
-    coordinates use often enough to pay for them, so a sampled or
-    directional check costs memory and time in proportion to what it checks.
+    The exact linear maps (:mod:`fastgrad.gradcheck.linear_maps`) and the
+    Taylor jets of smooth downstream layers (:mod:`fastgrad.gradcheck.jets`)
+    are built per call of :meth:`run`, only for the layers whose rows the
+    requested coordinates use often enough to pay for them (the
+    :class:`~fastgrad.gradcheck.jets.Plan`), so a sampled or directional
+    check costs memory and time in proportion to what it checks. A
+    batch-normalized, piecewise-linear last hidden layer gets its constants
+    once, here (``linear_maps.bn_tail``).
     """
 
     def __init__(self, model, params, X, Y, epsilon, scales=None):
@@ -75,8 +84,16 @@ class KernelInputs:
             y=_flat(Y),
             ysum=_flat(Y.sum(axis=0)),
         )
+        tail = bn_tail(model, cache, scales)
+        if tail is not None:
+            self.net.set_bn_tail(*tail)
         self.layer_start = np.asarray(model.spec.layer_starts(), dtype=np.intp)
         self.mappable = mappable_layers(model)
+        self.jettable = jets.jet_layers(model)
+        self.steps = [
+            jets.activation_step(cache, model, params, epsilon, scales, t) for t in self.jettable
+        ]
+        self.steps = dict(zip(self.jettable, self.steps))
 
     def max_step(self):
         """The largest |ΔZ| a single coordinate's ±ε causes at its own layer:
@@ -102,27 +119,47 @@ class KernelInputs:
         """
         if not self.mappable or coords.size == 0:
             return []
-        layer = np.searchsorted(self.layer_start, coords, side="right") - 1
-        counts = np.bincount(layer, minlength=self.model.n_layers)
+        counts = self._counts(coords)
         last = self.model.n_layers - 2  # its map is W[L] itself: free, always used
         return [t for t in self.mappable if t == last or counts[t] >= 2 * self.dims[t + 1]]
 
-    def memory_estimate(self, layers, n_threads):
-        """(total bytes, parts) a run with the maps of ``layers`` needs."""
+    def _counts(self, coords):
+        """Coordinates per weight layer (sorted coordinates, e.g. a full
+        check's arange, by bisection: O(L log K) instead of O(K))."""
+        if coords.size > 1 and coords[0] <= coords[-1] and np.all(coords[1:] >= coords[:-1]):
+            return np.diff(np.searchsorted(coords, np.append(self.layer_start, np.inf)))
+        layer = np.searchsorted(self.layer_start, coords, side="right") - 1
+        return np.bincount(layer, minlength=self.model.n_layers)
+
+    def memory_estimate(self, plan, n_threads):
+        """(total bytes, parts) a run with ``plan`` needs."""
         nL = int(self.dims[-1])
-        layers = [t for t in layers if t != self.model.n_layers - 2]  # W[L]: nothing stored
+        if not isinstance(plan, jets.Plan):
+            plan = jets.Plan(maps=tuple(plan))
+        layers = [t for t in plan.maps if t != self.model.n_layers - 2]  # W[L]: nothing stored
         maps = sum(int(self.dims[t + 1]) * self.m * (nL + 1) * 8 for t in layers)
-        if layers:
-            maps += 4 * LINEAR_MAP_BYTES  # one chunk's temporaries while they are built
+        if layers:  # the temporaries while they are built
+            maps += build_bytes(self.model, self.m, layers, n_threads)
         scratch = n_threads * self.net.scratch_bytes()
-        return maps + scratch, {"linear maps": maps, f"scratch ({n_threads} thread(s))": scratch}
+        coef = self.net.jet_bytes(plan.jets, plan.orders)
+        if plan.jets:  # the jets' build scratch is freed before the run's is taken
+            scratch = max(scratch, n_threads * self.net.jet_scratch_bytes(max(plan.orders)))
+        parts = {"linear maps": maps, "Taylor jets": coef}
+        parts[f"scratch ({n_threads} thread(s))"] = scratch
+        return maps + coef + scratch, parts
 
     def plan(self, coords):
-        """How the run of ``coords`` propagates (today: the layers whose
-        exact linear maps are built). Decided from the whole set of
+        """How the run of ``coords`` propagates: a :class:`jets.Plan` of the
+        layers whose exact linear maps are built and of those whose Taylor
+        jets are (and their order). Decided from the whole set of
         coordinates of a check; a shard of it run with the same plan
         (``run(shard, ..., plan=plan)``) gives the same bits as the whole."""
-        return self.map_layers(np.asarray(coords, dtype=np.intp))
+        coords = np.asarray(coords, dtype=np.intp)
+        maps = tuple(self.map_layers(coords))
+        if not self.jettable or coords.size == 0:
+            return jets.Plan(maps=maps)
+        layers, orders = jets.choose(self.jettable, self._counts(coords), self.dims, self.steps)
+        return jets.Plan(maps=maps, jets=layers, orders=orders)
 
     def run(self, coords, n_threads, progress, desc, plan=None):
         """``(numerical, kinks, flops)`` of the coordinates ``coords``, run
@@ -134,18 +171,50 @@ class KernelInputs:
         flops = np.zeros(K, dtype=np.longlong)
         if K == 0:
             return numerical, kinks.astype(bool), 0
-        n_threads = max(1, min(n_threads, (K * self.m) // WORK_PER_THREAD))
-        layers = self.plan(coords) if plan is None else plan
-        check_memory(*self.memory_estimate(layers, n_threads))
-        self.net.set_linear_maps(
-            *linear_maps(self.model, self.params, self.cache.Z, self.scales, layers)
-        )
+        plan = self.plan(coords) if plan is None else plan
+        if not isinstance(plan, jets.Plan):  # a bare list of map layers
+            plan = jets.Plan(maps=tuple(plan))
+        # The jets' build parallelizes over units, not coordinates.
+        jet_units = sum(int(self.dims[t + 1]) for t in plan.jets)
+        n_threads = max(1, min(n_threads, max(K * self.m // WORK_PER_THREAD, jet_units)))
         bar = _progress.Progress(K, progress, desc)
         try:
+            self._build(plan, n_threads)
             _run_in_pieces(self.net, coords, numerical, kinks, flops, n_threads, bar)
         finally:
             bar.close()
         return numerical, kinks.astype(bool), int(flops.sum())
+
+    def _build(self, plan, n_threads):
+        """Install the maps and jets of ``plan``; kept for the next run with
+        the same plan (a shard after a shard: built once)."""
+        if plan == getattr(self, "_built", None):
+            return
+        self._built = None  # an interrupted build is not reused
+        check_memory(*self.memory_estimate(plan, n_threads))
+        self.net.set_linear_maps(
+            *linear_maps(
+                self.model, self.params, self.cache.Z, self.scales, plan.maps, n_threads, self.net
+            )
+        )
+        qmax = [jets.jet_qmax(k) for k in plan.orders]
+        n_units = self.net.prepare_jets(plan.jets, plan.orders, qmax)
+        _build_in_pieces(self.net.build_jets, n_units, n_threads)
+        self.net.activate_jets()
+        self._built = plan
+
+
+def _build_in_pieces(build, n, n_threads):
+    """``build(start, stop, n_threads)`` over ``0:n`` in pieces of about
+    PIECE_SECONDS (each one nogil region), so Ctrl-C is seen in between."""
+    piece, s = 8 * n_threads, 0
+    while s < n:
+        e = min(n, s + piece)
+        t_piece = time.perf_counter()
+        build(s, e, n_threads)
+        per = (time.perf_counter() - t_piece) / (e - s)
+        piece = int(min(4 * piece, max(2 * n_threads, PIECE_SECONDS / max(per, 1e-9))))
+        s = e
 
 
 def _run_in_pieces(net, coords, numerical, kinks, flops, n_threads, bar):
