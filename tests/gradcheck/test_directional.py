@@ -25,7 +25,9 @@ def test_sampled_takes_k_from_every_block_and_matches_full(setup):
     for key, arr in s.numerical.items():
         done = ~np.isnan(arr)
         assert done.sum() == min(3, arr.size)
-        assert np.array_equal(arr[done], full.numerical[key][done])
+        # A full check may take the Taylor jets where a sampled one propagates
+        # (its plan is decided from all its coordinates): equal to rounding.
+        np.testing.assert_allclose(arr[done], full.numerical[key][done], rtol=1e-13, atol=1e-17)
     again = gradient_check(model, params, grads, X, Y, mode="sampled", k=3, seed=0)
     for key in s.numerical:
         assert np.array_equal(np.isnan(s.numerical[key]), np.isnan(again.numerical[key]))

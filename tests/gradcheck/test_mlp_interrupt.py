@@ -22,7 +22,9 @@ CHILD = textwrap.dedent("""
     import sys
     import numpy as np
     from fastgrad import MLP, gradient_check
-    model = MLP([200, 200, 200, 1], hidden="tanh")
+    # Batch norm on the last hidden layer (tanh): every coordinate of the
+    # first layer is propagated through it (no jets, no linear maps).
+    model = MLP([200, 200, 200, 1], hidden="tanh", batchnorm=[2])
     params = model.init_params("he", seed=0)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200, 300))
