@@ -224,11 +224,13 @@ def kernel_view(A):
     return np.array(A, order="C"), False, True  # always a copy
 
 
-def check_sample_weight(sample_weight, n_samples):
+def check_sample_weight(sample_weight, n_samples, allow_zero=False):
     """Validate ``sample_weight`` as scikit-learn does; return float64 or None.
 
     Non-negative weights only (scikit-learn's StandardScaler also accepts
-    negative weights, which make a "variance" that can be negative).
+    negative weights, which make a "variance" that can be negative). All
+    zeros only with ``allow_zero`` (a later batch of a stream that already
+    has weight).
     """
     if sample_weight is None:
         return None
@@ -289,7 +291,7 @@ def check_sample_weight(sample_weight, n_samples):
             f"{what} must be non-negative, got {w[i]!r} at index {i}: a negative "
             "weight makes the variance meaningless."
         )
-    if not (w > 0).any():
+    if not allow_zero and not (w > 0).any():
         raise ValueError(
             f"Sample weights must contain at least one non-zero number ({what} is all zeros)."
         )

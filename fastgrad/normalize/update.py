@@ -8,6 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from fastgrad.normalize import dask_support, tree
+from fastgrad.normalize.inputs import check_sample_weight
 from fastgrad.normalize.stats import Moments, batch_moments, merge
 
 
@@ -19,30 +20,38 @@ class Previous(NamedTuple):
     weighted: bool
 
 
+def _finite(m):
+    """No infinity or overflow reached the moments (NaN only where a
+    feature saw nothing)."""
+    seen = m.n > 0
+    return bool(np.isfinite(m.dmean[seen]).all() and np.isfinite(m.m2).all())
+
+
 def from_batch(data, sample_weight, n_threads, previous):
     """``(moments, tree_state, weighted)`` after the rows of ``data``
     (``previous`` is None for a fresh fit)."""
     old_tree = None if previous is None else previous.tree_state
-    if (
-        sample_weight is None
-        and not data.sparse
-        and (previous is None or old_tree is not None)
-        and data.A.shape[0] > 0
-    ):
-        # Reproducible path: global blocks of rows, canonical tree.
+    was_weighted = previous is not None and previous.weighted
+    if not data.sparse and (previous is None or old_tree is not None) and data.A.shape[0] > 0:
+        # Reproducible path: global blocks of rows, canonical tree (NaN and
+        # weights included).
+        w = check_sample_weight(
+            sample_weight,
+            data.A.shape[0],
+            allow_zero=previous is not None and (previous.moments.n > 0).any(),
+        )
         start = 0 if old_tree is None else old_tree.stop
-        state = tree.chunk_state(data.A, start, n_threads)
+        state = tree.chunk_state(data.A, start, n_threads, w)
         if old_tree is not None:
             state = tree.combine(old_tree, state)
         m = tree.finalize(state)
-        if np.isfinite(m.dmean).all() and np.isfinite(m.m2).all():
-            return m, state, previous is not None and previous.weighted
-        # NaN (missing values), inf or overflow: the masked path below, which
-        # also words the errors. Not reproducible across batchings from here on.
+        if tree.is_finite(state) and _finite(m):
+            return m, state, was_weighted or w is not None
+        # Infinity or overflow: the masked path below words the error.
     batch, weighted = batch_moments(data, sample_weight, n_threads)
     if previous is None:
         return batch, None, weighted
-    return merge(previous.moments, batch), None, weighted or previous.weighted
+    return merge(previous.moments, batch), None, weighted or was_weighted
 
 
 def from_dask(X, sample_weight, sample_axis, previous, n_features=None):
@@ -51,22 +60,22 @@ def from_dask(X, sample_weight, sample_axis, previous, n_features=None):
     ``n_features`` is the count a partial_fit expects."""
     old_tree = None if previous is None else previous.tree_state
     start = 0 if old_tree is None else old_tree.stop
-    if sample_weight is not None:
-        m, d, names = dask_support.fit_weighted(X, sample_weight, sample_axis)
-        state, old_tree = None, None
-    else:
-        state, m, d, names = dask_support.fit_state(X, sample_axis, start)
+    state, m, d, names = dask_support.fit_state(X, sample_axis, start, sample_weight=sample_weight)
     if n_features is not None and d != n_features:
         raise ValueError(
             f"X has {d} features, but Normalizer is expecting {n_features} features as input."
         )
     weighted = sample_weight is not None
+    if state is not None and old_tree is not None:
+        state = tree.combine(old_tree, state)
+        m = tree.finalize(state)
+    elif state is not None and previous is not None:
+        m = merge(previous.moments, tree.finalize(state))
+        state = None
+    elif previous is not None:
+        m = merge(previous.moments, m)
+    if weighted and m is not None and not bool((m.n > 0).any()):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
     if previous is not None:
-        if state is not None and old_tree is not None:
-            state = tree.combine(old_tree, state)
-            m = tree.finalize(state)
-        else:
-            m = merge(previous.moments, m if m is not None else tree.finalize(state))
-            state = None
         weighted = weighted or previous.weighted
     return m, state, weighted, d, names
