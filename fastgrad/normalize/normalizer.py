@@ -34,7 +34,7 @@ import os
 import numpy as np
 
 from fastgrad._threads import effective_n_threads
-from fastgrad.normalize import dask_support, inputs, transform, update
+from fastgrad.normalize import dask_support, inputs, transform, tree, update
 from fastgrad.normalize import io as _normalizer_io
 from fastgrad.normalize.estimator import Estimator, NotFittedError
 from fastgrad.normalize.report import DistributionReport, compare
@@ -531,12 +531,15 @@ class Normalizer(Estimator):
         n_features_in_,
         feature_names_in_=None,
         weighted=False,
+        tree_state=None,
     ):
         """Set the fitted attributes at once (what :meth:`load` reads from a
-        file); the running moments are rebuilt from them when needed."""
+        file); the running moments come from the canonical ``tree_state``
+        when there is one, else are rebuilt from the attributes."""
         self.mean_, self.var_, self.scale_ = mean_, var_, scale_
         self.n_samples_seen_ = n_samples_seen_
-        self._moments_state = self._tree_state = None
+        self._tree_state = tree_state
+        self._moments_state = None if tree_state is None else tree.finalize(tree_state)
         self.n_features_in_ = n_features_in_
         self._weighted = weighted
         if feature_names_in_ is not None:
