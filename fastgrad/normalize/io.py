@@ -83,6 +83,77 @@ def save(est, path):
         np.savez(fh, **arrays)
 
 
+class Persistence:
+    """``save``/``load`` of a fitted :class:`fastgrad.Normalizer` (a mixin)."""
+
+    def save(self, path):
+        """Write the fitted Normalizer to ``path`` as a ``.npz`` archive.
+
+        Arrays are stored bit for bit and the parameters as JSON text; nothing
+        is pickled, so :meth:`load` never executes code from the file.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination; written as given (no suffix is appended).
+        """
+        self.check_fitted()
+        self.check_params()
+        save(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Read a Normalizer written by :meth:`save`.
+
+        Every entry's header is checked before anything is allocated, and
+        the values against each other (shapes, counts, ``var_ >= 0``,
+        ``scale_`` the square root of ``var_``, feature names).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Returns
+        -------
+        Normalizer
+            Fitted, with transforms bitwise identical to the saved one.
+
+        Raises
+        ------
+        ValueError
+            If the file is not a Normalizer file written by fastgrad, or is
+            damaged, truncated or inconsistent; the message names the file
+            and what is wrong.
+        FileNotFoundError, PermissionError
+            If ``path`` cannot be opened at all.
+        """
+        return load(cls, path)
+
+    def restore_fitted_state(
+        self,
+        *,
+        mean_,
+        var_,
+        scale_,
+        n_samples_seen_,
+        n_features_in_,
+        feature_names_in_=None,
+        weighted=False,
+        tree_state=None,
+    ):
+        """Set the fitted attributes at once (what :meth:`load` reads from a
+        file); the running moments come from the canonical ``tree_state``
+        when there is one, else are rebuilt from the attributes."""
+        self.mean_, self.var_, self.scale_ = mean_, var_, scale_
+        self.n_samples_seen_ = n_samples_seen_
+        self._tree_state = tree_state
+        self._moments_state = None if tree_state is None else tree.finalize(tree_state)
+        self.n_features_in_ = n_features_in_
+        self._weighted = weighted
+        if feature_names_in_ is not None:
+            self.feature_names_in_ = feature_names_in_
+
+
 class _Bad(Exception):
     """Internal: a reason the file is refused."""
 

@@ -113,27 +113,42 @@ def _sum_rows(x):
 def _masked_blocks(A, w):
     """``(ref, dmean, m2, W)`` of each block of rows of ``A`` (the last one
     may be partial) with NaN as missing and weights ``w`` (None or NaN: 1):
-    deviations from the block's first valid value per feature, two passes."""
+    deviations from the block's first valid value per feature, two passes.
+    Blocks without NaN skip the masking with the same operations on the same
+    values, so a block's bits never depend on the blocks beside it."""
     r, d = A.shape
     nb = -(-r // BLOCK)
-    X = np.full((nb * BLOCK, d), np.nan)
-    X[:r] = A
+    if r == nb * BLOCK:
+        X = np.asarray(A, dtype=np.float64).reshape(nb, BLOCK, d)
+    else:  # a partial last block: padded with missing rows
+        X = np.full((nb * BLOCK, d), np.nan)
+        X[:r] = A
+        X = X.reshape(nb, BLOCK, d)
     ww = np.ones(nb * BLOCK)
     if w is not None:
         ww[:r] = np.where(np.isnan(w), 1.0, w)
-    X, ww = X.reshape(nb, BLOCK, d), ww.reshape(nb, BLOCK, 1)
-    valid = ~np.isnan(X)
-    seen = valid.any(axis=1)
-    first = valid.argmax(axis=1)
-    ref = np.where(seen, np.take_along_axis(X, first[:, None, :], axis=1)[:, 0, :], 0.0)
-    wv = np.where(valid, ww, 0.0)
+    ww = ww.reshape(nb, BLOCK, 1)
+    valid = None if r == nb * BLOCK and not np.isnan(X).any() else ~np.isnan(X)
     with np.errstate(all="ignore"):  # inf is refused by the caller
-        dev = np.where(valid, X - ref[:, None, :], 0.0)
-        W = _sum_rows(wv)
+        if valid is None:
+            ref = X[:, 0, :].copy()
+            dev = X - ref[:, None, :]
+            W = np.broadcast_to(_sum_rows(ww), (nb, d)).copy()
+        else:
+            seen = valid.any(axis=1)
+            first = valid.argmax(axis=1)
+            ref = np.where(seen, np.take_along_axis(X, first[:, None, :], axis=1)[:, 0, :], 0.0)
+            ww = np.where(valid, ww, 0.0)
+            dev = np.where(valid, X - ref[:, None, :], 0.0)
+            W = _sum_rows(ww)
         has = W > 0
-        dmean = np.where(has, _sum_rows(wv * dev) / np.where(has, W, 1.0), 0.0)
-        dev = np.where(valid, dev - dmean[:, None, :], 0.0)
-        m2 = _sum_rows(wv * dev * dev)
+        dmean = np.where(has, _sum_rows(ww * dev) / np.where(has, W, 1.0), 0.0)
+        dev -= dmean[:, None, :]
+        if valid is not None:
+            dev[~valid] = 0.0
+        t = ww * dev
+        t *= dev
+        m2 = _sum_rows(t)
     return ref, dmean, m2, W
 
 
@@ -172,7 +187,7 @@ def _block_parts(A, w, n_threads):
         return (ref, dm, m2), None
     sizes = np.minimum(BLOCK, r - BLOCK * np.arange(nb)).astype(np.float64)
     W = np.repeat(sizes[:, None], d, axis=1)
-    group = max(1, (1 << 20) // (BLOCK * max(d, 1)))
+    group = max(1, (1 << 21) // (BLOCK * max(d, 1)))  # 16 MB per temporary
     for b0, b1 in _runs(np.flatnonzero(need), group):
         rows = slice(b0 * BLOCK, min(r, b1 * BLOCK))
         part = _masked_blocks(A[rows], None if w is None else w[rows])

@@ -9,7 +9,69 @@ import numpy as np
 
 from fastgrad.normalize import dask_support, tree
 from fastgrad.normalize.inputs import check_sample_weight
-from fastgrad.normalize.stats import Moments, batch_moments, merge
+from fastgrad.normalize.stats import Moments, batch_moments, fitted_statistics, merge
+
+
+class RunningStatistics:
+    """The Normalizer's running statistics: what a batch merges into, and
+    the one place the fitted attributes are set (a mixin of
+    :class:`fastgrad.Normalizer`)."""
+
+    def _state(self):
+        """The running moments; rebuilt from the public attributes for an
+        object that was loaded from a file (or set by hand)."""
+        state = getattr(self, "_moments_state", None)
+        if state is not None:
+            return state
+        d = self.n_features_in_
+        n = np.broadcast_to(np.asarray(self.n_samples_seen_, dtype=np.float64), (d,)).copy()
+        mean = np.zeros(d) if self.mean_ is None else np.asarray(self.mean_, dtype=np.float64)
+        var = np.zeros(d) if self.var_ is None else np.asarray(self.var_, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            return Moments(
+                np.where(n > 0, mean, 0.0), np.zeros(d), np.where(n > 0, var * n, 0.0), n
+            )
+
+    def _previous(self, reset):
+        """What a new batch merges into: None for a fresh fit, else the
+        running moments, the reproducible tree state (or None) and whether
+        any batch so far was weighted."""
+        if reset:
+            return None
+        return Previous(
+            self._state(), getattr(self, "_tree_state", None), getattr(self, "_weighted", False)
+        )
+
+    def _update_dask(self, X, sample_weight, reset):
+        """fit/partial_fit of a dask collection: one pass, chunk states
+        combined by a tree reduction (fastgrad.normalize.dask_support)."""
+        m, tree_state, weighted, d, names = from_dask(
+            X,
+            sample_weight,
+            int(self.sample_axis),
+            self._previous(reset),
+            None if reset else self.n_features_in_,
+        )
+        self._commit(m, tree_state, weighted, reset, d, names)
+
+    def _update(self, data, sample_weight, n_threads, reset):
+        m, tree_state, weighted = from_batch(data, sample_weight, n_threads, self._previous(reset))
+        self._commit(m, tree_state, weighted, reset, data.A.shape[1], data.names)
+
+    def _commit(self, m, tree_state, weighted, reset, n_features, names):
+        """Set the fitted attributes. Nothing is assigned before everything
+        is computed: a failed partial_fit leaves the state as it was."""
+        mean, var, scale, counts = fitted_statistics(m, weighted, self.with_mean, self.with_std)
+        self._moments_state = m
+        self._tree_state = tree_state
+        self._weighted = weighted
+        self.mean_, self.var_, self.scale_, self.n_samples_seen_ = mean, var, scale, counts
+        if reset:
+            self.n_features_in_ = n_features
+            if names is not None:
+                self.feature_names_in_ = names
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
 
 
 class Previous(NamedTuple):
