@@ -210,3 +210,52 @@ def test_a_killed_dask_worker_is_retried_and_no_coordinate_lost(client, tmp_path
     same(serial, par)
     client.wait_for_workers(2, timeout=30)
     assert set(client.run(os.getpid).values()) != before  # one was really replaced
+
+
+def _install_killer(marker):
+    """A function for client.run: in each worker, the MLP shard runner kills
+    its own process the first time any worker runs a shard (a marker file
+    makes it exactly once)."""
+
+    def install():
+        import os
+        import signal
+
+        from fastgrad.gradcheck import distributed as mod
+
+        real = getattr(mod, "_real_mlp_shard", mod._mlp_shard)
+
+        def killing(net, item):
+            try:
+                fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                return real(net, item)
+            os.close(fd)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        mod._real_mlp_shard, mod._mlp_shard = real, killing
+
+    return install
+
+
+def _uninstall():
+    from fastgrad.gradcheck import distributed as mod
+
+    mod._mlp_shard = getattr(mod, "_real_mlp_shard", mod._mlp_shard)
+
+
+def test_mlp_check_survives_a_dask_worker_killed_mid_check(client, tmp_path):
+    # last in the module: it replaces a worker of the shared cluster
+    model, params, X, Y, grads = net("relu", 0.8)
+    local = gradient_check(model, params, grads, X, Y, seed=3)
+    marker = tmp_path / "killed"
+    before = set(client.run(os.getpid).values())
+    client.run(_install_killer(str(marker)))
+    try:
+        remote = gradient_check(model, params, grads, X, Y, seed=3, workers=client)
+    finally:
+        client.run(_uninstall)
+    assert marker.exists()
+    same(local, remote)
+    client.wait_for_workers(2, timeout=30)
+    assert set(client.run(os.getpid).values()) != before
