@@ -51,27 +51,32 @@ def _mlp_case(dims, m):
 
 
 def _slow_f(ms, n_params):
-    """f(θ) costing about ``ms`` milliseconds: a tanh layer of calibrated
-    height on θ, then a sum of squares; and its gradient."""
+    """f(θ) costing about ``ms`` milliseconds of computation (not of memory
+    traffic: its arrays stay in cache, so 2 workers do not just share the
+    memory bandwidth): ``Σ tanh(A tanh(θ ⊙ X))²`` with X of a calibrated
+    width; and its gradient."""
     rng = np.random.default_rng(1)
-    rows = 1000
+    A = rng.standard_normal((n_params, n_params)) / np.sqrt(n_params)
+    theta = rng.standard_normal(n_params)
+    cols = 16
     while True:
-        M = rng.standard_normal((rows, n_params)) / np.sqrt(n_params)
-        theta = rng.standard_normal(n_params)
+        X = rng.standard_normal((n_params, cols))
         t = time.perf_counter()
         for _ in range(5):
-            np.sum(np.tanh(M @ theta) ** 2)
+            np.sum(np.tanh(A @ np.tanh(theta[:, None] * X)) ** 2)
         took = (time.perf_counter() - t) / 5 * 1e3
-        if took >= ms or rows > 2_000_000:
+        if took >= ms or cols > 1_000_000:
             break
-        rows = int(rows * max(1.1, min(4.0, 0.9 * ms / max(took, 1e-3))))
+        cols = int(cols * max(1.1, min(4.0, 0.9 * ms / max(took, 1e-3))))
 
     def f(t):
-        return float(np.sum(np.tanh(M @ t) ** 2))
+        return float(np.sum(np.tanh(A @ np.tanh(t[:, None] * X)) ** 2))
 
     def grad(t):
-        h = np.tanh(M @ t)
-        return M.T @ (2 * h * (1 - h**2))
+        u = np.tanh(t[:, None] * X)
+        s = np.tanh(A @ u)
+        du = A.T @ (2 * s * (1 - s**2))
+        return np.sum(du * (1 - u**2) * X, axis=1)
 
     return f, grad, theta, took
 

@@ -9,7 +9,9 @@ expensive part (an MLP's forward pass and compiled net) once.
 ``workers`` is one of:
 
 * an int N: a ``ProcessPoolExecutor`` of N processes, started for the check
-  and shut down after. A worker process that dies (killed, out of memory)
+  and shut down after; the data goes to each process once, when it starts
+  (its initializer), and the shards carry only the check's token. A worker
+  process that dies (killed, out of memory)
   breaks the pool; the shards not yet finished run again in a fresh pool, at
   most ``MAX_RETRIES`` times, then a RuntimeError says how many coordinates
   were left. Nothing is silently dropped.
@@ -39,6 +41,13 @@ MAX_RETRIES = 3
 _KEEP = 2
 _CACHE: OrderedDict = OrderedDict()  # token -> {thread id: built object}
 _CACHE_LOCK = threading.Lock()
+_RECEIVED = {}  # token -> payload, in a process of our own pool
+
+
+def _receive(token, payload):
+    """Initializer of our own pool's processes: the check's data, once."""
+    _RECEIVED.clear()
+    _RECEIVED[token] = payload
 
 
 def is_client(value):
@@ -88,7 +97,7 @@ def _built(token, payload, build):
             return per[me]
     import cloudpickle
 
-    obj = build(cloudpickle.loads(payload))
+    obj = build(cloudpickle.loads(_RECEIVED[token] if payload is None else payload))
     with _CACHE_LOCK:
         _CACHE.setdefault(token, {})[me] = obj
         _CACHE.move_to_end(token)
@@ -171,7 +180,9 @@ class Shards:
         if isinstance(self.workers, Executor):
             return self.workers
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, initializer=_receive, initargs=(self.token, self.payload)
+            )
         return self._pool
 
     def _map_executor(self, work, items, sizes, tally):
@@ -179,8 +190,10 @@ class Shards:
         pending = set(range(len(items)))
         while True:
             ex = self._executor()
+            # our own processes got the payload when they started
+            payload = None if ex is self._pool else self.payload
             futures = {
-                ex.submit(_task, self.token, self.payload, self.build, work, items[i]): i
+                ex.submit(_task, self.token, payload, self.build, work, items[i]): i
                 for i in sorted(pending)
             }
             broken = None
