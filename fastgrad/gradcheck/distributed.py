@@ -21,8 +21,9 @@ expensive part (an MLP's forward pass and compiled net) once.
   ``distributed.scheduler.allowed-failures``, then ``KilledWorker``).
 * any other ``concurrent.futures.Executor``: used as is and left running;
   the data is pickled with each shard (``submit`` has no scatter), the
-  worker still builds once. A broken executor is reported, not retried (it
-  is not ours to restart).
+  worker still builds once (and keeps what it built for the last two checks,
+  as there is no way to reach every worker of a foreign executor after). A
+  broken executor is reported, not retried (it is not ours to restart).
 
 Results come back in shard order whatever order the shards finish in, so
 the caller concatenates exactly what a serial run would have produced.
@@ -170,10 +171,14 @@ class Shards:
         ]
         where = {f.key: i for i, f in enumerate(futures)}
         results = [None] * len(items)
-        for fut in dask_completed(futures):
-            i = where[fut.key]
-            results[i] = fut.result()
-            tally.done(i)
+        try:
+            for fut in dask_completed(futures):
+                i = where[fut.key]
+                results[i] = fut.result()
+                tally.done(i)
+        except BaseException:  # an error in f, KilledWorker, Ctrl-C: stop the rest
+            client.cancel(futures)
+            raise
         return results
 
     def _executor(self):

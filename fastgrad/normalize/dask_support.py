@@ -22,7 +22,7 @@ import numpy as np
 
 from fastgrad.normalize import tree
 from fastgrad.normalize.inputs import check_sample_weight, validate_data
-from fastgrad.normalize.stats import dense_moments, merge
+from fastgrad.normalize.stats import dense_moments, masked_moments, merge
 
 __all__ = ["is_dask_collection", "fit_state", "transform"]
 
@@ -103,8 +103,13 @@ def _chunk_state(block, start, w=None):
     return tree.chunk_state(A, start, 1, w)
 
 
-def _chunk_masked(block):
-    return dense_moments(_as_rows(block), 1, "X")
+def _chunk_masked(block, w=None):
+    """Moments of a chunk off the tree: only to word the error about
+    infinity or an overflow that the tree met."""
+    A = _as_rows(block)
+    if w is None:
+        return dense_moments(A, 1, "X")
+    return masked_moments(A, np.array(w, dtype=np.float64).reshape(-1), "X")
 
 
 def _weights(da, sample_weight, A, what):
@@ -160,7 +165,7 @@ def fit_state(X, sample_axis, start, what="X", sample_weight=None):
     m = tree.finalize(state) if start == 0 else None
     if not tree.is_finite(state):
         masked = dask.delayed(_chunk_masked, pure=True)
-        parts = [masked(b) for b in blocks]
+        parts = [masked(b, wb) for b, wb in zip(blocks, weights)]
         (m,) = dask.compute(_reduce(dask, parts, merge))
         state = None
     return state, m, A.shape[1], names

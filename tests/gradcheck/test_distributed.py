@@ -245,7 +245,7 @@ def _uninstall():
 
 
 def test_mlp_check_survives_a_dask_worker_killed_mid_check(client, tmp_path):
-    # last in the module: it replaces a worker of the shared cluster
+    # replaces a worker of the shared cluster (and waits for its successor)
     model, params, X, Y, grads = net("relu", 0.8)
     local = gradient_check(model, params, grads, X, Y, seed=3)
     marker = tmp_path / "killed"
@@ -259,3 +259,13 @@ def test_mlp_check_survives_a_dask_worker_killed_mid_check(client, tmp_path):
     same(local, remote)
     client.wait_for_workers(2, timeout=30)
     assert set(client.run(os.getpid).values()) != before
+
+
+def test_an_error_in_f_on_the_cluster_reaches_the_caller(client):
+    def f(t):
+        if t["b"][0] > THETA["b"][0]:  # only at θ + ε e_i of one coordinate
+            raise RuntimeError("boom in f")
+        return float(np.sum(t["w"]))
+
+    with pytest.raises(RuntimeError, match="boom in f"):
+        check_grad(f, THETA, lambda t: {"w": np.ones((3, 5)), "b": np.zeros(5)}, workers=client)
