@@ -88,8 +88,10 @@ def test_mlp_on_a_local_cluster_equals_the_local_run(client, hidden, keep, mode,
 
 def test_mlp_on_processes_and_a_thread_pool_equals_the_local_run():
     model, params, X, Y, grads = net("tanh", 1.0)
+    before = [a.tobytes() for a in (*params.values(), *grads.values(), X, Y)]
     local = gradient_check(model, params, grads, X, Y)
     same(local, gradient_check(model, params, grads, X, Y, workers=2))
+    assert [a.tobytes() for a in (*params.values(), *grads.values(), X, Y)] == before
     with ThreadPoolExecutor(2) as ex:
         same(local, gradient_check(model, params, grads, X, Y, workers=ex))
 
