@@ -96,6 +96,17 @@ def test_mlp_on_processes_and_a_thread_pool_equals_the_local_run():
         same(local, gradient_check(model, params, grads, X, Y, workers=ex))
 
 
+def test_batchnorm_and_l2_on_a_thread_pool_equal_the_local_run():
+    rng = np.random.default_rng(2)
+    model = MLP([5, 9, 7, 1], hidden="tanh", l2=0.3, batchnorm=[1])
+    params = model.init_params(seed=4)
+    X, Y = rng.standard_normal((5, 30)), (rng.random((1, 30)) > 0.5).astype(float)
+    grads = model.backward(params, X, Y)
+    local = gradient_check(model, params, grads, X, Y)
+    with ThreadPoolExecutor(2) as ex:
+        same(local, gradient_check(model, params, grads, X, Y, workers=ex))
+
+
 def test_the_net_is_built_once_per_worker_thread(monkeypatch):
     built = []
     real = shards_mod._mlp_net
