@@ -57,7 +57,7 @@ def test_memmap_through_dask_has_the_bits_bounded_memory_and_a_bar(tmp_path):
     assert "100%" in out.getvalue()
     # 9.6 MB on disk; what the fit holds at once is a few chunks and the
     # small tree states, not the array
-    assert peak < 3_000_000, peak
+    assert peak < 4_000_000, peak  # measured 1.5-2.1 MB
 
 
 def test_zarr_and_hdf5_give_the_same_bits(tmp_path):
