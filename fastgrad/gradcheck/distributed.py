@@ -260,6 +260,7 @@ def split(n, n_shards):
 # small next to its coordinates.
 SHARDS_PER_WORKER = 4
 MIN_SHARD = 64
+ROUNDS = 8
 
 
 def _mlp_net(data):
@@ -295,15 +296,24 @@ class MLPShards(Shards):
             return self.net.run(coords, n_threads, progress, desc)
         plan = self.net.plan(coords)
         n = max(1, min(SHARDS_PER_WORKER * n_workers(self.workers), K // MIN_SHARD))
-        bounds = split(K, n)
-        items = [(coords[a:b], plan, desc) for a, b in bounds]
+        # A coordinate's cost depends on its layer (a first layer's
+        # coordinates can cost 50x a last layer's): each shard takes every
+        # n-th of ROUNDS * n contiguous pieces, so the shards cost about the
+        # same whatever the network.
+        pieces = split(K, n * ROUNDS)
+        where = [
+            np.concatenate([np.arange(a, b) for a, b in pieces[j::n]])
+            for j in range(min(n, len(pieces)))
+        ]
         bar = _progress.Progress(K, progress, desc)
         try:
-            parts = self.map(_mlp_shard, items, [b - a for a, b in bounds], bar)
+            items = [(coords[w], plan, desc) for w in where]
+            parts = self.map(_mlp_shard, items, [w.size for w in where], bar)
         finally:
             bar.close()
-        numerical = np.concatenate([p[0] for p in parts])
-        kinks = np.concatenate([p[1] for p in parts])
+        numerical, kinks = np.empty(K), np.empty(K, dtype=bool)
+        for w, p in zip(where, parts):
+            numerical[w], kinks[w] = p[0], p[1]
         return numerical, kinks, sum(p[2] for p in parts)
 
     def note(self):
