@@ -214,6 +214,15 @@ def test_a_pool_whose_workers_keep_dying_raises_clearly():
         check_grad(f, THETA, lambda t: {"w": np.ones((3, 5)), "b": np.zeros(5)}, workers=2)
 
 
+def test_a_broken_executor_of_the_user_is_reported_not_restarted(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    f = make_f(tmp_path / "killed", os.getpid(), delay=0.01)
+    with ProcessPoolExecutor(2) as ex:
+        with pytest.raises(RuntimeError, match=r"broke during the check.*not computed"):
+            check_grad(f, THETA, grad, workers=ex)
+
+
 def test_a_killed_dask_worker_is_retried_and_no_coordinate_lost(client, tmp_path):
     before = set(client.run(os.getpid).values())
     f = make_f(tmp_path / "killed", os.getpid(), delay=0.01)
