@@ -142,6 +142,7 @@ class Shards:
         self.close()
 
     def close(self):
+        _forget(self.token)  # what a thread pool of this process built
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

@@ -121,6 +121,7 @@ def test_the_net_is_built_once_per_worker_thread(monkeypatch):
         rep = gradient_check(model, params, grads, X, Y, workers=ex)
     n_shards = int(rep.notes[0].split(", ")[1].split()[0])
     assert n_shards >= 3 and 1 <= len(built) <= 2
+    assert not shards_mod._CACHE  # freed after the check
 
 
 def test_progress_moves_as_shards_finish():
