@@ -97,3 +97,13 @@ def test_dask_chunkings_weighted_and_nan():
         dw = da.from_array(w, chunks=(chunks,))
         assert bits(Normalizer().fit(dX, sample_weight=dw)) == bits(whole), chunks
         assert bits(Normalizer().fit(dX)) == bits(plain), chunks
+
+
+def test_numpy_and_dask_batches_mixed_in_one_weighted_stream():
+    da = pytest.importorskip("dask.array")
+    X, w = stream(offset=7.0, seed=3)
+    whole = Normalizer().fit(X, sample_weight=w)
+    norm = Normalizer().partial_fit(X[:1000], sample_weight=w[:1000])
+    norm.partial_fit(da.from_array(X[1000:3500], chunks=(611, D)), sample_weight=w[1000:3500])
+    norm.partial_fit(X[3500:], sample_weight=w[3500:])
+    assert bits(norm) == bits(whole)
