@@ -30,7 +30,7 @@ def client():
     os.chdir(HERE)
     try:
         cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
         c = distributed.Client(cluster)
     finally:
