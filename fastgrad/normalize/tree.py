@@ -128,7 +128,8 @@ def _masked_blocks(A, w):
     if w is not None:
         ww[:r] = np.where(np.isnan(w), 1.0, w)
     ww = ww.reshape(nb, BLOCK, 1)
-    valid = None if r == nb * BLOCK and not np.isnan(X).any() else ~np.isnan(X)
+    # (min propagates NaN: one read, no mask, for the common complete case)
+    valid = None if r == nb * BLOCK and not np.isnan(X.min()) else ~np.isnan(X)
     with np.errstate(all="ignore"):  # inf is refused by the caller
         if valid is None:
             ref = X[:, 0, :].copy()
@@ -142,11 +143,12 @@ def _masked_blocks(A, w):
             dev = np.where(valid, X - ref[:, None, :], 0.0)
             W = _sum_rows(ww)
         has = W > 0
-        dmean = np.where(has, _sum_rows(ww * dev) / np.where(has, W, 1.0), 0.0)
+        t = ww * dev
+        dmean = np.where(has, _sum_rows(t) / np.where(has, W, 1.0), 0.0)
         dev -= dmean[:, None, :]
         if valid is not None:
             dev[~valid] = 0.0
-        t = ww * dev
+        np.multiply(ww, dev, out=t)
         t *= dev
         m2 = _sum_rows(t)
     return ref, dmean, m2, W
