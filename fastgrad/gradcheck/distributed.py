@@ -11,10 +11,10 @@ expensive part (an MLP's forward pass and compiled net) once.
 * an int N: a ``ProcessPoolExecutor`` of N processes, started for the check
   and shut down after; the data goes to each process once, when it starts
   (its initializer), and the shards carry only the check's token. A worker
-  process that dies (killed, out of memory)
-  breaks the pool; the shards not yet finished run again in a fresh pool, at
-  most ``MAX_RETRIES`` times, then a RuntimeError says how many coordinates
-  were left. Nothing is silently dropped.
+  process that dies (killed, out of memory) breaks the pool; the shards not
+  yet finished run again in a fresh pool, at most ``MAX_RETRIES`` times,
+  then a RuntimeError says how many coordinates were left. Nothing is
+  silently dropped.
 * a ``dask.distributed.Client``: the data is scattered once to every worker
   (``broadcast=True``) and each shard is a task depending on it; dask itself
   reruns the tasks of a worker that dies (up to the scheduler's
@@ -26,7 +26,7 @@ expensive part (an MLP's forward pass and compiled net) once.
   broken executor is reported, not retried (it is not ours to restart).
 
 Results come back in shard order whatever order the shards finish in, so
-the caller concatenates exactly what a serial run would have produced.
+the caller reassembles exactly what a serial run would have produced.
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ import threading
 import uuid
 from collections import OrderedDict
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, as_completed
+
+import numpy as np
+
+from fastgrad import _progress
 
 MAX_RETRIES = 3
 # Checks whose built objects a worker keeps (a newer check evicts the oldest).
@@ -287,10 +291,6 @@ class MLPShards(Shards):
         self.net = net
 
     def run(self, coords, n_threads, progress, desc):
-        import numpy as np
-
-        from fastgrad import _progress
-
         coords = np.ascontiguousarray(coords, dtype=np.intp)
         K = coords.size
         if K == 0:
