@@ -5,6 +5,7 @@ same statistics in memory (today's NumPy fit); and whether each tool gives
 the same bits for two chunkings.
 
     python bench/normalizer_dask.py [--rows 4000000] [--features 100] [--chunk-rows 100000]
+        [--only fastgrad,dask-ml,dask] [--no-memory]
 
 Peak memory is the largest resident set of any worker process during the
 fit (each method gets a fresh cluster), plus the client's growth. dask-ml is
@@ -85,20 +86,25 @@ def main():
     p.add_argument("--rows", type=int, default=4_000_000)
     p.add_argument("--features", type=int, default=100)
     p.add_argument("--chunk-rows", type=int, default=100_000)
+    p.add_argument("--only", default="fastgrad,dask-ml,dask", help="methods to run")
+    p.add_argument("--no-memory", action="store_true", help="skip the in-memory rows")
     args = p.parse_args()
+    only = set(args.only.split(","))
     gb = args.rows * args.features * 8 / 1e9
     print(
         f"dask array {args.rows:,} x {args.features} float64 ({gb:.1f} GB, generated lazily), "
         f"chunks of {args.chunk_rows:,} rows, LocalCluster 2 worker processes x 1 thread"
     )
-    methods = [("fastgrad Normalizer.fit", _fastgrad)]
+    methods = [("fastgrad Normalizer.fit", _fastgrad)] if "fastgrad" in only else []
     try:
         import dask_ml  # noqa: F401
 
-        methods.append(("dask-ml StandardScaler.fit", _dask_ml))
+        if "dask-ml" in only:
+            methods.append(("dask-ml StandardScaler.fit", _dask_ml))
     except ImportError:
         print("(dask-ml not installed: skipped)")
-    methods.append(("dask X.mean(0), X.var(0)", _dask_reductions))
+    if "dask" in only:
+        methods.append(("dask X.mean(0), X.var(0)", _dask_reductions))
     print(
         f"{'method':<28} {'seconds':>8} {'worker peak MB':>15} {'client +MB':>11} "
         f"{'same bits, 2 chunkings':>23}"
@@ -110,6 +116,8 @@ def main():
             f"{str(_same_bits(fn, args)):>23}"
         )
 
+    if args.no_memory:
+        return
     from fastgrad import Normalizer
     from fastgrad.normalize.stats import dense_moments
 

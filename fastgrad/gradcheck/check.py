@@ -68,9 +68,18 @@ def gradient_check(
         OpenMP threads; None uses the cores OpenMP would use (respecting
         ``OMP_NUM_THREADS``), -1 all usable cores; never more than the usable
         cores. The report is identical, to the bit, for every value.
-    workers : None, int or concurrent.futures.Executor
-        Parallel evaluation in other processes (see :func:`check_grad`).
-        Not yet available on this path: anything but None is refused.
+    workers : None, int, concurrent.futures.Executor or dask.distributed.Client
+        For a :class:`~fastgrad.MLP`: the coordinates split into shards run
+        by the compiled kernel in other processes or on a dask cluster. The
+        model, parameters, data, ε and frozen dropout factors are shipped
+        once (a Client scatters them to every worker), each worker builds the
+        forward pass once, and every shard propagates as the whole local run
+        would, so the report is identical to the bit to ``workers=None``. An
+        int N starts N processes for the check (a worker that dies has its
+        shards rerun in a fresh pool, at most 3 times); dask reruns the tasks
+        of a lost worker itself. In ``directional`` mode the directions run
+        here and a failing block's full re-check is sharded. Models with a
+        ``cost`` method: not yet available (refused).
     mode : {"full", "sampled", "directional"}
         ``full`` checks every coordinate. ``sampled`` checks ``k``
         coordinates (default 10) from *every* block, so no bias is missed.

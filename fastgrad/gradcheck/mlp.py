@@ -11,13 +11,14 @@ they are reported (``n_kinks``, a ``*`` on the block) and left out of
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
 
 from fastgrad import _argcheck as ac
 from fastgrad import _progress
-from fastgrad.gradcheck import _mlp_kernel, directional, jets, options
+from fastgrad.gradcheck import _mlp_kernel, directional, distributed, jets
 from fastgrad.gradcheck._generic_kernel import relative_difference
 from fastgrad.gradcheck.linear_maps import (
     bn_tail,
@@ -262,7 +263,9 @@ class _Numbers:
         self.flops, self.hints, self.directions, self.failing = 0, [], None, []
 
 
-def _run_directional(net, params, grads, blocks, k, rng, nt, progress, thresholds, r):
+def _run_directional(net, params, grads, blocks, k, rng, nt, progress, thresholds, r, runner):
+    """The directions run here (``net``); a failing block's full re-check on
+    ``runner`` (``net`` itself, or its shards on the workers)."""
     r.directions = directional.directional(net, params, grads, blocks, k, rng)
     for name, sl, _ in blocks:
         num, ana, kk = r.directions["d" + name]
@@ -270,7 +273,7 @@ def _run_directional(net, params, grads, blocks, k, rng, nt, progress, threshold
         if relative_difference(ana[use].copy(), num[use].copy())[0] >= thresholds[0]:
             r.failing.append((name, sl))
     for name, sl in r.failing:
-        n, kk, fl = net.run(np.arange(sl.start, sl.stop), nt, progress, DESC + f" ({name})")
+        n, kk, fl = runner.run(np.arange(sl.start, sl.stop), nt, progress, DESC + f" ({name})")
         r.numerical[sl], r.kinks[sl], r.checked[sl] = n, kk, True
         r.flops += fl
         r.hints.append(f"d{name} failed along random directions; checked in full")
@@ -296,17 +299,24 @@ def check_mlp(model, params, grads, X, Y, settings, rng, scales):
     """The MLP check on validated inputs (see :func:`fastgrad.gradient_check`)."""
     eps, nt, mode, k = settings.epsilon, settings.n_threads, settings.mode, settings.k
     thresholds, progress = settings.thresholds, settings.progress
-    options.workers(settings.workers, "fastgrad.MLP yet")  # sharding: issue 13
     net = KernelInputs(model, params, X, Y, eps, scales)
     blocks = model.spec.blocks
     analytic = params_to_vector(grads, prefix="d")
     r = _Numbers(analytic.size, mode)
-    if mode == "directional":
-        diff_all, diff = _run_directional(
-            net, params, grads, blocks, k, rng, nt, progress, thresholds, r
-        )
-    else:
-        diff_all, diff = _run_coordinates(net, analytic, blocks, mode, k, rng, nt, progress, r)
+    with contextlib.ExitStack() as stack:
+        runner = net
+        if settings.workers is not None:
+            shards = distributed.MLPShards(settings.workers, net, model, params, X, Y, eps, scales)
+            runner = stack.enter_context(shards)
+        if mode == "directional":
+            diff_all, diff = _run_directional(
+                net, params, grads, blocks, k, rng, nt, progress, thresholds, r, runner
+            )
+        else:
+            diff_all, diff = _run_coordinates(
+                runner, analytic, blocks, mode, k, rng, nt, progress, r
+            )
+    notes = [runner.note()] if runner is not net and runner.n_shards else []
     rows = build_blocks(
         ["d" + name for name, _, _ in blocks],
         [s for _, _, s in blocks],
@@ -342,6 +352,7 @@ def check_mlp(model, params, grads, X, Y, settings, rng, scales):
         thresholds=thresholds,
         extra_hints=r.hints,
         directions=r.directions,
+        notes=notes,
     )
     if settings.raise_on_failure:
         report.raise_if_failed()

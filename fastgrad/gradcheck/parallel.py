@@ -1,11 +1,13 @@
 """Coordinates of a callable check spread over processes (``workers=``).
 
 ``workers=N`` starts a ``ProcessPoolExecutor`` of N processes for the check
-(and shuts it down after); ``workers=`` also takes any
-``concurrent.futures.Executor`` (a ``dask.distributed`` client's
-``get_executor()``, a Ray pool, a thread pool), which is used as is and left
-running. ``f`` is shipped once per chunk with cloudpickle (the ``parallel``
-extra), so lambdas and closures work.
+(and shuts it down after; a worker that dies has its chunks rerun in a fresh
+pool); ``workers=`` also takes a ``dask.distributed.Client`` (``f``, θ and
+the data are scattered once to every worker; dask reruns the tasks of a
+worker that dies) and any ``concurrent.futures.Executor`` (a Ray pool, a
+thread pool), which is used as is and left running. ``f`` is shipped with
+cloudpickle (the ``parallel`` extra), so lambdas and closures work; the
+running of chunks is :mod:`fastgrad.gradcheck.distributed`.
 
 Every worker runs the very loop of the serial check on its chunk of
 coordinates, at the same θ and the same step, so the report is identical to
@@ -25,72 +27,57 @@ from __future__ import annotations
 import math
 import numbers
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 
 import numpy as np
+
+from fastgrad.gradcheck import distributed
 
 CHUNK_SECONDS = 0.1
 SERIAL_BELOW = 0.2
 
 
 def check_workers(value):
-    """None, a positive int, or an Executor; returns it (1 -> None)."""
-    if value is None or isinstance(value, Executor):
+    """None, a positive int, an Executor or a dask.distributed.Client;
+    returns it (1 -> None)."""
+    if value is None or isinstance(value, Executor) or distributed.is_client(value):
         return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(
-            "workers must be None, a positive int or a concurrent.futures.Executor, "
-            f"got {value!r} ({type(value).__name__})"
+            "workers must be None, a positive int, a concurrent.futures.Executor or a "
+            f"dask.distributed.Client, got {value!r} ({type(value).__name__})"
         )
     if value < 1:
         raise ValueError(f"workers must be a positive int, got {value!r}")
     return None if value == 1 else int(value)
 
 
-def _cloudpickle():
-    try:
-        import cloudpickle
-    except ImportError:
-        raise ImportError(
-            "workers= needs cloudpickle to ship f to the worker processes: "
-            "pip install 'fastgrad[parallel]' (or pip install cloudpickle)"
-        ) from None
-    return cloudpickle
-
-
 def plan(workers, n_coords, seconds_per_call, calls_per_coord=2):
     """(use_parallel, chunk size, n_workers) for ``n_coords`` coordinates."""
     if workers is None or n_coords < 2:
         return False, n_coords, 1
-    if isinstance(workers, Executor):
-        n = getattr(workers, "_max_workers", None) or 2
-    else:
-        n = workers
+    n = distributed.n_workers(workers)
     per = max(seconds_per_call * calls_per_coord, 1e-7)
-    if not isinstance(workers, Executor) and per * n_coords < SERIAL_BELOW:
+    own = not isinstance(workers, Executor) and not distributed.is_client(workers)
+    if own and per * n_coords < SERIAL_BELOW:
         return False, n_coords, 1
     chunk = max(1, math.ceil(CHUNK_SECONDS / per))
     chunk = min(chunk, max(1, math.ceil(n_coords / (4 * n))))
     return True, chunk, n
 
 
-def _run_chunk(payload, kind, coords):
-    """In a worker: rebuild θ and its views, run the serial loop on ``coords``
-    with BLAS held at one thread (N workers each with a threaded BLAS would
-    fight for the same cores)."""
-    from fastgrad._threads import single_threaded_blas
-
-    with single_threaded_blas():
-        return _chunk(payload, kind, coords)
+def _unpack(data):
+    """In a worker, once per check: θ's block views next to what was shipped."""
+    f, st, flat, eps, fname, extra = data
+    return f, st, flat, st.views(flat), eps, fname, extra
 
 
-def _chunk(payload, kind, coords):
-    import cloudpickle
-
+def _chunk(shipped, item):
+    """In a worker: the serial loop on one chunk of coordinates."""
     from fastgrad.gradcheck import generic, lowprec
 
-    f, st, flat, eps, fname, extra = cloudpickle.loads(payload)
-    view = st.views(flat)
+    kind, coords = item
+    f, st, flat, view, eps, fname, extra = shipped
     if kind == "vjp":
         from fastgrad.gradcheck import vjp
 
@@ -109,22 +96,11 @@ def _chunk(payload, kind, coords):
 
 def run(workers, kind, f, st, flat, eps, coords, fname, chunk, progress_bar=None, extra=None):
     """Run chunks of ``coords`` on ``workers``; results in coordinate order."""
-    cp = _cloudpickle()
-    payload = cp.dumps((f, st, flat, eps, fname, extra))
-    own = not isinstance(workers, Executor)
-    ex = ProcessPoolExecutor(max_workers=workers) if own else workers
-    try:
-        parts = [coords[i : i + chunk] for i in range(0, coords.size, chunk)]
-        futures = [ex.submit(_run_chunk, payload, kind, p) for p in parts]
-        results, done = [], 0
-        for p, fut in zip(parts, futures):
-            results.append(fut.result())
-            done += p.size
-            if progress_bar is not None:
-                progress_bar.update(done)
-    finally:
-        if own:
-            ex.shutdown(wait=True, cancel_futures=True)
+    parts = [coords[i : i + chunk] for i in range(0, coords.size, chunk)]
+    with distributed.Shards(workers, _unpack, (f, st, flat, eps, fname, extra)) as shards:
+        results = shards.map(
+            _chunk, [(kind, p) for p in parts], [p.size for p in parts], progress_bar
+        )
     out = np.concatenate([r[0] for r in results])
     values = np.concatenate([r[1] for r in results])
     if kind == "vjp":
@@ -137,12 +113,7 @@ def run(workers, kind, f, st, flat, eps, coords, fname, chunk, progress_bar=None
 
 def describe(workers, n_workers, n_chunks, chunk):
     """The report's line about the parallel run."""
-    who = (
-        f"{n_workers} processes"
-        if not isinstance(workers, Executor)
-        else f"{type(workers).__name__} ({n_workers} workers)"
-    )
-    return f"workers: {who}, {n_chunks} chunks of <= {chunk} coordinates"
+    return f"workers: {distributed.describe(workers)}, {n_chunks} chunks of <= {chunk} coordinates"
 
 
 def timed(fn, *args):

@@ -93,26 +93,28 @@ def _as_rows(block):
     return validate_data(np.asarray(block), "X", 0).A
 
 
-def _chunk_state(block, start):
-    return tree.chunk_state(_as_rows(block), start, 1)
-
-
-def _chunk_masked(block):
-    return dense_moments(_as_rows(block), 1, "X")
-
-
-def _chunk_weighted(block, w):
+def _chunk_state(block, start, w=None):
     A = _as_rows(block)
-    return masked_moments(A, check_sample_weight(np.asarray(w), A.shape[0]), "X")
+    if w is not None:
+        w = np.array(w, dtype=np.float64).reshape(-1)
+        if not (np.isfinite(w).all() and (w >= 0).all()):
+            check_sample_weight(w, A.shape[0])  # raises, naming what is wrong
+        # (a chunk whose weights are all zero is fine: the whole is checked)
+    return tree.chunk_state(A, start, 1, w)
 
 
-def fit_weighted(X, sample_weight, sample_axis, what="X"):
-    """Weighted moments of a dask collection: per chunk (NaN as missing),
-    merged by a fixed pairwise tree in chunk order -- deterministic for a
-    given chunking, not bitwise independent of it. ``sample_weight`` is a
-    1-D dask or NumPy array (rechunked to X's row chunks) or a number."""
-    dask, da = _require(what)
-    A, names = _rows(X, sample_axis, what)
+def _chunk_masked(block, w=None):
+    """Moments of a chunk off the tree: only to word the error about
+    infinity or an overflow that the tree met."""
+    A = _as_rows(block)
+    if w is None:
+        return dense_moments(A, 1, "X")
+    return masked_moments(A, np.array(w, dtype=np.float64).reshape(-1), "X")
+
+
+def _weights(da, sample_weight, A, what):
+    """``sample_weight`` (a 1-D dask or NumPy array, or a number) as a dask
+    array chunked like the rows of ``A``."""
     n = A.shape[0]
     if np.ndim(sample_weight) == 0 and not isinstance(sample_weight, da.Array):
         w = da.full((n,), sample_weight, chunks=(A.chunks[0],), dtype=np.float64)
@@ -128,12 +130,7 @@ def fit_weighted(X, sample_weight, sample_axis, what="X"):
                 f"got shape {w.shape}."
             )
         w = w.rechunk((A.chunks[0],))
-    blocks = A.to_delayed().ravel().tolist()
-    weights = w.to_delayed().ravel().tolist()
-    chunk = dask.delayed(_chunk_weighted, pure=True)
-    parts = [chunk(b, wb) for b, wb in zip(blocks, weights)]
-    (m,) = dask.compute(_reduce(dask, parts, merge))
-    return m, A.shape[1], names
+    return w
 
 
 def _reduce(dask, parts, fn):
@@ -147,25 +144,28 @@ def _reduce(dask, parts, fn):
     return parts[0]
 
 
-def fit_state(X, sample_axis, start, what="X"):
+def fit_state(X, sample_axis, start, what="X", sample_weight=None):
     """One pass over a dask collection.
 
     Returns ``(state, moments, n_features, names)``: ``state`` is the
-    :class:`TreeState` of rows ``start:start + n`` (None when the data have
-    NaN, which are redone by the masked path: per chunk, merged in chunk
-    order), ``moments`` the finalized moments when ``start == 0``.
+    :class:`TreeState` of rows ``start:start + n`` (NaN as missing, weights
+    carried; None when infinity or an overflow is met, which the masked path
+    words as an error), ``moments`` the finalized moments when ``start == 0``.
     """
-    dask, _ = _require(what)
+    dask, da = _require(what)
     A, names = _rows(X, sample_axis, what)
     blocks = A.to_delayed().ravel().tolist()
+    weights = [None] * len(blocks)
+    if sample_weight is not None:
+        weights = _weights(da, sample_weight, A, what).to_delayed().ravel().tolist()
     offsets = np.concatenate([[0], np.cumsum(A.chunks[0])]).astype(int).tolist()
     chunk = dask.delayed(_chunk_state, pure=True)
-    parts = [chunk(b, start + offsets[i]) for i, b in enumerate(blocks)]
+    parts = [chunk(b, start + offsets[i], weights[i]) for i, b in enumerate(blocks)]
     (state,) = dask.compute(_reduce(dask, parts, tree.combine))
     m = tree.finalize(state) if start == 0 else None
     if not tree.is_finite(state):
         masked = dask.delayed(_chunk_masked, pure=True)
-        parts = [masked(b) for b in blocks]
+        parts = [masked(b, wb) for b, wb in zip(blocks, weights)]
         (m,) = dask.compute(_reduce(dask, parts, merge))
         state = None
     return state, m, A.shape[1], names

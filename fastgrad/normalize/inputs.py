@@ -17,6 +17,7 @@ import numbers
 import numpy as np
 
 from fastgrad import _argcheck as ac
+from fastgrad._threads import effective_n_threads
 
 __all__ = [
     "Data",
@@ -224,11 +225,13 @@ def kernel_view(A):
     return np.array(A, order="C"), False, True  # always a copy
 
 
-def check_sample_weight(sample_weight, n_samples):
+def check_sample_weight(sample_weight, n_samples, allow_zero=False):
     """Validate ``sample_weight`` as scikit-learn does; return float64 or None.
 
     Non-negative weights only (scikit-learn's StandardScaler also accepts
-    negative weights, which make a "variance" that can be negative).
+    negative weights, which make a "variance" that can be negative). All
+    zeros only with ``allow_zero`` (a later batch of a stream that already
+    has weight).
     """
     if sample_weight is None:
         return None
@@ -289,7 +292,7 @@ def check_sample_weight(sample_weight, n_samples):
             f"{what} must be non-negative, got {w[i]!r} at index {i}: a negative "
             "weight makes the variance meaningless."
         )
-    if not (w > 0).any():
+    if not allow_zero and not (w > 0).any():
         raise ValueError(
             f"Sample weights must contain at least one non-zero number ({what} is all zeros)."
         )
@@ -352,3 +355,32 @@ def validate_for(est, X, *, reset, what="X"):
             f"{list(data.names)} vs {list(fitted_names)}."
         )
     return data
+
+
+def check_params(est, max_threads):
+    """Validate a Normalizer's constructor parameters; return the thread
+    count (at most ``max_threads``)."""
+    for name in ("with_mean", "with_std", "copy"):
+        value = getattr(est, name)
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be a bool, got {value!r}.")
+    axis = est.sample_axis
+    if (
+        isinstance(axis, (bool, np.bool_))
+        or not isinstance(axis, numbers.Integral)
+        or axis not in (0, 1)
+    ):
+        raise ValueError(
+            "sample_axis must be 0 (samples are rows, X of shape "
+            "(n_samples, n_features), scikit-learn's layout) or 1 (samples "
+            f"are columns, X of shape (n_x, m), the course's layout); got {axis!r}."
+        )
+    n_threads = est.n_threads
+    if n_threads is not None and (
+        isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral)
+    ):
+        raise TypeError(
+            "n_threads must be an int (a positive count, or -1 for all cores) "
+            f"or None, got {n_threads!r} ({type(n_threads).__name__})."
+        )
+    return min(effective_n_threads(n_threads), max_threads)

@@ -4,7 +4,10 @@ The file is a ``.npz`` archive written by ``np.savez`` (uncompressed ZIP):
 ``meta.npy`` (a 0-d unicode array holding JSON: format, version, constructor
 parameters, ``n_samples_seen_``, ``n_features_in_``) and one ``.npy`` entry
 per fitted array (``mean_``, ``var_``, ``scale_``: float64;
-``feature_names_in_``: unicode). Nothing is pickled.
+``feature_names_in_``: unicode), and the canonical tree state of the
+statistics (:mod:`fastgrad.normalize.tree_file`: ``tree_*`` entries and a
+``tree`` record in the metadata) so that ``partial_fit`` after ``load``
+gives the bits of never having saved. Nothing is pickled.
 
 :func:`load` trusts nothing in the file: every ``.npy`` header is read and its
 dtype, shape and byte count checked against the metadata and against the
@@ -20,14 +23,15 @@ import zipfile
 
 import numpy as np
 
-from fastgrad.normalize.stats import is_constant
+from fastgrad.normalize import tree, tree_file
+from fastgrad.normalize.stats import fitted_statistics, is_constant
 
 __all__ = ["save", "load"]
 
 FILE_FORMAT = "fastgrad.Normalizer"
 FILE_VERSION = 1
 _ARRAYS = ("mean_", "var_", "scale_")
-_ENTRIES = {"meta", *_ARRAYS, "feature_names_in_"}
+_ENTRIES = {"meta", *_ARRAYS, "feature_names_in_", *tree_file.ENTRIES}
 _META_MAX_BYTES = 1 << 20
 # Deflate cannot expand data more than ~1032 times; an entry claiming more
 # than this ratio to the file's size is forged.
@@ -70,8 +74,84 @@ def save(est, path):
             arrays[name] = np.asarray(value, dtype=np.float64)
     if hasattr(est, "feature_names_in_"):
         arrays["feature_names_in_"] = np.asarray(est.feature_names_in_, dtype=str)
+    saved = tree_file.to_file(getattr(est, "_tree_state", None))
+    if saved is not None:
+        meta["tree"], tree_arrays = saved
+        arrays["meta"] = np.array(json.dumps(meta))
+        arrays.update(tree_arrays)
     with open(path, "wb") as fh:
         np.savez(fh, **arrays)
+
+
+class Persistence:
+    """``save``/``load`` of a fitted :class:`fastgrad.Normalizer` (a mixin)."""
+
+    def save(self, path):
+        """Write the fitted Normalizer to ``path`` as a ``.npz`` archive.
+
+        Arrays are stored bit for bit and the parameters as JSON text; nothing
+        is pickled, so :meth:`load` never executes code from the file.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination; written as given (no suffix is appended).
+        """
+        self.check_fitted()
+        self.check_params()
+        save(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Read a Normalizer written by :meth:`save`.
+
+        Every entry's header is checked before anything is allocated, and
+        the values against each other (shapes, counts, ``var_ >= 0``,
+        ``scale_`` the square root of ``var_``, feature names).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Returns
+        -------
+        Normalizer
+            Fitted, with transforms bitwise identical to the saved one.
+
+        Raises
+        ------
+        ValueError
+            If the file is not a Normalizer file written by fastgrad, or is
+            damaged, truncated or inconsistent; the message names the file
+            and what is wrong.
+        FileNotFoundError, PermissionError
+            If ``path`` cannot be opened at all.
+        """
+        return load(cls, path)
+
+    def restore_fitted_state(
+        self,
+        *,
+        mean_,
+        var_,
+        scale_,
+        n_samples_seen_,
+        n_features_in_,
+        feature_names_in_=None,
+        weighted=False,
+        tree_state=None,
+    ):
+        """Set the fitted attributes at once (what :meth:`load` reads from a
+        file); the running moments come from the canonical ``tree_state``
+        when there is one, else are rebuilt from the attributes."""
+        self.mean_, self.var_, self.scale_ = mean_, var_, scale_
+        self.n_samples_seen_ = n_samples_seen_
+        self._tree_state = tree_state
+        self._moments_state = None if tree_state is None else tree.finalize(tree_state)
+        self.n_features_in_ = n_features_in_
+        self._weighted = weighted
+        if feature_names_in_ is not None:
+            self.feature_names_in_ = feature_names_in_
 
 
 class _Bad(Exception):
@@ -250,11 +330,48 @@ def _load_zip(cls, zf, file_size):
     names = None
     if "feature_names_in_" in infos:
         names = _read_entry(zf, infos["feature_names_in_"], file_size, kinds="U", shape=(d,))
+    state = _read_tree(zf, infos, file_size, meta, d, est, values, n_seen, weighted)
     est.restore_fitted_state(
         **{name: values.get(name) for name in _ARRAYS},
         n_samples_seen_=n_seen,
         n_features_in_=d,
         feature_names_in_=None if names is None else names.astype(object),
         weighted=weighted,
+        tree_state=state,
     )
     return est
+
+
+def _read_tree(zf, infos, file_size, meta, d, est, values, n_seen, weighted):
+    """The saved tree state (None if the file has none), refused unless it
+    tiles its rows canonically and gives the file's statistics to the bit."""
+    present = {name for name in tree_file.ENTRIES if name in infos}
+    if "tree" not in meta:
+        if present:
+            raise _Bad(f"entry {sorted(present)[0]!r} without a 'tree' record")
+        return None
+    record = meta["tree"]
+    try:
+        tree_file.check_record(record)
+        expected = tree_file.shapes(record, d)
+        if present != set(expected):
+            raise tree_file.BadTree(
+                f"the tree entries are {sorted(present)}, not {sorted(expected)}"
+            )
+        arrays = {
+            name: _read_entry(zf, infos[name], file_size, kinds="f", shape=shape)
+            for name, shape in expected.items()
+        }
+        state = tree_file.from_file(record, arrays, d)
+    except tree_file.BadTree as exc:
+        raise _Bad(str(exc)) from None
+    m = tree.finalize(state)
+    got = fitted_statistics(m, weighted, est.with_mean, est.with_std)
+    for name, value in zip(("mean_", "var_", "scale_"), got[:3]):
+        if (value is None) != (name not in values) or (
+            value is not None and value.tobytes() != values[name].tobytes()
+        ):
+            raise _Bad(f"the tree state does not give {name} (inconsistent file)")
+    if np.asarray(got[3]).tobytes() != np.asarray(n_seen).tobytes():
+        raise _Bad("the tree state does not give n_samples_seen_ (inconsistent file)")
+    return state

@@ -28,17 +28,15 @@ written) → :mod:`fastgrad.normalize.stats` (moments and their merge) and
 
 from __future__ import annotations
 
-import numbers
 import os
 
 import numpy as np
 
-from fastgrad._threads import effective_n_threads
-from fastgrad.normalize import dask_support, inputs, transform, update
-from fastgrad.normalize import io as _normalizer_io
+from fastgrad.normalize import dask_support, inputs, transform
 from fastgrad.normalize.estimator import Estimator, NotFittedError
+from fastgrad.normalize.io import Persistence
 from fastgrad.normalize.report import DistributionReport, compare
-from fastgrad.normalize.stats import Moments, fitted_statistics
+from fastgrad.normalize.update import RunningStatistics
 
 __all__ = ["Normalizer", "NotFittedError", "DistributionReport"]
 
@@ -52,7 +50,7 @@ _MAX_THREADS = max(1, os.cpu_count() or 1)
 # ---------------------------------------------------------------------------
 
 
-class Normalizer(Estimator):
+class Normalizer(RunningStatistics, Persistence, Estimator):
     """Standardize features with statistics fitted on the training set.
 
     ``z = (x - mean_) / scale_``, where ``mean_`` and ``scale_`` (the
@@ -121,45 +119,32 @@ class Normalizer(Estimator):
 
     Notes
     -----
-    Statistics: unweighted data without NaN goes through the compiled
-    kernel. The samples are cut into blocks of
+    Statistics: the samples are cut into blocks of
     ``fastgrad.normalize._normalizer_kernel.CHUNK_SIZE`` (256) by their
-    global index; each block's mean and sum of squared deviations come from
-    float64 sums of deviations from the block's first sample, in one read of
-    the data (at most ``log10(CHUNK_SIZE + 1)`` digits lost to cancellation
-    inside a block), and the blocks are merged with Chan's update by a
-    canonical tree whose shape depends only on the number of samples
+    global index. A block of unweighted samples without NaN gets its mean
+    and sum of squared deviations from the compiled kernel (float64 sums of
+    deviations from the block's first sample, one read of the data); a block
+    with NaN (missing) or weights from a fixed-order two-pass NumPy form with
+    per-feature weights. Blocks are merged with Chan's update by a canonical
+    tree whose shape depends only on the number of samples
     (:mod:`fastgrad.normalize.tree`), each mean carried as an offset from a
-    sample so the merge does not lose digits either. Hence ``fit``, any
-    sequence of ``partial_fit`` batches, any thread count, and dask arrays
-    of any chunking give bitwise identical ``mean_``, ``var_``, ``scale_``
-    and ``n_samples_seen_``. Weighted batches and features with NaN take the
-    masked path below: deterministic for given batches and any thread count,
-    but not independent of the batching (a ``partial_fit`` stream that met
-    one continues on that path). Measured against a
-    two-pass extended-precision reference on the same float64 data
-    (100,000 rows, one array or ``partial_fit`` batches of 7 to 1,000 rows),
-    the relative error of ``var_`` stays below 2e-15 for offset/σ from 1e8
-    to 1e14 (it was 3e-10 at 1e8 and 4.9e-6 at 1e12 before the means were
-    carried as offsets). That is not "any offset": near offset/σ = 1e16 the
-    float64 data themselves no longer resolve σ. float32 data keeps float32
-    output, every accumulation is float64.
+    sample so the merge loses no digits. Hence ``fit``, any sequence of
+    ``partial_fit`` batches (also after :meth:`save`/:meth:`load`, which
+    keep the tree), any thread count, and dask arrays or DataFrames of any
+    chunking give bitwise identical ``mean_``, ``var_``, ``scale_`` and
+    ``n_samples_seen_``, weights and NaN included. Measured against a
+    two-pass extended-precision reference (100,000 rows), the relative error
+    of ``var_`` stays below 2e-15 for offset/σ from 1e8 to 1e14 on the
+    kernel's path, and below 5e-16 with weights and NaN at offsets up to
+    1e12. float32 data keeps float32 output; every accumulation is
+    float64. Sparse input (merged in arrival order, not on the tree):
+    implicit zeros are samples, stored NaN are missing.
 
-    Dask: ``fit``/``partial_fit`` accept a ``dask.array.Array`` or a dask
-    DataFrame and read it in one pass (per-chunk states of the same block
-    tree, combined by a tree reduction; works on the threaded scheduler and
-    on ``dask.distributed`` workers; the bits of the NumPy fit).
-    ``transform``/``inverse_transform``/``fit_transform`` of a dask
-    collection are lazy and keep its chunks. Dask is optional:
-    ``pip install 'fastgrad[dask]'``. A saved and reloaded Normalizer
-    continues ``partial_fit`` by the sequential merge (not reproducible
-    across batchings); so do streams with weights or NaN.
-
-    Weighted data and features with NaN take a two-pass NumPy path over
-    blocks of rows (same accuracy, deterministic; measured on 200,000 x 100
-    float64, one thread: about 15x the kernel's time, still 4-8x faster than
-    scikit-learn's weighted or NaN fit). Sparse input: implicit zeros are
-    samples, stored NaN are missing.
+    Dask: ``fit``/``partial_fit`` of a ``dask.array.Array`` or a dask
+    DataFrame read it in one pass (per-chunk tree states combined by a tree
+    reduction, on any scheduler); ``transform``/``inverse_transform``/
+    ``fit_transform`` of a dask collection are lazy and keep its chunks.
+    Dask is optional: ``pip install 'fastgrad[dask]'``.
 
     The transform multiplies by ``1 / scale_`` rather than dividing by
     ``scale_``, in float64 with one rounding to the output dtype: results may
@@ -222,47 +207,9 @@ class Normalizer(Estimator):
 
     def check_params(self):
         """Validate the constructor parameters; return the thread count."""
-        for name in ("with_mean", "with_std", "copy"):
-            value = getattr(self, name)
-            if not isinstance(value, (bool, np.bool_)):
-                raise TypeError(f"{name} must be a bool, got {value!r}.")
-        axis = self.sample_axis
-        if (
-            isinstance(axis, (bool, np.bool_))
-            or not isinstance(axis, numbers.Integral)
-            or axis not in (0, 1)
-        ):
-            raise ValueError(
-                "sample_axis must be 0 (samples are rows, X of shape "
-                "(n_samples, n_features), scikit-learn's layout) or 1 (samples "
-                f"are columns, X of shape (n_x, m), the course's layout); got {axis!r}."
-            )
-        n_threads = self.n_threads
-        if n_threads is not None and (
-            isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral)
-        ):
-            raise TypeError(
-                "n_threads must be an int (a positive count, or -1 for all cores) "
-                f"or None, got {n_threads!r} ({type(n_threads).__name__})."
-            )
-        return min(effective_n_threads(n_threads), _MAX_THREADS)
+        return inputs.check_params(self, _MAX_THREADS)
 
-    # -- statistics ----------------------------------------------------------
-
-    def _state(self):
-        """The running moments; rebuilt from the public attributes for an
-        object that was loaded from a file (or set by hand)."""
-        state = getattr(self, "_moments_state", None)
-        if state is not None:
-            return state
-        d = self.n_features_in_
-        n = np.broadcast_to(np.asarray(self.n_samples_seen_, dtype=np.float64), (d,)).copy()
-        mean = np.zeros(d) if self.mean_ is None else np.asarray(self.mean_, dtype=np.float64)
-        var = np.zeros(d) if self.var_ is None else np.asarray(self.var_, dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            return Moments(
-                np.where(n > 0, mean, 0.0), np.zeros(d), np.where(n > 0, var * n, 0.0), n
-            )
+    # -- statistics (the bookkeeping: fastgrad.normalize.update) ---------------
 
     def fit(self, X, y=None, sample_weight=None):
         """Compute the mean and standard deviation of the training set.
@@ -297,8 +244,8 @@ class Normalizer(Estimator):
         """Update the statistics with one more chunk of training samples.
 
         Any number of chunks of any sizes give the statistics of their
-        concatenation: bitwise those of ``fit`` on it for unweighted data
-        without NaN (see Notes), up to rounding otherwise. On error the
+        concatenation: bitwise those of ``fit`` on it, weights and NaN
+        included (see Notes; sparse batches: up to rounding). On error the
         state is unchanged.
 
         Parameters
@@ -322,49 +269,6 @@ class Normalizer(Estimator):
         data = inputs.validate_for(self, X, reset=first)
         self._update(data, sample_weight, n_threads, reset=first)
         return self
-
-    def _previous(self, reset):
-        """What a new batch merges into: None for a fresh fit, else the
-        running moments, the reproducible tree state (or None) and whether
-        any batch so far was weighted."""
-        if reset:
-            return None
-        return update.Previous(
-            self._state(), getattr(self, "_tree_state", None), getattr(self, "_weighted", False)
-        )
-
-    def _update_dask(self, X, sample_weight, reset):
-        """fit/partial_fit of a dask collection: one pass, chunk states
-        combined by a tree reduction (fastgrad.normalize.dask_support)."""
-        m, tree_state, weighted, d, names = update.from_dask(
-            X,
-            sample_weight,
-            int(self.sample_axis),
-            self._previous(reset),
-            None if reset else self.n_features_in_,
-        )
-        self._commit(m, tree_state, weighted, reset, d, names)
-
-    def _update(self, data, sample_weight, n_threads, reset):
-        m, tree_state, weighted = update.from_batch(
-            data, sample_weight, n_threads, self._previous(reset)
-        )
-        self._commit(m, tree_state, weighted, reset, data.A.shape[1], data.names)
-
-    def _commit(self, m, tree_state, weighted, reset, n_features, names):
-        """Set the fitted attributes. Nothing is assigned before everything
-        is computed: a failed partial_fit leaves the state as it was."""
-        mean, var, scale, counts = fitted_statistics(m, weighted, self.with_mean, self.with_std)
-        self._moments_state = m
-        self._tree_state = tree_state
-        self._weighted = weighted
-        self.mean_, self.var_, self.scale_, self.n_samples_seen_ = mean, var, scale, counts
-        if reset:
-            self.n_features_in_ = n_features
-            if names is not None:
-                self.feature_names_in_ = names
-            elif hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
 
     # -- transforms ------------------------------------------------------------
 
@@ -475,69 +379,3 @@ class Normalizer(Estimator):
         DistributionReport
         """
         return compare(self, X, mean_tol=mean_tol, std_tol=std_tol, max_rows=max_rows)
-
-    # -- persistence -------------------------------------------------------------
-
-    def save(self, path):
-        """Write the fitted Normalizer to ``path`` as a ``.npz`` archive.
-
-        Arrays are stored bit for bit and the parameters as JSON text; nothing
-        is pickled, so :meth:`load` never executes code from the file.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            Destination; written as given (no suffix is appended).
-        """
-        self.check_fitted()
-        self.check_params()
-        _normalizer_io.save(self, path)
-
-    @classmethod
-    def load(cls, path):
-        """Read a Normalizer written by :meth:`save`.
-
-        Every entry's header is checked before anything is allocated, and
-        the values against each other (shapes, counts, ``var_ >= 0``,
-        ``scale_`` the square root of ``var_``, feature names).
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-
-        Returns
-        -------
-        Normalizer
-            Fitted, with transforms bitwise identical to the saved one.
-
-        Raises
-        ------
-        ValueError
-            If the file is not a Normalizer file written by fastgrad, or is
-            damaged, truncated or inconsistent; the message names the file
-            and what is wrong.
-        FileNotFoundError, PermissionError
-            If ``path`` cannot be opened at all.
-        """
-        return _normalizer_io.load(cls, path)
-
-    def restore_fitted_state(
-        self,
-        *,
-        mean_,
-        var_,
-        scale_,
-        n_samples_seen_,
-        n_features_in_,
-        feature_names_in_=None,
-        weighted=False,
-    ):
-        """Set the fitted attributes at once (what :meth:`load` reads from a
-        file); the running moments are rebuilt from them when needed."""
-        self.mean_, self.var_, self.scale_ = mean_, var_, scale_
-        self.n_samples_seen_ = n_samples_seen_
-        self._moments_state = self._tree_state = None
-        self.n_features_in_ = n_features_in_
-        self._weighted = weighted
-        if feature_names_in_ is not None:
-            self.feature_names_in_ = feature_names_in_

@@ -111,10 +111,11 @@ def test_transform_is_lazy_keeps_chunks_and_matches_numpy():
     assert np.array_equal(Zt.compute(), t.transform(X.T.copy()))
 
 
-def test_nan_in_a_dask_array_uses_the_masked_path():
+def test_nan_in_a_dask_array_is_missing_and_keeps_the_bits():
     X = _data(n=3000, offset=0.0)
     X[17, 1] = np.nan
     norm = Normalizer().fit(da.from_array(X, chunks=700))
+    assert _bits(norm) == _bits(Normalizer().fit(X))
     np.testing.assert_allclose(norm.mean_, np.nanmean(X, axis=0), rtol=0, atol=1e-14)
     np.testing.assert_allclose(norm.var_, np.nanvar(X, axis=0), rtol=1e-12)
     X[20, 2] = np.inf
@@ -210,6 +211,14 @@ def test_local_cluster_with_worker_processes_gives_the_same_bits(cluster_client)
     Z = Normalizer().fit(X).transform(da.from_array(X, chunks=2000))
     assert np.array_equal(Z.compute(), Normalizer().fit(X).transform(X))
     assert len(cluster_client.scheduler_info()["workers"]) == 2
+    # weights and NaN on worker processes: the bits of the NumPy fit too
+    X[::37, 2] = np.nan
+    w = np.random.default_rng(5).uniform(0, 2, X.shape[0])
+    expected = _bits(Normalizer().fit(X, sample_weight=w))
+    for chunks in (1000, 97 * 13):
+        dw = da.from_array(w, chunks=chunks)
+        got = Normalizer().fit(da.from_array(X, chunks=(chunks, 5)), sample_weight=dw)
+        assert _bits(got) == expected
 
 
 def test_fitting_a_multi_gb_lazy_array_keeps_memory_bounded():

@@ -1,0 +1,337 @@
+"""Shards of a check run by other processes or machines (``workers=``).
+
+One :class:`Shards` per check ships the check's data once and runs
+``work(obj, item)`` for every shard ``item``, where ``obj`` is built in the
+worker from that data (``build(data)``) once per worker thread and cached
+there under the check's token, so a worker that runs many shards builds the
+expensive part (an MLP's forward pass and compiled net) once.
+
+``workers`` is one of:
+
+* an int N: a ``ProcessPoolExecutor`` of N processes, started for the check
+  and shut down after; the data goes to each process once, when it starts
+  (its initializer), and the shards carry only the check's token. A worker
+  process that dies (killed, out of memory) breaks the pool; the shards not
+  yet finished run again in a fresh pool, at most ``MAX_RETRIES`` times,
+  then a RuntimeError says how many coordinates were left. Nothing is
+  silently dropped.
+* a ``dask.distributed.Client``: the data is scattered once to every worker
+  (``broadcast=True``) and each shard is a task depending on it; dask itself
+  reruns the tasks of a worker that dies (up to the scheduler's
+  ``distributed.scheduler.allowed-failures``, then ``KilledWorker``).
+* any other ``concurrent.futures.Executor``: used as is and left running;
+  the data is pickled with each shard (``submit`` has no scatter), the
+  worker still builds once (and keeps what it built for the last two checks,
+  as there is no way to reach every worker of a foreign executor after). A
+  broken executor is reported, not retried (it is not ours to restart).
+
+Results come back in shard order whatever order the shards finish in, so
+the caller reassembles exactly what a serial run would have produced.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import uuid
+from collections import OrderedDict
+from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, as_completed, wait
+
+import numpy as np
+
+from fastgrad import _progress
+
+MAX_RETRIES = 3
+# Checks whose built objects a worker keeps (a newer check evicts the oldest).
+_KEEP = 2
+_CACHE: OrderedDict = OrderedDict()  # token -> {thread id: built object}
+_CACHE_LOCK = threading.Lock()
+_RECEIVED = {}  # token -> payload, in a process of our own pool
+
+
+def _receive(token, payload):
+    """Initializer of our own pool's processes: the check's data, once."""
+    _RECEIVED.clear()
+    _RECEIVED[token] = payload
+
+
+def is_client(value):
+    """Whether ``value`` is a ``dask.distributed.Client`` (without importing
+    distributed: a program that made a Client has imported it already)."""
+    mod = sys.modules.get("distributed")
+    return mod is not None and isinstance(value, mod.Client)
+
+
+def n_workers(workers):
+    """How many shards run at once on ``workers``."""
+    if is_client(workers):
+        return max(1, sum(workers.nthreads().values()))
+    if isinstance(workers, Executor):
+        return getattr(workers, "_max_workers", None) or 2
+    return int(workers)
+
+
+def describe(workers):
+    if is_client(workers):
+        return f"dask Client ({n_workers(workers)} worker threads)"
+    if isinstance(workers, Executor):
+        return f"{type(workers).__name__} ({n_workers(workers)} workers)"
+    return f"{workers} processes"
+
+
+def _cloudpickle():
+    try:
+        import cloudpickle
+    except ImportError:
+        raise ImportError(
+            "workers= needs cloudpickle to ship the check to the worker processes: "
+            "pip install 'fastgrad[parallel]' (or pip install cloudpickle)"
+        ) from None
+    return cloudpickle
+
+
+def _built(token, payload, build):
+    """The object ``build`` makes from ``payload``, once per (check, thread):
+    a thread of its own because the built object (an MLP net with its
+    linear maps) is not safe to run from two threads at once."""
+    me = threading.get_ident()
+    with _CACHE_LOCK:
+        per = _CACHE.get(token)
+        if per is not None and me in per:
+            _CACHE.move_to_end(token)
+            return per[me]
+    import cloudpickle
+
+    obj = build(cloudpickle.loads(_RECEIVED[token] if payload is None else payload))
+    with _CACHE_LOCK:
+        _CACHE.setdefault(token, {})[me] = obj
+        _CACHE.move_to_end(token)
+        while len(_CACHE) > _KEEP:
+            _CACHE.popitem(last=False)
+    return obj
+
+
+def _forget(token):
+    """In a worker, after the check: free what it built."""
+    with _CACHE_LOCK:
+        _CACHE.pop(token, None)
+
+
+def _task(token, payload, build, work, item):
+    """One shard, in a worker, with BLAS on one thread (N workers each with a
+    threaded BLAS would fight for the same cores, and a threaded BLAS may
+    round differently from the serial check's)."""
+    from fastgrad._threads import single_threaded_blas
+
+    with single_threaded_blas():
+        return work(_built(token, payload, build), item)
+
+
+class Shards:
+    """One check's shipped data on ``workers``; use as a context manager."""
+
+    def __init__(self, workers, build, data):
+        self.workers, self.build = workers, build
+        self.payload = _cloudpickle().dumps(data)
+        self.token = uuid.uuid4().hex
+        self.retries = 0
+        self.n_shards = 0
+        self._pool = None  # our own ProcessPoolExecutor (workers=N)
+        self._scattered = None  # the payload's future on a dask cluster
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        _forget(self.token)  # what a thread pool of this process built
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._scattered is not None:
+            client, self._scattered = self.workers, None
+            try:
+                client.run(_forget, self.token)
+            except Exception:  # noqa: BLE001  (freeing memory is best effort)
+                pass
+
+    def map(self, work, items, sizes, bar=None):
+        """``[work(obj, item) for item in items]`` run on the workers;
+        ``bar.update`` gets the sum of ``sizes`` of the finished shards."""
+        self.n_shards += len(items)
+        run = self._map_client if is_client(self.workers) else self._map_executor
+        return run(work, list(items), list(sizes), _Tally(sizes, bar))
+
+    def _map_client(self, work, items, sizes, tally):
+        from distributed import as_completed as dask_completed
+
+        client = self.workers
+        if self._scattered is None:
+            self._scattered = client.scatter(self.payload, broadcast=True, hash=False)
+        futures = [
+            client.submit(_task, self.token, self._scattered, self.build, work, it, pure=False)
+            for it in items
+        ]
+        where = {f.key: i for i, f in enumerate(futures)}
+        results = [None] * len(items)
+        try:
+            for fut in dask_completed(futures):
+                i = where[fut.key]
+                results[i] = fut.result()
+                tally.done(i)
+        except BaseException:  # an error in f, KilledWorker, Ctrl-C: stop the rest
+            client.cancel(futures)
+            raise
+        return results
+
+    def _executor(self):
+        if isinstance(self.workers, Executor):
+            return self.workers
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, initializer=_receive, initargs=(self.token, self.payload)
+            )
+        return self._pool
+
+    def _map_executor(self, work, items, sizes, tally):
+        results = [None] * len(items)
+        pending = set(range(len(items)))
+        while True:
+            ex = self._executor()
+            # our own processes got the payload when they started
+            payload = None if ex is self._pool else self.payload
+            futures = {
+                ex.submit(_task, self.token, payload, self.build, work, items[i]): i
+                for i in sorted(pending)
+            }
+            broken = None
+            try:
+                for fut in as_completed(futures):
+                    i = futures[fut]
+                    try:
+                        results[i] = fut.result()
+                    except BrokenExecutor as e:
+                        broken = e
+                        continue
+                    pending.discard(i)
+                    tally.done(i)
+            except BaseException:  # an error in f, Ctrl-C: stop the rest, then let go
+                _stop(futures)
+                raise
+            if not pending:
+                return results
+            self._restart(broken, sum(sizes[i] for i in pending), sum(sizes))
+
+    def _restart(self, broken, left, total):
+        """A fresh pool for the unfinished shards, or a clear error."""
+        if isinstance(self.workers, Executor):
+            raise RuntimeError(
+                f"workers={self.workers!r} broke during the check ({broken}); {left} of "
+                f"{total} coordinates were not computed. Pass workers=N (fastgrad restarts "
+                "its own pool) or a dask.distributed.Client (dask retries lost tasks)"
+            ) from broken
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
+        self.retries += 1
+        if self.retries > MAX_RETRIES:
+            raise RuntimeError(
+                f"worker processes died {self.retries} times during the check ({broken}); "
+                f"{left} of {total} coordinates were not computed. Look for a worker "
+                "killed by the system (out of memory?) or run with workers=None"
+            ) from broken
+
+
+def _stop(futures):
+    """Cancel the shards not started and wait for the running ones, so none
+    of them builds into the cache after the check has freed it."""
+    for fut in futures:
+        fut.cancel()
+    wait(futures)
+
+
+class _Tally:
+    """Progress as shards finish, in whatever order."""
+
+    def __init__(self, sizes, bar):
+        self.sizes, self.bar, self.count = sizes, bar, 0
+
+    def done(self, i):
+        self.count += self.sizes[i]
+        if self.bar is not None:
+            self.bar.update(self.count)
+
+
+def split(n, n_shards):
+    """Start/stop bounds of ``n_shards`` nearly equal consecutive shards."""
+    n_shards = max(1, min(n, n_shards))
+    edges = [(n * j) // n_shards for j in range(n_shards + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+# --- The MLP check's shards -------------------------------------------------
+
+# Shards per worker: enough to balance uneven workers and to lose little when
+# one dies; few enough that each shard's set-up (its exact linear maps) stays
+# small next to its coordinates.
+SHARDS_PER_WORKER = 4
+MIN_SHARD = 64
+ROUNDS = 8
+
+
+def _mlp_net(data):
+    """In a worker, once per check: the MLP's forward pass and compiled net."""
+    from fastgrad.gradcheck.mlp import KernelInputs
+
+    return KernelInputs(*data)
+
+
+def _mlp_shard(net, item):
+    coords, plan, desc = item
+    return net.run(coords, 1, False, desc, plan=plan)
+
+
+class MLPShards(Shards):
+    """:meth:`KernelInputs.run` spread over ``workers``: the plan is made
+    here from the whole coordinate set (``net.plan``), so every shard
+    propagates exactly as the whole local run would, and the concatenated
+    results are the local run's bits."""
+
+    def __init__(self, workers, net, model, params, X, Y, epsilon, scales):
+        super().__init__(workers, _mlp_net, (model, params, X, Y, epsilon, scales))
+        self.net = net
+
+    def run(self, coords, n_threads, progress, desc):
+        coords = np.ascontiguousarray(coords, dtype=np.intp)
+        K = coords.size
+        if K == 0:
+            return self.net.run(coords, n_threads, progress, desc)
+        plan = self.net.plan(coords)
+        n = max(1, min(SHARDS_PER_WORKER * n_workers(self.workers), K // MIN_SHARD))
+        # A coordinate's cost depends on its layer (a first layer's
+        # coordinates can cost 50x a last layer's): each shard takes every
+        # n-th of ROUNDS * n contiguous pieces, so the shards cost about the
+        # same whatever the network.
+        pieces = split(K, n * ROUNDS)
+        where = [
+            np.concatenate([np.arange(a, b) for a, b in pieces[j::n]])
+            for j in range(min(n, len(pieces)))
+        ]
+        bar = _progress.Progress(K, progress, desc)
+        try:
+            items = [(coords[w], plan, desc) for w in where]
+            parts = self.map(_mlp_shard, items, [w.size for w in where], bar)
+        finally:
+            bar.close()
+        numerical, kinks = np.empty(K), np.empty(K, dtype=bool)
+        for w, p in zip(where, parts):
+            numerical[w], kinks[w] = p[0], p[1]
+        return numerical, kinks, sum(p[2] for p in parts)
+
+    def note(self):
+        retried = f", {self.retries} pool restart(s)" if self.retries else ""
+        return (
+            f"workers: {describe(self.workers)}, {self.n_shards} shards of the kernel's "
+            f"coordinates{retried}"
+        )

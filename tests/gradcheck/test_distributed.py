@@ -1,0 +1,317 @@
+"""Checks sharded over processes and a dask.distributed cluster (issue 13):
+the report of gradient_check / check_grad / check_vjp on workers equals the
+local run to the bit, the data is shipped and built once, progress moves as
+shards finish, and a worker killed mid-check loses no coordinate."""
+
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastgrad import MLP, check_grad, check_vjp, gradient_check
+from fastgrad.gradcheck import distributed as shards_mod
+from fastgrad.gradcheck import parallel
+
+distributed = pytest.importorskip("distributed")
+pytest.importorskip("cloudpickle")
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def client():
+    # Started from the tests dir: a worker process must import the installed
+    # fastgrad, never the uncompiled source tree at the repo root.
+    old = os.getcwd()
+    os.chdir(HERE)
+    try:
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
+        c = distributed.Client(cluster)
+    finally:
+        os.chdir(old)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def same(a, b):
+    """Identical reports but for the timing and the line naming the workers."""
+    da, db = a.to_dict(), b.to_dict()
+    assert da.keys() == db.keys()
+    for key in da:
+        if key not in ("seconds", "notes"):
+            assert repr(da[key]) == repr(db[key]), key
+    for k in a.numerical:
+        assert a.numerical[k].tobytes() == b.numerical[k].tobytes(), k
+
+
+def net(hidden, keep_prob=1.0, bug=None):
+    rng = np.random.default_rng(5)
+    model = MLP([6, 12, 8, 1], hidden=hidden, keep_prob=keep_prob)
+    params = model.init_params(seed=1)
+    X = rng.standard_normal((6, 40))
+    Y = (rng.random((1, 40)) > 0.5).astype(float)
+    grads = model.backward(params, X, Y, seed=3)
+    if bug:
+        grads[bug] = grads[bug] * 1.5  # a wrong block: directional re-checks it in full
+    return model, params, X, Y, grads
+
+
+CASES = [
+    ("tanh", 1.0, "full", None),
+    ("tanh", 1.0, "sampled", None),
+    ("tanh", 1.0, "directional", "dW2"),
+    ("relu", 0.8, "full", None),
+    ("relu", 0.8, "sampled", None),
+    ("relu", 0.8, "directional", "dW1"),
+]
+
+
+@pytest.mark.parametrize("hidden,keep,mode,bug", CASES)
+def test_mlp_on_a_local_cluster_equals_the_local_run(client, hidden, keep, mode, bug):
+    model, params, X, Y, grads = net(hidden, keep, bug)
+    opts = dict(mode=mode, k=4, seed=3)
+    local = gradient_check(model, params, grads, X, Y, **opts)
+    remote = gradient_check(model, params, grads, X, Y, workers=client, **opts)
+    same(local, remote)
+    assert any("dask Client" in n for n in remote.notes)
+    if bug:  # the failing block was re-checked, on the cluster
+        (block,) = [b for b in remote.blocks if b.name == bug]
+        assert remote.verdict == "bug" and block.n_checked == grads[bug].size
+
+
+def test_mlp_on_processes_and_a_thread_pool_equals_the_local_run():
+    model, params, X, Y, grads = net("tanh", 1.0)
+    before = [a.tobytes() for a in (*params.values(), *grads.values(), X, Y)]
+    local = gradient_check(model, params, grads, X, Y)
+    same(local, gradient_check(model, params, grads, X, Y, workers=2))
+    assert [a.tobytes() for a in (*params.values(), *grads.values(), X, Y)] == before
+    with ThreadPoolExecutor(2) as ex:
+        same(local, gradient_check(model, params, grads, X, Y, workers=ex))
+
+
+def test_batchnorm_and_l2_on_a_thread_pool_equal_the_local_run():
+    rng = np.random.default_rng(2)
+    model = MLP([5, 9, 7, 1], hidden="tanh", l2=0.3, batchnorm=[1])
+    params = model.init_params(seed=4)
+    X, Y = rng.standard_normal((5, 30)), (rng.random((1, 30)) > 0.5).astype(float)
+    grads = model.backward(params, X, Y)
+    local = gradient_check(model, params, grads, X, Y)
+    with ThreadPoolExecutor(2) as ex:
+        same(local, gradient_check(model, params, grads, X, Y, workers=ex))
+
+
+def test_the_net_is_built_once_per_worker_thread(monkeypatch):
+    built = []
+    real = shards_mod._mlp_net
+
+    def counting(data):
+        built.append(1)
+        return real(data)
+
+    monkeypatch.setattr(shards_mod, "_mlp_net", counting)
+    model, params, X, Y, grads = net("tanh", 1.0)
+    with ThreadPoolExecutor(2) as ex:
+        rep = gradient_check(model, params, grads, X, Y, workers=ex)
+    n_shards = int(rep.notes[0].split(", ")[1].split()[0])
+    assert n_shards >= 3 and 1 <= len(built) <= 2
+    assert not shards_mod._CACHE  # freed after the check
+
+
+def test_progress_moves_as_shards_finish():
+    updates = []
+
+    class Bar:
+        def update(self, n):
+            updates.append(n)
+
+    def work(obj, item):
+        time.sleep(0.01 * (3 - item))  # the last shard finishes first
+        return obj + item
+
+    with ThreadPoolExecutor(3) as ex, shards_mod.Shards(ex, lambda d: d, 10) as sh:
+        out = sh.map(work, [0, 1, 2], [5, 6, 7], Bar())
+    assert out == [10, 11, 12]
+    assert sorted(updates) == updates and updates[-1] == 18 and len(updates) == 3
+
+
+r = np.random.default_rng(0)
+A = r.standard_normal((5, 5))
+THETA = {"w": r.standard_normal((3, 5)), "b": r.standard_normal(5)}
+
+
+def make_f(marker=None, parent=None, delay=0.0):
+    """f; with a marker path, the first call in a worker process kills that
+    process (os.kill of its own pid) mid-check, exactly once."""
+
+    def f(t):
+        if marker is not None and os.getpid() != parent:
+            try:
+                fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                pass
+            else:
+                os.close(fd)
+                os.kill(os.getpid(), signal.SIGKILL)
+        if delay:
+            time.sleep(delay)
+        return float(np.sum(np.tanh(t["w"] @ A + t["b"]) ** 2))
+
+    return f
+
+
+def grad(t):
+    h = np.tanh(t["w"] @ A + t["b"])
+    dz = 2 * h * (1 - h**2)
+    return {"w": dz @ A.T, "b": dz.sum(axis=0)}
+
+
+def test_check_grad_and_check_vjp_take_a_client(client):
+    assert parallel.check_workers(client) is client
+    f = make_f()
+    same(check_grad(f, THETA, grad, seed=1), check_grad(f, THETA, grad, seed=1, workers=client))
+
+    def g(w, b):
+        return np.tanh(w @ A + b)
+
+    u = np.random.default_rng(2).standard_normal((3, 5))
+    dz = u * (1 - g(**THETA) ** 2)
+    vjp = {"w": dz @ A.T, "b": dz.sum(axis=0)}
+    local = check_vjp(g, THETA, vjp, u)
+    remote = check_vjp(g, THETA, vjp, u, workers=client)
+    same(local, remote)
+    assert any("dask Client" in n for n in remote.notes)
+
+
+def test_a_killed_process_worker_is_replaced_and_no_coordinate_lost(tmp_path, monkeypatch):
+    restarts = []
+    real = shards_mod.Shards._restart
+    monkeypatch.setattr(
+        shards_mod.Shards, "_restart", lambda s, *a: (restarts.append(a), real(s, *a))
+    )
+    f = make_f(tmp_path / "killed", os.getpid(), delay=0.01)
+    serial = check_grad(make_f(), THETA, grad)
+    par = check_grad(f, THETA, grad, workers=2)
+    assert (tmp_path / "killed").exists() and len(restarts) == 1
+    same(serial, par)
+
+
+def test_a_pool_whose_workers_keep_dying_raises_clearly():
+    parent = os.getpid()
+
+    def f(t):
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(0.01)
+        return float(np.sum(t["w"]))
+
+    with pytest.raises(RuntimeError, match=r"died 4 times.*coordinates were not computed"):
+        check_grad(f, THETA, lambda t: {"w": np.ones((3, 5)), "b": np.zeros(5)}, workers=2)
+
+
+def test_a_broken_executor_of_the_user_is_reported_not_restarted(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    f = make_f(tmp_path / "killed", os.getpid(), delay=0.01)
+    with ProcessPoolExecutor(2) as ex:
+        with pytest.raises(RuntimeError, match=r"broke during the check.*not computed"):
+            check_grad(f, THETA, grad, workers=ex)
+
+
+def test_a_killed_dask_worker_is_retried_and_no_coordinate_lost(client, tmp_path):
+    before = set(client.run(os.getpid).values())
+    f = make_f(tmp_path / "killed", os.getpid(), delay=0.01)
+    serial = check_grad(make_f(), THETA, grad)
+    par = check_grad(f, THETA, grad, workers=client)
+    assert (tmp_path / "killed").exists()
+    same(serial, par)
+    client.wait_for_workers(2, timeout=30)
+    assert set(client.run(os.getpid).values()) != before  # one was really replaced
+
+
+def _install_killer(marker):
+    """A function for client.run: in each worker, the MLP shard runner kills
+    its own process the first time any worker runs a shard (a marker file
+    makes it exactly once)."""
+
+    def install():
+        import os
+        import signal
+
+        from fastgrad.gradcheck import distributed as mod
+
+        real = getattr(mod, "_real_mlp_shard", mod._mlp_shard)
+
+        def killing(net, item):
+            try:
+                fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                return real(net, item)
+            os.close(fd)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        mod._real_mlp_shard, mod._mlp_shard = real, killing
+
+    return install
+
+
+def _uninstall():
+    from fastgrad.gradcheck import distributed as mod
+
+    mod._mlp_shard = getattr(mod, "_real_mlp_shard", mod._mlp_shard)
+
+
+def test_mlp_check_survives_a_dask_worker_killed_mid_check(client, tmp_path):
+    # replaces a worker of the shared cluster (and waits for its successor)
+    model, params, X, Y, grads = net("relu", 0.8)
+    local = gradient_check(model, params, grads, X, Y, seed=3)
+    marker = tmp_path / "killed"
+    before = set(client.run(os.getpid).values())
+    client.run(_install_killer(str(marker)))
+    try:
+        remote = gradient_check(model, params, grads, X, Y, seed=3, workers=client)
+    finally:
+        client.run(_uninstall)
+    assert marker.exists()
+    same(local, remote)
+    client.wait_for_workers(2, timeout=30)
+    assert set(client.run(os.getpid).values()) != before
+
+
+def test_an_error_in_f_on_the_cluster_reaches_the_caller(client):
+    def f(t):
+        if t["b"][0] > THETA["b"][0]:  # only at θ + ε e_i of one coordinate
+            raise RuntimeError("boom in f")
+        return float(np.sum(t["w"]))
+
+    with pytest.raises(RuntimeError, match="boom in f"):
+        check_grad(f, THETA, lambda t: {"w": np.ones((3, 5)), "b": np.zeros(5)}, workers=client)
+
+
+def test_an_error_in_one_shard_leaves_nothing_built_behind():
+    """An error in f stops the check; shards still running on the user's
+    thread pool are waited for, so none builds into the cache after the
+    check freed it (they used to, and the check's data stayed in memory)."""
+    import threading
+
+    started = threading.Event()
+
+    def work(obj, item):
+        if item == 0:
+            started.wait(5)
+            raise ValueError("f failed")
+        started.set()
+        time.sleep(0.05)
+        return item
+
+    with ThreadPoolExecutor(4) as ex:
+        with pytest.raises(ValueError, match="f failed"):
+            with shards_mod.Shards(ex, lambda d: d, 1) as sh:
+                sh.map(work, [0, 1, 2, 3], [1, 1, 1, 1])
+    assert not shards_mod._CACHE
