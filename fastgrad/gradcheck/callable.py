@@ -127,10 +127,12 @@ def check_grad(
     k : int, optional
     seed : int, None or numpy.random.Generator
         For ``sampled`` and ``directional``.
-    workers : None, int or concurrent.futures.Executor
+    workers : None, int, concurrent.futures.Executor or dask.distributed.Client
         ``N`` evaluates the coordinates in N processes (``f`` shipped with
-        cloudpickle: ``pip install fastgrad[parallel]``); an Executor is used
-        as is. The report is identical to the bit to the serial one. A check
+        cloudpickle: ``pip install fastgrad[parallel]``; a process that dies
+        has its chunks rerun); an Executor is used as is; a Client gets
+        ``f`` and θ scattered once to every worker (dask reruns the tasks of
+        a lost worker). The report is identical to the bit to the serial one. A check
         estimated under 0.2 s stays serial with ``workers=N`` (see
         :mod:`fastgrad.gradcheck.parallel`). In ``directional`` mode the
         directions go to the workers the same way (one direction is one

@@ -94,9 +94,9 @@ def check_vjp(
     epsilon : float, default 1e-7
     seed : int, None or numpy.random.Generator
         For the default ``upstream``.
-    workers : None, int or concurrent.futures.Executor
+    workers : None, int, concurrent.futures.Executor or dask.distributed.Client
         As for :func:`fastgrad.check_grad`: coordinates in chunks over
-        processes, identical bits to the serial run.
+        processes or a dask cluster, identical bits to the serial run.
     thresholds, progress, raise_on_failure
         As for :func:`fastgrad.check_grad`.
 
