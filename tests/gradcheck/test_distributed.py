@@ -261,10 +261,16 @@ def _install_killer(marker):
     return install
 
 
-def _uninstall():
-    from fastgrad.gradcheck import distributed as mod
+def _uninstaller():
+    """Made by a factory so cloudpickle ships it by value: a worker cannot
+    import this test module (in CI, ``tests`` is not an importable package)."""
 
-    mod._mlp_shard = getattr(mod, "_real_mlp_shard", mod._mlp_shard)
+    def uninstall():
+        from fastgrad.gradcheck import distributed as mod
+
+        mod._mlp_shard = getattr(mod, "_real_mlp_shard", mod._mlp_shard)
+
+    return uninstall
 
 
 def test_mlp_check_survives_a_dask_worker_killed_mid_check(client, tmp_path):
@@ -277,7 +283,7 @@ def test_mlp_check_survives_a_dask_worker_killed_mid_check(client, tmp_path):
     try:
         remote = gradient_check(model, params, grads, X, Y, seed=3, workers=client)
     finally:
-        client.run(_uninstall)
+        client.run(_uninstaller())
     assert marker.exists()
     same(local, remote)
     client.wait_for_workers(2, timeout=30)
