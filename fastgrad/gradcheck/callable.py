@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+import fastgrad.gradcheck._generic_kernel as _generic_kernel
 from fastgrad._typing import ArrayLike, ScalarFunction, Seed, Thresholds
 from fastgrad.gradcheck import (
-    _generic_kernel,
     calls,
     directional,
     generic,

@@ -8,7 +8,7 @@ it, so neither needs the other for it.
 
 import numpy as np
 
-from fastgrad.gradcheck import _generic_kernel
+import fastgrad.gradcheck._generic_kernel as _generic_kernel
 
 
 def wrote_error(fname):

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+import fastgrad.gradcheck._generic_kernel as _generic_kernel
 from fastgrad import _progress
-from fastgrad.gradcheck import _generic_kernel, calls, generic, lowprec, parallel, structured
+from fastgrad.gradcheck import calls, generic, lowprec, parallel, structured
 from fastgrad.gradcheck.inputs import step_error
 
 

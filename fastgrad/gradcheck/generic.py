@@ -25,8 +25,9 @@ Guarantees
 
 import numpy as np
 
+import fastgrad.gradcheck._generic_kernel as _generic_kernel
 from fastgrad import _progress
-from fastgrad.gradcheck import _generic_kernel, lowprec, parallel
+from fastgrad.gradcheck import lowprec, parallel
 from fastgrad.gradcheck.calls import check_untouched, wrote_error
 from fastgrad.gradcheck.inputs import (
     check_steps,

@@ -16,9 +16,10 @@ import time
 
 import numpy as np
 
+import fastgrad.gradcheck._mlp_kernel as _mlp_kernel
 from fastgrad import _argcheck as ac
 from fastgrad import _progress
-from fastgrad.gradcheck import _mlp_kernel, directional, jets, mlp_shards
+from fastgrad.gradcheck import directional, jets, mlp_shards
 from fastgrad.gradcheck._generic_kernel import relative_difference
 from fastgrad.gradcheck.linear_maps import (
     bn_tail,

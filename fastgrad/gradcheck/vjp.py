@@ -19,9 +19,9 @@ import warnings
 
 import numpy as np
 
+import fastgrad.gradcheck._generic_kernel as _generic_kernel
 from fastgrad import _progress
 from fastgrad.gradcheck import (
-    _generic_kernel,
     calls,
     generic,
     kinks,
