@@ -13,9 +13,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+import fastgrad.gradcheck._generic_kernel as _generic_kernel
 from fastgrad._typing import ArrayLike, ScalarFunction, Seed, Thresholds
 from fastgrad.gradcheck import (
-    _generic_kernel,
+    calls,
     directional,
     generic,
     inputs,
@@ -184,7 +185,7 @@ def check_grad(
         grad = grad(st.copies(flat))
     view = st.views(flat)
     t_call = time.perf_counter()
-    raw = generic.call_raw(f, view, _argument_name(f))
+    raw = calls.call_raw(f, view, _argument_name(f))
     t_call = time.perf_counter() - t_call
     f32 = lowprec.is_float32(raw) or lowprec.is_float32(grad)
     analytic = st.flatten_like(grad, "grad", warn=not f32)

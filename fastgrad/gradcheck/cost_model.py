@@ -10,7 +10,8 @@ import numpy as np
 
 from fastgrad._rng import as_generator
 from fastgrad.gradcheck import directional, lowprec, options, structured
-from fastgrad.gradcheck.generic import build_report, call_raw, read_only
+from fastgrad.gradcheck.calls import call_raw
+from fastgrad.gradcheck.generic import build_report, read_only
 from fastgrad.gradcheck.inputs import check_dropout, check_generic_dicts, check_n_threads
 from fastgrad.gradcheck.report import DEFAULT_THRESHOLDS
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+import fastgrad.gradcheck._generic_kernel as _generic_kernel
 from fastgrad import _progress
-from fastgrad.gradcheck import _generic_kernel, generic, lowprec, parallel, structured
+from fastgrad.gradcheck import calls, generic, lowprec, parallel, structured
 from fastgrad.gradcheck.inputs import step_error
 
 
@@ -126,7 +127,7 @@ class Along:
             sl = self.slices[d]
             moved = self.base[sl] + t[d] * self.dirs[d]
             point[sl] = moved.astype(np.float32) if self.f32 else moved
-        return generic.call_raw(self.call, self.st.views(point), self.fname)
+        return calls.call_raw(self.call, self.st.views(point), self.fname)
 
 
 class DirectionSpace(structured.Structure):
@@ -196,7 +197,7 @@ def run_callable(analytic, k, rng, thresholds, desc, raw, f32, pool, *, prefix="
         bar = _progress.Progress(t.size, run["progress"], desc)
         try:
             _, values, _, n_chunks = parallel.run(
-                workers, "central", g, space, t, eps, coords, fname, chunk, bar
+                workers, generic.central_chunk, g, space, t, eps, coords, fname, chunk, bar
             )
         finally:
             bar.close()

@@ -25,8 +25,10 @@ Guarantees
 
 import numpy as np
 
+import fastgrad.gradcheck._generic_kernel as _generic_kernel
 from fastgrad import _progress
-from fastgrad.gradcheck import _generic_kernel
+from fastgrad.gradcheck import lowprec, parallel
+from fastgrad.gradcheck.calls import check_untouched, wrote_error
 from fastgrad.gradcheck.inputs import (
     check_steps,
     coordinate_name,
@@ -71,6 +73,17 @@ def central_differences(call, flat, view, eps, coords, blocks, fname, progress, 
     return out
 
 
+def central_chunk(shipped, coords):
+    """In a worker (:func:`fastgrad.gradcheck.parallel.run`): the serial
+    loop on one chunk of coordinates."""
+    f, st, flat, view, eps, fname, _ = shipped
+    values = np.empty((coords.size, 2))
+    out = central_differences(
+        f, flat, view, eps, coords, st.blocks, fname, False, "", values=values
+    )
+    return out, values, None
+
+
 def _non_finite_error(call, view, e, blocks, saved, eps, fname):
     """The message for NaN/inf from ``f`` at θ ± ε·e_i; one more call at θ
     itself tells a value that is already non-finite without a perturbation."""
@@ -94,40 +107,6 @@ def _non_finite_error(call, view, e, blocks, saved, eps, fname):
     )
 
 
-def wrote_error(fname):
-    return ValueError(
-        f"{fname} wrote into its argument: the check passes read-only views of theta "
-        "(and of X, Y), since writing to them would corrupt the check. Copy first "
-        "(t = t.copy()) if scratch space is needed"
-    )
-
-
-def call_raw(call, view, fname):
-    """``call(view)`` as returned; a write into the read-only view becomes an
-    error that says so."""
-    try:
-        return call(view)
-    except ValueError as e:
-        if "read-only" in str(e):
-            raise wrote_error(fname) from e
-        raise
-
-
-def call_once(call, view, fname):
-    """``call(view)`` as one real number (see :func:`call_raw`)."""
-    return _generic_kernel.as_real_scalar(call_raw(call, view, fname), fname)
-
-
-def check_untouched(flat, saved, fname):
-    if not np.array_equal(flat.view(np.uint64), saved.view(np.uint64)):
-        i = int(np.argmax(flat.view(np.uint64) != saved.view(np.uint64)))
-        flat[...] = saved
-        raise ValueError(
-            f"{fname} modified its argument (theta index {i}); the result would "
-            "be meaningless. f must not write to theta"
-        )
-
-
 def relative_difference(a, n):
     return _generic_kernel.relative_difference(
         np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(n, dtype=np.float64)
@@ -143,17 +122,15 @@ def numerical_at(coords, f32, pool, desc, *, call, flat, view, eps, blocks, fnam
     float32 steps (None for float64, where the step is ε), ``notes`` what the
     report says about a parallel run.
     """
-    from fastgrad.gradcheck import lowprec, parallel
-
     workers, t_call, st = pool
     args = (call, flat, view, eps, coords, blocks, fname, progress)
     use, chunk, n_workers = parallel.plan(workers, coords.size, t_call)
     if use:
         bar = _progress.Progress(coords.size, progress, desc)
         try:
-            kind = "f32" if f32 else "central"
+            work = lowprec.f32_chunk if f32 else central_chunk
             n, values, st32, n_chunks = parallel.run(
-                workers, kind, call, st, flat, eps, coords, fname, chunk, bar
+                workers, work, call, st, flat, eps, coords, fname, chunk, bar
             )
         finally:
             bar.close()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastgrad import _progress
-from fastgrad.gradcheck import generic, inputs
+from fastgrad.gradcheck import calls, inputs
 
 U32 = float(np.finfo(np.float32).eps) / 2
 STEP = float(np.cbrt(U32))
@@ -57,7 +57,7 @@ def differences(call, flat, view, eps, coords, blocks, fname, progress, desc):
             for side, point in ((0, plus[c]), (1, minus[c])):
                 flat[i] = point
                 try:
-                    v = generic.call_once(call, view, fname)
+                    v = calls.call_once(call, view, fname)
                 finally:
                     flat[i] = saved[i]
                 if not np.isfinite(v):
@@ -74,8 +74,16 @@ def differences(call, flat, view, eps, coords, blocks, fname, progress, desc):
         bar.update(coords.size)
     finally:
         bar.close()
-    generic.check_untouched(flat, saved, fname)
+    calls.check_untouched(flat, saved, fname)
     return out, values, plus - theta, theta - minus, h
+
+
+def f32_chunk(shipped, coords):
+    """In a worker (:func:`fastgrad.gradcheck.parallel.run`): the serial
+    float32 loop on one chunk of coordinates."""
+    f, st, flat, view, eps, fname, _ = shipped
+    n, values, hp, hm, h = differences(f, flat, view, eps, coords, st.blocks, fname, False, "")
+    return n, values, (hp, hm, h)
 
 
 def note(h, values, f0):

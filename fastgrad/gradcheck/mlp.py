@@ -16,9 +16,10 @@ import time
 
 import numpy as np
 
+import fastgrad.gradcheck._mlp_kernel as _mlp_kernel
 from fastgrad import _argcheck as ac
 from fastgrad import _progress
-from fastgrad.gradcheck import _mlp_kernel, directional, distributed, jets
+from fastgrad.gradcheck import directional, jets, mlp_shards
 from fastgrad.gradcheck._generic_kernel import relative_difference
 from fastgrad.gradcheck.linear_maps import (
     bn_tail,
@@ -295,6 +296,12 @@ def _run_coordinates(net, analytic, blocks, mode, k, rng, nt, progress, r):
     return diff_all, diff
 
 
+def _mlp_net(data):
+    """In a worker, once per check: the MLP's forward pass and compiled net
+    (handed to :class:`~fastgrad.gradcheck.mlp_shards.MLPShards` as ``build``)."""
+    return KernelInputs(*data)
+
+
 def check_mlp(model, params, grads, X, Y, settings, rng, scales):
     """The MLP check on validated inputs (see :func:`fastgrad.gradient_check`)."""
     eps, nt, mode, k = settings.epsilon, settings.n_threads, settings.mode, settings.k
@@ -306,7 +313,9 @@ def check_mlp(model, params, grads, X, Y, settings, rng, scales):
     with contextlib.ExitStack() as stack:
         runner = net
         if settings.workers is not None:
-            shards = distributed.MLPShards(settings.workers, net, model, params, X, Y, eps, scales)
+            shards = mlp_shards.MLPShards(
+                settings.workers, _mlp_net, net, model, params, X, Y, eps, scales
+            )
             runner = stack.enter_context(shards)
         if mode == "directional":
             diff_all, diff = _run_directional(

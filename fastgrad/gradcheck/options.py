@@ -9,6 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fastgrad._rng import as_generator
+from fastgrad.gradcheck.parallel import check_workers
+from fastgrad.gradcheck.report import check_thresholds
+
 MODES = ("full", "sampled", "directional")
 
 
@@ -85,10 +89,6 @@ class Common:
 def common(*, epsilon, workers, thresholds, progress, raise_on_failure, seed):
     """Validate the shared options in one place, in the order the messages
     are expected (ε first, the seed last)."""
-    from fastgrad._rng import as_generator
-    from fastgrad.gradcheck.parallel import check_workers
-    from fastgrad.gradcheck.report import check_thresholds
-
     eps = _epsilon(epsilon)
     workers = check_workers(workers)
     raise_on_failure = flag(raise_on_failure, "raise_on_failure")

@@ -72,42 +72,22 @@ def _unpack(data):
     return f, st, flat, st.views(flat), eps, fname, extra
 
 
-def _chunk(shipped, item):
-    """In a worker: the serial loop on one chunk of coordinates."""
-    from fastgrad.gradcheck import generic, lowprec
+def run(workers, work, f, st, flat, eps, coords, fname, chunk, progress_bar=None, extra=None):
+    """Run chunks of ``coords`` on ``workers``; results in coordinate order.
 
-    kind, coords = item
-    f, st, flat, view, eps, fname, extra = shipped
-    if kind == "vjp":
-        from fastgrad.gradcheck import vjp
-
-        return vjp.numerical_vjp(f, flat, view, extra, st.blocks, fname, False, coords)
-    if kind == "central":
-        values = np.empty((coords.size, 2))
-        out = generic.central_differences(
-            f, flat, view, eps, coords, st.blocks, fname, False, "", values=values
-        )
-        return out, values, None
-    n, values, hp, hm, h = lowprec.differences(
-        f, flat, view, eps, coords, st.blocks, fname, False, ""
-    )
-    return n, values, (hp, hm, h)
-
-
-def run(workers, kind, f, st, flat, eps, coords, fname, chunk, progress_bar=None, extra=None):
-    """Run chunks of ``coords`` on ``workers``; results in coordinate order."""
+    ``work(shipped, coords)`` is the caller's serial loop on one chunk (a
+    module-level function of the check's own module, so that it pickles by
+    reference and this module needs none of the checks); ``shipped`` is
+    ``(f, st, flat, st.views(flat), eps, fname, extra)``. It returns
+    ``(numerical, values, steps)``, ``steps`` a tuple of arrays or None."""
     parts = [coords[i : i + chunk] for i in range(0, coords.size, chunk)]
     with distributed.Shards(workers, _unpack, (f, st, flat, eps, fname, extra)) as shards:
-        results = shards.map(
-            _chunk, [(kind, p) for p in parts], [p.size for p in parts], progress_bar
-        )
+        results = shards.map(work, parts, [p.size for p in parts], progress_bar)
     out = np.concatenate([r[0] for r in results])
     values = np.concatenate([r[1] for r in results])
-    if kind == "vjp":
-        return out, values, None, len(parts)
     steps = None
-    if kind == "f32":
-        steps = tuple(np.concatenate([r[2][j] for r in results]) for j in range(3))
+    if results[0][2] is not None:
+        steps = tuple(np.concatenate([r[2][j] for r in results]) for j in range(len(results[0][2])))
     return out, values, steps, len(parts)
 
 

@@ -19,9 +19,10 @@ import warnings
 
 import numpy as np
 
+import fastgrad.gradcheck._generic_kernel as _generic_kernel
 from fastgrad import _progress
 from fastgrad.gradcheck import (
-    _generic_kernel,
+    calls,
     generic,
     kinks,
     lowprec,
@@ -130,7 +131,7 @@ def check_vjp(
     call = _caller(f, st.kind)
     fname = f"f ({getattr(f, '__name__', type(f).__name__)})"
     t_call = time.perf_counter()
-    raw = generic.call_raw(call, view, fname)
+    raw = calls.call_raw(call, view, fname)
     t_call = time.perf_counter() - t_call
     f32 = lowprec.is_float32(raw) or lowprec.is_float32(grads)
     analytic = st.flatten_like(grads, "grads", warn=not f32)
@@ -209,12 +210,19 @@ def _evaluate(pool, call, flat, view, points, eps, fname, progress, notes):
     bar = _progress.Progress(coords.size, progress, "fastgrad check_vjp")
     try:
         numerical, one, _, n_chunks = parallel.run(
-            workers, "vjp", call, st, flat, eps, coords, fname, chunk, bar, extra=points
+            workers, vjp_chunk, call, st, flat, eps, coords, fname, chunk, bar, extra=points
         )
     finally:
         bar.close()
     notes.append(parallel.describe(workers, n_workers, n_chunks, chunk))
     return numerical, one
+
+
+def vjp_chunk(shipped, coords):
+    """In a worker (:func:`fastgrad.gradcheck.parallel.run`): the serial
+    loop on one chunk of coordinates."""
+    f, st, flat, view, _, fname, points = shipped
+    return (*numerical_vjp(f, flat, view, points, st.blocks, fname, False, coords), None)
 
 
 def _kinks(flat, points, u, y0, one, numerical, analytic, f32, eps, st):
@@ -295,9 +303,9 @@ def numerical_vjp(call, flat, view, points, blocks, fname, progress, coords):
         )
     except ValueError as e:
         if "read-only" in str(e):
-            raise generic.wrote_error(fname) from e
+            raise calls.wrote_error(fname) from e
         raise
     finally:
         bar.close()
-    generic.check_untouched(flat, saved, fname)
+    calls.check_untouched(flat, saved, fname)
     return out, one

@@ -14,6 +14,7 @@ import pytest
 
 from fastgrad import MLP, check_grad, check_vjp, gradient_check
 from fastgrad.gradcheck import distributed as shards_mod
+from fastgrad.gradcheck import mlp
 from fastgrad.gradcheck import parallel
 
 distributed = pytest.importorskip("distributed")
@@ -109,13 +110,13 @@ def test_batchnorm_and_l2_on_a_thread_pool_equal_the_local_run():
 
 def test_the_net_is_built_once_per_worker_thread(monkeypatch):
     built = []
-    real = shards_mod._mlp_net
+    real = mlp._mlp_net
 
     def counting(data):
         built.append(1)
         return real(data)
 
-    monkeypatch.setattr(shards_mod, "_mlp_net", counting)
+    monkeypatch.setattr(mlp, "_mlp_net", counting)
     model, params, X, Y, grads = net("tanh", 1.0)
     with ThreadPoolExecutor(2) as ex:
         rep = gradient_check(model, params, grads, X, Y, workers=ex)
@@ -244,7 +245,7 @@ def _install_killer(marker):
         import os
         import signal
 
-        from fastgrad.gradcheck import distributed as mod
+        from fastgrad.gradcheck import mlp_shards as mod
 
         real = getattr(mod, "_real_mlp_shard", mod._mlp_shard)
 
@@ -266,7 +267,7 @@ def _uninstaller():
     import this test module (in CI, ``tests`` is not an importable package)."""
 
     def uninstall():
-        from fastgrad.gradcheck import distributed as mod
+        from fastgrad.gradcheck import mlp_shards as mod
 
         mod._mlp_shard = getattr(mod, "_real_mlp_shard", mod._mlp_shard)
 
