@@ -185,7 +185,6 @@ def _transform_block(block, norm, inverse, feature_axis, block_info=None):
     sub.n_features_in_ = f1 - f0
     if hasattr(sub, "feature_names_in_"):
         del sub.feature_names_in_
-    sub._moments_state = sub._tree_state = None
     block = np.asarray(block)
     if inverse:
         return sub.inverse_transform(block, copy=True)

@@ -48,7 +48,7 @@ def check_path(path):
     return path
 
 
-def save(est, path):
+def save(est, path, tree_state=None):
     check_path(path)
     params = est.get_params()
     params = {
@@ -74,7 +74,7 @@ def save(est, path):
             arrays[name] = np.asarray(value, dtype=np.float64)
     if hasattr(est, "feature_names_in_"):
         arrays["feature_names_in_"] = np.asarray(est.feature_names_in_, dtype=str)
-    saved = tree_file.to_file(getattr(est, "_tree_state", None))
+    saved = tree_file.to_file(tree_state)
     if saved is not None:
         meta["tree"], tree_arrays = saved
         arrays["meta"] = np.array(json.dumps(meta))
@@ -99,7 +99,7 @@ class Persistence:
         """
         self.check_fitted()
         self.check_params()
-        save(self, path)
+        save(self, path, getattr(self, "_tree_state", None))
 
     @classmethod
     def load(cls, path):
