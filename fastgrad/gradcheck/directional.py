@@ -136,6 +136,7 @@ class DirectionSpace(structured.Structure):
 
     def __init__(self, names, k):
         super().__init__("dict", names, [f"{n} direction" for n in names], [(k,)] * len(names))
+        self.block_names, self.k = list(names), k
 
     def views(self, flat):
         return generic.read_only(flat)
@@ -197,13 +198,17 @@ def run_callable(analytic, k, rng, thresholds, desc, raw, f32, pool, *, prefix="
         bar = _progress.Progress(t.size, run["progress"], desc)
         try:
             _, values, _, n_chunks = parallel.run(
-                workers, generic.central_chunk, g, space, t, eps, coords, fname, chunk, bar
+                workers, direction_chunk, g, space, t, eps, coords, fname, chunk, bar
             )
         finally:
             bar.close()
         notes.append(parallel.describe(workers, n_workers, n_chunks, chunk))
     else:
-        values = _serial(g, t, eps, coords, blocks, k, fname, run["progress"], desc)
+        bar = _progress.Progress(t.size, run["progress"], desc)
+        try:
+            values = _differences(g, t, eps, coords, space, fname, bar.update)
+        finally:
+            bar.close()
     num = (values[:, 0] - values[:, 1]) / (2 * hs)
     if f32:
         notes.insert(0, _f32_note(hs, values, f0))
@@ -234,25 +239,31 @@ def run_callable(analytic, k, rng, thresholds, desc, raw, f32, pool, *, prefix="
     )
 
 
-def _serial(g, t, eps, coords, blocks, k, fname, progress, desc):
-    """The directions through the compiled loop; NaN/inf named by direction."""
-    values = np.empty((t.size, 2))
-    out = np.empty(t.size)
-    bar = _progress.Progress(t.size, progress, desc)
+def _differences(g, t, eps, coords, space, fname, update):
+    """Both sides along the directions ``coords`` through the compiled loop
+    (serially or in a worker); NaN/inf named by block and direction."""
+    values = np.empty((coords.size, 2))
+    out = np.empty(coords.size)
     try:
         _generic_kernel.central_differences(
-            g, t, generic.read_only(t), eps, coords, out, bar.update, fname, values
+            g, t, generic.read_only(t), eps, coords, out, update, fname, values
         )
     except _generic_kernel.NonFiniteValue as e:
-        name, r = blocks[e.index // k][0], e.index % k
+        name, r = space.block_names[e.index // space.k], e.index % space.k
         raise ValueError(
             f"{fname} returned {float(e.value)!r} at {name} {'+' if e.side > 0 else '-'} "
             f"epsilon·v (random direction {r} in {name}, epsilon={eps!r}): "
             "the finite difference needs a finite value on both sides"
         ) from None
-    finally:
-        bar.close()
     return values
+
+
+def direction_chunk(shipped, coords):
+    """In a worker (:func:`fastgrad.gradcheck.parallel.run`): the directions
+    ``coords`` of one chunk, with the serial run's error messages."""
+    g, space, t, _, eps, fname, _ = shipped
+    values = _differences(g, t.copy(), eps, coords, space, fname, None)
+    return np.full(coords.size, np.nan), values, None
 
 
 def _f32_note(hs, values, f0):

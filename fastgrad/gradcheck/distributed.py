@@ -198,10 +198,18 @@ class Shards:
             ex = self._executor()
             # our own processes got the payload when they started
             payload = None if ex is self._pool else self.payload
-            futures = {
-                ex.submit(_task, self.token, payload, self.build, work, items[i]): i
-                for i in sorted(pending)
-            }
+            try:
+                futures = {
+                    ex.submit(_task, self.token, payload, self.build, work, items[i]): i
+                    for i in sorted(pending)
+                }
+            except RuntimeError as e:  # the user's executor was shut down or is broken
+                if ex is self._pool:
+                    raise
+                raise RuntimeError(
+                    f"workers={self.workers!r} cannot take work ({e}); pass an executor "
+                    "that is running, an int (fastgrad starts its own processes) or None"
+                ) from e
             broken = None
             try:
                 for fut in as_completed(futures):

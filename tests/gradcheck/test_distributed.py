@@ -322,3 +322,15 @@ def test_an_error_in_one_shard_leaves_nothing_built_behind():
             with shards_mod.Shards(ex, lambda d: d, 1) as sh:
                 sh.map(work, [0, 1, 2, 3], [1, 1, 1, 1])
     assert not shards_mod._CACHE
+
+
+def test_a_shut_down_executor_is_named_in_the_error():
+    ex = ThreadPoolExecutor(2)
+    ex.shutdown()
+    model, params, X, Y, grads = net("tanh")
+    for call in (
+        lambda: gradient_check(model, params, grads, X, Y, workers=ex),
+        lambda: check_grad(make_f(), THETA, grad, workers=ex),
+    ):
+        with pytest.raises(RuntimeError, match=r"workers=<concurrent.futures.*cannot take work"):
+            call()
