@@ -150,3 +150,36 @@ def setup():
     X, Y = _moons()
     model = MLP([2, 5, 2, 1])
     return model, model.init_params("he", seed=1), X, Y
+
+
+@pytest.fixture
+def interrupted_child():
+    """``run(code, what)``: start ``code`` in a child Python (from tests/, so
+    it imports the installed fastgrad), send SIGINT 1.5 s after it prints
+    "start", and require that it prints "interrupted" and exits 3 within
+    10 s (the child catches KeyboardInterrupt around the long call)."""
+    import signal
+    import subprocess
+    import time
+
+    here = pathlib.Path(__file__).resolve().parent
+
+    def run(code, what):
+        p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=here)
+        try:
+            assert p.stdout.readline().strip() == "start"
+            time.sleep(1.5)
+            p.send_signal(signal.SIGINT)
+            try:
+                out, err = p.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{what} did not stop within 10 s of Ctrl-C")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        assert out.strip() == "interrupted", (out, err[-2000:])
+        assert p.returncode == 3
+
+    return run

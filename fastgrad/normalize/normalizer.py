@@ -232,13 +232,7 @@ class Normalizer(RunningStatistics, Persistence, Estimator):
         -------
         self : Normalizer
         """
-        n_threads = self.check_params()
-        if dask_support.is_dask_collection(X):
-            self._update_dask(X, sample_weight, reset=True)
-            return self
-        data = inputs.validate_for(self, X, reset=True)
-        self._update(data, sample_weight, n_threads, reset=True)
-        return self
+        return self._fit_batch(X, sample_weight, reset=True)
 
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update the statistics with one more chunk of training samples.
@@ -261,13 +255,17 @@ class Normalizer(RunningStatistics, Persistence, Estimator):
         -------
         self : Normalizer
         """
+        return self._fit_batch(X, sample_weight, reset=not hasattr(self, "n_samples_seen_"))
+
+    def _fit_batch(self, X, sample_weight, reset):
+        """fit (reset) or partial_fit: a dask collection in one pass, anything
+        else validated and merged by the compiled kernel."""
         n_threads = self.check_params()
-        first = not hasattr(self, "n_samples_seen_")
         if dask_support.is_dask_collection(X):
-            self._update_dask(X, sample_weight, reset=first)
+            self._update_dask(X, sample_weight, reset=reset)
             return self
-        data = inputs.validate_for(self, X, reset=first)
-        self._update(data, sample_weight, n_threads, reset=first)
+        data = inputs.validate_for(self, X, reset=reset)
+        self._update(data, sample_weight, n_threads, reset=reset)
         return self
 
     # -- transforms ------------------------------------------------------------

@@ -2,18 +2,11 @@
 build runs in pieces of about 0.2 s (one nogil region each), like the
 coordinates. The child's jets alone take tens of seconds."""
 
-import os
-import signal
-import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
-# Children run from tests/, never from the checkout root (its fastgrad/ has no
-# compiled extensions in a non-editable install).
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 CHILD = textwrap.dedent("""
     import sys
@@ -40,20 +33,5 @@ CHILD = textwrap.dedent("""
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
-def test_ctrl_c_stops_the_jets_build():
-    p = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, cwd=HERE)
-    try:
-        assert p.stdout.readline().strip() == "start"
-        time.sleep(1.5)
-        p.send_signal(signal.SIGINT)
-        try:
-            out, err = p.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            pytest.fail("the jets build did not stop within 10 s of Ctrl-C")
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.communicate()
-    assert out.strip() == "interrupted", (out, err[-2000:])
-    assert p.returncode == 3
+def test_ctrl_c_stops_the_jets_build(interrupted_child):
+    interrupted_child(CHILD, "the jets build")
