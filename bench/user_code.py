@@ -10,7 +10,10 @@ runs of
   check and included in its time);
 * a bare Python loop of central differences over the same function (the
   course's loop; for a layer the loop of ``eval_numerical_gradient_array``:
-  ``Σ upstream·(f(x+εe) − f(x−εe))/2ε``);
+  ``Σ upstream·(f(x+εe) − f(x−εe))/2ε``), and the same loop split in two
+  halves over a ``ProcessPoolExecutor(2)`` (forked, included in its time):
+  what two processes give at best on this machine and this function, the
+  ceiling against which ``workers=2`` is judged;
 * ``scipy.optimize.approx_fprime`` (forward difference, its default step;
   with ``workers=`` only where the installed SciPy has it);
 * ``numdifftools.Gradient`` (Richardson extrapolation, ~30 calls per
@@ -76,33 +79,61 @@ def fastgrad_tool(case, workers):
     return run
 
 
-def bare_tool(case):
-    """The loop a user writes: perturb one entry of θ in place, call, restore."""
+def bare_tool(case, lo=0, hi=None):
+    """The loop a user writes: perturb one entry of θ in place, call, restore
+    (coordinates ``lo:hi``, default all)."""
 
     def run():
         t = case.theta.copy()
         views = case.unflat(t)  # views of t: a perturbed entry is seen without copying
-        n = np.empty(t.size)
+        stop = t.size if hi is None else hi
+        n = np.empty(stop - lo)
         if case.upstream is None:
-            for i in range(t.size):
+            for i in range(lo, stop):
                 o = t[i]
                 t[i] = o + EPS
                 fp = case.f(views)
                 t[i] = o - EPS
                 fm = case.f(views)
                 t[i] = o
-                n[i] = (fp - fm) / (2 * EPS)
+                n[i - lo] = (fp - fm) / (2 * EPS)
             return n
         args, u = tuple(views.values()), case.upstream
-        for i in range(t.size):
+        for i in range(lo, stop):
             o = t[i]
             t[i] = o + EPS
             yp = case.f(*args)
             t[i] = o - EPS
             ym = case.f(*args)
             t[i] = o
-            n[i] = np.sum(u * (yp - ym)) / (2 * EPS)
+            n[i - lo] = np.sum(u * (yp - ym)) / (2 * EPS)
         return n
+
+    return run
+
+
+_CASE = None  # the case a forked pool's processes loop over
+
+
+def _bare_range(lo, hi):
+    return bare_tool(_CASE, lo, hi)()
+
+
+def bare_pool_tool(case, n=2):
+    """The bare loop split in ``n`` halves over a ProcessPoolExecutor of ``n``
+    forked processes, started and shut down in the timed run like
+    ``workers=2``'s: what this machine allows two processes at best, with
+    nothing of fastgrad's (the ceiling for ``workers=2``)."""
+
+    def run():
+        global _CASE
+        from concurrent.futures import ProcessPoolExecutor
+
+        _CASE = case
+        edges = np.linspace(0, case.theta.size, n + 1).astype(int)
+        with ProcessPoolExecutor(n) as ex:
+            parts = list(ex.map(_bare_range, edges[:-1], edges[1:]))
+        return np.concatenate(parts)
 
     return run
 
@@ -191,6 +222,7 @@ def bench_case(case, args):
     kind = "check_grad" if case.upstream is None else "check_vjp"
     tools[f"fastgrad {kind}"] = fastgrad_tool(case, None)
     tools[f"fastgrad {kind} workers=2"] = fastgrad_tool(case, 2)
+    tools["bare loop, 2 processes"] = bare_pool_tool(case, 2)
     if not args.only_fastgrad:
         more, note = scipy_tools(case)
         tools.update(more)
@@ -220,6 +252,8 @@ def bench_case(case, args):
         extra = f"cpu {c:.3f} s (x{c / base_cpu:.2f})" + ("; " + extra if extra else "")
         if name.endswith("workers=2") and serial:
             extra = (extra + "; " if extra else "") + f"{serial[0] / sec:.2f}x serial"
+        if name == "bare loop, 2 processes":
+            extra += f"; {base[0] / sec:.2f}x the bare loop (the ceiling for workers=2)"
         extra = f"best {best:.3f} s (x{best / base[1]:.2f}); " + extra
         rows.append((name, sec, sec / base[0], rel(a, results[name]), extra.rstrip("; ")))
     if not (args.no_numdifftools or args.only_fastgrad):

@@ -79,7 +79,8 @@ def gradient_check(
         shards rerun in a fresh pool, at most 3 times); dask reruns the tasks
         of a lost worker itself. In ``directional`` mode the directions run
         here and a failing block's full re-check is sharded. Models with a
-        ``cost`` method: not yet available (refused).
+        ``cost`` method: the calls of ``cost`` are spread over the workers as
+        :func:`~fastgrad.check_grad` spreads ``f``'s (also identical bits).
     mode : {"full", "sampled", "directional"}
         ``full`` checks every coordinate. ``sampled`` checks ``k``
         coordinates (default 10) from *every* block, so no bias is missed.

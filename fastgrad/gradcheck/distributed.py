@@ -172,12 +172,20 @@ class Shards:
         ]
         where = {f.key: i for i, f in enumerate(futures)}
         results = [None] * len(items)
+        i = None
         try:
             for fut in dask_completed(futures):
                 i = where[fut.key]
                 results[i] = fut.result()
                 tally.done(i)
-        except BaseException:  # an error in f, KilledWorker, Ctrl-C: stop the rest
+        except Exception as e:  # an error in f, KilledWorker: the one a serial run meets
+            client.cancel(futures[i + 1 :])
+            err = _earliest_error(futures[:i], e)
+            client.cancel(futures)
+            if err is e:
+                raise
+            raise err from None
+        except BaseException:  # Ctrl-C: stop the rest
             client.cancel(futures)
             raise
         return results
@@ -186,6 +194,11 @@ class Shards:
         if isinstance(self.workers, Executor):
             return self.workers
         if self._pool is None:
+            # Found once here, the BLAS controller is inherited by the forked
+            # processes: each would otherwise spend ~3 ms looking for it.
+            from fastgrad._threads import _controller
+
+            _controller()
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, initializer=_receive, initargs=(self.token, self.payload)
             )
@@ -219,6 +232,14 @@ class Shards:
                     except BrokenExecutor as e:
                         broken = e
                         continue
+                    except Exception as e:  # an error in f: the one a serial run meets
+                        order = list(futures)
+                        for later in order[order.index(fut) + 1 :]:
+                            later.cancel()
+                        err = _earliest_error(order[: order.index(fut)], e)
+                        if err is e:
+                            raise
+                        raise err from None
                     pending.discard(i)
                     tally.done(i)
             except BaseException:  # an error in f, Ctrl-C: stop the rest, then let go
@@ -245,6 +266,20 @@ class Shards:
                 f"{left} of {total} coordinates were not computed. Look for a worker "
                 "killed by the system (out of memory?) or run with workers=None"
             ) from broken
+
+
+def _earliest_error(earlier, err):
+    """The error of the first of the ``earlier`` shards (in coordinate order)
+    that fails, else ``err``: what a serial run would have raised, whichever
+    shard happened to finish first. Waits for the earlier shards."""
+    for fut in earlier:
+        try:
+            fut.result()
+        except BrokenExecutor:
+            continue
+        except Exception as e:  # noqa: BLE001  (handed to the caller)
+            return e
+    return err
 
 
 def _stop(futures):

@@ -15,11 +15,12 @@ the bit to the serial run (for an ``f`` that is deterministic, and whose
 results do not depend on the BLAS thread count: workers hold BLAS at one
 thread so that N processes do not oversubscribe the cores).
 
-Chunks: from the time of the one call of ``f`` at θ, chunks of about 0.1 s
-of work each (at least 4 chunks per worker when there is enough work, for
-balance). With ``workers=N`` (processes started for the check), a check
-whose whole serial run is estimated below 0.2 s stays serial: starting
-processes would cost more than it saves.
+Chunks: from the time of the one call of ``f`` at θ, chunks of at most
+about 0.1 s of work each (at least 4 chunks per worker when there is enough
+work), as many as a multiple of the workers, of equal sizes. With
+``workers=N`` (processes started for the check), a check whose whole serial
+run is estimated below 0.2 s stays serial: starting processes would cost
+more than it saves.
 """
 
 from __future__ import annotations
@@ -66,6 +67,15 @@ def plan(workers, n_coords, seconds_per_call, calls_per_coord=2):
     return True, chunk, n
 
 
+def n_chunks(n_coords, chunk, n):
+    """Chunks of at most ``chunk`` coordinates, as many as a multiple of the
+    ``n`` workers and of equal sizes (to one coordinate): with 11 chunks of
+    28 and one of 13 on two workers, one worker would finish 15 coordinates
+    after the other."""
+    k = math.ceil(n_coords / chunk)
+    return min(n_coords, n * math.ceil(k / n))
+
+
 def _unpack(data):
     """In a worker, once per check: θ's block views next to what was shipped."""
     f, st, flat, eps, fname, extra = data
@@ -80,7 +90,7 @@ def run(workers, work, f, st, flat, eps, coords, fname, chunk, progress_bar=None
     reference and this module needs none of the checks); ``shipped`` is
     ``(f, st, flat, st.views(flat), eps, fname, extra)``. It returns
     ``(numerical, values, steps)``, ``steps`` a tuple of arrays or None."""
-    parts = [coords[i : i + chunk] for i in range(0, coords.size, chunk)]
+    parts = np.array_split(coords, n_chunks(coords.size, chunk, distributed.n_workers(workers)))
     with distributed.Shards(workers, _unpack, (f, st, flat, eps, fname, extra)) as shards:
         results = shards.map(work, parts, [p.size for p in parts], progress_bar)
     out = np.concatenate([r[0] for r in results])
