@@ -129,7 +129,9 @@ class KernelInputs:
         """Coordinates per weight layer (sorted coordinates, e.g. a full
         check's arange, by bisection: O(L log K) instead of O(K))."""
         if coords.size > 1 and coords[0] <= coords[-1] and np.all(coords[1:] >= coords[:-1]):
-            return np.diff(np.searchsorted(coords, np.append(self.layer_start, np.inf)))
+            # an intp sentinel: a float one would convert all of coords to float
+            ends = np.append(self.layer_start, np.iinfo(np.intp).max).astype(np.intp)
+            return np.diff(np.searchsorted(coords, ends))
         layer = np.searchsorted(self.layer_start, coords, side="right") - 1
         return np.bincount(layer, minlength=self.model.n_layers)
 
