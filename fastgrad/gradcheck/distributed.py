@@ -172,20 +172,19 @@ class Shards:
         ]
         where = {f.key: i for i, f in enumerate(futures)}
         results = [None] * len(items)
-        i = None
         try:
             for fut in dask_completed(futures):
                 i = where[fut.key]
-                results[i] = fut.result()
+                try:
+                    results[i] = fut.result()
+                except Exception as e:  # an error in f, KilledWorker: the one a serial run meets
+                    client.cancel(futures[i + 1 :])
+                    err = _earliest_error(futures[:i], e)
+                    if err is e:
+                        raise
+                    raise err from None
                 tally.done(i)
-        except Exception as e:  # an error in f, KilledWorker: the one a serial run meets
-            client.cancel(futures[i + 1 :])
-            err = _earliest_error(futures[:i], e)
-            client.cancel(futures)
-            if err is e:
-                raise
-            raise err from None
-        except BaseException:  # Ctrl-C: stop the rest
+        except BaseException:  # an error, Ctrl-C: stop the rest
             client.cancel(futures)
             raise
         return results

@@ -301,6 +301,25 @@ def test_an_error_in_f_on_the_cluster_reaches_the_caller(client):
         check_grad(f, THETA, lambda t: {"w": np.ones((3, 5)), "b": np.zeros(5)}, workers=client)
 
 
+def test_the_error_from_the_cluster_is_the_one_the_serial_run_meets(client):
+    """Two coordinates fail; the later one's task finishes first."""
+    theta = np.linspace(0.1, 0.8, 8)
+
+    def f(t):
+        if t[1] > 0.2 + 1e-9:
+            time.sleep(0.3)
+            raise RuntimeError("f failed at coordinate 1")
+        if t[6] > 0.7 + 1e-9:
+            raise RuntimeError("f failed at coordinate 6")
+        return float(np.sum(t**2))
+
+    with pytest.raises(RuntimeError, match="coordinate 1") as serial:
+        check_grad(f, theta, 2 * theta)
+    with pytest.raises(RuntimeError) as remote:
+        check_grad(f, theta, 2 * theta, workers=client)
+    assert str(remote.value) == str(serial.value)
+
+
 def test_an_error_in_one_shard_leaves_nothing_built_behind():
     """An error in f stops the check; shards still running on the user's
     thread pool are waited for, so none builds into the cache after the
