@@ -301,8 +301,10 @@ def test_an_error_in_f_on_the_cluster_reaches_the_caller(client):
         check_grad(f, THETA, lambda t: {"w": np.ones((3, 5)), "b": np.zeros(5)}, workers=client)
 
 
-def test_the_error_from_the_cluster_is_the_one_the_serial_run_meets(client):
-    """Two coordinates fail; the later one's task finishes first."""
+@pytest.mark.parametrize("how", ["thread pool", "dask client"])
+def test_an_error_on_workers_is_the_one_the_serial_run_meets(how, request):
+    """Two coordinates fail; the later one's shard finishes first. The
+    caller still gets the earlier one's error, as without workers."""
     theta = np.linspace(0.1, 0.8, 8)
 
     def f(t):
@@ -315,9 +317,13 @@ def test_the_error_from_the_cluster_is_the_one_the_serial_run_meets(client):
 
     with pytest.raises(RuntimeError, match="coordinate 1") as serial:
         check_grad(f, theta, 2 * theta)
-    with pytest.raises(RuntimeError) as remote:
-        check_grad(f, theta, 2 * theta, workers=client)
-    assert str(remote.value) == str(serial.value)
+    if how == "dask client":
+        with pytest.raises(RuntimeError) as par:
+            check_grad(f, theta, 2 * theta, workers=request.getfixturevalue("client"))
+    else:
+        with ThreadPoolExecutor(max_workers=2) as ex, pytest.raises(RuntimeError) as par:
+            check_grad(f, theta, 2 * theta, workers=ex)
+    assert str(par.value) == str(serial.value)
 
 
 def test_an_error_in_one_shard_leaves_nothing_built_behind():
