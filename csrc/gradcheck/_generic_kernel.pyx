@@ -161,21 +161,34 @@ def as_real_scalar(value, name):
     raise TypeError(f"{name} must return a real number, got {type(value).__name__}")
 
 
-cdef double _scaled_norm(const double *x, const double *y, Py_ssize_t n, double sign) noexcept nogil:
-    """‖x + sign·y‖₂ (y may be NULL) by the scaled sum of squares of LAPACK's
-    dnrm2, so huge or tiny entries neither overflow nor underflow."""
-    cdef double scale = 0.0, ssq = 1.0, v, a
+cdef inline void _ssq_step(double v, double* scale, double* ssq) noexcept nogil:
+    """One step of the scaled sum of squares of LAPACK's dnrm2: ‖v₁..v_k‖₂ =
+    scale·√ssq, so huge or tiny entries neither overflow nor underflow."""
+    cdef double a
+    if v != 0.0:
+        a = fabs(v)
+        if scale[0] < a:
+            ssq[0] = 1.0 + ssq[0] * (scale[0] / a) * (scale[0] / a)
+            scale[0] = a
+        else:
+            ssq[0] += (a / scale[0]) * (a / scale[0])
+
+
+cdef void _three_norms(const double *x, const double *y, Py_ssize_t n, double *d,
+                       double *nx, double *ny) noexcept nogil:
+    """‖x − y‖₂, ‖x‖₂, ‖y‖₂ in one pass, each by its own recurrence
+    (:func:`_ssq_step`) in index order, so the bits are those of three
+    separate passes; the three interleave (the divisions of one wait for no
+    other) and the arrays are read once: ~3x faster than three passes."""
+    cdef double s0 = 0.0, q0 = 1.0, s1 = 0.0, q1 = 1.0, s2 = 0.0, q2 = 1.0
     cdef Py_ssize_t i
     for i in range(n):
-        v = x[i] if y == NULL else x[i] + sign * y[i]
-        if v != 0.0:
-            a = fabs(v)
-            if scale < a:
-                ssq = 1.0 + ssq * (scale / a) * (scale / a)
-                scale = a
-            else:
-                ssq += (a / scale) * (a / scale)
-    return scale * sqrt(ssq)
+        _ssq_step(x[i] + (-1.0) * y[i], &s0, &q0)
+        _ssq_step(x[i], &s1, &q1)
+        _ssq_step(y[i], &s2, &q2)
+    d[0] = s0 * sqrt(q0)
+    nx[0] = s1 * sqrt(q1)
+    ny[0] = s2 * sqrt(q2)
 
 
 def relative_difference(const double[::1] analytic, const double[::1] numerical):
@@ -202,9 +215,7 @@ def relative_difference(const double[::1] analytic, const double[::1] numerical)
     if n == 0:
         return 0.0, 0.0, 0.0, 0.0
     with nogil:
-        d = _scaled_norm(&analytic[0], &numerical[0], n, -1.0)
-        na = _scaled_norm(&analytic[0], NULL, n, 1.0)
-        nn = _scaled_norm(&numerical[0], NULL, n, 1.0)
+        _three_norms(&analytic[0], &numerical[0], n, &d, &na, &nn)
     if na + nn == 0.0:
         return 0.0, d, na, nn
     return d / (na + nn), d, na, nn

@@ -109,7 +109,7 @@ class KernelInputs:
         )
         return self.epsilon * biggest
 
-    def map_layers(self, coords):
+    def map_layers(self, coords, counts=None):
         """Layers whose exact linear maps pay for themselves for ``coords``.
 
         A layer's maps cost about one propagation per unit (row) to build
@@ -121,7 +121,7 @@ class KernelInputs:
         """
         if not self.mappable or coords.size == 0:
             return []
-        counts = self._counts(coords)
+        counts = self._counts(coords) if counts is None else counts
         last = self.model.n_layers - 2  # its map is W[L] itself: free, always used
         return [t for t in self.mappable if t == last or counts[t] >= 2 * self.dims[t + 1]]
 
@@ -159,10 +159,11 @@ class KernelInputs:
         coordinates of a check; a shard of it run with the same plan
         (``run(shard, ..., plan=plan)``) gives the same bits as the whole."""
         coords = np.asarray(coords, dtype=np.intp)
-        maps = tuple(self.map_layers(coords))
+        counts = self._counts(coords) if coords.size else None
+        maps = tuple(self.map_layers(coords, counts))
         if not self.jettable or coords.size == 0:
             return jets.Plan(maps=maps)
-        layers, orders = jets.choose(self.jettable, self._counts(coords), self.dims, self.steps)
+        layers, orders = jets.choose(self.jettable, counts, self.dims, self.steps)
         return jets.Plan(maps=maps, jets=layers, orders=orders)
 
     def run(self, coords, n_threads, progress, desc, plan=None):

@@ -190,7 +190,7 @@ def build_blocks(
                 name,
                 shape,
                 diff,
-                max(float(err.max()), 0.0) if size and use.any() else 0.0,
+                max(float(err[flat]), 0.0) if size and use.any() else 0.0,  # err[argmax]
                 worst,
                 numerical[sl][flat] if size else 0.0,
                 analytic[sl][flat] if size else 0.0,

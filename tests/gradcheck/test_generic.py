@@ -1,4 +1,6 @@
 """check_grad / numerical_gradient on plain Python functions."""
+import math
+
 import numpy as np
 import pytest
 
@@ -79,3 +81,35 @@ def test_relative_difference_kernel_against_numpy():
         assert d == pytest.approx(ref, rel=1e-12)
     assert relative_difference(np.zeros(3), np.zeros(3))[0] == 0.0
     assert relative_difference(np.zeros(0), np.zeros(0))[0] == 0.0
+
+
+def _dnrm2(values):
+    """LAPACK's dnrm2 recurrence in plain Python floats (IEEE doubles, the
+    same operations in the same order): the bits the kernel must give."""
+    scale, ssq = 0.0, 1.0
+    for v in values:
+        if v != 0.0:
+            a = abs(v)
+            if scale < a:
+                ssq = 1.0 + ssq * (scale / a) * (scale / a)
+                scale = a
+            else:
+                ssq += (a / scale) * (a / scale)
+    return scale * math.sqrt(ssq)
+
+
+def test_relative_difference_has_the_bits_of_three_dnrm2_passes():
+    """The three norms are taken in one interleaved pass; each must still
+    be the sequential recurrence, bit for bit (the golden reports rest on
+    it), with zeros, huge and tiny entries and a growing scale."""
+    rng = np.random.default_rng(7)
+    for size in (1, 2, 5, 333, 4000):
+        a = rng.standard_normal(size) * np.exp(rng.uniform(-300, 300, size) * (rng.random(size) < 0.2))
+        n = a * (1 + 1e-7 * rng.standard_normal(size))
+        n[rng.random(size) < 0.1] = 0.0
+        a[rng.random(size) < 0.1] = 0.0
+        d, nd, na, nn = relative_difference(a, n)
+        al, nl = a.tolist(), n.tolist()
+        ref = (_dnrm2([x + (-1.0) * y for x, y in zip(al, nl)]), _dnrm2(al), _dnrm2(nl))
+        assert (nd.hex(), na.hex(), nn.hex()) == tuple(r.hex() for r in ref)
+        assert d == (0.0 if ref[1] + ref[2] == 0 else ref[0] / (ref[1] + ref[2]))

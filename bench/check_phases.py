@@ -1,0 +1,96 @@
+#!/usr/bin/env python
+"""Where the time of a full MLP check goes, on 1 and 2 threads.
+
+For each network of ``bench/gradcheck.py``'s ``issue15`` set (or
+``--networks``), the median of ``--repeat`` full checks
+(``gradient_check(..., n_threads=k)``), split into
+
+* compiled: the nogil kernels, i.e. the build of the exact linear maps and
+  Taylor jets (``KernelInputs._build``) and the run over the coordinates
+  (``mlp._run_in_pieces``), both parallel;
+* serial: everything else, in Python on one thread: validation, the forward
+  pass, θ vectors, the plan, the report.
+
+The two phases are timed by wrapping those two functions (this script's
+only use of fastgrad internals). With the compiled part taking C₁ on one
+thread and C₂ on two, two threads give 1.8x the whole check only if the
+serial part S satisfies S + C₁ ≥ 1.8·(S + C₂), i.e. S ≤ (C₁ − 1.8·C₂)/0.8:
+the last column. Run with BLAS pinned, as the README's table::
+
+    OPENBLAS_NUM_THREADS=1 python bench/check_phases.py [--repeat 20] [--markdown]
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import gradcheck as G  # noqa: E402  (bench/gradcheck.py: the same networks)
+
+import fastgrad  # noqa: E402
+from fastgrad.gradcheck import mlp  # noqa: E402
+
+SPENT = {"compiled": 0.0}
+
+
+def _timed(fn):
+    def wrapper(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            SPENT["compiled"] += time.perf_counter() - t
+
+    return wrapper
+
+
+mlp._run_in_pieces = _timed(mlp._run_in_pieces)
+mlp.KernelInputs._build = _timed(mlp.KernelInputs._build)
+
+
+def phases(case, n_threads, repeat):
+    """Median (whole, compiled) seconds of ``repeat`` checks."""
+    def check():
+        return fastgrad.gradient_check(case.model, case.params, case.grads, case.X, case.Y,
+                                       n_threads=n_threads, progress=False)
+
+    for _ in range(3):
+        check()
+    whole, compiled = [], []
+    for _ in range(repeat):
+        SPENT["compiled"] = 0.0
+        t = time.perf_counter()
+        check()
+        whole.append(time.perf_counter() - t)
+        compiled.append(SPENT["compiled"])
+    return float(np.median(whole)), float(np.median(compiled))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--networks", default=",".join(G.ISSUE15))
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--markdown", action="store_true")
+    args = ap.parse_args(argv)
+    print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}, "
+          f"fastgrad {fastgrad.__version__}, cores {os.cpu_count()}")
+    head = ("| network | whole 1 thr | whole 2 thr | whole scaling | compiled 1 thr | "
+            "compiled 2 thr | compiled scaling | serial (2 thr) | serial allowed for 1.8x |")
+    print(head)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name in args.networks.split(","):
+        case = G.make_case(name)
+        w1, c1 = phases(case, 1, args.repeat)
+        w2, c2 = phases(case, 2, args.repeat)
+        allowed = (c1 - 1.8 * c2) / 0.8
+        print(f"| {case.label} | {w1 * 1e3:.2f} ms | {w2 * 1e3:.2f} ms | {w1 / w2:.2f}× | "
+              f"{c1 * 1e3:.2f} ms | {c2 * 1e3:.2f} ms | {c1 / c2:.2f}× | "
+              f"{(w2 - c2) * 1e3:.2f} ms | {allowed * 1e3:.2f} ms |")
+
+
+if __name__ == "__main__":
+    main()
