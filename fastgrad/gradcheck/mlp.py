@@ -294,9 +294,10 @@ def _run_coordinates(net, analytic, blocks, mode, k, rng, nt, progress, r):
     else:
         r.numerical[coords], r.kinks[coords], r.checked[coords] = n, kk, True
         diff_all = relative_difference(analytic[r.checked], r.numerical[r.checked])[0]
+    if r.checked.all() and not r.kinks.any():
+        return diff_all, diff_all
     use = r.checked & ~r.kinks
-    diff = diff_all if use.all() else relative_difference(analytic[use], r.numerical[use])[0]
-    return diff_all, diff
+    return diff_all, relative_difference(analytic[use], r.numerical[use])[0]
 
 
 def _mlp_net(data):

@@ -161,16 +161,20 @@ def build_blocks(
 ):
     """Per-block rows. ``analytic``/``numerical`` are flat (P,) arrays;
     ``checked``/``kinks`` boolean masks over θ."""
+    sizes = [int(np.prod(shape, dtype=np.int64)) for shape in shapes]
+    # |a − n| of each block in one buffer: a block of millions of entries
+    # would otherwise get two fresh temporaries (and their page faults)
+    buf = np.empty(max(sizes, default=0))
     blocks, start = [], 0
-    for name, shape in zip(names, shapes):
-        size = int(np.prod(shape, dtype=np.int64))
+    for name, shape, size in zip(names, shapes, sizes):
         sl = slice(start, start + size)
         start += size
-        use = checked[sl] & ~kinks[sl]
-        every = bool(use.all())  # the common case: no mask copies over big blocks
+        # the common case, every entry checked and none at a kink: no masks
+        every = bool(checked[sl].all()) and not kinks[sl].any()
+        use = None if every else checked[sl] & ~kinks[sl]
         a, n = (analytic[sl], numerical[sl]) if every else (analytic[sl][use], numerical[sl][use])
         diff = relative_difference(np.ascontiguousarray(a), np.ascontiguousarray(n))[0]
-        err = np.abs(analytic[sl] - numerical[sl])
+        err = np.abs(np.subtract(analytic[sl], numerical[sl], out=buf[:size]), out=buf[:size])
         if not every:
             err = np.where(use, err, -1.0)
         flat = int(np.argmax(err)) if size else 0
@@ -179,9 +183,10 @@ def build_blocks(
         if verdict_for(diff, thresholds) != "great" and a.size:
             weights = None
             if params is not None and name[1:].startswith("W"):
-                weights = np.asarray(params[name[1:]]).ravel()[use]
+                weights = np.asarray(params[name[1:]]).ravel()
+                weights = weights if every else weights[use]
             hint = _hint(name, a, n, l2=l2, m=m, weights=weights)
-            if hint is None and bool(use.all()):
+            if hint is None and every:
                 hint = _transposed_hint(
                     name, analytic[sl].reshape(shape), numerical[sl].reshape(shape)
                 )
@@ -190,7 +195,7 @@ def build_blocks(
                 name,
                 shape,
                 diff,
-                max(float(err[flat]), 0.0) if size and use.any() else 0.0,  # err[argmax]
+                max(float(err[flat]), 0.0) if size and (every or use.any()) else 0.0,
                 worst,
                 numerical[sl][flat] if size else 0.0,
                 analytic[sl][flat] if size else 0.0,
