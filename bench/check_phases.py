@@ -17,7 +17,7 @@ thread and C₂ on two, two threads give 1.8x the whole check only if the
 serial part S satisfies S + C₁ ≥ 1.8·(S + C₂), i.e. S ≤ (C₁ − 1.8·C₂)/0.8:
 the last column. Run with BLAS pinned, as the README's table::
 
-    OPENBLAS_NUM_THREADS=1 python bench/check_phases.py [--repeat 20] [--markdown]
+    OPENBLAS_NUM_THREADS=1 python bench/check_phases.py [--repeat 20]   # a markdown table
 """
 
 import argparse
@@ -74,7 +74,6 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--networks", default=",".join(G.ISSUE15))
     ap.add_argument("--repeat", type=int, default=20)
-    ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args(argv)
     print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}, "
           f"fastgrad {fastgrad.__version__}, cores {os.cpu_count()}")
