@@ -177,9 +177,6 @@ def build_report(
         use = checked & ~kinks
         diff = relative_difference(analytic[use], numerical[use])
         diff_all = relative_difference(analytic[checked], numerical[checked])
-    kinks = np.zeros(P, dtype=bool) if kinks is None else kinks
-    if diff_all is not None:
-        pass
     elif directions is not None:
         nums, anas = (np.concatenate([v[i] for v in directions.values()]) for i in range(2))
         diff = relative_difference(anas, nums)
@@ -187,6 +184,7 @@ def build_report(
         diff = relative_difference(analytic, numerical)
     else:
         diff = relative_difference(analytic[checked], numerical[checked])
+    kinks = np.zeros(P, dtype=bool) if kinks is None else kinks
     names = [prefix + name for name, _, _ in blocks]
     shapes = [shape for _, _, shape in blocks]
     rows = build_blocks(names, shapes, analytic, numerical, checked, kinks, thresholds=thresholds)
