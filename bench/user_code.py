@@ -127,11 +127,12 @@ def bare_pool_tool(case, n=2):
 
     def run():
         global _CASE
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        _CASE = case
+        _CASE = case  # inherited by the forked processes (fork, whatever the default)
         edges = np.linspace(0, case.theta.size, n + 1).astype(int)
-        with ProcessPoolExecutor(n) as ex:
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as ex:
             parts = list(ex.map(_bare_range, edges[:-1], edges[1:]))
         return np.concatenate(parts)
 

@@ -172,6 +172,7 @@ class Shards:
         ]
         where = {f.key: i for i, f in enumerate(futures)}
         results = [None] * len(items)
+        failed = None
         try:
             for fut in dask_completed(futures):
                 i = where[fut.key]
@@ -179,11 +180,11 @@ class Shards:
                     results[i] = fut.result()
                 except Exception as e:  # an error in f, KilledWorker: the one a serial run meets
                     client.cancel(futures[i + 1 :])
-                    err = _earliest_error(futures[:i], e)
-                    if err is e:
-                        raise
-                    raise err from None
+                    failed = _earliest_error(futures[:i], e)
+                    break
                 tally.done(i)
+            if failed is not None:
+                raise failed  # outside the handler: its own __cause__/__context__ kept
         except BaseException:  # an error, Ctrl-C: stop the rest
             client.cancel(futures)
             raise
@@ -222,7 +223,7 @@ class Shards:
                     f"workers={self.workers!r} cannot take work ({e}); pass an executor "
                     "that is running, an int (fastgrad starts its own processes) or None"
                 ) from e
-            broken = None
+            broken = failed = None
             try:
                 for fut in as_completed(futures):
                     i = futures[fut]
@@ -235,12 +236,12 @@ class Shards:
                         order = list(futures)
                         for later in order[order.index(fut) + 1 :]:
                             later.cancel()
-                        err = _earliest_error(order[: order.index(fut)], e)
-                        if err is e:
-                            raise
-                        raise err from None
+                        failed = _earliest_error(order[: order.index(fut)], e)
+                        break
                     pending.discard(i)
                     tally.done(i)
+                if failed is not None:
+                    raise failed  # outside the handler: its own __cause__/__context__ kept
             except BaseException:  # an error in f, Ctrl-C: stop the rest, then let go
                 _stop(futures)
                 raise

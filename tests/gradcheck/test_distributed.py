@@ -310,7 +310,7 @@ def test_an_error_on_workers_is_the_one_the_serial_run_meets(how, request):
     def f(t):
         if t[1] > 0.2 + 1e-9:
             time.sleep(0.3)
-            raise RuntimeError("f failed at coordinate 1")
+            raise RuntimeError("f failed at coordinate 1") from KeyError("the cause")
         if t[6] > 0.7 + 1e-9:
             raise RuntimeError("f failed at coordinate 6")
         return float(np.sum(t**2))
@@ -324,6 +324,30 @@ def test_an_error_on_workers_is_the_one_the_serial_run_meets(how, request):
         with ThreadPoolExecutor(max_workers=2) as ex, pytest.raises(RuntimeError) as par:
             check_grad(f, theta, 2 * theta, workers=ex)
     assert str(par.value) == str(serial.value)
+    # the user's own chain comes along, as serially
+    assert repr(par.value.__cause__) == repr(serial.value.__cause__) == "KeyError('the cause')"
+
+
+def test_an_error_on_our_own_processes_is_the_earliest_with_its_remote_traceback():
+    """workers=2 (processes fastgrad starts): f slow enough that the check
+    is not kept serial; the later coordinate's error comes back first."""
+    theta = np.linspace(0.1, 0.8, 8)
+
+    def f(t):
+        time.sleep(0.02)
+        if t[1] > 0.2 + 1e-9:
+            time.sleep(0.3)
+            raise RuntimeError("f failed at coordinate 1")
+        if t[6] > 0.7 + 1e-9:
+            raise RuntimeError("f failed at coordinate 6")
+        return float(np.sum(t**2))
+
+    with pytest.raises(RuntimeError, match="coordinate 1") as serial:
+        check_grad(f, theta, 2 * theta)
+    with pytest.raises(RuntimeError) as par:
+        check_grad(f, theta, 2 * theta, workers=2)
+    assert str(par.value) == str(serial.value)
+    assert "f failed at coordinate 1" in str(par.value.__cause__)  # the worker's traceback
 
 
 def test_an_error_in_one_shard_leaves_nothing_built_behind():
