@@ -12,7 +12,9 @@ For each network of ``bench/gradcheck.py``'s ``issue15`` set (or
   pass, θ vectors, the plan, the report.
 
 The two phases are timed by wrapping those two functions (this script's
-only use of fastgrad internals). With the compiled part taking C₁ on one
+only use of fastgrad internals); the few Python steps inside them (the
+memory check, the progress updates) count as compiled, so the serial part
+is if anything understated. With the compiled part taking C₁ on one
 thread and C₂ on two, two threads give 1.8x the whole check only if the
 serial part S satisfies S + C₁ ≥ 1.8·(S + C₂), i.e. S ≤ (C₁ − 1.8·C₂)/0.8:
 the last column. Run with BLAS pinned, as the README's table::
