@@ -13,7 +13,9 @@ runs of
   ``Σ upstream·(f(x+εe) − f(x−εe))/2ε``), and the same loop split in two
   halves over a ``ProcessPoolExecutor(2)`` (forked, included in its time):
   what two processes give at best on this machine and this function, the
-  ceiling against which ``workers=2`` is judged;
+  ceiling against which ``workers=2`` is judged; once as is, once with the
+  malloc settings fastgrad's worker processes take (``fastgrad._malloc``:
+  a function with MiB-sized temporaries can run ~2x faster with them);
 * ``scipy.optimize.approx_fprime`` (forward difference, its default step;
   with ``workers=`` only where the installed SciPy has it);
 * ``numdifftools.Gradient`` (Richardson extrapolation, ~30 calls per
@@ -119,20 +121,26 @@ def _bare_range(lo, hi):
     return bare_tool(_CASE, lo, hi)()
 
 
-def bare_pool_tool(case, n=2):
+def bare_pool_tool(case, n=2, malloc=False):
     """The bare loop split in ``n`` halves over a ProcessPoolExecutor of ``n``
     forked processes, started and shut down in the timed run like
     ``workers=2``'s: what this machine allows two processes at best, with
-    nothing of fastgrad's (the ceiling for ``workers=2``)."""
+    nothing of fastgrad's (the ceiling for ``workers=2``). With ``malloc``,
+    the processes first take the malloc settings fastgrad's own workers take
+    (``fastgrad._malloc``), so that the comparison is like for like."""
 
     def run():
         global _CASE
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        from fastgrad._malloc import keep_freed_memory
+
         _CASE = case  # inherited by the forked processes (fork, whatever the default)
         edges = np.linspace(0, case.theta.size, n + 1).astype(int)
-        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as ex:
+        init = keep_freed_memory if malloc else None
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=init) as ex:
             parts = list(ex.map(_bare_range, edges[:-1], edges[1:]))
         return np.concatenate(parts)
 
@@ -224,6 +232,7 @@ def bench_case(case, args):
     tools[f"fastgrad {kind}"] = fastgrad_tool(case, None)
     tools[f"fastgrad {kind} workers=2"] = fastgrad_tool(case, 2)
     tools["bare loop, 2 processes"] = bare_pool_tool(case, 2)
+    tools["bare loop, 2 processes, fastgrad's malloc"] = bare_pool_tool(case, 2, malloc=True)
     if not args.only_fastgrad:
         more, note = scipy_tools(case)
         tools.update(more)
@@ -253,8 +262,8 @@ def bench_case(case, args):
         extra = f"cpu {c:.3f} s (x{c / base_cpu:.2f})" + ("; " + extra if extra else "")
         if name.endswith("workers=2") and serial:
             extra = (extra + "; " if extra else "") + f"{serial[0] / sec:.2f}x serial"
-        if name == "bare loop, 2 processes":
-            extra += f"; {base[0] / sec:.2f}x the bare loop (the ceiling for workers=2)"
+        if name.startswith("bare loop, 2 processes"):
+            extra += f"; {base[0] / sec:.2f}x the bare loop (a ceiling for workers=2)"
         extra = f"best {best:.3f} s (x{best / base[1]:.2f}); " + extra
         rows.append((name, sec, sec / base[0], rel(a, results[name]), extra.rstrip("; ")))
     if not (args.no_numdifftools or args.only_fastgrad):

@@ -37,6 +37,8 @@ import uuid
 from collections import OrderedDict
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, as_completed, wait
 
+from fastgrad._malloc import keep_freed_memory
+
 MAX_RETRIES = 3
 # Checks whose built objects a worker keeps (a newer check evicts the oldest).
 _KEEP = 2
@@ -46,7 +48,9 @@ _RECEIVED = {}  # token -> payload, in a process of our own pool
 
 
 def _receive(token, payload):
-    """Initializer of our own pool's processes: the check's data, once."""
+    """Initializer of our own pool's processes: the check's data, once, and
+    malloc settings for calling ``f`` over and over (:mod:`fastgrad._malloc`)."""
+    keep_freed_memory()
     _RECEIVED.clear()
     _RECEIVED[token] = payload
 
