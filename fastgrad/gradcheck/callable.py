@@ -131,7 +131,8 @@ def check_grad(
     workers : None, int, concurrent.futures.Executor or dask.distributed.Client
         ``N`` evaluates the coordinates in N processes (``f`` shipped with
         cloudpickle: ``pip install fastgrad[parallel]``; a process that dies
-        has its chunks rerun); an Executor is used as is; a Client gets
+        has its chunks rerun; they keep the memory ``f`` frees, so its
+        large temporaries do not page-fault at every call); an Executor is used as is; a Client gets
         ``f`` and θ scattered once to every worker (dask reruns the tasks of
         a lost worker). The report is identical to the bit to the serial one. A check
         estimated under 0.2 s stays serial with ``workers=N`` (see

@@ -2,9 +2,10 @@
 
 ``workers=N`` starts a ``ProcessPoolExecutor`` of N processes for the check
 (and shuts it down after; a worker that dies has its chunks rerun in a fresh
-pool); ``workers=`` also takes a ``dask.distributed.Client`` (``f``, θ and
-the data are scattered once to every worker; dask reruns the tasks of a
-worker that dies) and any ``concurrent.futures.Executor`` (a Ray pool, a
+pool; they keep the memory ``f`` frees, see :mod:`fastgrad._malloc`);
+``workers=`` also takes a ``dask.distributed.Client`` (``f``, θ and the data
+are scattered once to every worker; dask reruns the tasks of a worker that
+dies) and any ``concurrent.futures.Executor`` (a Ray pool, a
 thread pool), which is used as is and left running. ``f`` is shipped with
 cloudpickle (the ``parallel`` extra), so lambdas and closures work; the
 running of chunks is :mod:`fastgrad.gradcheck.distributed`.
