@@ -30,6 +30,13 @@ correct backprop gradient. Pin BLAS the same on both sides, e.g.
 
     OPENBLAS_NUM_THREADS=1 python bench/user_code.py [--repeat 3] [--markdown]
 
+``--malloc-like-workers`` gives this process the malloc settings of
+fastgrad's worker processes, so that the serial check and ``workers=2`` run
+``f`` alike: the like-for-like measure of what two processes gain. Without
+it, an ``f`` with MiB-sized temporaries may run ~2x slower serially (in this
+process's malloc state) than in the workers, and ``workers=2`` looks better
+than two cores allow.
+
 (the workers of ``workers=2`` hold BLAS at one thread themselves; torch is
 set to ``--torch-threads``, default 1). Numbers depend on the machine and
 its load, which is printed; run on an idle machine.
@@ -62,6 +69,17 @@ def cpu_seconds():
 
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def reap_pools():
+    """Wait until every ProcessPoolExecutor of this process has joined its
+    processes (their CPU time is in RUSAGE_CHILDREN only once reaped)."""
+    import threading
+    from concurrent.futures import process
+
+    for t in threading.enumerate():
+        if isinstance(t, process._ExecutorManagerThread):
+            t.join()
 
 
 def fastgrad_tool(case, workers):
@@ -247,7 +265,8 @@ def bench_case(case, args):
             t = time.perf_counter()
             results[name] = fn()
             times[name].append(time.perf_counter() - t)
-            # workers=2's pool is shut down (its processes reaped) when the check returns
+            # workers=2's processes exit after the check returns: counted once reaped
+            reap_pools()
             cpu[name].append(cpu_seconds() - c)
     base = serial = base_cpu = None
     for name, fn in tools.items():
@@ -289,6 +308,9 @@ def bench_case(case, args):
 def environment(args):
     lines = [f"python {sys.version.split()[0]}, numpy {np.__version__}, fastgrad "
              f"{fastgrad.__version__}"]
+    lines.append("malloc: " + ("this process too has the settings of fastgrad's workers"
+                               if args.malloc_like_workers else "this process as it comes; "
+                               "fastgrad's workers and the last row with its settings"))
     lines.append("OPENBLAS_NUM_THREADS=" + os.environ.get("OPENBLAS_NUM_THREADS", "(unset)")
                  + ", OMP_NUM_THREADS=" + os.environ.get("OMP_NUM_THREADS", "(unset)"))
     try:
@@ -324,7 +346,15 @@ def main(argv=None):
     ap.add_argument("--cases", default="network,conv,attention")
     ap.add_argument("--only-fastgrad", action="store_true",
                     help="bare loop and fastgrad only (the 5%% and 1.8x targets)")
+    ap.add_argument("--malloc-like-workers", action="store_true",
+                    help="this process takes the malloc settings of fastgrad's worker "
+                         "processes too, so that serial and workers=2 run f alike")
     args = ap.parse_args(argv)
+    if args.malloc_like_workers:
+        from fastgrad._malloc import keep_freed_memory
+
+        if not keep_freed_memory():
+            ap.error("--malloc-like-workers needs glibc's mallopt")
     for line in environment(args):
         print(line)
     make = {"network": lambda: U.network(m=args.m),

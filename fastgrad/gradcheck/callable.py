@@ -129,10 +129,12 @@ def check_grad(
     seed : int, None or numpy.random.Generator
         For ``sampled`` and ``directional``.
     workers : None, int, concurrent.futures.Executor or dask.distributed.Client
-        ``N`` evaluates the coordinates in N processes (``f`` shipped with
-        cloudpickle: ``pip install fastgrad[parallel]``; a process that dies
-        has its chunks rerun; they keep the memory ``f`` frees, so its
-        large temporaries do not page-fault at every call); an Executor is used as is; a Client gets
+        ``N`` evaluates the coordinates in N processes (forked processes
+        inherit ``f`` as it is, spawned ones get it by cloudpickle; either
+        way ``pip install fastgrad[parallel]``; a process that dies has its
+        chunks rerun; they keep the memory ``f`` frees, so its large
+        temporaries do not page-fault at every call); an Executor is used
+        as is (``f`` goes by cloudpickle); a Client gets
         ``f`` and θ scattered once to every worker (dask reruns the tasks of
         a lost worker). The report is identical to the bit to the serial one. A check
         estimated under 0.2 s stays serial with ``workers=N`` (see

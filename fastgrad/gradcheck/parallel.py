@@ -7,7 +7,8 @@ pool; they keep the memory ``f`` frees, see :mod:`fastgrad._malloc`);
 are scattered once to every worker; dask reruns the tasks of a worker that
 dies) and any ``concurrent.futures.Executor`` (a Ray pool, a
 thread pool), which is used as is and left running. ``f`` is shipped with
-cloudpickle (the ``parallel`` extra), so lambdas and closures work; the
+cloudpickle (the ``parallel`` extra), so lambdas and closures work; processes
+of ours that fork inherit it as it is, with nothing pickled; the
 running of chunks is :mod:`fastgrad.gradcheck.distributed`.
 
 Every worker runs the very loop of the serial check on its chunk of

@@ -1,5 +1,7 @@
 """check_grad(workers=...): processes or any Executor, identical bits (issue 12)."""
 
+import multiprocessing
+import threading
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -47,6 +49,37 @@ def test_workers_2_equals_serial_to_the_bit(mode):
     assert any(line.startswith("workers: 2 processes") for line in str(par).splitlines())
     same(serial, par)
     assert par.n_kinks == 1 and par.verdict == "great"
+
+
+def test_forked_workers_take_the_check_as_is_else_pickled(monkeypatch):
+    """Where processes fork they inherit f and θ: nothing is pickled, and an f
+    holding what cannot be pickled (a lock) works; elsewhere the check goes
+    pickled (here forced by saying the start method is spawn)."""
+    import cloudpickle
+
+    from fastgrad.gradcheck import distributed
+
+    lock = threading.Lock()
+    inner = make_f(delay=0.01)
+
+    def f(t):
+        with lock:
+            return inner(t)
+
+    serial = check_grad(f, THETA, grad)
+    if multiprocessing.get_start_method() == "fork":
+
+        def no_pickling(obj, *a, **k):
+            raise AssertionError("pickled under fork")
+
+        with monkeypatch.context() as m:
+            m.setattr(cloudpickle, "dumps", no_pickling)
+            same(serial, check_grad(f, THETA, grad, workers=2))
+    f2 = make_f(delay=0.01)
+    monkeypatch.setattr(distributed.multiprocessing, "get_start_method", lambda: "spawn")
+    same(check_grad(f2, THETA, grad), check_grad(f2, THETA, grad, workers=2))
+    with pytest.raises(TypeError, match="lock"):  # the lock cannot go pickled
+        check_grad(f, THETA, grad, workers=2)
 
 
 def test_a_lambda_and_a_user_executor():
