@@ -218,3 +218,38 @@ def test_concurrent_checks_from_python_threads_restore_blas():
     for r in reports:
         for key in ref.numerical:
             np.testing.assert_array_equal(r.numerical[key], ref.numerical[key])
+
+
+def test_pin_leaves_a_single_threaded_blas_alone(monkeypatch):
+    """BLAS already on one thread (OPENBLAS_NUM_THREADS=1): nothing is set,
+    so nothing needs restoring, and threadpoolctl's limiter is not built."""
+    from fastgrad._threads import _controller
+
+    ctl = _controller()
+
+    def no_limit(*a, **k):
+        raise AssertionError("limit() called although BLAS was single-threaded")
+
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        monkeypatch.setattr(ctl, "limit", no_limit)
+        with single_threaded_blas():
+            assert _blas_threads() == [1]
+        assert _blas_threads() == [1]
+        monkeypatch.undo()
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        with single_threaded_blas():
+            assert _blas_threads() == [1]
+        assert _blas_threads() == [2]
+
+
+def test_cgroup_quota_is_read_again_after_a_second(tmp_path, monkeypatch):
+    import fastgrad._threads as th
+
+    quota = tmp_path / "cpu.max"
+    quota.write_text("100000 100000\n")
+    monkeypatch.setattr(th, "_CGROUP_FILES", ((str(quota), None),))
+    assert usable_cores() == 1
+    quota.write_text("max 100000\n")
+    assert usable_cores() == 1  # within CGROUP_SECONDS: the quota read before
+    monkeypatch.setattr(th, "CGROUP_SECONDS", 0.0)
+    assert usable_cores() == len(os.sched_getaffinity(0))

@@ -154,8 +154,16 @@ class MLP:
 
     @property
     def spec(self):
-        """The :class:`~fastgrad.nn.spec.ParamSpec`: names, shapes, θ slices."""
-        return ParamSpec.for_mlp(self.layer_dims, self.batchnorm)
+        """The :class:`~fastgrad.nn.spec.ParamSpec`: names, shapes, θ slices.
+
+        Made once per architecture (a check asks for it several times, at
+        ~60 µs each) and kept with the model; a model whose ``layer_dims``
+        or ``batchnorm`` were reassigned gets a new one."""
+        key = (self.layer_dims, tuple(self.batchnorm))
+        kept = self.__dict__.get("_spec")
+        if kept is None or kept[0] != key:
+            kept = self.__dict__["_spec"] = (key, ParamSpec.for_mlp(*key))
+        return kept[1]
 
     def param_shapes(self):
         """``{"W1": (n1, n0), "b1": (n1, 1), ...}`` in θ's order.

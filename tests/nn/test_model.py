@@ -491,3 +491,11 @@ def test_random_networks_match_the_reference(net):
     report = fg.gradient_check(model, params, grads, X, Y, seed=seed)
     if report.n_kinks == 0:
         assert report.difference < 1e-8
+
+
+def test_spec_is_made_once_and_follows_the_architecture():
+    model = fg.MLP([3, 4, 1])
+    assert model.spec is model.spec
+    assert [name for name, _, _ in model.spec.blocks] == ["W1", "b1", "W2", "b2"]
+    model.layer_dims = (3, 5, 2, 1)
+    assert model.spec.shapes["W2"] == (2, 5) and model.spec.size == 3 * 5 + 5 + 5 * 2 + 2 + 2 + 1
