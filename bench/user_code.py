@@ -7,15 +7,19 @@ with an upstream gradient). For each, the median seconds of ``--repeat``
 runs of
 
 * fastgrad, serial and with ``workers=2`` (two processes, started by the
-  check and included in its time);
+  check and included in its time; they exit in the background after the
+  check returns, and are reaped between timed runs);
 * a bare Python loop of central differences over the same function (the
   course's loop; for a layer the loop of ``eval_numerical_gradient_array``:
   ``Σ upstream·(f(x+εe) − f(x−εe))/2ε``), and the same loop split in two
-  halves over a ``ProcessPoolExecutor(2)`` (forked, included in its time):
-  what two processes give at best on this machine and this function, the
-  ceiling against which ``workers=2`` is judged; once as is, once with the
-  malloc settings fastgrad's worker processes take (``fastgrad._malloc``:
-  a function with MiB-sized temporaries can run ~2x faster with them);
+  halves over a ``ProcessPoolExecutor(2)`` (forked and started in the timed
+  run, let go like ``workers=2``'s): what two processes give at best on
+  this machine and this function, the ceiling against which ``workers=2``
+  is judged; once as is, once with the malloc settings fastgrad's worker
+  processes take (``fastgrad._malloc``: a function with MiB-sized
+  temporaries can run ~2x faster with them). With ``--malloc-like-workers``
+  the processes inherit those settings from this one, and only one
+  ceiling row is shown;
 * ``scipy.optimize.approx_fprime`` (forward difference, its default step;
   with ``workers=`` only where the installed SciPy has it);
 * ``numdifftools.Gradient`` (Richardson extrapolation, ~30 calls per
@@ -141,8 +145,9 @@ def _bare_range(lo, hi):
 
 def bare_pool_tool(case, n=2, malloc=False):
     """The bare loop split in ``n`` halves over a ProcessPoolExecutor of ``n``
-    forked processes, started and shut down in the timed run like
-    ``workers=2``'s: what this machine allows two processes at best, with
+    forked processes, started in the timed run and let go without waiting
+    for them to exit, like ``workers=2``'s: what this machine allows two
+    processes at best, with
     nothing of fastgrad's (the ceiling for ``workers=2``). With ``malloc``,
     the processes first take the malloc settings fastgrad's own workers take
     (``fastgrad._malloc``), so that the comparison is like for like."""
@@ -157,9 +162,12 @@ def bare_pool_tool(case, n=2, malloc=False):
         _CASE = case  # inherited by the forked processes (fork, whatever the default)
         edges = np.linspace(0, case.theta.size, n + 1).astype(int)
         init = keep_freed_memory if malloc else None
-        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=init) as ex:
+        ex = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=init)
+        try:
             parts = list(ex.map(_bare_range, edges[:-1], edges[1:]))
+        finally:
+            ex.shutdown(wait=False)  # reaped after the timed run (reap_pools)
         return np.concatenate(parts)
 
     return run
@@ -255,7 +263,8 @@ def bench_case(case, args):
     tools[f"fastgrad {kind}"] = fastgrad_tool(case, None)
     tools[f"fastgrad {kind} workers=2"] = fastgrad_tool(case, 2)
     tools["bare loop, 2 processes"] = bare_pool_tool(case, 2)
-    tools["bare loop, 2 processes, fastgrad's malloc"] = bare_pool_tool(case, 2, malloc=True)
+    if not args.malloc_like_workers:  # else the row above has the settings already
+        tools["bare loop, 2 processes, fastgrad's malloc"] = bare_pool_tool(case, 2, malloc=True)
     if not args.only_fastgrad:
         more, note = scipy_tools(case)
         tools.update(more)

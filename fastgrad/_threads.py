@@ -236,6 +236,9 @@ def single_threaded_blas():
                     limiter, _PIN["limiter"] = _PIN["limiter"], None
                     if limiter is not None:
                         limiter.restore_original_limits()
+                    elif not _blas_single(controller):
+                        # one thread when the first entered, changed since
+                        controller.limit(limits=1, user_api="blas")
 
 
 def _blas_single(controller):

@@ -253,3 +253,17 @@ def test_cgroup_quota_is_read_again_after_a_second(tmp_path, monkeypatch):
     assert usable_cores() == 1  # within CGROUP_SECONDS: the quota read before
     monkeypatch.setattr(th, "CGROUP_SECONDS", 0.0)
     assert usable_cores() == len(os.sched_getaffinity(0))
+
+
+def test_pin_that_found_one_thread_leaves_one_thread():
+    """The first user found BLAS on one thread (nothing pinned); BLAS was
+    raised to 2 while it ran: its exit, the last, leaves BLAS on one thread,
+    the limit in force when it entered."""
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        a, b = single_threaded_blas(), single_threaded_blas()
+        a.__enter__()
+        threadpoolctl.threadpool_limits(limits=2, user_api="blas")
+        b.__enter__()
+        b.__exit__(None, None, None)
+        a.__exit__(None, None, None)
+        assert _blas_threads() == [1]

@@ -47,6 +47,9 @@ _KEEP = 2
 _CACHE: OrderedDict = OrderedDict()  # token -> {thread id: built object}
 _CACHE_LOCK = threading.Lock()
 _RECEIVED = {}  # token -> (pickled payload or None, data or None), in a process of our own pool
+# Manager threads of our pools that were let go without waiting: joined
+# before the next pool forks, so that no fork happens while they run.
+_DRAINING = []
 
 
 def _receive(token, payload, data=None):
@@ -169,7 +172,10 @@ class Shards:
         the pool is joined before the error reaches the caller."""
         _forget(self.token)  # what a thread pool of this process built
         if self._pool is not None:
+            manager = getattr(self._pool, "_executor_manager_thread", None)
             self._pool.shutdown(wait=wait, cancel_futures=True)
+            if not wait and manager is not None:
+                _DRAINING.append(manager)
             self._pool = None
         if self._scattered is not None:
             client, self._scattered = self.workers, None
@@ -224,6 +230,11 @@ class Shards:
             from fastgrad._threads import _controller
 
             _controller()
+            # A fork while the last check's pool is still stopping would copy
+            # a process with running threads (a deadlock hazard, and a
+            # DeprecationWarning from Python 3.12 on): let it finish first.
+            while _DRAINING:
+                _DRAINING.pop().join()
             if multiprocessing.get_start_method() == "fork":
                 # A forked process has the objects already: no pickling.
                 initargs = (self.token, None, self.data)

@@ -82,6 +82,44 @@ def test_forked_workers_take_the_check_as_is_else_pickled(monkeypatch):
         check_grad(f, THETA, grad, workers=2)
 
 
+def test_back_to_back_checks_never_fork_beside_a_stopping_pool(monkeypatch):
+    """A finished check lets its pool stop in the background; the next check
+    waits for it before forking, so no fork copies a process whose pool
+    threads still run (a deadlock hazard; a DeprecationWarning on 3.12+)."""
+    import os
+    from concurrent.futures import process
+
+    seen = []
+    real_fork = os.fork
+
+    def fork():
+        seen.append(
+            [
+                t.name
+                for t in threading.enumerate()
+                if isinstance(t, process._ExecutorManagerThread) or t.name == "QueueFeederThread"
+            ]
+        )
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", fork)
+    slow_stop = process._ExecutorManagerThread.join_executor_internals
+
+    def join_executor_internals(self):
+        time.sleep(0.3)  # a pool slow to stop: still stopping when the next check starts
+        slow_stop(self)
+
+    monkeypatch.setattr(
+        process._ExecutorManagerThread, "join_executor_internals", join_executor_internals
+    )
+    f = make_f(delay=0.01)
+    reports = [check_grad(f, THETA, grad, workers=2) for _ in range(3)]
+    if multiprocessing.get_start_method() == "fork":
+        assert len(seen) == 6 and seen == [[]] * 6, seen
+    for r in reports[1:]:
+        same(reports[0], r)
+
+
 def test_a_lambda_and_a_user_executor():
     theta = np.linspace(-1, 1, 12)
     f = lambda t: float(np.sum(np.sin(t) * t))  # noqa: E731
