@@ -63,6 +63,17 @@ def _receive(token, payload, data=None):
     _RECEIVED[token] = (payload, data)
 
 
+def _join_draining():
+    """Wait for the pools let go earlier to finish stopping (safe from
+    several threads: each manager thread is popped by one of them)."""
+    while True:
+        try:
+            manager = _DRAINING.pop()
+        except IndexError:
+            return
+        manager.join()
+
+
 def is_client(value):
     """Whether ``value`` is a ``dask.distributed.Client`` (without importing
     distributed: a program that made a Client has imported it already)."""
@@ -233,8 +244,7 @@ class Shards:
             # A fork while the last check's pool is still stopping would copy
             # a process with running threads (a deadlock hazard, and a
             # DeprecationWarning from Python 3.12 on): let it finish first.
-            while _DRAINING:
-                _DRAINING.pop().join()
+            _join_draining()
             if multiprocessing.get_start_method() == "fork":
                 # A forked process has the objects already: no pickling.
                 initargs = (self.token, None, self.data)
