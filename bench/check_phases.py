@@ -20,6 +20,14 @@ serial part S satisfies S + C₁ ≥ 1.8·(S + C₂), i.e. S ≤ (C₁ − 1.8·
 the last column. Run with BLAS pinned, as the README's table::
 
     OPENBLAS_NUM_THREADS=1 python bench/check_phases.py [--repeat 20]   # a markdown table
+
+``--floor`` adds, per network, the scaling of what no check can do without
+(1 vs 2 threads, interleaved): the kernel's run alone on a built net
+(``KernelInputs.run`` with its maps and jets kept), and a minimal pipeline
+with no validation and no report (the forward pass and ``KernelInputs``,
+the build and run, one relative difference over θ). If even the minimal
+pipeline scales below 1.8x, removing Python around the kernel is not
+enough: its set-up has to become parallel too.
 """
 
 import argparse
@@ -72,10 +80,50 @@ def phases(case, n_threads, repeat):
     return float(np.median(whole)), float(np.median(compiled))
 
 
+def floor(case, repeat):
+    """Median ms on (1, 2) threads of the kernel's run alone and of the
+    minimal pipeline (see the module docstring)."""
+    from fastgrad._threads import single_threaded_blas
+    from fastgrad.gradcheck._generic_kernel import relative_difference
+    from fastgrad.nn.spec import params_to_vector
+
+    analytic = params_to_vector(case.grads, prefix="d")
+    coords = np.arange(analytic.size)
+
+    def net_now():
+        return mlp.KernelInputs(case.model, case.params, case.X, case.Y, 1e-7, None)
+
+    with single_threaded_blas():
+        built = net_now()
+
+    def run_only(nt):
+        built.run(coords, nt, False, "")
+
+    def minimal(nt):
+        with single_threaded_blas():
+            numerical = net_now().run(coords, nt, False, "")[0]
+        relative_difference(analytic, numerical)
+
+    out = {}
+    for name, fn in (("kernel run", run_only), ("minimal pipeline", minimal)):
+        times = {1: [], 2: []}
+        for _ in range(3):
+            fn(1), fn(2)
+        for _ in range(repeat):
+            for nt in (1, 2):
+                t = time.perf_counter()
+                fn(nt)
+                times[nt].append(time.perf_counter() - t)
+        out[name] = tuple(float(np.median(times[nt])) * 1e3 for nt in (1, 2))
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--networks", default=",".join(G.ISSUE15))
     ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--floor", action="store_true",
+                    help="also the kernel's run alone and a minimal pipeline, 1 vs 2 threads")
     args = ap.parse_args(argv)
     print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}, "
           f"fastgrad {fastgrad.__version__}, cores {os.cpu_count()}")
@@ -91,6 +139,12 @@ def main(argv=None):
         print(f"| {case.label} | {w1 * 1e3:.2f} ms | {w2 * 1e3:.2f} ms | {w1 / w2:.2f}× | "
               f"{c1 * 1e3:.2f} ms | {c2 * 1e3:.2f} ms | {c1 / c2:.2f}× | "
               f"{(w2 - c2) * 1e3:.2f} ms | {allowed * 1e3:.2f} ms |")
+    if args.floor:
+        print("\n| network | what | 1 thr | 2 thr | scaling |\n|---|---|---:|---:|---:|")
+        for name in args.networks.split(","):
+            case = G.make_case(name)
+            for what, (t1, t2) in floor(case, args.repeat).items():
+                print(f"| {case.label} | {what} | {t1:.2f} ms | {t2:.2f} ms | {t1 / t2:.2f}× |")
 
 
 if __name__ == "__main__":
