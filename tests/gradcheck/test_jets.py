@@ -79,6 +79,17 @@ def _ld_difference(spec, params, X, Y, scales, eps, coords):
     return out
 
 
+def _assert_long_double_difference(got, spec, params, X, Y, scales, eps):
+    """``got`` is the long-double two-sided difference, to the reference's
+    own rounding (~1e-19·|J|/ε in long double) and 1e-13 of its largest entry."""
+    ref = _ld_difference(spec, params, X, Y, scales, eps, np.arange(got.size))
+    lp = {k: v.astype(LD) for k, v in params.items()}
+    J = abs(float(_ld_cost(spec, lp, X.astype(LD), Y.astype(LD), scales)))
+    tol = 1e-18 * max(J, 1.0) / eps + 1e-13 * np.max(np.abs(ref))
+    np.testing.assert_allclose(got, ref, rtol=0, atol=tol)
+    return ref, tol
+
+
 def _case(dims, hidden, output, *, l2=0.0, keep=1.0, bn=(), m=6, seed=0):
     model = MLP(dims, hidden=hidden, output=output, l2=l2, keep_prob=keep, batchnorm=list(bn))
     params = model.init_params("xavier", seed=seed)
@@ -136,21 +147,7 @@ CASES = [
 def test_jets_are_the_long_double_difference(dims, hidden, output, kw, eps):
     model, params, X, Y, scales, spec = _case(dims, hidden, output, **kw)
     got, jt, ki = _kernel(model, params, X, Y, scales, eps)
-    ref = _ld_difference(spec, params, X, Y, scales, eps, np.arange(got.size))
-    # The reference's own rounding: ~1e-19·|J|/ε in long double.
-    J = abs(
-        float(
-            _ld_cost(
-                spec,
-                {k: v.astype(LD) for k, v in params.items()},
-                X.astype(LD),
-                Y.astype(LD),
-                scales,
-            )
-        )
-    )
-    tol = 1e-18 * max(J, 1.0) / eps + 1e-13 * np.max(np.abs(ref))
-    np.testing.assert_allclose(got, ref, rtol=0, atol=tol)
+    ref, tol = _assert_long_double_difference(got, spec, params, X, Y, scales, eps)
     if ki.jettable:
         assert jt.any(), "no coordinate went through the jets"
     if eps == 1e-2:
@@ -245,20 +242,7 @@ def test_a_batch_normalized_last_hidden_layer_is_the_long_double_difference(
 ):
     model, params, X, Y, scales, spec = _case(dims, hidden, output, m=7, **kw)
     got, path, ki = _kernel(model, params, X, Y, scales, eps)
-    ref = _ld_difference(spec, params, X, Y, scales, eps, np.arange(got.size))
-    J = abs(
-        float(
-            _ld_cost(
-                spec,
-                {k: v.astype(LD) for k, v in params.items()},
-                X.astype(LD),
-                Y.astype(LD),
-                scales,
-            )
-        )
-    )
-    tol = 1e-18 * max(J, 1.0) / eps + 1e-13 * np.max(np.abs(ref))
-    np.testing.assert_allclose(got, ref, rtol=0, atol=tol)
+    _assert_long_double_difference(got, spec, params, X, Y, scales, eps)
     if eps == 1e-7:  # every row before the tail takes it (no kink within reach)
         before = slice(ki.layer_start[len(dims) - 4], ki.layer_start[len(dims) - 3])
         assert (path[before] == 3).all()
