@@ -174,18 +174,56 @@ cdef inline void _ssq_step(double v, double* scale, double* ssq) noexcept nogil:
             ssq[0] += (a / scale[0]) * (a / scale[0])
 
 
+cdef enum:
+    # Entries per step of :func:`_three_norms`' vectorized path.
+    NORM_BLOCK = 64
+
+
 cdef void _three_norms(const double *x, const double *y, Py_ssize_t n, double *d,
                        double *nx, double *ny) noexcept nogil:
     """‖x − y‖₂, ‖x‖₂, ‖y‖₂ in one pass, each by its own recurrence
     (:func:`_ssq_step`) in index order, so the bits are those of three
-    separate passes; the three interleave (the divisions of one wait for no
-    other) and the arrays are read once: ~3x faster than three passes."""
+    separate passes.
+
+    The recurrence is bound by its divisions, and only its rare rescaling
+    steps depend on the previous entry. So NORM_BLOCK entries at a time: when
+    none of them raises a scale (every ``scale`` > 0 and no ``scale < |v|``),
+    each entry takes the recurrence's other branch, ``ssq += (|v|/scale)²``
+    with the same scale, and the divisions of the block are independent (the
+    compiler vectorizes them) while the additions stay one by one in index
+    order. A zero entry then adds ``(0/scale)² = +0``, which leaves ``ssq``
+    (≥ 1) unchanged, as skipping it does; a NaN adds NaN either way. Any
+    other block runs the scalar recurrence. Same bits, ~2-3x faster."""
     cdef double s0 = 0.0, q0 = 1.0, s1 = 0.0, q1 = 1.0, s2 = 0.0, q2 = 1.0
-    cdef Py_ssize_t i
-    for i in range(n):
-        _ssq_step(x[i] + (-1.0) * y[i], &s0, &q0)
-        _ssq_step(x[i], &s1, &q1)
-        _ssq_step(y[i], &s2, &q2)
+    cdef double t0[NORM_BLOCK]
+    cdef double t1[NORM_BLOCK]
+    cdef double t2[NORM_BLOCK]
+    cdef Py_ssize_t i = 0, k
+    cdef int grow
+    while i < n:
+        grow = n - i < NORM_BLOCK or not (s0 > 0.0 and s1 > 0.0 and s2 > 0.0)
+        if not grow:
+            for k in range(NORM_BLOCK):
+                t0[k] = fabs(x[i + k] + (-1.0) * y[i + k])
+                t1[k] = fabs(x[i + k])
+                t2[k] = fabs(y[i + k])
+            for k in range(NORM_BLOCK):
+                grow |= (s0 < t0[k]) | (s1 < t1[k]) | (s2 < t2[k])
+        if grow:
+            for k in range(i, min(n, i + NORM_BLOCK)):
+                _ssq_step(x[k] + (-1.0) * y[k], &s0, &q0)
+                _ssq_step(x[k], &s1, &q1)
+                _ssq_step(y[k], &s2, &q2)
+        else:
+            for k in range(NORM_BLOCK):
+                t0[k] = (t0[k] / s0) * (t0[k] / s0)
+                t1[k] = (t1[k] / s1) * (t1[k] / s1)
+                t2[k] = (t2[k] / s2) * (t2[k] / s2)
+            for k in range(NORM_BLOCK):
+                q0 += t0[k]
+                q1 += t1[k]
+                q2 += t2[k]
+        i += NORM_BLOCK
     d[0] = s0 * sqrt(q0)
     nx[0] = s1 * sqrt(q1)
     ny[0] = s2 * sqrt(q2)

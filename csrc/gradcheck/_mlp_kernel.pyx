@@ -1316,14 +1316,14 @@ cdef class MLPNet:
 
 def mlp_numerical_gradient(
     MLPNet net,                       # IN  the network (its linear maps set)
-    const Py_ssize_t[::1] coords,     # IN  (K,) coordinates of θ to evaluate
+    const Py_ssize_t[::1] coords,     # IN  (K,) coordinates of θ to evaluate, or None
     double[::1] numerical,            # OUT (K,) two-sided differences
     unsigned char[::1] kinks,         # OUT (K,) 1 where a relu kink was crossed
-    long long[::1] flops,             # OUT (K,) floating-point work per coordinate
     int n_threads,
     unsigned char[::1] jetted=None,   # OUT (K,) optional, the path taken: 1 the Taylor jets for
                                       #     every example, 2 jets and some examples propagated,
                                       #     3 the batch-normalized tail, else 0
+    Py_ssize_t start=0,               # IN  with coords None: the coordinates start .. start+K-1
 ):
     """Two-sided finite differences of an MLP cost for the given coordinates.
 
@@ -1331,39 +1331,53 @@ def mlp_numerical_gradient(
     ----------
     net : MLPNet
         The network; its arrays were checked when it was built.
-    coords : ndarray (K,) intp
-        Coordinates of θ to evaluate, each in ``[0, P)``.
+    coords : ndarray (K,) intp or None
+        Coordinates of θ to evaluate, each in ``[0, P)``; None for the
+        contiguous range ``start, ..., start + K − 1`` (a full check's
+        coordinates, with no (P,) index array to allocate and read).
     numerical : ndarray (K,) float64
-        Receives ``(J(θ + ε e_p) − J(θ − ε e_p)) / 2ε`` for ``p = coords[c]``.
-    kinks : ndarray (K,) uint8
-        Receives 1 where a relu/leaky-relu pre-activation changed side.
-    flops : ndarray (K,) longlong
-        Receives the arithmetic performed per coordinate.
+        Receives ``(J(θ + ε e_p) − J(θ − ε e_p)) / 2ε`` for the c-th coordinate p.
+    kinks : ndarray (K,) uint8 (or the bytes of a bool array, ``.view(np.uint8)``)
+        Receives 1 where a relu/leaky-relu pre-activation changed side, else 0.
     n_threads : int
         OpenMP threads (capped at the number of chunks); the bits do not
         depend on it.
+    start : int
+        The first coordinate when ``coords`` is None.
+
+    Returns
+    -------
+    flops : int
+        The arithmetic performed for these coordinates (summed per thread:
+        an integer sum, the same for every thread count).
     """
-    cdef Py_ssize_t K = coords.shape[0], c, nd = 1, nwg = 1, m = net.net.m, P
+    cdef Py_ssize_t K = numerical.shape[0], c, nd = 1, nwg = 1, m = net.net.m, P
     cdef Scratch *sc = NULL
     cdef int kink
-    cdef long long fl
+    cdef long long fl, total = 0
     cdef int failed = 0
     cdef int *failed_ptr = &failed
     cdef const Net *pnet = &net.net
     cdef unsigned char *jp = NULL
+    cdef const Py_ssize_t *cp = NULL
     if jetted is not None:
         if jetted.shape[0] != K:
             raise ValueError("jetted must have one entry per coordinate")
         if K > 0:
             jp = &jetted[0]
-    if numerical.shape[0] != K or kinks.shape[0] != K or flops.shape[0] != K:
-        raise ValueError("numerical, kinks and flops must have one entry per coordinate")
+    if kinks.shape[0] != K or (coords is not None and coords.shape[0] != K):
+        raise ValueError("coords, numerical and kinks must have one entry per coordinate")
     if K == 0:
-        return
+        return 0
     P = net.net.bofs[net.net.L - 1] + net.dims[net.net.L] * (2 if net.net.bn[net.net.L - 1] else 1)
-    for c in range(K):
-        if coords[c] < 0 or coords[c] >= P:
-            raise ValueError(f"coords[{c}] = {coords[c]} is outside θ (P = {P})")
+    if coords is None:
+        if start < 0 or start + K > P:
+            raise ValueError(f"coordinates {start}..{start + K - 1} are outside θ (P = {P})")
+    else:
+        cp = &coords[0]
+        for c in range(K):
+            if cp[c] < 0 or cp[c] >= P:
+                raise ValueError(f"coords[{c}] = {cp[c]} is outside θ (P = {P})")
     _scratch_sizes(net.dims, &nd, &nwg)
     n_threads = <int> min(<Py_ssize_t> n_threads, (K + CHUNK_SIZE - 1) // CHUNK_SIZE)
     with nogil, parallel(num_threads=n_threads):
@@ -1378,10 +1392,10 @@ def mlp_numerical_gradient(
                 continue
             kink = 0
             fl = 0
-            numerical[c] = _coordinate(pnet, sc, coords[c], &kink, &fl,
+            numerical[c] = _coordinate(pnet, sc, start + c if cp == NULL else cp[c], &kink, &fl,
                                        NULL if jp == NULL else jp + c)
             kinks[c] = kink
-            flops[c] = fl
+            total += fl
         if sc != NULL:
             _free_scratch(sc)
             free(sc)
@@ -1391,3 +1405,4 @@ def mlp_numerical_gradient(
             f"could not allocate the gradient check's per-thread scratch "
             f"({8 * (11 * m + 4 * m * nd + nwg + 11 * nd):,} bytes per thread, {n_threads} "
             f"thread(s)); use mode='sampled', fewer examples or fewer threads")
+    return total

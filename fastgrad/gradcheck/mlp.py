@@ -119,15 +119,18 @@ class KernelInputs:
         built for every row of a layer or none, so a coordinate gets the same
         bits whichever other coordinates are checked with it.
         """
-        if not self.mappable or coords.size == 0:
+        if not self.mappable or len(coords) == 0:
             return []
         counts = self._counts(coords) if counts is None else counts
         last = self.model.n_layers - 2  # its map is W[L] itself: free, always used
         return [t for t in self.mappable if t == last or counts[t] >= 2 * self.dims[t + 1]]
 
     def _counts(self, coords):
-        """Coordinates per weight layer (sorted coordinates, e.g. a full
-        check's arange, by bisection: O(L log K) instead of O(K))."""
+        """Coordinates per weight layer (a range, or sorted coordinates, by
+        bisection: O(L log K) instead of O(K))."""
+        if isinstance(coords, range):
+            ends = np.append(self.layer_start, np.iinfo(np.intp).max)
+            return np.diff(np.clip(ends, coords.start, coords.stop))
         if coords.size > 1 and coords[0] <= coords[-1] and np.all(coords[1:] >= coords[:-1]):
             # an intp sentinel: a float one would convert all of coords to float
             ends = np.append(self.layer_start, np.iinfo(np.intp).max).astype(np.intp)
@@ -158,24 +161,24 @@ class KernelInputs:
         jets are (and their order). Decided from the whole set of
         coordinates of a check; a shard of it run with the same plan
         (``run(shard, ..., plan=plan)``) gives the same bits as the whole."""
-        coords = np.asarray(coords, dtype=np.intp)
-        counts = self._counts(coords) if coords.size else None
+        coords = as_coords(coords)
+        counts = self._counts(coords) if len(coords) else None
         maps = tuple(self.map_layers(coords, counts))
-        if not self.jettable or coords.size == 0:
+        if not self.jettable or len(coords) == 0:
             return jets.Plan(maps=maps)
         layers, orders = jets.choose(self.jettable, counts, self.dims, self.steps)
         return jets.Plan(maps=maps, jets=layers, orders=orders)
 
     def run(self, coords, n_threads, progress, desc, plan=None):
-        """``(numerical, kinks, flops)`` of the coordinates ``coords``, run
-        with ``plan`` (default: :meth:`plan` of ``coords``)."""
-        coords = np.ascontiguousarray(coords, dtype=np.intp)
-        K = coords.size
+        """``(numerical, kinks, flops)`` of the coordinates ``coords`` (an
+        intp array, or a ``range`` of step 1), run with ``plan`` (default:
+        :meth:`plan` of ``coords``)."""
+        coords = as_coords(coords)
+        K = len(coords)
         numerical = np.empty(K)
-        kinks = np.zeros(K, dtype=np.uint8)
-        flops = np.zeros(K, dtype=np.longlong)
+        kinks = np.empty(K, dtype=bool)
         if K == 0:
-            return numerical, kinks.astype(bool), 0
+            return numerical, kinks, 0
         plan = self.plan(coords) if plan is None else plan
         if not isinstance(plan, jets.Plan):  # a bare list of map layers
             plan = jets.Plan(maps=tuple(plan))
@@ -185,10 +188,10 @@ class KernelInputs:
         bar = _progress.Progress(K, progress, desc)
         try:
             self._build(plan, n_threads)
-            _run_in_pieces(self.net, coords, numerical, kinks, flops, n_threads, bar)
+            flops = _run_in_pieces(self.net, coords, numerical, kinks, n_threads, bar)
         finally:
             bar.close()
-        return numerical, kinks.astype(bool), int(flops.sum())
+        return numerical, kinks, flops
 
     def _build(self, plan, n_threads):
         """Install the maps and jets of ``plan``; kept for the next run with
@@ -222,25 +225,41 @@ def _build_in_pieces(build, n, n_threads):
         s = e
 
 
-def _run_in_pieces(net, coords, numerical, kinks, flops, n_threads, bar):
+def as_coords(coords):
+    """Coordinates as the kernel takes them: a ``range`` of step 1 as it is
+    (run with no index array), anything else as a contiguous intp array."""
+    if isinstance(coords, range) and coords.step == 1:
+        return coords
+    return np.ascontiguousarray(coords, dtype=np.intp)
+
+
+def _run_in_pieces(net, coords, numerical, kinks, n_threads, bar):
     """The coordinates run in pieces of about PIECE_SECONDS, each one nogil
     region, so Python sees Ctrl-C (and the bar moves) in between. Each
-    coordinate's bits do not depend on how the work is split."""
-    K = coords.size
+    coordinate's bits do not depend on how the work is split. Returns the
+    flops."""
+    K = len(coords)
     piece = max(64, 8 * n_threads)
-    s = 0
+    s, flops = 0, 0
+    kink_bytes = kinks.view(np.uint8)
     while s < K:
         e = min(K, s + piece)
         t_piece = time.perf_counter()
-        _mlp_kernel.mlp_numerical_gradient(
-            net, coords[s:e], numerical[s:e], kinks[s:e], flops[s:e], n_threads
-        )
+        if isinstance(coords, range):
+            flops += _mlp_kernel.mlp_numerical_gradient(
+                net, None, numerical[s:e], kink_bytes[s:e], n_threads, start=coords.start + s
+            )
+        else:
+            flops += _mlp_kernel.mlp_numerical_gradient(
+                net, coords[s:e], numerical[s:e], kink_bytes[s:e], n_threads
+            )
         took = time.perf_counter() - t_piece
         bar.update(e)
         # Aim the next piece at PIECE_SECONDS, growing at most 4x a time.
         per = took / (e - s)
         piece = int(min(4 * piece, max(8 * n_threads, PIECE_SECONDS / max(per, 1e-9))))
         s = e
+    return flops
 
 
 def check_memory(total, parts):
@@ -277,7 +296,7 @@ def _run_directional(net, params, grads, blocks, k, rng, nt, progress, threshold
         if relative_difference(ana[use].copy(), num[use].copy())[0] >= thresholds[0]:
             r.failing.append((name, sl))
     for name, sl in r.failing:
-        n, kk, fl = runner.run(np.arange(sl.start, sl.stop), nt, progress, DESC + f" ({name})")
+        n, kk, fl = runner.run(range(sl.start, sl.stop), nt, progress, DESC + f" ({name})")
         r.numerical[sl], r.kinks[sl], r.checked[sl] = n, kk, True
         r.flops += fl
         r.hints.append(f"d{name} failed along random directions; checked in full")
@@ -286,7 +305,7 @@ def _run_directional(net, params, grads, blocks, k, rng, nt, progress, threshold
 
 def _run_coordinates(net, analytic, blocks, mode, k, rng, nt, progress, r):
     P = analytic.size
-    coords = np.arange(P) if mode == "full" else sample_coordinates(blocks, k, rng)
+    coords = range(P) if mode == "full" else sample_coordinates(blocks, k, rng)
     n, kk, r.flops = net.run(coords, nt, progress, DESC)
     if mode == "full":
         r.numerical, r.kinks, r.checked = n, kk, np.ones(P, dtype=bool)

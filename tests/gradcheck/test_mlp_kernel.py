@@ -84,7 +84,10 @@ def test_coordinates_outside_theta_are_refused():
     out = np.empty(1)
     with pytest.raises(ValueError, match="outside θ"):
         _mlp_kernel.mlp_numerical_gradient(net, np.array([26], dtype=np.intp), out,
-                                           np.zeros(1, np.uint8), np.zeros(1, np.longlong), 1)
+                                           np.zeros(1, np.uint8), 1)
+    with pytest.raises(ValueError, match="outside θ"):
+        _mlp_kernel.mlp_numerical_gradient(net, None, np.empty(2), np.zeros(2, np.uint8), 1,
+                                           start=25)
 
 
 def test_the_kernel_matches_a_long_double_difference():
@@ -94,7 +97,7 @@ def test_the_kernel_matches_a_long_double_difference():
     P = 26
     out = np.empty(P)
     _mlp_kernel.mlp_numerical_gradient(net, np.arange(P, dtype=np.intp), out,
-                                       np.zeros(P, np.uint8), np.zeros(P, np.longlong), 2)
+                                       np.zeros(P, np.uint8), 2)
     names = list(model.param_shapes())
     L = {k: params[k].astype(np.longdouble) for k in names}
 
@@ -113,3 +116,23 @@ def test_the_kernel_matches_a_long_double_difference():
             ref[i] = (J(up) - J(dn)) / 2e-6
             i += 1
     np.testing.assert_allclose(out, ref, rtol=1e-7, atol=1e-10)
+
+
+def test_a_range_of_coordinates_is_the_index_array_to_the_bit():
+    """``coords=None, start=s`` runs s, s+1, ... with no index array: the
+    same bits and kinks as the array, and the flops add up over a split and
+    do not depend on the threads (a per-thread integer sum)."""
+    model, params, X, Y = _inputs()
+    net = KernelInputs(model, params, X, Y, 1e-6).net
+    net.set_linear_maps([None, None], [None, None], np.zeros(2, dtype=np.intp))
+    P = 26
+    run = _mlp_kernel.mlp_numerical_gradient
+    by_index, kinks_i = np.empty(P - 3), np.full(P - 3, 7, np.uint8)
+    flops_i = run(net, np.arange(3, P, dtype=np.intp), by_index, kinks_i, 1)
+    by_range, kinks_r = np.empty(P - 3), np.full(P - 3, 7, np.uint8)
+    flops_r = run(net, None, by_range, kinks_r, 2, start=3)
+    assert by_index.tobytes() == by_range.tobytes()
+    assert np.array_equal(kinks_i, kinks_r) and set(kinks_r.tolist()) <= {0, 1}
+    head = run(net, None, np.empty(7), np.empty(7, np.uint8), 2, start=3)
+    tail = run(net, None, np.empty(P - 10), np.empty(P - 10, np.uint8), 1, start=10)
+    assert flops_i == flops_r == head + tail > 0
