@@ -1,5 +1,7 @@
 """Finite differences of any Python callable, and the norms of the report."""
+from cython.parallel cimport parallel, threadid
 from libc.math cimport fabs, isfinite, sqrt
+from libc.stdlib cimport free, malloc
 
 import numbers
 
@@ -179,11 +181,14 @@ cdef enum:
     NORM_BLOCK = 64
 
 
-cdef void _three_norms(const double *x, const double *y, Py_ssize_t n, double *d,
-                       double *nx, double *ny) noexcept nogil:
-    """‖x − y‖₂, ‖x‖₂, ‖y‖₂ in one pass, each by its own recurrence
-    (:func:`_ssq_step`) in index order, so the bits are those of three
-    separate passes.
+cdef void _three_norms_acc(const double *x, const double *y, const unsigned char *skip,
+                           Py_ssize_t n, double *st) noexcept nogil:
+    """Feed x[0:n], y[0:n] to the three recurrences of ``st`` =
+    (scale, ssq) of ‖x − y‖₂, of ‖x‖₂ and of ‖y‖₂: index order, each by
+    :func:`_ssq_step`, so the bits are those of three separate passes, and
+    feeding a vector in consecutive parts gives the bits of the whole. An
+    entry with ``skip[i]`` nonzero (``skip`` may be NULL) is left out: the
+    bits of the recurrence over the other entries alone.
 
     The recurrence is bound by its divisions, and only its rare rescaling
     steps depend on the previous entry. So NORM_BLOCK entries at a time: when
@@ -191,10 +196,11 @@ cdef void _three_norms(const double *x, const double *y, Py_ssize_t n, double *d
     each entry takes the recurrence's other branch, ``ssq += (|v|/scale)²``
     with the same scale, and the divisions of the block are independent (the
     compiler vectorizes them) while the additions stay one by one in index
-    order. A zero entry then adds ``(0/scale)² = +0``, which leaves ``ssq``
-    (≥ 1) unchanged, as skipping it does; a NaN adds NaN either way. Any
-    other block runs the scalar recurrence. Same bits, ~2-3x faster."""
-    cdef double s0 = 0.0, q0 = 1.0, s1 = 0.0, q1 = 1.0, s2 = 0.0, q2 = 1.0
+    order. A zero (or skipped) entry then adds ``(0/scale)² = +0``, which
+    leaves ``ssq`` (≥ 1) unchanged, as skipping it does; a NaN adds NaN
+    either way. Any other block runs the scalar recurrence. Same bits, ~2x
+    faster."""
+    cdef double s0 = st[0], q0 = st[1], s1 = st[2], q1 = st[3], s2 = st[4], q2 = st[5]
     cdef double t0[NORM_BLOCK]
     cdef double t1[NORM_BLOCK]
     cdef double t2[NORM_BLOCK]
@@ -203,14 +209,22 @@ cdef void _three_norms(const double *x, const double *y, Py_ssize_t n, double *d
     while i < n:
         grow = n - i < NORM_BLOCK or not (s0 > 0.0 and s1 > 0.0 and s2 > 0.0)
         if not grow:
-            for k in range(NORM_BLOCK):
-                t0[k] = fabs(x[i + k] + (-1.0) * y[i + k])
-                t1[k] = fabs(x[i + k])
-                t2[k] = fabs(y[i + k])
+            if skip == NULL:
+                for k in range(NORM_BLOCK):
+                    t0[k] = fabs(x[i + k] + (-1.0) * y[i + k])
+                    t1[k] = fabs(x[i + k])
+                    t2[k] = fabs(y[i + k])
+            else:
+                for k in range(NORM_BLOCK):
+                    t0[k] = 0.0 if skip[i + k] else fabs(x[i + k] + (-1.0) * y[i + k])
+                    t1[k] = 0.0 if skip[i + k] else fabs(x[i + k])
+                    t2[k] = 0.0 if skip[i + k] else fabs(y[i + k])
             for k in range(NORM_BLOCK):
                 grow |= (s0 < t0[k]) | (s1 < t1[k]) | (s2 < t2[k])
         if grow:
             for k in range(i, min(n, i + NORM_BLOCK)):
+                if skip != NULL and skip[k]:
+                    continue
                 _ssq_step(x[k] + (-1.0) * y[k], &s0, &q0)
                 _ssq_step(x[k], &s1, &q1)
                 _ssq_step(y[k], &s2, &q2)
@@ -224,9 +238,184 @@ cdef void _three_norms(const double *x, const double *y, Py_ssize_t n, double *d
                 q1 += t1[k]
                 q2 += t2[k]
         i += NORM_BLOCK
-    d[0] = s0 * sqrt(q0)
-    nx[0] = s1 * sqrt(q1)
-    ny[0] = s2 * sqrt(q2)
+    st[0] = s0
+    st[1] = q0
+    st[2] = s1
+    st[3] = q1
+    st[4] = s2
+    st[5] = q2
+
+
+cdef inline void _norms_start(double *st) noexcept nogil:
+    cdef int k
+    for k in range(3):
+        st[2 * k] = 0.0
+        st[2 * k + 1] = 1.0
+
+
+cdef inline void _norms_end(const double *st, double *out) noexcept nogil:
+    """``out`` = (difference, ‖x − y‖₂, ‖x‖₂, ‖y‖₂); the difference is 0
+    when both norms are."""
+    out[1] = st[0] * sqrt(st[1])
+    out[2] = st[2] * sqrt(st[3])
+    out[3] = st[4] * sqrt(st[5])
+    out[0] = 0.0 if out[2] + out[3] == 0.0 else out[1] / (out[2] + out[3])
+
+
+cdef void _three_norms(const double *x, const double *y, Py_ssize_t n, double *d,
+                       double *nx, double *ny) noexcept nogil:
+    """‖x − y‖₂, ‖x‖₂, ‖y‖₂ in one pass (:func:`_three_norms_acc`)."""
+    cdef double st[6]
+    cdef double out[4]
+    _norms_start(st)
+    _three_norms_acc(x, y, NULL, n, st)
+    _norms_end(st, out)
+    d[0] = out[1]
+    nx[0] = out[2]
+    ny[0] = out[3]
+
+
+cdef Py_ssize_t _worst(const double *x, const double *y, const unsigned char *skip,
+                       Py_ssize_t n, double *err) noexcept nogil:
+    """``np.argmax`` of ``|x − y|`` with skipped entries counted as −1: the
+    first NaN, else the first largest; 0 when n is 0. ``err`` gets the
+    value there."""
+    cdef Py_ssize_t i, best = 0
+    cdef double e, top
+    if n == 0:
+        err[0] = -1.0
+        return 0
+    top = -1.0 if skip != NULL and skip[0] else fabs(x[0] - y[0])
+    for i in range(1, n):
+        if top != top:
+            break
+        if skip != NULL and skip[i]:
+            continue
+        e = fabs(x[i] - y[i])
+        if e > top or e != e:
+            top, best = e, i
+    err[0] = top
+    return best
+
+
+def block_norms(list analytic, list numerical, const unsigned char[::1] skip=None,
+                bint whole=False, int n_threads=1):
+    """The report's norms of every block, and optionally over all of θ.
+
+    For each block b, ``relative_difference(a_b[use], n_b[use])`` and the
+    largest ``|a − n|`` there, to the bits of those computed one block at a
+    time; with ``whole``, also ``relative_difference`` of the concatenated
+    vectors, with and without the skipped entries, to the bits of the
+    concatenation (the recurrence carries across blocks; nothing is
+    concatenated). The whole-θ norms and the blocks' are separate passes:
+    with ``n_threads`` ≥ 2 they run on two threads side by side.
+
+    Parameters
+    ----------
+    analytic, numerical : lists of B ndarrays (n_b,) float64, C-contiguous
+        IN  the blocks of ``a`` and ``n``, in θ order (views are fine).
+    skip : ndarray (P,) uint8 (a bool array's bytes) or None
+        IN  entries left out of the blocks' rows and of the whole-θ "use"
+        norms (unchecked or at a kink); ``P = Σ n_b``.
+    whole : bool
+        Also the norms over θ.
+    n_threads : int
+        1, or 2 (or more) to run the two passes side by side; the bits do not
+        depend on it.
+
+    Returns
+    -------
+    rows : ndarray (B, 4) float64
+        Per block: difference, ‖a − n‖₂, ‖a‖₂, ‖n‖₂ over its entries not skipped.
+    worst : ndarray (B,) intp
+        Per block: ``np.argmax`` of ``|a − n|`` with skipped entries as −1.
+    worst_error : ndarray (B,) float64
+        ``|a − n|`` there (−1 if every entry is skipped).
+    whole_all, whole_use : ndarray (4,) float64 or None
+        With ``whole``: difference, ‖a − n‖₂, ‖a‖₂, ‖n‖₂ over every entry, and
+        over the entries not skipped.
+    """
+    cdef Py_ssize_t B = len(analytic), b, P = 0, off
+    cdef double[:, ::1] rows
+    cdef Py_ssize_t[::1] worst
+    cdef double[::1] werr, w_all, w_use
+    cdef const double[::1] av, nv
+    cdef const double **ap
+    cdef const double **np_
+    cdef Py_ssize_t *size
+    cdef const unsigned char *sp = NULL
+    cdef double st_all[6]
+    cdef double st_use[6]
+    cdef double st[6]
+    cdef int tid, nt
+    if len(numerical) != B:
+        raise ValueError("analytic and numerical must have the same number of blocks")
+    rows_arr = np.zeros((B, 4))
+    worst_arr = np.zeros(B, dtype=np.intp)
+    werr_arr = np.full(B, -1.0)
+    all_arr, use_arr = np.zeros(4), np.zeros(4)
+    rows, worst, werr, w_all, w_use = rows_arr, worst_arr, werr_arr, all_arr, use_arr
+    ap = <const double **> malloc(max(B, 1) * sizeof(double *))
+    np_ = <const double **> malloc(max(B, 1) * sizeof(double *))
+    size = <Py_ssize_t *> malloc(max(B, 1) * sizeof(Py_ssize_t))
+    if ap == NULL or np_ == NULL or size == NULL:
+        free(ap)
+        free(np_)
+        free(size)
+        raise MemoryError("block_norms: no memory for the block table")
+    try:
+        keep = []  # the memoryviews' owners stay alive through the nogil part
+        for b in range(B):
+            av, nv = analytic[b], numerical[b]
+            if av.shape[0] != nv.shape[0]:
+                raise ValueError(f"block {b}: analytic and numerical have different lengths")
+            keep.append((analytic[b], numerical[b]))
+            size[b] = av.shape[0]
+            ap[b] = &av[0] if size[b] else NULL
+            np_[b] = &nv[0] if size[b] else NULL
+            P += size[b]
+        if skip is not None:
+            if skip.shape[0] != P:
+                raise ValueError(f"skip must have one entry per coordinate ({P}), "
+                                 f"got {skip.shape[0]}")
+            if P:
+                sp = &skip[0]
+        nt = 2 if n_threads >= 2 and whole and P else 1
+        with nogil, parallel(num_threads=nt):
+            tid = threadid()
+            if whole and tid == 0:
+                _norms_start(st_all)
+                _norms_start(st_use)
+                off = 0
+                for b in range(B):
+                    if size[b]:
+                        _three_norms_acc(ap[b], np_[b], NULL, size[b], st_all)
+                        if sp != NULL:
+                            _three_norms_acc(ap[b], np_[b], sp + off, size[b], st_use)
+                    off = off + size[b]
+                _norms_end(st_all, &w_all[0])
+                if sp == NULL:
+                    _norms_end(st_all, &w_use[0])
+                else:
+                    _norms_end(st_use, &w_use[0])
+            if tid == nt - 1:
+                off = 0
+                for b in range(B):
+                    _norms_start(st)
+                    if size[b]:
+                        _three_norms_acc(ap[b], np_[b], NULL if sp == NULL else sp + off,
+                                         size[b], st)
+                        worst[b] = _worst(ap[b], np_[b], NULL if sp == NULL else sp + off,
+                                          size[b], &werr[b])
+                    _norms_end(st, &rows[b, 0])
+                    off = off + size[b]
+    finally:
+        free(ap)
+        free(np_)
+        free(size)
+    if not whole:
+        return rows_arr, worst_arr, werr_arr, None, None
+    return rows_arr, worst_arr, werr_arr, all_arr, use_arr
 
 
 def relative_difference(const double[::1] analytic, const double[::1] numerical):

@@ -20,7 +20,7 @@ import fastgrad.gradcheck._mlp_kernel as _mlp_kernel
 from fastgrad import _argcheck as ac
 from fastgrad import _progress
 from fastgrad.gradcheck import directional, jets, mlp_shards
-from fastgrad.gradcheck._generic_kernel import relative_difference
+from fastgrad.gradcheck._generic_kernel import block_norms, relative_difference
 from fastgrad.gradcheck.linear_maps import (
     bn_tail,
     build_bytes,
@@ -284,6 +284,7 @@ class _Numbers:
         self.checked = np.zeros(P, dtype=bool)
         self.kinks = np.zeros(P, dtype=bool)
         self.flops, self.hints, self.directions, self.failing = 0, [], None, []
+        self.norms = None  # a full check's block_norms, for the report's rows
 
 
 def _run_directional(net, params, grads, blocks, k, rng, nt, progress, thresholds, r, runner):
@@ -303,17 +304,25 @@ def _run_directional(net, params, grads, blocks, k, rng, nt, progress, threshold
     return directional.differences(r.directions, relative_difference)
 
 
-def _run_coordinates(net, analytic, blocks, mode, k, rng, nt, progress, r):
-    P = analytic.size
-    coords = range(P) if mode == "full" else sample_coordinates(blocks, k, rng)
-    n, kk, r.flops = net.run(coords, nt, progress, DESC)
+def _run_coordinates(net, grad_blocks, blocks, mode, k, rng, nt, progress, r):
+    """(difference over every checked coordinate, difference without the
+    kinks). A full check takes the whole-θ norms and every block's in one
+    compiled pass from the gradient blocks as they are (``r.norms``, for the
+    report's rows): no (P,) copy of the gradient."""
+    P = r.checked.size
     if mode == "full":
-        r.numerical, r.kinks, r.checked = n, kk, np.ones(P, dtype=bool)
-        diff_all = relative_difference(analytic, r.numerical)[0]
-    else:
-        r.numerical[coords], r.kinks[coords], r.checked[coords] = n, kk, True
-        diff_all = relative_difference(analytic[r.checked], r.numerical[r.checked])[0]
-    if r.checked.all() and not r.kinks.any():
+        r.numerical, r.kinks, r.flops = net.run(range(P), nt, progress, DESC)
+        r.checked = np.ones(P, dtype=bool)
+        skip = r.kinks.view(np.uint8) if r.kinks.any() else None
+        numerical = [r.numerical[sl] for _, sl, _ in blocks]
+        r.norms = block_norms(grad_blocks, numerical, skip, True, nt)
+        return float(r.norms[3][0]), float(r.norms[4][0])
+    analytic = np.concatenate(grad_blocks)
+    coords = sample_coordinates(blocks, k, rng)
+    n, kk, r.flops = net.run(coords, nt, progress, DESC)
+    r.numerical[coords], r.kinks[coords], r.checked[coords] = n, kk, True
+    diff_all = relative_difference(analytic[r.checked], r.numerical[r.checked])[0]
+    if not r.kinks.any():
         return diff_all, diff_all
     use = r.checked & ~r.kinks
     return diff_all, relative_difference(analytic[use], r.numerical[use])[0]
@@ -331,8 +340,9 @@ def check_mlp(model, params, grads, X, Y, settings, rng, scales):
     thresholds, progress = settings.thresholds, settings.progress
     net = KernelInputs(model, params, X, Y, eps, scales)
     blocks = model.spec.blocks
-    analytic = params_to_vector(grads, prefix="d")
-    r = _Numbers(analytic.size, mode)
+    grad_blocks = [_flat(grads["d" + name]) for name, _, _ in blocks]
+    P = sum(g.size for g in grad_blocks)
+    r = _Numbers(P, mode)
     with contextlib.ExitStack() as stack:
         runner = net
         if settings.workers is not None:
@@ -346,13 +356,13 @@ def check_mlp(model, params, grads, X, Y, settings, rng, scales):
             )
         else:
             diff_all, diff = _run_coordinates(
-                runner, analytic, blocks, mode, k, rng, nt, progress, r
+                runner, grad_blocks, blocks, mode, k, rng, nt, progress, r
             )
     notes = [runner.note()] if runner is not net and runner.n_shards else []
     rows = build_blocks(
         ["d" + name for name, _, _ in blocks],
         [s for _, _, s in blocks],
-        analytic,
+        grad_blocks,
         r.numerical,
         r.checked,
         r.kinks,
@@ -360,6 +370,7 @@ def check_mlp(model, params, grads, X, Y, settings, rng, scales):
         l2=model.l2,
         m=net.m,
         params=params,
+        norms=r.norms,
     )
     if mode == "directional":
         directional.block_rows(rows, r.directions, r.failing, relative_difference)
@@ -373,7 +384,7 @@ def check_mlp(model, params, grads, X, Y, settings, rng, scales):
         difference_all=diff_all,
         numerical=vector_to_params(r.numerical, params, prefix="d"),
         blocks=rows,
-        n_params=analytic.size,
+        n_params=P,
         n_checked=n_checked,
         n_kinks=int((r.checked & r.kinks).sum()),
         mode=mode,

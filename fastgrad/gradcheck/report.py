@@ -22,7 +22,7 @@ import numbers
 import numpy as np
 
 from fastgrad._table import table
-from fastgrad.gradcheck._generic_kernel import relative_difference
+from fastgrad.gradcheck._generic_kernel import block_norms
 
 DEFAULT_THRESHOLDS = (1e-6, 1e-3)
 
@@ -158,49 +158,56 @@ def build_blocks(
     l2=0.0,
     m=None,
     params=None,
+    norms=None,
 ):
-    """Per-block rows. ``analytic``/``numerical`` are flat (P,) arrays;
-    ``checked``/``kinks`` boolean masks over θ."""
+    """Per-block rows. ``numerical`` is flat (P,); ``analytic`` is flat (P,)
+    or a list of the blocks' flat arrays (no (P,) copy needed);
+    ``checked``/``kinks`` are boolean masks over θ. ``norms``: the result of
+    ``block_norms`` for these blocks with ``checked & ~kinks`` as the entries
+    used, when the caller has it already (the MLP check runs it beside its
+    whole-θ norms)."""
     sizes = [int(np.prod(shape, dtype=np.int64)) for shape in shapes]
-    # |a − n| of each block in one buffer: a block of millions of entries
-    # would otherwise get two fresh temporaries (and their page faults)
-    buf = np.empty(max(sizes, default=0))
-    blocks, start = [], 0
-    for name, shape, size in zip(names, shapes, sizes):
-        sl = slice(start, start + size)
-        start += size
-        # the common case, every entry checked and none at a kink: no masks
-        every = bool(checked[sl].all()) and not kinks[sl].any()
-        use = None if every else checked[sl] & ~kinks[sl]
-        a, n = (analytic[sl], numerical[sl]) if every else (analytic[sl][use], numerical[sl][use])
-        diff = relative_difference(np.ascontiguousarray(a), np.ascontiguousarray(n))[0]
-        err = np.abs(np.subtract(analytic[sl], numerical[sl], out=buf[:size]), out=buf[:size])
-        if not every:
-            err = np.where(use, err, -1.0)
-        flat = int(np.argmax(err)) if size else 0
-        worst = np.unravel_index(flat, shape) if size else ()
+    starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).tolist()
+    slices = [slice(s, e) for s, e in zip(starts[:-1], starts[1:])]
+    if isinstance(analytic, np.ndarray):
+        a_blocks = [analytic[sl] for sl in slices]
+    else:
+        a_blocks = [np.ascontiguousarray(a).reshape(-1) for a in analytic]
+    every = [bool(checked[sl].all()) and not kinks[sl].any() for sl in slices]
+    if norms is None:
+        skip = None if all(every) else (~(checked & ~kinks)).view(np.uint8)
+        norms = block_norms(
+            [np.ascontiguousarray(a) for a in a_blocks],
+            [np.ascontiguousarray(numerical[sl]) for sl in slices],
+            skip,
+        )
+    rows, worst_at, worst_err = norms[:3]
+    blocks = []
+    for i, (name, shape, size, sl) in enumerate(zip(names, shapes, sizes, slices)):
+        a_all, n_all = a_blocks[i], numerical[sl]
+        use = None if every[i] else checked[sl] & ~kinks[sl]
+        diff, flat = float(rows[i, 0]), int(worst_at[i])
         hint = None
-        if verdict_for(diff, thresholds) != "great" and a.size:
+        if verdict_for(diff, thresholds) != "great" and (every[i] or use.any()):
+            a, n = (a_all, n_all) if every[i] else (a_all[use], n_all[use])
             weights = None
             if params is not None and name[1:].startswith("W"):
                 weights = np.asarray(params[name[1:]]).ravel()
-                weights = weights if every else weights[use]
+                weights = weights if every[i] else weights[use]
             hint = _hint(name, a, n, l2=l2, m=m, weights=weights)
-            if hint is None and every:
-                hint = _transposed_hint(
-                    name, analytic[sl].reshape(shape), numerical[sl].reshape(shape)
-                )
+            if hint is None and every[i]:
+                hint = _transposed_hint(name, a_all.reshape(shape), n_all.reshape(shape))
         blocks.append(
             BlockResult(
                 name,
                 shape,
                 diff,
-                max(float(err[flat]), 0.0) if size and (every or use.any()) else 0.0,
-                worst,
-                numerical[sl][flat] if size else 0.0,
-                analytic[sl][flat] if size else 0.0,
-                np.count_nonzero(checked[sl]),
-                np.count_nonzero(checked[sl] & kinks[sl]),
+                max(float(worst_err[i]), 0.0),
+                np.unravel_index(flat, shape) if size else (),
+                n_all[flat] if size else 0.0,
+                a_all[flat] if size else 0.0,
+                size if every[i] else np.count_nonzero(checked[sl]),
+                0 if every[i] else np.count_nonzero(checked[sl] & kinks[sl]),
                 hint,
             )
         )

@@ -1,4 +1,5 @@
 """check_grad / numerical_gradient on plain Python functions."""
+
 import math
 
 import numpy as np
@@ -9,11 +10,11 @@ from fastgrad.gradcheck._generic_kernel import relative_difference
 
 
 def f(t):
-    return float(np.sum(np.sin(t) * t ** 2))
+    return float(np.sum(np.sin(t) * t**2))
 
 
 def df(t):
-    return np.cos(t) * t ** 2 + 2 * t * np.sin(t)
+    return np.cos(t) * t**2 + 2 * t * np.sin(t)
 
 
 def numpy_central(f, theta, eps):
@@ -77,7 +78,9 @@ def test_relative_difference_kernel_against_numpy():
         a = rng.standard_normal(50) * scale
         b = a + rng.standard_normal(50) * scale * 1e-3
         d, nd, na, nb = relative_difference(a, b)
-        ref = np.linalg.norm(a / scale - b / scale) / (np.linalg.norm(a / scale) + np.linalg.norm(b / scale))
+        ref = np.linalg.norm(a / scale - b / scale) / (
+            np.linalg.norm(a / scale) + np.linalg.norm(b / scale)
+        )
         assert d == pytest.approx(ref, rel=1e-12)
     assert relative_difference(np.zeros(3), np.zeros(3))[0] == 0.0
     assert relative_difference(np.zeros(0), np.zeros(0))[0] == 0.0
@@ -104,7 +107,9 @@ def test_relative_difference_has_the_bits_of_three_dnrm2_passes():
     it), with zeros, huge and tiny entries and a growing scale."""
     rng = np.random.default_rng(7)
     for size in (1, 2, 5, 333, 4000):
-        a = rng.standard_normal(size) * np.exp(rng.uniform(-300, 300, size) * (rng.random(size) < 0.2))
+        a = rng.standard_normal(size) * np.exp(
+            rng.uniform(-300, 300, size) * (rng.random(size) < 0.2)
+        )
         n = a * (1 + 1e-7 * rng.standard_normal(size))
         n[rng.random(size) < 0.1] = 0.0
         a[rng.random(size) < 0.1] = 0.0
@@ -132,3 +137,49 @@ def test_relative_difference_keeps_the_bits_around_its_vectorized_blocks():
             al, nl = a.tolist(), n.tolist()
             ref = (_dnrm2([x + (-1.0) * y for x, y in zip(al, nl)]), _dnrm2(al), _dnrm2(nl))
             assert (nd.hex(), na.hex(), nn.hex()) == tuple(r.hex() for r in ref), (size, trial)
+
+
+def test_block_norms_are_each_blocks_and_the_whole_vectors_recurrence():
+    """``block_norms``: every block's three norms over its used entries and
+    the whole vector's (with and without the skipped entries), to the bits
+    of the plain recurrence on the compacted, concatenated entries; the
+    worst entry is ``np.argmax`` of ``|a − n|`` with skipped entries as −1;
+    1 and 2 threads agree."""
+    from fastgrad.gradcheck._generic_kernel import block_norms
+
+    rng = np.random.default_rng(11)
+
+    def norms(a, n):
+        d, na, nn = _dnrm2([x + (-1.0) * y for x, y in zip(a, n)]), _dnrm2(a), _dnrm2(n)
+        return [0.0 if na + nn == 0 else d / (na + nn), d, na, nn]
+
+    def same(x, y):
+        return all(p == q or (math.isnan(p) and math.isnan(q)) for p, q in zip(x, y))
+
+    for trial in range(40):
+        sizes = rng.integers(0, 150, rng.integers(1, 5))
+        P = int(sizes.sum())
+        a = rng.standard_normal(P) * (rng.random(P) < 0.9)
+        n = a + 1e-6 * rng.standard_normal(P)
+        if trial % 3 == 0 and P:
+            a[rng.integers(P)] = rng.choice([math.nan, math.inf, 1e300])
+        skip = rng.random(P) < 0.2 if trial % 2 else None
+        use = np.ones(P, bool) if skip is None else ~skip
+        edges = np.concatenate([[0], np.cumsum(sizes)])
+        A = [a[s:e] for s, e in zip(edges[:-1], edges[1:])]
+        N = [n[s:e] for s, e in zip(edges[:-1], edges[1:])]
+        got = [
+            block_norms(A, N, None if skip is None else skip.view(np.uint8), True, nt)
+            for nt in (1, 2)
+        ]
+        for out in got:
+            rows, worst, werr, whole_all, whole_use = out
+            assert same(whole_all, norms(a.tolist(), n.tolist()))
+            assert same(whole_use, norms(a[use].tolist(), n[use].tolist()))
+            for b, (s, e) in enumerate(zip(edges[:-1], edges[1:])):
+                u = use[s:e]
+                assert same(rows[b], norms(a[s:e][u].tolist(), n[s:e][u].tolist()))
+                err = np.where(u, np.abs(a[s:e] - n[s:e]), -1.0)
+                assert worst[b] == (int(np.argmax(err)) if e > s else 0)
+                assert e == s or same([werr[b]], [err[worst[b]]])
+        assert all(x.tobytes() == y.tobytes() for x, y in zip(got[0], got[1]))

@@ -1,4 +1,5 @@
 """Bad input gets a clear error naming the argument and the shapes."""
+
 import numpy as np
 import pytest
 
