@@ -61,8 +61,8 @@ cdef bint _bn_tail(const Net *net, Scratch *sc, const Coord *c, double *total,
     cdef int L = net.L, tt = c.t + 1, side
     cdef Py_ssize_t i, r, o, m = net.m, n = net.dims[tt + 1], nin = net.dims[tt]
     cdef Py_ssize_t nL = net.dims[L]
-    cdef const double *W = net.theta + net.wofs[tt]
-    cdef const double *WL = net.theta + net.wofs[L - 1]
+    cdef const double *W = net.W[tt]
+    cdef const double *WL = net.W[L - 1]
     cdef const double *sd = net.sd[tt]
     cdef double *dt = sc.bt                 # (2, m) d̃ of each side
     cdef double *p = sc.bt + 2 * m          # (2, n) ⟨c_r, d̃⟩
@@ -92,7 +92,7 @@ cdef bint _bn_tail(const Net *net, Scratch *sc, const Coord *c, double *total,
     for side in range(2):
         for r in range(n):
             w = W[r * nin + c.j]
-            g = net.theta[net.bofs[tt] + r]
+            g = net.gamma[tt][r]
             dvar = (2.0 * w * p[side * n + r] + w * w * dd[side]) / m
             s2 = sqrt(sd[r] * sd[r] + dvar)
             al[side * n + r] = g * w / s2

@@ -240,7 +240,7 @@ cdef void _unit_jets(const Net *net, int t, Py_ssize_t j, int K, double *cur, do
     cdef double c1, g, r, wu
     cdef double *own = nxt  # (K, m): the unit's own activation jets (Z-jets only)
     nu = net.dims[tau + 1]
-    W = net.theta + net.wofs[tau]
+    W = net.W[tau]
     if net.jet_mode[t]:
         # Z-jets: the variable is the unit's pre-activation change δ; its
         # activation (times its dropout scale) as a jet in δ, per example.
@@ -268,7 +268,7 @@ cdef void _unit_jets(const Net *net, int t, Py_ssize_t j, int K, double *cur, do
                           NULL if net.scale[tau] == NULL else net.scale[tau] + u * m, K, m)
         # Next layer: one GEMM over every order and example.
         nn = net.dims[tau + 2]
-        _matmul(net.theta + net.wofs[tau + 1], cur, nxt, <int> nn, <int> Km, <int> nu)
+        _matmul(net.W[tau + 1], cur, nxt, <int> nn, <int> Km, <int> nu)
         sw = cur
         cur = nxt
         nxt = sw

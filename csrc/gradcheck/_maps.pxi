@@ -66,14 +66,14 @@ cdef void _first_update(const Net *net, int t, Py_ssize_t i0, Py_ssize_t ne, dou
     cdef int tau = t + 2
     cdef Py_ssize_t i, v, u, n1 = net.dims[t + 1], n2 = net.dims[tau]
     cdef Py_ssize_t n3 = net.dims[tau + 1]
-    cdef const double *W = net.theta + net.wofs[tau]
+    cdef const double *W = net.W[tau]
     for i in range(ne):
         for u in range(n2):
             D[u] = _slope(net, tau, u, i0 + i)
         for v in range(n3):
             for u in range(n2):
                 WD[(i * n3 + v) * n2 + u] = W[v * n2 + u] * D[u]
-    _np_matmul(WD, net.theta + net.wofs[t + 1], out, ne * n3, n1, n2)
+    _np_matmul(WD, net.W[t + 1], out, ne * n3, n1, n2)
 
 
 cdef void _example_map(const Net *net, int t, Py_ssize_t i, const double *C1, double *a,
@@ -88,7 +88,7 @@ cdef void _example_map(const Net *net, int t, Py_ssize_t i, const double *C1, do
     cdef double *tmp
     for j in range(n1):
         r[j] = INFINITY
-    _shrink(net, tau, i, net.theta + net.wofs[t + 1], n1, r)
+    _shrink(net, tau, i, net.W[t + 1], n1, r)
     for j in range(net.dims[tau + 1] * n1):
         cur[j] = C1[j]
     tau += 1
@@ -99,7 +99,7 @@ cdef void _example_map(const Net *net, int t, Py_ssize_t i, const double *C1, do
             d = _slope(net, tau, u, i)
             for j in range(n1):
                 cur[u * n1 + j] = d * cur[u * n1 + j]
-        _np_matmul(net.theta + net.wofs[tau], cur, nxt, net.dims[tau + 1], n1, n)
+        _np_matmul(net.W[tau], cur, nxt, net.dims[tau + 1], n1, n)
         tmp = cur
         cur = nxt
         nxt = tmp

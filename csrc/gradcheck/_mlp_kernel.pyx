@@ -142,9 +142,10 @@ cdef struct Net:
     double leaky
     double l2
     double eps
-    const double *theta       # (P,) parameters, course order
-    Py_ssize_t *wofs          # (L,) offset of W[t+1] in theta
-    Py_ssize_t *bofs          # (L,) offset of b[t+1] in theta (of gamma[t+1], then beta, if bn)
+    const double **W          # (L,) W[t+1], each (dims[t+1], dims[t])
+    const double **gamma      # (L,) γ[t+1] of a batch-normalized layer t+1, (dims[t+1],), or NULL
+    Py_ssize_t *wofs          # (L,) offset of W[t+1] in θ (coordinates are numbered in θ)
+    Py_ssize_t *bofs          # (L,) offset of b[t+1] in θ (of gamma[t+1], then beta, if bn)
     int *bn                   # (L,) 1 where layer t+1 is batch normalized
     const double **ucen       # (L,) U − μ of a batch-normalized layer t+1, (dims[t+1], m)
     const double **zn         # (L,) its normalized Zn, (dims[t+1], m)
@@ -535,7 +536,7 @@ cdef inline void _locate(const Net *net, Py_ssize_t p, Coord *c) noexcept nogil:
         idx = p - net.wofs[c.t]
         c.j = idx // n_in
         c.k = idx - c.j * n_in
-        c.w = net.theta[p]
+        c.w = net.W[c.t][idx]
     c.all_examples = False
     for tt in range(c.t + 1, L - 1):
         if net.bn[tt]:
@@ -567,8 +568,8 @@ cdef inline long long _row_delta(const Net *net, Scratch *sc, const Coord *c) no
     if c.two_sided:
         for i in range(m):
             sc.dz[m + i] = -sc.dz[i]
-        _bn_delta(sc.dz, net.ucen[t] + j * m, net.sd[t][j], net.theta[net.bofs[t] + j], m)
-        _bn_delta(sc.dz + m, net.ucen[t] + j * m, net.sd[t][j], net.theta[net.bofs[t] + j], m)
+        _bn_delta(sc.dz, net.ucen[t] + j * m, net.sd[t][j], net.gamma[t][j], m)
+        _bn_delta(sc.dz + m, net.ucen[t] + j * m, net.sd[t][j], net.gamma[t][j], m)
         fl += 16 * m
     return fl
 
@@ -651,7 +652,7 @@ cdef Py_ssize_t _layer_deltas(const Net *net, Scratch *sc, int tt, Py_ssize_t ns
     if net.bn[tt]:
         # Batch norm of every row (all_examples holds: S is 0..m−1).
         for u in range(net.dims[tt + 1]):
-            a = net.theta[net.bofs[tt] + u]
+            a = net.gamma[tt][u]
             _bn_delta(D + u * cols, net.ucen[tt] + u * m, net.sd[tt][u], a, m)
             _bn_delta(D + u * cols + m, net.ucen[tt] + u * m, net.sd[tt][u], a, m)
         fl[0] += 16 * net.dims[tt + 1] * m
@@ -689,7 +690,7 @@ cdef double _propagate(const Net *net, Scratch *sc, const Coord *c, Py_ssize_t n
     # Rank-1 update of the next layer: D[u, c] = W[t+2][u, j] · ΔA[c];
     # columns 0..ns−1 hold the + side, ns..2ns−1 the − side.
     n_next = net.dims[tt + 1]
-    W = net.theta + net.wofs[tt]
+    W = net.W[tt]
     for u in range(n_next):
         a = W[u * net.dims[tt] + j]
         for s in range(ns):
@@ -702,7 +703,7 @@ cdef double _propagate(const Net *net, Scratch *sc, const Coord *c, Py_ssize_t n
             break
         # Next pre-activation deltas: D = W[tt+2][:, R] · ΔA[R, :].
         n_next = net.dims[tt + 2]
-        W = net.theta + net.wofs[tt + 1]
+        W = net.W[tt + 1]
         for v in range(n_next):
             for r in range(nr):
                 sc.Wg[v * nr + r] = W[v * net.dims[tt + 1] + sc.R[r]]
@@ -836,6 +837,7 @@ cdef void _free_scratch(Scratch *sc) noexcept nogil:
 cdef void _free_net(Net *net) noexcept nogil:
     free(net.dims); free(net.act); free(net.wofs); free(net.bofs); free(net.bn)
     free(<void *> net.ucen); free(<void *> net.zn); free(<void *> net.sd)
+    free(<void *> net.W); free(<void *> net.gamma)
     free(<void *> net.Z); free(<void *> net.A); free(<void *> net.G); free(<void *> net.scale)
     free(<void *> net.dG)
     free(<void *> net.sens); free(<void *> net.radius)
@@ -854,8 +856,9 @@ cdef class MLPNet:
 
     Parameters
     ----------
-    theta : ndarray (P,) float64
-        IN  parameters in course order (W1, b1 or γ1 β1, W2, ...).
+    weights : list of L ndarrays, float64 C-contiguous
+        IN  ``weights[t]`` is W[t+1] flattened, ``dims[t+1]·dims[t]`` (θ's
+        blocks as they are: no (P,) copy of θ is needed).
     dims : ndarray (L+1,) intp
         IN  units per layer, ``dims[0] = n_x``.
     codes : ndarray (L,) intc
@@ -898,6 +901,8 @@ cdef class MLPNet:
         self.net.ucen = NULL
         self.net.zn = NULL
         self.net.sd = NULL
+        self.net.W = NULL
+        self.net.gamma = NULL
         self.net.Z = NULL
         self.net.A = NULL
         self.net.G = NULL
@@ -915,16 +920,17 @@ cdef class MLPNet:
     def __dealloc__(self):
         _free_net(&self.net)
 
-    def __init__(self, theta, dims, codes, double leaky_slope, double l2, double eps, *,
+    def __init__(self, list weights, dims, codes, double leaky_slope, double l2, double eps, *,
                  list Z, list A, list G, list slope, list scale, list bn_centered,
-                 list bn_normalized, list bn_std, out, y, ysum):
+                 list bn_normalized, list bn_std, list gamma, out, y, ysum):
         cdef Py_ssize_t[::1] d = np.ascontiguousarray(dims, dtype=np.intp)
         cdef const int[::1] act = np.ascontiguousarray(codes, dtype=np.intc)
         cdef int L = d.shape[0] - 1, t
         cdef Py_ssize_t m, woff = 0
         if L < 1 or act.shape[0] != L:
             raise ValueError(f"codes has {act.shape[0]} entries, dims needs {L}")
-        for lst, name, n in ((Z, "Z", L), (A, "A", L), (G, "G", L - 1), (slope, "slope", L - 1),
+        for lst, name, n in ((weights, "weights", L), (Z, "Z", L), (A, "A", L), (G, "G", L - 1),
+                             (slope, "slope", L - 1), (gamma, "gamma", L - 1),
                              (scale, "scale", L - 1), (bn_centered, "bn_centered", L - 1),
                              (bn_normalized, "bn_normalized", L - 1), (bn_std, "bn_std", L - 1)):
             if len(lst) != n:
@@ -954,7 +960,8 @@ cdef class MLPNet:
             self.net.wofs[t] = woff
             self.net.bofs[t] = woff + d[t + 1] * d[t]
             woff = self.net.bofs[t] + d[t + 1] * (2 if self.net.bn[t] else 1)
-        self.net.theta = self._ptr(theta, woff, "theta")
+        for t in range(L):
+            self.net.W[t] = self._ptr(weights[t], d[t + 1] * d[t], f"weights[{t}]")
         self.net.out = self._ptr(out, d[L] * m, "out")
         self.net.y = self._ptr(y, d[L] * m, "y")
         self.net.ysum = self._ptr(ysum, m, "ysum")
@@ -972,6 +979,7 @@ cdef class MLPNet:
                 self.net.zn[t] = self._ptr(bn_normalized[t], d[t + 1] * m,
                                            f"bn_normalized[{t}]")
                 self.net.sd[t] = self._ptr(bn_std[t], d[t + 1], f"bn_std[{t}]")
+                self.net.gamma[t] = self._ptr(gamma[t], d[t + 1], f"gamma[{t}]")
 
     cdef void _allocate(self, int L) except *:
         self.net.dims = <Py_ssize_t *> malloc((L + 1) * sizeof(Py_ssize_t))
@@ -986,6 +994,8 @@ cdef class MLPNet:
         self.net.ucen = <const double **> calloc(L, sizeof(double *))
         self.net.zn = <const double **> calloc(L, sizeof(double *))
         self.net.sd = <const double **> calloc(L, sizeof(double *))
+        self.net.W = <const double **> calloc(L, sizeof(double *))
+        self.net.gamma = <const double **> calloc(L, sizeof(double *))
         self.net.scale = <const double **> calloc(L, sizeof(double *))
         self.net.sens = <const double **> calloc(L, sizeof(double *))
         self.net.radius = <const double **> calloc(L, sizeof(double *))
@@ -998,6 +1008,7 @@ cdef class MLPNet:
                 or self.net.bofs == NULL or self.net.bn == NULL or self.net.Z == NULL
                 or self.net.A == NULL or self.net.G == NULL or self.net.dG == NULL
                 or self.net.ucen == NULL or self.net.zn == NULL or self.net.sd == NULL
+                or self.net.W == NULL or self.net.gamma == NULL
                 or self.net.scale == NULL or self.net.sens == NULL or self.net.radius == NULL
                 or self.net.jet == NULL or self.net.jet_grow == NULL
                 or self.net.jet_order == NULL or self.net.jet_qmax == NULL
@@ -1039,7 +1050,7 @@ cdef class MLPNet:
                 if t != L - 2:
                     raise ValueError(f"fast[{t}] == 2 is only for the last hidden layer")
                 # The last hidden layer's map is W[L] itself (see _fast_output).
-                self.net.sens[t] = self.net.theta + self.net.wofs[t + 1]
+                self.net.sens[t] = self.net.W[t + 1]
             elif f[t]:
                 self.net.sens[t] = self._ptr(sens[t], self.dims[t + 1] * m * nL, f"sens[{t}]",
                                              True)

@@ -29,7 +29,7 @@ from fastgrad.gradcheck.linear_maps import (
 )
 from fastgrad.gradcheck.report import GradCheckReport, build_blocks, verdict_for
 from fastgrad.nn.activations import LARGE_DELTA, LEAKY_SLOPE
-from fastgrad.nn.spec import params_to_vector, sample_coordinates, vector_to_params
+from fastgrad.nn.spec import sample_coordinates, vector_to_params
 
 # Waking a thread team costs more than a tiny check: each thread gets at
 # least this many coordinate-examples (the bits do not depend on it).
@@ -66,7 +66,7 @@ class KernelInputs:
         hidden = range(1, L)
         bn = model.batchnorm
         self.net = _mlp_kernel.MLPNet(
-            params_to_vector(params),
+            [_flat(params[f"W{l}"]) for l in range(1, L + 1)],
             self.dims,
             [a.code for a in model.activations] + [model.output_layer.code],
             LEAKY_SLOPE,
@@ -82,6 +82,7 @@ class KernelInputs:
             bn_std=[
                 _flat(np.sqrt(cache.var[l] + model.bn_epsilon)) if l in bn else None for l in hidden
             ],
+            gamma=[_flat(params[f"gamma{l}"]) if l in bn else None for l in hidden],
             out=_flat(cache.A[L]),
             y=_flat(Y),
             ysum=_flat(Y.sum(axis=0)),

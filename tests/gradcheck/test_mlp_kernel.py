@@ -25,9 +25,8 @@ def _inputs(hidden="tanh", output="sigmoid", batchnorm=()):
 def _arrays(model, params, X, Y):
     c = model.forward_cache(params, X)
     flat = lambda a: np.ascontiguousarray(a).reshape(-1)  # noqa: E731
-    theta = np.concatenate([flat(params[k]) for k in model.param_shapes()])
     return dict(
-        theta=theta,
+        weights=[flat(params["W1"]), flat(params["W2"])],
         dims=np.asarray(model.layer_dims, dtype=np.intp),
         codes=[a.code for a in model.activations] + [model.output_layer.code],
         Z=[flat(c.Z[1]), flat(c.Z[2])],
@@ -38,6 +37,7 @@ def _arrays(model, params, X, Y):
         bn_centered=[None],
         bn_normalized=[None],
         bn_std=[None],
+        gamma=[None],
         out=flat(c.A[2]),
         y=flat(Y),
         ysum=flat(Y.sum(axis=0)),
@@ -46,14 +46,15 @@ def _arrays(model, params, X, Y):
 
 def _net(a):
     a = dict(a)
-    theta, dims, codes = a.pop("theta"), a.pop("dims"), a.pop("codes")
-    return _mlp_kernel.MLPNet(theta, dims, codes, 0.01, 0.0, 1e-7, **a)
+    weights, dims, codes = a.pop("weights"), a.pop("dims"), a.pop("codes")
+    return _mlp_kernel.MLPNet(weights, dims, codes, 0.01, 0.0, 1e-7, **a)
 
 
 @pytest.mark.parametrize(
     "name,bad",
     [
-        ("theta", lambda a: a["theta"][:-1]),
+        ("weights[0]", lambda a: a["weights"][0][:-1]),
+        ("weights[1]", lambda a: np.concatenate([a["weights"][1], [0.0]])),
         ("Z[1]", lambda a: a["Z"][1][:-1]),
         ("A[0]", lambda a: np.concatenate([a["A"][0], [0.0]])),
         ("slope[0]", lambda a: a["slope"][0][:3]),
