@@ -178,7 +178,8 @@ def _check_mlp_model(model, params, grads, X, Y, settings, seed, dropout):
             "mode='directional' is not available for batch-normalized networks; "
             "use mode='full' or 'sampled'"
         )
-    rng = as_generator(seed)
+    # a full check draws nothing: no Generator (and no OS entropy) for seed=None
+    rng = None if seed is None and settings.mode == "full" else as_generator(seed)
     # BLAS stays on one thread for the whole check, set-up included and for
     # every n_threads: a threaded BLAS may round the set-up products
     # differently (n_threads=1 and 2 would then differ in the last bits), and

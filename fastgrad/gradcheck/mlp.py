@@ -263,9 +263,26 @@ def _run_in_pieces(net, coords, numerical, kinks, n_threads, bar):
     return flops
 
 
+# (reader, time, bytes) of the last reading of the available memory
+_LAST_READING = [None, -1.0, None]
+
+
+def _available_for(total):
+    """``ac.available_memory()``, read again unless a reading under a second
+    old left 100x ``total`` free (reading /proc costs ~0.2 ms, a tenth of a
+    small check; a run that could come near the limit always reads anew)."""
+    reader, when, avail = _LAST_READING
+    now = time.monotonic()
+    if reader is ac.available_memory and now - when < 1.0 and avail and 100 * total < avail:
+        return avail
+    avail = ac.available_memory()
+    _LAST_READING[:] = [ac.available_memory, now, avail]
+    return avail
+
+
 def check_memory(total, parts):
     """Refuse, before allocating anything, a run that cannot fit."""
-    avail = ac.available_memory()
+    avail = _available_for(total)
     if avail is None or total <= avail:
         return
     detail = ", ".join(f"{k} {ac.fmt_bytes(v)}" for k, v in parts.items() if v)

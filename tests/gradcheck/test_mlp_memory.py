@@ -165,3 +165,26 @@ def test_last_hidden_layer_stores_no_map(ref):
         ref.flatten(p2), [(k, v.shape) for k, v in p2.items()], ["relu"], "softmax", 0.0, X2, Y2
     )
     assert ref.rel(ref.flatten(r2.numerical, "d"), expected) < 1e-9
+
+
+def test_the_available_memory_is_read_again_unless_far_from_the_need(monkeypatch):
+    """A reading under a second old is reused only when it left 100x the
+    need free; a larger need, or another reader, reads again."""
+    from fastgrad.gradcheck import mlp
+
+    calls = []
+
+    def reader():
+        calls.append(1)
+        return 10**9
+
+    monkeypatch.setattr(ac, "available_memory", reader)
+    monkeypatch.setattr(mlp, "_LAST_READING", [None, -1.0, None])
+    mlp.check_memory(10**6, {})
+    mlp.check_memory(10**6, {})
+    assert len(calls) == 1
+    mlp.check_memory(10**8, {})  # 1/10 of the reading: read again
+    assert len(calls) == 2
+    monkeypatch.setattr(ac, "available_memory", lambda: 2**16)
+    with pytest.raises(MemoryError):
+        mlp.check_memory(10**6, {})
