@@ -3,7 +3,7 @@
 
 For each network of ``bench/gradcheck.py``'s ``issue15`` set (or
 ``--networks``), the median of ``--repeat`` full checks
-(``gradient_check(..., n_threads=k)``), split into
+(``gradient_check(..., n_threads=k)``, k = 1 and 2 interleaved), split into
 
 * compiled: the nogil kernels, i.e. the build of the exact linear maps and
   Taylor jets (``KernelInputs._build``) and the run over the coordinates
@@ -62,24 +62,27 @@ mlp._run_in_pieces = _timed(mlp._run_in_pieces)
 mlp.KernelInputs._build = _timed(mlp.KernelInputs._build)
 
 
-def phases(case, n_threads, repeat):
-    """Median (whole, compiled) seconds of ``repeat`` checks."""
+def phases(case, repeat):
+    """Median (whole, compiled) seconds of ``repeat`` checks on 1 and on 2
+    threads, interleaved (1, 2, 1, 2, ...) so that a drift of the machine
+    shows on both sides alike: ``{1: (whole, compiled), 2: (...)}``."""
 
-    def check():
+    def check(n_threads):
         return fastgrad.gradient_check(
             case.model, case.params, case.grads, case.X, case.Y, n_threads=n_threads, progress=False
         )
 
     for _ in range(3):
-        check()
-    whole, compiled = [], []
+        check(1), check(2)
+    whole, compiled = {1: [], 2: []}, {1: [], 2: []}
     for _ in range(repeat):
-        SPENT["compiled"] = 0.0
-        t = time.perf_counter()
-        check()
-        whole.append(time.perf_counter() - t)
-        compiled.append(SPENT["compiled"])
-    return float(np.median(whole)), float(np.median(compiled))
+        for n_threads in (1, 2):
+            SPENT["compiled"] = 0.0
+            t = time.perf_counter()
+            check(n_threads)
+            whole[n_threads].append(time.perf_counter() - t)
+            compiled[n_threads].append(SPENT["compiled"])
+    return {k: (float(np.median(whole[k])), float(np.median(compiled[k]))) for k in (1, 2)}
 
 
 def floor(case, repeat):
@@ -142,8 +145,7 @@ def main(argv=None):
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.networks.split(","):
         case = G.make_case(name)
-        w1, c1 = phases(case, 1, args.repeat)
-        w2, c2 = phases(case, 2, args.repeat)
+        (w1, c1), (w2, c2) = phases(case, args.repeat).values()
         allowed = (c1 - 1.8 * c2) / 0.8
         print(
             f"| {case.label} | {w1 * 1e3:.2f} ms | {w2 * 1e3:.2f} ms | {w1 / w2:.2f}× | "

@@ -101,7 +101,7 @@ arithmetic (and NumPy's matmul dispatch) of fastgrad/gradcheck/linear_maps.py
 Each coordinate writes only its own output slot, and its arithmetic does not
 depend on which thread runs it, so every thread count gives the same bits.
 """
-from cython.parallel cimport parallel, prange
+from cython.parallel cimport parallel, prange, threadid
 from libc.math cimport INFINITY, exp, expm1, fabs, log, log1p, sqrt, tanh
 from libc.stdlib cimport calloc, free, malloc
 from scipy.linalg.cython_blas cimport ddot, dgemm, dgemv
@@ -1236,10 +1236,13 @@ cdef class MLPNet:
                           np.array([p[1] for p in pairs], dtype=np.intp))
         return len(pairs)
 
-    def build_jets(self, Py_ssize_t start, Py_ssize_t stop, int n_threads):
+    def build_jets(self, Py_ssize_t start, Py_ssize_t stop, int n_threads,
+                   ScratchPool pool=None):
         """Build the jets of units ``start:stop`` (of :meth:`prepare_jets`),
         in parallel; each unit is built by one thread from start to end, so
-        the bits do not depend on ``n_threads`` or on the pieces."""
+        the bits do not depend on ``n_threads`` or on the pieces. ``pool``
+        (at least ``n_threads`` slots) keeps each thread's scratch for the
+        next pieces; None allocates and frees it here."""
         cdef int L = self.net.L, Kmax = 1, t
         cdef Py_ssize_t m = self.net.m, q, nd = 1, nwg = 1
         cdef const Py_ssize_t[::1] qt, qj
@@ -1252,6 +1255,10 @@ cdef class MLPNet:
         cdef double[::1] view
         cdef int failed = 0
         cdef int *failed_ptr = &failed
+        cdef double **jbuf = NULL
+        cdef Py_ssize_t *jsize = NULL
+        cdef Py_ssize_t need
+        cdef int tid
         if self.jet_units is None:
             raise ValueError("build_jets needs prepare_jets first")
         qt, qj = self.jet_units
@@ -1274,11 +1281,27 @@ cdef class MLPNet:
                 Kmax = max(Kmax, korder[t])
         _scratch_sizes(self.dims, &nd, &nwg)
         n_threads = <int> max(1, min(<Py_ssize_t> n_threads, stop - start))
+        need = 2 * nd * Kmax * m + 2 * Kmax * m + 3 * (Kmax + 1) * (1 + self.net.dims[L])
+        if pool is not None:
+            if pool.n < n_threads:
+                free(cptr); free(gptr)
+                raise ValueError(f"pool has {pool.n} slots, the build {n_threads} threads")
+            jbuf, jsize = pool.jet, pool.jet_size
         with nogil, parallel(num_threads=n_threads):
-            cur = <double *> malloc(nd * Kmax * m * sizeof(double))
-            nxt = <double *> malloc(nd * Kmax * m * sizeof(double))
-            tmp = <double *> malloc((2 * Kmax * m + 3 * (Kmax + 1) * (1 + self.net.dims[L]))
-                                    * sizeof(double))
+            if jbuf != NULL:
+                tid = threadid()
+                if jsize[tid] < need:
+                    free(jbuf[tid])
+                    jbuf[tid] = <double *> malloc(need * sizeof(double))
+                    jsize[tid] = need if jbuf[tid] != NULL else 0
+                cur = jbuf[tid]
+                nxt = NULL if cur == NULL else cur + nd * Kmax * m
+                tmp = NULL if cur == NULL else nxt + nd * Kmax * m
+            else:
+                cur = <double *> malloc(nd * Kmax * m * sizeof(double))
+                nxt = <double *> malloc(nd * Kmax * m * sizeof(double))
+                tmp = <double *> malloc((2 * Kmax * m + 3 * (Kmax + 1) * (1 + self.net.dims[L]))
+                                        * sizeof(double))
             if cur == NULL or nxt == NULL or tmp == NULL:
                 failed_ptr[0] = 1
             for q in prange(start, stop, schedule="dynamic", chunksize=1):
@@ -1286,9 +1309,10 @@ cdef class MLPNet:
                     continue
                 _unit_jets(&self.net, <int> qt[q], qj[q], korder[qt[q]], cur, nxt, tmp,
                            cptr[qt[q]] + qj[q] * m * korder[qt[q]], gptr[qt[q]] + qj[q] * m)
-            free(cur)
-            free(nxt)
-            free(tmp)
+            if jbuf == NULL:
+                free(cur)
+                free(nxt)
+                free(tmp)
         free(cptr)
         free(gptr)
         if failed:
@@ -1325,6 +1349,41 @@ cdef class MLPNet:
         return 8 * (11 * m + 4 * m * nd + nwg + 11 * nd)
 
 
+cdef class ScratchPool:
+    """Per-thread scratch of :func:`mlp_numerical_gradient`, kept across the
+    pieces of one run: each thread allocates its slot on first use (so its
+    pages are its own) and reuses it in every later piece, instead of a
+    malloc and free per piece (blocks of >128 KiB are fresh mmaps in glibc:
+    page faults in every piece, on every thread). Freed with the pool. Use
+    one pool per run of one net, from one Python thread at a time."""
+    cdef Scratch *slots
+    cdef int *ready
+    cdef double **jet         # (n,) each thread's buffer for MLPNet.build_jets, or NULL
+    cdef Py_ssize_t *jet_size # (n,) its doubles
+    cdef int n
+
+    def __cinit__(self, int n_threads):
+        self.n = max(1, n_threads)
+        self.slots = <Scratch *> calloc(self.n, sizeof(Scratch))
+        self.ready = <int *> calloc(self.n, sizeof(int))
+        self.jet = <double **> calloc(self.n, sizeof(double *))
+        self.jet_size = <Py_ssize_t *> calloc(self.n, sizeof(Py_ssize_t))
+        if self.slots == NULL or self.ready == NULL or self.jet == NULL or self.jet_size == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        cdef int i
+        for i in range(self.n):
+            if self.ready != NULL and self.slots != NULL and self.ready[i]:
+                _free_scratch(&self.slots[i])
+            if self.jet != NULL:
+                free(self.jet[i])
+        free(self.slots)
+        free(self.ready)
+        free(self.jet)
+        free(self.jet_size)
+
+
 def mlp_numerical_gradient(
     MLPNet net,                       # IN  the network (its linear maps set)
     const Py_ssize_t[::1] coords,     # IN  (K,) coordinates of θ to evaluate, or None
@@ -1335,6 +1394,7 @@ def mlp_numerical_gradient(
                                       #     every example, 2 jets and some examples propagated,
                                       #     3 the batch-normalized tail, else 0
     Py_ssize_t start=0,               # IN  with coords None: the coordinates start .. start+K-1
+    ScratchPool pool=None,            # IN  per-thread scratch kept across calls (of this net)
 ):
     """Two-sided finite differences of an MLP cost for the given coordinates.
 
@@ -1355,6 +1415,10 @@ def mlp_numerical_gradient(
         depend on it.
     start : int
         The first coordinate when ``coords`` is None.
+    pool : ScratchPool or None
+        Per-thread scratch kept between the calls of one run (at least
+        ``n_threads`` slots, all calls with this net); None allocates and
+        frees it within the call.
 
     Returns
     -------
@@ -1371,6 +1435,9 @@ def mlp_numerical_gradient(
     cdef const Net *pnet = &net.net
     cdef unsigned char *jp = NULL
     cdef const Py_ssize_t *cp = NULL
+    cdef Scratch *slots = NULL
+    cdef int *ready = NULL
+    cdef int tid
     if jetted is not None:
         if jetted.shape[0] != K:
             raise ValueError("jetted must have one entry per coordinate")
@@ -1391,13 +1458,27 @@ def mlp_numerical_gradient(
                 raise ValueError(f"coords[{c}] = {cp[c]} is outside θ (P = {P})")
     _scratch_sizes(net.dims, &nd, &nwg)
     n_threads = <int> min(<Py_ssize_t> n_threads, (K + CHUNK_SIZE - 1) // CHUNK_SIZE)
+    if pool is not None:
+        if pool.n < n_threads:
+            raise ValueError(f"pool has {pool.n} slots, the run {n_threads} threads")
+        slots, ready = pool.slots, pool.ready
     with nogil, parallel(num_threads=n_threads):
         # Assigned inside the parallel block, so each thread owns its scratch.
-        sc = <Scratch *> malloc(sizeof(Scratch))
-        if sc == NULL:
-            failed_ptr[0] = 1
-        elif not _alloc_scratch(sc, m, nd, nwg):
-            failed_ptr[0] = 1
+        if slots != NULL:
+            tid = threadid()
+            sc = &slots[tid]
+            if not ready[tid]:
+                if _alloc_scratch(sc, m, nd, nwg):
+                    ready[tid] = 1
+                else:
+                    _free_scratch(sc)
+                    failed_ptr[0] = 1
+        else:
+            sc = <Scratch *> malloc(sizeof(Scratch))
+            if sc == NULL:
+                failed_ptr[0] = 1
+            elif not _alloc_scratch(sc, m, nd, nwg):
+                failed_ptr[0] = 1
         for c in prange(K, schedule="dynamic", chunksize=CHUNK_SIZE):
             if failed_ptr[0]:
                 continue
@@ -1407,7 +1488,7 @@ def mlp_numerical_gradient(
                                        NULL if jp == NULL else jp + c)
             kinks[c] = kink
             total += fl
-        if sc != NULL:
+        if slots == NULL and sc != NULL:
             _free_scratch(sc)
             free(sc)
 

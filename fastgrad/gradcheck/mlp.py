@@ -12,6 +12,7 @@ they are reported (``n_kinks``, a ``*`` on the block) and left out of
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 
 import numpy as np
@@ -187,14 +188,16 @@ class KernelInputs:
         jet_units = sum(int(self.dims[t + 1]) for t in plan.jets)
         n_threads = max(1, min(n_threads, max(K * self.m // WORK_PER_THREAD, jet_units)))
         bar = _progress.Progress(K, progress, desc)
+        # each thread's scratch, kept across the pieces of the build and the run
+        pool = _mlp_kernel.ScratchPool(n_threads)
         try:
-            self._build(plan, n_threads)
-            flops = _run_in_pieces(self.net, coords, numerical, kinks, n_threads, bar)
+            self._build(plan, n_threads, pool)
+            flops = _run_in_pieces(self.net, coords, numerical, kinks, n_threads, bar, pool)
         finally:
             bar.close()
         return numerical, kinks, flops
 
-    def _build(self, plan, n_threads):
+    def _build(self, plan, n_threads, pool=None):
         """Install the maps and jets of ``plan``; kept for the next run with
         the same plan (a shard after a shard: built once)."""
         if plan == getattr(self, "_built", None):
@@ -208,7 +211,7 @@ class KernelInputs:
         )
         qmax = [jets.jet_qmax(k) for k in plan.orders]
         n_units = self.net.prepare_jets(plan.jets, plan.orders, qmax)
-        _build_in_pieces(self.net.build_jets, n_units, n_threads)
+        _build_in_pieces(functools.partial(self.net.build_jets, pool=pool), n_units, n_threads)
         self.net.activate_jets()
         self._built = plan
 
@@ -234,7 +237,7 @@ def as_coords(coords):
     return np.ascontiguousarray(coords, dtype=np.intp)
 
 
-def _run_in_pieces(net, coords, numerical, kinks, n_threads, bar):
+def _run_in_pieces(net, coords, numerical, kinks, n_threads, bar, pool):
     """The coordinates run in pieces of about PIECE_SECONDS, each one nogil
     region, so Python sees Ctrl-C (and the bar moves) in between. Each
     coordinate's bits do not depend on how the work is split. Returns the
@@ -248,11 +251,17 @@ def _run_in_pieces(net, coords, numerical, kinks, n_threads, bar):
         t_piece = time.perf_counter()
         if isinstance(coords, range):
             flops += _mlp_kernel.mlp_numerical_gradient(
-                net, None, numerical[s:e], kink_bytes[s:e], n_threads, start=coords.start + s
+                net,
+                None,
+                numerical[s:e],
+                kink_bytes[s:e],
+                n_threads,
+                start=coords.start + s,
+                pool=pool,
             )
         else:
             flops += _mlp_kernel.mlp_numerical_gradient(
-                net, coords[s:e], numerical[s:e], kink_bytes[s:e], n_threads
+                net, coords[s:e], numerical[s:e], kink_bytes[s:e], n_threads, pool=pool
             )
         took = time.perf_counter() - t_piece
         bar.update(e)
