@@ -153,3 +153,34 @@ def test_a_range_of_coordinates_is_the_index_array_to_the_bit():
     head = run(net, None, np.empty(7), np.empty(7, np.uint8), 2, start=3)
     tail = run(net, None, np.empty(P - 10), np.empty(P - 10, np.uint8), 1, start=10)
     assert flops_i == flops_r == head + tail > 0
+
+
+def test_a_scratch_pool_kept_across_pieces_gives_the_same_bits():
+    """Pieces run with one ScratchPool (each thread's scratch reused, not
+    cleared) give the bits of one call without a pool; a pool with fewer
+    slots than threads is refused."""
+    model, params, X, Y = _inputs()
+    net = KernelInputs(model, params, X, Y, 1e-6).net
+    net.set_linear_maps([None, None], [None, None], np.zeros(2, dtype=np.intp))
+    P = 26
+    run = _mlp_kernel.mlp_numerical_gradient
+    whole = np.empty(P)
+    run(net, None, whole, np.empty(P, np.uint8), 1)
+    pool = _mlp_kernel.ScratchPool(2)
+    pieces = np.empty(P)
+    for s, e in ((0, 5), (5, 6), (6, P)):
+        run(net, None, pieces[s:e], np.empty(e - s, np.uint8), 2, start=s, pool=pool)
+    assert whole.tobytes() == pieces.tobytes()
+    many = np.tile(np.arange(P, dtype=np.intp), 6)  # enough chunks for 2 threads
+    with pytest.raises(ValueError, match="pool has 1 slots"):
+        run(
+            net,
+            many,
+            np.empty(many.size),
+            np.empty(many.size, np.uint8),
+            2,
+            pool=_mlp_kernel.ScratchPool(1),
+        )
+    again = np.empty(many.size)
+    run(net, many, again, np.empty(many.size, np.uint8), 2, pool=pool)
+    assert again.tobytes() == np.tile(whole, 6).tobytes()
