@@ -37,6 +37,9 @@ from fastgrad.nn.spec import sample_coordinates, vector_to_params
 WORK_PER_THREAD = 32768
 # Target wall time of one nogil piece of a check: Ctrl-C waits at most this.
 PIECE_SECONDS = 0.2
+# How much longer than the last piece the next may be (the first pieces are
+# short, to measure the cost of a coordinate before committing to a long one).
+PIECE_GROWTH = 4
 DESC = "fastgrad gradient check"
 
 
@@ -225,7 +228,7 @@ def _build_in_pieces(build, n, n_threads):
         t_piece = time.perf_counter()
         build(s, e, n_threads)
         per = (time.perf_counter() - t_piece) / (e - s)
-        piece = int(min(4 * piece, max(2 * n_threads, PIECE_SECONDS / max(per, 1e-9))))
+        piece = int(min(PIECE_GROWTH * piece, max(2 * n_threads, PIECE_SECONDS / max(per, 1e-9))))
         s = e
 
 
@@ -267,7 +270,7 @@ def _run_in_pieces(net, coords, numerical, kinks, n_threads, bar, pool):
         bar.update(e)
         # Aim the next piece at PIECE_SECONDS, growing at most 4x a time.
         per = took / (e - s)
-        piece = int(min(4 * piece, max(8 * n_threads, PIECE_SECONDS / max(per, 1e-9))))
+        piece = int(min(PIECE_GROWTH * piece, max(8 * n_threads, PIECE_SECONDS / max(per, 1e-9))))
         s = e
     return flops
 
