@@ -17,7 +17,6 @@ by default). The harness times a sample of coordinates to extrapolate a slow
 tool's full time; the loops then do exactly the per-coordinate work of a full
 run, only for fewer coordinates.
 """
-
 import numpy as np
 
 from fastgrad import MLP, params_to_vector, vector_to_params
@@ -27,19 +26,11 @@ EPSILON = 1e-7
 # The course's gradient-checking assignment: np.random.seed(1), then randn
 # draws in this order, Y fixed.
 COURSE_LAYER_DIMS = (4, 5, 3, 1)
-_COURSE_DRAWS = (
-    ("X", (4, 3)),
-    ("W1", (5, 4)),
-    ("b1", (5, 1)),
-    ("W2", (3, 5)),
-    ("b2", (3, 1)),
-    ("W3", (1, 3)),
-    ("b3", (1, 1)),
-)
+_COURSE_DRAWS = (("X", (4, 3)), ("W1", (5, 4)), ("b1", (5, 1)), ("W2", (3, 5)),
+                 ("b2", (3, 1)), ("W3", (1, 3)), ("b3", (1, 1)))
 
 
 # -- cases -----------------------------------------------------------------
-
 
 def course_example():
     """The course's 47-parameter case: ``(model, params, X, Y)``.
@@ -102,7 +93,6 @@ def _indices(indices, n_params):
 
 # -- 1. the course's loop -------------------------------------------------
 
-
 def _course_sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
@@ -149,7 +139,6 @@ def course_loop(model, params, X, Y, epsilon=EPSILON, indices=None):
 
 # -- 2. the best in-place NumPy loop --------------------------------------
 
-
 class InPlaceCost:
     """``J(θ)`` with preallocated buffers over a parameter dict of *views*
     into ``theta``: writing ``theta[i]`` changes the network it evaluates.
@@ -166,8 +155,7 @@ class InPlaceCost:
         self.eps = model.bn_epsilon
         views = vector_to_params(theta, like)
         self.layers = [
-            (views[f"W{l}"], views[f"gamma{l}"], views[f"beta{l}"])
-            if l in model.batchnorm
+            (views[f"W{l}"], views[f"gamma{l}"], views[f"beta{l}"]) if l in model.batchnorm
             else (views[f"W{l}"], views[f"b{l}"])
             for l in range(1, self.L + 1)
         ]
@@ -217,7 +205,7 @@ def inplace_loop(model, params, X, Y, epsilon=EPSILON, indices=None):
     saved value exactly (no ``+ε − ε`` round trip), so one θ serves every
     coordinate and nothing is copied.
     """
-    theta = params_to_vector(params)  # a private copy; params untouched
+    theta = params_to_vector(params)            # a private copy; params untouched
     J = InPlaceCost(model, theta, params, X, Y)
     idx = _indices(indices, theta.size)
     out = np.empty(idx.size)
@@ -234,7 +222,6 @@ def inplace_loop(model, params, X, Y, epsilon=EPSILON, indices=None):
 
 
 # -- 3. a flat J(θ) and ∇J(θ) for scipy ------------------------------------
-
 
 def flat_cost_and_grad(model, params, X, Y):
     """``(f, grad)`` of a flat θ, as a scipy user would write them: ``f``
@@ -276,7 +263,6 @@ def restrict(f, theta, indices):
 
 # -- 4. torch and jax ------------------------------------------------------
 
-
 def torch_cost(model, X, Y):
     """A float64 torch function ``fn(theta)`` of a flat θ: the same network and
     cost (``Σ (logaddexp(0, z) − y·z) / m``)."""
@@ -295,7 +281,7 @@ def torch_cost(model, X, Y):
         A = Xt
         for l, (w0, w_shape, b0, n_out) in enumerate(blocks, start=1):
             W = theta[w0:b0].reshape(w_shape)
-            b = theta[b0 : b0 + n_out].reshape(n_out, 1)
+            b = theta[b0:b0 + n_out].reshape(n_out, 1)
             Z = W @ A + b
             A = torch.relu(Z) if l < L else Z
         # logaddexp(0, z), not F.softplus: softplus switches to z above
@@ -359,7 +345,7 @@ def jax_cost(model, X, Y):
         A = Xj
         for l, (w0, w_shape, b0, n_out) in enumerate(blocks, start=1):
             W = theta[w0:b0].reshape(w_shape)
-            b = theta[b0 : b0 + n_out].reshape(n_out, 1)
+            b = theta[b0:b0 + n_out].reshape(n_out, 1)
             Z = W @ A + b
             A = jnp.maximum(Z, 0.0) if l < L else Z
         return jnp.sum(jnp.logaddexp(0.0, A) - Yj * A) / m

@@ -79,14 +79,8 @@ def network(m=2000, seed=0):
     d3 = (p["W3"] @ A2 + p["b3"] - Y) / m
     d2 = p["W3"].T @ d3 * (1 - A2**2)
     d1 = p["W2"].T @ d2 * (1 - A1**2)
-    g = {
-        "W1": d1 @ X.T,
-        "b1": d1.sum(1, keepdims=True),
-        "W2": d2 @ A1.T,
-        "b2": d2.sum(1, keepdims=True),
-        "W3": d3 @ A2.T,
-        "b3": d3.sum(1, keepdims=True),
-    }
+    g = {"W1": d1 @ X.T, "b1": d1.sum(1, keepdims=True), "W2": d2 @ A1.T,
+         "b2": d2.sum(1, keepdims=True), "W3": d3 @ A2.T, "b3": d3.sum(1, keepdims=True)}
 
     def torch_f():
         import torch
@@ -138,11 +132,8 @@ def conv_backward(dout, x, w):
 
 def conv(N=2, C=3, H=10, F=6, k=3, seed=1):
     r = np.random.default_rng(seed)
-    inp = {
-        "x": r.standard_normal((N, C, H, H)),
-        "w": r.standard_normal((F, C, k, k)) * 0.3,
-        "b": r.standard_normal(F),
-    }
+    inp = {"x": r.standard_normal((N, C, H, H)), "w": r.standard_normal((F, C, k, k)) * 0.3,
+           "b": r.standard_normal(F)}
     u = r.standard_normal((N, F, H - k + 1, H - k + 1))
     dx, dw, db = conv_backward(u, inp["x"], inp["w"])
 

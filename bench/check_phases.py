@@ -66,11 +66,9 @@ def phases(case, repeat):
     """Median (whole, compiled) seconds of ``repeat`` checks on 1 and on 2
     threads, interleaved (1, 2, 1, 2, ...) so that a drift of the machine
     shows on both sides alike: ``{1: (whole, compiled), 2: (...)}``."""
-
     def check(n_threads):
-        return fastgrad.gradient_check(
-            case.model, case.params, case.grads, case.X, case.Y, n_threads=n_threads, progress=False
-        )
+        return fastgrad.gradient_check(case.model, case.params, case.grads, case.X, case.Y,
+                                       n_threads=n_threads, progress=False)
 
     for _ in range(3):
         check(1), check(2)
@@ -127,31 +125,22 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--networks", default=",".join(G.ISSUE15))
     ap.add_argument("--repeat", type=int, default=20)
-    ap.add_argument(
-        "--floor",
-        action="store_true",
-        help="also the kernel's run alone and a minimal pipeline, 1 vs 2 threads",
-    )
+    ap.add_argument("--floor", action="store_true",
+                    help="also the kernel's run alone and a minimal pipeline, 1 vs 2 threads")
     args = ap.parse_args(argv)
-    print(
-        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}, "
-        f"fastgrad {fastgrad.__version__}, cores {os.cpu_count()}"
-    )
-    head = (
-        "| network | whole 1 thr | whole 2 thr | whole scaling | compiled 1 thr | "
-        "compiled 2 thr | compiled scaling | serial (2 thr) | serial allowed for 1.8x |"
-    )
+    print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}, "
+          f"fastgrad {fastgrad.__version__}, cores {os.cpu_count()}")
+    head = ("| network | whole 1 thr | whole 2 thr | whole scaling | compiled 1 thr | "
+            "compiled 2 thr | compiled scaling | serial (2 thr) | serial allowed for 1.8x |")
     print(head)
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.networks.split(","):
         case = G.make_case(name)
         (w1, c1), (w2, c2) = phases(case, args.repeat).values()
         allowed = (c1 - 1.8 * c2) / 0.8
-        print(
-            f"| {case.label} | {w1 * 1e3:.2f} ms | {w2 * 1e3:.2f} ms | {w1 / w2:.2f}× | "
-            f"{c1 * 1e3:.2f} ms | {c2 * 1e3:.2f} ms | {c1 / c2:.2f}× | "
-            f"{(w2 - c2) * 1e3:.2f} ms | {allowed * 1e3:.2f} ms |"
-        )
+        print(f"| {case.label} | {w1 * 1e3:.2f} ms | {w2 * 1e3:.2f} ms | {w1 / w2:.2f}× | "
+              f"{c1 * 1e3:.2f} ms | {c2 * 1e3:.2f} ms | {c1 / c2:.2f}× | "
+              f"{(w2 - c2) * 1e3:.2f} ms | {allowed * 1e3:.2f} ms |")
     if args.floor:
         print("\n| network | what | 1 thr | 2 thr | scaling |\n|---|---|---:|---:|---:|")
         for name in args.networks.split(","):

@@ -33,7 +33,6 @@ pilot, or a larger one taking ~10% of the budget): those rows say "est.", and
 the relative difference is the one on the sample. fastgrad always runs in
 full. Every gradient checked is correct, so any failure is a false alarm.
 """
-
 import argparse
 import contextlib
 import importlib
@@ -60,12 +59,12 @@ import _baselines as B  # noqa: E402  (bench/ is not a package)
 from fastgrad import params_to_vector  # noqa: E402
 
 EPSILON = B.EPSILON
-MIN_SAMPLE = 200  # coordinates in the pilot that estimates a tool's full
-# run, and at least this many behind an "est."
-SAMPLE_SHARE = 0.1  # an extrapolation sample takes ~this share of the budget
-REL_SHARE = 0.25  # a tool's untimed second pass for its numerical gradient
-# (scipy, torch) may take ~this share of the budget; beyond
-# it, the pass covers a sample of the timed coordinates
+MIN_SAMPLE = 200        # coordinates in the pilot that estimates a tool's full
+                        # run, and at least this many behind an "est."
+SAMPLE_SHARE = 0.1      # an extrapolation sample takes ~this share of the budget
+REL_SHARE = 0.25        # a tool's untimed second pass for its numerical gradient
+                        # (scipy, torch) may take ~this share of the budget; beyond
+                        # it, the pass covers a sample of the timed coordinates
 SEED = 0
 
 NETWORKS = {
@@ -93,7 +92,6 @@ QUICK_NETWORKS = ("course", "small")
 
 
 # -- cases -------------------------------------------------------------------
-
 
 @dataclass
 class Case:
@@ -154,11 +152,9 @@ def make_case(name):
             dims_text, m_text = name.split("@")
             dims, m = tuple(int(d) for d in dims_text.split("-")), int(m_text)
         except ValueError:
-            raise SystemExit(
-                f"unknown network {name!r}: use one of "
-                f"{', '.join(list(NETWORKS) + list(VARIANTS))}, 'issue15', "
-                "or a spec like 20-50-50-1@128"
-            ) from None
+            raise SystemExit(f"unknown network {name!r}: use one of "
+                             f"{', '.join(list(NETWORKS) + list(VARIANTS))}, 'issue15', "
+                             "or a spec like 20-50-50-1@128") from None
     model, params, X, Y = B.random_case(dims, m, seed=SEED)
     return Case(name, model, params, X, Y)
 
@@ -178,19 +174,17 @@ def sample_indices(case, n, rng):
 
 # -- tools -------------------------------------------------------------------
 
-
 @dataclass
 class Outcome:
-    numerical: np.ndarray = None  # at the coordinates the tool ran on
-    passed: bool = None  # the tool's own verdict, if it has one
-    raw: float = None  # the tool's own number, if it is not the rel. diff
+    numerical: np.ndarray = None    # at the coordinates the tool ran on
+    passed: bool = None             # the tool's own verdict, if it has one
+    raw: float = None               # the tool's own number, if it is not the rel. diff
 
 
 class Tool:
     """A per-coordinate tool: ``run(idx)`` checks the coordinates ``idx``
     (``None``: all of θ); ``second_pass(idx)`` gets its numerical gradient
     there when ``run`` does not expose it (untimed)."""
-
     name = "?"
     per_coordinate = True
     note = ""
@@ -274,9 +268,8 @@ class TorchGradcheck(Tool):
 
     def run(self, idx):
         fn, x = self._restricted(idx)
-        ok = self.torch.autograd.gradcheck(
-            fn, (x,), eps=EPSILON, fast_mode=self.fast_mode, raise_exception=False
-        )
+        ok = self.torch.autograd.gradcheck(fn, (x,), eps=EPSILON, fast_mode=self.fast_mode,
+                                           raise_exception=False)
         return Outcome(passed=bool(ok))
 
     def second_pass(self, idx):
@@ -314,16 +307,15 @@ class JaxCheckGrads(Tool):
 
 # -- measuring ---------------------------------------------------------------
 
-
 @dataclass
 class Row:
     network: str
     P: int
     tool: str
-    run: str = ""  # "full ×3", "full ×1", "est. (n coords)", "directional ×3"
+    run: str = ""              # "full ×3", "full ×1", "est. (n coords)", "directional ×3"
     seconds: float = None
     per_coord_us: float = None
-    speedup: float = None  # fastgrad (all threads) is this many times faster
+    speedup: float = None      # fastgrad (all threads) is this many times faster
     rel_diff: float = None
     rel_note: str = ""
     check: str = ""
@@ -473,13 +465,8 @@ def measure_memory(name):
     import subprocess
 
     try:
-        done = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--_memory", name],
-            capture_output=True,
-            text=True,
-            timeout=3600,
-            check=True,
-        )
+        done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--_memory", name],
+                              capture_output=True, text=True, timeout=3600, check=True)
         result = json.loads(done.stdout.strip().splitlines()[-1])
         return result["rss"], result["traced"]
     except (subprocess.SubprocessError, OSError, ValueError, IndexError, KeyError) as exc:
@@ -491,16 +478,8 @@ def measure_fastgrad(case, args):
     """Rows for 1 thread and all threads, and a summary dict (or None)."""
     check = getattr(fastgrad, "gradient_check", None)
     if check is None:
-        rows = [
-            Row(
-                case.label,
-                case.P,
-                f"fastgrad ({t})",
-                run="—",
-                note="fastgrad.gradient_check not available",
-            )
-            for t in ("1 thread", "all threads")
-        ]
+        rows = [Row(case.label, case.P, f"fastgrad ({t})", run="—",
+                    note="fastgrad.gradient_check not available") for t in ("1 thread", "all threads")]
         return rows, None
 
     from fastgrad._threads import effective_n_threads
@@ -509,35 +488,16 @@ def measure_fastgrad(case, args):
     c = case
     rows, times, reports = [], {}, {}
     for label, n_threads in (("1 thread", 1), (f"{n_all} threads", None)):
-
         def call():
-            return check(
-                c.model,
-                c.params,
-                c.grads,
-                c.X,
-                c.Y,
-                epsilon=EPSILON,
-                n_threads=n_threads,
-                mode="full",
-            )
-
+            return check(c.model, c.params, c.grads, c.X, c.Y, epsilon=EPSILON,
+                         n_threads=n_threads, mode="full")
         runs = [timed(call) for _ in range(args.repeat)]
         t = statistics.median(s for _, s in runs)
         report = runs[-1][0]
         times[n_threads], reports[n_threads] = t, report
-        rows.append(
-            Row(
-                c.label,
-                c.P,
-                f"fastgrad ({label})",
-                run=f"full ×{args.repeat}",
-                seconds=t,
-                per_coord_us=t / c.P * 1e6,
-                rel_diff=float(report.difference),
-                check=str(report.verdict),
-            )
-        )
+        rows.append(Row(c.label, c.P, f"fastgrad ({label})", run=f"full ×{args.repeat}",
+                        seconds=t, per_coord_us=t / c.P * 1e6,
+                        rel_diff=float(report.difference), check=str(report.verdict)))
         progress(f"  {rows[-1].tool}: {t:.4g} s")
 
     # Memory, untimed, in a fresh process: peak RSS (C scratch included) and
@@ -547,23 +507,16 @@ def measure_fastgrad(case, args):
     flops = getattr(reports[None], "flops", None)
     t_all = times[None]
     summary = {
-        "network": c.label,
-        "P": c.P,
-        "t1": times[1],
-        "tN": t_all,
-        "n_threads": n_all,
+        "network": c.label, "P": c.P, "t1": times[1], "tN": t_all, "n_threads": n_all,
         "scaling": times[1] / t_all if t_all > 0 else None,
-        "flops": flops,
-        "gflops": (flops / t_all / 1e9) if flops and t_all > 0 else None,
-        "rss": rss,
-        "traced": traced_peak,
+        "flops": flops, "gflops": (flops / t_all / 1e9) if flops and t_all > 0 else None,
+        "rss": rss, "traced": traced_peak,
         "forward": B.forward_memory_bytes(c.model.layer_dims, c.m),
     }
     return rows, summary
 
 
 # -- output ------------------------------------------------------------------
-
 
 def fmt_s(x):
     if x is None:
@@ -587,12 +540,12 @@ def fmt_bytes(n):
 def render(headers, rows, markdown):
     cells = [[str(c) for c in r] for r in rows]
     if markdown:
-        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+        lines = ["| " + " | ".join(headers) + " |",
+                 "|" + "|".join("---" for _ in headers) + "|"]
         lines += ["| " + " | ".join(r) + " |" for r in cells]
         return "\n".join(lines)
-    widths = [
-        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
-    ]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
+              for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
     out = [line, "  ".join("-" * w for w in widths)]
     out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
@@ -600,18 +553,8 @@ def render(headers, rows, markdown):
 
 
 def results_table(rows, markdown):
-    headers = [
-        "network",
-        "P",
-        "tool",
-        "run",
-        "seconds",
-        "µs/coord",
-        "fastgrad speed-up",
-        "rel. difference",
-        "tool verdict",
-        "notes",
-    ]
+    headers = ["network", "P", "tool", "run", "seconds", "µs/coord",
+               "fastgrad speed-up", "rel. difference", "tool verdict", "notes"]
     body = []
     for r in rows:
         secs = fmt_s(r.seconds)
@@ -621,52 +564,22 @@ def results_table(rows, markdown):
         rel = fmt_e(r.rel_diff)
         if r.rel_note:
             rel = r.rel_note if r.rel_diff is None else f"{rel} ({r.rel_note})"
-        body.append(
-            [
-                r.network,
-                r.P,
-                r.tool,
-                r.run,
-                secs,
-                "—" if r.per_coord_us is None else f"{r.per_coord_us:.3g}",
-                speed,
-                rel,
-                r.check,
-                r.note,
-            ]
-        )
+        body.append([r.network, r.P, r.tool, r.run, secs,
+                     "—" if r.per_coord_us is None else f"{r.per_coord_us:.3g}",
+                     speed, rel, r.check, r.note])
     return render(headers, body, markdown)
 
 
 def fastgrad_table(summaries, markdown):
-    headers = [
-        "network",
-        "P",
-        "1 thread s",
-        "all threads s",
-        "scaling",
-        "flops",
-        "GFLOP/s",
-        "peak RSS increase",
-        "tracemalloc peak",
-        "forward pass Z+A",
-    ]
+    headers = ["network", "P", "1 thread s", "all threads s", "scaling", "flops",
+               "GFLOP/s", "peak RSS increase", "tracemalloc peak", "forward pass Z+A"]
     body = []
     for s in summaries:
-        body.append(
-            [
-                s["network"],
-                s["P"],
-                fmt_s(s["t1"]),
-                f"{fmt_s(s['tN'])} ({s['n_threads']})",
-                "—" if s["scaling"] is None else f"{s['scaling']:.2f}×",
-                "n/a" if s["flops"] is None else f"{s['flops']:.3g}",
-                "n/a" if s["gflops"] is None else f"{s['gflops']:.3g}",
-                fmt_bytes(s["rss"]),
-                fmt_bytes(s["traced"]),
-                fmt_bytes(s["forward"]),
-            ]
-        )
+        body.append([s["network"], s["P"], fmt_s(s["t1"]), f"{fmt_s(s['tN'])} ({s['n_threads']})",
+                     "—" if s["scaling"] is None else f"{s['scaling']:.2f}×",
+                     "n/a" if s["flops"] is None else f"{s['flops']:.3g}",
+                     "n/a" if s["gflops"] is None else f"{s['gflops']:.3g}",
+                     fmt_bytes(s["rss"]), fmt_bytes(s["traced"]), fmt_bytes(s["forward"])])
     return render(headers, body, markdown)
 
 
@@ -682,25 +595,18 @@ def environment(args, have_torch, have_jax):
     except OSError:
         pass
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    lines.append(
-        f"CPU: {cpu}; {os.cpu_count()} logical cores, {usable} usable"
-        f"; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
-    )
+    lines.append(f"CPU: {cpu}; {os.cpu_count()} logical cores, {usable} usable"
+                 f"; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
     lines.append(f"Python {platform.python_version()} on {platform.platform()}")
     import scipy
 
-    versions = [
-        f"fastgrad {fastgrad.__version__}",
-        f"numpy {np.__version__}",
-        f"scipy {scipy.__version__}",
-    ]
+    versions = [f"fastgrad {fastgrad.__version__}", f"numpy {np.__version__}",
+                f"scipy {scipy.__version__}"]
     if have_torch:
         import torch
-
         versions.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
     if have_jax:
         import jax
-
         versions.append(f"jax {jax.__version__} ({jax.default_backend()}, x64)")
     lines.append(", ".join(versions))
     try:
@@ -711,80 +617,52 @@ def environment(args, have_torch, have_jax):
     try:
         from threadpoolctl import threadpool_info
 
-        pools = [
-            f"{p['internal_api']} {p.get('version') or ''} ×{p['num_threads']}".replace("  ", " ")
-            for p in threadpool_info()
-        ]
+        pools = [f"{p['internal_api']} {p.get('version') or ''} ×{p['num_threads']}".replace("  ", " ")
+                 for p in threadpool_info()]
         lines.append("thread pools: " + "; ".join(pools))
     except ImportError:
         pass
     try:
         from fastgrad._openmp_helpers import openmp_enabled
-
         lines.append(f"fastgrad OpenMP: {'yes' if openmp_enabled() else 'no (serial build)'}")
     except ImportError:
         lines.append("fastgrad OpenMP: compiled helpers not built")
-    lines.append(
-        f"ε = {EPSILON:g}, budget {args.budget:g} s per tool, repeat {args.repeat}, "
-        f"seed {SEED}, baseline BLAS threads: {args.blas_threads or 'default'}, "
-        f"fastgrad BLAS threads: {args.fastgrad_blas_threads or 'default'}, "
-        f"torch threads: {args.torch_threads if have_torch else '—'}"
-    )
+    lines.append(f"ε = {EPSILON:g}, budget {args.budget:g} s per tool, repeat {args.repeat}, "
+                 f"seed {SEED}, baseline BLAS threads: {args.blas_threads or 'default'}, "
+                 f"fastgrad BLAS threads: {args.fastgrad_blas_threads or 'default'}, "
+                 f"torch threads: {args.torch_threads if have_torch else '—'}")
     return lines
 
 
 # -- main --------------------------------------------------------------------
 
-
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help=f"networks {','.join(QUICK_NETWORKS)}, --repeat 1, --budget 10 (explicit options win)",
-    )
-    p.add_argument(
-        "--networks",
-        default=None,
-        help=f"comma-separated: {', '.join(NETWORKS)} or D0-D1-...-DL@m (default: all)",
-    )
-    p.add_argument(
-        "--repeat",
-        type=int,
-        default=None,
-        help="runs per fast tool; the median is reported (default 3)",
-    )
-    p.add_argument(
-        "--budget",
-        type=float,
-        default=None,
-        help="seconds a tool may take before it is extrapolated from a sample (default 120)",
-    )
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help=f"networks {','.join(QUICK_NETWORKS)}, --repeat 1, --budget 10 "
+                        "(explicit options win)")
+    p.add_argument("--networks", default=None,
+                   help=f"comma-separated: {', '.join(NETWORKS)} or D0-D1-...-DL@m "
+                        "(default: all)")
+    p.add_argument("--repeat", type=int, default=None,
+                   help="runs per fast tool; the median is reported (default 3)")
+    p.add_argument("--budget", type=float, default=None,
+                   help="seconds a tool may take before it is extrapolated from a "
+                        "sample (default 120)")
     p.add_argument("--no-torch", action="store_true", help="skip torch.autograd.gradcheck")
-    p.add_argument("--torch-threads", type=int, default=2, help="torch.set_num_threads (default 2)")
-    p.add_argument(
-        "--blas-threads",
-        type=int,
-        default=None,
-        help="BLAS threads for the NumPy/SciPy baselines (default: the "
-        "library's own, as a user gets; needs threadpoolctl)",
-    )
+    p.add_argument("--torch-threads", type=int, default=2,
+                   help="torch.set_num_threads (default 2)")
+    p.add_argument("--blas-threads", type=int, default=None,
+                   help="BLAS threads for the NumPy/SciPy baselines (default: the "
+                        "library's own, as a user gets; needs threadpoolctl)")
     p.add_argument("--no-jax", action="store_true", help="skip jax.test_util.check_grads")
-    p.add_argument(
-        "--tools",
-        default=None,
-        help="comma-separated subset of course,inplace,scipy,torch,jax "
-        "(default: all; on non-ReLU or batch-norm networks only inplace)",
-    )
-    p.add_argument(
-        "--fastgrad-blas-threads",
-        type=int,
-        default=None,
-        help="BLAS threads under fastgrad's own calls too (its kernel's GEMMs "
-        "and the NumPy set-up); default: the library's own",
-    )
+    p.add_argument("--tools", default=None,
+                   help="comma-separated subset of course,inplace,scipy,torch,jax "
+                        "(default: all; on non-ReLU or batch-norm networks only inplace)")
+    p.add_argument("--fastgrad-blas-threads", type=int, default=None,
+                   help="BLAS threads under fastgrad's own calls too (its kernel's GEMMs "
+                        "and the NumPy set-up); default: the library's own")
     p.add_argument("--markdown", action="store_true", help="print markdown tables")
     p.add_argument("--_memory", metavar="NAME", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -832,7 +710,6 @@ def main(argv=None):
     have_jax, jax_note = optional_import("jax", args.no_jax, "--no-jax")
     if have_torch:
         import torch
-
         torch.set_num_threads(args.torch_threads)
     notes = [n for n in (torch_note, jax_note) if n]
     if not hasattr(fastgrad, "gradient_check"):
@@ -853,18 +730,14 @@ def main(argv=None):
 
         tools = [("course", CourseLoop), ("inplace", InPlaceLoop), ("scipy", ScipyCheckGrad)]
         if have_torch:
-            tools += [
-                ("torch", lambda c: TorchGradcheck(c, fast_mode=False)),
-                ("torch", lambda c: TorchGradcheck(c, fast_mode=True)),
-            ]
+            tools += [("torch", lambda c: TorchGradcheck(c, fast_mode=False)),
+                      ("torch", lambda c: TorchGradcheck(c, fast_mode=True))]
         if have_jax:
             tools.append(("jax", JaxCheckGrads))
-        wanted = args.tools.split(",") if args.tools else None if case.relu_only else ["inplace"]
-        tools = [
-            make
-            for key, make in tools
-            if (wanted is None or key in wanted) and (key != "course" or case.relu_only)
-        ]
+        wanted = (args.tools.split(",") if args.tools
+                  else None if case.relu_only else ["inplace"])
+        tools = [make for key, make in tools
+                 if (wanted is None or key in wanted) and (key != "course" or case.relu_only)]
         for make in tools:
             tool = make(case)
             progress(f"  {tool.name} ...")
@@ -873,10 +746,8 @@ def main(argv=None):
                 row = measure_tool(tool, case, args, rng)
             if t_fast and row.seconds:
                 row.speedup = row.seconds / t_fast
-            progress(
-                f"    {row.run}: {row.seconds:.4g} s, rel. diff {fmt_e(row.rel_diff)}"
-                + (f", {row.check}" if row.check != "—" else "")
-            )
+            progress(f"    {row.run}: {row.seconds:.4g} s, rel. diff {fmt_e(row.rel_diff)}"
+                     + (f", {row.check}" if row.check != "—" else ""))
             rows.append(row)
 
     print("## Environment\n")
@@ -886,25 +757,22 @@ def main(argv=None):
         print(f"- note: {n}" if args.markdown else f"note: {n}")
     print("\n## Full gradient check: time and relative difference\n")
     print(results_table(rows, args.markdown))
-    print(
-        "\nseconds: median of the runs; 'est.' = extrapolated from a timed sample of "
-        "coordinates. speed-up = tool seconds / fastgrad (all threads) seconds. "
-        "rel. difference = ‖a−n‖₂/(‖a‖₂+‖n‖₂) against MLP.backward. Every gradient "
-        "checked here is correct, so a FAIL is a false alarm."
-    )
+    print("\nseconds: median of the runs; 'est.' = extrapolated from a timed sample of "
+          "coordinates. speed-up = tool seconds / fastgrad (all threads) seconds. "
+          "rel. difference = ‖a−n‖₂/(‖a‖₂+‖n‖₂) against MLP.backward. Every gradient "
+          "checked here is correct, so a FAIL is a false alarm.")
     if any(r.check == "FAIL" and r.run.startswith("directional") for r in rows):
-        print(
-            "\nA directional check moves all P coordinates at once, θ ± ε·t with t ~ N(0, I), "
-            "a step of length ≈ ε·√P; on a ReLU network that step can cross a kink "
-            "(a hidden pre-activation within reach of 0), and the finite difference "
-            "then disagrees with the exact gradient."
-        )
+        print("\nA directional check moves all P coordinates at once, θ ± ε·t with t ~ N(0, I), "
+              "a step of length ≈ ε·√P; on a ReLU network that step can cross a kink "
+              "(a hidden pre-activation within reach of 0), and the finite difference "
+              "then disagrees with the exact gradient.")
     print("\n## fastgrad: thread scaling, flops, memory\n")
     if summaries:
         print(fastgrad_table(summaries, args.markdown))
     else:
         print("fastgrad.gradient_check not available")
-        mem = [[c.label, fmt_bytes(B.forward_memory_bytes(c.model.layer_dims, c.m))] for c in cases]
+        mem = [[c.label, fmt_bytes(B.forward_memory_bytes(c.model.layer_dims, c.m))]
+               for c in cases]
         print("\nforward pass Z+A (for comparison with fastgrad's peak memory):\n")
         print(render(["network", "forward pass Z+A"], mem, args.markdown))
     return 0

@@ -86,10 +86,8 @@ def compare(title, contenders, rounds):
     for name, ts in times.items():
         med, best = np.median(ts) * 1e3, min(ts) * 1e3
         base = base or (med, best)
-        print(
-            f"  {name:20s} median {med:7.3f} ms (x{med / base[0]:.3f}), "
-            f"best {best:7.3f} ms (x{best / base[1]:.3f})"
-        )
+        print(f"  {name:20s} median {med:7.3f} ms (x{med / base[0]:.3f}), "
+              f"best {best:7.3f} ms (x{best / base[1]:.3f})")
 
 
 def main(argv=None):
@@ -101,24 +99,16 @@ def main(argv=None):
         for _ in range(1000):
             f(theta)
         us = (time.perf_counter() - t0) * 1e3
-        compare(
-            f"{P} coordinates, {what}, one f {us:.1f} us",
-            {
-                "bare loop": lambda f=f: bare(f),
-                "kernel": lambda f=f: kern(f),
-                "numerical_gradient": lambda f=f: numerical_gradient(f, theta),
-                "check_grad": lambda f=f: check_grad(f, theta, np.zeros(P), progress=False),
-            },
-            args.rounds,
-        )
-    compare(
-        f"{P} coordinates, layer tanh(W @ X) -> (20, 8), check_vjp",
-        {
-            "bare VJP loop": bare_vjp,
-            "check_vjp": lambda: check_vjp(layer, theta, np.zeros(P), U, progress=False),
-        },
-        args.rounds,
-    )
+        compare(f"{P} coordinates, {what}, one f {us:.1f} us", {
+            "bare loop": lambda f=f: bare(f),
+            "kernel": lambda f=f: kern(f),
+            "numerical_gradient": lambda f=f: numerical_gradient(f, theta),
+            "check_grad": lambda f=f: check_grad(f, theta, np.zeros(P), progress=False),
+        }, args.rounds)
+    compare(f"{P} coordinates, layer tanh(W @ X) -> (20, 8), check_vjp", {
+        "bare VJP loop": bare_vjp,
+        "check_vjp": lambda: check_vjp(layer, theta, np.zeros(P), U, progress=False),
+    }, args.rounds)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Prints markdown tables: seconds (best of ``--repeat``), then ratios.
     python bench/normalizer.py            # the three standard cases
     python bench/normalizer.py --quick    # small shapes, for a smoke run
 """
-
 import argparse
 import gc
 import platform
@@ -26,16 +25,10 @@ from fastgrad import Normalizer
 from fastgrad._openmp_helpers import openmp_enabled
 from fastgrad._threads import effective_n_threads
 
-CASES = [
-    ((1_000_000, 100), np.float64),
-    ((1_000_000, 100), np.float32),
-    ((100_000, 1000), np.float64),
-]
-QUICK_CASES = [
-    ((100_000, 100), np.float64),
-    ((100_000, 100), np.float32),
-    ((10_000, 1000), np.float64),
-]
+CASES = [((1_000_000, 100), np.float64), ((1_000_000, 100), np.float32),
+         ((100_000, 1000), np.float64)]
+QUICK_CASES = [((100_000, 100), np.float64), ((100_000, 100), np.float32),
+               ((10_000, 1000), np.float64)]
 
 
 def best_time(fn, repeat):
@@ -66,10 +59,8 @@ def run_case(shape, dtype, repeat, all_threads):
 
     rng = np.random.default_rng(0)
     # An offset and per-feature scales, like real inputs before normalization.
-    X = (
-        rng.standard_normal(shape, dtype=np.float64) * rng.uniform(0.5, 5, shape[1])
-        + rng.uniform(-100, 100, shape[1])
-    ).astype(dtype)
+    X = (rng.standard_normal(shape, dtype=np.float64) * rng.uniform(0.5, 5, shape[1])
+         + rng.uniform(-100, 100, shape[1])).astype(dtype)
     out = np.empty_like(X)
     times = {}
     times["copyto"] = best_time(lambda: np.copyto(out, X), repeat)
@@ -77,25 +68,19 @@ def run_case(shape, dtype, repeat, all_threads):
     del out
     rows = [
         ("NumPy", "1", lambda: numpy_fit(X), lambda: numpy_fit_transform(X)),
-        (
-            "sklearn StandardScaler",
-            "1",
-            lambda: StandardScaler().fit(X),
-            lambda: StandardScaler().fit_transform(X),
-        ),
+        ("sklearn StandardScaler", "1", lambda: StandardScaler().fit(X),
+         lambda: StandardScaler().fit_transform(X)),
     ]
     for n in sorted({1, all_threads}):
-        rows.append(
-            (
-                "fastgrad Normalizer",
-                str(n),
-                lambda n=n: Normalizer(n_threads=n).fit(X),
-                lambda n=n: Normalizer(n_threads=n).fit_transform(X),
-            )
-        )
+        rows.append((
+            "fastgrad Normalizer", str(n),
+            lambda n=n: Normalizer(n_threads=n).fit(X),
+            lambda n=n: Normalizer(n_threads=n).fit_transform(X),
+        ))
     results = []
     for name, threads, fit, fit_transform in rows:
-        results.append((name, threads, best_time(fit, repeat), best_time(fit_transform, repeat)))
+        results.append((name, threads, best_time(fit, repeat),
+                        best_time(fit_transform, repeat)))
     return times, results
 
 
@@ -109,23 +94,17 @@ def main(argv=None):
 
     all_threads = effective_n_threads(None)
     cases = QUICK_CASES if args.quick else CASES
-    print(
-        f"# fastgrad.Normalizer benchmark\n\n"
-        f"{platform.processor() or platform.machine()}, {all_threads} thread(s) "
-        f"available, OpenMP {'on' if openmp_enabled() else 'OFF'}; NumPy "
-        f"{np.__version__}, scikit-learn {sklearn.__version__}; best of "
-        f"{args.repeat}.\n"
-    )
-    timing = [
-        "| data | method | threads | fit (s) | fit+transform (s) |",
-        "|---|---|---:|---:|---:|",
-    ]
-    ratios = [
-        "| data | threads | fit: × faster than sklearn | fit+transform: × faster "
-        "than sklearn | fit ÷ copyto | fit ÷ X.copy() | fit+transform ÷ copyto "
-        "| fit+transform ÷ X.copy() |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    print(f"# fastgrad.Normalizer benchmark\n\n"
+          f"{platform.processor() or platform.machine()}, {all_threads} thread(s) "
+          f"available, OpenMP {'on' if openmp_enabled() else 'OFF'}; NumPy "
+          f"{np.__version__}, scikit-learn {sklearn.__version__}; best of "
+          f"{args.repeat}.\n")
+    timing = ["| data | method | threads | fit (s) | fit+transform (s) |",
+              "|---|---|---:|---:|---:|"]
+    ratios = ["| data | threads | fit: × faster than sklearn | fit+transform: × faster "
+              "than sklearn | fit ÷ copyto | fit ÷ X.copy() | fit+transform ÷ copyto "
+              "| fit+transform ÷ X.copy() |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for shape, dtype in cases:
         label = f"{shape} {np.dtype(dtype).name}"
         times, results = run_case(shape, dtype, args.repeat, all_threads)
@@ -138,16 +117,13 @@ def main(argv=None):
                 ratios.append(
                     f"| {label} | {threads} | {sk[2] / t_fit:.1f} | {sk[3] / t_ft:.1f} "
                     f"| {t_fit / times['copyto']:.2f} | {t_fit / times['copy']:.2f} "
-                    f"| {t_ft / times['copyto']:.2f} | {t_ft / times['copy']:.2f} |"
-                )
+                    f"| {t_ft / times['copyto']:.2f} | {t_ft / times['copy']:.2f} |")
         gc.collect()
     print("\n".join(timing))
     print()
     print("\n".join(ratios))
-    print(
-        "\nTargets: fit and fit+transform at least 3× faster than StandardScaler, "
-        "and within 2× of a memory copy of the same array."
-    )
+    print("\nTargets: fit and fit+transform at least 3× faster than StandardScaler, "
+          "and within 2× of a memory copy of the same array.")
 
 
 if __name__ == "__main__":

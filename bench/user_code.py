@@ -71,10 +71,7 @@ def cpu_seconds():
     """CPU seconds (user + system) of this process and of its reaped children."""
     import resource
 
-    me, kids = (
-        resource.getrusage(resource.RUSAGE_SELF),
-        resource.getrusage(resource.RUSAGE_CHILDREN),
-    )
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
@@ -97,17 +94,11 @@ def fastgrad_tool(case, workers):
 
     def check():
         if case.upstream is None:
-            return fastgrad.check_grad(
-                case.f, case.inputs, case.grads, progress=False, workers=workers
-            )
-        return fastgrad.check_vjp(
-            case.f,
-            tuple(case.inputs.values()),
-            tuple(case.grads.values()),
-            case.upstream,
-            progress=False,
-            workers=workers,
-        )
+            return fastgrad.check_grad(case.f, case.inputs, case.grads, progress=False,
+                                      workers=workers)
+        return fastgrad.check_vjp(case.f, tuple(case.inputs.values()),
+                                     tuple(case.grads.values()), case.upstream,
+                                     progress=False, workers=workers)
 
     return run
 
@@ -171,9 +162,8 @@ def bare_pool_tool(case, n=2, malloc=False):
         _CASE = case  # inherited by the forked processes (fork, whatever the default)
         edges = np.linspace(0, case.theta.size, n + 1).astype(int)
         init = keep_freed_memory if malloc else None
-        ex = ProcessPoolExecutor(
-            n, mp_context=multiprocessing.get_context("fork"), initializer=init
-        )
+        ex = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=init)
         try:
             parts = list(ex.map(_bare_range, edges[:-1], edges[1:]))
         finally:
@@ -190,7 +180,8 @@ def scipy_tools(case):
         return {}, "scipy not installed"
     out = {"scipy approx_fprime": lambda: approx_fprime(case.theta, case.J)}
     if "workers" in inspect.signature(approx_fprime).parameters:
-        out["scipy approx_fprime workers=2"] = lambda: approx_fprime(case.theta, case.J, workers=2)
+        out["scipy approx_fprime workers=2"] = lambda: approx_fprime(case.theta, case.J,
+                                                                      workers=2)
         return out, None
     import scipy
 
@@ -225,9 +216,8 @@ def torch_tool(case, threads):
 
     torch.set_num_threads(threads)
     tf = case.torch_f()
-    ins = tuple(
-        torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in case.inputs.values()
-    )
+    ins = tuple(torch.tensor(v, dtype=torch.float64, requires_grad=True)
+                for v in case.inputs.values())
     if case.upstream is None:
         fn = tf
     else:
@@ -313,15 +303,8 @@ def bench_case(case, args):
         try:
             run, idx, scale = numdifftools_tool(case, args.nd_sample)
             sec, n = median_time(run, 1)
-            rows.append(
-                (
-                    "numdifftools Gradient",
-                    sec * scale,
-                    sec * scale / base[0],
-                    rel(a[idx], n),
-                    f"timed on {idx.size} coordinates, scaled x{scale:.1f}",
-                )
-            )
+            rows.append(("numdifftools Gradient", sec * scale, sec * scale / base[0], rel(a[idx], n),
+                         f"timed on {idx.size} coordinates, scaled x{scale:.1f}"))
         except ImportError:
             notes.append("numdifftools not installed (pip install numdifftools)")
     return f_ms, rows, notes, base[0]
@@ -338,48 +321,25 @@ def torch_row(case, base, args, notes):
 
     sec, _ = median_time(run, args.repeat)
     what = "on sum(upstream*f)" if case.upstream is not None else ""
-    notes.append(
-        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), imported "
-        "after every case's other tools ran"
-    )
-    return [
-        (
-            "torch gradcheck",
-            sec,
-            sec / base,
-            rel(case.analytic, numerical()),
-            f"fast_mode=False, eps=1e-6 {what}".strip(),
-        )
-    ]
+    notes.append(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), imported "
+                 "after every case's other tools ran")
+    return [("torch gradcheck", sec, sec / base, rel(case.analytic, numerical()),
+             f"fast_mode=False, eps=1e-6 {what}".strip())]
 
 
 def environment(args):
-    lines = [
-        f"python {sys.version.split()[0]}, numpy {np.__version__}, fastgrad {fastgrad.__version__}"
-    ]
-    lines.append(
-        "malloc: "
-        + (
-            "this process too has the settings of fastgrad's workers"
-            if args.malloc_like_workers
-            else "this process as it comes; fastgrad's workers and the last row with its settings"
-        )
-    )
-    lines.append(
-        "OPENBLAS_NUM_THREADS="
-        + os.environ.get("OPENBLAS_NUM_THREADS", "(unset)")
-        + ", OMP_NUM_THREADS="
-        + os.environ.get("OMP_NUM_THREADS", "(unset)")
-    )
+    lines = [f"python {sys.version.split()[0]}, numpy {np.__version__}, fastgrad "
+             f"{fastgrad.__version__}"]
+    lines.append("malloc: " + ("this process too has the settings of fastgrad's workers"
+                               if args.malloc_like_workers else "this process as it comes; "
+                               "fastgrad's workers and the last row with its settings"))
+    lines.append("OPENBLAS_NUM_THREADS=" + os.environ.get("OPENBLAS_NUM_THREADS", "(unset)")
+                 + ", OMP_NUM_THREADS=" + os.environ.get("OMP_NUM_THREADS", "(unset)"))
     try:
         from threadpoolctl import threadpool_info
 
-        lines.append(
-            "BLAS: "
-            + ", ".join(
-                f"{p['internal_api']} {p['num_threads']} threads" for p in threadpool_info()
-            )
-        )
+        lines.append("BLAS: " + ", ".join(f"{p['internal_api']} {p['num_threads']} threads"
+                                          for p in threadpool_info()))
     except ImportError:
         pass
     with open("/proc/loadavg") if os.path.exists("/proc/loadavg") else open(os.devnull) as fh:
@@ -398,17 +358,11 @@ def main(argv=None):
     ap.add_argument("--torch-threads", type=int, default=1)
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--cases", default="network,conv,attention")
-    ap.add_argument(
-        "--only-fastgrad",
-        action="store_true",
-        help="bare loop and fastgrad only (the 5%% and 1.8x targets)",
-    )
-    ap.add_argument(
-        "--malloc-like-workers",
-        action="store_true",
-        help="this process takes the malloc settings of fastgrad's worker "
-        "processes too, so that serial and workers=2 run f alike",
-    )
+    ap.add_argument("--only-fastgrad", action="store_true",
+                    help="bare loop and fastgrad only (the 5%% and 1.8x targets)")
+    ap.add_argument("--malloc-like-workers", action="store_true",
+                    help="this process takes the malloc settings of fastgrad's worker "
+                         "processes too, so that serial and workers=2 run f alike")
     args = ap.parse_args(argv)
     if args.malloc_like_workers:
         from fastgrad._malloc import keep_freed_memory
@@ -417,11 +371,9 @@ def main(argv=None):
             ap.error("--malloc-like-workers needs glibc's mallopt")
     for line in environment(args):
         print(line)
-    make = {
-        "network": lambda: U.network(m=args.m),
-        "conv": lambda: U.conv(N=4, C=1, H=20, F=64, k=5),
-        "attention": lambda: U.attention(T=320, d=4),
-    }
+    make = {"network": lambda: U.network(m=args.m),
+            "conv": lambda: U.conv(N=4, C=1, H=20, F=64, k=5),
+            "attention": lambda: U.attention(T=320, d=4)}
     cases = [make[c]() for c in args.cases.split(",")]
     done = [(case, *bench_case(case, args)) for case in cases]
     if not (args.no_torch or args.only_fastgrad):
@@ -437,9 +389,8 @@ def main(argv=None):
         else:
             print("\n" + head)
             for name, sec, ratio, d, extra in rows:
-                print(
-                    f"  {name:34s} {sec:8.3f} s  x{ratio:5.2f} vs bare  difference {d:.1e}  {extra}"
-                )
+                print(f"  {name:34s} {sec:8.3f} s  x{ratio:5.2f} vs bare  difference {d:.1e}"
+                      f"  {extra}")
         for n in notes:
             print(f"  note: {n}")
     with open("/proc/loadavg") if os.path.exists("/proc/loadavg") else open(os.devnull) as fh:

@@ -12,7 +12,6 @@ silent NaN are failures. Every argument is byte-compared before and after
 the call (ndarray bytes of the whole base buffer + flags, DataFrame values,
 sparse data/indices/indptr, masked data/mask, dict and list members).
 """
-
 import json
 import os
 import pathlib
@@ -58,7 +57,6 @@ CLEAR_TYPES = (TypeError, ValueError)
 # snapshots: bytes + flags of everything the caller handed in
 # ---------------------------------------------------------------------------
 
-
 def _root(arr):
     base = arr
     while isinstance(getattr(base, "base", None), np.ndarray):
@@ -71,19 +69,14 @@ def _array_snap(arr):
     write through a record-field view into a neighbouring field is seen)."""
     root = _root(arr)
     snap = {
-        "kind": "ndarray",
-        "dtype": str(arr.dtype),
-        "shape": arr.shape,
-        "strides": arr.strides,
-        "writeable": bool(arr.flags.writeable),
-        "bytes": np.ascontiguousarray(arr).tobytes() if arr.dtype != object else repr(arr.tolist()),
+        "kind": "ndarray", "dtype": str(arr.dtype), "shape": arr.shape,
+        "strides": arr.strides, "writeable": bool(arr.flags.writeable),
+        "bytes": np.ascontiguousarray(arr).tobytes() if arr.dtype != object else
+        repr(arr.tolist()),
     }
     if root is not arr and isinstance(root, np.ndarray) and root.dtype != object:
-        snap["root"] = (
-            np.ascontiguousarray(root).view(np.uint8).tobytes()
-            if root.dtype.kind != "V"
-            else root.tobytes()
-        )
+        snap["root"] = np.ascontiguousarray(root).view(np.uint8).tobytes() \
+            if root.dtype.kind != "V" else root.tobytes()
     return snap
 
 
@@ -96,35 +89,23 @@ def snapshot(obj, _depth=0):
     except ImportError:  # pragma: no cover
         pd = None
     if isinstance(obj, np.ma.MaskedArray):
-        return {
-            "kind": "masked",
-            "data": _array_snap(np.ma.getdata(obj)),
-            "mask": _array_snap(np.ma.getmaskarray(obj)),
-            "hard": bool(obj.hardmask),
-        }
+        return {"kind": "masked", "data": _array_snap(np.ma.getdata(obj)),
+                "mask": _array_snap(np.ma.getmaskarray(obj)),
+                "hard": bool(obj.hardmask)}
     if isinstance(obj, np.ndarray):
         return _array_snap(obj)
     if pd is not None and isinstance(obj, pd.DataFrame):
         cols = []
         for name in obj.columns:
             col = obj[name]
-            cols.append(
-                (
-                    str(name),
-                    str(col.dtype),
-                    np.asarray(col.to_numpy(copy=True)).tobytes()
-                    if col.dtype != object
-                    else repr(col.tolist()),
-                )
-            )
-        return {"kind": "frame", "cols": cols, "index": repr(list(obj.index)), "shape": obj.shape}
+            cols.append((str(name), str(col.dtype),
+                         np.asarray(col.to_numpy(copy=True)).tobytes()
+                         if col.dtype != object else repr(col.tolist())))
+        return {"kind": "frame", "cols": cols, "index": repr(list(obj.index)),
+                "shape": obj.shape}
     if pd is not None and isinstance(obj, pd.Series):
-        return {
-            "kind": "series",
-            "dtype": str(obj.dtype),
-            "bytes": obj.to_numpy(copy=True).tobytes(),
-            "index": repr(list(obj.index)),
-        }
+        return {"kind": "series", "dtype": str(obj.dtype),
+                "bytes": obj.to_numpy(copy=True).tobytes(), "index": repr(list(obj.index))}
     if hasattr(obj, "tocsr") and hasattr(obj, "nnz"):  # scipy.sparse
         snap = {"kind": "sparse", "format": obj.format, "shape": obj.shape}
         for attr in ("data", "indices", "indptr", "row", "col", "offsets"):
@@ -132,11 +113,8 @@ def snapshot(obj, _depth=0):
                 snap[attr] = _array_snap(getattr(obj, attr))
         return snap
     if isinstance(obj, dict):
-        return {
-            "kind": "dict",
-            "keys": list(obj.keys()),
-            "items": [snapshot(v, _depth + 1) for v in obj.values()],
-        }
+        return {"kind": "dict", "keys": list(obj.keys()),
+                "items": [snapshot(v, _depth + 1) for v in obj.values()]}
     if isinstance(obj, (list, tuple)):
         return {"kind": type(obj).__name__, "items": [snapshot(v, _depth + 1) for v in obj]}
     if hasattr(obj, "_corpus_buffer"):  # a frame-like wrapper holding a view
@@ -169,7 +147,6 @@ def _diff(a, b, path=""):
 # ---------------------------------------------------------------------------
 # calling
 # ---------------------------------------------------------------------------
-
 
 class Outcome:
     """``kind`` is 'ok' (``value`` the result) or 'error' (``exc``)."""
@@ -235,15 +212,12 @@ def assert_clear_error(exc, *argnames, types=CLEAR_TYPES, extra=None):
     never = tuple(t for t in _NEVER if not any(issubclass(t, ok) for ok in types))
     assert isinstance(exc, types) and not isinstance(exc, never), (
         f"expected {' or '.join(t.__name__ for t in types)} naming "
-        f"{argnames}, got {type(exc).__name__}: {msg}"
-    )
+        f"{argnames}, got {type(exc).__name__}: {msg}")
     named = _names_in(msg, argnames)
-    assert named or not any(marker in msg for marker in RAW_MARKERS), (
+    assert named or not any(marker in msg for marker in RAW_MARKERS), \
         f"raw error message (does not say which argument is wrong): {type(exc).__name__}: {msg}"
-    )
-    assert named, (
+    assert named, \
         f"error message does not name the argument {argnames!r}: {type(exc).__name__}: {msg}"
-    )
     if extra is not None:
         assert re.search(extra, msg, re.I), f"message lacks {extra!r}: {msg}"
 
@@ -251,8 +225,8 @@ def assert_clear_error(exc, *argnames, types=CLEAR_TYPES, extra=None):
 def expect_error(outcome, *argnames, types=CLEAR_TYPES, extra=None):
     if outcome.ok:
         raise AssertionError(
-            f"expected a clear error naming {argnames!r}, the call returned {_short(outcome.value)}"
-        )
+            f"expected a clear error naming {argnames!r}, the call returned "
+            f"{_short(outcome.value)}")
     assert_clear_error(outcome.exc, *argnames, types=types, extra=extra)
 
 
@@ -315,7 +289,6 @@ def _short(value):
 # input variants
 # ---------------------------------------------------------------------------
 
-
 def fortran(a):
     return np.asfortranarray(a)
 
@@ -365,7 +338,8 @@ class FrameLikeView:
 
     def __init__(self, values, columns=None):
         self._corpus_buffer = values
-        self.columns = columns if columns is not None else [f"c{i}" for i in range(values.shape[1])]
+        self.columns = columns if columns is not None else [f"c{i}" for i in
+                                                             range(values.shape[1])]
         self.shape = values.shape
 
     def __array__(self, dtype=None, copy=None):
@@ -400,37 +374,22 @@ def run_limited(body, *, mem_bytes=1_500_000_000, timeout=60, env=None):
     """Run ``body`` (Python source; may set RESULT and CHECK) in a fresh
     interpreter under an address-space limit. Returns a dict with ``kind``
     ('ok', 'error' or 'crash'), ``rc``, ``stderr`` and the details."""
-    code = _PRELUDE.format(
-        limit=int(mem_bytes), body=textwrap.indent(textwrap.dedent(body), "    ")
-    )
+    code = _PRELUDE.format(limit=int(mem_bytes),
+                           body=textwrap.indent(textwrap.dedent(body), "    "))
     full_env = dict(os.environ)
     full_env.setdefault("OPENBLAS_NUM_THREADS", "1")
     full_env.update(env or {})
     try:
-        proc = subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=full_env,
-            cwd=str(HERE),
-        )
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=timeout, env=full_env, cwd=str(HERE))
     except subprocess.TimeoutExpired as exc:
-        return {
-            "kind": "crash",
-            "rc": None,
-            "stderr": f"timed out after {timeout} s",
-            "stdout": str(exc.stdout),
-        }
+        return {"kind": "crash", "rc": None, "stderr": f"timed out after {timeout} s",
+                "stdout": str(exc.stdout)}
     marker = proc.stdout.rfind("@@CORPUS@@")
     if marker < 0:
-        return {
-            "kind": "crash",
-            "rc": proc.returncode,
-            "stderr": proc.stderr[-2000:],
-            "stdout": proc.stdout[-2000:],
-        }
-    out = json.loads(proc.stdout[marker + len("@@CORPUS@@") :].strip().splitlines()[0])
+        return {"kind": "crash", "rc": proc.returncode, "stderr": proc.stderr[-2000:],
+                "stdout": proc.stdout[-2000:]}
+    out = json.loads(proc.stdout[marker + len("@@CORPUS@@"):].strip().splitlines()[0])
     out.update(rc=proc.returncode, stderr=proc.stderr[-2000:])
     return out
 
@@ -439,17 +398,15 @@ def expect_limited_ok_or_error(out, *argnames, memory_estimate=True):
     """A subprocess case: a correct result (CHECK true) or a clear error naming
     the argument; a MemoryError must carry an estimate of the size."""
     assert out["kind"] != "crash", (
-        f"the process died (exit {out['rc']}) instead of raising: {out['stderr'][-600:]}"
-    )
+        f"the process died (exit {out['rc']}) instead of raising: {out['stderr'][-600:]}")
     if out["kind"] == "ok":
         assert out.get("check") is True, f"wrong result: {out}"
         return
     msg, mro = out["msg"], out["mro"]
     assert "OverflowError" not in mro, f"raw OverflowError: {msg}"
     if "MemoryError" in mro:
-        assert not memory_estimate or re.search(r"\d+(\.\d+)?\s*(k|M|G|T|P|E)?i?B|bytes", msg), (
+        assert not memory_estimate or re.search(r"\d+(\.\d+)?\s*(k|M|G|T|P|E)?i?B|bytes", msg), \
             f"MemoryError without an estimate of the size: {msg!r}"
-        )
         assert "Unable to allocate" not in msg, f"raw NumPy MemoryError: {msg}"
         return
     assert "TypeError" in mro or "ValueError" in mro, f"{out['type']}: {msg}"
@@ -502,10 +459,8 @@ def ref_flatten(params, prefix=""):
     L = sum(1 for k in params if k.startswith(prefix + "W"))
     parts = []
     for l in range(1, L + 1):
-        parts += [
-            np.ravel(np.asarray(params[f"{prefix}W{l}"], dtype=float)),
-            np.ravel(np.asarray(params[f"{prefix}b{l}"], dtype=float)),
-        ]
+        parts += [np.ravel(np.asarray(params[f"{prefix}W{l}"], dtype=float)),
+                  np.ravel(np.asarray(params[f"{prefix}b{l}"], dtype=float))]
     return np.concatenate(parts)
 
 
@@ -551,13 +506,10 @@ def ref_backprop(params, X, Y, hidden, output, l2=0.0):
         Zs.append(Z)
         if l < L:
             h = hidden[l - 1]
-            A = {
-                "relu": lambda z: np.maximum(z, 0),
-                "tanh": np.tanh,
-                "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
-                "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
-                "linear": lambda z: z,
-            }[h](Z)
+            A = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh,
+                 "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+                 "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+                 "linear": lambda z: z}[h](Z)
             As.append(A)
     ZL = Zs[-1]
     if output == "sigmoid":
@@ -613,11 +565,8 @@ def ref_moments(X, sample_weight=None):
     """Mean and population variance per feature (float64 data, samples are
     rows), two-pass in extended precision, NaN ignored."""
     X = np.asarray(X, dtype=LD)
-    w = (
-        np.ones(X.shape[0], dtype=LD)
-        if sample_weight is None
-        else np.asarray(sample_weight, dtype=LD)
-    )
+    w = np.ones(X.shape[0], dtype=LD) if sample_weight is None else \
+        np.asarray(sample_weight, dtype=LD)
     mask = ~np.isnan(X)
     W = w[:, None] * mask
     Xz = np.where(mask, X, 0)
@@ -625,3 +574,5 @@ def ref_moments(X, sample_weight=None):
     mean = (W * Xz).sum(axis=0) / n
     var = (W * np.where(mask, X - mean, 0) ** 2).sum(axis=0) / n
     return mean.astype(float), var.astype(float)
+
+

@@ -5,7 +5,6 @@ are measured against. The finite-difference reference runs a full forward
 pass per evaluation in extended precision (np.longdouble), so its own
 rounding noise sits far below the float64 kernel's.
 """
-
 import importlib.util
 import pathlib
 import sys
@@ -20,8 +19,7 @@ def _register(name, filename):
     test helper by path, once, so test modules can ``import`` it by name."""
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(
-            name, pathlib.Path(__file__).with_name(filename)
-        )
+            name, pathlib.Path(__file__).with_name(filename))
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
@@ -53,7 +51,7 @@ def ref_cost(theta, shapes, hidden, output, l2, X, Y, dtype=LD):
     blocks, start = {}, 0
     for name, shape in shapes:
         size = int(np.prod(shape))
-        blocks[name] = theta[start : start + size].reshape(shape)
+        blocks[name] = theta[start:start + size].reshape(shape)
         start += size
     A = np.asarray(X, dtype=dtype)
     Y = np.asarray(Y, dtype=dtype)
@@ -126,12 +124,8 @@ def make_problem(dims, m, hidden="relu", output="sigmoid", seed=0, bias_scale=0.
 @pytest.fixture
 def ref():
     return types.SimpleNamespace(
-        cost=ref_cost,
-        numerical=ref_numerical,
-        rel=ref_relative_difference,
-        flatten=ref_flatten,
-        problem=make_problem,
-        extended=EXTENDED,
+        cost=ref_cost, numerical=ref_numerical, rel=ref_relative_difference,
+        flatten=ref_flatten, problem=make_problem, extended=EXTENDED,
     )
 
 
@@ -171,13 +165,8 @@ def interrupted_child():
     here = pathlib.Path(__file__).resolve().parent
 
     def run(code, what):
-        p = subprocess.Popen(
-            [sys.executable, "-c", code],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=here,
-        )
+        p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=here)
         try:
             assert p.stdout.readline().strip() == "start"
             time.sleep(1.5)

@@ -1,7 +1,6 @@
 """fastgrad._argcheck: the shared argument rules — the right kind of value
 passes (converted), the wrong kind is a TypeError, out of range a
 ValueError, and every message names the argument and what it got."""
-
 import math
 
 import numpy as np
@@ -10,16 +9,9 @@ import pytest
 from fastgrad import _argcheck as ac
 
 
-@pytest.mark.parametrize(
-    "value, expected",
-    [
-        (1, 1.0),
-        (2.5, 2.5),
-        (np.float32(0.5), 0.5),
-        (np.int64(3), 3.0),
-        (np.array(0.25), 0.25),
-    ],
-)
+@pytest.mark.parametrize("value, expected", [
+    (1, 1.0), (2.5, 2.5), (np.float32(0.5), 0.5), (np.int64(3), 3.0), (np.array(0.25), 0.25),
+])
 def test_real_accepts_numbers_and_returns_a_float(value, expected):
     out = ac.real(value, "lr")
     assert out == expected and type(out) is float
@@ -31,21 +23,18 @@ def test_real_refuses_what_is_not_a_number(value):
         ac.real(value, "lr")
 
 
-@pytest.mark.parametrize(
-    "kwargs, value, ok",
-    [
-        (dict(low=0), 0.0, True),
-        (dict(low=0, low_open=True), 0.0, False),
-        (dict(high=1), 1.0, True),
-        (dict(high=1, high_open=True), 1.0, False),
-        (dict(low=0, high=1), 0.5, True),
-        (dict(low=0, high=1), 1.5, False),
-        ({}, math.inf, False),
-        (dict(finite=False), math.inf, True),
-        ({}, math.nan, False),
-        (dict(finite=False), math.nan, False),
-    ],
-)
+@pytest.mark.parametrize("kwargs, value, ok", [
+    (dict(low=0), 0.0, True),
+    (dict(low=0, low_open=True), 0.0, False),
+    (dict(high=1), 1.0, True),
+    (dict(high=1, high_open=True), 1.0, False),
+    (dict(low=0, high=1), 0.5, True),
+    (dict(low=0, high=1), 1.5, False),
+    ({}, math.inf, False),
+    (dict(finite=False), math.inf, True),
+    ({}, math.nan, False),
+    (dict(finite=False), math.nan, False),
+])
 def test_real_ranges(kwargs, value, ok):
     if ok:
         assert ac.real(value, "x", **kwargs) == value
@@ -121,9 +110,7 @@ def test_sizes():
         ac.sizes([3])
     with pytest.raises(ValueError, match=r"^layer_dims\[1\] must be an int .*2.0 \(float\)"):
         ac.sizes([3, 2.0])
-    with pytest.raises(
-        ValueError, match=r"^layer_dims\[0\] must be a positive number of units, got 0"
-    ):
+    with pytest.raises(ValueError, match=r"^layer_dims\[0\] must be a positive number of units, got 0"):
         ac.sizes([0, 2])
 
 
@@ -141,15 +128,12 @@ def test_fmt_bytes_and_gib():
 
 def test_check_allocation(monkeypatch):
     monkeypatch.setattr(ac, "available_memory", lambda: 2**30)
-    ac.check_allocation(2**29, "X", "a copy")  # fits: no error
-    with pytest.raises(
-        MemoryError,
-        match=r"^X: a copy needs 2.0 GiB \(2,147,483,648 bytes\); "
-        r"this machine has 1.0 GiB available$",
-    ):
+    ac.check_allocation(2**29, "X", "a copy")                     # fits: no error
+    with pytest.raises(MemoryError, match=r"^X: a copy needs 2.0 GiB \(2,147,483,648 bytes\); "
+                                          r"this machine has 1.0 GiB available$"):
         ac.check_allocation(2**31, "X", "a copy")
     monkeypatch.setattr(ac, "available_memory", lambda: None)
-    ac.check_allocation(2**40, "X", "a copy")  # unknown: nothing refused
+    ac.check_allocation(2**40, "X", "a copy")                     # unknown: nothing refused
 
 
 def test_available_memory_is_positive_or_unknown():

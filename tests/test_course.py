@@ -1,5 +1,4 @@
 """θ flattening in the course's order, and the course drop-ins."""
-
 import numpy as np
 import pytest
 
@@ -59,9 +58,7 @@ def test_model_cost_and_forward_against_plain_numpy(ref):
     Z1 = params["W1"] @ X + params["b1"]
     Z2 = params["W2"] @ np.tanh(Z1) + params["b2"]
     P = np.exp(Z2) / np.exp(Z2).sum(axis=0)
-    expected = -np.sum(Y * np.log(P)) / 7 + 0.5 / 14 * (
-        np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2)
-    )
+    expected = -np.sum(Y * np.log(P)) / 7 + 0.5 / 14 * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2))
     assert model.cost(params, X, Y) == pytest.approx(expected, rel=1e-12)
     np.testing.assert_allclose(model.forward(params, X), P, rtol=1e-12)
     labels = np.argmax(Y, axis=0)

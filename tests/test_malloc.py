@@ -48,13 +48,8 @@ def mmapped_growth(n_bytes):
 
 
 def _run(code):
-    out = subprocess.run(
-        [sys.executable, "-c", MALLINFO + code],
-        capture_output=True,
-        text=True,
-        cwd=HERE,
-        timeout=120,
-    )
+    out = subprocess.run([sys.executable, "-c", MALLINFO + code], capture_output=True,
+                         text=True, cwd=HERE, timeout=120)
     assert out.returncode == 0, out.stderr
     return out.stdout.split()
 

@@ -1,7 +1,6 @@
 """The old import paths (fastgrad.activations, .model, .params, .report,
 .normalizer, .train, .init) are re-export modules: each hands on the very
 objects of the module that now holds the code."""
-
 import importlib
 
 import pytest

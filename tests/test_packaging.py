@@ -4,7 +4,6 @@ metadata, README links that work on a package index, stripped extensions.
 The checks marked "wheel" run when FASTGRAD_TEST_WHEEL=1 (.ci/run sets it
 when it runs the suite against the wheel built by the README's command).
 """
-
 import importlib.metadata
 import os
 import re
@@ -21,9 +20,8 @@ from fastgrad._version import __version__
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(fastgrad.__file__).resolve().parent
 WHEEL = os.environ.get("FASTGRAD_TEST_WHEEL") == "1"
-needs_wheel = pytest.mark.skipif(
-    not WHEEL, reason="set FASTGRAD_TEST_WHEEL=1 to check an installed wheel (.ci/run does)"
-)
+needs_wheel = pytest.mark.skipif(not WHEEL, reason="set FASTGRAD_TEST_WHEEL=1 to check an "
+                                                   "installed wheel (.ci/run does)")
 
 
 def test_version_is_written_once():
@@ -50,7 +48,7 @@ def test_license_file_and_metadata():
 def test_installed_distribution_ships_the_license():
     files = importlib.metadata.files("fastgrad") or []
     licenses = [f for f in files if f.name == "LICENSE"]
-    if not licenses:  # an editable install keeps it in the source tree
+    if not licenses:       # an editable install keeps it in the source tree
         pytest.skip("editable install: the license is in the source tree")
     assert "Copyright (c) 2026, the fastgrad developers" in licenses[0].read_text()
 
@@ -68,7 +66,7 @@ def test_readme_links_work_on_a_package_index():
 def test_readme_wheel_command():
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
     i = lines.index("<!-- ci:wheel -->")
-    command = next(line for line in lines[i + 1 :] if line and not line.startswith("```"))
+    command = next(line for line in lines[i + 1:] if line and not line.startswith("```"))
     assert command == "python tools/build_wheel.py"
     assert (ROOT / "tools" / "build_wheel.py").is_file()
 
@@ -88,16 +86,14 @@ def elf_sections(path):
     def header(i):
         base = shoff + i * shentsize
         name = struct.unpack_from(e + "I", data, base)[0]
-        offset = struct.unpack_from(
-            e + ("Q" if is64 else "I"), data, base + (0x18 if is64 else 0x10)
-        )[0]
+        offset = struct.unpack_from(e + ("Q" if is64 else "I"), data, base + (0x18 if is64 else 0x10))[0]
         return name, offset
 
     strtab = header(shstrndx)[1]
     names = []
     for i in range(shnum):
         start = strtab + header(i)[0]
-        names.append(data[start : data.index(b"\0", start)].decode())
+        names.append(data[start:data.index(b"\0", start)].decode())
     return names
 
 
@@ -115,7 +111,7 @@ def test_extensions_carry_no_debug_info():
         sections = elf_sections(ext)
         assert ".dynsym" in sections and ".text" in sections
         assert [s for s in sections if s.startswith((".debug", ".zdebug"))] == [], ext.name
-        assert ".symtab" not in sections, ext.name  # linked with -s
+        assert ".symtab" not in sections, ext.name          # linked with -s
 
 
 def test_elf_reader_reads_section_names():
@@ -128,10 +124,8 @@ def test_elf_reader_reads_section_names():
 
 @needs_wheel
 def test_wheel_is_what_the_tests_import():
-    site = {
-        os.path.realpath(p)
-        for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])
-    }
+    site = {os.path.realpath(p) for p in (sysconfig.get_paths()["purelib"],
+                                          sysconfig.get_paths()["platlib"])}
     assert os.path.realpath(PACKAGE.parent) in site, PACKAGE
     direct_url = importlib.metadata.distribution("fastgrad").read_text("direct_url.json") or ""
     assert '"editable": true' not in direct_url

@@ -1,5 +1,4 @@
 """Progress output on a non-terminal: a few plain lines, never a tqdm bar."""
-
 import io
 import sys
 
@@ -40,7 +39,7 @@ def test_plain_lines_are_at_most_every_ten_seconds(monkeypatch):
     buf = io.StringIO()
     monkeypatch.setattr(sys, "stderr", buf)
     bar = progress.Progress(1000, True, "check")
-    for done in range(0, 1000, 10):  # one update per simulated second
+    for done in range(0, 1000, 10):    # one update per simulated second
         clock[0] += 1.0
         bar.update(done)
     bar.close()

@@ -6,7 +6,6 @@ workers that do not exist (without the fix the script below hangs at the
 child's first fit). Each case runs in a fresh interpreter in its own session
 with a timeout, so a hang fails the test and its processes are killed.
 """
-
 import json
 import os
 import signal
@@ -52,18 +51,13 @@ SCRIPT = textwrap.dedent(
 def _run(mode, tmp_path):
     script = tmp_path / "fork_child.py"
     script.write_text(SCRIPT)
-    proc = subprocess.Popen(
-        [sys.executable, str(script), mode],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = subprocess.Popen([sys.executable, str(script), mode], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
         out, err = proc.communicate(timeout=150)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # the parent and the hung child
+        os.killpg(proc.pid, signal.SIGKILL)   # the parent and the hung child
         proc.communicate()
         pytest.fail(f"fork child hung ({mode})")
     assert proc.returncode == 0, err
@@ -77,15 +71,13 @@ def _reference(n=200_000):
     return mean.astype(float), ((X - mean) ** 2).mean(axis=0).astype(float)
 
 
-@pytest.mark.skipif(
-    not openmp_enabled() or usable_cores() < 2,
-    reason="needs an OpenMP build and 2 usable cores to run a parallel region",
-)
+@pytest.mark.skipif(not openmp_enabled() or usable_cores() < 2,
+                    reason="needs an OpenMP build and 2 usable cores to run a parallel region")
 def test_child_forked_after_parallel_region_runs_serially(tmp_path):
     out = _run("parallel-first", tmp_path)
     assert out["exitcode"] == 0
     assert out["forked_serial"] is True and out["n_threads"] == 1
-    assert out["parent_n_threads"] == 2  # the parent keeps its threads
+    assert out["parent_n_threads"] == 2            # the parent keeps its threads
     mean, var = _reference()
     # float64 statistics of unit-scale data against a long-double reference
     np.testing.assert_allclose(out["mean"], mean, rtol=0, atol=1e-13)

@@ -4,7 +4,6 @@ fastgrad registers a threadpoolctl controller (user_api "openmp",
 internal_api "fastgrad") for its ``_openmp_helpers`` extension, found by the
 exported symbol ``fastgrad_openmp_build``.
 """
-
 import os
 
 import pytest
@@ -14,9 +13,8 @@ threadpoolctl = pytest.importorskip("threadpoolctl")
 from fastgrad import _openmp_helpers  # noqa: E402
 from fastgrad._threads import effective_n_threads, set_thread_limit, usable_cores  # noqa: E402
 
-needs_register = pytest.mark.skipif(
-    not hasattr(threadpoolctl, "register"), reason="threadpoolctl without register()"
-)
+needs_register = pytest.mark.skipif(not hasattr(threadpoolctl, "register"),
+                                    reason="threadpoolctl without register()")
 
 
 def _fastgrad_pools():
@@ -40,10 +38,8 @@ def test_fastgrad_pool_is_listed_once_with_its_file():
 
 
 @needs_register
-@pytest.mark.parametrize(
-    "kwargs",
-    [{"limits": 1}, {"limits": 1, "user_api": "openmp"}, {"limits": {"_openmp_helpers": 1}}],
-)
+@pytest.mark.parametrize("kwargs", [{"limits": 1}, {"limits": 1, "user_api": "openmp"},
+                                    {"limits": {"_openmp_helpers": 1}}])
 def test_threadpool_limits_caps_and_restores(kwargs):
     assert effective_n_threads(-1) == _full()
     with threadpoolctl.threadpool_limits(**kwargs):
@@ -76,6 +72,5 @@ def test_other_openmp_helpers_module_is_not_taken_for_fastgrad(tmp_path):
     sklearn_helpers = pytest.importorskip("sklearn.utils._openmp_helpers")
     pools = _fastgrad_pools()
     assert [os.path.realpath(p["filepath"]) for p in pools] == [
-        os.path.realpath(_openmp_helpers.__file__)
-    ]
+        os.path.realpath(_openmp_helpers.__file__)]
     assert os.path.realpath(sklearn_helpers.__file__) not in {p["filepath"] for p in pools}

@@ -1,6 +1,5 @@
 """Thread counts: capped, strict, bit-identical results, and a BLAS pin that
 restores exactly what was there, whatever the order concurrent checks leave in."""
-
 import os
 import subprocess
 import sys
@@ -23,9 +22,8 @@ threadpoolctl = pytest.importorskip("threadpoolctl")
 
 
 def _blas_threads():
-    return sorted(
-        {p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"}
-    )
+    return sorted({p["num_threads"] for p in threadpoolctl.threadpool_info()
+                   if p["user_api"] == "blas"})
 
 
 def _problem(dims, hidden, output, m, seed):
@@ -45,22 +43,16 @@ def test_usable_cores_respects_affinity(monkeypatch):
     import fastgrad._threads as th
 
     monkeypatch.setattr(th, "_CGROUP_FILES", ())
-    expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else os.cpu_count()
     assert usable_cores() == expected
 
 
-@pytest.mark.parametrize(
-    "v2, v1, expected",
-    [
-        ("max 100000\n", None, None),
-        ("150000 100000\n", None, 2),
-        ("50000 100000\n", None, 1),
-        (None, ("-1", "100000"), None),
-        (None, ("300000", "100000"), 3),
-        (None, None, None),
-        ("garbage", ("100000", "100000"), 1),
-    ],
-)
+@pytest.mark.parametrize("v2, v1, expected", [
+    ("max 100000\n", None, None), ("150000 100000\n", None, 2), ("50000 100000\n", None, 1),
+    (None, ("-1", "100000"), None), (None, ("300000", "100000"), 3), (None, None, None),
+    ("garbage", ("100000", "100000"), 1),
+])
 def test_cgroup_quota_caps_usable_cores(tmp_path, monkeypatch, v2, v1, expected):
     import fastgrad._threads as th
 
@@ -119,32 +111,23 @@ def test_normalizer_with_4000_threads_starts_no_more_than_the_cores():
             assert np.array_equal(out, base)
         print(before, len(os.listdir("/proc/self/task")))
     """)
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=HERE
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, cwd=HERE)
     assert out.returncode == 0, out.stderr[-2000:]
     before, after = map(int, out.stdout.split())
     assert after <= before + usable_cores()
 
 
 # -- bits ------------------------------------------------------------------------
-CASES = [
-    ([1, 31, 33, 38, 21], "relu", "softmax", 29, 0),  # the issue's case
-    ([1, 31, 33, 38, 21], "relu", "softmax", 29, 1),
-]
+CASES = [([1, 31, 33, 38, 21], "relu", "softmax", 29, 0),   # the issue's case
+         ([1, 31, 33, 38, 21], "relu", "softmax", 29, 1)]
 rng = np.random.default_rng(2024)
 for _ in range(4):
     depth = int(rng.integers(2, 5))
     dims = [int(d) for d in rng.integers(1, 40, depth + 1)]
-    CASES.append(
-        (
-            dims,
-            str(rng.choice(["relu", "leaky_relu", "tanh"])),
-            str(rng.choice(["softmax", "sigmoid", "linear"])),
-            int(rng.integers(1, 70)),
-            int(rng.integers(1000)),
-        )
-    )
+    CASES.append((dims, str(rng.choice(["relu", "leaky_relu", "tanh"])),
+                  str(rng.choice(["softmax", "sigmoid", "linear"])),
+                  int(rng.integers(1, 70)), int(rng.integers(1000))))
 
 
 @pytest.mark.parametrize("dims, hidden, output, m, seed", CASES)
@@ -158,7 +141,8 @@ def test_every_thread_count_gives_the_same_bits(dims, hidden, output, m, seed, m
     for blas in (4, 1):
         with threadpoolctl.threadpool_limits(limits=blas, user_api="blas"):
             for nt in (1, 2, None):
-                r = gradient_check(model, params, grads, X, Y, n_threads=nt, mode=mode, k=5, seed=3)
+                r = gradient_check(model, params, grads, X, Y, n_threads=nt, mode=mode, k=5,
+                                   seed=3)
                 results.append(r)
     for r in results[1:]:
         for key in results[0].numerical:
@@ -193,8 +177,8 @@ def test_pin_restores_after_out_of_order_exits():
         a.__enter__()
         b.__enter__()
         assert _blas_threads() == [1]
-        a.__exit__(None, None, None)  # first in, first out
-        assert _blas_threads() == [1]  # b still runs: still pinned
+        a.__exit__(None, None, None)        # first in, first out
+        assert _blas_threads() == [1]       # b still runs: still pinned
         b.__exit__(None, None, None)
         assert _blas_threads() == [2]
 
@@ -217,7 +201,8 @@ def test_concurrent_checks_from_python_threads_restore_blas():
         try:
             start.wait()
             for _ in range(4):
-                reports.append(gradient_check(model, params, grads, X, Y, n_threads=1 + i % 2))
+                reports.append(gradient_check(model, params, grads, X, Y,
+                                              n_threads=1 + i % 2))
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 

@@ -1,6 +1,5 @@
 """fastgrad._typing: the aliases of the public API resolve in the public
 signatures, and an optimizer satisfies the Optimizer protocol structurally."""
-
 import typing
 
 import numpy as np
@@ -11,12 +10,8 @@ from fastgrad.optim import Adam
 
 
 def test_public_signatures_resolve():
-    for fn in (
-        fastgrad.training.fit,
-        fastgrad.training.gradient_descent,
-        fastgrad.MLP.__init__,
-        fastgrad.MLP.init_params,
-    ):
+    for fn in (fastgrad.training.fit, fastgrad.training.gradient_descent, fastgrad.MLP.__init__,
+               fastgrad.MLP.init_params):
         hints = typing.get_type_hints(fn)
         assert hints, fn
     assert typing.get_type_hints(fastgrad.training.fit)["params"] == _typing.Params

@@ -1,6 +1,5 @@
 """The version is written once (fastgrad/_version.py) and is what the
 installed metadata, fastgrad.__version__ and ``fastgrad info`` report."""
-
 import importlib.metadata
 import re
 

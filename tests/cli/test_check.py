@@ -1,5 +1,4 @@
 """The fastgrad command."""
-
 import json
 
 import pytest
@@ -27,80 +26,36 @@ def test_course_example(capsys):
 
 
 def test_json_and_options(capsys):
-    assert (
-        main(
-            [
-                "check",
-                "--json",
-                "--layers",
-                "3,5,4,3",
-                "--output",
-                "softmax",
-                "--hidden",
-                "tanh,relu",
-                "--l2",
-                "0.1",
-                "--mode",
-                "sampled",
-                "-k",
-                "2",
-            ]
-        )
-        == 0
-    )
+    assert main(["check", "--json", "--layers", "3,5,4,3", "--output", "softmax",
+                 "--hidden", "tanh,relu", "--l2", "0.1", "--mode", "sampled", "-k", "2"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["verdict"] == "great" and data["mode"] == "sampled"
     assert [b["name"] for b in data["blocks"]] == ["dW1", "db1", "dW2", "db2", "dW3", "db3"]
 
 
 def test_dropout_and_batchnorm_options(capsys):
-    assert (
-        main(
-            [
-                "check",
-                "--json",
-                "--keep-prob",
-                "0.7",
-                "--batchnorm",
-                "2",
-                "--l2",
-                "0.1",
-                "--seed",
-                "3",
-            ]
-        )
-        == 0
-    )
+    assert main(["check", "--json", "--keep-prob", "0.7", "--batchnorm", "2", "--l2", "0.1",
+                 "--seed", "3"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["verdict"] == "great"
-    assert [b["name"] for b in data["blocks"]] == [
-        "dW1",
-        "db1",
-        "dW2",
-        "dgamma2",
-        "dbeta2",
-        "dW3",
-        "db3",
-    ]
+    assert [b["name"] for b in data["blocks"]] == ["dW1", "db1", "dW2", "dgamma2", "dbeta2",
+                                                   "dW3", "db3"]
     assert main(["check", "--batchnorm", "all", "--bug", "scale:gamma1:1.5"]) == 1
     assert "dgamma1 is 1.50x" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["check", "--keep-prob", "0"],
-        ["check", "--course", "--batchnorm", "1"],
-        ["check", "--batchnorm", "3"],
-        ["check", "--bug", "nope:W1"],
-        ["check", "--bug", "scale:W9"],
-        ["check", "--bug", "transpose:W1"],
-        ["check", "--bug", "drop-l2:W1"],
-        ["check", "--hidden", "swish"],
-        ["check", "--epsilon", "0"],
-        ["check", "--examples", "0"],
-    ],
-)
+@pytest.mark.parametrize("argv", [
+    ["check", "--keep-prob", "0"],
+    ["check", "--course", "--batchnorm", "1"],
+    ["check", "--batchnorm", "3"],
+    ["check", "--bug", "nope:W1"],
+    ["check", "--bug", "scale:W9"],
+    ["check", "--bug", "transpose:W1"],
+    ["check", "--bug", "drop-l2:W1"],
+    ["check", "--hidden", "swish"],
+    ["check", "--epsilon", "0"],
+    ["check", "--examples", "0"],
+])
 def test_bad_options_exit_2_with_one_line(capsys, argv):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -4,7 +4,6 @@
 error, reported as ONE line on stderr naming the option at fault: bad values,
 bad combinations, a problem too large for memory, an internal error.
 """
-
 import argparse
 import os
 import subprocess
@@ -29,71 +28,68 @@ def _one_error_line(capsys):
     return lines[0]
 
 
-@pytest.mark.parametrize(
-    "argv, flag",
-    [
-        (["check", "--seed", "-1"], "--seed"),
-        (["check", "--seed", "x"], "--seed"),
-        (["check", "--seed", "1.5"], "--seed"),
-        (["check", "--threads", "0"], "--threads"),
-        (["check", "--threads", "-2"], "--threads"),
-        (["check", "--threads", "two"], "--threads"),
-        (["check", "--mode", "sampled", "-k", "0"], "-k"),
-        (["check", "-k", "3"], "-k"),  # -k without a sampled/directional mode
-        (["check", "--examples", "0"], "--examples"),
-        (["check", "-m", "-5"], "--examples"),
-        (["check", "--epsilon", "0"], "--epsilon"),
-        (["check", "--epsilon", "nan"], "--epsilon"),
-        (["check", "--epsilon", "inf"], "--epsilon"),
-        (["check", "--epsilon", "-1e-7"], "--epsilon"),
-        (["check", "--l2", "-1"], "--l2"),
-        (["check", "--l2", "nan"], "--l2"),
-        (["check", "--keep-prob", "0"], "--keep-prob"),
-        (["check", "--keep-prob", "1.5"], "--keep-prob"),
-        (["check", "--keep-prob", "nan"], "--keep-prob"),
-        (["check", "--keep-prob", "0.5", "--layers", "3,1"], "--keep-prob"),
-        (["check", "--hidden", "swish"], "--hidden"),
-        (["check", "--hidden", ""], "--hidden"),
-        (["check", "--hidden", "relu,tanh,relu"], "--hidden"),
-        (["check", "--batchnorm", "3"], "--batchnorm"),
-        (["check", "--batchnorm", "0"], "--batchnorm"),
-        (["check", "--batchnorm", "1,1"], "--batchnorm"),
-        (["check", "--batchnorm", "x"], "--batchnorm"),
-        (["check", "--layers", "x"], "--layers"),
-        (["check", "--layers", "3"], "--layers"),
-        (["check", "--layers", "3,0,1"], "--layers"),
-        (["check", "--output", "softmax", "--layers", "3,4,1"], "--output softmax"),
-        (["check", "--output", "tanh"], "--output"),
-        (["check", "--mode", "fast"], "--mode"),
-        (["check", "--fixed"], "--fixed"),
-        (["check", "--course", "--layers", "3,3,1"], "--layers"),
-        (["check", "--course", "--examples", "5"], "--examples"),
-        (["check", "--course", "--hidden", "tanh"], "--hidden"),
-        (["check", "--course", "--output", "linear"], "--output"),
-        (["check", "--course", "--l2", "0.1"], "--l2"),
-        (["check", "--course", "--keep-prob", "0.5"], "--keep-prob"),
-        (["check", "--course", "--batchnorm", "1"], "--batchnorm"),
-        (["check", "--bug", "transpose:W2"], "--bug"),
-        (["check", "--bug", "scale:W2:nan"], "--bug"),
-        (["check", "--bug", "scale:W2:x"], "--bug"),
-        (["check", "--bug", "sign:W2:3"], "--bug"),
-        (["check", "--bug", "drop-l2:W1"], "--bug"),
-        (["check", "--bug", "scale:W9"], "--bug"),
-        (["check", "--layers", "1,4000000000,1"], "--layers"),
-        (["check", "--layers", "1000,1000,1", "--examples", "100000000000"], "--examples"),
-        (["demo", "depth", "--depth", "0"], "--depth"),
-        (["demo", "depth", "--width", "-1"], "--width"),
-        (["demo", "init", "--learning-rate", "0"], "--learning-rate"),
-        (["demo", "init", "--iterations", "-5"], "--iterations"),
-        (["demo", "init", "--seed", "-1"], "--seed"),
-        (["demo", "normalize", "--m", "0"], "--m"),
-        (["demo", "optimizers", "--batch-size", "0"], "--batch-size"),
-        (["demo", "optimizers", "--print-every", "0"], "--print-every"),
-        (["demo", "regularize", "--epochs", "-1"], "--epochs"),
-        (["demo", "regularize", "--learning-rate", "nan"], "--learning-rate"),
-        ([], "COMMAND"),
-    ],
-)
+@pytest.mark.parametrize("argv, flag", [
+    (["check", "--seed", "-1"], "--seed"),
+    (["check", "--seed", "x"], "--seed"),
+    (["check", "--seed", "1.5"], "--seed"),
+    (["check", "--threads", "0"], "--threads"),
+    (["check", "--threads", "-2"], "--threads"),
+    (["check", "--threads", "two"], "--threads"),
+    (["check", "--mode", "sampled", "-k", "0"], "-k"),
+    (["check", "-k", "3"], "-k"),                        # -k without a sampled/directional mode
+    (["check", "--examples", "0"], "--examples"),
+    (["check", "-m", "-5"], "--examples"),
+    (["check", "--epsilon", "0"], "--epsilon"),
+    (["check", "--epsilon", "nan"], "--epsilon"),
+    (["check", "--epsilon", "inf"], "--epsilon"),
+    (["check", "--epsilon", "-1e-7"], "--epsilon"),
+    (["check", "--l2", "-1"], "--l2"),
+    (["check", "--l2", "nan"], "--l2"),
+    (["check", "--keep-prob", "0"], "--keep-prob"),
+    (["check", "--keep-prob", "1.5"], "--keep-prob"),
+    (["check", "--keep-prob", "nan"], "--keep-prob"),
+    (["check", "--keep-prob", "0.5", "--layers", "3,1"], "--keep-prob"),
+    (["check", "--hidden", "swish"], "--hidden"),
+    (["check", "--hidden", ""], "--hidden"),
+    (["check", "--hidden", "relu,tanh,relu"], "--hidden"),
+    (["check", "--batchnorm", "3"], "--batchnorm"),
+    (["check", "--batchnorm", "0"], "--batchnorm"),
+    (["check", "--batchnorm", "1,1"], "--batchnorm"),
+    (["check", "--batchnorm", "x"], "--batchnorm"),
+    (["check", "--layers", "x"], "--layers"),
+    (["check", "--layers", "3"], "--layers"),
+    (["check", "--layers", "3,0,1"], "--layers"),
+    (["check", "--output", "softmax", "--layers", "3,4,1"], "--output softmax"),
+    (["check", "--output", "tanh"], "--output"),
+    (["check", "--mode", "fast"], "--mode"),
+    (["check", "--fixed"], "--fixed"),
+    (["check", "--course", "--layers", "3,3,1"], "--layers"),
+    (["check", "--course", "--examples", "5"], "--examples"),
+    (["check", "--course", "--hidden", "tanh"], "--hidden"),
+    (["check", "--course", "--output", "linear"], "--output"),
+    (["check", "--course", "--l2", "0.1"], "--l2"),
+    (["check", "--course", "--keep-prob", "0.5"], "--keep-prob"),
+    (["check", "--course", "--batchnorm", "1"], "--batchnorm"),
+    (["check", "--bug", "transpose:W2"], "--bug"),
+    (["check", "--bug", "scale:W2:nan"], "--bug"),
+    (["check", "--bug", "scale:W2:x"], "--bug"),
+    (["check", "--bug", "sign:W2:3"], "--bug"),
+    (["check", "--bug", "drop-l2:W1"], "--bug"),
+    (["check", "--bug", "scale:W9"], "--bug"),
+    (["check", "--layers", "1,4000000000,1"], "--layers"),
+    (["check", "--layers", "1000,1000,1", "--examples", "100000000000"], "--examples"),
+    (["demo", "depth", "--depth", "0"], "--depth"),
+    (["demo", "depth", "--width", "-1"], "--width"),
+    (["demo", "init", "--learning-rate", "0"], "--learning-rate"),
+    (["demo", "init", "--iterations", "-5"], "--iterations"),
+    (["demo", "init", "--seed", "-1"], "--seed"),
+    (["demo", "normalize", "--m", "0"], "--m"),
+    (["demo", "optimizers", "--batch-size", "0"], "--batch-size"),
+    (["demo", "optimizers", "--print-every", "0"], "--print-every"),
+    (["demo", "regularize", "--epochs", "-1"], "--epochs"),
+    (["demo", "regularize", "--learning-rate", "nan"], "--learning-rate"),
+    ([], "COMMAND"),
+])
 def test_bad_options_exit_2_with_one_line_naming_the_flag(capsys, argv, flag):
     assert main(argv) == 2
     line = _one_error_line(capsys)
@@ -105,7 +101,7 @@ def test_explanations(capsys):
     assert main(["check", "--bug", "transpose:W2"]) == 2
     assert "square" in _one_error_line(capsys)
     assert main(["check", "--layers", "8,16,16,1", "--bug", "transpose:W3"]) == 2
-    assert "W2" in _one_error_line(capsys)  # names the square block there is
+    assert "W2" in _one_error_line(capsys)          # names the square block there is
     assert main(["check", "--fixed"]) == 2
     assert "--course" in _one_error_line(capsys)
     assert main(["check", "--course", "--layers", "3,3,1", "-m", "3"]) == 2
@@ -199,9 +195,8 @@ def _subparser(parser, name):
 def test_every_check_option_has_help_with_its_default():
     check = _subparser(build_parser(), "check")
     for action in check._actions:
-        if not action.option_strings or isinstance(
-            action, (argparse._HelpAction, argparse._StoreTrueAction)
-        ):
+        if not action.option_strings or isinstance(action, (argparse._HelpAction,
+                                                            argparse._StoreTrueAction)):
             continue
         assert action.help, action.option_strings
         text = action.help % dict(vars(action), prog=check.prog)  # as --help shows it
@@ -216,25 +211,17 @@ def test_every_demo_option_shows_its_default():
     demos = next(a for a in demo._actions if isinstance(a, argparse._SubParsersAction))
     for name, parser in demos.choices.items():
         for action in parser._actions:
-            if (
-                not action.option_strings
-                or action.default in (None, False)
-                or isinstance(action, argparse._HelpAction)
-            ):
+            if not action.option_strings or action.default in (None, False) or isinstance(
+                    action, argparse._HelpAction):
                 continue
             assert action.help and f"{action.default:g}" in action.help, (name, action.dest)
 
 
 def test_the_real_command_one_line_no_traceback():
     env = {k: v for k, v in os.environ.items() if k != "FASTGRAD_TRACEBACK"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "fastgrad", "check", "--layers", "1,4000000000,1"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=HERE,
-    )
+    proc = subprocess.run([sys.executable, "-m", "fastgrad", "check", "--layers", "1,4000000000,1"],
+                          capture_output=True, text=True, timeout=120, env=env,
+                          cwd=HERE)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "--layers" in lines[0] and "Traceback" not in proc.stderr
@@ -253,30 +240,20 @@ class _ClosedPipe:
         raise ValueError("no file descriptor in this test")
 
 
-@pytest.mark.parametrize(
-    "argv, status", [(["check", "--course"], 1), (["check", "--course", "--fixed"], 0)]
-)
+@pytest.mark.parametrize("argv, status", [(["check", "--course"], 1),
+                                          (["check", "--course", "--fixed"], 0)])
 def test_closed_stdout_keeps_the_verdict_and_is_quiet(capsys, monkeypatch, argv, status):
     monkeypatch.setattr(sys, "stdout", _ClosedPipe())
     assert main(argv) == status
     assert capsys.readouterr().err == ""
 
 
-@pytest.mark.parametrize(
-    "message, line",
-    [
-        (
-            "n_threads must be at most 2 here, got 4000",
-            "fastgrad: error: --threads must be at most 2 here, got 4000",
-        ),
-        ("epsilon is too large for float64", "fastgrad: error: --epsilon is too large for float64"),
-        ("k must be a positive int, got 0", "fastgrad: error: -k must be a positive int, got 0"),
-        (
-            "kinks are not allowed",
-            "fastgrad: error: kinks are not allowed",
-        ),  # a word, not the argument k
-    ],
-)
+@pytest.mark.parametrize("message, line", [
+    ("n_threads must be at most 2 here, got 4000", "fastgrad: error: --threads must be at most 2 here, got 4000"),
+    ("epsilon is too large for float64", "fastgrad: error: --epsilon is too large for float64"),
+    ("k must be a positive int, got 0", "fastgrad: error: -k must be a positive int, got 0"),
+    ("kinks are not allowed", "fastgrad: error: kinks are not allowed"),   # a word, not the argument k
+])
 def test_library_errors_are_reported_with_the_flag(capsys, monkeypatch, message, line):
     def fail(*args, **kwargs):
         raise ValueError(message)

@@ -1,6 +1,5 @@
 """What the demos share: the registry that finds them (demos/__init__) and the
 plot helper's clear error without matplotlib (demos/_common)."""
-
 import sys
 
 import fastgrad.demos as demos

@@ -1,6 +1,5 @@
 """The depth demo: scales and verdicts through a deep net at short settings,
 and its command."""
-
 import numpy as np
 import pytest
 
@@ -26,16 +25,13 @@ def test_depth_demo_verdicts():
     xr = result["xavier (relu)"]
     slope = np.polyfit(np.arange(1, L), np.log10(xr.forward_scales[:-1]), 1)[0]
     assert slope == pytest.approx(np.log10(np.sqrt(0.5)), abs=0.05)
-    assert xr.verdicts[-2] == "vanishing" and xr.verdicts[0] == "vanishing"  # signal / gradient
+    assert xr.verdicts[-2] == "vanishing" and xr.verdicts[0] == "vanishing"   # signal / gradient
     assert result["he (relu)"].healthy
     for w in (0.5, 1.5):
         d = result[f"{w}*I (linear)"]
-        np.testing.assert_allclose(
-            d.forward_scales, [w**l for l in range(1, L)] + [w ** (L - 1)], rtol=1e-12
-        )
-        np.testing.assert_allclose(
-            d.backward_scales, [w ** (L - 1 - l) for l in range(1, L)] + [1.0], rtol=1e-10
-        )
+        np.testing.assert_allclose(d.forward_scales, [w ** l for l in range(1, L)] + [w ** (L - 1)], rtol=1e-12)
+        np.testing.assert_allclose(d.backward_scales, [w ** (L - 1 - l) for l in range(1, L)] + [1.0],
+                                   rtol=1e-10)
 
 
 def test_depth_demo_cli(capsys, tmp_path):

@@ -1,6 +1,5 @@
 """The init demo: it runs at short settings, prints its table, and shows the
 course's result (zeros stay symmetric, random x10 starts huge, He learns)."""
-
 import numpy as np
 import pytest
 
@@ -56,10 +55,7 @@ def test_init_demo_is_reproducible(init_result):
 
 def test_init_demo_cli_prints_tables(capsys, tmp_path):
     png = tmp_path / "init.png"
-    assert (
-        demos.main(["init", "--iterations", "300", "--learning-rate", "0.1", "--plot", str(png)])
-        == 0
-    )
+    assert demos.main(["init", "--iterations", "300", "--learning-rate", "0.1", "--plot", str(png)]) == 0
     out = capsys.readouterr().out
     assert "train acc" in out and "test acc" in out
     assert "cost: zeros" in out and "300 (final)" in out

@@ -1,6 +1,5 @@
 """The normalize demo: gradient descent on elongated data with and without
 normalization, its closed form against the training, and its command."""
-
 import numpy as np
 import pytest
 
@@ -37,9 +36,8 @@ def normalizer():
 
 @pytest.fixture(scope="module")
 def norm_result():
-    return normalize_demo.compare_normalization(
-        m=200, seed=0, max_iterations=2000, probe_iterations=200, normalizer=normalizer()
-    )
+    return normalize_demo.compare_normalization(m=200, seed=0, max_iterations=2000,
+                                                probe_iterations=200, normalizer=normalizer())
 
 
 def test_normalize_demo_round_bowl(norm_result):
@@ -82,13 +80,8 @@ def test_normalize_demo_cli(capsys, tmp_path, monkeypatch):
 
     def fake_compare(**kwargs):
         made.append(kwargs)
-        return real(
-            m=150,
-            seed=kwargs["seed"],
-            max_iterations=500,
-            probe_iterations=150,
-            normalizer=normalizer(),
-        )
+        return real(m=150, seed=kwargs["seed"], max_iterations=500,
+                                                    probe_iterations=150, normalizer=normalizer())
 
     monkeypatch.setattr(normalize_demo, "compare_normalization", fake_compare)
     png = tmp_path / "norm.png"

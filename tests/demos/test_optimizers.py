@@ -3,7 +3,6 @@
 Needs ``fastgrad.datasets.moons`` (the datasets branch) merged; not skipped
 when it is missing.
 """
-
 import re
 
 import fastgrad.demos as demos
@@ -15,7 +14,8 @@ def test_registered():
 
 def test_short_run_orders_the_optimizers(capsys, tmp_path):
     png = tmp_path / "optimizers.png"
-    rc = demos.main(["optimizers", "--epochs", "300", "--print-every", "100", "--plot", str(png)])
+    rc = demos.main(["optimizers", "--epochs", "300", "--print-every", "100",
+                     "--plot", str(png)])
     out = capsys.readouterr().out
     assert rc == 0
     assert out.count("Cost after epoch 0:") == 3

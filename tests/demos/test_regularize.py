@@ -1,5 +1,4 @@
 """`fastgrad demo regularize` end to end, with short settings."""
-
 import re
 
 import numpy as np
@@ -15,9 +14,8 @@ def test_registered():
 
 def test_regularization_trades_train_for_test_accuracy():
     X, Y = make_moons(1200, noise=NOISE, seed=2)
-    r = compare_regularization(
-        X[:, :N_TRAIN], Y[:, :N_TRAIN], X[:, N_TRAIN:], Y[:, N_TRAIN:], epochs=1500, seed=2
-    )
+    r = compare_regularization(X[:, :N_TRAIN], Y[:, :N_TRAIN], X[:, N_TRAIN:], Y[:, N_TRAIN:],
+                               epochs=1500, seed=2)
     assert all(v["check"].verdict == "great" for v in r.values())
     # Unregularized fits the small training set best and generalizes worst.
     assert r["none"]["train"] >= max(r["l2"]["train"], r["dropout"]["train"])

@@ -1,7 +1,6 @@
 """Diagnostics: statistics against an independent NumPy forward/backward
 pass, the course's deep linear example exactly, and the verdict on
 constructed vanishing / exploding / healthy networks."""
-
 import json
 import warnings
 
@@ -58,7 +57,7 @@ def test_statistics_match_reference(hidden):
         np.testing.assert_array_equal(params[k], copies[k])
     np.testing.assert_array_equal(X, X0)
     Zs, As, dZ, dW = reference_pass(params, X, Y, hidden)
-    x_rms = np.sqrt(np.mean(X**2))
+    x_rms = np.sqrt(np.mean(X ** 2))
     assert d.input_rms == pytest.approx(x_rms, rel=1e-12)
     for l, r in enumerate(d.layers, start=1):
         assert r.layer == l and r.units == dims[l]
@@ -69,9 +68,7 @@ def test_statistics_match_reference(hidden):
         assert r.forward_scale == pytest.approx(np.sqrt(np.mean(Zs[l] ** 2)) / x_rms, rel=1e-10)
         assert r.grad_W_norm == pytest.approx(np.linalg.norm(dW[l]), rel=1e-10)
         assert r.grad_b_norm == pytest.approx(np.linalg.norm(dZ[l].sum(axis=1)), rel=1e-10)
-        assert r.backward_scale == pytest.approx(
-            np.linalg.norm(dZ[l]) / np.linalg.norm(dZ[-1]), rel=1e-10
-        )
+        assert r.backward_scale == pytest.approx(np.linalg.norm(dZ[l]) / np.linalg.norm(dZ[-1]), rel=1e-10)
     assert d.cost == pytest.approx(model.cost(params, X, Y), rel=1e-12)
 
 
@@ -86,13 +83,11 @@ def test_deep_linear_example_is_exact(weight, L):
     # 1.5^k · x is exact in float64 while 3^k · |x| < 2^53 (k <= 29, |x| <= 7 here).
     np.testing.assert_array_equal(y_hat, weight ** (L - 1) * X)
     for l in range(1, L):
-        np.testing.assert_array_equal(Zs[l], weight**l * X)
+        np.testing.assert_array_equal(Zs[l], weight ** l * X)
     d = diagnose(model, params, X)
-    expected = [weight**l for l in range(1, L)] + [weight ** (L - 1)]
+    expected = [weight ** l for l in range(1, L)] + [weight ** (L - 1)]
     np.testing.assert_allclose(d.forward_scales, expected, rtol=1e-14)
-    verdicts = [
-        "exploding" if s > 100 else "vanishing" if s < 0.01 else "healthy" for s in expected
-    ]
+    verdicts = ["exploding" if s > 100 else "vanishing" if s < 0.01 else "healthy" for s in expected]
     assert d.verdicts == verdicts
 
 
@@ -167,7 +162,7 @@ def test_dead_and_saturated_fractions():
     X = rng.standard_normal((5, 100))
     relu = MLP([5, 8, 1], hidden="relu")
     params = relu.init_params("he", seed=0)
-    params["b1"][:3] = -1e3  # units 0..2 never fire
+    params["b1"][:3] = -1e3    # units 0..2 never fire
     d = diagnose(relu, params, X)
     Z1 = params["W1"] @ X + params["b1"]
     assert d.layers[0].dead == pytest.approx(np.mean(np.all(Z1 <= 0, axis=1)))
@@ -175,7 +170,7 @@ def test_dead_and_saturated_fractions():
 
     tanh = MLP([5, 10, 1], hidden="tanh")
     params = tanh.init_params("xavier", seed=0)
-    params["b1"][:4] = 50.0  # units 0..3 pinned at +1
+    params["b1"][:4] = 50.0    # units 0..3 pinned at +1
     d = diagnose(tanh, params, X)
     A1 = np.tanh(params["W1"] @ X + params["b1"])
     assert d.layers[0].saturated == pytest.approx(np.mean(np.all(np.abs(A1) > 0.99, axis=1)))
@@ -219,7 +214,7 @@ def test_lsuv_network_is_healthy(batch):
     X, Y = batch
     model = deep_relu(depth=20)
     d = diagnose(model, init.lsuv(model, X, seed=0), X, Y)
-    np.testing.assert_allclose([r.z_std**2 for r in d.layers], 1.0, atol=0.1)
+    np.testing.assert_allclose([r.z_std ** 2 for r in d.layers], 1.0, atol=0.1)
     assert d.healthy
 
 

@@ -1,6 +1,5 @@
 """fastgrad.diagnostics.report: the table, summary and dict of a Diagnosis
 built by hand here (no network), against the text written out."""
-
 import json
 import math
 
@@ -8,36 +7,16 @@ from fastgrad.diagnostics.report import Diagnosis, LayerReport
 
 
 def row(layer, verdict, **kw):
-    base = dict(
-        layer=layer,
-        units=4,
-        activation="relu",
-        z_mean=0.5,
-        z_std=2.0,
-        a_mean=1.0,
-        a_std=1.5,
-        forward_scale=2.0,
-        dead=0.25,
-        saturated=None,
-        grad_W_norm=0.125,
-        grad_b_norm=0.0625,
-        backward_scale=1.0,
-        verdict=verdict,
-    )
+    base = dict(layer=layer, units=4, activation="relu", z_mean=0.5, z_std=2.0, a_mean=1.0,
+                a_std=1.5, forward_scale=2.0, dead=0.25, saturated=None, grad_W_norm=0.125,
+                grad_b_norm=0.0625, backward_scale=1.0, verdict=verdict)
     base.update(kw)
     return LayerReport(**base)
 
 
 def test_summary_groups_layers_into_ranges():
-    verdicts = [
-        "exploding",
-        "exploding",
-        "exploding",
-        "healthy",
-        "vanishing",
-        "healthy",
-        "exploding",
-    ]
+    verdicts = ["exploding", "exploding", "exploding", "healthy", "vanishing", "healthy",
+                "exploding"]
     d = Diagnosis([row(i + 1, v) for i, v in enumerate(verdicts)], 1.0, None, 100.0, "M")
     assert d.summary() == "exploding: layers 1-3, 7; vanishing: layers 5"
     assert d.verdicts == verdicts and not d.healthy
@@ -46,75 +25,19 @@ def test_summary_groups_layers_into_ranges():
 
 
 def test_table_text():
-    layers = [
-        row(1, "healthy"),
-        row(
-            2,
-            "vanishing",
-            activation="sigmoid",
-            dead=None,
-            saturated=0.5,
-            grad_W_norm=None,
-            backward_scale=math.nan,
-        ),
-    ]
+    layers = [row(1, "healthy"), row(2, "vanishing", activation="sigmoid", dead=None,
+                                     saturated=0.5, grad_W_norm=None, backward_scale=math.nan)]
     text = str(Diagnosis(layers, 0.64, 1.5, 100.0, "MLP([3, 4, 4, 1])")).splitlines()
     assert text[0] == "diagnosis of MLP([3, 4, 4, 1]) on a batch with rms(X) = 0.64, cost 1.5"
-    assert text[1].split() == [
-        "layer",
-        "units",
-        "act",
-        "Z",
-        "mean",
-        "Z",
-        "std",
-        "A",
-        "mean",
-        "A",
-        "std",
-        "fwd",
-        "scale",
-        "dead",
-        "sat",
-        "|dW|",
-        "bwd",
-        "scale",
-        "verdict",
-    ]
-    assert text[3].split() == [
-        "1",
-        "4",
-        "relu",
-        "0.5",
-        "2",
-        "1",
-        "1.5",
-        "2",
-        "25%",
-        "-",
-        "0.125",
-        "1",
-        "healthy",
-    ]
-    assert text[4].split() == [
-        "2",
-        "4",
-        "sigmoid",
-        "0.5",
-        "2",
-        "1",
-        "1.5",
-        "2",
-        "-",
-        "50%",
-        "-",
-        "nan",
-        "vanishing",
-    ]
-    assert text[5] == (
-        "fwd scale = rms(Z[l])/rms(X); bwd scale = |dZ[l]|/|dZ[L]|; "
-        "exploding if a scale > 100, vanishing if < 0.01"
-    )
+    assert text[1].split() == ["layer", "units", "act", "Z", "mean", "Z", "std", "A", "mean", "A",
+                               "std", "fwd", "scale", "dead", "sat", "|dW|", "bwd", "scale",
+                               "verdict"]
+    assert text[3].split() == ["1", "4", "relu", "0.5", "2", "1", "1.5", "2", "25%", "-",
+                               "0.125", "1", "healthy"]
+    assert text[4].split() == ["2", "4", "sigmoid", "0.5", "2", "1", "1.5", "2", "-", "50%",
+                               "-", "nan", "vanishing"]
+    assert text[5] == ("fwd scale = rms(Z[l])/rms(X); bwd scale = |dZ[l]|/|dZ[L]|; "
+                       "exploding if a scale > 100, vanishing if < 0.01")
     assert text[6] == "verdict: vanishing: layers 2"
 
 

@@ -3,7 +3,6 @@
 ``bench/`` is not a package, so ``bench/_baselines.py`` is loaded from its
 path relative to this file. No torch or jax needed.
 """
-
 import importlib.util
 from pathlib import Path
 
@@ -65,9 +64,8 @@ def test_loop_matches_backprop_on_course_example(loop):
 def test_loop_on_indices_equals_full_loop_there(loop, tiny):
     model, params, X, Y = tiny
     idx = np.array([0, 7, 12, model.n_params - 1])
-    np.testing.assert_array_equal(
-        loop(model, params, X, Y, indices=idx), loop(model, params, X, Y)[idx]
-    )
+    np.testing.assert_array_equal(loop(model, params, X, Y, indices=idx),
+                                  loop(model, params, X, Y)[idx])
 
 
 @pytest.mark.parametrize("loop", LOOPS)

@@ -4,7 +4,6 @@ Valid but unusual inputs must give the finite differences of an independent
 extended-precision NumPy forward pass; bad ones a clear error naming the
 argument. Every input is byte-compared before and after the call.
 """
-
 import fastgrad_tests_corpus as C  # tests/_corpus.py, registered by conftest.py
 
 import functools
@@ -37,12 +36,8 @@ def _ref_numerical(key=None):
 
 def _fresh():
     params, grads, X, Y = _problem()
-    return (
-        {k: v.copy() for k, v in params.items()},
-        {k: v.copy() for k, v in grads.items()},
-        X.copy(),
-        Y.copy(),
-    )
+    return ({k: v.copy() for k, v in params.items()}, {k: v.copy() for k, v in grads.items()},
+            X.copy(), Y.copy())
 
 
 def _model():
@@ -54,14 +49,12 @@ def _check_report(report, ref_num=None, grads=None, verdict="great", atol=1e-8):
     grads = grads if grads is not None else _problem()[1]
     for key, val in ref_num.items():
         got = np.asarray(report.numerical[key], dtype=float)
-        np.testing.assert_allclose(
-            got.reshape(val.shape), val, rtol=1e-6, atol=atol, err_msg=f"numerical {key}"
-        )
+        np.testing.assert_allclose(got.reshape(val.shape), val, rtol=1e-6, atol=atol,
+                                   err_msg=f"numerical {key}")
     expected = C.ref_relative_difference(C.ref_flatten(grads, "d"), C.ref_flatten(ref_num, "d"))
     assert np.isfinite(report.difference)
-    assert abs(report.difference - expected) <= 1e-7 + 1e-3 * expected, (
+    assert abs(report.difference - expected) <= 1e-7 + 1e-3 * expected, \
         f"difference {report.difference:.3e}, reference {expected:.3e}"
-    )
     if verdict is not None:
         assert report.verdict == verdict, f"verdict {report.verdict!r}, expected {verdict!r}"
 
@@ -73,7 +66,6 @@ def _call(params, grads, X, Y, **kw):
 
 
 # -- valid inputs in unusual containers and layouts -------------------------------
-
 
 def _variant(where, how):
     params, grads, X, Y = _fresh()
@@ -100,7 +92,8 @@ def _variant(where, how):
     return params, grads, X, Y
 
 
-LAYOUTS = ["fortran", "strided", "read_only", "big_endian", "list", "dataframe", "negative_strides"]
+LAYOUTS = ["fortran", "strided", "read_only", "big_endian", "list", "dataframe",
+           "negative_strides"]
 
 
 @pytest.mark.parametrize("how", LAYOUTS)
@@ -140,7 +133,6 @@ def test_other_dtypes_are_upcast_and_give_the_reference_result(where, dtype):
 
 # -- bad values for every argument --------------------------------------------------
 
-
 def _bad_arrays(shape):
     rows, cols = shape
     nan = np.ones(shape)
@@ -150,9 +142,7 @@ def _bad_arrays(shape):
     obj = np.ones(shape, dtype=object)
     obj[0, 0] = "a"
     return {
-        "nan": nan,
-        "inf": inf,
-        "neg_inf": -inf,
+        "nan": nan, "inf": inf, "neg_inf": -inf,
         "transposed": np.ones(shape[::-1]) if rows != cols else np.ones((rows, cols + 1)),
         "wrong_shape": np.ones((rows + 1, cols)),
         "one_d_wrong": np.ones(rows * cols + 1),
@@ -223,19 +213,12 @@ def test_grads_not_a_dict_is_refused(value):
     C.expect_error(_call(params, value, X, Y), "grads")
 
 
-@pytest.mark.parametrize(
-    "change", ["missing_W1", "extra_W3", "missing_db2", "extra_dZ1", "renamed_w1", "int_key"]
-)
+@pytest.mark.parametrize("change", ["missing_W1", "extra_W3", "missing_db2", "extra_dZ1",
+                                    "renamed_w1", "int_key"])
 def test_key_mismatch_is_a_keyerror_or_valueerror_naming_the_key(change):
     params, grads, X, Y = _fresh()
-    name = {
-        "missing_W1": "W1",
-        "extra_W3": "W3",
-        "missing_db2": "db2",
-        "extra_dZ1": "dZ1",
-        "renamed_w1": "w1",
-        "int_key": "1",
-    }[change]
+    name = {"missing_W1": "W1", "extra_W3": "W3", "missing_db2": "db2", "extra_dZ1": "dZ1",
+            "renamed_w1": "w1", "int_key": "1"}[change]
     if change == "missing_W1":
         del params["W1"]
     elif change == "extra_W3":
@@ -261,25 +244,8 @@ def test_model_that_is_not_a_model_is_refused(value):
     C.expect_error(C.call_and_classify(gradient_check, value, params, grads, X, Y), "model")
 
 
-@pytest.mark.parametrize(
-    "value",
-    [
-        "1e-7",
-        True,
-        False,
-        0,
-        0.0,
-        -1e-7,
-        np.nan,
-        np.inf,
-        None,
-        [1e-7],
-        1e-7j,
-        "abc",
-        np.array([1e-7, 1e-7]),
-    ],
-    ids=repr,
-)
+@pytest.mark.parametrize("value", ["1e-7", True, False, 0, 0.0, -1e-7, np.nan, np.inf, None,
+                                   [1e-7], 1e-7j, "abc", np.array([1e-7, 1e-7])], ids=repr)
 def test_bad_epsilon_is_refused_naming_it(value):
     C.expect_error(_call(*_fresh(), epsilon=value), "epsilon")
 
@@ -288,20 +254,18 @@ def test_bad_epsilon_is_refused_naming_it(value):
 def test_valid_epsilon_gives_the_reference_result(value):
     params, grads, X, Y = _fresh()
     ref = C.ref_numerical(params, X, Y, [HIDDEN], OUTPUT, eps=float(value))
-    C.expect_ok(
-        _call(params, grads, X, Y, epsilon=value),
-        lambda r: _check_report(r, ref, grads, verdict=None, atol=1e-7),
-    )
+    C.expect_ok(_call(params, grads, X, Y, epsilon=value),
+                lambda r: _check_report(r, ref, grads, verdict=None, atol=1e-7))
 
 
-@pytest.mark.parametrize("value", [True, False, "2", 1.5, 0, -3, [2], np.float64(2.0)], ids=repr)
+@pytest.mark.parametrize("value", [True, False, "2", 1.5, 0, -3, [2], np.float64(2.0)],
+                         ids=repr)
 def test_bad_n_threads_is_refused_naming_it(value):
     C.expect_error(_call(*_fresh(), n_threads=value), "n_threads")
 
 
-@pytest.mark.parametrize(
-    "value", [2**31, 2**63 - 1, 10**30, np.int32(1), np.int64(2), -1, None], ids=repr
-)
+@pytest.mark.parametrize("value", [2**31, 2**63 - 1, 10**30, np.int32(1), np.int64(2), -1, None],
+                         ids=repr)
 def test_large_n_threads_is_capped_and_gives_the_reference_result(value):
     C.expect_ok(_call(*_fresh(), n_threads=value), _check_report)
 
@@ -335,7 +299,6 @@ def test_sampled_mode_matches_the_reference_on_the_checked_coordinates(k):
             n_checked += int(done.sum())
         assert report.n_checked == n_checked
         assert report.verdict == "great"
-
     C.expect_ok(_call(*_fresh(), mode="sampled", k=k, seed=0), check)
 
 
@@ -344,20 +307,8 @@ def test_bad_dropout_flag_is_refused_naming_it(value):
     C.expect_error(_call(*_fresh(), dropout=value), "dropout")
 
 
-@pytest.mark.parametrize(
-    "value",
-    [
-        (1e-3, 1e-6),
-        "a",
-        (np.nan, 1.0),
-        (0.0, 1.0),
-        (1e-6,),
-        (1e-6, 1e-3, 1.0),
-        ("1e-6", "1e-3"),
-        (True, 1.0),
-    ],
-    ids=repr,
-)
+@pytest.mark.parametrize("value", [(1e-3, 1e-6), "a", (np.nan, 1.0), (0.0, 1.0), (1e-6,),
+                                   (1e-6, 1e-3, 1.0), ("1e-6", "1e-3"), (True, 1.0)], ids=repr)
 def test_bad_thresholds_are_refused_naming_them(value):
     C.expect_error(_call(*_fresh(), thresholds=value), "thresholds")
 
@@ -374,13 +325,11 @@ def test_bad_raise_on_failure_is_refused_naming_it(value):
 
 # -- what the report says -------------------------------------------------------------
 
-
 def test_a_difference_between_1e_6_and_1e_3_is_check():
     params, grads, X, Y = _fresh()
     grads = {k: v * (1 + 2e-4) for k, v in grads.items()}
-    C.expect_ok(
-        _call(params, grads, X, Y), lambda r: _check_report(r, grads=grads, verdict="check")
-    )
+    C.expect_ok(_call(params, grads, X, Y), lambda r: _check_report(r, grads=grads,
+                                                                     verdict="check"))
 
 
 def test_a_difference_above_1e_3_is_bug_and_names_the_block():
@@ -390,7 +339,6 @@ def test_a_difference_above_1e_3_is_bug_and_names_the_block():
     def check(r):
         _check_report(r, grads=grads, verdict="bug")
         assert any("dW2" in h for h in r.hints)
-
     C.expect_ok(_call(params, grads, X, Y), check)
 
 
@@ -401,7 +349,6 @@ def test_a_constant_factor_is_named_in_the_hints(factor):
 
     def check(r):
         assert any("dW1" in h and f"{factor:.2f}x" in h for h in r.hints), r.hints
-
     C.expect_ok(_call(params, grads, X, Y), check)
 
 
@@ -421,11 +368,10 @@ def test_timestamp_feature_never_gives_nan(output):
     # logistic regression on a raw timestamp: eps * x ~ 1.7e5, far past exp's range
     n_out = 1 if output == "sigmoid" else 2
     X = (1.7e12 + np.arange(4) * 3.6e6)[None, :]
-    params = {
-        "W1": np.full((n_out, 1), 1e-12) * (np.arange(n_out)[:, None] + 1),
-        "b1": np.zeros((n_out, 1)),
-    }
-    Y = np.array([[0.0, 1.0, 1.0, 0.0]]) if n_out == 1 else np.array([[0.0, 1, 1, 0], [1, 0, 0, 1]])
+    params = {"W1": np.full((n_out, 1), 1e-12) * (np.arange(n_out)[:, None] + 1),
+              "b1": np.zeros((n_out, 1))}
+    Y = np.array([[0.0, 1.0, 1.0, 0.0]]) if n_out == 1 else np.array([[0.0, 1, 1, 0],
+                                                                        [1, 0, 0, 1]])
     model = MLP([1, n_out], output=output)
     grads = C.ref_backprop(params, X, Y, [], output)
     ref = C.ref_numerical(params, X, Y, [], output)
@@ -433,10 +379,8 @@ def test_timestamp_feature_never_gives_nan(output):
     def check(r):
         assert np.isfinite(r.difference), f"difference={r.difference} for a finite cost"
         for key, val in ref.items():
-            np.testing.assert_allclose(
-                np.asarray(r.numerical[key]).reshape(val.shape), val, rtol=1e-6
-            )
-
+            np.testing.assert_allclose(np.asarray(r.numerical[key]).reshape(val.shape), val,
+                                       rtol=1e-6)
     C.expect_ok(C.call_and_classify(gradient_check, model, params, grads, X, Y), check)
 
 
@@ -447,22 +391,21 @@ def test_one_and_two_threads_give_identical_bits(dims, m):
     params, X, Y = C.small_problem(dims, m=m, seed=0, output="softmax", hidden="relu")
     model = MLP(list(dims), "relu", "softmax")
     grads = C.ref_backprop(params, X, Y, ["relu"] * (len(dims) - 2), "softmax")
-    r1 = C.expect_ok(C.call_and_classify(gradient_check, model, params, grads, X, Y, n_threads=1))
-    r2 = C.expect_ok(C.call_and_classify(gradient_check, model, params, grads, X, Y, n_threads=2))
+    r1 = C.expect_ok(C.call_and_classify(gradient_check, model, params, grads, X, Y,
+                                         n_threads=1))
+    r2 = C.expect_ok(C.call_and_classify(gradient_check, model, params, grads, X, Y,
+                                         n_threads=2))
     for key in r1.numerical:
         a, b = np.asarray(r1.numerical[key]), np.asarray(r2.numerical[key])
-        assert a.tobytes() == b.tobytes(), (
+        assert a.tobytes() == b.tobytes(), \
             f"{key}: {int(np.sum(a != b))} coordinates differ between 1 and 2 threads"
-        )
     assert r1.difference == r2.difference
 
 
 # -- sizes that must not allocate what the check does not need --------------------
 
-
 def test_wide_network_scratch_is_sized_for_what_it_uses():
-    out = C.run_limited(
-        """
+    out = C.run_limited("""
         import numpy as np
         from fastgrad import MLP, gradient_check
         model = MLP([1, 100000, 1], hidden="tanh")
@@ -473,16 +416,12 @@ def test_wide_network_scratch_is_sized_for_what_it_uses():
         r = gradient_check(model, params, grads, X, Y, n_threads=1)
         RESULT = r.difference
         CHECK = bool(r.verdict == "great" and r.n_checked == 300001)
-    """,
-        mem_bytes=1_500_000_000,
-        timeout=90,
-    )
+    """, mem_bytes=1_500_000_000, timeout=90)
     C.expect_limited_ok_or_error(out, "layer_dims", "n_threads")
 
 
 def test_sampled_mode_memory_scales_with_the_coordinates_checked():
-    out = C.run_limited(
-        """
+    out = C.run_limited("""
         import numpy as np
         from fastgrad import MLP, gradient_check
         model = MLP([100, 500, 500], output="softmax")
@@ -495,15 +434,11 @@ def test_sampled_mode_memory_scales_with_the_coordinates_checked():
                            n_threads=1)
         RESULT = r.difference
         CHECK = bool(r.verdict == "great" and r.n_checked == 20)
-    """,
-        mem_bytes=1_200_000_000,
-        timeout=90,
-    )
+    """, mem_bytes=1_200_000_000, timeout=90)
     C.expect_limited_ok_or_error(out, "mode")
 
 
 # -- cheap modes and dropout ------------------------------------------------------------------
-
 
 @pytest.mark.parametrize("mode", ["sampled", "directional"])
 def test_cheap_modes_with_soft_softmax_targets(mode):
@@ -520,11 +455,8 @@ def test_cheap_modes_with_soft_softmax_targets(mode):
             got = np.asarray(r.numerical[key], dtype=float).reshape(val.shape)
             done = ~np.isnan(got)
             np.testing.assert_allclose(got[done], val[done], rtol=1e-6, atol=1e-9)
-
-    C.expect_ok(
-        C.call_and_classify(gradient_check, model, params, grads, X, Y, mode=mode, k=2, seed=1),
-        check,
-    )
+    C.expect_ok(C.call_and_classify(gradient_check, model, params, grads, X, Y, mode=mode, k=2,
+                                    seed=1), check)
 
 
 def test_directional_mode_rechecks_a_failing_block_in_full():
@@ -534,11 +466,9 @@ def test_directional_mode_rechecks_a_failing_block_in_full():
     def check(r):
         assert r.verdict == "bug"
         ref = _ref_numerical()["db1"]
-        np.testing.assert_allclose(
-            np.asarray(r.numerical["db1"]).reshape(ref.shape), ref, rtol=1e-6, atol=1e-9
-        )
+        np.testing.assert_allclose(np.asarray(r.numerical["db1"]).reshape(ref.shape), ref,
+                                   rtol=1e-6, atol=1e-9)
         assert any("db1" in h for h in r.hints)
-
     C.expect_ok(_call(params, grads, X, Y, mode="directional", k=3, seed=0), check)
 
 
@@ -562,7 +492,6 @@ def _dropout_ref(params, X, Y, keep, seed, eps=1e-7):
         A = np.tanh(p["W1"] @ X.astype(LD) + p["b1"]) * scale
         Z = p["W2"] @ A + p["b2"]
         return np.sum(np.logaddexp(LD(0), Z) - Y * Z) / X.shape[1]
-
     out = {}
     for key in ("W1", "b1", "W2", "b2"):
         g = np.empty(params[key].shape)
@@ -585,11 +514,9 @@ def test_dropout_with_the_same_seed_matches_a_reference_with_the_documented_mask
 
     def check(r):
         for key, val in ref.items():
-            np.testing.assert_allclose(
-                np.asarray(r.numerical[key]).reshape(val.shape), val, rtol=1e-6, atol=1e-9
-            )
+            np.testing.assert_allclose(np.asarray(r.numerical[key]).reshape(val.shape), val,
+                                       rtol=1e-6, atol=1e-9)
         assert r.verdict == "great"
-
     C.expect_ok(C.call_and_classify(gradient_check, model, params, grads, X, Y, seed=11), check)
 
 
@@ -598,9 +525,8 @@ def test_dropout_without_an_int_seed_is_refused_naming_seed(seed):
     params, X, Y = C.small_problem((3, 4, 1), m=8, seed=2, hidden="tanh")
     model = MLP([3, 4, 1], hidden="tanh", keep_prob=0.7)
     grads = model.backward(params, X, Y, seed=11)
-    C.expect_error(
-        C.call_and_classify(gradient_check, model, params, grads, X, Y, seed=seed), "seed"
-    )
+    C.expect_error(C.call_and_classify(gradient_check, model, params, grads, X, Y, seed=seed),
+                   "seed")
 
 
 def test_concurrent_checks_restore_the_blas_thread_count():
@@ -611,12 +537,8 @@ def test_concurrent_checks_restore_the_blas_thread_count():
     import time
 
     def blas_threads():
-        return sorted(
-            (d["internal_api"], d["num_threads"])
-            for d in threadpoolctl.threadpool_info()
-            if d["user_api"] == "blas"
-        )
-
+        return sorted((d["internal_api"], d["num_threads"])
+                      for d in threadpoolctl.threadpool_info() if d["user_api"] == "blas")
     before = blas_threads()
     params, X, Y = C.small_problem((4, 64, 64, 2), m=512, seed=0, hidden="relu")
     model = MLP([4, 64, 64, 2])
@@ -629,7 +551,6 @@ def test_concurrent_checks_restore_the_blas_thread_count():
             verdicts.append(gradient_check(model, params, grads, X, Y, n_threads=2).verdict)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
-
     delays = (0.001, 0.002, 0.005, 0.01, 0.02, 0.03)
     try:
         for delay in delays:

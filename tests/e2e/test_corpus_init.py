@@ -1,7 +1,6 @@
 """Bad-input corpus: fastgrad.init, fastgrad.datasets, fastgrad.diagnose and
 the ``fastgrad`` command line.
 """
-
 import fastgrad_tests_corpus as C  # tests/_corpus.py, registered by conftest.py
 
 import numpy as np
@@ -14,16 +13,15 @@ from fastgrad.diagnostics import deep_linear_example
 # -- array initializers -----------------------------------------------------------------
 
 STD = {
-    "random": lambda fi, fo: 1.0,
-    "he": lambda fi, fo: np.sqrt(2 / fi),
-    "xavier": lambda fi, fo: np.sqrt(1 / fi),
-    "lecun": lambda fi, fo: np.sqrt(1 / fi),
+    "random": lambda fi, fo: 1.0, "he": lambda fi, fo: np.sqrt(2 / fi),
+    "xavier": lambda fi, fo: np.sqrt(1 / fi), "lecun": lambda fi, fo: np.sqrt(1 / fi),
     "glorot": lambda fi, fo: np.sqrt(2 / (fi + fo)),
 }
 
 
 @pytest.mark.parametrize("name", list(STD))
-@pytest.mark.parametrize("shape", [(5, 3), (1, 1), [7, 2], (np.int64(4), np.int32(6))], ids=repr)
+@pytest.mark.parametrize("shape", [(5, 3), (1, 1), [7, 2], (np.int64(4), np.int32(6))],
+                         ids=repr)
 @pytest.mark.parametrize("gain", [1.0, 2, np.float32(0.5)], ids=repr)
 def test_initializer_matches_the_formula(name, shape, gain):
     out = C.call_and_classify(getattr(init, name), shape, gain=gain, seed=3)
@@ -45,19 +43,8 @@ def test_zeros_is_zeros():
     np.testing.assert_array_equal(W, np.zeros((3, 2)))
 
 
-BAD_SHAPES = [
-    (3,),
-    (0, 3),
-    (3, -1),
-    (3.0, 2),
-    "32",
-    None,
-    (True, 2),
-    (3, 2, 1),
-    5,
-    (np.nan, 2),
-    ("3", "2"),
-]
+BAD_SHAPES = [(3,), (0, 3), (3, -1), (3.0, 2), "32", None, (True, 2), (3, 2, 1), 5,
+              (np.nan, 2), ("3", "2")]
 INITS = ["zeros", "random", "he", "xavier", "lecun", "glorot", "orthogonal"]
 
 
@@ -80,32 +67,19 @@ def test_initializer_bad_seed(name, seed):
 
 
 def test_initializer_impossible_shape_raises_before_allocating():
-    out = C.run_limited(
-        """
+    out = C.run_limited("""
         from fastgrad import init
         W = init.he((2**40, 2**40), seed=0)
         RESULT = W.shape
         CHECK = False
-    """,
-        mem_bytes=1_200_000_000,
-    )
+    """, mem_bytes=1_200_000_000)
     C.expect_limited_ok_or_error(out, "shape")
 
 
-@pytest.mark.parametrize(
-    "arg,value",
-    [
-        ("scale", 0.0),
-        ("scale", "1"),
-        ("scale", True),
-        ("mode", "fan_both"),
-        ("mode", None),
-        ("distribution", "cauchy"),
-        ("distribution", 1),
-        ("scale", np.nan),
-    ],
-    ids=str,
-)
+@pytest.mark.parametrize("arg,value", [("scale", 0.0), ("scale", "1"), ("scale", True),
+                                       ("mode", "fan_both"), ("mode", None),
+                                       ("distribution", "cauchy"), ("distribution", 1),
+                                       ("scale", np.nan)], ids=str)
 def test_variance_scaling_bad_arguments(arg, value):
     kwargs = {"scale": 1.0, "mode": "fan_in", "distribution": "normal"}
     kwargs[arg] = value
@@ -115,7 +89,8 @@ def test_variance_scaling_bad_arguments(arg, value):
 @pytest.mark.parametrize("mode,n", [("fan_in", 40), ("fan_out", 30), ("fan_avg", 35)])
 @pytest.mark.parametrize("dist", ["normal", "truncated_normal", "uniform"])
 def test_variance_scaling_variance(mode, n, dist):
-    W = C.expect_ok(C.call_and_classify(init.variance_scaling, (30, 40), 2.0, mode, dist, seed=1))
+    W = C.expect_ok(C.call_and_classify(init.variance_scaling, (30, 40), 2.0, mode, dist,
+                                        seed=1))
     var = float(np.var(W))
     assert abs(var - 2.0 / n) < 0.1 * 2.0 / n
     if dist == "uniform":
@@ -124,43 +99,24 @@ def test_variance_scaling_variance(mode, n, dist):
         assert np.abs(W).max() <= 2 * np.sqrt(2.0 / n) / 0.87962566103423978 + 1e-12
 
 
-@pytest.mark.parametrize(
-    "activation,param,expected",
-    [
-        ("linear", None, 1.0),
-        ("sigmoid", None, 1.0),
-        ("tanh", None, 5 / 3),
-        ("relu", None, np.sqrt(2)),
-        ("leaky_relu", None, np.sqrt(2 / (1 + 0.01**2))),
-        ("leaky_relu", 0.2, np.sqrt(2 / 1.04)),
-        ("selu", None, 0.75),
-    ],
-)
+@pytest.mark.parametrize("activation,param,expected", [
+    ("linear", None, 1.0), ("sigmoid", None, 1.0), ("tanh", None, 5 / 3),
+    ("relu", None, np.sqrt(2)), ("leaky_relu", None, np.sqrt(2 / (1 + 0.01 ** 2))),
+    ("leaky_relu", 0.2, np.sqrt(2 / 1.04)), ("selu", None, 0.75)])
 def test_calculate_gain_values(activation, param, expected):
     g = C.expect_ok(C.call_and_classify(init.calculate_gain, activation, param))
     assert abs(g - expected) < 1e-15
 
 
-@pytest.mark.parametrize(
-    "activation,param,name",
-    [
-        ("RELU", None, "activation"),
-        (None, None, "activation"),
-        (3, None, "activation"),
-        ("relu", 0.1, "param"),
-        ("leaky_relu", "0.1", "param"),
-        ("leaky_relu", np.nan, "param"),
-        ("leaky_relu", True, "param"),
-        ("leaky_relu", [0.1], "param"),
-    ],
-    ids=str,
-)
+@pytest.mark.parametrize("activation,param,name", [
+    ("RELU", None, "activation"), (None, None, "activation"), (3, None, "activation"),
+    ("relu", 0.1, "param"), ("leaky_relu", "0.1", "param"), ("leaky_relu", np.nan, "param"),
+    ("leaky_relu", True, "param"), ("leaky_relu", [0.1], "param")], ids=str)
 def test_calculate_gain_bad_arguments(activation, param, name):
     C.expect_error(C.call_and_classify(init.calculate_gain, activation, param), name)
 
 
 # -- initialize_parameters / lsuv -----------------------------------------------------------
-
 
 @pytest.mark.parametrize("method", ["zeros", "random", "he", "xavier", "lecun", "glorot"])
 @pytest.mark.parametrize("dims", [[3, 4, 1], (2, 5), np.array([4, 3, 2, 1])], ids=repr)
@@ -178,33 +134,15 @@ def test_initialize_parameters_matches_the_formula(method, dims):
                 exp = rng.standard_normal((d[l], d[l - 1])) * STD[method](d[l - 1], d[l]) * 2.0
             np.testing.assert_allclose(params[f"W{l}"], exp, rtol=1e-12)
             np.testing.assert_array_equal(params[f"b{l}"], np.zeros((d[l], 1)))
-
     C.expect_ok(out, check)
 
 
-@pytest.mark.parametrize(
-    "arg,value",
-    [
-        ("layer_dims", None),
-        ("layer_dims", [3]),
-        ("layer_dims", [3, 0, 1]),
-        ("layer_dims", [3, True, 1]),
-        ("layer_dims", "341"),
-        ("layer_dims", [3, 2.0, 1]),
-        ("layer_dims", [3, np.nan, 1]),
-        ("method", "HE"),
-        ("method", None),
-        ("method", "lsuv"),
-        ("method", 3),
-        ("scale", 0),
-        ("scale", "1"),
-        ("scale", True),
-        ("scale", np.inf),
-        ("seed", "x"),
-        ("seed", -5),
-    ],
-    ids=str,
-)
+@pytest.mark.parametrize("arg,value", [
+    ("layer_dims", None), ("layer_dims", [3]), ("layer_dims", [3, 0, 1]),
+    ("layer_dims", [3, True, 1]), ("layer_dims", "341"), ("layer_dims", [3, 2.0, 1]),
+    ("layer_dims", [3, np.nan, 1]), ("method", "HE"), ("method", None), ("method", "lsuv"),
+    ("method", 3), ("scale", 0), ("scale", "1"), ("scale", True), ("scale", np.inf),
+    ("seed", "x"), ("seed", -5)], ids=str)
 def test_initialize_parameters_bad_arguments(arg, value):
     kwargs = {"layer_dims": [3, 4, 1], "method": "he", "seed": 0, "scale": 1.0}
     kwargs[arg] = value
@@ -212,15 +150,12 @@ def test_initialize_parameters_bad_arguments(arg, value):
 
 
 def test_initialize_parameters_impossible_size_raises_before_allocating():
-    out = C.run_limited(
-        """
+    out = C.run_limited("""
         from fastgrad import init
         p = init.initialize_parameters([3, 2**40, 1], "he", seed=0)
         RESULT = len(p)
         CHECK = False
-    """,
-        mem_bytes=1_200_000_000,
-    )
+    """, mem_bytes=1_200_000_000)
     C.expect_limited_ok_or_error(out, "layer_dims")
 
 
@@ -231,13 +166,8 @@ def _lsuv_data(m=64):
 @pytest.mark.parametrize("layout", ["c", "fortran", "read_only", "dataframe", "float32"])
 def test_lsuv_reaches_unit_variance(layout):
     X = _lsuv_data()
-    Xin = {
-        "c": X,
-        "fortran": C.fortran(X),
-        "read_only": C.read_only(X),
-        "dataframe": pd.DataFrame(X),
-        "float32": X.astype(np.float32),
-    }[layout]
+    Xin = {"c": X, "fortran": C.fortran(X), "read_only": C.read_only(X),
+           "dataframe": pd.DataFrame(X), "float32": X.astype(np.float32)}[layout]
     model = MLP([4, 8, 6, 1], hidden="tanh")
 
     def check(params):
@@ -246,42 +176,21 @@ def test_lsuv_reaches_unit_variance(layout):
             Z = params[f"W{l}"] @ A + params[f"b{l}"]
             assert abs(np.var(Z) - 1.0) < 0.1, f"Var(Z{l}) = {np.var(Z)}"
             A = np.tanh(Z)
-
     import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         out = C.call_and_classify(init.lsuv, model, Xin, seed=0)
     C.expect_ok(out, check)
 
 
-@pytest.mark.parametrize(
-    "arg,value",
-    [
-        ("model", None),
-        ("model", "MLP"),
-        ("X", np.ones((3, 10))),
-        ("X", np.ones((4, 1))),
-        ("X", np.full((4, 10), np.nan)),
-        ("X", np.zeros((4, 10))),
-        ("tol", 0.0),
-        ("tol", "0.1"),
-        ("tol", True),
-        ("max_iter", 0),
-        ("max_iter", True),
-        ("max_iter", 2.5),
-        ("seed", "a"),
-    ],
-    ids=str,
-)
+@pytest.mark.parametrize("arg,value", [
+    ("model", None), ("model", "MLP"), ("X", np.ones((3, 10))), ("X", np.ones((4, 1))),
+    ("X", np.full((4, 10), np.nan)), ("X", np.zeros((4, 10))), ("tol", 0.0), ("tol", "0.1"),
+    ("tol", True), ("max_iter", 0), ("max_iter", True), ("max_iter", 2.5), ("seed", "a")],
+    ids=str)
 def test_lsuv_bad_arguments(arg, value):
-    kwargs = {
-        "model": MLP([4, 8, 1], hidden="tanh"),
-        "X": _lsuv_data(),
-        "seed": 0,
-        "tol": 0.1,
-        "max_iter": 10,
-    }
+    kwargs = {"model": MLP([4, 8, 1], hidden="tanh"), "X": _lsuv_data(), "seed": 0,
+              "tol": 0.1, "max_iter": 10}
     kwargs[arg] = value
     names = (arg, "batch") if arg == "X" else (arg,)
     C.expect_error(C.call_and_classify(init.lsuv, **kwargs), *names)
@@ -310,8 +219,8 @@ def test_datasets_shapes_labels_and_geometry(name, m):
             np.testing.assert_allclose(r[Y[0] == 1], 0.8, rtol=1e-12)
         if name == "make_moons":
             np.testing.assert_allclose(r[Y[0] == 0], 1.0, rtol=1e-12)
-            np.testing.assert_allclose(np.hypot(X[0] - 1, X[1] - 0.5)[Y[0] == 1], 1.0, rtol=1e-12)
-
+            np.testing.assert_allclose(np.hypot(X[0] - 1, X[1] - 0.5)[Y[0] == 1], 1.0,
+                                       rtol=1e-12)
     C.expect_ok(out, check)
 
 
@@ -327,38 +236,24 @@ def test_datasets_bad_noise(name, value):
     C.expect_error(C.call_and_classify(getattr(datasets, name), 20, noise=value), "noise")
 
 
-@pytest.mark.parametrize(
-    "name,arg,value",
-    [
-        ("make_circles", "factor", 0.0),
-        ("make_circles", "factor", 1.0),
-        ("make_circles", "factor", np.nan),
-        ("make_circles", "factor", "0.5"),
-        ("make_circles", "factor", True),
-        ("make_flower", "petals", 0),
-        ("make_flower", "petals", 1.5),
-        ("make_flower", "petals", True),
-        ("make_flower", "radius", -1.0),
-        ("make_flower", "radius", "4"),
-        ("make_moons", "seed", "x"),
-        ("make_elongated", "seed", -3),
-    ],
-    ids=str,
-)
+@pytest.mark.parametrize("name,arg,value", [
+    ("make_circles", "factor", 0.0), ("make_circles", "factor", 1.0),
+    ("make_circles", "factor", np.nan), ("make_circles", "factor", "0.5"),
+    ("make_circles", "factor", True), ("make_flower", "petals", 0),
+    ("make_flower", "petals", 1.5), ("make_flower", "petals", True),
+    ("make_flower", "radius", -1.0), ("make_flower", "radius", "4"),
+    ("make_moons", "seed", "x"), ("make_elongated", "seed", -3)], ids=str)
 def test_datasets_other_bad_arguments(name, arg, value):
     C.expect_error(C.call_and_classify(getattr(datasets, name), 20, **{arg: value}), arg)
 
 
 def test_datasets_impossible_m_raises_before_allocating():
-    out = C.run_limited(
-        """
+    out = C.run_limited("""
         from fastgrad import datasets
         X, Y = datasets.make_moons(10**12, seed=0)
         RESULT = X.shape
         CHECK = False
-    """,
-        mem_bytes=1_200_000_000,
-    )
+    """, mem_bytes=1_200_000_000)
     C.expect_limited_ok_or_error(out, "m")
 
 
@@ -373,18 +268,11 @@ def _split_data():
 @pytest.mark.parametrize("shuffle", [True, False])
 def test_train_test_split_partitions_the_columns(layout, test_size, shuffle):
     X, Y = _split_data()
-    Xin = {
-        "c": X,
-        "fortran": C.fortran(X),
-        "read_only": C.read_only(X),
-        "list": X.tolist(),
-        "Y_1d": X,
-        "dataframe": pd.DataFrame(X),
-    }[layout]
+    Xin = {"c": X, "fortran": C.fortran(X), "read_only": C.read_only(X), "list": X.tolist(),
+           "Y_1d": X, "dataframe": pd.DataFrame(X)}[layout]
     Yin = Y.ravel() if layout == "Y_1d" else Y
-    out = C.call_and_classify(
-        datasets.train_test_split, Xin, Yin, test_size=test_size, seed=0, shuffle=shuffle
-    )
+    out = C.call_and_classify(datasets.train_test_split, Xin, Yin, test_size=test_size,
+                              seed=0, shuffle=shuffle)
 
     def check(res):
         Xtr, Xte, Ytr, Yte = res
@@ -397,30 +285,14 @@ def test_train_test_split_partitions_the_columns(layout, test_size, shuffle):
         np.testing.assert_array_equal(ys.ravel(), idx % 2)
         if not shuffle:
             assert idx.tolist() == list(range(10))
-
     C.expect_ok(out, check)
 
 
-@pytest.mark.parametrize(
-    "arg,value",
-    [
-        ("test_size", True),
-        ("test_size", "0.2"),
-        ("test_size", 0),
-        ("test_size", 1.0),
-        ("test_size", 10),
-        ("test_size", np.nan),
-        ("test_size", -0.5),
-        ("shuffle", "no"),
-        ("shuffle", None),
-        ("seed", "x"),
-        ("X", np.ones(10)),
-        ("Y", np.ones((1, 9))),
-        ("X", None),
-        ("Y", np.ones((1, 10, 2))),
-    ],
-    ids=str,
-)
+@pytest.mark.parametrize("arg,value", [
+    ("test_size", True), ("test_size", "0.2"), ("test_size", 0), ("test_size", 1.0),
+    ("test_size", 10), ("test_size", np.nan), ("test_size", -0.5), ("shuffle", "no"),
+    ("shuffle", None), ("seed", "x"), ("X", np.ones(10)), ("Y", np.ones((1, 9))),
+    ("X", None), ("Y", np.ones((1, 10, 2)))], ids=str)
 def test_train_test_split_bad_arguments(arg, value):
     X, Y = _split_data()
     kwargs = {"X": X, "Y": Y, "test_size": 0.3, "seed": 0, "shuffle": True}
@@ -429,7 +301,6 @@ def test_train_test_split_bad_arguments(arg, value):
 
 
 # -- diagnose ------------------------------------------------------------------------------
-
 
 def _diag_case():
     model = MLP([3, 5, 4, 1], hidden="tanh")
@@ -443,54 +314,32 @@ def _diag_case():
 @pytest.mark.parametrize("layout", ["c", "fortran", "read_only", "dataframe", "no_Y"])
 def test_diagnose_layer_statistics_match_numpy(layout):
     model, params, X, Y = _diag_case()
-    Xin = {
-        "c": X,
-        "fortran": C.fortran(X),
-        "read_only": C.read_only(X),
-        "dataframe": pd.DataFrame(X),
-        "no_Y": X,
-    }[layout]
+    Xin = {"c": X, "fortran": C.fortran(X), "read_only": C.read_only(X),
+           "dataframe": pd.DataFrame(X), "no_Y": X}[layout]
     args = (model, params, Xin) if layout == "no_Y" else (model, params, Xin, Y)
 
     def check(d):
         A = X
-        x_rms = np.sqrt(np.mean(X**2))
+        x_rms = np.sqrt(np.mean(X ** 2))
         assert abs(d.input_rms - x_rms) < 1e-12
         for l in range(1, 4):
             Z = params[f"W{l}"] @ A + params[f"b{l}"]
             A = np.tanh(Z) if l < 3 else 1 / (1 + np.exp(-Z))
             rep = d.layers[l - 1]
             assert abs(rep.z_std - np.std(Z)) < 1e-12 and abs(rep.z_mean - np.mean(Z)) < 1e-12
-            assert abs(rep.forward_scale - np.sqrt(np.mean(Z**2)) / x_rms) < 1e-12
+            assert abs(rep.forward_scale - np.sqrt(np.mean(Z ** 2)) / x_rms) < 1e-12
         if layout != "no_Y":
             exp = float(C.ref_forward_cost(params, X, Y, ["tanh", "tanh"], "sigmoid"))
             assert abs(d.cost - exp) < 1e-12
-
     C.expect_ok(C.call_and_classify(diagnose, *args), check)
 
 
-@pytest.mark.parametrize(
-    "arg,value",
-    [
-        ("model", None),
-        ("model", "mlp"),
-        ("threshold", 1.0),
-        ("threshold", True),
-        ("threshold", "100"),
-        ("threshold", np.nan),
-        ("saturation_tol", 0.5),
-        ("saturation_tol", True),
-        ("saturation_tol", "0.1"),
-        ("X", np.zeros((3, 8))),
-        ("X", np.full((3, 8), np.nan)),
-        ("X", np.ones((8, 3))),
-        ("Y", np.ones((2, 8))),
-        ("Y", np.full((1, 8), np.inf)),
-        ("params", None),
-        ("X", None),
-    ],
-    ids=str,
-)
+@pytest.mark.parametrize("arg,value", [
+    ("model", None), ("model", "mlp"), ("threshold", 1.0), ("threshold", True),
+    ("threshold", "100"), ("threshold", np.nan), ("saturation_tol", 0.5),
+    ("saturation_tol", True), ("saturation_tol", "0.1"), ("X", np.zeros((3, 8))),
+    ("X", np.full((3, 8), np.nan)), ("X", np.ones((8, 3))), ("Y", np.ones((2, 8))),
+    ("Y", np.full((1, 8), np.inf)), ("params", None), ("X", None)], ids=str)
 def test_diagnose_bad_arguments(arg, value):
     model, params, X, Y = _diag_case()
     kwargs = {"model": model, "params": params, "X": X, "Y": Y}
@@ -500,9 +349,8 @@ def test_diagnose_bad_arguments(arg, value):
 
 @pytest.mark.parametrize("n_layers,weight,width", [(1, 1.5, 2), (5, 0.5, 3), (4, 2.0, 1)])
 def test_deep_linear_example_is_weight_power(n_layers, weight, width):
-    model, params = C.expect_ok(
-        C.call_and_classify(deep_linear_example, n_layers, weight, width=width)
-    )
+    model, params = C.expect_ok(C.call_and_classify(deep_linear_example, n_layers, weight,
+                                                    width=width))
     x = np.arange(1.0, width + 1)[:, None]
     A = x
     for l in range(1, n_layers + 1):
@@ -511,22 +359,10 @@ def test_deep_linear_example_is_weight_power(n_layers, weight, width):
     assert model.layer_dims == (width,) * (n_layers + 1)
 
 
-@pytest.mark.parametrize(
-    "arg,value",
-    [
-        ("n_layers", 0),
-        ("n_layers", True),
-        ("n_layers", 1.5),
-        ("n_layers", "3"),
-        ("weight", np.nan),
-        ("weight", "1.5"),
-        ("weight", True),
-        ("width", 0),
-        ("width", True),
-        ("width", 2.0),
-    ],
-    ids=str,
-)
+@pytest.mark.parametrize("arg,value", [("n_layers", 0), ("n_layers", True), ("n_layers", 1.5),
+                                       ("n_layers", "3"), ("weight", np.nan), ("weight", "1.5"),
+                                       ("weight", True), ("width", 0), ("width", True),
+                                       ("width", 2.0)], ids=str)
 def test_deep_linear_example_bad_arguments(arg, value):
     kwargs = {"n_layers": 3, "weight": 1.5, "width": 2}
     kwargs[arg] = value
@@ -535,10 +371,8 @@ def test_deep_linear_example_bad_arguments(arg, value):
 
 # -- the command line ------------------------------------------------------------------------
 
-
 def _cli(argv, capsys):
     from fastgrad import cli
-
     try:
         rc = cli.main(argv)
     except SystemExit as exc:
@@ -547,25 +381,16 @@ def _cli(argv, capsys):
     return rc, out, err
 
 
-@pytest.mark.parametrize(
-    "argv,flag",
-    [
-        (["check", "--seed", "x"], "--seed"),
-        (["check", "--examples", "0"], "--examples"),
-        (["check", "--layers", "3,0,1"], "--layers"),
-        (["check", "--epsilon", "-1"], "--epsilon"),
-        (["check", "--threads", "0"], "--threads"),
-        (["check", "--keep-prob", "2"], "--keep-prob"),
-        (["check", "--layers", "4,8,1", "--output", "softmax"], "--output"),
-        (["check", "--l2", "nan"], "--l2"),
-        (["check", "--bug", "transpose:W1"], "--bug"),
-        (["check", "--fixed"], "--fixed"),
-        (["check", "--course", "--layers", "3,4,1"], "--layers"),
-        (["check", "-k", "0", "--mode", "sampled"], "-k"),
-        (["check", "--hidden", "nope"], "--hidden"),
-    ],
-    ids=lambda v: " ".join(v) if isinstance(v, list) else v,
-)
+@pytest.mark.parametrize("argv,flag", [
+    (["check", "--seed", "x"], "--seed"), (["check", "--examples", "0"], "--examples"),
+    (["check", "--layers", "3,0,1"], "--layers"), (["check", "--epsilon", "-1"], "--epsilon"),
+    (["check", "--threads", "0"], "--threads"), (["check", "--keep-prob", "2"], "--keep-prob"),
+    (["check", "--layers", "4,8,1", "--output", "softmax"], "--output"),
+    (["check", "--l2", "nan"], "--l2"),
+    (["check", "--bug", "transpose:W1"], "--bug"), (["check", "--fixed"], "--fixed"),
+    (["check", "--course", "--layers", "3,4,1"], "--layers"),
+    (["check", "-k", "0", "--mode", "sampled"], "-k"), (["check", "--hidden", "nope"], "--hidden"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
 def test_cli_bad_options_exit_2_naming_the_flag(argv, flag, capsys):
     rc, out, err = _cli(argv, capsys)
     assert rc == 2, f"exit status {rc} (2 means bad options); stderr: {err[-300:]}"
@@ -575,8 +400,7 @@ def test_cli_bad_options_exit_2_naming_the_flag(argv, flag, capsys):
 
 
 def test_cli_impossible_layers_exit_2_with_one_line():
-    out = C.run_limited(
-        """
+    out = C.run_limited("""
         import contextlib, io, sys
         from fastgrad import cli
         err = io.StringIO()
@@ -589,9 +413,7 @@ def test_cli_impossible_layers_exit_2_with_one_line():
         RESULT = (rc, text)
         CHECK = bool(rc == 2 and "Traceback" not in text and len(text.splitlines()) == 1
                      and "--layers" in text)
-    """,
-        mem_bytes=1_500_000_000,
-    )
+    """, mem_bytes=1_500_000_000)
     assert out["kind"] == "ok" and out.get("check") is True, out
 
 

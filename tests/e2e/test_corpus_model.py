@@ -1,7 +1,6 @@
 """Bad-input corpus: fastgrad.MLP (constructor, forward, cost, backward,
 cost_and_grads, predict, init_params) and fastgrad.course.
 """
-
 import fastgrad_tests_corpus as C  # tests/_corpus.py, registered by conftest.py
 
 import functools
@@ -17,64 +16,22 @@ from fastgrad import MLP, course
 # -- the constructor ------------------------------------------------------------------
 
 BAD_CTOR = [
-    ("layer_dims", None),
-    ("layer_dims", 3),
-    ("layer_dims", "341"),
-    ("layer_dims", []),
-    ("layer_dims", [3]),
-    ("layer_dims", [3, 0, 1]),
-    ("layer_dims", [3, -2, 1]),
-    ("layer_dims", [3, np.nan, 1]),
-    ("layer_dims", [3, np.inf, 1]),
-    ("layer_dims", [3, 2.5, 1]),
-    ("layer_dims", [3, "4", 1]),
-    ("layer_dims", [3, True, 1]),
-    ("layer_dims", [3, None, 1]),
-    ("layer_dims", [[3, 4], 1]),
-    ("layer_dims", {"a": 3}),
-    ("layer_dims", [3, 1j, 1]),
-    ("hidden", "RELU"),
-    ("hidden", "softmax"),
-    ("hidden", None),
-    ("hidden", 3),
-    ("hidden", ["relu", "relu"]),
-    ("hidden", [None]),
-    ("hidden", ""),
-    ("output", "tanh"),
-    ("output", None),
-    ("output", 1),
-    ("output", "Sigmoid"),
-    ("l2", -1.0),
-    ("l2", np.nan),
-    ("l2", np.inf),
-    ("l2", "0.1"),
-    ("l2", True),
-    ("l2", None),
-    ("l2", 1j),
-    ("keep_prob", 0.0),
-    ("keep_prob", 1.5),
-    ("keep_prob", np.nan),
-    ("keep_prob", "0.5"),
-    ("keep_prob", True),
-    ("keep_prob", [0.5, 0.5]),
-    ("keep_prob", None),
-    ("batchnorm", [0]),
-    ("batchnorm", [5]),
-    ("batchnorm", "1"),
-    ("batchnorm", [1, 1]),
-    ("batchnorm", 1.5),
-    ("batchnorm", [True]),
-    ("bn_momentum", 1.0),
-    ("bn_momentum", -0.1),
-    ("bn_momentum", np.nan),
-    ("bn_momentum", "0.9"),
-    ("bn_momentum", True),
-    ("bn_epsilon", 0.0),
-    ("bn_epsilon", -1e-5),
-    ("bn_epsilon", np.nan),
-    ("bn_epsilon", np.inf),
-    ("bn_epsilon", "1e-5"),
-    ("bn_epsilon", True),
+    ("layer_dims", None), ("layer_dims", 3), ("layer_dims", "341"), ("layer_dims", []),
+    ("layer_dims", [3]), ("layer_dims", [3, 0, 1]), ("layer_dims", [3, -2, 1]),
+    ("layer_dims", [3, np.nan, 1]), ("layer_dims", [3, np.inf, 1]), ("layer_dims", [3, 2.5, 1]),
+    ("layer_dims", [3, "4", 1]), ("layer_dims", [3, True, 1]), ("layer_dims", [3, None, 1]),
+    ("layer_dims", [[3, 4], 1]), ("layer_dims", {"a": 3}), ("layer_dims", [3, 1j, 1]),
+    ("hidden", "RELU"), ("hidden", "softmax"), ("hidden", None), ("hidden", 3),
+    ("hidden", ["relu", "relu"]), ("hidden", [None]), ("hidden", ""),
+    ("output", "tanh"), ("output", None), ("output", 1), ("output", "Sigmoid"),
+    ("l2", -1.0), ("l2", np.nan), ("l2", np.inf), ("l2", "0.1"), ("l2", True), ("l2", None),
+    ("l2", 1j), ("keep_prob", 0.0), ("keep_prob", 1.5), ("keep_prob", np.nan),
+    ("keep_prob", "0.5"), ("keep_prob", True), ("keep_prob", [0.5, 0.5]), ("keep_prob", None),
+    ("batchnorm", [0]), ("batchnorm", [5]), ("batchnorm", "1"), ("batchnorm", [1, 1]),
+    ("batchnorm", 1.5), ("batchnorm", [True]),
+    ("bn_momentum", 1.0), ("bn_momentum", -0.1), ("bn_momentum", np.nan),
+    ("bn_momentum", "0.9"), ("bn_momentum", True), ("bn_epsilon", 0.0), ("bn_epsilon", -1e-5),
+    ("bn_epsilon", np.nan), ("bn_epsilon", np.inf), ("bn_epsilon", "1e-5"), ("bn_epsilon", True),
 ]
 
 
@@ -85,29 +42,23 @@ def test_constructor_refuses_bad_arguments_naming_them(arg, value):
     C.expect_error(C.call_and_classify(lambda: MLP(**kwargs)), arg)
 
 
-@pytest.mark.parametrize(
-    "dims", [(3, 4, 1), np.array([3, 4, 1]), [np.int64(3), 4, 1], range(3, 5)], ids=repr
-)
+@pytest.mark.parametrize("dims", [(3, 4, 1), np.array([3, 4, 1]), [np.int64(3), 4, 1],
+                                  range(3, 5)], ids=repr)
 def test_constructor_accepts_int_sequences(dims):
     m = C.expect_ok(C.call_and_classify(MLP, dims))
     assert m.layer_dims == tuple(int(d) for d in dims)
-    assert m.n_params == sum(
-        int(a) * int(b) + int(b) for a, b in zip(list(dims)[:-1], list(dims)[1:])
-    )
+    assert m.n_params == sum(int(a) * int(b) + int(b) for a, b in zip(list(dims)[:-1],
+                                                                      list(dims)[1:]))
 
 
 def test_init_params_for_an_impossible_width_raises_with_an_estimate():
-    out = C.run_limited(
-        """
+    out = C.run_limited("""
         from fastgrad import MLP
         model = MLP([3, 4000000000, 1])
         params = model.init_params("he", seed=0)
         RESULT = len(params)
         CHECK = False
-    """,
-        mem_bytes=1_500_000_000,
-        timeout=60,
-    )
+    """, mem_bytes=1_500_000_000, timeout=60)
     C.expect_limited_ok_or_error(out, "layer_dims")
 
 
@@ -152,7 +103,6 @@ def _check_method(method, params, X, Y):
             assert set(grads) == set(ref)
             for k, v in ref.items():
                 np.testing.assert_allclose(grads[k], v, rtol=1e-10, atol=1e-14)
-
     return check
 
 
@@ -169,14 +119,9 @@ def _invoke(method, params, X, Y, **kw):
 
 
 LAYOUTS = {
-    "fortran": C.fortran,
-    "strided": C.strided,
-    "read_only": C.read_only,
-    "big_endian": C.big_endian,
-    "list": lambda a: a.tolist(),
-    "dataframe": pd.DataFrame,
-    "float32": lambda a: a.astype(np.float32),
-    "negative_strides": C.reversed_rows,
+    "fortran": C.fortran, "strided": C.strided, "read_only": C.read_only,
+    "big_endian": C.big_endian, "list": lambda a: a.tolist(), "dataframe": pd.DataFrame,
+    "float32": lambda a: a.astype(np.float32), "negative_strides": C.reversed_rows,
 }
 
 
@@ -202,15 +147,10 @@ def _bad(shape):
     nan = np.ones(shape)
     nan[0, 0] = np.nan
     return {
-        "nan": nan,
-        "inf": np.full(shape, np.inf),
-        "wrong_shape": np.ones((rows + 1, cols)),
+        "nan": nan, "inf": np.full(shape, np.inf), "wrong_shape": np.ones((rows + 1, cols)),
         "transposed": np.ones((cols, rows)) if rows != cols else np.ones((rows, cols + 2)),
-        "complex": np.ones(shape, complex),
-        "str": np.full(shape, "a"),
-        "none": None,
-        "three_d": np.ones(shape + (1,)),
-        "sparse": sp.csr_matrix(np.ones(shape)),
+        "complex": np.ones(shape, complex), "str": np.full(shape, "a"), "none": None,
+        "three_d": np.ones(shape + (1,)), "sparse": sp.csr_matrix(np.ones(shape)),
         "masked": np.ma.masked_array(np.ones(shape), mask=np.eye(rows, cols, dtype=bool)),
         "empty": np.ones((rows, 0)),
     }
@@ -231,9 +171,8 @@ def test_bad_Y_is_refused_naming_Y(method, bad):
     C.expect_error(_invoke(method, params, X, Y), "Y")
 
 
-@pytest.mark.parametrize(
-    "bad", ["nan", "wrong_shape", "transposed", "complex", "str", "none", "sparse", "masked"]
-)
+@pytest.mark.parametrize("bad", ["nan", "wrong_shape", "transposed", "complex", "str", "none",
+                                 "sparse", "masked"])
 @pytest.mark.parametrize("key", ["W1", "b2"])
 @pytest.mark.parametrize("method", METHODS)
 def test_bad_parameter_block_is_refused_naming_it(method, key, bad):
@@ -249,27 +188,14 @@ def test_params_not_a_dict_is_refused(method, value):
     C.expect_error(_invoke(method, value, X, Y), "params")
 
 
-@pytest.mark.parametrize(
-    "arg,value",
-    [
-        ("seed", "1"),
-        ("seed", 1.5),
-        ("seed", -1),
-        ("dropout", "no"),
-        ("dropout", None),
-        ("training", "yes"),
-        ("update_running", "yes"),
-    ],
-    ids=str,
-)
+@pytest.mark.parametrize("arg,value", [("seed", "1"), ("seed", 1.5), ("seed", -1),
+                                       ("dropout", "no"), ("dropout", None),
+                                       ("training", "yes"), ("update_running", "yes")], ids=str)
 def test_keyword_flags_are_validated(arg, value):
     params, X, Y = _fresh()
     model = MLP(list(DIMS), hidden="tanh", keep_prob=0.5)
-    method = (
-        "cost_and_grads"
-        if arg == "update_running"
-        else ("cost" if arg == "training" else "backward")
-    )
+    method = "cost_and_grads" if arg == "update_running" else (
+        "cost" if arg == "training" else "backward")
     out = C.call_and_classify(getattr(model, method), params, X, Y, **{arg: value})
     C.expect_error(out, arg)
 
@@ -280,17 +206,11 @@ def test_forward_flags_are_validated(value):
     C.expect_error(C.call_and_classify(_model().forward, params, X, training=value), "training")
 
 
-@pytest.mark.parametrize(
-    "labels,ok",
-    [
-        ([0, 2, 1, 1, 0, 2], True),
-        ([0, 3, 1, 1, 0, 2], False),
-        ([0, -1, 1, 1, 0, 2], False),
-        ([0.0, 2.0, 1.0, 1.0, 0.0, 2.0], False),
-        ([True, False, True, False, True, True], False),
-    ],
-    ids=["ints", "too_big", "negative", "float_labels", "bools"],
-)
+@pytest.mark.parametrize("labels,ok", [([0, 2, 1, 1, 0, 2], True), ([0, 3, 1, 1, 0, 2], False),
+                                       ([0, -1, 1, 1, 0, 2], False),
+                                       ([0.0, 2.0, 1.0, 1.0, 0.0, 2.0], False),
+                                       ([True, False, True, False, True, True], False)],
+                         ids=["ints", "too_big", "negative", "float_labels", "bools"])
 def test_softmax_class_labels(labels, ok):
     dims = (3, 4, 3)
     params, X, _ = C.small_problem(dims, m=6, seed=2, output="softmax", hidden="tanh")
@@ -300,18 +220,13 @@ def test_softmax_class_labels(labels, ok):
     if ok:
         Y = np.eye(3)[:, y]
         exp = float(C.ref_forward_cost(params, X, Y, ["tanh"], "softmax"))
-        C.expect_ok(
-            out,
-            lambda c: (
-                abs(c - exp) < 1e-12 or (_ for _ in ()).throw(AssertionError(f"{c} vs {exp}"))
-            ),
-        )
+        C.expect_ok(out, lambda c: abs(c - exp) < 1e-12 or (_ for _ in ()).throw(
+            AssertionError(f"{c} vs {exp}")))
     else:
         C.expect_error(out, "Y")
 
 
 # -- fastgrad.course ------------------------------------------------------------------------
-
 
 def _course():
     X, Y, params = course.gradient_check_n_test_case()
@@ -337,27 +252,15 @@ def test_gradient_check_n_matches_the_reference(bugs, layout):
     def check(diff):
         assert abs(diff - exp) <= 1e-7 * max(exp, 1e-9) + 1e-9, f"{diff} vs {exp}"
         assert (diff > 2e-7) == bugs
-
     C.expect_ok(out, check)
 
 
-@pytest.mark.parametrize(
-    "arg,value",
-    [
-        ("epsilon", "1e-7"),
-        ("epsilon", True),
-        ("epsilon", 0.0),
-        ("epsilon", None),
-        ("print_msg", "yes"),
-        ("X", np.full((4, 3), np.nan)),
-        ("X", np.ones((3, 4))),
-        ("Y", np.ones((2, 3))),
-        ("parameters", None),
-        ("gradients", None),
-        ("parameters", [1, 2]),
-    ],
-    ids=str,
-)
+@pytest.mark.parametrize("arg,value", [("epsilon", "1e-7"), ("epsilon", True),
+                                       ("epsilon", 0.0), ("epsilon", None),
+                                       ("print_msg", "yes"), ("X", np.full((4, 3), np.nan)),
+                                       ("X", np.ones((3, 4))), ("Y", np.ones((2, 3))),
+                                       ("parameters", None), ("gradients", None),
+                                       ("parameters", [1, 2])], ids=str)
 def test_gradient_check_n_bad_arguments(arg, value):
     X, Y, params, cache = _course()
     grads = course.backward_propagation_n(X, Y, cache)
@@ -366,19 +269,13 @@ def test_gradient_check_n_bad_arguments(arg, value):
     C.expect_error(C.call_and_classify(course.gradient_check_n, **kwargs), arg)
 
 
-@pytest.mark.parametrize(
-    "value,name",
-    [
-        ({}, "parameters"),
-        (None, "parameters"),
-        ([1, 2], "parameters"),
-        ({"W1": np.zeros(3)}, "W1"),
-        ({"W2": np.zeros((2, 2))}, "W1"),
-        ({"W1": "abc"}, "W1"),
-        ({"W1": np.zeros((2, 3)), "W2": np.zeros((1, 5))}, "W2"),
-    ],
-    ids=["empty", "none", "list", "W1_1d", "no_W1", "W1_str", "W2_inconsistent"],
-)
+@pytest.mark.parametrize("value,name", [({}, "parameters"), (None, "parameters"),
+                                        ([1, 2], "parameters"), ({"W1": np.zeros(3)}, "W1"),
+                                        ({"W2": np.zeros((2, 2))}, "W1"),
+                                        ({"W1": "abc"}, "W1"), ({"W1": np.zeros((2, 3)),
+                                                                "W2": np.zeros((1, 5))}, "W2")],
+                         ids=["empty", "none", "list", "W1_1d", "no_W1", "W1_str",
+                              "W2_inconsistent"])
 def test_model_for_bad_parameters(value, name):
     out = C.call_and_classify(course.model_for, value)
     C.expect_error(out, name, "parameters", types=(TypeError, ValueError, KeyError))
@@ -387,9 +284,8 @@ def test_model_for_bad_parameters(value, name):
 @pytest.mark.parametrize("extra", [{}, {"dZ1": 1, "dA1": 2}])
 def test_vector_helpers_round_trip(extra):
     _, _, params, _ = _course()
-    theta, names = C.expect_ok(
-        C.call_and_classify(course.dictionary_to_vector, dict(params, **extra))
-    )
+    theta, names = C.expect_ok(C.call_and_classify(course.dictionary_to_vector,
+                                                   dict(params, **extra)))
     np.testing.assert_array_equal(theta.ravel(), C.ref_flatten(params))
     assert theta.shape == (47, 1) and len(names) == 47 and names[0] == "W1"
     back = C.expect_ok(C.call_and_classify(course.vector_to_dictionary, theta))
@@ -401,27 +297,22 @@ def test_vector_helpers_round_trip(extra):
     np.testing.assert_array_equal(gv.ravel(), C.ref_flatten(params))
 
 
-@pytest.mark.parametrize(
-    "fn,args,name",
-    [
-        (course.dictionary_to_vector, (None,), "parameters"),
-        (course.dictionary_to_vector, ([1, 2],), "parameters"),
-        (course.dictionary_to_vector, ({"W1": "x"},), "W1"),
-        (course.vector_to_dictionary, (np.ones(46),), "theta"),
-        (course.vector_to_dictionary, (np.ones(5), {"W1": (2, 2)}), "theta"),
-        (course.vector_to_dictionary, (np.ones(4), [1]), "like"),
-        (course.vector_to_dictionary, (None,), "theta"),
-        (course.gradients_to_vector, (None,), "gradients"),
-        (course.gradients_to_vector, ({"dW1": "x"},), "dW1"),
-    ],
-    ids=lambda v: v.__name__ if callable(v) else (repr(v)[:30] if not isinstance(v, str) else v),
-)
+@pytest.mark.parametrize("fn,args,name", [
+    (course.dictionary_to_vector, (None,), "parameters"),
+    (course.dictionary_to_vector, ([1, 2],), "parameters"),
+    (course.dictionary_to_vector, ({"W1": "x"},), "W1"),
+    (course.vector_to_dictionary, (np.ones(46),), "theta"),
+    (course.vector_to_dictionary, (np.ones(5), {"W1": (2, 2)}), "theta"),
+    (course.vector_to_dictionary, (np.ones(4), [1]), "like"),
+    (course.vector_to_dictionary, (None,), "theta"),
+    (course.gradients_to_vector, (None,), "gradients"),
+    (course.gradients_to_vector, ({"dW1": "x"},), "dW1"),
+], ids=lambda v: v.__name__ if callable(v) else (repr(v)[:30] if not isinstance(v, str) else v))
 def test_course_vector_helpers_bad_input(fn, args, name):
     C.expect_error(C.call_and_classify(fn, *args), name)
 
 
 # -- softmax with soft targets, predict, init_params, dropout_masks ----------------------------
-
 
 @pytest.mark.parametrize("targets", ["one_hot", "soft_unnormalized", "label_smoothing"])
 @pytest.mark.parametrize("method", ["cost", "backward", "cost_and_grads"])
@@ -445,7 +336,6 @@ def test_softmax_cost_and_backward_with_any_targets(targets, method):
             got = res if method == "backward" else res[1]
             for k, v in grads.items():
                 np.testing.assert_allclose(got[k], v, rtol=1e-10, atol=1e-14)
-
     C.expect_ok(out, check)
 
 
@@ -463,26 +353,13 @@ def test_predict_matches_numpy(output):
             np.testing.assert_array_equal(pred, np.argmax(Z, axis=0))
         else:
             np.testing.assert_allclose(pred, Z, rtol=1e-12)
-
     C.expect_ok(C.call_and_classify(model.predict, params, C.fortran(X)), check)
 
 
-@pytest.mark.parametrize(
-    "arg,value",
-    [
-        ("method", "HE"),
-        ("method", None),
-        ("method", 3),
-        ("seed", "1"),
-        ("seed", 1.5),
-        ("seed", -1),
-        ("scale", 0),
-        ("scale", "1"),
-        ("scale", True),
-        ("scale", np.nan),
-    ],
-    ids=str,
-)
+@pytest.mark.parametrize("arg,value", [("method", "HE"), ("method", None), ("method", 3),
+                                       ("seed", "1"), ("seed", 1.5), ("seed", -1),
+                                       ("scale", 0), ("scale", "1"), ("scale", True),
+                                       ("scale", np.nan)], ids=str)
 def test_init_params_bad_arguments(arg, value):
     kwargs = {"method": "he", "seed": 0, "scale": 1.0}
     kwargs[arg] = value
@@ -499,15 +376,13 @@ def test_dropout_masks_follow_the_documented_recipe():
         np.testing.assert_array_equal(masks[l], exp[l])
 
 
-@pytest.mark.parametrize(
-    "arg,value",
-    [("m", 0), ("m", -1), ("m", 2.5), ("m", True), ("m", "9"), ("seed", "x"), ("seed", -2)],
-    ids=str,
-)
+@pytest.mark.parametrize("arg,value", [("m", 0), ("m", -1), ("m", 2.5), ("m", True),
+                                       ("m", "9"), ("seed", "x"), ("seed", -2)], ids=str)
 def test_dropout_masks_bad_arguments(arg, value):
     kwargs = {"m": 9, "seed": 7}
     kwargs[arg] = value
-    C.expect_error(C.call_and_classify(MLP([3, 5, 1], keep_prob=0.5).dropout_masks, **kwargs), arg)
+    C.expect_error(C.call_and_classify(MLP([3, 5, 1], keep_prob=0.5).dropout_masks, **kwargs),
+                   arg)
 
 
 def test_course_forward_and_backward_match_the_reference():
@@ -515,15 +390,15 @@ def test_course_forward_and_backward_match_the_reference():
     cost, cache = C.expect_ok(C.call_and_classify(course.forward_propagation_n, X, Y, params))
     exp = float(C.ref_forward_cost(params, X, Y, ["relu", "relu"], "sigmoid"))
     assert abs(cost - exp) < 1e-12
-    grads = C.expect_ok(C.call_and_classify(course.backward_propagation_n, X, Y, cache, bugs=False))
+    grads = C.expect_ok(C.call_and_classify(course.backward_propagation_n, X, Y, cache,
+                                            bugs=False))
     ref = C.ref_backprop(params, X, Y.astype(float), ["relu", "relu"], "sigmoid")
     for k, v in ref.items():
         np.testing.assert_allclose(grads[k], v, rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize(
-    "bad,name", [("missing_W3", "W3"), ("X_transposed", "X"), ("params_none", "parameters")]
-)
+@pytest.mark.parametrize("bad,name", [("missing_W3", "W3"), ("X_transposed", "X"),
+                                      ("params_none", "parameters")])
 def test_course_forward_bad_input(bad, name):
     X, Y, params = course.gradient_check_n_test_case()
     if bad == "missing_W3":

@@ -4,7 +4,6 @@ Each case gives one unusual or bad input and asserts a result equal to
 StandardScaler's (to rounding) or a clear TypeError/ValueError naming the
 argument; every input is byte-compared before and after the call.
 """
-
 import fastgrad_tests_corpus as C  # tests/_corpus.py, registered by conftest.py
 
 import numpy as np
@@ -23,7 +22,6 @@ COLS = ["age", "height", "weight"]
 
 # -- the same data in every container and layout ----------------------------
 
-
 def _variants():
     """name -> (builder returning the object handed in, float64 reference
     values, expected output dtype or None for 'float64')."""
@@ -36,75 +34,42 @@ def _variants():
     v["read_only"] = (lambda: C.read_only(BASE), BASE, np.float64)
     v["read_only_fortran"] = (lambda: C.read_only(C.fortran(BASE)), BASE, np.float64)
     v["big_endian"] = (lambda: C.big_endian(BASE), BASE, np.float64)
-    v["float32"] = (
-        lambda: BASE.astype(np.float32),
-        BASE.astype(np.float32).astype(float),
-        np.float32,
-    )
-    v["float16"] = (
-        lambda: BASE.astype(np.float16),
-        BASE.astype(np.float16).astype(float),
-        np.float16,
-    )
+    v["float32"] = (lambda: BASE.astype(np.float32), BASE.astype(np.float32).astype(float),
+                    np.float32)
+    v["float16"] = (lambda: BASE.astype(np.float16), BASE.astype(np.float16).astype(float),
+                    np.float16)
     v["int64"] = (lambda: SMALL_INT.copy(), SMALL_INT.astype(float), np.float64)
     v["int8"] = (lambda: SMALL_INT.astype(np.int8), SMALL_INT.astype(float), np.float64)
-    v["uint8"] = (
-        lambda: (SMALL_INT + 60).astype(np.uint8),
-        (SMALL_INT + 60).astype(float),
-        np.float64,
-    )
+    v["uint8"] = (lambda: (SMALL_INT + 60).astype(np.uint8), (SMALL_INT + 60).astype(float),
+                  np.float64)
     v["bool"] = (lambda: SMALL_INT > 0, (SMALL_INT > 0).astype(float), np.float64)
     v["object_floats"] = (lambda: BASE.astype(object), BASE, np.float64)
     v["list_of_lists"] = (lambda: BASE.tolist(), BASE, np.float64)
     v["single_row"] = (lambda: BASE[:1].copy(), BASE[:1], np.float64)
     v["single_column"] = (lambda: BASE[:, :1].copy(), BASE[:, :1], np.float64)
-    v["record_field_column"] = (
-        lambda: C.record_field_column(BASE[:, 0])[1],
-        BASE[:, :1],
-        np.float64,
-    )
-    v["record_field_row"] = (
-        lambda: C.record_field_row(BASE[:, 0])[1],
-        BASE[:, 0][None, :],
-        np.float64,
-    )
-    v["chunked_300_rows"] = (
-        lambda: np.tile(BASE, (8, 1)) + np.arange(320)[:, None] * 1e-3,
-        np.tile(BASE, (8, 1)) + np.arange(320)[:, None] * 1e-3,
-        np.float64,
-    )
+    v["record_field_column"] = (lambda: C.record_field_column(BASE[:, 0])[1],
+                                BASE[:, :1], np.float64)
+    v["record_field_row"] = (lambda: C.record_field_row(BASE[:, 0])[1], BASE[:, 0][None, :],
+                             np.float64)
+    v["chunked_300_rows"] = (lambda: np.tile(BASE, (8, 1)) + np.arange(320)[:, None] * 1e-3,
+                             np.tile(BASE, (8, 1)) + np.arange(320)[:, None] * 1e-3, np.float64)
     v["dataframe"] = (lambda: pd.DataFrame(BASE.copy(), columns=COLS), BASE, np.float64)
     v["dataframe_mixed_dtypes"] = (
         lambda: pd.DataFrame({"a": SMALL_INT[:, 0], "b": BASE[:, 1], "c": SMALL_INT[:, 2] > 0}),
         np.column_stack([SMALL_INT[:, 0], BASE[:, 1], SMALL_INT[:, 2] > 0]).astype(float),
-        np.float64,
-    )
-    v["dataframe_float32"] = (
-        lambda: pd.DataFrame(BASE.astype(np.float32), columns=COLS),
-        BASE.astype(np.float32).astype(float),
-        np.float32,
-    )
-    v["frame_writable_view_pandas2"] = (
-        lambda: C.FrameLikeView(BASE.copy(), COLS),
-        BASE,
-        np.float64,
-    )
+        np.float64)
+    v["dataframe_float32"] = (lambda: pd.DataFrame(BASE.astype(np.float32), columns=COLS),
+                              BASE.astype(np.float32).astype(float), np.float32)
+    v["frame_writable_view_pandas2"] = (lambda: C.FrameLikeView(BASE.copy(), COLS), BASE,
+                                        np.float64)
     v["dataframe_int_column_names"] = (lambda: pd.DataFrame(BASE.copy()), BASE, np.float64)
-    v["dataframe_nullable_Float64"] = (
-        lambda: pd.DataFrame(BASE.copy(), columns=COLS, dtype="Float64"),
-        BASE,
-        np.float64,
-    )
+    v["dataframe_nullable_Float64"] = (lambda: pd.DataFrame(BASE.copy(), columns=COLS,
+                                                            dtype="Float64"), BASE, np.float64)
     v["broadcast_rows_stride_0"] = (
-        lambda: np.broadcast_to(BASE[3], (40, 3)),
-        np.tile(BASE[3], (40, 1)),
-        np.float64,
-    )
+        lambda: np.broadcast_to(BASE[3], (40, 3)), np.tile(BASE[3], (40, 1)), np.float64)
     v["broadcast_columns_stride_0"] = (
-        lambda: np.broadcast_to(BASE[:, :1], (40, 3)),
-        np.repeat(BASE[:, :1], 3, axis=1),
-        np.float64,
-    )
+        lambda: np.broadcast_to(BASE[:, :1], (40, 3)), np.repeat(BASE[:, :1], 3, axis=1),
+        np.float64)
     return v
 
 
@@ -175,9 +140,8 @@ def test_inverse_transform_variant_matches_standardscaler(name):
     C.expect_ok(out, lambda res: _check_array(res, sk.inverse_transform(ref), dtype))
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in VARIANTS if n not in ("single_row", "record_field_row")]
-)
+@pytest.mark.parametrize("name", [n for n in VARIANTS if n not in ("single_row",
+                                                                   "record_field_row")])
 def test_partial_fit_in_two_chunks_matches_standardscaler(name):
     build, ref, _ = VARIANTS[name]
     X = build()
@@ -193,10 +157,8 @@ def test_partial_fit_in_two_chunks_matches_standardscaler(name):
 
 # -- the course layout: samples are columns ------------------------------------
 
-
-@pytest.mark.parametrize(
-    "name", ["c_float64", "fortran", "strided", "read_only", "float32", "int64", "record_field_row"]
-)
+@pytest.mark.parametrize("name", ["c_float64", "fortran", "strided", "read_only", "float32",
+                                  "int64", "record_field_row"])
 def test_sample_axis_1_matches_standardscaler_on_the_transpose(name):
     build, ref, dtype = VARIANTS[name]
     Xt = build()
@@ -207,7 +169,6 @@ def test_sample_axis_1_matches_standardscaler_on_the_transpose(name):
 
 
 # -- pandas --------------------------------------------------------------------
-
 
 def test_dataframe_copy_true_never_writes_and_keeps_feature_names():
     df = pd.DataFrame(BASE.copy(), columns=COLS)
@@ -245,14 +206,14 @@ def test_set_output_pandas_returns_a_frame_like_standardscaler():
     df = pd.DataFrame(BASE.copy(), columns=COLS, index=np.arange(100, 140))
     sk = StandardScaler().set_output(transform="pandas").fit(df)
     norm = Normalizer()
-    out = C.call_and_classify(lambda d: norm.set_output(transform="pandas").fit(d).transform(d), df)
+    out = C.call_and_classify(lambda d: norm.set_output(transform="pandas").fit(d).transform(d),
+                              df)
 
     def check(res):
         exp = sk.transform(df)
         assert isinstance(res, pd.DataFrame)
         assert list(res.columns) == COLS and list(res.index) == list(exp.index)
         np.testing.assert_allclose(res.to_numpy(), exp.to_numpy(), rtol=1e-10, atol=1e-12)
-
     C.expect_ok(out, check)
 
 
@@ -262,7 +223,6 @@ def test_set_output_bad_value_is_refused():
 
 
 # -- NaN as missing, inf refused ------------------------------------------------
-
 
 def _with_nans():
     X = BASE.copy()
@@ -274,12 +234,8 @@ def _with_nans():
 @pytest.mark.parametrize("layout", ["c", "fortran", "dataframe", "float32"])
 def test_nan_is_ignored_in_fit_and_kept_by_transform(layout):
     X = _with_nans()
-    obj = {
-        "c": X,
-        "fortran": C.fortran(X),
-        "dataframe": pd.DataFrame(X, columns=COLS),
-        "float32": X.astype(np.float32),
-    }[layout]
+    obj = {"c": X, "fortran": C.fortran(X), "dataframe": pd.DataFrame(X, columns=COLS),
+           "float32": X.astype(np.float32)}[layout]
     ref = np.asarray(obj, dtype=float)
     sk = StandardScaler().fit(ref)
     norm = Normalizer()
@@ -294,9 +250,8 @@ def test_nan_is_ignored_in_fit_and_kept_by_transform(layout):
     np.testing.assert_array_equal(np.asarray(norm.n_samples_seen_), sk.n_samples_seen_)
 
 
-@pytest.mark.parametrize(
-    "method", ["fit", "partial_fit", "fit_transform", "transform", "inverse_transform", "report"]
-)
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "fit_transform", "transform",
+                                    "inverse_transform", "report"])
 @pytest.mark.parametrize("bad", [np.inf, -np.inf], ids=["inf", "-inf"])
 def test_infinity_is_refused_naming_X(method, bad):
     X = BASE.copy()
@@ -307,7 +262,6 @@ def test_infinity_is_refused_naming_X(method, bad):
 
 
 # -- inputs that are not numeric 2-D data ----------------------------------------
-
 
 def _bad_inputs():
     strs = np.array([["a", "b", "c"]] * 4)
@@ -328,21 +282,19 @@ def _bad_inputs():
         "datetime": np.array([["2020-01-01"] * 3] * 4, dtype="datetime64[D]"),
         "string": "1,2,3",
         "series": pd.Series(BASE[:, 0]),
-        "dataframe_with_text_column": pd.DataFrame(
-            {"a": BASE[:, 0], "b": ["x"] * 40, "c": BASE[:, 2]}
-        ),
-        "dataframe_categorical": pd.DataFrame(
-            {"a": BASE[:, 0], "b": pd.Categorical(["u", "v"] * 20), "c": BASE[:, 2]}
-        ),
+        "dataframe_with_text_column": pd.DataFrame({"a": BASE[:, 0], "b": ["x"] * 40,
+                                                    "c": BASE[:, 2]}),
+        "dataframe_categorical": pd.DataFrame({"a": BASE[:, 0],
+                                               "b": pd.Categorical(["u", "v"] * 20),
+                                               "c": BASE[:, 2]}),
     }
 
 
 BAD_X = _bad_inputs()
 
 
-@pytest.mark.parametrize(
-    "method", ["fit", "partial_fit", "fit_transform", "transform", "inverse_transform", "report"]
-)
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "fit_transform", "transform",
+                                    "inverse_transform", "report"])
 @pytest.mark.parametrize("bad", list(BAD_X))
 def test_non_numeric_or_misshaped_X_is_refused_naming_X(method, bad):
     norm = Normalizer().fit(BASE)
@@ -366,7 +318,6 @@ def test_not_fitted_is_a_clear_error(method):
 
 # -- masked arrays: honour the mask (as missing) or refuse ---------------------
 
-
 @pytest.mark.parametrize("method", ["fit", "fit_transform", "transform"])
 def test_masked_array_mask_is_honoured_or_refused(method):
     data = BASE.copy()
@@ -384,9 +335,8 @@ def test_masked_array_mask_is_honoured_or_refused(method):
             res = np.ma.filled(np.ma.asarray(out.value).astype(float), np.nan)
             sk = StandardScaler().fit(BASE if method == "transform" else as_nan)
             exp = sk.transform(as_nan)
-            assert np.isnan(res[2, 0]) or np.ma.is_masked(np.ma.asarray(out.value)[2, 0]), (
+            assert np.isnan(res[2, 0]) or np.ma.is_masked(np.ma.asarray(out.value)[2, 0]), \
                 "the masked entry was transformed as if it were data"
-            )
             keep = ~np.isnan(exp)
             np.testing.assert_allclose(res[keep], exp[keep], rtol=1e-10)
     else:
@@ -407,10 +357,10 @@ def test_sparse_with_mean_false_scales_like_standardscaler(fmt):
 
     def check(res):
         assert sp.issparse(res), f"expected sparse output, got {type(res).__name__}"
-        np.testing.assert_allclose(res.toarray(), sk.transform(X).toarray(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(res.toarray(), sk.transform(X).toarray(), rtol=1e-10,
+                                   atol=1e-12)
         np.testing.assert_allclose(norm.var_, sk.var_, rtol=1e-10)
         np.testing.assert_allclose(norm.scale_, sk.scale_, rtol=1e-10)
-
     C.expect_ok(out, check)
 
 
@@ -427,17 +377,14 @@ def test_sparse_with_centering_is_refused_naming_with_mean(fmt, method):
 WEIGHTS = RNG.random(40) * 3
 
 
-@pytest.mark.parametrize("kind", ["float64", "int", "list", "float32", "with_zeros", "read_only"])
+@pytest.mark.parametrize("kind", ["float64", "int", "list", "float32", "with_zeros",
+                                  "read_only"])
 @pytest.mark.parametrize("method", ["fit", "fit_transform", "partial_fit"])
 def test_sample_weight_matches_standardscaler(kind, method):
-    w = {
-        "float64": WEIGHTS,
-        "int": np.arange(40) % 4 + 1,
-        "list": list(WEIGHTS),
-        "float32": WEIGHTS.astype(np.float32),
-        "with_zeros": np.where(np.arange(40) % 5 == 0, 0.0, WEIGHTS),
-        "read_only": C.read_only(WEIGHTS),
-    }[kind]
+    w = {"float64": WEIGHTS, "int": np.arange(40) % 4 + 1, "list": list(WEIGHTS),
+         "float32": WEIGHTS.astype(np.float32),
+         "with_zeros": np.where(np.arange(40) % 5 == 0, 0.0, WEIGHTS),
+         "read_only": C.read_only(WEIGHTS)}[kind]
     sk = StandardScaler().fit(BASE, sample_weight=np.asarray(w, dtype=float))
     norm = Normalizer()
     out = C.call_and_classify(getattr(norm, method), BASE.copy(), sample_weight=w)
@@ -447,29 +394,22 @@ def test_sample_weight_matches_standardscaler(kind, method):
         np.testing.assert_allclose(norm.var_, sk.var_, rtol=1e-8)
         if method == "fit_transform":
             np.testing.assert_allclose(res, sk.transform(BASE), rtol=1e-8, atol=1e-10)
-
     C.expect_ok(out, check)
 
 
 @pytest.mark.parametrize("bad", ["short", "long", "2d", "nan", "inf", "str", "complex", "none_in"])
 @pytest.mark.parametrize("method", ["fit", "partial_fit", "fit_transform"])
 def test_bad_sample_weight_is_refused_naming_it(bad, method):
-    w = {
-        "short": WEIGHTS[:-1],
-        "long": np.ones(41),
-        "2d": np.ones((40, 2)),
-        "nan": np.where(np.arange(40) == 3, np.nan, 1.0),
-        "inf": np.where(np.arange(40) == 3, np.inf, 1.0),
-        "str": np.array(["1"] * 40),
-        "complex": np.ones(40) + 1j,
-        "none_in": [None] + [1.0] * 39,
-    }[bad]
+    w = {"short": WEIGHTS[:-1], "long": np.ones(41), "2d": np.ones((40, 2)),
+         "nan": np.where(np.arange(40) == 3, np.nan, 1.0),
+         "inf": np.where(np.arange(40) == 3, np.inf, 1.0),
+         "str": np.array(["1"] * 40), "complex": np.ones(40) + 1j,
+         "none_in": [None] + [1.0] * 39}[bad]
     out = C.call_and_classify(getattr(Normalizer(), method), BASE.copy(), sample_weight=w)
     C.expect_error(out, "sample_weight")
 
 
 # -- with_mean / with_std ---------------------------------------------------------
-
 
 @pytest.mark.parametrize("with_mean,with_std", [(False, True), (True, False), (False, False)])
 @pytest.mark.parametrize("name", ["c_float64", "fortran", "float32", "dataframe"])
@@ -487,7 +427,6 @@ def test_with_mean_with_std_match_standardscaler(with_mean, with_std, name):
 
 
 # -- constructor parameters -------------------------------------------------------
-
 
 @pytest.mark.parametrize("param", ["with_mean", "with_std", "copy"])
 @pytest.mark.parametrize("value", ["yes", 1, None, 0.0, "False"])
@@ -528,10 +467,8 @@ def test_transform_copy_argument_refuses_non_bools(value, method):
 
 # -- copy=False: in place when possible, never half-written -----------------------
 
-
-@pytest.mark.parametrize(
-    "name", ["c_float64", "fortran", "strided", "float32", "record_field_column"]
-)
+@pytest.mark.parametrize("name", ["c_float64", "fortran", "strided", "float32",
+                                  "record_field_column"])
 @pytest.mark.parametrize("method", ["transform", "inverse_transform"])
 def test_copy_false_result_is_correct_and_only_the_input_itself_changes(name, method):
     build, ref, dtype = VARIANTS[name]
@@ -547,9 +484,8 @@ def test_copy_false_result_is_correct_and_only_the_input_itself_changes(name, me
     expected = getattr(sk, method)(ref)
     res = C.expect_ok(out, lambda r: _check_array(r, expected, dtype))
     now = np.asarray(X)
-    assert np.array_equal(now, before) or np.array_equal(now, res), (
+    assert np.array_equal(now, before) or np.array_equal(now, res), \
         "copy=False left the input neither unchanged nor equal to the result"
-    )
     if name == "record_field_column":
         np.testing.assert_array_equal(rec["b"], neighbour, err_msg="neighbouring field written")
 
@@ -583,7 +519,6 @@ def test_record_field_column_mean_is_read_with_the_right_stride():
 
 # -- numbers: precision at large offsets, the near-constant bound -----------------
 
-
 @pytest.mark.parametrize("offset,n", [(1e8, 2000), (1e10, 5000), (1e12, 100_000)])
 def test_variance_at_large_offset_within_1e_12(offset, n):
     rng = np.random.default_rng(int(np.log10(offset)))
@@ -607,33 +542,19 @@ def test_near_constant_feature_decision_matches_standardscaler(spread):
     sk = StandardScaler().fit(X)
     norm = Normalizer()
     C.expect_ok(C.call_and_classify(norm.fit, X))
-    assert (norm.scale_[0] == 1.0) == (sk.scale_[0] == 1.0), (
+    assert (norm.scale_[0] == 1.0) == (sk.scale_[0] == 1.0), \
         f"constant decision differs: {norm.scale_[0]!r} vs StandardScaler {sk.scale_[0]!r}"
-    )
     np.testing.assert_allclose(norm.scale_, sk.scale_, rtol=1e-6)
 
 
 # -- report() -----------------------------------------------------------------------
 
-
-@pytest.mark.parametrize(
-    "arg,value",
-    [
-        ("max_rows", -1),
-        ("max_rows", "3"),
-        ("max_rows", True),
-        ("max_rows", 2.5),
-        ("max_rows", None),
-        ("mean_tol", np.nan),
-        ("mean_tol", "0.1"),
-        ("mean_tol", -1.0),
-        ("mean_tol", True),
-        ("std_tol", 1.0),
-        ("std_tol", np.nan),
-        ("std_tol", "2"),
-        ("std_tol", None),
-    ],
-)
+@pytest.mark.parametrize("arg,value", [
+    ("max_rows", -1), ("max_rows", "3"), ("max_rows", True), ("max_rows", 2.5),
+    ("max_rows", None), ("mean_tol", np.nan), ("mean_tol", "0.1"), ("mean_tol", -1.0),
+    ("mean_tol", True), ("std_tol", 1.0), ("std_tol", np.nan), ("std_tol", "2"),
+    ("std_tol", None),
+])
 def test_report_bad_options_are_refused_naming_them(arg, value):
     norm = Normalizer().fit(BASE)
     out = C.call_and_classify(norm.report, BASE + 1.0, **{arg: value})
@@ -664,7 +585,6 @@ def test_get_feature_names_out_bad_input_features(value):
 
 # -- save / load --------------------------------------------------------------------
 
-
 @pytest.mark.parametrize("kind", ["str", "pathlib", "dataframe_fit"])
 def test_save_load_round_trip_is_bitwise(tmp_path, kind):
     X = pd.DataFrame(BASE, columns=COLS) if kind == "dataframe_fit" else BASE
@@ -686,7 +606,6 @@ def test_save_bad_path_is_refused_naming_path(tmp_path, path):
 
 def _npz(tmp_path, **arrays):
     import io
-
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     p = tmp_path / "f.npz"
@@ -704,7 +623,6 @@ def _good_file(tmp_path, names=False):
 
 def _damaged(tmp_path, how):
     import json
-
     if how == "empty":
         p = tmp_path / "f.npz"
         p.write_bytes(b"")
@@ -752,39 +670,22 @@ def _damaged(tmp_path, how):
         meta["n_features_in_"] = 7
     elif how == "object_array":
         import io
-
         buf = io.BytesIO()
         np.savez(buf, meta=np.array(json.dumps(meta)), mean_=np.array([1, "a", None], object))
         p = tmp_path / "f.npz"
         p.write_bytes(buf.getvalue())
         return p
     if how != "no_meta":
-        arrays["meta"] = (
-            arrays.get("meta") if how == "meta_not_json" else np.array(json.dumps(meta))
-        )
+        arrays["meta"] = arrays.get("meta") if how == "meta_not_json" else np.array(json.dumps(meta))
     return _npz(tmp_path, **arrays)
 
 
-DAMAGES = [
-    "empty",
-    "random_bytes",
-    "single_npy",
-    "truncated_zip",
-    "no_meta",
-    # (a float n_samples_seen_ is not damage: with sample_weight it is the sum of the
-    # weights, as in scikit-learn)
-    "negative_n_samples",
-    "negative_var",
-    "nan_mean",
-    "mean_wrong_length",
-    "names_wrong_length",
-    "scale_not_sqrt_var",
-    "meta_not_json",
-    "meta_bad_param",
-    "meta_wrong_version",
-    "n_features_mismatch",
-    "object_array",
-]
+DAMAGES = ["empty", "random_bytes", "single_npy", "truncated_zip", "no_meta",
+           # (a float n_samples_seen_ is not damage: with sample_weight it is the sum of the
+           # weights, as in scikit-learn)
+           "negative_n_samples", "negative_var", "nan_mean",
+           "mean_wrong_length", "names_wrong_length", "scale_not_sqrt_var", "meta_not_json",
+           "meta_bad_param", "meta_wrong_version", "n_features_mismatch", "object_array"]
 
 
 @pytest.mark.parametrize("how", DAMAGES)
@@ -811,7 +712,6 @@ def test_load_forged_header_claiming_2_40_entries_is_refused_before_allocating(t
     arrays = _good_file(tmp_path)
     p = _npz(tmp_path, **arrays)
     import zipfile
-
     forged = tmp_path / "forged.npz"
     with zipfile.ZipFile(p) as src, zipfile.ZipFile(forged, "w") as dst:
         for info in src.infolist():
@@ -819,30 +719,23 @@ def test_load_forged_header_claiming_2_40_entries_is_refused_before_allocating(t
             if info.filename == "mean_.npy":
                 data = data.replace(b"(3,)", b"(1099511627776,)".ljust(4))
                 # keep the header length consistent: rewrite it properly
-                header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776,), }"
+                header = ("{'descr': '<f8', 'fortran_order': False, 'shape': "
+                          "(1099511627776,), }")
                 header = header + " " * (118 - len(header)) + "\n"
-                data = (
-                    b"\x93NUMPY\x01\x00"
-                    + len(header).to_bytes(2, "little")
-                    + header.encode()
-                    + b"\x00" * 24
-                )
+                data = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + \
+                    header.encode() + b"\x00" * 24
             dst.writestr(info.filename, data)
-    out = C.run_limited(
-        f"""
+    out = C.run_limited(f"""
         from fastgrad import Normalizer
         Normalizer.load({str(forged)!r})
-    """,
-        mem_bytes=1_500_000_000,
-    )
+    """, mem_bytes=1_500_000_000)
     assert out["kind"] == "error", f"a forged file was accepted or crashed: {out}"
     assert out["type"] == "ValueError", f"{out['type']}: {out['msg']}"
     assert str(forged) in out["msg"], out["msg"]
 
 
 def test_n_threads_4000_under_a_memory_limit_does_not_kill_the_process():
-    out = C.run_limited(
-        """
+    out = C.run_limited("""
         import numpy as np
         from fastgrad import Normalizer
         X = np.random.default_rng(0).standard_normal((1_000_000, 4))
@@ -851,10 +744,7 @@ def test_n_threads_4000_under_a_memory_limit_does_not_kill_the_process():
         RESULT = norm.mean_
         CHECK = bool(np.allclose(norm.mean_, X.mean(axis=0), rtol=1e-12, atol=1e-15)
                      and np.allclose(Z.mean(axis=0), 0.0, atol=1e-9))
-    """,
-        mem_bytes=1_500_000_000,
-        timeout=60,
-    )
+    """, mem_bytes=1_500_000_000, timeout=60)
     C.expect_limited_ok_or_error(out, "n_threads")
 
 
@@ -882,8 +772,7 @@ def test_nullable_frame_with_pd_NA_is_treated_as_missing(layout):
 
 
 def test_transform_whose_output_cannot_fit_in_memory_raises_before_allocating():
-    out = C.run_limited(
-        """
+    out = C.run_limited("""
         import numpy as np
         from fastgrad import Normalizer
         norm = Normalizer().fit(np.array([[0.0, 1.0], [2.0, 3.0]]))
@@ -891,10 +780,7 @@ def test_transform_whose_output_cannot_fit_in_memory_raises_before_allocating():
         Z = norm.transform(X)
         RESULT = Z.shape
         CHECK = False
-    """,
-        mem_bytes=1_200_000_000,
-        timeout=60,
-    )
+    """, mem_bytes=1_200_000_000, timeout=60)
     C.expect_limited_ok_or_error(out, "X")
 
 
@@ -916,26 +802,16 @@ def test_failed_partial_fit_leaves_the_state_unchanged(bad):
     norm = Normalizer().partial_fit(BASE[:20])
     before = {a: getattr(norm, a).tobytes() for a in ("mean_", "var_", "scale_")}
     n_before = norm.n_samples_seen_
-    X = {
-        "inf": np.where(np.eye(20, 3) > 0, np.inf, BASE[20:]),
-        "wrong_features": BASE[20:, :2],
-        "complex": BASE[20:] + 1j,
-        "empty": BASE[:0],
-    }[bad]
+    X = {"inf": np.where(np.eye(20, 3) > 0, np.inf, BASE[20:]), "wrong_features": BASE[20:, :2],
+         "complex": BASE[20:] + 1j, "empty": BASE[:0]}[bad]
     C.expect_error(C.call_and_classify(norm.partial_fit, X), "X")
     assert {a: getattr(norm, a).tobytes() for a in before} == before
     assert norm.n_samples_seen_ == n_before
 
 
-@pytest.mark.parametrize(
-    "params,name",
-    [
-        ({"with_meen": True}, "with_meen"),
-        ({"copy": "no"}, "copy"),
-        ({"n_threads": "2"}, "n_threads"),
-    ],
-    ids=str,
-)
+@pytest.mark.parametrize("params,name", [({"with_meen": True}, "with_meen"),
+                                         ({"copy": "no"}, "copy"),
+                                         ({"n_threads": "2"}, "n_threads")], ids=str)
 def test_set_params_refuses_unknown_or_bad_values(params, name):
     norm = Normalizer()
     out = C.call_and_classify(lambda: norm.set_params(**params).fit(BASE))

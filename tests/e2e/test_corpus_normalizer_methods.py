@@ -3,7 +3,6 @@ dtypes, layouts, shapes, special values and containers. Each case asserts a
 correct result (against a plain NumPy reference written here) or a clear
 ValueError/TypeError, and that the input's bytes are unchanged.
 """
-
 import numpy as np
 import pytest
 
@@ -13,12 +12,8 @@ pd = pytest.importorskip("pandas")
 sp = pytest.importorskip("scipy.sparse")
 
 N, D = 37, 4
-_BASE = np.random.default_rng(77).standard_normal((N, D)) * [1.0, 3.0, 0.5, 10.0] + [
-    0.0,
-    5.0,
-    -2.0,
-    100.0,
-]
+_BASE = np.random.default_rng(77).standard_normal((N, D)) * [1.0, 3.0, 0.5, 10.0] \
+    + [0.0, 5.0, -2.0, 100.0]
 
 
 def _record():
@@ -67,12 +62,14 @@ INPUTS = {
     "uint8": (lambda: np.abs(np.round(_BASE)).astype(np.uint8), OK),
     "bool": (lambda: _BASE > 0, OK),
     "object_numbers": (lambda: _BASE.astype(object), OK),
-    "object_strings": (lambda: np.full((N, D), "a", dtype=object), (ValueError, "dtype object")),
+    "object_strings": (lambda: np.full((N, D), "a", dtype=object),
+                       (ValueError, "dtype object")),
     # None in an object array is NaN to NumPy (and to scikit-learn): missing.
     "object_none": (lambda: np.where(_BASE > 0, _BASE, None).astype(object), OK),
     "str": (lambda: np.full((N, D), "1.5"), (TypeError, "non-numeric dtype")),
     "complex": (lambda: _BASE.astype(complex), (ValueError, "Complex data not supported")),
-    "datetime": (lambda: np.zeros((N, D), dtype="datetime64[s]"), (TypeError, "non-numeric dtype")),
+    "datetime": (lambda: np.zeros((N, D), dtype="datetime64[s]"),
+                 (TypeError, "non-numeric dtype")),
     "strided": (lambda: np.repeat(np.repeat(_BASE, 2, axis=0), 3, axis=1)[::2, ::3], OK),
     "negative_strides": (lambda: _BASE[::-1, ::-1], OK),
     "transposed_view": (lambda: np.ascontiguousarray(_BASE.T).T, OK),
@@ -97,56 +94,26 @@ INPUTS = {
     "tuple": (lambda: tuple(map(tuple, _BASE.tolist())), OK),
     "ragged_list": (lambda: [[1.0, 2.0], [3.0]], (ValueError, "could not be converted")),
     "dataframe": (lambda: pd.DataFrame(_BASE.copy(), columns=list("abcd")), OK),
-    "dataframe_mixed": (
-        lambda: pd.DataFrame(
-            {
-                "a": _BASE[:, 0].copy(),
-                "b": np.round(_BASE[:, 1]).astype(int),
-                "c": _BASE[:, 2].astype(np.float32),
-                "d": _BASE[:, 3] > 100,
-            }
-        ),
-        OK,
-    ),
-    "dataframe_nullable": (
-        lambda: pd.DataFrame(
-            {
-                c: pd.array(np.where(np.arange(N) == 3, np.nan, _BASE[:, i]), dtype="Float64")
-                for i, c in enumerate("abcd")
-            }
-        ),
-        OK,
-    ),
-    "dataframe_strings": (
-        lambda: pd.DataFrame({c: ["x"] * N for c in "abcd"}),
-        (ValueError, "could not be converted|dtype object"),
-    ),
+    "dataframe_mixed": (lambda: pd.DataFrame({"a": _BASE[:, 0].copy(),
+                                              "b": np.round(_BASE[:, 1]).astype(int),
+                                              "c": _BASE[:, 2].astype(np.float32),
+                                              "d": _BASE[:, 3] > 100}), OK),
+    "dataframe_nullable": (lambda: pd.DataFrame(
+        {c: pd.array(np.where(np.arange(N) == 3, np.nan, _BASE[:, i]), dtype="Float64")
+         for i, c in enumerate("abcd")}), OK),
+    "dataframe_strings": (lambda: pd.DataFrame({c: ["x"] * N for c in "abcd"}),
+                          (ValueError, "could not be converted|dtype object")),
     "series": (lambda: pd.Series(_BASE[:, 0]), (ValueError, "Expected 2D array, got 1D")),
-    "masked": (
-        lambda: np.ma.masked_array(_BASE.copy(), mask=_BASE < 0),
-        (TypeError, "MaskedArray"),
-    ),
-    "sparse_csr_centering": (
-        lambda: sp.csr_matrix(_BASE),
-        (ValueError, "Cannot center sparse matrices"),
-    ),
-    "sparse_coo_centering": (
-        lambda: sp.coo_array(_BASE),
-        (ValueError, "Cannot center sparse matrices"),
-    ),
+    "masked": (lambda: np.ma.masked_array(_BASE.copy(), mask=_BASE < 0),
+               (TypeError, "MaskedArray")),
+    "sparse_csr_centering": (lambda: sp.csr_matrix(_BASE),
+                             (ValueError, "Cannot center sparse matrices")),
+    "sparse_coo_centering": (lambda: sp.coo_array(_BASE),
+                             (ValueError, "Cannot center sparse matrices")),
 }
 
-METHODS = [
-    "fit",
-    "partial_fit",
-    "fit_transform",
-    "transform",
-    "inverse_transform",
-    "report",
-    "fit_weighted",
-    "transform_copy_false",
-    "inverse_copy_false",
-]
+METHODS = ["fit", "partial_fit", "fit_transform", "transform", "inverse_transform",
+           "report", "fit_weighted", "transform_copy_false", "inverse_copy_false"]
 
 
 def fingerprint(X):
@@ -199,18 +166,14 @@ def _tol(X):
 
 def _course_layout_applies(name):
     X = INPUTS[name][0]()
-    return isinstance(X, np.ndarray) and np.ndim(X) == 2 and not isinstance(X, np.ma.MaskedArray)
+    return isinstance(X, np.ndarray) and np.ndim(X) == 2 and \
+        not isinstance(X, np.ma.MaskedArray)
 
 
 # The course layout (sample_axis=1) is exercised on every 2-D NumPy input
 # (passed as the transposed view of the same data).
-CASES = [
-    (name, method, axis)
-    for name in INPUTS
-    for method in METHODS
-    for axis in (0, 1)
-    if axis == 0 or _course_layout_applies(name)
-]
+CASES = [(name, method, axis) for name in INPUTS for method in METHODS
+         for axis in (0, 1) if axis == 0 or _course_layout_applies(name)]
 
 
 @pytest.mark.parametrize("name, method, axis", CASES)
@@ -221,43 +184,30 @@ def test_corpus(name, method, axis):
         X = X.T  # a view: the course layout of the same data
     before = fingerprint(X)
     norm = Normalizer(sample_axis=axis)
-    if method in (
-        "transform",
-        "inverse_transform",
-        "report",
-        "transform_copy_false",
-        "inverse_copy_false",
-    ):
+    if method in ("transform", "inverse_transform", "report", "transform_copy_false",
+                  "inverse_copy_false"):
         d = D
         if isinstance(X, (np.ndarray, pd.DataFrame)) and np.ndim(X) == 2 or sp.issparse(X):
             d = X.shape[1 - axis]
         elif isinstance(X, (list, tuple)):
             d = len(X[0])
-        train = _BASE[:, : max(d, 1)] if d <= D else np.zeros((N, d))
+        train = _BASE[:, :max(d, 1)] if d <= D else np.zeros((N, d))
         norm.fit(train if axis == 0 else train.T)
         if isinstance(X, pd.DataFrame) and expect == OK:
             norm = Normalizer().fit(pd.DataFrame(train, columns=X.columns))
     writes = False
     if method == "fit_weighted":
-        n = (
-            len(X)
-            if isinstance(X, (list, tuple))
-            else (np.shape(X)[axis] if np.ndim(X) == 2 or sp.issparse(X) else 1)
-        )
+        n = len(X) if isinstance(X, (list, tuple)) else (
+            np.shape(X)[axis] if np.ndim(X) == 2 or sp.issparse(X) else 1)
         weights = np.ones(n)
 
         def call(X):
             return norm.fit(X, sample_weight=weights)
     elif method.endswith("copy_false"):
         inner = norm.transform if method.startswith("transform") else norm.inverse_transform
-        writes = (
-            isinstance(X, np.ndarray)
-            and not isinstance(X, np.ma.MaskedArray)
-            and X.dtype.kind == "f"
-            and X.dtype.itemsize <= 8
-            and X.flags.writeable
-            and X.ndim == 2
-        )
+        writes = (isinstance(X, np.ndarray) and not isinstance(X, np.ma.MaskedArray)
+                  and X.dtype.kind == "f" and X.dtype.itemsize <= 8
+                  and X.flags.writeable and X.ndim == 2)
 
         def call(X):
             return inner(X, copy=False)
@@ -279,14 +229,14 @@ def test_corpus(name, method, axis):
     if method == "fit_weighted":
         method = "fit"
         assert isinstance(norm.n_samples_seen_, (float, np.ndarray))
-    method = {"transform_copy_false": "transform", "inverse_copy_false": "inverse_transform"}.get(
-        method, method
-    )
+    method = {"transform_copy_false": "transform",
+              "inverse_copy_false": "inverse_transform"}.get(method, method)
     if method in ("fit", "partial_fit", "fit_transform"):
         mean, var, scale = reference_stats(A)
         np.testing.assert_allclose(norm.mean_, mean, rtol=1e-12, atol=1e-12, equal_nan=True)
         np.testing.assert_allclose(norm.var_, var, rtol=1e-9, atol=1e-12, equal_nan=True)
-        np.testing.assert_allclose(norm.scale_, scale, rtol=1e-9, atol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(norm.scale_, scale, rtol=1e-9, atol=1e-12,
+                                   equal_nan=True)
     if method in ("fit_transform", "transform", "inverse_transform"):
         got = np.asarray(out, dtype=np.float64)
         got = got if axis == 0 else got.T
@@ -296,10 +246,12 @@ def test_corpus(name, method, axis):
             ref = (A - norm.mean_) / norm.scale_
         np.testing.assert_allclose(got, ref, equal_nan=True, **_tol(X))
         in_dtype = np.asarray(X).dtype if isinstance(X, np.ndarray) else None
-        if in_dtype is not None and in_dtype.kind == "f" and in_dtype.itemsize <= 8 and not writes:
+        if in_dtype is not None and in_dtype.kind == "f" and in_dtype.itemsize <= 8 \
+                and not writes:
             assert np.asarray(out).dtype == in_dtype.newbyteorder("=")
         if isinstance(X, np.ndarray) and not writes:
             assert not np.shares_memory(np.asarray(out), np.asarray(X))
     if method == "report":
         mean, var, _ = reference_stats(A)
-        np.testing.assert_allclose(out.test_mean, mean, rtol=1e-12, atol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(out.test_mean, mean, rtol=1e-12, atol=1e-12,
+                                   equal_nan=True)

@@ -4,7 +4,6 @@ The golden file was recorded before the restructuring of issue 11; any change
 of one bit in a numerical gradient, a difference, a verdict, a block row or a
 hint fails here. Regenerate it only for an intended numerical change.
 """
-
 import importlib.util
 import json
 import pathlib

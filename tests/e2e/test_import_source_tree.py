@@ -11,7 +11,6 @@ directory and imports it in a fresh interpreter with that directory as the
 working directory. The editable-install finder is removed first so the copy
 is all Python can find, as in a regular (non-editable) install.
 """
-
 import importlib.machinery
 import os
 import shutil
@@ -22,29 +21,20 @@ from pathlib import Path
 import fastgrad
 
 PACKAGE = Path(fastgrad.__file__).parent
-IMPORT = (
-    "import sys\n"
-    "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
-    "import fastgrad\n"
-)
+IMPORT = ("import sys\n"
+          "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
+          "import fastgrad\n")
 
 
 def _copy_pure_python(dest):
-    shutil.copytree(
-        PACKAGE, dest / "fastgrad", ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__")
-    )
+    shutil.copytree(PACKAGE, dest / "fastgrad",
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
 
 
 def _import_in(cwd):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return subprocess.run(
-        [sys.executable, "-c", IMPORT],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return subprocess.run([sys.executable, "-c", IMPORT], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
 
 
 def test_source_tree_without_extensions(tmp_path):
@@ -74,13 +64,8 @@ def test_installed_copy_without_extensions(tmp_path):
 def test_extension_that_fails_to_load_shows_the_cause(tmp_path):
     _copy_pure_python(tmp_path)
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
-    for name in (
-        "_openmp_helpers",
-        "nn/_codes",
-        "gradcheck/_generic_kernel",
-        "gradcheck/_mlp_kernel",
-        "normalize/_normalizer_kernel",
-    ):
+    for name in ("_openmp_helpers", "nn/_codes", "gradcheck/_generic_kernel",
+                 "gradcheck/_mlp_kernel", "normalize/_normalizer_kernel"):
         (tmp_path / "fastgrad" / f"{name}{suffix}").write_bytes(b"not a shared library")
     proc = _import_in(tmp_path)
     assert proc.returncode == 1
@@ -91,12 +76,7 @@ def test_extension_that_fails_to_load_shows_the_cause(tmp_path):
 
 
 def test_the_installed_package_imports_from_another_directory(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-c", "import fastgrad; print(fastgrad.__version__)"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = subprocess.run([sys.executable, "-c", "import fastgrad; print(fastgrad.__version__)"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == fastgrad.__version__

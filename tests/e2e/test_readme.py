@@ -21,7 +21,6 @@ compared either.
 The README's set-up commands (the ``<!-- ci:main -->`` and
 ``<!-- ci:test -->`` markers CI reads) are checked to be unchanged.
 """
-
 import contextlib
 import io
 import re
@@ -78,12 +77,8 @@ def examples():
             continue
         kind = "doctest" if code.lstrip().startswith(">>>") else "script"
         expected = None
-        if (
-            kind == "script"
-            and k + 1 < len(blocks)
-            and blocks[k + 1][1] == ""
-            and _directly_after(text, line)
-        ):
+        if (kind == "script" and k + 1 < len(blocks) and blocks[k + 1][1] == ""
+                and _directly_after(text, line)):
             expected = blocks[k + 1][2]
         sections.setdefault(section, []).append((kind, code, expected, line))
     return sections
@@ -101,7 +96,7 @@ def _split(line):
     """(words, numbers as (token, value, is_time)) of one line."""
     words, numbers, pos = [], [], 0
     for m in _NUMBER.finditer(line):
-        words.append(line[pos : m.start()])
+        words.append(line[pos:m.start()])
         is_time = bool(_TIME.match(line, m.end()))
         numbers.append((m.group(), float(m.group()), is_time))
         pos = m.end()
@@ -169,8 +164,7 @@ def _run_prompts(code, namespace, line):
             exec(compile(source, f"README.md:{line}", "single"), namespace)
         assert same_output(want, printed.getvalue()), (
             f"README.md block at line {line}:\n>>> {source}gives\n{printed.getvalue()}\n"
-            f"but the README shows\n{want}"
-        )
+            f"but the README shows\n{want}")
     return len(examples)
 
 
@@ -180,8 +174,7 @@ def _run_script(code, expected, namespace, line):
         exec(compile(code, f"README.md:{line}", "exec"), namespace)
     if expected is not None:
         assert same_output(expected, printed.getvalue()), (
-            f"README.md line {line} prints\n{printed.getvalue()}\nbut the README shows\n{expected}"
-        )
+            f"README.md line {line} prints\n{printed.getvalue()}\nbut the README shows\n{expected}")
 
 
 SECTIONS = examples()
@@ -190,12 +183,8 @@ SECTIONS = examples()
 def test_the_readme_has_its_examples():
     kinds = [kind for blocks in SECTIONS.values() for kind, *_ in blocks]
     assert len(kinds) >= 8 and "doctest" in kinds and "script" in kinds
-    with_output = [
-        e
-        for blocks in SECTIONS.values()
-        for kind, _, e, _ in blocks
-        if kind == "script" and e is not None
-    ]
+    with_output = [e for blocks in SECTIONS.values() for kind, _, e, _ in blocks
+                   if kind == "script" and e is not None]
     assert len(with_output) >= 2
 
 
@@ -217,39 +206,27 @@ def test_ci_setup_commands_are_unchanged():
 
 
 # -- the comparison itself --------------------------------------------------
-@pytest.mark.parametrize(
-    "want, got, same",
-    [
-        ("difference = 2.851e-01  ->  BUG", "difference = 2.851e-01  ->  BUG", True),
-        ("difference = 2.851e-01  ->  BUG", "difference = 2.852e-01  ->  BUG", True),  # last digit
-        ("difference = 2.851e-01  ->  BUG", "difference = 2.854e-01  ->  BUG", False),
-        ("difference = 2.851e-01  ->  BUG", "difference = 2.851e-01  ->  GREAT", False),
-        ("('great', '2.9e-16')", "('great', '4.1e-16')", True),  # rounding level
-        ("('great', '2.9e-16')", "('great', '2.9e-08')", False),
-        ("('bug', 0.00935)", "('bug', 0.00936)", True),
-        ("('bug', 0.00935)", "('bug', 0.0094)", False),
-        ("1 thread(s) | 0.4 ms", "1 thread(s) | 12.7 ms", True),  # a time
-        (
-            "dW1  5x4  20  2.26e-16  6.66e-16  [0, 0]  -0.373478  -0.373478",
-            "dW1  5x4  20  1.76e-16  5.27e-16  [0, 2]  0.175961  0.175961",
-            True,
-        ),  # a noise row
-        (
-            "dW1  5x4  20  2.26e-16  6.66e-16  [0, 0]  -0.373478  -0.373478",
-            "dW1  5x4  20  2.26e-08  6.66e-16  [0, 0]  -0.373478  -0.373478",
-            False,
-        ),
-        (
-            "db1  5x1  5  6.00e-01  1.90e+00  [0, 0]  0.632908  2.53163  <--",
-            "db1  5x1  5  6.00e-01  1.90e+00  [0, 1]  0.632908  2.53163  <--",
-            False,
-        ),  # index
-        ("db1  5x1  5  6.00e-01", "db1  5x2  5  6.00e-01", False),  # shape
-        ("(2, 200)", "(2, 201)", False),
-        ("a\nb", "a", False),
-        ("| 1  | 0.200434 |", "|  1 |  0.200434  |", True),  # spacing
-    ],
-)
+@pytest.mark.parametrize("want, got, same", [
+    ("difference = 2.851e-01  ->  BUG", "difference = 2.851e-01  ->  BUG", True),
+    ("difference = 2.851e-01  ->  BUG", "difference = 2.852e-01  ->  BUG", True),   # last digit
+    ("difference = 2.851e-01  ->  BUG", "difference = 2.854e-01  ->  BUG", False),
+    ("difference = 2.851e-01  ->  BUG", "difference = 2.851e-01  ->  GREAT", False),
+    ("('great', '2.9e-16')", "('great', '4.1e-16')", True),                        # rounding level
+    ("('great', '2.9e-16')", "('great', '2.9e-08')", False),
+    ("('bug', 0.00935)", "('bug', 0.00936)", True),
+    ("('bug', 0.00935)", "('bug', 0.0094)", False),
+    ("1 thread(s) | 0.4 ms", "1 thread(s) | 12.7 ms", True),                      # a time
+    ("dW1  5x4  20  2.26e-16  6.66e-16  [0, 0]  -0.373478  -0.373478",
+     "dW1  5x4  20  1.76e-16  5.27e-16  [0, 2]  0.175961  0.175961", True),         # a noise row
+    ("dW1  5x4  20  2.26e-16  6.66e-16  [0, 0]  -0.373478  -0.373478",
+     "dW1  5x4  20  2.26e-08  6.66e-16  [0, 0]  -0.373478  -0.373478", False),
+    ("db1  5x1  5  6.00e-01  1.90e+00  [0, 0]  0.632908  2.53163  <--",
+     "db1  5x1  5  6.00e-01  1.90e+00  [0, 1]  0.632908  2.53163  <--", False),    # index
+    ("db1  5x1  5  6.00e-01", "db1  5x2  5  6.00e-01", False),                       # shape
+    ("(2, 200)", "(2, 201)", False),
+    ("a\nb", "a", False),
+    ("| 1  | 0.200434 |", "|  1 |  0.200434  |", True),                              # spacing
+])
 def test_same_output(want, got, same):
     assert same_output(want, got) is same
 

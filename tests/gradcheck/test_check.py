@@ -1,6 +1,5 @@
 """Loose arguments to gradient_check get a TypeError/ValueError naming them,
 and nothing the caller passed is written to."""
-
 import numpy as np
 import pytest
 
@@ -16,45 +15,38 @@ def problem(ref):
 
 
 def _snapshot(params, grads, X, Y):
-    return (
-        {k: v.tobytes() for k, v in params.items()},
-        {k: v.tobytes() for k, v in grads.items()},
-        X.tobytes(),
-        Y.tobytes(),
-    )
+    return ({k: v.tobytes() for k, v in params.items()},
+            {k: v.tobytes() for k, v in grads.items()}, X.tobytes(), Y.tobytes())
 
 
-@pytest.mark.parametrize(
-    "kwargs, exc, name",
-    [
-        ({"epsilon": "1e-7"}, TypeError, "epsilon"),
-        ({"epsilon": True}, TypeError, "epsilon"),
-        ({"epsilon": np.True_}, TypeError, "epsilon"),
-        ({"epsilon": None}, TypeError, "epsilon"),
-        ({"epsilon": [1e-7]}, TypeError, "epsilon"),
-        ({"epsilon": 1e-7j}, TypeError, "epsilon"),
-        ({"epsilon": float("nan")}, ValueError, "epsilon"),
-        ({"epsilon": float("inf")}, ValueError, "epsilon"),
-        ({"epsilon": -1e-7}, ValueError, "epsilon"),
-        ({"epsilon": 0.0}, ValueError, "epsilon"),
-        ({"n_threads": True}, TypeError, "n_threads"),
-        ({"n_threads": "2"}, TypeError, "n_threads"),
-        ({"n_threads": 1.5}, TypeError, "n_threads"),
-        ({"n_threads": 0}, ValueError, "n_threads"),
-        ({"k": True, "mode": "sampled"}, TypeError, "k"),
-        ({"k": True}, TypeError, "k"),
-        ({"k": 2.0, "mode": "sampled"}, TypeError, "k"),
-        ({"k": "3", "mode": "directional"}, TypeError, "k"),
-        ({"k": 0, "mode": "sampled"}, ValueError, "k"),
-        ({"k": -1, "mode": "directional"}, ValueError, "k"),
-        ({"mode": "fast"}, ValueError, "mode"),
-        ({"mode": ["full"]}, ValueError, "mode"),
-        ({"dropout": "no"}, TypeError, "dropout"),
-        ({"progress": "yes"}, TypeError, "progress"),
-        ({"progress": 1}, TypeError, "progress"),
-        ({"raise_on_failure": None}, TypeError, "raise_on_failure"),
-    ],
-)
+@pytest.mark.parametrize("kwargs, exc, name", [
+    ({"epsilon": "1e-7"}, TypeError, "epsilon"),
+    ({"epsilon": True}, TypeError, "epsilon"),
+    ({"epsilon": np.True_}, TypeError, "epsilon"),
+    ({"epsilon": None}, TypeError, "epsilon"),
+    ({"epsilon": [1e-7]}, TypeError, "epsilon"),
+    ({"epsilon": 1e-7j}, TypeError, "epsilon"),
+    ({"epsilon": float("nan")}, ValueError, "epsilon"),
+    ({"epsilon": float("inf")}, ValueError, "epsilon"),
+    ({"epsilon": -1e-7}, ValueError, "epsilon"),
+    ({"epsilon": 0.0}, ValueError, "epsilon"),
+    ({"n_threads": True}, TypeError, "n_threads"),
+    ({"n_threads": "2"}, TypeError, "n_threads"),
+    ({"n_threads": 1.5}, TypeError, "n_threads"),
+    ({"n_threads": 0}, ValueError, "n_threads"),
+    ({"k": True, "mode": "sampled"}, TypeError, "k"),
+    ({"k": True}, TypeError, "k"),
+    ({"k": 2.0, "mode": "sampled"}, TypeError, "k"),
+    ({"k": "3", "mode": "directional"}, TypeError, "k"),
+    ({"k": 0, "mode": "sampled"}, ValueError, "k"),
+    ({"k": -1, "mode": "directional"}, ValueError, "k"),
+    ({"mode": "fast"}, ValueError, "mode"),
+    ({"mode": ["full"]}, ValueError, "mode"),
+    ({"dropout": "no"}, TypeError, "dropout"),
+    ({"progress": "yes"}, TypeError, "progress"),
+    ({"progress": 1}, TypeError, "progress"),
+    ({"raise_on_failure": None}, TypeError, "raise_on_failure"),
+])
 def test_loose_arguments_are_refused_by_name(problem, kwargs, exc, name):
     model, params, grads, X, Y = problem
     before = _snapshot(params, grads, X, Y)
@@ -74,16 +66,8 @@ def test_real_numbers_are_accepted_as_epsilon(problem, ref, eps):
     model, params, grads, X, Y = problem
     report = gradient_check(model, params, grads, X, Y, epsilon=eps)
     assert report.epsilon == float(eps)
-    expected = ref.numerical(
-        ref.flatten(params),
-        [(k, v.shape) for k, v in params.items()],
-        ["tanh"],
-        "softmax",
-        0.0,
-        X,
-        Y,
-        eps=float(eps),
-    )
+    expected = ref.numerical(ref.flatten(params), [(k, v.shape) for k, v in params.items()],
+                             ["tanh"], "softmax", 0.0, X, Y, eps=float(eps))
     assert ref.rel(ref.flatten(report.numerical, "d"), expected) < 1e-9
 
 
@@ -96,7 +80,7 @@ def test_int_k_is_accepted(problem, k):
 
 def test_check_grad_epsilon_is_strict_too():
     with pytest.raises(TypeError, match="epsilon"):
-        check_grad(lambda t: float(np.sum(t**2)), np.ones(3), 2 * np.ones(3), epsilon="1e-7")
+        check_grad(lambda t: float(np.sum(t ** 2)), np.ones(3), 2 * np.ones(3), epsilon="1e-7")
 
 
 def test_generic_models_get_every_option(problem, monkeypatch):
@@ -107,42 +91,20 @@ def test_generic_models_get_every_option(problem, monkeypatch):
 
     model, params, grads, X, Y = problem
     calls = []
-    monkeypatch.setattr(
-        cost_model, "check_generic_model", lambda *a, **kw: calls.append((a, kw)) or "report"
-    )
+    monkeypatch.setattr(cost_model, "check_generic_model",
+                        lambda *a, **kw: calls.append((a, kw)) or "report")
 
     class Wrapped:
         def cost(self, p, X, Y):
             return model.cost(p, X, Y)
 
-    out = gradient_check(
-        Wrapped(),
-        params,
-        grads,
-        X,
-        Y,
-        epsilon=1e-6,
-        mode="sampled",
-        k=4,
-        seed=7,
-        n_threads=1,
-        dropout=False,
-        progress=False,
-        thresholds=(1e-7, 1e-4),
-        raise_on_failure=True,
-        workers=1,
-    )
+    out = gradient_check(Wrapped(), params, grads, X, Y, epsilon=1e-6, mode="sampled", k=4,
+                         seed=7, n_threads=1, dropout=False, progress=False,
+                         thresholds=(1e-7, 1e-4), raise_on_failure=True, workers=1)
     assert out == "report"
-    ((args, kw),) = calls
+    (args, kw), = calls
     assert args[5:] == (1e-6, (1e-7, 1e-4), True)
-    assert kw == {
-        "mode": "sampled",
-        "k": 4,
-        "seed": 7,
-        "n_threads": 1,
-        "dropout": False,
-        "progress": False,
-        "workers": None,
-    }
+    assert kw == {"mode": "sampled", "k": 4, "seed": 7, "n_threads": 1, "dropout": False,
+                  "progress": False, "workers": None}
     with pytest.raises(TypeError, match="k"):
         gradient_check(Wrapped(), params, grads, X, Y, mode="sampled", k=True)

@@ -41,11 +41,8 @@ class Net:
 
 def params(dtype=np.float64):
     q = np.random.default_rng(5)
-    p = {
-        "hidden_w": q.standard_normal((4, 3)),
-        "hidden_b": q.standard_normal((4, 1)),
-        "out_w": q.standard_normal((1, 4)),
-    }
+    p = {"hidden_w": q.standard_normal((4, 3)), "hidden_b": q.standard_normal((4, 1)),
+         "out_w": q.standard_normal((1, 4))}
     return {k: v.astype(dtype) for k, v in p.items()}
 
 

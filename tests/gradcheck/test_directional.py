@@ -1,5 +1,4 @@
 """Sampled and directional checks: seeded, per block, and they find bugs."""
-
 import numpy as np
 import pytest
 
@@ -90,9 +89,7 @@ def test_nan_along_a_direction_names_the_block_serially_and_on_workers():
         return float(np.sum(t["w"] ** 2) + (np.nan if t["b"][0] > 0 else np.sum(t["b"])))
 
     grad = {"w": theta["w"] * 2, "b": np.ones(2)}
-    with pytest.raises(
-        ValueError, match=r"at b [+-] epsilon·v \(random direction \d in b"
-    ) as serial:
+    with pytest.raises(ValueError, match=r"at b [+-] epsilon·v \(random direction \d in b") as serial:
         check_grad(f, theta, grad, mode="directional", k=4, seed=0)
     # the same words from a worker (it used to name a "theta index", which
     # is a direction there, and a step variable as if it were θ)

@@ -1,5 +1,4 @@
 """check_grad / numerical_gradient on plain Python functions."""
-
 import math
 
 import numpy as np
@@ -10,11 +9,11 @@ from fastgrad.gradcheck._generic_kernel import relative_difference
 
 
 def f(t):
-    return float(np.sum(np.sin(t) * t**2))
+    return float(np.sum(np.sin(t) * t ** 2))
 
 
 def df(t):
-    return np.cos(t) * t**2 + 2 * t * np.sin(t)
+    return np.cos(t) * t ** 2 + 2 * t * np.sin(t)
 
 
 def numpy_central(f, theta, eps):
@@ -78,9 +77,7 @@ def test_relative_difference_kernel_against_numpy():
         a = rng.standard_normal(50) * scale
         b = a + rng.standard_normal(50) * scale * 1e-3
         d, nd, na, nb = relative_difference(a, b)
-        ref = np.linalg.norm(a / scale - b / scale) / (
-            np.linalg.norm(a / scale) + np.linalg.norm(b / scale)
-        )
+        ref = np.linalg.norm(a / scale - b / scale) / (np.linalg.norm(a / scale) + np.linalg.norm(b / scale))
         assert d == pytest.approx(ref, rel=1e-12)
     assert relative_difference(np.zeros(3), np.zeros(3))[0] == 0.0
     assert relative_difference(np.zeros(0), np.zeros(0))[0] == 0.0
@@ -107,9 +104,7 @@ def test_relative_difference_has_the_bits_of_three_dnrm2_passes():
     it), with zeros, huge and tiny entries and a growing scale."""
     rng = np.random.default_rng(7)
     for size in (1, 2, 5, 333, 4000):
-        a = rng.standard_normal(size) * np.exp(
-            rng.uniform(-300, 300, size) * (rng.random(size) < 0.2)
-        )
+        a = rng.standard_normal(size) * np.exp(rng.uniform(-300, 300, size) * (rng.random(size) < 0.2))
         n = a * (1 + 1e-7 * rng.standard_normal(size))
         n[rng.random(size) < 0.1] = 0.0
         a[rng.random(size) < 0.1] = 0.0

@@ -4,7 +4,6 @@ The model here is written in plain NumPy (its own backprop); the numerical
 gradients are compared with a plain NumPy central-difference loop over
 fresh copies. Every input is byte-compared before and after.
 """
-
 import copy
 
 import numpy as np
@@ -27,13 +26,9 @@ class TinyNet:
         m = X.shape[1]
         A1 = np.tanh(p["W1"] @ X + p["b1"])
         dZ2 = (p["W2"] @ A1 + p["b2"] - Y) / m
-        dZ1 = (p["W2"].T @ dZ2) * (1 - A1**2)
-        return {
-            "dW1": dZ1 @ X.T,
-            "db1": dZ1.sum(axis=1, keepdims=True),
-            "dW2": dZ2 @ A1.T,
-            "db2": dZ2.sum(axis=1, keepdims=True),
-        }
+        dZ1 = (p["W2"].T @ dZ2) * (1 - A1 ** 2)
+        return {"dW1": dZ1 @ X.T, "db1": dZ1.sum(axis=1, keepdims=True),
+                "dW2": dZ2 @ A1.T, "db2": dZ2.sum(axis=1, keepdims=True)}
 
 
 ORDER = ("W1", "b1", "W2", "b2")
@@ -41,12 +36,8 @@ ORDER = ("W1", "b1", "W2", "b2")
 
 def problem(seed=0):
     rng = np.random.default_rng(seed)
-    params = {
-        "W1": rng.standard_normal((4, 3)),
-        "b1": rng.standard_normal((4, 1)),
-        "W2": rng.standard_normal((2, 4)),
-        "b2": rng.standard_normal((2, 1)),
-    }
+    params = {"W1": rng.standard_normal((4, 3)), "b1": rng.standard_normal((4, 1)),
+              "W2": rng.standard_normal((2, 4)), "b2": rng.standard_normal((2, 1))}
     X = rng.standard_normal((3, 7))
     Y = rng.standard_normal((2, 7))
     return TinyNet(), params, X, Y
@@ -69,12 +60,8 @@ def numpy_numerical(model, params, X, Y, eps=EPS):
 
 
 def snapshot(*objs):
-    return [
-        copy.deepcopy({k: np.array(v).tobytes() for k, v in o.items()})
-        if isinstance(o, dict)
-        else np.asarray(o).tobytes()
-        for o in objs
-    ]
+    return [copy.deepcopy({k: np.array(v).tobytes() for k, v in o.items()})
+            if isinstance(o, dict) else np.asarray(o).tobytes() for o in objs]
 
 
 def test_full_mode_matches_a_numpy_loop_and_leaves_inputs_alone():
@@ -91,7 +78,6 @@ def test_full_mode_matches_a_numpy_loop_and_leaves_inputs_alone():
 
 # -- keys, shapes and values of grads ----------------------------------------------
 
-
 def test_one_flat_gradient_with_the_right_total_size_is_refused():
     model, params, X, Y = problem()
     grads = model.grads(params, X, Y)
@@ -107,18 +93,11 @@ def test_unexpected_gradient_keys_are_refused():
         gradient_check(model, params, {**grads, "dZ1": np.zeros((4, 7))}, X, Y)
 
 
-@pytest.mark.parametrize(
-    "key,make,words",
-    [
-        ("dW1", lambda g: g.T, r"grads\['dW1'\] has shape \(3, 4\), expected \(4, 3\).*transposed"),
-        ("dW2", lambda g: g.ravel(), r"grads\['dW2'\] has shape \(8,\), expected \(2, 4\)"),
-        (
-            "db1",
-            lambda g: np.vstack([g, g]),
-            r"grads\['db1'\] has shape \(8, 1\), expected \(4, 1\)",
-        ),
-    ],
-)
+@pytest.mark.parametrize("key,make,words", [
+    ("dW1", lambda g: g.T, r"grads\['dW1'\] has shape \(3, 4\), expected \(4, 3\).*transposed"),
+    ("dW2", lambda g: g.ravel(), r"grads\['dW2'\] has shape \(8,\), expected \(2, 4\)"),
+    ("db1", lambda g: np.vstack([g, g]), r"grads\['db1'\] has shape \(8, 1\), expected \(4, 1\)"),
+])
 def test_gradient_shapes_must_match_their_parameter(key, make, words):
     model, params, X, Y = problem()
     grads = model.grads(params, X, Y)
@@ -140,11 +119,8 @@ def test_non_finite_gradients_are_refused_naming_the_block(bad):
     grads = model.grads(params, X, Y)
     grads["dW2"][1, 2] = bad
     before = snapshot(grads)
-    with pytest.raises(
-        ValueError,
-        match=r"grads\['dW2'\] contains NaN or inf \(first at "
-        r"index \(1, 2\)",
-    ):
+    with pytest.raises(ValueError, match=r"grads\['dW2'\] contains NaN or inf \(first at "
+                                         r"index \(1, 2\)"):
         gradient_check(model, params, grads, X, Y)
     assert snapshot(grads) == before
 
@@ -161,9 +137,8 @@ def test_bad_params_are_refused():
     with pytest.raises(ValueError, match="params is empty"):
         gradient_check(model, {}, {}, X, Y)
     with pytest.raises(ValueError, match=r"params\['b2'\] is empty"):
-        gradient_check(
-            model, {**params, "b2": np.zeros((0, 1))}, {**grads, "db2": np.zeros((0, 1))}, X, Y
-        )
+        gradient_check(model, {**params, "b2": np.zeros((0, 1))},
+                       {**grads, "db2": np.zeros((0, 1))}, X, Y)
     with pytest.raises(TypeError, match="grads must be a dict"):
         gradient_check(model, params, [1, 2], X, Y)
     with pytest.raises(KeyError, match="params"):
@@ -171,7 +146,6 @@ def test_bad_params_are_refused():
 
 
 # -- modes ---------------------------------------------------------------------------
-
 
 def test_sampled_mode_checks_k_coordinates_of_every_block_reproducibly():
     model, params, X, Y = problem()
@@ -184,20 +158,12 @@ def test_sampled_mode_checks_k_coordinates_of_every_block_reproducibly():
     for key in ref:
         picked = ~np.isnan(r1.numerical[key])
         assert picked.sum() == 2
-        np.testing.assert_allclose(r1.numerical[key][picked], ref[key][picked], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(r1.numerical[key][picked], ref[key][picked], rtol=0,
+                                   atol=1e-10)
         np.testing.assert_array_equal(np.isnan(r2.numerical[key]), ~picked)
-    seeds = {
-        tuple(
-            np.flatnonzero(
-                ~np.isnan(
-                    gradient_check(
-                        model, params, grads, X, Y, mode="sampled", k=2, seed=s
-                    ).numerical["dW1"]
-                )
-            )
-        )
-        for s in range(8)
-    }
+    seeds = {tuple(np.flatnonzero(~np.isnan(gradient_check(
+        model, params, grads, X, Y, mode="sampled", k=2, seed=s).numerical["dW1"])))
+        for s in range(8)}
     assert len(seeds) > 1  # the seed is used
     grads["db2"] = 3 * grads["db2"]
     bad = gradient_check(model, params, grads, X, Y, mode="sampled", k=1, seed=0)
@@ -240,24 +206,20 @@ def test_directional_derivative_is_independent_of_the_direction_draw():
 
 # -- options -----------------------------------------------------------------------
 
-
-@pytest.mark.parametrize(
-    "kwargs,exc,words",
-    [
-        ({"mode": "fast"}, ValueError, "mode"),
-        ({"mode": "sampled", "k": True}, TypeError, "k"),
-        ({"mode": "sampled", "k": 0}, ValueError, "k"),
-        ({"mode": "directional", "k": 2.0}, TypeError, "k"),
-        ({"mode": "sampled", "seed": "1"}, TypeError, "seed"),
-        ({"n_threads": True}, TypeError, "n_threads"),
-        ({"n_threads": "2"}, TypeError, "n_threads"),
-        ({"n_threads": 0}, ValueError, "n_threads"),
-        ({"n_threads": 1.5}, TypeError, "n_threads"),
-        ({"dropout": False}, ValueError, "freeze its own masks"),
-        ({"dropout": "no"}, TypeError, "dropout"),
-        ({"progress": "yes"}, TypeError, "progress"),
-    ],
-)
+@pytest.mark.parametrize("kwargs,exc,words", [
+    ({"mode": "fast"}, ValueError, "mode"),
+    ({"mode": "sampled", "k": True}, TypeError, "k"),
+    ({"mode": "sampled", "k": 0}, ValueError, "k"),
+    ({"mode": "directional", "k": 2.0}, TypeError, "k"),
+    ({"mode": "sampled", "seed": "1"}, TypeError, "seed"),
+    ({"n_threads": True}, TypeError, "n_threads"),
+    ({"n_threads": "2"}, TypeError, "n_threads"),
+    ({"n_threads": 0}, ValueError, "n_threads"),
+    ({"n_threads": 1.5}, TypeError, "n_threads"),
+    ({"dropout": False}, ValueError, "freeze its own masks"),
+    ({"dropout": "no"}, TypeError, "dropout"),
+    ({"progress": "yes"}, TypeError, "progress"),
+])
 def test_options_are_honoured_or_refused(kwargs, exc, words):
     """``exc`` is what this path raises; the front door of gradient_check may
     refuse some values first, with either class, but naming the argument."""
@@ -323,7 +285,6 @@ def test_a_cost_that_redraws_dropout_masks_is_refused():
 
 
 # -- what the cost sees ----------------------------------------------------------
-
 
 def test_cost_sees_read_only_params_and_cannot_corrupt_the_check():
     model, params, X, Y = problem()
@@ -416,18 +377,12 @@ def test_huge_parameter_where_the_step_vanishes_is_named():
         gradient_check(model, params, grads, X, Y)
 
 
-@pytest.mark.parametrize(
-    "kwargs,exc",
-    [
-        ({"mode": "sampled", "k": True}, TypeError),
-        ({"mode": "sampled", "k": 0}, ValueError),
-        ({"n_threads": True}, TypeError),
-        ({"n_threads": 0}, ValueError),
-        ({"dropout": False}, ValueError),
-        ({"progress": "yes"}, TypeError),
-        ({"mode": "fast"}, ValueError),
-    ],
-)
+@pytest.mark.parametrize("kwargs,exc", [
+    ({"mode": "sampled", "k": True}, TypeError), ({"mode": "sampled", "k": 0}, ValueError),
+    ({"n_threads": True}, TypeError), ({"n_threads": 0}, ValueError),
+    ({"dropout": False}, ValueError), ({"progress": "yes"}, TypeError),
+    ({"mode": "fast"}, ValueError),
+])
 def test_generic_path_error_classes(kwargs, exc):
     """The generic path itself, called as the front door calls it."""
     from fastgrad.gradcheck.cost_model import check_generic_model
@@ -435,7 +390,9 @@ def test_generic_path_error_classes(kwargs, exc):
 
     model, params, X, Y = problem()
     grads = model.grads(params, X, Y)
-    options = dict(mode="full", k=None, seed=None, n_threads=None, dropout=True, progress=None)
+    options = dict(mode="full", k=None, seed=None, n_threads=None, dropout=True,
+                   progress=None)
     options.update(kwargs)
     with pytest.raises(exc):
-        check_generic_model(model, params, grads, X, Y, 1e-7, DEFAULT_THRESHOLDS, False, **options)
+        check_generic_model(model, params, grads, X, Y, 1e-7, DEFAULT_THRESHOLDS, False,
+                             **options)

@@ -3,7 +3,6 @@
 References are plain NumPy loops written here; the caller's arrays are
 byte-compared before and after every call.
 """
-
 import numpy as np
 import pytest
 
@@ -13,11 +12,11 @@ EPS = 1e-7
 
 
 def f(t):
-    return float(np.sum(np.sin(t) * t**2))
+    return float(np.sum(np.sin(t) * t ** 2))
 
 
 def df(t):
-    return np.cos(t) * t**2 + 2 * t * np.sin(t)
+    return np.cos(t) * t ** 2 + 2 * t * np.sin(t)
 
 
 def numpy_central(func, theta, eps):
@@ -38,7 +37,6 @@ def _bits(a):
 
 
 # -- what f sees ---------------------------------------------------------------
-
 
 def _theta_where_restoring_by_arithmetic_fails():
     """Values θ with (θ + ε) − ε != θ and (θ − ε) + ε != θ in float64, so a
@@ -105,10 +103,8 @@ def test_f_gets_a_read_only_argument_and_cannot_corrupt_the_check():
         t[0] = 5.0  # a user function that reuses its argument as scratch
         return float(t.sum())
 
-    for call in (
-        lambda: numerical_gradient(scribbler, theta),
-        lambda: check_grad(scribbler, theta, np.ones(3)),
-    ):
+    for call in (lambda: numerical_gradient(scribbler, theta),
+                 lambda: check_grad(scribbler, theta, np.ones(3))):
         with pytest.raises(ValueError, match="wrote into its argument"):
             call()
     assert _bits(theta) == before
@@ -144,7 +140,6 @@ def test_f_that_forces_its_argument_writable_is_caught_after_the_loop():
 
 # -- bad values from f ----------------------------------------------------------
 
-
 @pytest.mark.parametrize("side", ["+", "-"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_f_names_the_coordinate_and_side(side, bad):
@@ -155,7 +150,7 @@ def test_non_finite_f_names_the_coordinate_and_side(side, bad):
         x = t[1, 2]
         if (side == "+" and x > target) or (side == "-" and x < target):
             return bad
-        return float(np.sum(t**2))
+        return float(np.sum(t ** 2))
 
     before = _bits(theta)
     for call in (lambda: check_grad(g, theta, 2 * theta), lambda: numerical_gradient(g, theta)):
@@ -172,19 +167,16 @@ def test_f_non_finite_at_theta_itself_says_so():
         check_grad(lambda t: float(np.sum(np.log(t))), np.array([1.0, 0.0]), np.ones(2))
 
 
-@pytest.mark.parametrize(
-    "value,exc,words",
-    [
-        (np.array([1.0, 2.0]), ValueError, "shape"),
-        (np.zeros((2, 2)), ValueError, "shape"),
-        (1 + 2j, TypeError, "real number"),
-        (np.complex128(1.0), TypeError, "complex"),
-        ("1.0", TypeError, "real number"),
-        (None, TypeError, "real number"),
-        (True, TypeError, "bool"),
-        ([1.0], TypeError, "real number"),
-    ],
-)
+@pytest.mark.parametrize("value,exc,words", [
+    (np.array([1.0, 2.0]), ValueError, "shape"),
+    (np.zeros((2, 2)), ValueError, "shape"),
+    (1 + 2j, TypeError, "real number"),
+    (np.complex128(1.0), TypeError, "complex"),
+    ("1.0", TypeError, "real number"),
+    (None, TypeError, "real number"),
+    (True, TypeError, "bool"),
+    ([1.0], TypeError, "real number"),
+])
 def test_f_must_return_one_real_number(value, exc, words):
     def g(t):
         return value
@@ -193,20 +185,16 @@ def test_f_must_return_one_real_number(value, exc, words):
         check_grad(g, np.array([0.5, 1.5]), np.ones(2))
 
 
-@pytest.mark.parametrize(
-    "wrap,eps,tol",
-    [
-        (np.float64, 1e-7, 1e-6),
-        (lambda v: np.array(v), 1e-7, 1e-6),
-        (lambda v: np.array([[v]]), 1e-7, 1e-6),
-        (np.float32, 1e-2, 1e-3),  # float32 values: only a coarse step survives their rounding
-    ],
-)
+@pytest.mark.parametrize("wrap,eps,tol", [
+    (np.float64, 1e-7, 1e-6), (lambda v: np.array(v), 1e-7, 1e-6),
+    (lambda v: np.array([[v]]), 1e-7, 1e-6),
+    (np.float32, 1e-2, 1e-3),  # float32 values: only a coarse step survives their rounding
+])
 def test_f_may_return_numpy_scalars_and_one_element_arrays(wrap, eps, tol):
     theta = np.array([0.4, -0.9, 1.3])
-    g = numerical_gradient(lambda t: wrap(float(np.sum(t**3))), theta, epsilon=eps)
+    g = numerical_gradient(lambda t: wrap(float(np.sum(t ** 3))), theta, epsilon=eps)
     # (f(θ+ε) − f(θ−ε)) / 2ε = 3θ² + ε² exactly for a cubic
-    np.testing.assert_allclose(g, 3 * theta**2 + eps**2, rtol=tol)
+    np.testing.assert_allclose(g, 3 * theta ** 2 + eps ** 2, rtol=tol)
 
 
 def test_f_returning_ints_is_accepted():
@@ -215,7 +203,6 @@ def test_f_returning_ints_is_accepted():
 
 
 # -- theta ---------------------------------------------------------------------
-
 
 def test_empty_theta_is_refused_by_check_grad():
     with pytest.raises(ValueError, match="theta is empty"):
@@ -268,23 +255,17 @@ def test_large_but_steppable_theta_gives_the_correct_gradient():
     np.testing.assert_allclose(g, numpy_central(lin, theta, EPS), rtol=1e-12)
 
 
-@pytest.mark.parametrize(
-    "theta,exc",
-    [
-        (np.array([1.0, np.nan]), ValueError),
-        (np.array([1.0, np.inf]), ValueError),
-        (np.array([1 + 1j, 2.0]), TypeError),
-        (np.array(["a", "b"]), TypeError),
-        (np.array([object(), 1.0], dtype=object), TypeError),
-        (np.ma.masked_array([1.0, 2.0], mask=[False, True]), TypeError),
-    ],
-)
+@pytest.mark.parametrize("theta,exc", [
+    (np.array([1.0, np.nan]), ValueError),
+    (np.array([1.0, np.inf]), ValueError),
+    (np.array([1 + 1j, 2.0]), TypeError),
+    (np.array(["a", "b"]), TypeError),
+    (np.array([object(), 1.0], dtype=object), TypeError),
+    (np.ma.masked_array([1.0, 2.0], mask=[False, True]), TypeError),
+])
 def test_bad_theta(theta, exc):
-    before = (
-        _bits(theta.data if isinstance(theta, np.ma.MaskedArray) else theta)
-        if theta.dtype != object
-        else None
-    )
+    before = _bits(theta.data if isinstance(theta, np.ma.MaskedArray) else theta) \
+        if theta.dtype != object else None
     with pytest.raises(exc, match="theta"):
         check_grad(f, theta, np.ones(2))
     with pytest.raises(exc, match="theta"):
@@ -295,21 +276,12 @@ def test_bad_theta(theta, exc):
 
 def test_theta_layouts_and_dtypes_give_the_numpy_result():
     base = np.linspace(-1, 1, 24).reshape(4, 6)
-    for theta in (
-        base,
-        np.asfortranarray(base),
-        base[:, ::2],
-        base.T,
-        base.astype(np.float16),
-        (base * 10).astype(np.int64),
-    ):
+    for theta in (base, np.asfortranarray(base), base[:, ::2], base.T,
+                  base.astype(np.float16), (base * 10).astype(np.int64)):
         ref_theta = np.asarray(theta, dtype=np.float64)
         before = _bits(theta)
-        with (
-            pytest.warns(UserWarning, match="float64")
-            if theta.dtype == np.float16
-            else _no_warning()
-        ):
+        with pytest.warns(UserWarning, match="float64") if theta.dtype == np.float16 \
+                else _no_warning():
             g = numerical_gradient(f, theta)
         np.testing.assert_allclose(g, numpy_central(f, ref_theta, EPS), rtol=0, atol=1e-12)
         assert _bits(theta) == before
@@ -331,7 +303,6 @@ def test_read_only_theta_is_fine():
 
 
 # -- grad ------------------------------------------------------------------------
-
 
 def test_grad_shape_and_values_are_validated():
     theta = np.linspace(-1, 1, 6).reshape(2, 3)
@@ -364,22 +335,11 @@ def test_callable_grad_gets_a_copy_it_cannot_use_to_corrupt_theta():
 
 # -- loose arguments --------------------------------------------------------------
 
-
-@pytest.mark.parametrize(
-    "epsilon,exc",
-    [
-        (True, TypeError),
-        (False, TypeError),
-        ("1e-7", TypeError),
-        (None, TypeError),
-        ([1e-7], TypeError),
-        (np.nan, ValueError),
-        (np.inf, ValueError),
-        (0.0, ValueError),
-        (-1e-7, ValueError),
-        (1j, TypeError),
-    ],
-)
+@pytest.mark.parametrize("epsilon,exc", [
+    (True, TypeError), (False, TypeError), ("1e-7", TypeError), (None, TypeError),
+    ([1e-7], TypeError), (np.nan, ValueError), (np.inf, ValueError), (0.0, ValueError),
+    (-1e-7, ValueError), (1j, TypeError),
+])
 def test_epsilon_is_validated(epsilon, exc):
     with pytest.raises(exc, match="epsilon"):
         check_grad(f, np.ones(2), df(np.ones(2)), epsilon=epsilon)
@@ -409,16 +369,10 @@ def test_progress_is_validated(progress):
 
 def test_thresholds_are_validated_in_check_grad():
     theta = np.ones(2)
-    for bad, exc in [
-        (("1e-6", "1e-3"), TypeError),
-        ((True, True), TypeError),
-        (1e-6, TypeError),
-        ((np.nan, 1e-3), ValueError),
-        ((1e-3, 1e-6), ValueError),
-        ((0.0, 1e-3), ValueError),
-        ((1e-6, np.inf), ValueError),
-        ((1e-6, 1e-3, 1.0), TypeError),
-    ]:
+    for bad, exc in [(("1e-6", "1e-3"), TypeError), ((True, True), TypeError),
+                     (1e-6, TypeError), ((np.nan, 1e-3), ValueError),
+                     ((1e-3, 1e-6), ValueError), ((0.0, 1e-3), ValueError),
+                     ((1e-6, np.inf), ValueError), ((1e-6, 1e-3, 1.0), TypeError)]:
         with pytest.raises(exc, match="thresholds"):
             check_grad(f, theta, df(theta), thresholds=bad)
     report = check_grad(f, theta, df(theta), thresholds=np.array([1e-9, 1e-2]))
@@ -427,4 +381,4 @@ def test_thresholds_are_validated_in_check_grad():
 
 def test_f_returning_a_huge_int_is_a_clear_error():
     with pytest.raises(ValueError, match="too large for a float64"):
-        numerical_gradient(lambda t: 10**400, np.array([0.5]))
+        numerical_gradient(lambda t: 10 ** 400, np.array([0.5]))

@@ -121,7 +121,9 @@ def _kernel(model, params, X, Y, scales, eps, n_threads=1, order=None):
     plan = jets.Plan(maps=plan.maps, jets=layers, orders=orders)
     ki.run(coords[:1], n_threads, False, "", plan=plan)  # installs maps and jets
     out, jt = np.empty(P), np.zeros(P, np.uint8)
-    _mlp_kernel.mlp_numerical_gradient(ki.net, coords, out, np.zeros(P, np.uint8), n_threads, jt)
+    _mlp_kernel.mlp_numerical_gradient(
+        ki.net, coords, out, np.zeros(P, np.uint8), n_threads, jt
+    )
     return out, jt, ki
 
 

@@ -20,9 +20,8 @@ _spec.loader.exec_module(baselines)
     "hidden,bn", [("tanh", ()), ("sigmoid", ()), ("relu", (1, 2)), ("tanh", (2,))]
 )
 def test_the_in_place_loop_is_the_models_cost_and_difference(hidden, bn):
-    model, params, X, Y = baselines.random_case(
-        (4, 5, 3, 1), m=6, seed=2, hidden=hidden, batchnorm=bn
-    )
+    model, params, X, Y = baselines.random_case((4, 5, 3, 1), m=6, seed=2, hidden=hidden,
+                                                batchnorm=bn)
     theta = params_to_vector(params)
     J = baselines.InPlaceCost(model, theta, params, X, Y)
     assert J() == pytest.approx(model.cost(params, X, Y), rel=1e-12)

@@ -1,6 +1,5 @@
 """The compiled gradient check against an independent extended-precision
 finite difference, on every activation and output type."""
-
 import json
 
 import numpy as np
@@ -69,9 +68,7 @@ def test_kinks_are_exact_flagged_and_kept_out_of_the_verdict(ref, hidden):
     assert any(b.n_kinks for b in report.blocks)
     assert "*" in str(report)
     # Even at kinks the kernel computes the finite difference exactly.
-    expected = ref.numerical(
-        ref.flatten(params), shapes_of(params), [hidden] * 2, "sigmoid", 0.0, X, Y
-    )
+    expected = ref.numerical(ref.flatten(params), shapes_of(params), [hidden] * 2, "sigmoid", 0.0, X, Y)
     assert ref.rel(ref.flatten(report.numerical, "d"), expected) < tol(ref)
     # ... which is not the derivative there: with kinks included it looks wrong,
     # without them the correct backprop is great.
@@ -89,9 +86,7 @@ def test_course_worked_example_finds_both_bugs(ref):
     model = course.model_for(params)
     pick = lambda g: {k: g[k] for k in ("dW1", "db1", "dW2", "db2", "dW3", "db3")}
     report = gradient_check(model, params, pick(buggy), X, Y)
-    expected = ref.numerical(
-        ref.flatten(params), shapes_of(params), ["relu"] * 2, "sigmoid", 0.0, X, Y
-    )
+    expected = ref.numerical(ref.flatten(params), shapes_of(params), ["relu"] * 2, "sigmoid", 0.0, X, Y)
     assert ref.rel(ref.flatten(report.numerical, "d"), expected) < tol(ref)
     assert report.verdict == "bug" and not report.passed
     assert report.difference == pytest.approx(ref.rel(ref.flatten(buggy, "d"), expected), rel=1e-9)
@@ -164,12 +159,8 @@ def test_inputs_are_not_modified(ref):
     params, X, Y = ref.problem(dims, 6, seed=1)
     model = MLP(dims)
     grads = model.backward(params, X, Y)
-    snap = [
-        {k: v.copy() for k, v in params.items()},
-        {k: v.copy() for k, v in grads.items()},
-        X.copy(),
-        Y.copy(),
-    ]
+    snap = [{k: v.copy() for k, v in params.items()}, {k: v.copy() for k, v in grads.items()},
+            X.copy(), Y.copy()]
     for mode in ("full", "sampled", "directional"):
         gradient_check(model, params, grads, X, Y, mode=mode, seed=0)
     for before, after in zip(snap[:2], (params, grads)):
@@ -219,12 +210,8 @@ def test_raise_on_failure(ref):
 
 def test_all_zero_gradients_give_zero_difference():
     model = MLP([2, 3, 1], output="linear")
-    params = {
-        "W1": np.zeros((3, 2)),
-        "b1": np.zeros((3, 1)),
-        "W2": np.zeros((1, 3)),
-        "b2": np.zeros((1, 1)),
-    }
+    params = {"W1": np.zeros((3, 2)), "b1": np.zeros((3, 1)), "W2": np.zeros((1, 3)),
+              "b2": np.zeros((1, 1))}
     X = np.ones((2, 4))
     Y = np.zeros((1, 4))
     report = gradient_check(model, params, model.backward(params, X, Y), X, Y)

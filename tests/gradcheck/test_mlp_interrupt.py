@@ -5,7 +5,6 @@ SIGINT waited for the whole check (11 s here for a 13 s check). The child
 below runs a check that takes tens of seconds; the parent interrupts it
 after 1.5 s and gives it 10 s to raise KeyboardInterrupt (it needs ~0.2 s).
 """
-
 import sys
 import textwrap
 

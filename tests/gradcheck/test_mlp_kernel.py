@@ -2,7 +2,6 @@
 layout drift is a ValueError naming the array, never a read of the wrong
 memory; and the kernel's numbers match an independent long-double finite
 difference."""
-
 import re
 
 import numpy as np
@@ -29,19 +28,10 @@ def _arrays(model, params, X, Y):
         weights=[flat(params["W1"]), flat(params["W2"])],
         dims=np.asarray(model.layer_dims, dtype=np.intp),
         codes=[a.code for a in model.activations] + [model.output_layer.code],
-        Z=[flat(c.Z[1]), flat(c.Z[2])],
-        A=[flat(c.A[0]), flat(c.A[1])],
-        G=[flat(c.G[1])],
-        slope=[flat(1 / np.cosh(c.Z[1]) ** 2)],
-        scale=[None],
-        bn_centered=[None],
-        bn_normalized=[None],
-        bn_std=[None],
-        gamma=[None],
-        out=flat(c.A[2]),
-        y=flat(Y),
-        ysum=flat(Y.sum(axis=0)),
-    )
+        Z=[flat(c.Z[1]), flat(c.Z[2])], A=[flat(c.A[0]), flat(c.A[1])], G=[flat(c.G[1])],
+        slope=[flat(1 / np.cosh(c.Z[1]) ** 2)], scale=[None], bn_centered=[None],
+        bn_normalized=[None], bn_std=[None], gamma=[None], out=flat(c.A[2]), y=flat(Y),
+        ysum=flat(Y.sum(axis=0)))
 
 
 def _net(a):
@@ -50,18 +40,15 @@ def _net(a):
     return _mlp_kernel.MLPNet(weights, dims, codes, 0.01, 0.0, 1e-7, **a)
 
 
-@pytest.mark.parametrize(
-    "name,bad",
-    [
-        ("weights[0]", lambda a: a["weights"][0][:-1]),
-        ("weights[1]", lambda a: np.concatenate([a["weights"][1], [0.0]])),
-        ("Z[1]", lambda a: a["Z"][1][:-1]),
-        ("A[0]", lambda a: np.concatenate([a["A"][0], [0.0]])),
-        ("slope[0]", lambda a: a["slope"][0][:3]),
-        ("out", lambda a: a["out"][:-2]),
-        ("ysum", lambda a: a["ysum"][:-1]),
-    ],
-)
+@pytest.mark.parametrize("name,bad", [
+    ("weights[0]", lambda a: a["weights"][0][:-1]),
+    ("weights[1]", lambda a: np.concatenate([a["weights"][1], [0.0]])),
+    ("Z[1]", lambda a: a["Z"][1][:-1]),
+    ("A[0]", lambda a: np.concatenate([a["A"][0], [0.0]])),
+    ("slope[0]", lambda a: a["slope"][0][:3]),
+    ("out", lambda a: a["out"][:-2]),
+    ("ysum", lambda a: a["ysum"][:-1]),
+])
 def test_a_length_that_drifts_is_refused_by_name(name, bad):
     model, params, X, Y = _inputs()
     a = _arrays(model, params, X, Y)
@@ -97,13 +84,11 @@ def test_coordinates_outside_theta_are_refused():
     net.set_linear_maps([None, None], [None, None], np.zeros(2, dtype=np.intp))
     out = np.empty(1)
     with pytest.raises(ValueError, match="outside θ"):
-        _mlp_kernel.mlp_numerical_gradient(
-            net, np.array([26], dtype=np.intp), out, np.zeros(1, np.uint8), 1
-        )
+        _mlp_kernel.mlp_numerical_gradient(net, np.array([26], dtype=np.intp), out,
+                                           np.zeros(1, np.uint8), 1)
     with pytest.raises(ValueError, match="outside θ"):
-        _mlp_kernel.mlp_numerical_gradient(
-            net, None, np.empty(2), np.zeros(2, np.uint8), 1, start=25
-        )
+        _mlp_kernel.mlp_numerical_gradient(net, None, np.empty(2), np.zeros(2, np.uint8), 1,
+                                           start=25)
 
 
 def test_the_kernel_matches_a_long_double_difference():
@@ -112,9 +97,8 @@ def test_the_kernel_matches_a_long_double_difference():
     net.set_linear_maps([None, None], [None, None], np.zeros(2, dtype=np.intp))
     P = 26
     out = np.empty(P)
-    _mlp_kernel.mlp_numerical_gradient(
-        net, np.arange(P, dtype=np.intp), out, np.zeros(P, np.uint8), 2
-    )
+    _mlp_kernel.mlp_numerical_gradient(net, np.arange(P, dtype=np.intp), out,
+                                       np.zeros(P, np.uint8), 2)
     names = list(model.param_shapes())
     L = {k: params[k].astype(np.longdouble) for k in names}
 

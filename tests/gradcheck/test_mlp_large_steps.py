@@ -7,7 +7,6 @@ overflows, and the report used to say difference=nan. The references below
 run full forward passes in np.longdouble, whose exponent range makes e^1.7e5
 representable, so they are independent of the kernel's stable forms.
 """
-
 import numpy as np
 import pytest
 
@@ -20,16 +19,16 @@ TIMESTAMP = 1.7e12
 def _problem(dims, output, m=16, seed=0, scale=1e-12):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((dims[0], m))
-    X[0] = TIMESTAMP + rng.uniform(0, 3e7, m)  # the raw timestamp feature
+    X[0] = TIMESTAMP + rng.uniform(0, 3e7, m)     # the raw timestamp feature
     params = {}
     for l in range(1, len(dims)):
         W = rng.standard_normal((dims[l], dims[l - 1]))
-        W[:, 0] *= scale  # W·X stays O(1) on the timestamp
+        W[:, 0] *= scale                            # W·X stays O(1) on the timestamp
         params[f"W{l}"] = W
         params[f"b{l}"] = 0.1 * rng.standard_normal((dims[l], 1))
     if output == "softmax":
         Y = np.eye(dims[-1])[:, rng.integers(0, dims[-1], m)]
-        Y[:, 0] *= 0.5  # one column whose Σy is not 1
+        Y[:, 0] *= 0.5                              # one column whose Σy is not 1
     else:
         Y = (rng.random((dims[-1], m)) < 0.5).astype(float)
     return params, X, Y
@@ -43,11 +42,8 @@ def _ld_cost(params, X, Y, hidden, output):
     for l in range(1, L + 1):
         Z = params[f"W{l}"].astype(LD) @ A + params[f"b{l}"].astype(LD)
         if l < L:
-            A = {
-                "tanh": np.tanh,
-                "relu": lambda z: np.maximum(z, 0),
-                "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
-            }[hidden](Z)
+            A = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0),
+                 "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[hidden](Z)
         else:
             A = Z
     Yl = Y.astype(LD)
@@ -64,10 +60,8 @@ def _ld_difference(params, X, Y, hidden, output, direction, eps=1e-7):
     """(J(θ + εv) − J(θ − εv)) / 2ε with θ ± εv formed in long double."""
     plus = {k: params[k].astype(LD) + LD(eps) * direction[k].astype(LD) for k in params}
     minus = {k: params[k].astype(LD) - LD(eps) * direction[k].astype(LD) for k in params}
-    return float(
-        (_ld_cost(plus, X, Y, hidden, output) - _ld_cost(minus, X, Y, hidden, output))
-        / (2 * LD(eps))
-    )
+    return float((_ld_cost(plus, X, Y, hidden, output)
+                  - _ld_cost(minus, X, Y, hidden, output)) / (2 * LD(eps)))
 
 
 def _unit(params, key, index):
@@ -76,14 +70,9 @@ def _unit(params, key, index):
     return d
 
 
-CASES = [
-    ([2, 1], None, "sigmoid"),
-    ([2, 3], None, "softmax"),
-    ([2, 3, 1], "tanh", "sigmoid"),
-    ([2, 3, 4], "sigmoid", "softmax"),
-    ([2, 3, 2, 1], "relu", "sigmoid"),
-    ([2, 3, 2, 3], "relu", "softmax"),
-]
+CASES = [([2, 1], None, "sigmoid"), ([2, 3], None, "softmax"),
+         ([2, 3, 1], "tanh", "sigmoid"), ([2, 3, 4], "sigmoid", "softmax"),
+         ([2, 3, 2, 1], "relu", "sigmoid"), ([2, 3, 2, 3], "relu", "softmax")]
 
 
 @pytest.mark.skipif(np.finfo(LD).maxexp < 16000, reason="needs 80-bit long double")
@@ -144,10 +133,8 @@ def test_small_steps_keep_their_bits_and_accuracy(ref):
     assert not any("moves a pre-activation" in h for h in report.hints)
 
 
-@pytest.mark.parametrize(
-    "dims, hidden",
-    [([3, 4], "relu"), ([3, 5, 4], "tanh"), ([3, 5, 4, 4], "relu"), ([3, 5, 4, 4], "sigmoid")],
-)
+@pytest.mark.parametrize("dims, hidden", [([3, 4], "relu"), ([3, 5, 4], "tanh"),
+                                          ([3, 5, 4, 4], "relu"), ([3, 5, 4, 4], "sigmoid")])
 @pytest.mark.parametrize("scale", [1.0, 3e7])
 def test_softmax_targets_whose_columns_do_not_sum_to_one(ref, dims, hidden, scale):
     """The softmax loss delta carries Σ_c y_c (soft or partial labels); both
@@ -158,17 +145,10 @@ def test_softmax_targets_whose_columns_do_not_sum_to_one(ref, dims, hidden, scal
         params[f"W{l}"] = params[f"W{l}"] / (scale if l == 1 else 1.0)
     rng = np.random.default_rng(8)
     Y = rng.random((dims[-1], 9))
-    Y *= rng.uniform(0.3, 2.5, 9) / Y.sum(axis=0)  # column sums from 0.3 to 2.5
+    Y *= rng.uniform(0.3, 2.5, 9) / Y.sum(axis=0)   # column sums from 0.3 to 2.5
     model = MLP(dims, hidden=hidden, output="softmax")
     report = gradient_check(model, params, model.backward(params, X, Y), X, Y)
-    expected = ref.numerical(
-        ref.flatten(params),
-        [(k, v.shape) for k, v in params.items()],
-        [hidden] * (len(dims) - 2),
-        "softmax",
-        0.0,
-        X,
-        Y,
-    )
+    expected = ref.numerical(ref.flatten(params), [(k, v.shape) for k, v in params.items()],
+                             [hidden] * (len(dims) - 2), "softmax", 0.0, X, Y)
     got = ref.flatten(report.numerical, "d")
     np.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-9 * np.abs(expected).max())

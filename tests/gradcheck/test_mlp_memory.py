@@ -5,7 +5,6 @@ allocation (the exact linear maps live in NumPy arrays); the kernel's
 per-thread scratch is C malloc, so it is tested in a subprocess under an
 address-space limit (resource.RLIMIT_AS) that the old n_max² sizing broke.
 """
-
 import os
 import subprocess
 import sys
@@ -59,15 +58,8 @@ def test_sampled_matches_the_long_double_reference_without_maps(ref):
     model, params, X, Y = _softmax_problem(dims, m, seed=3)
     grads = model.backward(params, X, Y)
     report = gradient_check(model, params, grads, X, Y, mode="sampled", k=3, seed=1)
-    expected = ref.numerical(
-        ref.flatten(params),
-        [(k, v.shape) for k, v in params.items()],
-        ["relu"] * 2,
-        "softmax",
-        0.0,
-        X,
-        Y,
-    )
+    expected = ref.numerical(ref.flatten(params), [(k, v.shape) for k, v in params.items()],
+                             ["relu"] * 2, "softmax", 0.0, X, Y)
     got = ref.flatten(report.numerical, "d")
     done = ~np.isnan(got)
     assert done.sum() == report.n_checked == 3 * 6
@@ -91,9 +83,8 @@ def test_wide_single_hidden_layer_scratch_fits_in_little_memory():
         r = gradient_check(model, params, grads, X, Y, n_threads=2, progress=False)
         print(r.verdict, r.n_checked, repr(r.difference))
     """)
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=HERE
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, cwd=HERE)
     assert out.returncode == 0, out.stderr[-2000:]
     verdict, n_checked, diff = out.stdout.split()
     assert verdict == "great" and int(n_checked) == 300001 and float(diff) < 1e-12
@@ -122,9 +113,8 @@ def test_a_check_that_cannot_fit_says_so_before_allocating():
         r = gradient_check(model, params, grads, X, Y, mode="sampled", k=1, seed=0)
         print("SAMPLED", r.verdict)
     """)
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=HERE
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, cwd=HERE)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.splitlines()
     refused = [ln for ln in lines if ln.startswith("REFUSED")]
@@ -161,9 +151,8 @@ def test_last_hidden_layer_stores_no_map(ref):
     small_dims = [3, 6, 5]
     model2, p2, X2, Y2 = _softmax_problem(small_dims, 7, seed=5)
     r2 = gradient_check(model2, p2, model2.backward(p2, X2, Y2), X2, Y2)
-    expected = ref.numerical(
-        ref.flatten(p2), [(k, v.shape) for k, v in p2.items()], ["relu"], "softmax", 0.0, X2, Y2
-    )
+    expected = ref.numerical(ref.flatten(p2), [(k, v.shape) for k, v in p2.items()],
+                             ["relu"], "softmax", 0.0, X2, Y2)
     assert ref.rel(ref.flatten(r2.numerical, "d"), expected) < 1e-9
 
 

@@ -37,9 +37,7 @@ def run(path, wrong=False, **opts):
     if wrong:
         g["b"] = 2 * g["b"]
     if path == "check_grad":
-        return check_grad(
-            lambda t: float(np.sum(t["a"] ** 3) + np.sum(t["b"] ** 3)), THETA, g, **opts
-        )
+        return check_grad(lambda t: float(np.sum(t["a"] ** 3) + np.sum(t["b"] ** 3)), THETA, g, **opts)
     if path == "check_vjp":
         return check_vjp(cubes, THETA, g, U, **opts)
     grads = {"d" + k: v for k, v in g.items()}
@@ -72,10 +70,7 @@ def test_sampled_mode_k_and_seed(path):
     for name in THETA:
         k = key(path, name)
         np.testing.assert_array_equal(np.isnan(a.numerical[k]), np.isnan(b.numerical[k]))
-    picks = {
-        tuple(np.isnan(run(path, mode="sampled", k=2, seed=s).numerical[key(path, "a")]).ravel())
-        for s in range(6)
-    }
+    picks = {tuple(np.isnan(run(path, mode="sampled", k=2, seed=s).numerical[key(path, "a")]).ravel()) for s in range(6)}
     assert len(picks) > 1  # the seed chooses the coordinates
 
 
@@ -164,12 +159,8 @@ def test_bad_modes_are_refused(path, kw, exc, word):
         run(path, **kw)
 
 
-@pytest.mark.parametrize(
-    "kw,exc", [({"dropout": False}, ValueError), ({"n_threads": 0}, ValueError)]
-)
+@pytest.mark.parametrize("kw,exc", [({"dropout": False}, ValueError), ({"n_threads": 0}, ValueError)])
 def test_gradient_check_only_options(kw, exc):
     with pytest.raises(exc, match=next(iter(kw))[:7]):
         run("gradient_check", **kw)
-    assert (
-        run("gradient_check", n_threads=2).n_threads == 1
-    )  # honoured: the cost is Python, one thread
+    assert run("gradient_check", n_threads=2).n_threads == 1  # honoured: the cost is Python, one thread

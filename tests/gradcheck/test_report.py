@@ -4,7 +4,6 @@ The relative difference is recomputed here in plain NumPy from a plain NumPy
 central-difference loop, and the band it falls in is decided by the bands
 the report documents (great < 1e-6 <= check < 1e-3 <= bug).
 """
-
 import numpy as np
 import pytest
 
@@ -13,11 +12,11 @@ from fastgrad.gradcheck.report import verdict_for
 
 
 def f(t):
-    return float(np.sum(np.sin(t) * t**2 + 0.3 * t))
+    return float(np.sum(np.sin(t) * t ** 2 + 0.3 * t))
 
 
 def df(t):
-    return np.cos(t) * t**2 + 2 * t * np.sin(t) + 0.3
+    return np.cos(t) * t ** 2 + 2 * t * np.sin(t) + 0.3
 
 
 def numpy_central(func, theta, eps=1e-7):
@@ -27,9 +26,8 @@ def numpy_central(func, theta, eps=1e-7):
         tp, tm = flat.copy(), flat.copy()
         tp[i] += eps
         tm[i] -= eps
-        out[i] = (func(tp.reshape(np.shape(theta))) - func(tm.reshape(np.shape(theta)))) / (
-            tp[i] - tm[i]
-        )
+        out[i] = (func(tp.reshape(np.shape(theta))) - func(tm.reshape(np.shape(theta)))) \
+            / (tp[i] - tm[i])
     return out.reshape(np.shape(theta))
 
 
@@ -40,17 +38,14 @@ def expected_band(d, great=1e-6, bug=1e-3):
 THETA = np.linspace(-2.0, 2.5, 12).reshape(3, 4)
 
 
-@pytest.mark.parametrize(
-    "factor,band",
-    [
-        (1 + 1e-9, "great"),
-        (1 + 1e-5, "check"),  # d ≈ 5e-6
-        (1 + 2e-4, "check"),  # d ≈ 1e-4: the seeds' "look again"
-        (1 + 1.5e-3, "check"),  # d ≈ 7.5e-4
-        (1.01, "bug"),
-        (1.5, "bug"),
-    ],
-)
+@pytest.mark.parametrize("factor,band", [
+    (1 + 1e-9, "great"),
+    (1 + 1e-5, "check"),   # d ≈ 5e-6
+    (1 + 2e-4, "check"),   # d ≈ 1e-4: the seeds' "look again"
+    (1 + 1.5e-3, "check"),  # d ≈ 7.5e-4
+    (1.01, "bug"),
+    (1.5, "bug"),
+])
 def test_a_difference_lands_in_its_documented_band(factor, band):
     grad = factor * df(THETA)
     n = numpy_central(f, THETA)
@@ -64,9 +59,9 @@ def test_a_difference_lands_in_its_documented_band(factor, band):
 
 
 def test_band_boundaries_and_custom_thresholds():
-    assert [
-        verdict_for(d) for d in (0.0, 9.99e-7, 1e-6, 5e-5, 9.99e-4, 1e-3, 0.5, np.nan, np.inf)
-    ] == ["great", "great", "check", "check", "check", "bug", "bug", "bug", "bug"]
+    assert [verdict_for(d) for d in (0.0, 9.99e-7, 1e-6, 5e-5, 9.99e-4, 1e-3, 0.5, np.nan,
+                                     np.inf)] == \
+        ["great", "great", "check", "check", "check", "bug", "bug", "bug", "bug"]
     grad = (1 + 2e-4) * df(THETA)
     assert check_grad(f, THETA, grad, thresholds=(1e-3, 1e-2)).verdict == "great"
     assert check_grad(f, THETA, grad, thresholds=(1e-6, 1e-5)).verdict == "bug"
@@ -76,12 +71,8 @@ def test_band_boundaries_and_custom_thresholds():
 def test_check_band_from_the_mlp_kernel():
     model = MLP([3, 4, 2], hidden="tanh", output="sigmoid")
     rng = np.random.default_rng(2)
-    params = {
-        "W1": rng.standard_normal((4, 3)),
-        "b1": rng.standard_normal((4, 1)),
-        "W2": rng.standard_normal((2, 4)),
-        "b2": rng.standard_normal((2, 1)),
-    }
+    params = {"W1": rng.standard_normal((4, 3)), "b1": rng.standard_normal((4, 1)),
+              "W2": rng.standard_normal((2, 4)), "b2": rng.standard_normal((2, 1))}
     X = rng.standard_normal((3, 6))
     Y = (rng.random((2, 6)) < 0.5).astype(float)
     grads = model.backward(params, X, Y)
@@ -110,12 +101,8 @@ def test_wrong_sign_hint():
 def test_constant_factor_hint_on_one_mlp_block():
     model = MLP([3, 5, 1], hidden="tanh", output="sigmoid")
     rng = np.random.default_rng(4)
-    params = {
-        "W1": rng.standard_normal((5, 3)),
-        "b1": rng.standard_normal((5, 1)),
-        "W2": rng.standard_normal((1, 5)),
-        "b2": rng.standard_normal((1, 1)),
-    }
+    params = {"W1": rng.standard_normal((5, 3)), "b1": rng.standard_normal((5, 1)),
+              "W2": rng.standard_normal((1, 5)), "b2": rng.standard_normal((1, 1))}
     X = rng.standard_normal((3, 8))
     Y = (rng.random((1, 8)) < 0.5).astype(float)
     grads = model.backward(params, X, Y)

@@ -1,6 +1,5 @@
 """fastgrad.nn.activations: every entry's g, g', exact delta and kernel slope
 against an independent long-double NumPy reference written here."""
-
 import numpy as np
 import pytest
 
@@ -48,9 +47,7 @@ def test_activation_functions_match_the_reference(name):
 
 def test_get_names_the_choices():
     assert get("tanh") is ACTIVATIONS["tanh"]
-    with pytest.raises(
-        ValueError, match=r"unknown hidden activation 'gelu'; choose one of linear, "
-    ):
+    with pytest.raises(ValueError, match=r"unknown hidden activation 'gelu'; choose one of linear, "):
         get("gelu")
     with pytest.raises(TypeError, match=r"hidden activation must be a name, one of linear"):
         get(3)

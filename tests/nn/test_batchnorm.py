@@ -1,6 +1,5 @@
 """fastgrad.nn.batchnorm: the forward pass against the formulas in long
 double, the backward pass against central differences of the forward."""
-
 import numpy as np
 import pytest
 
@@ -22,7 +21,7 @@ def reference(U, gamma, beta, mean=None, var=None):
     U = U.astype(np.longdouble)
     if mean is None:
         mean = U.sum(axis=1, keepdims=True) / U.shape[1]
-        var = ((U - mean) ** 2).sum(axis=1, keepdims=True) / U.shape[1]  # population, 1/m
+        var = ((U - mean) ** 2).sum(axis=1, keepdims=True) / U.shape[1]   # population, 1/m
     Zn = (U - mean) / np.sqrt(np.asarray(var, np.longdouble) + EPS)
     return gamma * Zn + beta, Zn
 
@@ -55,7 +54,7 @@ def test_inference_forward_uses_the_given_statistics(layer):
 
 def test_backward_matches_central_differences(layer):
     U, gamma, beta = layer
-    R = np.random.default_rng(1).standard_normal(U.shape)  # J = Σ R ∘ Z, so ∂J/∂Z = R
+    R = np.random.default_rng(1).standard_normal(U.shape)     # J = Σ R ∘ Z, so ∂J/∂Z = R
 
     def J(U, gamma, beta):
         return float(np.sum(R * bn.forward(U, gamma, beta, EPS)[0]))
@@ -74,9 +73,7 @@ def test_backward_matches_central_differences(layer):
         return g
 
     np.testing.assert_allclose(dU, numeric(U, lambda u: J(u, gamma, beta)), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(
-        dgamma, numeric(gamma, lambda g: J(U, g, beta)), rtol=1e-6, atol=1e-8
-    )
+    np.testing.assert_allclose(dgamma, numeric(gamma, lambda g: J(U, g, beta)), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(dbeta, numeric(beta, lambda b: J(U, gamma, b)), rtol=1e-6, atol=1e-8)
     # The batch mean is subtracted, so shifting a row of U changes nothing:
     # each row of dU sums to zero.

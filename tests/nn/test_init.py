@@ -1,6 +1,5 @@
 """Initializers: each formula checked on large matrices against an
 independent NumPy statement of it; seeding; the global RNG; errors."""
-
 import math
 
 import numpy as np
@@ -20,10 +19,9 @@ def _one_blas_thread():
     with threadpool_limits(limits=1, user_api="blas"):
         yield
 
-
 # Large enough that the sample std is within ~0.1% of the true one
 # (relative standard error 1/sqrt(2N) with N = 1.2e6).
-WIDE = (500, 1600)  # (fan_out, fan_in): more inputs than outputs
+WIDE = (500, 1600)   # (fan_out, fan_in): more inputs than outputs
 TALL = (1600, 500)
 
 # Independent statements of each rule: std as a function of (fan_out, fan_in).
@@ -71,7 +69,7 @@ def test_variance_scaling_std_matches_formula(mode, distribution, scale):
         assert np.all(np.abs(W) <= limit)
         assert np.abs(W).max() > 0.999 * limit
     if distribution == "truncated_normal":
-        sigma = std / stats.truncnorm(-2, 2).std()  # scipy: the untruncated sigma
+        sigma = std / stats.truncnorm(-2, 2).std()   # scipy: the untruncated sigma
         assert np.all(np.abs(W) <= 2 * sigma)
         assert np.abs(W).max() > 0.999 * 2 * sigma
         # Shape of a truncated normal: heavier "shoulders" than a normal of
@@ -84,15 +82,9 @@ def test_truncation_constant_is_the_std_of_a_truncated_normal():
     assert init.TRUNCATED_NORMAL_STD == pytest.approx(stats.truncnorm(-2, 2).std(), rel=1e-15)
 
 
-@pytest.mark.parametrize(
-    "name, scale, mode",
-    [
-        ("he", 2.0, "fan_in"),
-        ("xavier", 1.0, "fan_in"),
-        ("lecun", 1.0, "fan_in"),
-        ("glorot", 1.0, "fan_avg"),
-    ],
-)
+@pytest.mark.parametrize("name, scale, mode", [
+    ("he", 2.0, "fan_in"), ("xavier", 1.0, "fan_in"), ("lecun", 1.0, "fan_in"), ("glorot", 1.0, "fan_avg"),
+])
 def test_named_are_special_cases_of_variance_scaling(name, scale, mode):
     a = init.ARRAY_INITIALIZERS[name]((7, 5), seed=3)
     b = init.variance_scaling((7, 5), scale, mode, "normal", seed=3)
@@ -104,7 +96,7 @@ def test_orthogonal_is_orthogonal(shape):
     W = init.orthogonal(shape, gain=2.5, seed=0)
     fo, fi = shape
     G = W @ W.T if fo <= fi else W.T @ W
-    np.testing.assert_allclose(G, 2.5**2 * np.eye(min(shape)), atol=1e-12)
+    np.testing.assert_allclose(G, 2.5 ** 2 * np.eye(min(shape)), atol=1e-12)
     np.testing.assert_allclose(np.linalg.svd(W, compute_uv=False), 2.5, rtol=1e-12)
 
 
@@ -122,7 +114,7 @@ def test_calculate_gain_matches_pytorch_table():
     assert init.calculate_gain("tanh") == pytest.approx(5 / 3)
     assert init.calculate_gain("relu") == pytest.approx(math.sqrt(2))
     assert init.calculate_gain("selu") == pytest.approx(0.75)
-    assert init.calculate_gain("leaky_relu") == pytest.approx(math.sqrt(2 / (1 + 0.01**2)))
+    assert init.calculate_gain("leaky_relu") == pytest.approx(math.sqrt(2 / (1 + 0.01 ** 2)))
     assert init.calculate_gain("leaky_relu", 0.2) == pytest.approx(math.sqrt(2 / 1.04))
     with pytest.raises(ValueError, match="activation"):
         init.calculate_gain("swish")
@@ -186,7 +178,7 @@ def test_initialize_parameters_layers(method, scale):
         W, b = params[f"W{l}"], params[f"b{l}"]
         assert W.shape == (dims[l], dims[l - 1]) and b.shape == (dims[l], 1)
         assert not b.any()
-        if dims[l] * dims[l - 1] > 10**5:
+        if dims[l] * dims[l - 1] > 10 ** 5:
             assert_moments(W, scale * EXPECTED_STD[method](dims[l], dims[l - 1]))
 
 
@@ -201,10 +193,8 @@ def test_initialize_parameters_is_the_course_formula():
     np.testing.assert_allclose(params["W1"], expected_W1, rtol=1e-15)
     np.testing.assert_allclose(params["W2"], expected_W2, rtol=1e-15)
     rng = np.random.default_rng(3)
-    np.testing.assert_array_equal(
-        init.initialize_parameters(dims, "random", seed=3, scale=10)["W1"],
-        rng.standard_normal((4, 5)) * 10.0,
-    )
+    np.testing.assert_array_equal(init.initialize_parameters(dims, "random", seed=3, scale=10)["W1"],
+                                  rng.standard_normal((4, 5)) * 10.0)
 
 
 def test_mlp_init_params_uses_it():
@@ -229,35 +219,17 @@ def test_unknown_method_lists_valid_ones():
         init.initialize_parameters([2, 3, 1], "lsuv")
 
 
-@pytest.mark.parametrize(
-    "dims, exc",
-    [
-        ([3], ValueError),
-        ([], ValueError),
-        ([3, 0, 1], ValueError),
-        ([3, -2, 1], ValueError),
-        ([3, 2.5, 1], ValueError),
-        ([3, True, 1], ValueError),
-        ("321", TypeError),
-        (5, TypeError),
-    ],
-)
+@pytest.mark.parametrize("dims, exc", [
+    ([3], ValueError), ([], ValueError), ([3, 0, 1], ValueError), ([3, -2, 1], ValueError),
+    ([3, 2.5, 1], ValueError), ([3, True, 1], ValueError), ("321", TypeError), (5, TypeError),
+])
 def test_bad_layer_dims(dims, exc):
     with pytest.raises(exc, match="layer_dims"):
         init.initialize_parameters(dims)
 
 
-@pytest.mark.parametrize(
-    "scale, exc",
-    [
-        (0.0, ValueError),
-        (-1.0, ValueError),
-        (float("nan"), ValueError),
-        (float("inf"), ValueError),
-        ("1", TypeError),
-        (True, TypeError),
-    ],
-)
+@pytest.mark.parametrize("scale, exc", [(0.0, ValueError), (-1.0, ValueError), (float("nan"), ValueError),
+                                        (float("inf"), ValueError), ("1", TypeError), (True, TypeError)])
 def test_bad_scale(scale, exc):
     with pytest.raises(exc, match="scale"):
         init.initialize_parameters([2, 3, 1], scale=scale)

@@ -1,6 +1,5 @@
 """Bad arguments to fastgrad.init: TypeError for the wrong kind of value,
 ValueError for a value out of range, each naming the argument."""
-
 import numpy as np
 import pytest
 
@@ -10,59 +9,40 @@ NAN, INF = float("nan"), float("inf")
 ARRAY_INITS = ["random", "he", "xavier", "lecun", "glorot", "orthogonal"]
 
 
-@pytest.mark.parametrize(
-    "shape, exc, match",
-    [
-        (None, TypeError, r"shape must be a tuple \(fan_out, fan_in\), got None"),
-        ("34", TypeError, r"shape must be a tuple"),
-        (5, TypeError, r"shape must be a tuple"),
-        ((3,), ValueError, r"shape must be two ints"),
-        ((1, 2, 3), ValueError, r"shape must be two ints"),
-        ((2.0, 3), ValueError, r"shape must be two ints .*2.0 \(float\)"),
-        ((True, 3), ValueError, r"shape must be two ints .*True \(bool\)"),
-        ((NAN, 3), ValueError, r"shape must be two ints"),
-        ((0, 2), ValueError, r"shape must be positive"),
-        ((2, -1), ValueError, r"shape must be positive"),
-    ],
-)
+@pytest.mark.parametrize("shape, exc, match", [
+    (None, TypeError, r"shape must be a tuple \(fan_out, fan_in\), got None"),
+    ("34", TypeError, r"shape must be a tuple"),
+    (5, TypeError, r"shape must be a tuple"),
+    ((3,), ValueError, r"shape must be two ints"),
+    ((1, 2, 3), ValueError, r"shape must be two ints"),
+    ((2.0, 3), ValueError, r"shape must be two ints .*2.0 \(float\)"),
+    ((True, 3), ValueError, r"shape must be two ints .*True \(bool\)"),
+    ((NAN, 3), ValueError, r"shape must be two ints"),
+    ((0, 2), ValueError, r"shape must be positive"),
+    ((2, -1), ValueError, r"shape must be positive"),
+])
 @pytest.mark.parametrize("name", ARRAY_INITS + ["zeros"])
 def test_bad_shape(name, shape, exc, match):
     with pytest.raises(exc, match=match):
         init.ARRAY_INITIALIZERS[name](shape)
 
 
-@pytest.mark.parametrize(
-    "gain, exc",
-    [
-        (True, TypeError),
-        ("1", TypeError),
-        (None, TypeError),
-        (NAN, ValueError),
-        (INF, ValueError),
-        (0.0, ValueError),
-        (-1.0, ValueError),
-    ],
-)
+@pytest.mark.parametrize("gain, exc", [(True, TypeError), ("1", TypeError), (None, TypeError),
+                                       (NAN, ValueError), (INF, ValueError), (0.0, ValueError),
+                                       (-1.0, ValueError)])
 @pytest.mark.parametrize("name", ARRAY_INITS)
 def test_bad_gain(name, gain, exc):
     with pytest.raises(exc, match="gain"):
         init.ARRAY_INITIALIZERS[name]((3, 2), gain=gain)
 
 
-@pytest.mark.parametrize(
-    "seed, exc, match",
-    [
-        (-1, ValueError, r"seed must be a non-negative int, got -1"),
-        (
-            1.5,
-            TypeError,
-            r"seed must be an int, None or a numpy.random.Generator, got 1.5 \(float\)",
-        ),
-        (True, TypeError, r"seed .*True \(bool\)"),
-        ("0", TypeError, r"seed .*'0' \(str\)"),
-        (np.random.RandomState(0), TypeError, r"seed .*RandomState"),
-    ],
-)
+@pytest.mark.parametrize("seed, exc, match", [
+    (-1, ValueError, r"seed must be a non-negative int, got -1"),
+    (1.5, TypeError, r"seed must be an int, None or a numpy.random.Generator, got 1.5 \(float\)"),
+    (True, TypeError, r"seed .*True \(bool\)"),
+    ("0", TypeError, r"seed .*'0' \(str\)"),
+    (np.random.RandomState(0), TypeError, r"seed .*RandomState"),
+])
 @pytest.mark.parametrize("name", ARRAY_INITS)
 def test_bad_seed(name, seed, exc, match):
     with pytest.raises(exc, match=match):
@@ -78,72 +58,56 @@ def test_numpy_int_seed_and_generator():
     assert np.array_equal(a, np.random.default_rng(5).standard_normal((3, 2)) * np.sqrt(2 / 2))
 
 
-@pytest.mark.parametrize(
-    "kwargs, exc, match",
-    [
-        (dict(scale="2"), TypeError, r"scale must be a real number"),
-        (dict(scale=True), TypeError, r"scale must be a real number"),
-        (dict(scale=0.0), ValueError, r"scale must be a finite number > 0"),
-        (dict(scale=NAN), ValueError, r"scale"),
-        (dict(mode=None), TypeError, r"mode must be a string"),
-        (dict(mode=["fan_in"]), TypeError, r"mode must be a string"),
-        (dict(mode="fan_mid"), ValueError, r"mode must be one of 'fan_in', 'fan_out', 'fan_avg'"),
-        (dict(distribution=1), TypeError, r"distribution must be a string"),
-        (dict(distribution="cauchy"), ValueError, r"distribution must be one of"),
-        (dict(seed=-3), ValueError, r"seed must be a non-negative int"),
-    ],
-)
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(scale="2"), TypeError, r"scale must be a real number"),
+    (dict(scale=True), TypeError, r"scale must be a real number"),
+    (dict(scale=0.0), ValueError, r"scale must be a finite number > 0"),
+    (dict(scale=NAN), ValueError, r"scale"),
+    (dict(mode=None), TypeError, r"mode must be a string"),
+    (dict(mode=["fan_in"]), TypeError, r"mode must be a string"),
+    (dict(mode="fan_mid"), ValueError, r"mode must be one of 'fan_in', 'fan_out', 'fan_avg'"),
+    (dict(distribution=1), TypeError, r"distribution must be a string"),
+    (dict(distribution="cauchy"), ValueError, r"distribution must be one of"),
+    (dict(seed=-3), ValueError, r"seed must be a non-negative int"),
+])
 def test_variance_scaling_bad(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         init.variance_scaling((3, 2), **kwargs)
 
 
-@pytest.mark.parametrize(
-    "args, exc, match",
-    [
-        ((None,), TypeError, r"activation must be a string"),
-        (("ReLU",), ValueError, r"activation must be one of"),
-        (("leaky_relu", True), TypeError, r"param \(the leaky_relu slope\) must be a real number"),
-        (("leaky_relu", "0.1"), TypeError, r"param \(the leaky_relu slope\)"),
-        (
-            ("leaky_relu", NAN),
-            ValueError,
-            r"param \(the leaky_relu slope\) must be a finite number",
-        ),
-        (("relu", 0.1), ValueError, r"param is only used by leaky_relu"),
-    ],
-)
+@pytest.mark.parametrize("args, exc, match", [
+    ((None,), TypeError, r"activation must be a string"),
+    (("ReLU",), ValueError, r"activation must be one of"),
+    (("leaky_relu", True), TypeError, r"param \(the leaky_relu slope\) must be a real number"),
+    (("leaky_relu", "0.1"), TypeError, r"param \(the leaky_relu slope\)"),
+    (("leaky_relu", NAN), ValueError, r"param \(the leaky_relu slope\) must be a finite number"),
+    (("relu", 0.1), ValueError, r"param is only used by leaky_relu"),
+])
 def test_calculate_gain_bad(args, exc, match):
     with pytest.raises(exc, match=match):
         init.calculate_gain(*args)
 
 
-@pytest.mark.parametrize(
-    "kwargs, exc, match",
-    [
-        (dict(method=None), TypeError, r"method must be an init name"),
-        (dict(method=3), TypeError, r"method must be an init name"),
-        (dict(method="He"), ValueError, r"unknown init method 'He'"),
-        (dict(seed=-1), ValueError, r"seed must be a non-negative int"),
-        (dict(seed=0.5), TypeError, r"seed"),
-        (dict(scale="10"), TypeError, r"scale must be a real number"),
-    ],
-)
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(method=None), TypeError, r"method must be an init name"),
+    (dict(method=3), TypeError, r"method must be an init name"),
+    (dict(method="He"), ValueError, r"unknown init method 'He'"),
+    (dict(seed=-1), ValueError, r"seed must be a non-negative int"),
+    (dict(seed=0.5), TypeError, r"seed"),
+    (dict(scale="10"), TypeError, r"scale must be a real number"),
+])
 def test_initialize_parameters_bad(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         init.initialize_parameters([2, 3, 1], **kwargs)
 
 
-@pytest.mark.parametrize(
-    "dims, exc, match",
-    [
-        (None, TypeError, r"layer_dims must be a list of ints"),
-        ("2,3,1", TypeError, r"layer_dims must be a list of ints"),
-        ([2, NAN, 1], ValueError, r"layer_dims\[1\] must be an int"),
-        ([2, 3.5, 1], ValueError, r"layer_dims\[1\] must be an int"),
-        ([2, 0, 1], ValueError, r"layer_dims\[1\] must be a positive"),
-    ],
-)
+@pytest.mark.parametrize("dims, exc, match", [
+    (None, TypeError, r"layer_dims must be a list of ints"),
+    ("2,3,1", TypeError, r"layer_dims must be a list of ints"),
+    ([2, NAN, 1], ValueError, r"layer_dims\[1\] must be an int"),
+    ([2, 3.5, 1], ValueError, r"layer_dims\[1\] must be an int"),
+    ([2, 0, 1], ValueError, r"layer_dims\[1\] must be a positive"),
+])
 def test_initialize_parameters_bad_dims(dims, exc, match):
     with pytest.raises(exc, match=match):
         init.initialize_parameters(dims)
@@ -155,19 +119,16 @@ def lsuv_problem():
     return MLP([3, 8, 1], hidden="tanh"), X
 
 
-@pytest.mark.parametrize(
-    "kwargs, exc, match",
-    [
-        (dict(tol=0.0), ValueError, r"tol must be a finite number > 0"),
-        (dict(tol=True), TypeError, r"tol must be a real number"),
-        (dict(tol=INF), ValueError, r"tol"),
-        (dict(max_iter=0), ValueError, r"max_iter must be an int >= 1, got 0"),
-        (dict(max_iter=True), TypeError, r"max_iter must be an int, got True"),
-        (dict(max_iter=2.0), TypeError, r"max_iter must be an int"),
-        (dict(seed=-1), ValueError, r"seed must be a non-negative int"),
-        (dict(seed="1"), TypeError, r"seed"),
-    ],
-)
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(tol=0.0), ValueError, r"tol must be a finite number > 0"),
+    (dict(tol=True), TypeError, r"tol must be a real number"),
+    (dict(tol=INF), ValueError, r"tol"),
+    (dict(max_iter=0), ValueError, r"max_iter must be an int >= 1, got 0"),
+    (dict(max_iter=True), TypeError, r"max_iter must be an int, got True"),
+    (dict(max_iter=2.0), TypeError, r"max_iter must be an int"),
+    (dict(seed=-1), ValueError, r"seed must be a non-negative int"),
+    (dict(seed="1"), TypeError, r"seed"),
+])
 def test_lsuv_bad(lsuv_problem, kwargs, exc, match):
     model, X = lsuv_problem
     with pytest.raises(exc, match=match):

@@ -1,6 +1,5 @@
 """LSUV: every layer's pre-activations reach unit variance on the batch
 (checked with an independent NumPy forward pass); reproducible; errors."""
-
 import numpy as np
 import pytest
 
@@ -17,12 +16,8 @@ def test_lsuv_unit_variance_every_layer(hidden):
     params = init.lsuv(model, X, seed=1, tol=0.05)
     np.testing.assert_array_equal(X, X_before)
     # Independent forward pass.
-    g = {
-        "relu": lambda z: np.maximum(z, 0),
-        "tanh": np.tanh,
-        "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
-        "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
-    }[hidden]
+    g = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh,
+         "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z), "sigmoid": lambda z: 1 / (1 + np.exp(-z))}[hidden]
     A = X
     for l in range(1, 5):
         Z = params[f"W{l}"] @ A + params[f"b{l}"]

@@ -5,7 +5,6 @@ precision (dropout scales and batch norm included) and differentiated by
 two-sided finite differences; fastgrad's backprop and its compiled numerical
 gradient are both compared with it.
 """
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -49,7 +48,8 @@ def ref_cost(blocks, hidden, output, l2, X, Y, scales, bn_layers, bn_eps):
     else:
         zmax = A.max(axis=0)
         loss = np.sum(zmax + np.log(np.sum(np.exp(A - zmax), axis=0))) - np.sum(Y * A)
-    return loss / m + LD(l2) / (2 * m) * sum(np.sum(blocks[f"W{l}"] ** 2) for l in range(1, L + 1))
+    return loss / m + LD(l2) / (2 * m) * sum(np.sum(blocks[f"W{l}"] ** 2)
+                                             for l in range(1, L + 1))
 
 
 def ref_gradient(params, eps=1e-7, **kw):
@@ -99,11 +99,9 @@ def perturbed(model, seed):
 def reference_scales(model, m, seed):
     """The documented recipe, written out: layer order, rng.random < keep_prob."""
     rng = np.random.default_rng(seed)
-    return {
-        l: (rng.random((model.layer_dims[l], m)) < model.keep_prob[l - 1]) / model.keep_prob[l - 1]
-        for l in range(1, model.n_layers)
-        if model.keep_prob[l - 1] < 1
-    }
+    return {l: (rng.random((model.layer_dims[l], m)) < model.keep_prob[l - 1])
+            / model.keep_prob[l - 1]
+            for l in range(1, model.n_layers) if model.keep_prob[l - 1] < 1}
 
 
 CONFIGS = [
@@ -117,26 +115,16 @@ CONFIGS = [
 
 @pytest.mark.parametrize("hidden", ["relu", "tanh", "sigmoid", "leaky_relu"])
 @pytest.mark.parametrize("output", ["sigmoid", "softmax"])
-@pytest.mark.parametrize(
-    "config", CONFIGS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items())
-)
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
 def test_backprop_and_check_match_reference(hidden, output, config):
     dims = [4, 6, 5, 3 if output == "softmax" else 1]
     model = fg.MLP(dims, hidden, output, **config)
     params = perturbed(model, seed=1)
     X, Y = problem(dims, 12, output, seed=2)
     seed = 7
-    expected = ref_gradient(
-        params,
-        hidden=hidden,
-        output=output,
-        l2=model.l2,
-        X=X,
-        Y=Y,
-        scales=reference_scales(model, 12, seed),
-        bn_layers=model.batchnorm,
-        bn_eps=model.bn_epsilon,
-    )
+    expected = ref_gradient(params, hidden=hidden, output=output, l2=model.l2, X=X, Y=Y,
+                            scales=reference_scales(model, 12, seed),
+                            bn_layers=model.batchnorm, bn_eps=model.bn_epsilon)
     grads = model.backward(params, X, Y, seed=seed)
     assert rel(grads, expected) < 1e-7
     report = fg.gradient_check(model, params, grads, X, Y, seed=seed)
@@ -146,9 +134,7 @@ def test_backprop_and_check_match_reference(hidden, output, config):
     assert report.difference < 1e-12  # far below the ~1e-8 floor of full-cost differences
 
 
-@pytest.mark.parametrize(
-    "config", CONFIGS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items())
-)
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
 def test_one_and_two_threads_identical_and_inputs_untouched(config):
     dims = [5, 20, 12, 1]
     model = fg.MLP(dims, "relu", **config)
@@ -183,9 +169,8 @@ def _bn_backward_without_mean_term(dZ, Zn, inv_std, gamma):
     return inv_std * (dZn - Zn * np.mean(dZn * Zn, axis=1, keepdims=True)), dgamma, dbeta
 
 
-@pytest.mark.parametrize(
-    "broken", [_bn_backward_without_variance_term, _bn_backward_without_mean_term]
-)
+@pytest.mark.parametrize("broken", [_bn_backward_without_variance_term,
+                                    _bn_backward_without_mean_term])
 def test_batchnorm_backprop_missing_a_term_fails(monkeypatch, broken):
     dims = [4, 8, 6, 1]
     model = fg.MLP(dims, "tanh", batchnorm=[1, 2])
@@ -206,8 +191,8 @@ def test_dropout_backprop_without_masks_fails():
     model = fg.MLP(dims, "relu", keep_prob=0.6)
     params = perturbed(model, seed=8)
     X, Y = problem(dims, 32, seed=9)
-    no_mask = model.backward(params, X, Y, dropout=False)  # forgot D/keep_prob in backprop
-    other_masks = model.backward(params, X, Y, seed=1)  # masks not frozen
+    no_mask = model.backward(params, X, Y, dropout=False)   # forgot D/keep_prob in backprop
+    other_masks = model.backward(params, X, Y, seed=1)      # masks not frozen
     for grads in (no_mask, other_masks):
         assert fg.gradient_check(model, params, grads, X, Y, seed=0).verdict == "bug"
     both_off = fg.gradient_check(model, params, no_mask, X, Y, dropout=False)
@@ -272,21 +257,13 @@ def test_directional_mode_with_frozen_dropout():
     assert [b.name for b in report.blocks if b.difference >= 1e-3] == ["dW2"]
 
 
-@pytest.mark.parametrize(
-    "kwargs, match",
-    [
-        (dict(keep_prob=0.0), "keep_prob"),
-        (dict(keep_prob=1.5), "keep_prob"),
-        (dict(keep_prob=[0.5]), "2 hidden layers"),
-        (dict(keep_prob=float("nan")), "keep_prob"),
-        (dict(batchnorm=[0]), "batchnorm"),
-        (dict(batchnorm=[3]), "output layer"),
-        (dict(batchnorm=[1, 1]), "twice"),
-        (dict(bn_momentum=1.0), "bn_momentum"),
-        (dict(bn_momentum=-0.1), "bn_momentum"),
-        (dict(bn_epsilon=0.0), "bn_epsilon"),
-    ],
-)
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(keep_prob=0.0), "keep_prob"), (dict(keep_prob=1.5), "keep_prob"),
+    (dict(keep_prob=[0.5]), "2 hidden layers"), (dict(keep_prob=float("nan")), "keep_prob"),
+    (dict(batchnorm=[0]), "batchnorm"), (dict(batchnorm=[3]), "output layer"),
+    (dict(batchnorm=[1, 1]), "twice"), (dict(bn_momentum=1.0), "bn_momentum"),
+    (dict(bn_momentum=-0.1), "bn_momentum"), (dict(bn_epsilon=0.0), "bn_epsilon"),
+])
 def test_bad_hyperparameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         fg.MLP([3, 4, 4, 1], **kwargs)
@@ -380,10 +357,8 @@ def test_running_statistics_and_inference():
     np.testing.assert_allclose(model.running_var[1], var, rtol=1e-12)
     # Inference uses them: one example at a time gives the batch's answer.
     Xt = rng.standard_normal((3, 7))
-    Z = (
-        params["gamma1"] * (params["W1"] @ Xt - mean) / np.sqrt(var + model.bn_epsilon)
+    Z = params["gamma1"] * (params["W1"] @ Xt - mean) / np.sqrt(var + model.bn_epsilon) \
         + params["beta1"]
-    )
     expected = 1 / (1 + np.exp(-(params["W2"] @ np.maximum(Z, 0) + params["b2"])))
     np.testing.assert_allclose(model.forward(params, Xt), expected, rtol=1e-12)
     np.testing.assert_allclose(model.forward(params, Xt[:, :1]), expected[:, :1], rtol=1e-12)
@@ -401,45 +376,17 @@ def test_fit_with_dropout_and_batchnorm_checks_and_learns():
     X, Y = make_moons(200, noise=0.2, seed=0)
     model = fg.MLP([2, 16, 8, 1], "relu", keep_prob=0.9, batchnorm=[1, 2], l2=0.01)
     params = model.init_params(seed=0)
-    result = fit(
-        model,
-        params,
-        X,
-        Y,
-        optimizer=Adam(0.01),
-        num_epochs=60,
-        batch_size=50,
-        seed=0,
-        check_gradients=(0, 60),
-        progress=False,
-    )
+    result = fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=60, batch_size=50,
+                 seed=0, check_gradients=(0, 60), progress=False)
     assert set(result.gradient_checks) == {0, 60}
     assert all(r.verdict == "great" for r in result.gradient_checks.values())
     assert np.all(np.isfinite(result.costs)) and result.costs[-1] < result.costs[0]
     assert not np.array_equal(model.running_mean[1], np.zeros((16, 1)))
     assert np.mean(model.predict(result.params, X) == Y) > 0.8
-    again = fit(
-        model,
-        params,
-        X,
-        Y,
-        optimizer=Adam(0.01),
-        num_epochs=5,
-        batch_size=50,
-        seed=0,
-        progress=False,
-    )
-    first = fit(
-        model,
-        params,
-        X,
-        Y,
-        optimizer=Adam(0.01),
-        num_epochs=5,
-        batch_size=50,
-        seed=0,
-        progress=False,
-    )
+    again = fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=5, batch_size=50, seed=0,
+                progress=False)
+    first = fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=5, batch_size=50, seed=0,
+                progress=False)
     np.testing.assert_array_equal(again.costs, first.costs)  # the seed fixes masks too
 
 
@@ -467,17 +414,8 @@ def test_batchnorm_refuses_one_example_training_batches():
         fit(model, params, X, Y, optimizer=GradientDescent(0.1), num_epochs=1, batch_size=1)
     # 65 = 64 + 1: the leftover example joins the last batch instead of
     # collapsing the running variance.
-    result = fit(
-        model,
-        params,
-        X,
-        Y,
-        optimizer=GradientDescent(0.1),
-        num_epochs=30,
-        batch_size=64,
-        seed=0,
-        progress=False,
-    )
+    result = fit(model, params, X, Y, optimizer=GradientDescent(0.1), num_epochs=30,
+                 batch_size=64, seed=0, progress=False)
     assert np.all(np.isfinite(result.costs))
     assert np.all(model.running_var[1] > 1e-3)
     # A gradient check on one example stays allowed (no running statistics involved).
@@ -493,17 +431,8 @@ def test_diverged_fit_leaves_running_statistics_untouched():
     X, Y = problem([3, 8, 1], 40)
     before = (model.running_mean[1].copy(), model.running_var[1].copy())
     with pytest.raises(FloatingPointError):
-        fit(
-            model,
-            params,
-            X,
-            1e3 * Y,
-            optimizer=GradientDescent(10.0),
-            num_epochs=50,
-            batch_size=8,
-            seed=0,
-            progress=False,
-        )
+        fit(model, params, X, 1e3 * Y, optimizer=GradientDescent(10.0), num_epochs=50,
+            batch_size=8, seed=0, progress=False)
     np.testing.assert_array_equal(model.running_mean[1], before[0])
     np.testing.assert_array_equal(model.running_var[1], before[1])
 
@@ -550,18 +479,9 @@ def test_random_networks_match_the_reference(net):
     # A large step makes the comparison sharp: both sides form the same finite
     # difference (kinks and curvature included), and the extended-precision
     # reference's own rounding (~1e-19/ε) drops far below the tolerance.
-    expected = ref_gradient(
-        params,
-        eps=1e-3,
-        hidden=hidden,
-        output=output,
-        l2=l2,
-        X=X,
-        Y=Y,
-        scales=reference_scales(model, m, seed),
-        bn_layers=model.batchnorm,
-        bn_eps=model.bn_epsilon,
-    )
+    expected = ref_gradient(params, eps=1e-3, hidden=hidden, output=output, l2=l2, X=X, Y=Y,
+                            scales=reference_scales(model, m, seed),
+                            bn_layers=model.batchnorm, bn_eps=model.bn_epsilon)
     grads = model.backward(params, X, Y, seed=seed)
     report = fg.gradient_check(model, params, grads, X, Y, seed=seed, epsilon=1e-3, n_threads=2)
     num = fg.params_to_vector(report.numerical, prefix="d")

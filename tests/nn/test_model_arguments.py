@@ -6,7 +6,6 @@ count belongs) is a TypeError; the right kind out of range is a ValueError.
 An entry of ``layer_dims`` that is not a count is a ValueError (the argument
 is a list, as asked; one value in it is wrong), as it always was.
 """
-
 import warnings
 
 import numpy as np
@@ -22,110 +21,88 @@ def snapshot(*arrays):
     return [(a.shape, a.dtype, a.strides, a.tobytes()) for a in arrays]
 
 
-@pytest.mark.parametrize(
-    "dims, exc, match",
-    [
-        (None, TypeError, r"layer_dims must be a list of ints.*None \(NoneType\)"),
-        (5, TypeError, r"layer_dims must be a list of ints.*5 \(int\)"),
-        ("3,4,1", TypeError, r"layer_dims .*'3,4,1' \(str\)"),
-        (b"341", TypeError, r"layer_dims"),
-        ({3: 1, 4: 1}, TypeError, r"layer_dims .*\(dict\)"),
-        ({3, 4}, TypeError, r"layer_dims .*\(set\)"),
-        ([3, NAN, 1], ValueError, r"layer_dims\[1\] must be an int .*nan \(float\)"),
-        ([3, INF, 1], ValueError, r"layer_dims\[1\] must be an int"),
-        ([3, 0, 1], ValueError, r"layer_dims\[1\] must be a positive number of units, got 0"),
-        ([3, -4, 1], ValueError, r"layer_dims\[1\] must be a positive"),
-        ([3.5, 2], ValueError, r"layer_dims\[0\] must be an int .*3.5 \(float\)"),
-        ([3.0, 2], ValueError, r"layer_dims\[0\] must be an int"),
-        ([True, 2], ValueError, r"layer_dims\[0\] must be an int .*True \(bool\)"),
-        ([3, "2"], ValueError, r"layer_dims\[1\] must be an int .*'2' \(str\)"),
-        ([3, None], ValueError, r"layer_dims\[1\]"),
-        ([3, 1 + 2j], ValueError, r"layer_dims\[1\]"),
-        ([3], ValueError, r"layer_dims needs at least 2 entries"),
-        ([], ValueError, r"layer_dims needs at least 2 entries"),
-        (np.array([[3, 4, 1]]), ValueError, r"layer_dims must be a 1-D list.*\(1, 3\)"),
-        (np.array([3.0, 4.0, 1.0]), ValueError, r"layer_dims\[0\] must be an int"),
-    ],
-)
+@pytest.mark.parametrize("dims, exc, match", [
+    (None, TypeError, r"layer_dims must be a list of ints.*None \(NoneType\)"),
+    (5, TypeError, r"layer_dims must be a list of ints.*5 \(int\)"),
+    ("3,4,1", TypeError, r"layer_dims .*'3,4,1' \(str\)"),
+    (b"341", TypeError, r"layer_dims"),
+    ({3: 1, 4: 1}, TypeError, r"layer_dims .*\(dict\)"),
+    ({3, 4}, TypeError, r"layer_dims .*\(set\)"),
+    ([3, NAN, 1], ValueError, r"layer_dims\[1\] must be an int .*nan \(float\)"),
+    ([3, INF, 1], ValueError, r"layer_dims\[1\] must be an int"),
+    ([3, 0, 1], ValueError, r"layer_dims\[1\] must be a positive number of units, got 0"),
+    ([3, -4, 1], ValueError, r"layer_dims\[1\] must be a positive"),
+    ([3.5, 2], ValueError, r"layer_dims\[0\] must be an int .*3.5 \(float\)"),
+    ([3.0, 2], ValueError, r"layer_dims\[0\] must be an int"),
+    ([True, 2], ValueError, r"layer_dims\[0\] must be an int .*True \(bool\)"),
+    ([3, "2"], ValueError, r"layer_dims\[1\] must be an int .*'2' \(str\)"),
+    ([3, None], ValueError, r"layer_dims\[1\]"),
+    ([3, 1 + 2j], ValueError, r"layer_dims\[1\]"),
+    ([3], ValueError, r"layer_dims needs at least 2 entries"),
+    ([], ValueError, r"layer_dims needs at least 2 entries"),
+    (np.array([[3, 4, 1]]), ValueError, r"layer_dims must be a 1-D list.*\(1, 3\)"),
+    (np.array([3.0, 4.0, 1.0]), ValueError, r"layer_dims\[0\] must be an int"),
+])
 def test_bad_layer_dims(dims, exc, match):
     with pytest.raises(exc, match=match):
         MLP(dims)
 
 
-@pytest.mark.parametrize(
-    "dims",
-    [
-        [3, 4, 1],
-        (3, 4, 1),
-        np.array([3, 4, 1]),
-        range(3, 0, -1),
-        [np.int64(3), np.int32(4), np.uint8(1)],
-    ],
-)
+@pytest.mark.parametrize("dims", [[3, 4, 1], (3, 4, 1), np.array([3, 4, 1]), range(3, 0, -1),
+                                  [np.int64(3), np.int32(4), np.uint8(1)]])
 def test_good_layer_dims(dims):
     model = MLP(dims)
     assert model.layer_dims == tuple(int(d) for d in dims)
     assert all(type(d) is int for d in model.layer_dims)
 
 
-@pytest.mark.parametrize(
-    "kwargs, exc, match",
-    [
-        (dict(hidden=None), TypeError, r"hidden must be an activation name"),
-        (dict(hidden=5), TypeError, r"hidden must be an activation name"),
-        (dict(hidden=b"relu"), TypeError, r"hidden must be an activation name"),
-        (dict(hidden=[["relu"]]), TypeError, r"hidden activation must be a name"),
-        (dict(hidden=[None]), TypeError, r"hidden activation must be a name"),
-        (dict(hidden="RELU"), ValueError, r"unknown hidden activation 'RELU'.*relu"),
-        (dict(hidden="swish"), ValueError, r"unknown hidden activation 'swish'"),
-        (dict(hidden=["relu", "tanh"]), ValueError, r"hidden has 2 activations .* 1 hidden"),
-        (dict(hidden=[]), ValueError, r"hidden has 0 activations"),
-        (dict(output=None), TypeError, r"output must be a name"),
-        (dict(output=["sigmoid"]), TypeError, r"output must be a name"),
-        (dict(output="tanh"), ValueError, r"unknown output 'tanh'"),
-        (dict(output="softmax"), ValueError, r"softmax output needs at least 2 units.*\[3, 4, 1\]"),
-        (dict(l2=True), TypeError, r"l2 must be a real number, got True \(bool\)"),
-        (dict(l2="0.1"), TypeError, r"l2 must be a real number, got '0.1' \(str\)"),
-        (dict(l2=None), TypeError, r"l2 must be a real number"),
-        (dict(l2=[0.1]), TypeError, r"l2 must be a real number"),
-        (dict(l2=1j), TypeError, r"l2 must be a real number"),
-        (dict(l2=NAN), ValueError, r"l2 must be a finite number >= 0, got nan"),
-        (dict(l2=INF), ValueError, r"l2 must be a finite number >= 0"),
-        (dict(l2=-0.1), ValueError, r"l2 must be a finite number >= 0"),
-        (dict(keep_prob=None), TypeError, r"keep_prob must be a number in \(0, 1\]"),
-        (dict(keep_prob="0.5"), TypeError, r"keep_prob .*'0.5' \(str\)"),
-        (dict(keep_prob=True), TypeError, r"keep_prob .*True \(bool\)"),
-        (dict(keep_prob=[True]), TypeError, r"keep_prob must be a real number"),
-        (dict(keep_prob=NAN), ValueError, r"keep_prob must be in \(0, 1\]"),
-        (dict(keep_prob=0), ValueError, r"keep_prob must be in \(0, 1\]"),
-        (dict(keep_prob=1.5), ValueError, r"keep_prob must be in \(0, 1\]"),
-        (dict(keep_prob=-0.5), ValueError, r"keep_prob must be in \(0, 1\]"),
-        (dict(keep_prob=[0.5, 0.5]), ValueError, r"keep_prob has 2 values .* 1 hidden"),
-        (dict(batchnorm="1"), TypeError, r"batchnorm must be a list of hidden-layer numbers"),
-        (dict(batchnorm=1.0), TypeError, r"batchnorm must be a list"),
-        (dict(batchnorm={1: 2}), TypeError, r"batchnorm must be a list"),
-        (dict(batchnorm=[True]), TypeError, r"batchnorm must list hidden-layer numbers .*bool"),
-        (dict(batchnorm=[1.0]), TypeError, r"batchnorm must list hidden-layer numbers .*float"),
-        (dict(batchnorm=[2]), ValueError, r"batchnorm lists hidden layers 1..1"),
-        (dict(batchnorm=[0]), ValueError, r"batchnorm lists hidden layers 1..1"),
-        (dict(batchnorm=[1, 1]), ValueError, r"batchnorm lists a layer twice"),
-        (dict(batchnorm=[1], bn_momentum=True), TypeError, r"bn_momentum must be a real number"),
-        (dict(batchnorm=[1], bn_momentum="0.9"), TypeError, r"bn_momentum must be a real number"),
-        (
-            dict(batchnorm=[1], bn_momentum=NAN),
-            ValueError,
-            r"bn_momentum must be a finite number in \[0, 1\)",
-        ),
-        (dict(batchnorm=[1], bn_momentum=1.0), ValueError, r"bn_momentum"),
-        (dict(batchnorm=[1], bn_epsilon=True), TypeError, r"bn_epsilon must be a real number"),
-        (
-            dict(batchnorm=[1], bn_epsilon=0.0),
-            ValueError,
-            r"bn_epsilon must be a finite number > 0",
-        ),
-        (dict(batchnorm=[1], bn_epsilon=INF), ValueError, r"bn_epsilon"),
-    ],
-)
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(hidden=None), TypeError, r"hidden must be an activation name"),
+    (dict(hidden=5), TypeError, r"hidden must be an activation name"),
+    (dict(hidden=b"relu"), TypeError, r"hidden must be an activation name"),
+    (dict(hidden=[["relu"]]), TypeError, r"hidden activation must be a name"),
+    (dict(hidden=[None]), TypeError, r"hidden activation must be a name"),
+    (dict(hidden="RELU"), ValueError, r"unknown hidden activation 'RELU'.*relu"),
+    (dict(hidden="swish"), ValueError, r"unknown hidden activation 'swish'"),
+    (dict(hidden=["relu", "tanh"]), ValueError, r"hidden has 2 activations .* 1 hidden"),
+    (dict(hidden=[]), ValueError, r"hidden has 0 activations"),
+    (dict(output=None), TypeError, r"output must be a name"),
+    (dict(output=["sigmoid"]), TypeError, r"output must be a name"),
+    (dict(output="tanh"), ValueError, r"unknown output 'tanh'"),
+    (dict(output="softmax"), ValueError, r"softmax output needs at least 2 units.*\[3, 4, 1\]"),
+    (dict(l2=True), TypeError, r"l2 must be a real number, got True \(bool\)"),
+    (dict(l2="0.1"), TypeError, r"l2 must be a real number, got '0.1' \(str\)"),
+    (dict(l2=None), TypeError, r"l2 must be a real number"),
+    (dict(l2=[0.1]), TypeError, r"l2 must be a real number"),
+    (dict(l2=1j), TypeError, r"l2 must be a real number"),
+    (dict(l2=NAN), ValueError, r"l2 must be a finite number >= 0, got nan"),
+    (dict(l2=INF), ValueError, r"l2 must be a finite number >= 0"),
+    (dict(l2=-0.1), ValueError, r"l2 must be a finite number >= 0"),
+    (dict(keep_prob=None), TypeError, r"keep_prob must be a number in \(0, 1\]"),
+    (dict(keep_prob="0.5"), TypeError, r"keep_prob .*'0.5' \(str\)"),
+    (dict(keep_prob=True), TypeError, r"keep_prob .*True \(bool\)"),
+    (dict(keep_prob=[True]), TypeError, r"keep_prob must be a real number"),
+    (dict(keep_prob=NAN), ValueError, r"keep_prob must be in \(0, 1\]"),
+    (dict(keep_prob=0), ValueError, r"keep_prob must be in \(0, 1\]"),
+    (dict(keep_prob=1.5), ValueError, r"keep_prob must be in \(0, 1\]"),
+    (dict(keep_prob=-0.5), ValueError, r"keep_prob must be in \(0, 1\]"),
+    (dict(keep_prob=[0.5, 0.5]), ValueError, r"keep_prob has 2 values .* 1 hidden"),
+    (dict(batchnorm="1"), TypeError, r"batchnorm must be a list of hidden-layer numbers"),
+    (dict(batchnorm=1.0), TypeError, r"batchnorm must be a list"),
+    (dict(batchnorm={1: 2}), TypeError, r"batchnorm must be a list"),
+    (dict(batchnorm=[True]), TypeError, r"batchnorm must list hidden-layer numbers .*bool"),
+    (dict(batchnorm=[1.0]), TypeError, r"batchnorm must list hidden-layer numbers .*float"),
+    (dict(batchnorm=[2]), ValueError, r"batchnorm lists hidden layers 1..1"),
+    (dict(batchnorm=[0]), ValueError, r"batchnorm lists hidden layers 1..1"),
+    (dict(batchnorm=[1, 1]), ValueError, r"batchnorm lists a layer twice"),
+    (dict(batchnorm=[1], bn_momentum=True), TypeError, r"bn_momentum must be a real number"),
+    (dict(batchnorm=[1], bn_momentum="0.9"), TypeError, r"bn_momentum must be a real number"),
+    (dict(batchnorm=[1], bn_momentum=NAN), ValueError, r"bn_momentum must be a finite number in \[0, 1\)"),
+    (dict(batchnorm=[1], bn_momentum=1.0), ValueError, r"bn_momentum"),
+    (dict(batchnorm=[1], bn_epsilon=True), TypeError, r"bn_epsilon must be a real number"),
+    (dict(batchnorm=[1], bn_epsilon=0.0), ValueError, r"bn_epsilon must be a finite number > 0"),
+    (dict(batchnorm=[1], bn_epsilon=INF), ValueError, r"bn_epsilon"),
+])
 def test_bad_options(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         MLP([3, 4, 1], **kwargs)
@@ -136,21 +113,18 @@ def test_keep_prob_without_hidden_layer():
         MLP([3, 1], keep_prob=0.5)
 
 
-@pytest.mark.parametrize(
-    "kwargs, attr, value",
-    [
-        (dict(l2=np.float64(0.1)), "l2", 0.1),
-        (dict(l2=np.array(0.1)), "l2", 0.1),
-        (dict(l2=1), "l2", 1.0),
-        (dict(keep_prob=np.float32(0.5)), "keep_prob", (0.5,)),
-        (dict(keep_prob=np.array(0.5)), "keep_prob", (0.5,)),
-        (dict(keep_prob=[0.5]), "keep_prob", (0.5,)),
-        (dict(batchnorm=np.int64(1)), "batchnorm", (1,)),
-        (dict(batchnorm=[np.int64(1)]), "batchnorm", (1,)),
-        (dict(batchnorm=True), "batchnorm", (1,)),
-        (dict(batchnorm=None), "batchnorm", ()),
-    ],
-)
+@pytest.mark.parametrize("kwargs, attr, value", [
+    (dict(l2=np.float64(0.1)), "l2", 0.1),
+    (dict(l2=np.array(0.1)), "l2", 0.1),
+    (dict(l2=1), "l2", 1.0),
+    (dict(keep_prob=np.float32(0.5)), "keep_prob", (0.5,)),
+    (dict(keep_prob=np.array(0.5)), "keep_prob", (0.5,)),
+    (dict(keep_prob=[0.5]), "keep_prob", (0.5,)),
+    (dict(batchnorm=np.int64(1)), "batchnorm", (1,)),
+    (dict(batchnorm=[np.int64(1)]), "batchnorm", (1,)),
+    (dict(batchnorm=True), "batchnorm", (1,)),
+    (dict(batchnorm=None), "batchnorm", ()),
+])
 def test_numpy_scalars_accepted(kwargs, attr, value):
     model = MLP([3, 4, 1], **kwargs)
     assert getattr(model, attr) == value
@@ -170,21 +144,13 @@ def problem():
 
 def _bad_X(X):
     return {
-        "masked": (
-            np.ma.masked_array(X, mask=np.eye(3, 6, dtype=bool)),
-            TypeError,
-            "X is a numpy masked array",
-        ),
+        "masked": (np.ma.masked_array(X, mask=np.eye(3, 6, dtype=bool)), TypeError, "X is a numpy masked array"),
         "masked-no-mask": (np.ma.masked_array(X), TypeError, "masked array"),
         "sparse": (scipy.sparse.csr_matrix(X), TypeError, r"X is a scipy.sparse matrix.*toarray"),
         "complex": (X + 1j, TypeError, "X must hold real numbers"),
         "object": (X.astype(object), TypeError, "X must hold real numbers"),
         "strings": (X.astype(str), TypeError, "X must hold real numbers"),
-        "nan": (
-            np.where(np.eye(3, 6) > 0, np.nan, X),
-            ValueError,
-            r"X contains NaN or inf .*\(0, 0\)",
-        ),
+        "nan": (np.where(np.eye(3, 6) > 0, np.nan, X), ValueError, r"X contains NaN or inf .*\(0, 0\)"),
         "inf": (np.where(np.eye(3, 6) > 0, np.inf, X), ValueError, "X contains NaN or inf"),
         "transposed": (X.T, ValueError, r"X must have shape \(n_x=3, m\)"),
         "1-D": (X[0], ValueError, r"X must have shape"),
@@ -208,23 +174,16 @@ def test_bad_X(problem, case, method):
     assert snapshot(X, Y, *params.values()) == before
 
 
-@pytest.mark.parametrize(
-    "bad, exc, match",
-    [
-        ("masked", TypeError, "Y is a numpy masked array"),
-        ("nan", ValueError, "Y contains NaN"),
-        ("shape", ValueError, r"Y must have shape \(n_L=1, m=6\)"),
-        ("complex", TypeError, "Y must hold real numbers"),
-    ],
-)
+@pytest.mark.parametrize("bad, exc, match", [
+    ("masked", TypeError, "Y is a numpy masked array"),
+    ("nan", ValueError, "Y contains NaN"),
+    ("shape", ValueError, r"Y must have shape \(n_L=1, m=6\)"),
+    ("complex", TypeError, "Y must hold real numbers"),
+])
 def test_bad_Y(problem, bad, exc, match):
     model, params, X, Y = problem
-    Ybad = {
-        "masked": np.ma.masked_array(Y, mask=Y > 0),
-        "nan": Y * np.nan,
-        "shape": Y[:, :5],
-        "complex": Y + 0j,
-    }[bad]
+    Ybad = {"masked": np.ma.masked_array(Y, mask=Y > 0), "nan": Y * np.nan,
+            "shape": Y[:, :5], "complex": Y + 0j}[bad]
     with pytest.raises(exc, match=match):
         model.cost(params, X, Ybad)
 
@@ -244,16 +203,9 @@ def _layouts(X):
     ro.flags.writeable = False
     rec = np.zeros(X.shape, dtype=[("a", "f8"), ("b", "i4")])
     rec["a"] = X
-    return {
-        "C": X.copy(),
-        "F": F,
-        "strided": wide[:, ::2],
-        "read-only": ro,
-        "record-field": rec["a"],
-        "float32": X.astype(np.float32),
-        "float16": X.astype(np.float16).astype(np.float16),
-        "list": X.tolist(),
-    }
+    return {"C": X.copy(), "F": F, "strided": wide[:, ::2], "read-only": ro,
+            "record-field": rec["a"], "float32": X.astype(np.float32),
+            "float16": X.astype(np.float16).astype(np.float16), "list": X.tolist()}
 
 
 @pytest.mark.parametrize("layout", list(_layouts(np.zeros((3, 6)))))

@@ -6,7 +6,6 @@ One-hot targets hide the ``Σ_k y_k`` factor (it is 1); multi-hot, weighted
 or all-zero columns do not. The reference here is a central difference of
 that cost written in np.longdouble, independent of fastgrad's code.
 """
-
 import numpy as np
 import pytest
 
@@ -65,12 +64,8 @@ def targets(kind, rng, n, m):
 def test_softmax_numerical_gradient_matches_long_double_reference(kind, l2):
     rng = np.random.default_rng(11)
     model = MLP([3, 4, 3], hidden="tanh", output="softmax", l2=l2)
-    params = {
-        "W1": rng.standard_normal((4, 3)),
-        "b1": rng.standard_normal((4, 1)),
-        "W2": rng.standard_normal((3, 4)),
-        "b2": rng.standard_normal((3, 1)),
-    }
+    params = {"W1": rng.standard_normal((4, 3)), "b1": rng.standard_normal((4, 1)),
+              "W2": rng.standard_normal((3, 4)), "b2": rng.standard_normal((3, 1))}
     X = rng.standard_normal((3, 6))
     Y = targets(kind, rng, 3, 6)
     assert not np.allclose(Y.sum(axis=0), 1.0)  # the premise
@@ -92,12 +87,8 @@ def test_softmax_numerical_gradient_matches_long_double_reference(kind, l2):
 def test_a_backprop_without_the_target_sum_factor_is_caught():
     rng = np.random.default_rng(5)
     model = MLP([3, 4, 3], hidden="tanh", output="softmax")
-    params = {
-        "W1": rng.standard_normal((4, 3)),
-        "b1": rng.standard_normal((4, 1)),
-        "W2": rng.standard_normal((3, 4)),
-        "b2": rng.standard_normal((3, 1)),
-    }
+    params = {"W1": rng.standard_normal((4, 3)), "b1": rng.standard_normal((4, 1)),
+              "W2": rng.standard_normal((3, 4)), "b2": rng.standard_normal((3, 1))}
     X = rng.standard_normal((3, 6))
     Y = targets("multi-hot", rng, 3, 6)
     m = X.shape[1]
@@ -106,12 +97,8 @@ def test_a_backprop_without_the_target_sum_factor_is_caught():
     Z2 = params["W2"] @ A1 + params["b2"]
     A2 = np.exp(Z2 - Z2.max(axis=0)) / np.exp(Z2 - Z2.max(axis=0)).sum(axis=0)
     dZ2 = (A2 - Y) / m
-    dZ1 = (params["W2"].T @ dZ2) * (1 - A1**2)
-    wrong = {
-        "dW1": dZ1 @ X.T,
-        "db1": dZ1.sum(axis=1, keepdims=True),
-        "dW2": dZ2 @ A1.T,
-        "db2": dZ2.sum(axis=1, keepdims=True),
-    }
+    dZ1 = (params["W2"].T @ dZ2) * (1 - A1 ** 2)
+    wrong = {"dW1": dZ1 @ X.T, "db1": dZ1.sum(axis=1, keepdims=True),
+             "dW2": dZ2 @ A1.T, "db2": dZ2.sum(axis=1, keepdims=True)}
     for mode in ("full", "directional"):
         assert gradient_check(model, params, wrong, X, Y, mode=mode, seed=1).verdict == "bug"

@@ -1,7 +1,6 @@
 """fastgrad.nn.passes: the forward pass against an independent NumPy network
 (hidden tanh/relu, dropout scales, batch norm in both modes), and the
 backward pass against central differences of an independent NumPy cost."""
-
 import numpy as np
 import pytest
 from scipy.special import expit
@@ -26,9 +25,7 @@ def numpy_forward(params, X, hidden, scales=None, bn=(), stats=None, eps=1e-5):
     for l in (1, 2, 3):
         U = params[f"W{l}"] @ A
         if l in bn:
-            mu, var = (
-                stats[l] if stats else (U.mean(axis=1, keepdims=True), U.var(axis=1, keepdims=True))
-            )
+            mu, var = stats[l] if stats else (U.mean(axis=1, keepdims=True), U.var(axis=1, keepdims=True))
             Z = params[f"gamma{l}"] * (U - mu) / np.sqrt(var + eps) + params[f"beta{l}"]
         else:
             Z = U + params[f"b{l}"]
@@ -89,7 +86,7 @@ def test_inference_forward_uses_running_statistics_and_no_dropout(data):
     params = model.init_params(seed=0)
     model.running_mean[1] = np.linspace(-1, 1, 5)[:, None]
     model.running_var[1] = np.linspace(0.5, 2, 5)[:, None]
-    sc = {1: np.zeros((5, X.shape[1])), 2: np.zeros((4, X.shape[1]))}  # would drop everything
+    sc = {1: np.zeros((5, X.shape[1])), 2: np.zeros((4, X.shape[1]))}   # would drop everything
     cache = passes.forward(model, params, X, scales=sc, training=False)
     stats = {1: (model.running_mean[1], model.running_var[1])}
     Zs, A = numpy_forward(params, X, "tanh", None, (1,), stats)
@@ -101,10 +98,8 @@ def test_backward_matches_central_differences_of_a_numpy_cost(data, hidden, l2, 
     X, Y = data
     model, params = make(hidden, l2, bn)
     sc = dropout_scales(scales, lambda l: (model.layer_dims[l], X.shape[1]))
-    grads, deltas = passes.backward(
-        model, params, passes.forward(model, params, X, scales=sc), Y, sc
-    )
-    assert list(grads) == ["d" + k for k in params]  # θ's order
+    grads, deltas = passes.backward(model, params, passes.forward(model, params, X, scales=sc), Y, sc)
+    assert list(grads) == ["d" + k for k in params]            # θ's order
     for key, value in params.items():
         num = np.zeros_like(value)
         for idx in np.ndindex(value.shape):
@@ -113,10 +108,8 @@ def test_backward_matches_central_differences_of_a_numpy_cost(data, hidden, l2, 
             down = {**params, key: value.copy()}
             up[key][idx] += h
             down[key][idx] -= h
-            num[idx] = (
-                numpy_cost(up, X, Y, hidden, l2, sc, bn)
-                - numpy_cost(down, X, Y, hidden, l2, sc, bn)
-            ) / (2 * h)
+            num[idx] = (numpy_cost(up, X, Y, hidden, l2, sc, bn)
+                        - numpy_cost(down, X, Y, hidden, l2, sc, bn)) / (2 * h)
         np.testing.assert_allclose(grads["d" + key], num, rtol=1e-5, atol=1e-8, err_msg=key)
     # The output layer's delta is (A − Y)/m for sigmoid + cross-entropy.
     Zs, A = numpy_forward(params, X, hidden, sc, bn)

@@ -1,7 +1,6 @@
 """fastgrad.nn.protocol: MLP implements the whole protocol; a user's model
 needs only what the table says (cost for the check, cost and backward for
 training), shown with a model written here in plain NumPy."""
-
 import numpy as np
 
 from fastgrad import MLP, gradient_check
@@ -33,17 +32,9 @@ def test_a_cost_model_is_checked_and_trained_by_the_protocol_alone():
     model, params = LeastSquares(), {"W1": np.zeros((1, 3))}
     report = gradient_check(model, params, model.backward(params, X, Y), X, Y)
     assert report.passed
-    result = fit(
-        model,
-        params,
-        X,
-        Y,
-        optimizer=GradientDescent(0.5),
-        num_epochs=30,
-        batch_size=None,
-        progress=False,
-    )
+    result = fit(model, params, X, Y, optimizer=GradientDescent(0.5), num_epochs=30,
+                 batch_size=None, progress=False)
     w = np.zeros((1, 3))
-    for _ in range(30):  # the same steps, written out
+    for _ in range(30):                                  # the same steps, written out
         w = w - 0.5 * (w @ X - Y) @ X.T / 40
     np.testing.assert_allclose(result.params["W1"], w, rtol=1e-12)

@@ -3,7 +3,6 @@ fastgrad/nn/outputs.py): every output entry is checked against an independent
 NumPy reference written here (the activations in test_activations.py), and
 every consumer (model, kernel, init, diagnostics, CLI) is shown to read the
 same entry."""
-
 import numpy as np
 import pytest
 
@@ -21,28 +20,20 @@ G = {
     "tanh": np.tanh,
     "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
 }
-GAIN = {
-    "linear": 1.0,
-    "relu": np.sqrt(2.0),
-    "leaky_relu": np.sqrt(2 / (1 + 0.01**2)),
-    "tanh": 5 / 3,
-    "sigmoid": 1.0,
-}
+GAIN = {"linear": 1.0, "relu": np.sqrt(2.0), "leaky_relu": np.sqrt(2 / (1 + 0.01**2)),
+        "tanh": 5 / 3, "sigmoid": 1.0}
 LOSS = {
-    "sigmoid": (
-        lambda Z: 1 / (1 + np.exp(-Z)),
-        lambda A, Y: -np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A), axis=0),
-    ),
-    "softmax": (
-        lambda Z: np.exp(Z) / np.sum(np.exp(Z), axis=0),
-        lambda A, Y: -np.sum(Y * np.log(A), axis=0),
-    ),
+    "sigmoid": (lambda Z: 1 / (1 + np.exp(-Z)),
+                lambda A, Y: -np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A), axis=0)),
+    "softmax": (lambda Z: np.exp(Z) / np.sum(np.exp(Z), axis=0),
+                lambda A, Y: -np.sum(Y * np.log(A), axis=0)),
     "linear": (lambda Z: Z, lambda A, Y: 0.5 * np.sum((A - Y) ** 2, axis=0)),
 }
 
 
 def test_the_registry_names_every_kernel_code_once():
-    assert sorted(a.code for a in ACTIVATIONS.values()) == sorted(int(c) for c in _codes.Activation)
+    assert sorted(a.code for a in ACTIVATIONS.values()) == \
+        sorted(int(c) for c in _codes.Activation)
     assert sorted(o.code for o in OUTPUTS.values()) == sorted(int(c) for c in _codes.Output)
     assert set(G) == set(ACTIVATIONS) and set(LOSS) == set(OUTPUTS)
 
@@ -108,7 +99,8 @@ def test_model_kernel_and_diagnostics_read_the_same_entry(hidden, output):
 
     P = {k: v.astype(np.longdouble) for k, v in params.items()}
     eps = 1e-7
-    report = fastgrad.gradient_check(model, params, model.backward(params, X, Y), X, Y, epsilon=eps)
+    report = fastgrad.gradient_check(model, params, model.backward(params, X, Y), X, Y,
+                                     epsilon=eps)
     for key in params:
         ref = np.zeros(params[key].shape)
         for idx in np.ndindex(ref.shape):
@@ -125,12 +117,8 @@ def test_model_kernel_and_diagnostics_read_the_same_entry(hidden, output):
 
 def test_leaky_slope_is_the_kernels():
     model = MLP([1, 1, 1], hidden="leaky_relu", output="linear")
-    params = {
-        "W1": np.array([[1.0]]),
-        "b1": np.array([[-5.0]]),
-        "W2": np.array([[1.0]]),
-        "b2": np.array([[0.0]]),
-    }
+    params = {"W1": np.array([[1.0]]), "b1": np.array([[-5.0]]),
+              "W2": np.array([[1.0]]), "b2": np.array([[0.0]])}
     X, Y = np.array([[1.0]]), np.array([[0.0]])
     r = fastgrad.gradient_check(model, params, model.backward(params, X, Y), X, Y)
     # J = ½(slope·(w·x + b))², dJ/db2 = slope·(w + b) · 1

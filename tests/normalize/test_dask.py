@@ -164,9 +164,8 @@ def test_errors_name_the_argument():
 
 def test_fastgrad_import_does_not_import_dask():
     code = "import sys, fastgrad; fastgrad.Normalizer().fit([[1.0], [2.0]]); print('dask' in sys.modules)"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=HERE
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=HERE)
     assert out.stdout.strip() == "False"
 
 
@@ -186,9 +185,8 @@ def test_missing_dask_gives_a_clear_import_error():
             print(err)
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=HERE
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=HERE)
     assert "pip install 'fastgrad[dask]'" in out.stdout
 
 
@@ -242,8 +240,7 @@ def test_fitting_a_multi_gb_lazy_array_keeps_memory_bounded():
         print((peak - base) / 1024)
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=HERE
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=HERE)
     grown_mb = float(out.stdout.strip().splitlines()[-1])
     assert grown_mb < 400, f"fit grew the process by {grown_mb:.0f} MB"

@@ -5,7 +5,6 @@ documented in the Normalizer docstring and tested here as such).
 Every input (X, sample_weight, sparse data/indices/indptr) is byte-compared
 before and after.
 """
-
 import warnings
 
 import numpy as np
@@ -18,12 +17,10 @@ sklearn = pytest.importorskip("sklearn")
 sp = pytest.importorskip("scipy.sparse")
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-TOL = {
-    np.float64: dict(rtol=1e-11, atol=1e-11),
-    np.float32: dict(rtol=2e-5, atol=2e-5),
-    # scikit-learn rounds a float16 transform twice (after - and /).
-    np.float16: dict(rtol=4e-3, atol=4e-3),
-}
+TOL = {np.float64: dict(rtol=1e-11, atol=1e-11),
+       np.float32: dict(rtol=2e-5, atol=2e-5),
+       # scikit-learn rounds a float16 transform twice (after - and /).
+       np.float16: dict(rtol=4e-3, atol=4e-3)}
 
 
 def fingerprint(*objs):
@@ -34,9 +31,8 @@ def fingerprint(*objs):
         elif sp.issparse(o) and o.format == "coo":
             out.append((o.data.tobytes(), o.row.tobytes(), o.col.tobytes(), o.shape))
         elif sp.issparse(o):
-            out.append(
-                (o.data.tobytes(), o.indices.tobytes(), o.indptr.tobytes(), o.format, o.shape)
-            )
+            out.append((o.data.tobytes(), o.indices.tobytes(), o.indptr.tobytes(),
+                        o.format, o.shape))
         else:
             a = np.asarray(o)
             out.append((a.tobytes(), a.dtype.str, a.shape))
@@ -50,11 +46,8 @@ def assert_same_fit(ours, sk):
             assert a is None, name
             continue
         assert_allclose(a, b, rtol=1e-11, atol=1e-13, equal_nan=True, err_msg=name)
-    assert_allclose(
-        np.asarray(ours.n_samples_seen_, dtype=float),
-        np.asarray(sk.n_samples_seen_, dtype=float),
-        rtol=1e-12,
-    )
+    assert_allclose(np.asarray(ours.n_samples_seen_, dtype=float),
+                    np.asarray(sk.n_samples_seen_, dtype=float), rtol=1e-12)
     assert np.shape(ours.n_samples_seen_) == np.shape(sk.n_samples_seen_)
     assert ours.n_features_in_ == sk.n_features_in_
 
@@ -83,10 +76,8 @@ def data(rng, n=300, d=4, dtype=np.float64):
 # Dense: with_mean / with_std, dtypes
 # ---------------------------------------------------------------------------
 
-
-@pytest.mark.parametrize(
-    "dtype", [np.float64, np.float32, np.float16, np.int64, np.int32, np.uint8, bool]
-)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16, np.int64,
+                                   np.int32, np.uint8, bool])
 @pytest.mark.parametrize("with_mean", [True, False])
 @pytest.mark.parametrize("with_std", [True, False])
 def test_dense_parity(rng, dtype, with_mean, with_std):
@@ -104,11 +95,9 @@ def test_dense_parity(rng, dtype, with_mean, with_std):
     assert_allclose(Zf.astype(float), Zs.astype(float), **tol_for(Zs.dtype))
     back_s, back_o = sk.inverse_transform(Zs), ours.inverse_transform(Zs)
     assert back_o.dtype == back_s.dtype
-    assert_allclose(
-        back_o.astype(float),
-        back_s.astype(float),
-        **(tol_for(back_s.dtype) if back_s.dtype != np.float16 else dict(rtol=4e-3, atol=3e-2)),
-    )
+    assert_allclose(back_o.astype(float), back_s.astype(float),
+                    **(tol_for(back_s.dtype) if back_s.dtype != np.float16
+                       else dict(rtol=4e-3, atol=3e-2)))
     assert fingerprint(X) == before
 
 
@@ -116,17 +105,14 @@ def test_dense_parity(rng, dtype, with_mean, with_std):
 # sample_weight
 # ---------------------------------------------------------------------------
 
-
 @pytest.mark.parametrize("kind", ["float", "int", "scalar", "list", "with_zeros"])
 def test_sample_weight_parity(rng, kind):
     X = data(rng)
-    w = {
-        "float": rng.uniform(0.1, 3.0, X.shape[0]),
-        "int": rng.integers(1, 5, X.shape[0]),
-        "scalar": 2.5,
-        "list": list(rng.uniform(0.5, 1.5, X.shape[0])),
-        "with_zeros": np.where(rng.random(X.shape[0]) < 0.3, 0.0, 1.7),
-    }[kind]
+    w = {"float": rng.uniform(0.1, 3.0, X.shape[0]),
+         "int": rng.integers(1, 5, X.shape[0]),
+         "scalar": 2.5,
+         "list": list(rng.uniform(0.5, 1.5, X.shape[0])),
+         "with_zeros": np.where(rng.random(X.shape[0]) < 0.3, 0.0, 1.7)}[kind]
     before = fingerprint(X, w)
     sk = StandardScaler().fit(X, sample_weight=w)
     ours = Normalizer().fit(X, sample_weight=w)
@@ -169,29 +155,24 @@ def test_partial_fit_with_weights_parity(rng):
     assert fingerprint(X, w) == before
 
 
-@pytest.mark.parametrize(
-    "w, exc, match",
-    [
-        ([1.0, 2.0], ValueError, r"sample_weight.shape == \(2,\), expected \(5,\)"),
-        ([1.0, np.nan, 1.0, 1.0, 1.0], ValueError, "sample_weight contains NaN"),
-        ([1.0, np.inf, 1.0, 1.0, 1.0], ValueError, "sample_weight contains infinity"),
-        ([1.0, -2.0, 1.0, 1.0, 1.0], ValueError, "sample_weight must be non-negative"),
-        ([0.0] * 5, ValueError, "at least one non-zero"),
-        (np.ones((5, 1)), ValueError, "Sample weights must be 1D"),
-        (["a"] * 5, TypeError, "sample_weight must hold real numbers"),
-        ([1j] * 5, ValueError, "Complex data not supported: sample_weight"),
-        (True, TypeError, "sample_weight must be an array of numbers"),
-        (np.ma.masked_array(np.ones(5)), TypeError, "sample_weight is a numpy.ma.MaskedArray"),
-    ],
-)
+@pytest.mark.parametrize("w, exc, match", [
+    ([1.0, 2.0], ValueError, r"sample_weight.shape == \(2,\), expected \(5,\)"),
+    ([1.0, np.nan, 1.0, 1.0, 1.0], ValueError, "sample_weight contains NaN"),
+    ([1.0, np.inf, 1.0, 1.0, 1.0], ValueError, "sample_weight contains infinity"),
+    ([1.0, -2.0, 1.0, 1.0, 1.0], ValueError, "sample_weight must be non-negative"),
+    ([0.0] * 5, ValueError, "at least one non-zero"),
+    (np.ones((5, 1)), ValueError, "Sample weights must be 1D"),
+    (["a"] * 5, TypeError, "sample_weight must hold real numbers"),
+    ([1j] * 5, ValueError, "Complex data not supported: sample_weight"),
+    (True, TypeError, "sample_weight must be an array of numbers"),
+    (np.ma.masked_array(np.ones(5)), TypeError, "sample_weight is a numpy.ma.MaskedArray"),
+])
 def test_sample_weight_errors(w, exc, match):
     X = np.arange(10.0).reshape(5, 2)
     before = fingerprint(X, w if not np.isscalar(w) else None)
-    for call in (
-        lambda: Normalizer().fit(X, sample_weight=w),
-        lambda: Normalizer().partial_fit(X, sample_weight=w),
-        lambda: Normalizer().fit_transform(X, sample_weight=w),
-    ):
+    for call in (lambda: Normalizer().fit(X, sample_weight=w),
+                 lambda: Normalizer().partial_fit(X, sample_weight=w),
+                 lambda: Normalizer().fit_transform(X, sample_weight=w)):
         with pytest.raises(exc, match=match):
             call()
     assert fingerprint(X, w if not np.isscalar(w) else None) == before
@@ -211,14 +192,13 @@ def test_failed_weighted_partial_fit_keeps_state(rng):
 # NaN as missing
 # ---------------------------------------------------------------------------
 
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("layout", ["C", "F", "course"])
 def test_nan_is_missing_parity(rng, dtype, layout):
     X = data(rng, n=700, dtype=dtype)
     X[rng.random(X.shape) < 0.1] = np.nan
-    X[:, 2] = np.nan  # a feature never seen
-    X[3:, 3] = 1.0  # and one with a single NaN-free ... constant value
+    X[:, 2] = np.nan          # a feature never seen
+    X[3:, 3] = 1.0            # and one with a single NaN-free ... constant value
     X[:3, 3] = np.nan
     before = fingerprint(X)
     with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -251,8 +231,8 @@ def test_nan_partial_fit_parity(rng):
     X[rng.random(X.shape) < 0.2] = np.nan
     sk, ours = StandardScaler(), Normalizer()
     for a in range(0, 600, 150):
-        sk.partial_fit(X[a : a + 150])
-        ours.partial_fit(X[a : a + 150])
+        sk.partial_fit(X[a:a + 150])
+        ours.partial_fit(X[a:a + 150])
     assert_same_fit(ours, sk)
 
 
@@ -265,7 +245,7 @@ def test_feature_unseen_in_first_batches():
     X[:200, 1] = np.nan
     ours = Normalizer()
     for a in range(0, 400, 100):
-        ours.partial_fit(X[a : a + 100])
+        ours.partial_fit(X[a:a + 100])
     seen = X[200:, 1]
     assert_allclose(ours.mean_, [X[:, 0].mean(), seen.mean()], rtol=1e-13)
     assert_allclose(ours.var_, [X[:, 0].var(), seen.var()], rtol=1e-12)
@@ -273,7 +253,7 @@ def test_feature_unseen_in_first_batches():
     with np.errstate(all="ignore"):
         sk = StandardScaler()
         for a in range(0, 400, 100):
-            sk.partial_fit(X[a : a + 100])
+            sk.partial_fit(X[a:a + 100])
     assert np.isnan(sk.mean_[1])  # if this starts failing, sklearn was fixed
 
 
@@ -294,7 +274,8 @@ def test_nan_only_in_transform(rng):
     before = fingerprint(T)
     Z = norm.transform(T)
     assert np.isnan(Z[2, 1]) and np.isfinite(np.delete(Z.ravel(), 2 * 4 + 1)).all()
-    assert_allclose(Z, StandardScaler().fit(X).transform(T), equal_nan=True, **TOL[np.float64])
+    assert_allclose(Z, StandardScaler().fit(X).transform(T), equal_nan=True,
+                    **TOL[np.float64])
     assert fingerprint(T) == before
 
 
@@ -302,18 +283,13 @@ def test_nan_only_in_transform(rng):
 # scipy.sparse
 # ---------------------------------------------------------------------------
 
-
 def sparse_data(rng, fmt, n=400, d=5, nan=False, cls="matrix"):
     X = rng.standard_normal((n, d)) * 2 + 1
     X[rng.random((n, d)) < 0.6] = 0.0
     if nan:
         X[rng.random((n, d)) < 0.05] = np.nan
-    maker = {
-        ("csr", "matrix"): sp.csr_matrix,
-        ("csc", "matrix"): sp.csc_matrix,
-        ("csr", "array"): sp.csr_array,
-        ("csc", "array"): sp.csc_array,
-    }[fmt, cls]
+    maker = {("csr", "matrix"): sp.csr_matrix, ("csc", "matrix"): sp.csc_matrix,
+             ("csr", "array"): sp.csr_array, ("csc", "array"): sp.csc_array}[fmt, cls]
     return maker(X)
 
 
@@ -332,12 +308,14 @@ def test_sparse_parity(rng, fmt, cls, with_std, nan):
         Z = ours.transform(S, copy=copy)
         assert sp.issparse(Z) and Z.format == fmt and type(Z) is type(S)
         assert not np.shares_memory(Z.data, S.data)
-        assert_allclose(Z.toarray(), sk.transform(S).toarray(), equal_nan=True, **TOL[np.float64])
+        assert_allclose(Z.toarray(), sk.transform(S).toarray(), equal_nan=True,
+                        **TOL[np.float64])
         back = ours.inverse_transform(Z, copy=copy)
         assert back.format == fmt
         assert_allclose(back.toarray(), S.toarray(), equal_nan=True, **TOL[np.float64])
     Zf = Normalizer(**kw).fit_transform(S)
-    assert_allclose(Zf.toarray(), sk.transform(S).toarray(), equal_nan=True, **TOL[np.float64])
+    assert_allclose(Zf.toarray(), sk.transform(S).toarray(), equal_nan=True,
+                    **TOL[np.float64])
     assert fingerprint(S) == before
 
 
@@ -357,7 +335,8 @@ def test_sparse_weights_and_partial_fit(rng, fmt):
         ours2.partial_fit(part)
     assert_same_fit(ours2, sk2)
     # Dense and sparse batches of the same stream give the same statistics.
-    mixed = Normalizer(with_mean=False).partial_fit(R[:200]).partial_fit(R[200:].toarray())
+    mixed = Normalizer(with_mean=False).partial_fit(R[:200]).partial_fit(
+        R[200:].toarray())
     assert_allclose(mixed.var_, ours2.var_, rtol=1e-12)
     assert fingerprint(S, w) == before
 
@@ -368,36 +347,30 @@ def test_sparse_non_canonical_and_other_formats(rng):
     rows, cols = np.nonzero(dense)
     vals = dense[rows, cols]
     # Duplicates summed by scipy: value v stored as v/2 twice.
-    coo = sp.coo_matrix(
-        (np.r_[vals / 2, vals / 2], (np.r_[rows, rows], np.r_[cols, cols])), shape=dense.shape
-    )
+    coo = sp.coo_matrix((np.r_[vals / 2, vals / 2], (np.r_[rows, rows], np.r_[cols, cols])),
+                        shape=dense.shape)
     csr = sp.csr_matrix((coo.data, (coo.row, coo.col)), shape=dense.shape)
     before = fingerprint(coo, csr)
     expect = StandardScaler(with_mean=False).fit(dense)
     for S in (coo, csr, sp.lil_matrix(dense), sp.coo_array(dense)):
         ours = Normalizer(with_mean=False).fit(S)
         assert_allclose(ours.var_, expect.var_, rtol=1e-12)
-        assert_allclose(ours.transform(S).toarray(), expect.transform(dense), **TOL[np.float64])
+        assert_allclose(ours.transform(S).toarray(), expect.transform(dense),
+                        **TOL[np.float64])
     assert fingerprint(coo, csr) == before
 
 
 def test_sparse_centering_message_everywhere(rng):
     S = sparse_data(rng, "csr")
-    msg = (
-        "Cannot center sparse matrices: pass `with_mean=False` instead. See "
-        "docstring for motivation and alternatives."
-    )
+    msg = ("Cannot center sparse matrices: pass `with_mean=False` instead. See "
+           "docstring for motivation and alternatives.")
     with pytest.raises(ValueError) as info:
         StandardScaler().fit(S)
     assert str(info.value) == msg
     fitted = Normalizer().fit(S.toarray())
-    for call in (
-        lambda: Normalizer().fit(S),
-        lambda: Normalizer().partial_fit(S),
-        lambda: Normalizer().fit_transform(S),
-        lambda: fitted.transform(S),
-        lambda: fitted.inverse_transform(S),
-    ):
+    for call in (lambda: Normalizer().fit(S), lambda: Normalizer().partial_fit(S),
+                 lambda: Normalizer().fit_transform(S), lambda: fitted.transform(S),
+                 lambda: fitted.inverse_transform(S)):
         with pytest.raises(ValueError) as info:
             call()
         assert str(info.value) == msg
@@ -424,11 +397,9 @@ def test_sparse_float32_and_int(rng):
     S = sparse_data(rng, "csc").astype(np.float32)
     Z = Normalizer(with_mean=False).fit(S).transform(S)
     assert Z.dtype == np.float32
-    assert_allclose(
-        Z.toarray(),
-        StandardScaler(with_mean=False).fit(S).transform(S).toarray(),
-        **TOL[np.float32],
-    )
+    assert_allclose(Z.toarray(),
+                    StandardScaler(with_mean=False).fit(S).transform(S).toarray(),
+                    **TOL[np.float32])
     Si = sp.csr_matrix(np.array([[0, 2], [3, 0], [0, 0]]))
     Zi = Normalizer(with_mean=False).fit_transform(Si)
     assert Zi.dtype == np.float64 and Si.dtype.kind == "i"
@@ -437,7 +408,6 @@ def test_sparse_float32_and_int(rng):
 # ---------------------------------------------------------------------------
 # Inputs refused with a clear error
 # ---------------------------------------------------------------------------
-
 
 def test_masked_array_refused(rng):
     X = np.ma.masked_array(data(rng, n=10), mask=np.zeros((10, 4), bool))
@@ -453,15 +423,12 @@ def test_masked_array_refused(rng):
     assert fingerprint(X.data, X.mask) == before
 
 
-@pytest.mark.parametrize(
-    "X, exc, match",
-    [
-        (np.array([[1 + 2j, 3j], [1, 2]]), ValueError, "Complex data not supported"),
-        (np.array([[1.0, object()], [2, 3]], dtype=object), TypeError, "dtype object"),
-        (np.array([["a", "b"], ["c", "d"]], dtype=object), ValueError, "dtype object"),
-        (np.array([["a", "b"], ["c", "d"]]), TypeError, "non-numeric dtype"),
-    ],
-)
+@pytest.mark.parametrize("X, exc, match", [
+    (np.array([[1 + 2j, 3j], [1, 2]]), ValueError, "Complex data not supported"),
+    (np.array([[1.0, object()], [2, 3]], dtype=object), TypeError, "dtype object"),
+    (np.array([["a", "b"], ["c", "d"]], dtype=object), ValueError, "dtype object"),
+    (np.array([["a", "b"], ["c", "d"]]), TypeError, "non-numeric dtype"),
+])
 def test_complex_and_object_refused(X, exc, match):
     before = fingerprint(X) if X.dtype != object else None
     with pytest.raises(exc, match=match):

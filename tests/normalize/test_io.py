@@ -2,7 +2,6 @@
 ValueError naming the file and what is wrong -- never EOFError,
 NotImplementedError, RuntimeError, OSError or MemoryError, and never a large
 allocation."""
-
 import io
 import json
 import tracemalloc
@@ -74,224 +73,82 @@ def _cases(tmp_path, saved):
     add("wrong_magic", "", lambda p: p.write_bytes(b"XX" + raw[2:]))
     add("text", "ZIP", lambda p: p.write_text("mean,std\n1,2\n"))
     add("npy_not_npz", "ZIP", lambda p: p.write_bytes(_npy(np.ones(3))))
-    add(
-        "entry_bad_magic",
-        "",
-        lambda p: _zip(p, _entries(contents, mean_=b"\x93NUMPX" + _npy(contents["mean_"])[6:])),
-    )
+    add("entry_bad_magic", "", lambda p: _zip(p, _entries(
+        contents, mean_=b"\x93NUMPX" + _npy(contents["mean_"])[6:])))
     # A 1 KB file whose header claims 2**40 float64 values.
-    add(
-        "huge_header",
-        "n_features_in_",
-        lambda p: _zip(
-            p,
-            _entries(
-                contents,
-                meta=_meta(meta, n_features_in_=2**40),
-                mean_=_npy(
-                    header={"descr": "<f8", "fortran_order": False, "shape": (2**40,)},
-                    payload=b"\0" * 16,
-                ),
-            ),
-        ),
-    )
-    add(
-        "huge_header_same_meta",
-        "shape",
-        lambda p: _zip(
-            p,
-            _entries(
-                contents,
-                mean_=_npy(
-                    header={"descr": "<f8", "fortran_order": False, "shape": (2**40,)},
-                    payload=b"\0" * 16,
-                ),
-            ),
-        ),
-    )
-    add(
-        "huge_meta_string",
-        "bytes",
-        lambda p: _zip(
-            p,
-            _entries(
-                contents,
-                meta=_npy(
-                    header={"descr": "<U100000000", "fortran_order": False, "shape": ()},
-                    payload=b"\0" * 64,
-                ),
-            ),
-        ),
-    )
-    add(
-        "huge_names",
-        "",
-        lambda p: _zip(
-            p,
-            _entries(
-                contents,
-                feature_names_in_=_npy(
-                    header={"descr": "<U100000000", "fortran_order": False, "shape": (d,)},
-                    payload=b"\0" * 64,
-                ),
-            ),
-        ),
-    )
-    add(
-        "short_payload",
-        "truncated",
-        lambda p: _zip(
-            p,
-            _entries(
-                contents,
-                var_=_npy(
-                    header={"descr": "<f8", "fortran_order": False, "shape": (d,)},
-                    payload=b"\0" * 8,
-                ),
-            ),
-        ),
-    )
-    add(
-        "n_seen_negative",
-        "n_samples_seen_",
-        lambda p: _zip(p, _entries(contents, meta=_meta(meta, n_samples_seen_=-4))),
-    )
-    add(
-        "n_seen_zero",
-        "n_samples_seen_",
-        lambda p: _zip(p, _entries(contents, meta=_meta(meta, n_samples_seen_=0))),
-    )
-    add(
-        "n_seen_string",
-        "n_samples_seen_",
-        lambda p: _zip(p, _entries(contents, meta=_meta(meta, n_samples_seen_="50"))),
-    )
-    add(
-        "n_seen_bool",
-        "n_samples_seen_",
-        lambda p: _zip(p, _entries(contents, meta=_meta(meta, n_samples_seen_=True))),
-    )
-    add(
-        "n_seen_nan",
-        "n_samples_seen_",
-        lambda p: _zip(
-            p,
-            _entries(
-                contents, meta=np.array(json.dumps({**meta, "n_samples_seen_": float("nan")}))
-            ),
-        ),
-    )
-    add(
-        "n_seen_wrong_length",
-        "n_samples_seen_",
-        lambda p: _zip(p, _entries(contents, meta=_meta(meta, n_samples_seen_=[50, 50, 50]))),
-    )
-    add(
-        "n_features_zero",
-        "n_features_in_",
-        lambda p: _zip(p, _entries(contents, meta=_meta(meta, n_features_in_=0))),
-    )
-    add(
-        "n_features_mismatch",
-        "shape",
-        lambda p: _zip(p, _entries(contents, meta=_meta(meta, n_features_in_=3))),
-    )
-    add(
-        "negative_var",
-        "var_ has negative",
-        lambda p: _zip(p, _entries(contents, var_=np.array([-1.0, 2.0]))),
-    )
-    add(
-        "nan_var",
-        "var_ has non-finite",
-        lambda p: _zip(p, _entries(contents, var_=np.array([np.nan, 2.0]))),
-    )
-    add(
-        "inconsistent_scale",
-        "square root",
-        lambda p: _zip(p, _entries(contents, scale_=contents["scale_"] * 1.5)),
-    )
-    add("zero_scale", "scale_", lambda p: _zip(p, _entries(contents, scale_=np.zeros(2))))
+    add("huge_header", "n_features_in_", lambda p: _zip(p, _entries(
+        contents, meta=_meta(meta, n_features_in_=2**40),
+        mean_=_npy(header={"descr": "<f8", "fortran_order": False, "shape": (2**40,)},
+                   payload=b"\0" * 16))))
+    add("huge_header_same_meta", "shape", lambda p: _zip(p, _entries(
+        contents, mean_=_npy(header={"descr": "<f8", "fortran_order": False,
+                                     "shape": (2**40,)}, payload=b"\0" * 16))))
+    add("huge_meta_string", "bytes", lambda p: _zip(p, _entries(
+        contents, meta=_npy(header={"descr": "<U100000000", "fortran_order": False,
+                                    "shape": ()}, payload=b"\0" * 64))))
+    add("huge_names", "", lambda p: _zip(p, _entries(
+        contents, feature_names_in_=_npy(header={"descr": "<U100000000",
+                                                 "fortran_order": False,
+                                                 "shape": (d,)}, payload=b"\0" * 64))))
+    add("short_payload", "truncated", lambda p: _zip(p, _entries(
+        contents, var_=_npy(header={"descr": "<f8", "fortran_order": False,
+                                    "shape": (d,)}, payload=b"\0" * 8))))
+    add("n_seen_negative", "n_samples_seen_", lambda p: _zip(p, _entries(
+        contents, meta=_meta(meta, n_samples_seen_=-4))))
+    add("n_seen_zero", "n_samples_seen_", lambda p: _zip(p, _entries(
+        contents, meta=_meta(meta, n_samples_seen_=0))))
+    add("n_seen_string", "n_samples_seen_", lambda p: _zip(p, _entries(
+        contents, meta=_meta(meta, n_samples_seen_="50"))))
+    add("n_seen_bool", "n_samples_seen_", lambda p: _zip(p, _entries(
+        contents, meta=_meta(meta, n_samples_seen_=True))))
+    add("n_seen_nan", "n_samples_seen_", lambda p: _zip(p, _entries(
+        contents, meta=np.array(json.dumps({**meta, "n_samples_seen_": float("nan")})))))
+    add("n_seen_wrong_length", "n_samples_seen_", lambda p: _zip(p, _entries(
+        contents, meta=_meta(meta, n_samples_seen_=[50, 50, 50]))))
+    add("n_features_zero", "n_features_in_", lambda p: _zip(p, _entries(
+        contents, meta=_meta(meta, n_features_in_=0))))
+    add("n_features_mismatch", "shape", lambda p: _zip(p, _entries(
+        contents, meta=_meta(meta, n_features_in_=3))))
+    add("negative_var", "var_ has negative", lambda p: _zip(p, _entries(
+        contents, var_=np.array([-1.0, 2.0]))))
+    add("nan_var", "var_ has non-finite", lambda p: _zip(p, _entries(
+        contents, var_=np.array([np.nan, 2.0]))))
+    add("inconsistent_scale", "square root", lambda p: _zip(p, _entries(
+        contents, scale_=contents["scale_"] * 1.5)))
+    add("zero_scale", "scale_", lambda p: _zip(p, _entries(
+        contents, scale_=np.zeros(2))))
     add("short_scale", "shape", lambda p: _zip(p, _entries(contents, scale_=np.ones(3))))
     add("mean_2d", "shape", lambda p: _zip(p, _entries(contents, mean_=np.ones((2, 1)))))
-    add(
-        "mean_float32",
-        "dtype",
-        lambda p: _zip(p, _entries(contents, mean_=contents["mean_"].astype(np.float32))),
-    )
-    add(
-        "names_wrong_length",
-        "shape",
-        lambda p: _zip(p, _entries(contents, feature_names_in_=np.array(["a", "b", "c"]))),
-    )
-    add(
-        "names_numbers",
-        "dtype",
-        lambda p: _zip(p, _entries(contents, feature_names_in_=np.array([1.0, 2.0]))),
-    )
+    add("mean_float32", "dtype", lambda p: _zip(p, _entries(
+        contents, mean_=contents["mean_"].astype(np.float32))))
+    add("names_wrong_length", "shape", lambda p: _zip(p, _entries(
+        contents, feature_names_in_=np.array(["a", "b", "c"]))))
+    add("names_numbers", "dtype", lambda p: _zip(p, _entries(
+        contents, feature_names_in_=np.array([1.0, 2.0]))))
     add("missing_var", "var_ is missing", lambda p: _zip(p, _entries(contents, var_=None)))
-    add(
-        "extra_var",
-        "var_ is present",
-        lambda p: _zip(
-            p, _entries(contents, meta=_meta(meta, params={**meta["params"], "with_std": False}))
-        ),
-    )
+    add("extra_var", "var_ is present", lambda p: _zip(p, _entries(
+        contents, meta=_meta(meta, params={**meta["params"], "with_std": False}))))
     add("no_meta", "no 'meta'", lambda p: _zip(p, _entries(contents, meta=None)))
-    add(
-        "meta_not_json",
-        "not JSON",
-        lambda p: _zip(p, _entries(contents, meta=np.array("{not json"))),
-    )
-    add(
-        "meta_list",
-        "format",
-        lambda p: _zip(p, _entries(contents, meta=np.array(json.dumps([1, 2])))),
-    )
-    add(
-        "other_format",
-        "format",
-        lambda p: _zip(p, _entries(contents, meta=_meta(meta, format="x"))),
-    )
+    add("meta_not_json", "not JSON", lambda p: _zip(p, _entries(
+        contents, meta=np.array("{not json"))))
+    add("meta_list", "format", lambda p: _zip(p, _entries(
+        contents, meta=np.array(json.dumps([1, 2])))))
+    add("other_format", "format", lambda p: _zip(p, _entries(
+        contents, meta=_meta(meta, format="x"))))
     add("newer", "version", lambda p: _zip(p, _entries(contents, meta=_meta(meta, version=99))))
-    add(
-        "meta_missing_keys",
-        "lacks",
-        lambda p: _zip(
-            p,
-            _entries(
-                contents,
-                meta=np.array(json.dumps({"format": meta["format"], "version": meta["version"]})),
-            ),
-        ),
-    )
-    add(
-        "bad_param_value",
-        "parameters",
-        lambda p: _zip(
-            p, _entries(contents, meta=_meta(meta, params={**meta["params"], "n_threads": True}))
-        ),
-    )
-    add(
-        "unknown_param",
-        "parameters",
-        lambda p: _zip(
-            p, _entries(contents, meta=_meta(meta, params={**meta["params"], "scale": 2}))
-        ),
-    )
-    add(
-        "params_list", "params", lambda p: _zip(p, _entries(contents, meta=_meta(meta, params=[1])))
-    )
-    add(
-        "pickled_meta",
-        "dtype",
-        lambda p: np.savez(p, meta=np.array([{"format": "fastgrad.Normalizer"}], dtype=object)),
-    )
-    add(
-        "unexpected_entry",
-        "unexpected entry",
-        lambda p: _zip(p, _entries(contents, extra=np.ones(2))),
-    )
+    add("meta_missing_keys", "lacks", lambda p: _zip(p, _entries(
+        contents, meta=np.array(json.dumps({"format": meta["format"],
+                                            "version": meta["version"]})))))
+    add("bad_param_value", "parameters", lambda p: _zip(p, _entries(
+        contents, meta=_meta(meta, params={**meta["params"], "n_threads": True}))))
+    add("unknown_param", "parameters", lambda p: _zip(p, _entries(
+        contents, meta=_meta(meta, params={**meta["params"], "scale": 2}))))
+    add("params_list", "params", lambda p: _zip(p, _entries(
+        contents, meta=_meta(meta, params=[1]))))
+    add("pickled_meta", "dtype", lambda p: np.savez(p, meta=np.array(
+        [{"format": "fastgrad.Normalizer"}], dtype=object)))
+    add("unexpected_entry", "unexpected entry", lambda p: _zip(p, _entries(
+        contents, extra=np.ones(2))))
 
     def unsupported_compression(p):
         _zip(p, _entries(contents))
@@ -300,10 +157,9 @@ def _cases(tmp_path, saved):
         for sig, off in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
             start = 0
             while (i := blob.find(sig, start)) >= 0:
-                blob[i + off : i + off + 2] = (99).to_bytes(2, "little")
+                blob[i + off:i + off + 2] = (99).to_bytes(2, "little")
                 start = i + 4
         p.write_bytes(bytes(blob))
-
     add("unsupported_compression", "", unsupported_compression)
 
     def encrypted(p):
@@ -315,7 +171,6 @@ def _cases(tmp_path, saved):
                 blob[i + off] |= 1
                 start = i + 4
         p.write_bytes(bytes(blob))
-
     add("encrypted", "", encrypted)
 
     def bad_crc(p):
@@ -324,7 +179,6 @@ def _cases(tmp_path, saved):
         i = blob.find(contents["mean_"].tobytes())
         blob[i] ^= 0xFF
         p.write_bytes(bytes(blob))
-
     add("bad_crc", "", bad_crc)
 
     def zip_bomb_claim(p):
@@ -334,10 +188,9 @@ def _cases(tmp_path, saved):
         for sig, off in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
             start = 0
             while (i := blob.find(sig, start)) >= 0:
-                blob[i + off : i + off + 4] = (2**31).to_bytes(4, "little")
+                blob[i + off:i + off + 4] = (2**31).to_bytes(4, "little")
                 start = i + 4
         p.write_bytes(bytes(blob))
-
     add("zip_bomb_claim", "", zip_bomb_claim)
     return cases
 
@@ -378,13 +231,8 @@ def test_good_files_still_load(tmp_path, saved):
     np.savez_compressed(comp, **contents)
     assert_array_equal(Normalizer.load(comp).transform(X), norm.transform(X))
     # Written on a big-endian machine: same values.
-    big = _zip(
-        tmp_path / "big_endian.npz",
-        {
-            **{k: _npy(v) for k, v in contents.items()},
-            "mean_": _npy(contents["mean_"].astype(">f8")),
-        },
-    )
+    big = _zip(tmp_path / "big_endian.npz", {**{k: _npy(v) for k, v in contents.items()},
+                                             "mean_": _npy(contents["mean_"].astype(">f8"))})
     assert_array_equal(Normalizer.load(big).transform(X), norm.transform(X))
 
 
@@ -394,11 +242,8 @@ def test_round_trip_of_new_fitted_states(tmp_path):
     X[::4, 1] = np.nan
     X[:, 2] = np.nan
     w = rng.uniform(0.5, 2.0, 60)
-    for est in (
-        Normalizer().fit(X),
-        Normalizer().fit(X, sample_weight=w),
-        Normalizer(with_std=False).fit(X[:, :2], sample_weight=w),
-    ):
+    for est in (Normalizer().fit(X), Normalizer().fit(X, sample_weight=w),
+                Normalizer(with_std=False).fit(X[:, :2], sample_weight=w)):
         path = tmp_path / "state.npz"
         est.save(path)
         twin = Normalizer.load(path)
@@ -406,7 +251,7 @@ def test_round_trip_of_new_fitted_states(tmp_path):
         for name in ("mean_", "var_", "scale_"):
             a, b = getattr(est, name), getattr(twin, name)
             assert (a is None and b is None) or np.array_equal(a, b, equal_nan=True)
-        T = X[:10, : est.n_features_in_]
+        T = X[:10, :est.n_features_in_]
         assert_array_equal(twin.transform(T), est.transform(T))
         # partial_fit continues from a loaded object as from the original.
         more = rng.standard_normal((20, est.n_features_in_))

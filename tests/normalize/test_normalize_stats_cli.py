@@ -78,7 +78,6 @@ def test_memory_stays_at_a_batch(tmp_path):
         print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=HERE
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=HERE)
     assert float(out.stdout.strip().splitlines()[-1]) < 150  # the file is 400 MB

@@ -1,6 +1,5 @@
 """Tests for fastgrad.Normalizer against independent NumPy references and
 scikit-learn's StandardScaler."""
-
 import io
 import json
 import pickle
@@ -45,7 +44,6 @@ FBLOCK = _normalizer.FEATURE_BLOCK
 # ---------------------------------------------------------------------------
 # Independent reference and helpers
 # ---------------------------------------------------------------------------
-
 
 def reference_stats(X, sample_axis=0):
     """Plain NumPy two-pass mean and population variance in float64."""
@@ -99,8 +97,8 @@ def rng():
 # Statistics and transform against the NumPy reference
 # ---------------------------------------------------------------------------
 
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(
     n_samples=st.integers(1, 3 * CHUNK + 7),
     n_features=st.integers(1, 40),
@@ -110,11 +108,10 @@ def rng():
     layout=st.sampled_from(["C", "F", "strided", "course"]),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_fit_transform_match_numpy_reference(
-    n_samples, n_features, log_spread, offset_ratio, dtype, layout, seed
-):
+def test_fit_transform_match_numpy_reference(n_samples, n_features, log_spread,
+                                              offset_ratio, dtype, layout, seed):
     rng = np.random.default_rng(seed)
-    spread = 10.0**log_spread
+    spread = 10.0 ** log_spread
     X = make_data(rng, (n_samples, n_features), dtype, offset_ratio * spread, spread)
     name, Xl, axis = next(item for item in layouts(X) if item[0] == layout)
     before = Xl.copy()
@@ -127,7 +124,7 @@ def test_fit_transform_match_numpy_reference(
     assert norm.n_features_in_ == n_features
     assert_allclose(norm.mean_, mean, rtol=STAT_RTOL, atol=STAT_RTOL * spread)
     # The variance's absolute error scales with |mean| * eps, hence the atol.
-    var_atol = STAT_RTOL * (spread**2 + (np.abs(mean).max() * spread))
+    var_atol = STAT_RTOL * (spread ** 2 + (np.abs(mean).max() * spread))
     assert_allclose(norm.var_, var, rtol=STAT_RTOL, atol=var_atol)
     assert Z.dtype == dtype and Z.shape == Xl.shape
     ref = reference_transform(Xl, norm.mean_, norm.scale_, axis)
@@ -140,9 +137,8 @@ def test_fit_transform_match_numpy_reference(
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize(
-    "with_mean, with_std", [(True, True), (False, True), (True, False), (False, False)]
-)
+@pytest.mark.parametrize("with_mean, with_std",
+                         [(True, True), (False, True), (True, False), (False, False)])
 def test_matches_standard_scaler(rng, dtype, with_mean, with_std):
     X = make_data(rng, (2 * CHUNK + 17, FBLOCK + 9), dtype, offset=3.0)
     X[:, 5] = 2.5  # a constant feature
@@ -213,7 +209,6 @@ def test_output_keeps_input_memory_order(rng):
 # Streaming
 # ---------------------------------------------------------------------------
 
-
 @settings(max_examples=40, deadline=None)
 @given(
     cuts=st.lists(st.integers(1, 2 * CHUNK), min_size=1, max_size=6),
@@ -229,7 +224,7 @@ def test_streaming_equals_one_shot(cuts, n_features, offset, axis, seed):
     stream = Normalizer(sample_axis=axis)
     start = 0
     for size in cuts:
-        chunk = X[start : start + size]
+        chunk = X[start:start + size]
         stream.partial_fit(chunk.T if axis == 1 else chunk)
         start += size
     one = Normalizer().fit(X)
@@ -267,7 +262,6 @@ def test_failed_partial_fit_leaves_state_unchanged(rng):
 # ---------------------------------------------------------------------------
 # Numerics: float32 with offsets, constant features
 # ---------------------------------------------------------------------------
-
 
 def test_float32_large_offset_keeps_variance(rng):
     X = (1e4 + rng.standard_normal((200_000, 3))).astype(np.float32)
@@ -318,7 +312,6 @@ def test_single_sample_fit(rng):
 # Threads
 # ---------------------------------------------------------------------------
 
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape", [(5 * CHUNK + 3, 2 * FBLOCK + 5), (CHUNK - 1, 3), (7, 1)])
 def test_same_bits_for_any_thread_count(rng, dtype, shape):
@@ -328,14 +321,12 @@ def test_same_bits_for_any_thread_count(rng, dtype, shape):
         for n_threads in (1, 2, 3):
             norm = Normalizer(sample_axis=axis, n_threads=n_threads)
             norm.partial_fit(Xl).partial_fit(Xl)
-            runs.append(
-                (norm, norm.transform(Xl), norm.inverse_transform(Xl), norm.report(Xl).mean_shift)
-            )
+            runs.append((norm, norm.transform(Xl), norm.inverse_transform(Xl),
+                         norm.report(Xl).mean_shift))
         for other in runs[1:]:
             for attr in ("mean_", "var_", "scale_"):
-                assert_array_equal(
-                    getattr(runs[0][0], attr), getattr(other[0], attr), err_msg=f"{name} {attr}"
-                )
+                assert_array_equal(getattr(runs[0][0], attr), getattr(other[0], attr),
+                                   err_msg=f"{name} {attr}")
             for a, b in zip(runs[0][1:], other[1:]):
                 assert_array_equal(a, b, err_msg=name)
 
@@ -353,7 +344,6 @@ def test_n_threads_values(rng):
 # ---------------------------------------------------------------------------
 # Inputs are never modified; copy=False works in place
 # ---------------------------------------------------------------------------
-
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
 def test_inputs_never_modified(rng, dtype):
@@ -415,7 +405,6 @@ def test_copy_false_refuses_nan_before_touching_input(rng):
 # Bad input: clear errors
 # ---------------------------------------------------------------------------
 
-
 # NaN is a missing value, as in scikit-learn: tests/normalize/test_estimator.py.
 @pytest.mark.parametrize("value, word", [(np.inf, "infinity"), (-np.inf, "infinity")])
 @pytest.mark.parametrize("axis", [0, 1])
@@ -439,16 +428,13 @@ def test_overflow_is_reported(rng):
         Normalizer().fit(X)
 
 
-@pytest.mark.parametrize(
-    "X, match",
-    [
-        (np.zeros((0, 3)), r"0 sample\(s\)"),
-        (np.zeros((4, 0)), r"0 feature\(s\)"),
-        (np.zeros(5), "Expected 2D array, got 1D"),
-        (np.zeros((2, 3, 4)), "Expected 2D array, got 3D"),
-        (np.float64(3.0), "Expected 2D array, got 0D"),
-    ],
-)
+@pytest.mark.parametrize("X, match", [
+    (np.zeros((0, 3)), r"0 sample\(s\)"),
+    (np.zeros((4, 0)), r"0 feature\(s\)"),
+    (np.zeros(5), "Expected 2D array, got 1D"),
+    (np.zeros((2, 3, 4)), "Expected 2D array, got 3D"),
+    (np.float64(3.0), "Expected 2D array, got 0D"),
+])
 def test_bad_shapes(X, match):
     with pytest.raises(ValueError, match=match):
         Normalizer().fit(X)
@@ -459,16 +445,13 @@ def test_empty_along_course_sample_axis():
         Normalizer(sample_axis=1).fit(np.zeros((3, 0)))
 
 
-@pytest.mark.parametrize(
-    "X, exc, match",
-    [
-        (np.array([["a", "b"], ["c", "d"]]), TypeError, "non-numeric dtype <U1"),
-        (np.array([[1 + 2j, 3j]]), ValueError, "Complex data not supported"),
-        (np.array([["2024-01-01"]], dtype="datetime64[D]"), TypeError, "non-numeric"),
-        (np.array([[1.0, {"a": 1}]], dtype=object), TypeError, "dtype object"),
-        (np.array([[1.0, "x"]], dtype=object), ValueError, "dtype object"),
-    ],
-)
+@pytest.mark.parametrize("X, exc, match", [
+    (np.array([["a", "b"], ["c", "d"]]), TypeError, "non-numeric dtype <U1"),
+    (np.array([[1 + 2j, 3j]]), ValueError, "Complex data not supported"),
+    (np.array([["2024-01-01"]], dtype="datetime64[D]"), TypeError, "non-numeric"),
+    (np.array([[1.0, {"a": 1}]], dtype=object), TypeError, "dtype object"),
+    (np.array([[1.0, "x"]], dtype=object), ValueError, "dtype object"),
+])
 def test_non_numeric_dtypes(X, exc, match):
     with pytest.raises(exc, match=match):
         Normalizer().fit(X)
@@ -477,14 +460,8 @@ def test_non_numeric_dtypes(X, exc, match):
 def test_numeric_dtypes_accepted(rng):
     base = rng.integers(0, 50, (30, 3))  # exact in every dtype below
     expect = reference_stats(base)[0]
-    for X in (
-        base.astype(np.int32),
-        base.astype(np.uint8),
-        base.astype(np.float16),
-        base.astype(">f8"),
-        base.astype(object),
-        base.tolist(),
-    ):
+    for X in (base.astype(np.int32), base.astype(np.uint8), base.astype(np.float16),
+              base.astype(">f8"), base.astype(object), base.tolist()):
         assert_allclose(Normalizer().fit(X).mean_, expect, rtol=1e-12)
     assert Normalizer().fit_transform(base.astype(np.float16)).dtype == np.float16
     assert Normalizer().fit_transform(base.astype(">f4")).dtype == np.float32
@@ -493,9 +470,8 @@ def test_numeric_dtypes_accepted(rng):
 
 def test_sparse_centering_refused():
     sparse = pytest.importorskip("scipy.sparse")
-    with pytest.raises(
-        ValueError, match="Cannot center sparse matrices: pass `with_mean=False` instead"
-    ):
+    with pytest.raises(ValueError, match="Cannot center sparse matrices: pass "
+                       "`with_mean=False` instead"):
         Normalizer().fit(sparse.csr_matrix(np.eye(3)))
 
 
@@ -513,13 +489,11 @@ def test_wrong_number_of_features(rng):
 
 def test_not_fitted():
     norm = Normalizer()
-    for call in (
-        lambda: norm.transform(np.ones((2, 2))),
-        lambda: norm.inverse_transform(np.ones((2, 2))),
-        lambda: norm.report(np.ones((2, 2))),
-        lambda: norm.save(io.BytesIO()),
-        norm.get_feature_names_out,
-    ):
+    for call in (lambda: norm.transform(np.ones((2, 2))),
+                 lambda: norm.inverse_transform(np.ones((2, 2))),
+                 lambda: norm.report(np.ones((2, 2))),
+                 lambda: norm.save(io.BytesIO()),
+                 norm.get_feature_names_out):
         with pytest.raises(NotFittedError, match="not fitted yet"):
             call()
     assert issubclass(NotFittedError, ValueError)
@@ -542,7 +516,6 @@ def test_bool_params_checked(param):
 # scikit-learn compatibility
 # ---------------------------------------------------------------------------
 
-
 def _estimator_checks():
     from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -550,13 +523,11 @@ def _estimator_checks():
     # (scikit-learn is not a dependency); sklearn warns about that once.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return parametrize_with_checks(
-            [
-                Normalizer(),
-                Normalizer(with_mean=False),
-                Normalizer(with_std=False, n_threads=1),
-            ]
-        )
+        return parametrize_with_checks([
+            Normalizer(),
+            Normalizer(with_mean=False),
+            Normalizer(with_std=False, n_threads=1),
+        ])
 
 
 # Every check scikit-learn yields for a transformer runs. The array-API check
@@ -573,11 +544,9 @@ def test_clone_and_params():
     norm = Normalizer(with_mean=False, sample_axis=1, n_threads=2, copy=False)
     twin = clone(norm)
     assert twin is not norm
-    assert (
-        twin.get_params()
-        == norm.get_params()
-        == {"copy": False, "n_threads": 2, "sample_axis": 1, "with_mean": False, "with_std": True}
-    )
+    assert twin.get_params() == norm.get_params() == {
+        "copy": False, "n_threads": 2, "sample_axis": 1,
+        "with_mean": False, "with_std": True}
     assert repr(norm) == "Normalizer(copy=False, n_threads=2, sample_axis=1, with_mean=False)"
     assert repr(Normalizer()) == "Normalizer()"
     assert twin.set_params(with_std=False) is twin and twin.with_std is False
@@ -633,17 +602,10 @@ def test_feature_names(rng):
 # save / load
 # ---------------------------------------------------------------------------
 
-
-@pytest.mark.parametrize(
-    "params",
-    [
-        {},
-        {"with_mean": False},
-        {"with_std": False},
-        {"with_mean": False, "with_std": False},
-        {"sample_axis": 1, "n_threads": 1},
-    ],
-)
+@pytest.mark.parametrize("params", [
+    {}, {"with_mean": False}, {"with_std": False},
+    {"with_mean": False, "with_std": False}, {"sample_axis": 1, "n_threads": 1},
+])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_save_load_round_trip(tmp_path, rng, params, dtype):
     X = make_data(rng, (CHUNK + 5, 4), dtype, offset=7.0)
@@ -699,10 +661,8 @@ def test_load_refuses_files_that_are_not_ours(tmp_path, rng):
         np.savez(fh, meta=np.array([{"format": "fastgrad.Normalizer"}], dtype=object))
     other = _npz(tmp_path / "other.npz", meta=np.array(json.dumps({"format": "x"})))
     no_meta = _npz(tmp_path / "nometa.npz", mean_=np.zeros(2))
-    newer = _npz(
-        tmp_path / "newer.npz",
-        **{**contents, "meta": np.array(json.dumps({**meta, "version": 99}))},
-    )
+    newer = _npz(tmp_path / "newer.npz", **{**contents, "meta": np.array(
+        json.dumps({**meta, "version": 99}))})
     short = _npz(tmp_path / "short.npz", **{**contents, "scale_": np.ones(3)})
     zero = _npz(tmp_path / "zero.npz", **{**contents, "scale_": np.zeros(2)})
     for path in (text, damaged, npy, pickled, other, no_meta, newer, short, zero):
@@ -715,7 +675,6 @@ def test_load_refuses_files_that_are_not_ours(tmp_path, rng):
 # ---------------------------------------------------------------------------
 # report
 # ---------------------------------------------------------------------------
-
 
 def test_report_numbers_and_table(rng):
     X_train = make_data(rng, (2000, 4), offset=10.0)

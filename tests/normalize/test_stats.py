@@ -1,7 +1,6 @@
 """Issue 10, numerics: the variance at large offsets once the statistics are
 merged (kernel chunks and partial_fit batches), thread invariance, and the
 near-constant-feature bound against scikit-learn."""
-
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -125,7 +124,7 @@ def test_near_constant_feature_bound_matches_standard_scaler():
     std = X.std(axis=0)
     band = std / (mean * eps)
     assert ((band > 1) & (band < n)).sum() >= 3  # the band is exercised
-    assert (band > 2 * n).sum() >= 1  # and the other side
+    assert (band > 2 * n).sum() >= 1            # and the other side
     sk = StandardScaler().fit(X)
     ours = Normalizer().fit(X)
     assert_array_equal(ours.scale_ == 1.0, sk.scale_ == 1.0)

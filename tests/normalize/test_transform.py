@@ -4,7 +4,6 @@ they asked for it (copy=False on their own float ndarray), and never on error.
 Every test byte-compares each input before and after. References are plain
 NumPy, written here.
 """
-
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -18,11 +17,8 @@ pd = pytest.importorskip("pandas")
 def snapshot(obj):
     """Bytes of an array-like's values, for before/after comparisons."""
     if isinstance(obj, pd.DataFrame):
-        return (
-            [np.asarray(obj[c]).tobytes() for c in obj.columns],
-            list(obj.columns),
-            list(obj.index),
-        )
+        return [np.asarray(obj[c]).tobytes() for c in obj.columns], list(obj.columns), \
+            list(obj.index)
     return np.ascontiguousarray(np.asarray(obj)).tobytes()
 
 
@@ -40,7 +36,6 @@ def rng():
 # ---------------------------------------------------------------------------
 # pandas DataFrames (pandas 3 installed: copy-on-write, read-only buffers)
 # ---------------------------------------------------------------------------
-
 
 class Pandas2Frame:
     """What a pandas 2 DataFrame looks like to NumPy: ``np.asarray(df)`` is a
@@ -60,9 +55,8 @@ class Pandas2Frame:
 def _frame_cases(rng):
     X = rng.standard_normal((300, 3)) * [1.0, 5.0, 0.1] + [2.0, -3.0, 1e4]
     df = pd.DataFrame(X.copy(), columns=["a", "b", "c"])
-    mixed = pd.DataFrame(
-        {"a": X[:, 0].copy(), "b": (X[:, 1] * 10).astype(np.int64), "c": X[:, 2].astype(np.float32)}
-    )
+    mixed = pd.DataFrame({"a": X[:, 0].copy(), "b": (X[:, 1] * 10).astype(np.int64),
+                          "c": X[:, 2].astype(np.float32)})
     f32 = pd.DataFrame(X.astype(np.float32), columns=["a", "b", "c"])
     return X, {"float64": df, "mixed": mixed, "float32": f32}
 
@@ -167,16 +161,13 @@ def test_set_output_in_a_pipeline(rng):
 
 
 def test_nullable_pandas_columns_are_missing_values():
-    df = pd.DataFrame(
-        {
-            "a": pd.array([1, None, 3, 5], dtype="Int64"),
-            "b": pd.array([0.5, 1.5, None, 2.5], dtype="Float64"),
-        }
-    )
+    df = pd.DataFrame({"a": pd.array([1, None, 3, 5], dtype="Int64"),
+                       "b": pd.array([0.5, 1.5, None, 2.5], dtype="Float64")})
     before = snapshot(df)
     norm = Normalizer().fit(df)
     assert_allclose(norm.mean_, [3.0, 1.5])
-    assert_array_equal(norm.n_samples_seen_, [3, 3]) if np.ndim(norm.n_samples_seen_) else None
+    assert_array_equal(norm.n_samples_seen_, [3, 3]) if np.ndim(norm.n_samples_seen_) \
+        else None
     Z = norm.transform(df)
     assert np.isnan(Z[1, 0]) and np.isnan(Z[2, 1])
     assert snapshot(df) == before
@@ -185,7 +176,6 @@ def test_nullable_pandas_columns_are_missing_values():
 # ---------------------------------------------------------------------------
 # Strides that are not a multiple of the item size (record-array fields)
 # ---------------------------------------------------------------------------
-
 
 def _record(n, dtype="f8"):
     # Item size 12 (f8 + i4) or 6 (f4 + i2): not a multiple of the field's.
@@ -259,16 +249,12 @@ def test_misaligned_float_view(rng):
 # copy=False: check first, then write; on any error X is bit-identical
 # ---------------------------------------------------------------------------
 
-
 @pytest.mark.parametrize("dtype, big", [(np.float64, 1e160), (np.float32, 1e10)])
 @pytest.mark.parametrize("copy", [False, True])
 @pytest.mark.parametrize("layout", ["C", "F", "course"])
 def test_transform_overflow_leaves_input_bit_identical(dtype, big, copy, layout):
-    train = (
-        np.array([[-1e-150, 0.0], [1e-150, 1.0]])
-        if dtype == np.float64
-        else np.array([[-1e-30, 0.0], [1e-30, 1.0]])
-    )
+    train = np.array([[-1e-150, 0.0], [1e-150, 1.0]]) if dtype == np.float64 else \
+        np.array([[-1e-30, 0.0], [1e-30, 1.0]])
     X = np.array([[1.0, 0.5], [np.nan, 0.25], [big, 0.0], [-2.0, 1.0]], dtype=dtype)
     axis = 0
     if layout == "F":
@@ -330,7 +316,6 @@ def test_copy_false_with_nan_keeps_nan_and_writes(rng):
 # ---------------------------------------------------------------------------
 # n_threads argument checks
 # ---------------------------------------------------------------------------
-
 
 @pytest.mark.parametrize("value", [True, False, np.True_, "2", 1.5, 2.0, [2]])
 def test_n_threads_type_refused(value):

@@ -1,6 +1,5 @@
 """fastgrad.training.batches (random_mini_batches, public as fastgrad.optim):
 the batches partition the examples, are reproducible, and fit the model."""
-
 import math
 
 import numpy as np
@@ -22,12 +21,8 @@ def labelled_data(n_x, m, n_y=1):
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    m=st.integers(1, 300),
-    batch_size=st.integers(1, 400),
-    n_y=st.integers(1, 3),
-    seed=st.integers(0, 2**32 - 1),
-)
+@given(m=st.integers(1, 300), batch_size=st.integers(1, 400), n_y=st.integers(1, 3),
+       seed=st.integers(0, 2**32 - 1))
 def test_mini_batches_partition_the_examples(m, batch_size, n_y, seed):
     X, Y = labelled_data(3, m, n_y)
     batches = random_mini_batches(X, Y, batch_size, seed=seed)
@@ -55,9 +50,8 @@ def test_mini_batches_are_reproducible_and_shuffled():
     assert not np.array_equal(order(a), order(c))
     assert not np.array_equal(order(a), np.arange(300))
     g1, g2 = np.random.default_rng(5), np.random.default_rng(5)
-    np.testing.assert_array_equal(
-        order(random_mini_batches(X, Y, 64, seed=g1)), order(random_mini_batches(X, Y, 64, seed=g2))
-    )
+    np.testing.assert_array_equal(order(random_mini_batches(X, Y, 64, seed=g1)),
+                                  order(random_mini_batches(X, Y, 64, seed=g2)))
 
 
 def test_mini_batches_batch_and_stochastic_extremes():
@@ -88,18 +82,15 @@ def test_mini_batches_accept_1d_labels():
     assert [yb.shape for _, yb in batches] == [(1, 4), (1, 4), (1, 2)]
 
 
-@pytest.mark.parametrize(
-    "X_shape, Y_shape, batch_size, error, match",
-    [
-        ((2, 10), (1, 9), 4, ValueError, "Y must have shape"),
-        ((2, 10), (10, 1), 4, ValueError, "Y must have shape"),
-        ((10,), (1, 10), 4, ValueError, "X must have shape"),
-        ((2, 0), (1, 0), 4, ValueError, "no examples"),
-        ((2, 10), (1, 10), 0, ValueError, "batch_size"),
-        ((2, 10), (1, 10), -3, ValueError, "batch_size"),
-        ((2, 10), (1, 10), 2.5, TypeError, "batch_size"),
-    ],
-)
+@pytest.mark.parametrize("X_shape, Y_shape, batch_size, error, match", [
+    ((2, 10), (1, 9), 4, ValueError, "Y must have shape"),
+    ((2, 10), (10, 1), 4, ValueError, "Y must have shape"),
+    ((10,), (1, 10), 4, ValueError, "X must have shape"),
+    ((2, 0), (1, 0), 4, ValueError, "no examples"),
+    ((2, 10), (1, 10), 0, ValueError, "batch_size"),
+    ((2, 10), (1, 10), -3, ValueError, "batch_size"),
+    ((2, 10), (1, 10), 2.5, TypeError, "batch_size"),
+])
 def test_mini_batches_bad_input(X_shape, Y_shape, batch_size, error, match):
     with pytest.raises(error, match=match):
         random_mini_batches(np.zeros(X_shape), np.zeros(Y_shape), batch_size, seed=0)

@@ -3,7 +3,6 @@
 Needs the gradient-check branch merged (``fastgrad.gradient_check``); it is
 deliberately not skipped when that is missing.
 """
-
 import warnings
 
 import numpy as np
@@ -20,17 +19,8 @@ def first_batch(X, Y, batch_size, seed):
 def test_checks_at_initialization_and_after_training(setup):
     model, params, X, Y = setup
     n, bs, seed = 20, 32, 5
-    result = fit(
-        model,
-        params,
-        X,
-        Y,
-        optimizer=Adam(0.01),
-        num_epochs=n,
-        batch_size=bs,
-        seed=seed,
-        check_gradients=(0, n),
-    )
+    result = fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=n, batch_size=bs,
+                 seed=seed, check_gradients=(0, n))
     assert sorted(result.gradient_checks) == [0, n]
     for report in result.gradient_checks.values():
         assert report.passed, str(report)
@@ -48,9 +38,8 @@ def test_checks_at_initialization_and_after_training(setup):
 def test_checks_do_not_change_training(setup):
     model, params, X, Y = setup
     plain = fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=6, seed=2)
-    checked = fit(
-        model, params, X, Y, optimizer=Adam(0.01), num_epochs=6, seed=2, check_gradients=(0, 3, 6)
-    )
+    checked = fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=6, seed=2,
+                  check_gradients=(0, 3, 6))
     np.testing.assert_array_equal(plain.costs, checked.costs)
     assert sorted(checked.gradient_checks) == [0, 3, 6]
     assert plain.gradient_checks == {}
@@ -58,16 +47,8 @@ def test_checks_do_not_change_training(setup):
 
 def test_check_gradients_true_and_full_batch(setup):
     model, params, X, Y = setup
-    result = fit(
-        model,
-        params,
-        X,
-        Y,
-        optimizer=GradientDescent(0.1),
-        num_epochs=4,
-        batch_size=None,
-        check_gradients=True,
-    )
+    result = fit(model, params, X, Y, optimizer=GradientDescent(0.1), num_epochs=4,
+                 batch_size=None, check_gradients=True)
     assert sorted(result.gradient_checks) == [0, 4]
     direct = gradient_check(model, params, model.backward(params, X, Y), X, Y)
     assert result.gradient_checks[0].difference == direct.difference
@@ -85,21 +66,12 @@ def test_a_failing_check_is_kept_and_warned_about(setup):
     _, params, X, Y = setup
     model = DoubledW2([2, 5, 2, 1])
     with pytest.warns(UserWarning, match="gradient check after 0 epochs failed"):
-        result = fit(
-            model, params, X, Y, optimizer=Adam(0.01), num_epochs=2, seed=0, check_gradients=(0,)
-        )
+        result = fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=2, seed=0,
+                     check_gradients=(0,))
     report = result.gradient_checks[0]
     assert not report.passed
-    good = fit(
-        MLP([2, 5, 2, 1]),
-        params,
-        X,
-        Y,
-        optimizer=Adam(0.01),
-        num_epochs=2,
-        seed=0,
-        check_gradients=(0,),
-    )
+    good = fit(MLP([2, 5, 2, 1]), params, X, Y, optimizer=Adam(0.01), num_epochs=2, seed=0,
+               check_gradients=(0,))
     assert good.gradient_checks[0].difference < report.difference
 
 
@@ -107,15 +79,6 @@ def test_check_options_are_passed_on(setup):
     model, params, X, Y = setup
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a passing check warns about nothing
-        result = fit(
-            model,
-            params,
-            X,
-            Y,
-            optimizer=Adam(0.01),
-            num_epochs=1,
-            seed=0,
-            check_gradients=(0,),
-            check_options={"epsilon": 1e-7},
-        )
+        result = fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=1, seed=0,
+                     check_gradients=(0,), check_options={"epsilon": 1e-7})
     assert result.gradient_checks[0].passed

@@ -1,6 +1,5 @@
 """Full-batch gradient descent: against an independent NumPy training loop,
 inputs untouched, divergence reported, symmetry of zeros/constant init."""
-
 import numpy as np
 import pytest
 from scipy.special import expit
@@ -51,9 +50,7 @@ def test_matches_reference_loop(circles):
     params = model.init_params("he", seed=3)
     before = {k: v.copy() for k, v in params.items()}
     X0, Y0 = X.copy(), Y.copy()
-    result = gradient_descent(
-        model, params, X, Y, learning_rate=0.3, num_iterations=200, record_every=50
-    )
+    result = gradient_descent(model, params, X, Y, learning_rate=0.3, num_iterations=200, record_every=50)
     assert isinstance(result, TrainResult)
     out, costs = result
     expected, ref_costs = reference_gd(params, X, Y.astype(float), 0.3, 200)
@@ -93,16 +90,8 @@ def test_callback_after_every_iteration_and_early_stop(circles):
         seen.append((i, cost, {k: v.copy() for k, v in p.items()}))
         return i == 7
 
-    out, costs = gradient_descent(
-        model,
-        params,
-        X,
-        Y,
-        learning_rate=0.5,
-        num_iterations=100,
-        record_every=3,
-        callback=callback,
-    )
+    out, costs = gradient_descent(model, params, X, Y, learning_rate=0.5, num_iterations=100,
+                                  record_every=3, callback=callback)
     assert [i for i, _, _ in seen] == list(range(8))
     assert costs == [c for i, c, _ in seen if i % 3 == 0]
     ref_after_4, _ = reference_gd(params, X, Y.astype(float), 0.5, 4)
@@ -128,25 +117,20 @@ def test_divergence_names_iteration_and_suggests_smaller_rate():
     # The same run is fine with a learning rate below 2/λ_max.
     A = np.vstack([X, np.ones((1, 100))])
     lr = 1.0 / np.linalg.eigvalsh(A @ A.T / 100).max()
-    _, costs = gradient_descent(
-        model, params, X, Y, learning_rate=lr, num_iterations=50, record_every=1
-    )
+    _, costs = gradient_descent(model, params, X, Y, learning_rate=lr, num_iterations=50, record_every=1)
     assert np.all(np.diff(costs) <= 0)
 
 
-@pytest.mark.parametrize(
-    "kwargs, exc, word",
-    [
-        ({"learning_rate": 0.0}, ValueError, "learning_rate"),
-        ({"learning_rate": -1.0}, ValueError, "learning_rate"),
-        ({"learning_rate": float("nan")}, ValueError, "learning_rate"),
-        ({"learning_rate": "0.1"}, TypeError, "learning_rate"),
-        ({"num_iterations": -1}, ValueError, "num_iterations"),
-        ({"num_iterations": 2.0}, TypeError, "num_iterations"),
-        ({"record_every": 0}, ValueError, "record_every"),
-        ({"callback": 3}, TypeError, "callback"),
-    ],
-)
+@pytest.mark.parametrize("kwargs, exc, word", [
+    ({"learning_rate": 0.0}, ValueError, "learning_rate"),
+    ({"learning_rate": -1.0}, ValueError, "learning_rate"),
+    ({"learning_rate": float("nan")}, ValueError, "learning_rate"),
+    ({"learning_rate": "0.1"}, TypeError, "learning_rate"),
+    ({"num_iterations": -1}, ValueError, "num_iterations"),
+    ({"num_iterations": 2.0}, TypeError, "num_iterations"),
+    ({"record_every": 0}, ValueError, "record_every"),
+    ({"callback": 3}, TypeError, "callback"),
+])
 def test_bad_arguments(circles, kwargs, exc, word):
     X, Y = circles
     model = MLP([2, 3, 1])
@@ -162,15 +146,8 @@ def test_zeros_never_break_symmetry(circles):
     the cost stays at ln 2 for balanced labels."""
     X, Y = circles
     model = MLP([2, 10, 5, 1])
-    out, costs = gradient_descent(
-        model,
-        model.init_params("zeros"),
-        X,
-        Y,
-        learning_rate=0.5,
-        num_iterations=300,
-        record_every=100,
-    )
+    out, costs = gradient_descent(model, model.init_params("zeros"), X, Y,
+                                  learning_rate=0.5, num_iterations=300, record_every=100)
     for l in (1, 2):
         W = out[f"W{l}"]
         np.testing.assert_array_equal(W, np.broadcast_to(W[:1], W.shape))
@@ -186,20 +163,15 @@ def test_constant_init_keeps_units_identical(circles):
     model = MLP([2, 6, 4, 1], hidden="tanh")
     params = {k: np.full(s, 0.3) for k, s in model.param_shapes().items()}
     out, costs = gradient_descent(model, params, X, Y, learning_rate=1.0, num_iterations=300)
-    assert not np.allclose(out["W1"], 0.3)  # it did train
+    assert not np.allclose(out["W1"], 0.3)            # it did train
     for key in ("W1", "b1", "W2", "b2"):
         v = out[key]
         np.testing.assert_allclose(v, np.broadcast_to(v[:1], v.shape), rtol=1e-12, atol=1e-15)
     # ... and the identical units make it no better than one unit per layer.
     one = MLP([2, 1, 1, 1], hidden="tanh")
-    small = {
-        "W1": np.full((1, 2), 0.3),
-        "b1": np.full((1, 1), 0.3),
-        "W2": np.full((1, 1), 0.3 * 6),
-        "b2": np.full((1, 1), 0.3),
-        "W3": np.full((1, 1), 0.3 * 4),
-        "b3": np.full((1, 1), 0.3),
-    }
+    small = {"W1": np.full((1, 2), 0.3), "b1": np.full((1, 1), 0.3),
+             "W2": np.full((1, 1), 0.3 * 6), "b2": np.full((1, 1), 0.3),
+             "W3": np.full((1, 1), 0.3 * 4), "b3": np.full((1, 1), 0.3)}
     assert model.cost(params, X, Y) == pytest.approx(one.cost(small, X, Y), rel=1e-12)
 
 
@@ -211,18 +183,11 @@ def test_batch_norm_running_statistics_follow_every_iteration(circles):
     model = MLP([2, 5, 1], batchnorm=[1])
     params = model.init_params(seed=2)
     thetas = [params]
-    gradient_descent(
-        model,
-        params,
-        X,
-        Y,
-        learning_rate=0.1,
-        num_iterations=3,
-        callback=lambda i, p, cost: thetas.append({k: v.copy() for k, v in p.items()}),
-    )
+    gradient_descent(model, params, X, Y, learning_rate=0.1, num_iterations=3,
+                     callback=lambda i, p, cost: thetas.append({k: v.copy() for k, v in p.items()}))
     mean, var = np.zeros((5, 1)), np.ones((5, 1))
     for theta in thetas[:3]:
-        Z1 = theta["W1"] @ X  # a batch-normalized layer has no b1
+        Z1 = theta["W1"] @ X                       # a batch-normalized layer has no b1
         mean = 0.9 * mean + 0.1 * Z1.mean(axis=1, keepdims=True)
         var = 0.9 * var + 0.1 * Z1.var(axis=1, keepdims=True)
     np.testing.assert_allclose(model.running_mean[1], mean, rtol=1e-12)
@@ -232,11 +197,8 @@ def test_batch_norm_running_statistics_follow_every_iteration(circles):
 def test_divergence_message_is_the_loops_with_iteration_for_epoch():
     X, Y = make_elongated(100, seed=0)
     model = MLP([2, 1], output="linear")
-    with pytest.raises(
-        DivergenceError,
-        match=r"^training diverged in iteration \d+: .*learning rate 0\.1 is "
-        r"probably too large; try a smaller one \(e\.g\. 0\.01\)",
-    ):
-        gradient_descent(
-            model, model.init_params("zeros"), X, Y, learning_rate=0.1, num_iterations=10_000
-        )
+    with pytest.raises(DivergenceError,
+                       match=r"^training diverged in iteration \d+: .*learning rate 0\.1 is "
+                             r"probably too large; try a smaller one \(e\.g\. 0\.01\)"):
+        gradient_descent(model, model.init_params("zeros"), X, Y, learning_rate=0.1,
+                         num_iterations=10_000)

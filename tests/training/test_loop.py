@@ -1,5 +1,4 @@
 """fastgrad.optim.fit: the course's training loop, replayed by hand."""
-
 import argparse
 import math
 import re
@@ -24,9 +23,8 @@ from fastgrad.optim import (
 def test_full_batch_gd_is_the_plain_loop(setup):
     model, params, X, Y = setup
     lr, epochs = 0.05, 20
-    result = fit(
-        model, params, X, Y, optimizer=GradientDescent(lr), num_epochs=epochs, batch_size=None
-    )
+    result = fit(model, params, X, Y, optimizer=GradientDescent(lr), num_epochs=epochs,
+                 batch_size=None)
     p, costs = {k: v.copy() for k, v in params.items()}, []
     for _ in range(epochs):
         costs.append(model.cost(p, X, Y))
@@ -38,17 +36,15 @@ def test_full_batch_gd_is_the_plain_loop(setup):
     assert result.n_epochs == epochs and not result.stopped_early
 
 
-@pytest.mark.parametrize(
-    "make", [lambda: Momentum(0.01), lambda: Adam(0.01), lambda: RMSprop(0.001)]
-)
+@pytest.mark.parametrize("make", [lambda: Momentum(0.01), lambda: Adam(0.01),
+                                  lambda: RMSprop(0.001)])
 def test_mini_batch_fit_is_the_course_loop(setup, make):
     # Replay: each epoch reshuffles with the next draws of one Generator, the
     # epoch cost is Σ_b m_b·J_b / m with J_b computed before batch b's update.
     model, params, X, Y = setup
     m, epochs, batch_size = X.shape[1], 7, 32
-    result = fit(
-        model, params, X, Y, optimizer=make(), num_epochs=epochs, batch_size=batch_size, seed=42
-    )
+    result = fit(model, params, X, Y, optimizer=make(), num_epochs=epochs,
+                 batch_size=batch_size, seed=42)
     rng, opt, p, costs = np.random.default_rng(42), make(), params, []
     for _ in range(epochs):
         total = 0.0
@@ -105,16 +101,8 @@ def test_schedule_sets_the_learning_rate_per_epoch(setup):
     assert opt.learning_rate == sched(9)
     # and it is the rate actually used: full batch GD replayed with it
     inv = InverseTimeDecay(0.05, 0.5)
-    result = fit(
-        model,
-        params,
-        X,
-        Y,
-        optimizer=GradientDescent(1.0),
-        num_epochs=4,
-        batch_size=None,
-        schedule=inv,
-    )
+    result = fit(model, params, X, Y, optimizer=GradientDescent(1.0), num_epochs=4,
+                 batch_size=None, schedule=inv)
     p = params
     for e in range(4):
         grads = model.backward(p, X, Y)
@@ -126,15 +114,8 @@ def test_schedule_sets_the_learning_rate_per_epoch(setup):
 def test_bad_schedule_value_names_the_epoch(setup):
     model, params, X, Y = setup
     with pytest.raises(ValueError, match=r"schedule\(2\) returned -0.1"):
-        fit(
-            model,
-            params,
-            X,
-            Y,
-            optimizer=Adam(0.01),
-            num_epochs=5,
-            schedule=lambda e: 0.01 if e < 2 else -0.1,
-        )
+        fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=5,
+            schedule=lambda e: 0.01 if e < 2 else -0.1)
 
 
 def test_callback_sees_every_epoch_and_can_stop(setup):
@@ -145,9 +126,8 @@ def test_callback_sees_every_epoch_and_can_stop(setup):
         seen.append((epoch, cost, p["W1"].copy()))
         return True if epoch == 3 else None
 
-    result = fit(
-        model, params, X, Y, optimizer=Adam(0.01), num_epochs=10, seed=0, callback=callback
-    )
+    result = fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=10, seed=0,
+                 callback=callback)
     assert [e for e, _, _ in seen] == [0, 1, 2, 3]
     assert result.stopped_early and result.n_epochs == 4
     np.testing.assert_array_equal([c for _, c, _ in seen], result.costs)
@@ -163,7 +143,8 @@ def test_divergence_stops_with_a_clear_error():
     model = MLP([3, 4, 1], hidden="linear", output="linear")
     params = model.init_params("xavier", seed=0)
     with pytest.raises(FloatingPointError) as info:
-        fit(model, params, X, Y, optimizer=GradientDescent(1e3), num_epochs=1000, batch_size=None)
+        fit(model, params, X, Y, optimizer=GradientDescent(1e3), num_epochs=1000,
+            batch_size=None)
     message = str(info.value)
     assert re.search(r"epoch \d+", message)
     assert "learning rate" in message and "too large" in message
@@ -175,23 +156,20 @@ def test_divergence_with_mini_batches_and_momentum_is_caught_too(setup):
         fit(model, params, X, Y, optimizer=Momentum(1e150), num_epochs=50, seed=0)
 
 
-@pytest.mark.parametrize(
-    "kwargs, error, match",
-    [
-        ({"num_epochs": -1}, ValueError, "num_epochs"),
-        ({"num_epochs": 2.0}, TypeError, "num_epochs"),
-        ({"batch_size": 0}, ValueError, "batch_size"),
-        ({"print_every": 0}, ValueError, "print_every"),
-        ({"optimizer": "adam"}, TypeError, "optimizer"),
-        ({"schedule": 0.1}, TypeError, "schedule"),
-        ({"callback": 1}, TypeError, "callback"),
-        ({"progress": "yes"}, TypeError, "progress"),
-        ({"check_gradients": (0, 99)}, ValueError, "check_gradients"),
-        ({"check_gradients": 5}, TypeError, "check_gradients"),
-        ({"check_gradients": (-1,)}, ValueError, "check_gradients"),
-        ({"seed": 1.5}, TypeError, "seed"),
-    ],
-)
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"num_epochs": -1}, ValueError, "num_epochs"),
+    ({"num_epochs": 2.0}, TypeError, "num_epochs"),
+    ({"batch_size": 0}, ValueError, "batch_size"),
+    ({"print_every": 0}, ValueError, "print_every"),
+    ({"optimizer": "adam"}, TypeError, "optimizer"),
+    ({"schedule": 0.1}, TypeError, "schedule"),
+    ({"callback": 1}, TypeError, "callback"),
+    ({"progress": "yes"}, TypeError, "progress"),
+    ({"check_gradients": (0, 99)}, ValueError, "check_gradients"),
+    ({"check_gradients": 5}, TypeError, "check_gradients"),
+    ({"check_gradients": (-1,)}, ValueError, "check_gradients"),
+    ({"seed": 1.5}, TypeError, "seed"),
+])
 def test_bad_arguments(setup, kwargs, error, match):
     model, params, X, Y = setup
     args = {"optimizer": Adam(0.01), "num_epochs": 3, **kwargs}
@@ -215,9 +193,8 @@ def test_bad_data_and_params(setup):
 
 def test_print_every_prints_the_course_lines(setup, capsys):
     model, params, X, Y = setup
-    result = fit(
-        model, params, X, Y, optimizer=Adam(0.01), num_epochs=7, print_every=3, progress=False
-    )
+    result = fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=7, print_every=3,
+                 progress=False)
     lines = capsys.readouterr().out.splitlines()
     assert lines == [f"Cost after epoch {e}: {result.costs[e]:f}" for e in (0, 3, 6)]
 
@@ -263,7 +240,8 @@ def test_fit_treats_every_block_alike():
     X = rng.standard_normal((3, 40)) + 2.0
     Y = np.zeros((1, 40))
     params = {k: np.zeros((3, 1)) for k in ("W1", "gamma1", "beta1")}
-    result = fit(Quadratic(), params, X, Y, optimizer=Adam(0.05), num_epochs=300, batch_size=None)
+    result = fit(Quadratic(), params, X, Y, optimizer=Adam(0.05), num_epochs=300,
+                 batch_size=None)
     for k in params:
         np.testing.assert_allclose(result.params[k], X.mean(axis=1, keepdims=True), atol=1e-3)
 
@@ -274,20 +252,11 @@ def test_check_gradients_validation_needs_no_checker(setup):
     with pytest.raises(ValueError, match=r"check_gradients asks for epochs \[4\]"):
         fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=3, check_gradients=(0, 4))
     with pytest.raises(TypeError, match="check_options"):
-        fit(
-            model,
-            params,
-            X,
-            Y,
-            optimizer=Adam(0.01),
-            num_epochs=3,
-            check_gradients=(0, 3),
-            check_options=[1],
-        )
+        fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=3, check_gradients=(0, 3),
+            check_options=[1])
 
 
 # -- the optimizers demo ----------------------------------------------------
-
 
 def test_demo_comparison_orders_the_optimizers(moons_xy):
     from fastgrad.demos.optimizers import compare_optimizers
@@ -306,19 +275,10 @@ def test_demo_plot_without_matplotlib_is_a_clear_error(monkeypatch, capsys, tmp_
     from fastgrad.demos import optimizers
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "matplotlib" else real(name, *a),
-    )
-    args = argparse.Namespace(
-        plot=str(tmp_path / "x.png"),
-        epochs=1,
-        seed=0,
-        learning_rate=0.0007,
-        batch_size=64,
-        print_every=1000,
-    )
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    args = argparse.Namespace(plot=str(tmp_path / "x.png"), epochs=1, seed=0,
+                              learning_rate=0.0007, batch_size=64, print_every=1000)
     assert optimizers.run(args) == 2
     assert "matplotlib" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
@@ -330,30 +290,14 @@ def test_callback_answers_other_than_none_or_a_bool_are_refused(setup, answer):
     # string is not read as "stop"
     model, params, X, Y = setup
     with pytest.raises(TypeError, match="callback must return"):
-        fit(
-            model,
-            params,
-            X,
-            Y,
-            optimizer=Adam(0.01),
-            num_epochs=3,
-            seed=0,
-            callback=lambda e, p, c: answer,
-        )
+        fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=3, seed=0,
+            callback=lambda e, p, c: answer)
 
 
 def test_callback_returning_false_goes_on(setup):
     model, params, X, Y = setup
-    result = fit(
-        model,
-        params,
-        X,
-        Y,
-        optimizer=Adam(0.01),
-        num_epochs=3,
-        seed=0,
-        callback=lambda e, p, c: False,
-    )
+    result = fit(model, params, X, Y, optimizer=Adam(0.01), num_epochs=3, seed=0,
+                 callback=lambda e, p, c: False)
     assert not result.stopped_early and result.n_epochs == 3
 
 
@@ -366,15 +310,8 @@ def test_full_batch_epoch_cost_is_exactly_the_cost_of_the_epochs_parameters(setu
     params = model.init_params("he", seed=1)
     X, Y = X[:, :99], Y[:, :99]
     thetas = [params]
-    result = fit(
-        model,
-        params,
-        X,
-        Y,
-        optimizer=GradientDescent(0.1),
-        num_epochs=40,
-        batch_size=None,
-        callback=lambda e, p, cost: thetas.append({k: v.copy() for k, v in p.items()}),
-    )
+    result = fit(model, params, X, Y, optimizer=GradientDescent(0.1), num_epochs=40,
+                 batch_size=None,
+                 callback=lambda e, p, cost: thetas.append({k: v.copy() for k, v in p.items()}))
     exact = [model.cost(theta, X, Y) for theta in thetas[:40]]
     assert [c.hex() for c in result.costs.tolist()] == [c.hex() for c in exact]

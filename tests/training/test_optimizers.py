@@ -13,7 +13,6 @@ RTOL = 1e-12  # float64 throughout; the references repeat the same operations
 
 # -- independent references: the course's formulas, one block at a time -----
 
-
 def ref_gd(params, grads_seq, lr):
     out, p = [], {k: v.copy() for k, v in params.items()}
     for grads in grads_seq:
@@ -39,7 +38,7 @@ def ref_rmsprop(params, grads_seq, lr, beta2, eps):
     for grads in grads_seq:
         for k in p:
             g = grads["d" + k]
-            s[k] = beta2 * s[k] + (1 - beta2) * g**2
+            s[k] = beta2 * s[k] + (1 - beta2) * g ** 2
             p = {**p, k: p[k] - lr * g / (np.sqrt(s[k]) + eps)}
         out.append(p)
     return out
@@ -53,9 +52,9 @@ def ref_adam(params, grads_seq, lr, beta1, beta2, eps):
         for k in p:
             g = grads["d" + k]
             v[k] = beta1 * v[k] + (1 - beta1) * g
-            s[k] = beta2 * s[k] + (1 - beta2) * g**2
-            v_hat = v[k] / (1 - beta1**t)
-            s_hat = s[k] / (1 - beta2**t)
+            s[k] = beta2 * s[k] + (1 - beta2) * g ** 2
+            v_hat = v[k] / (1 - beta1 ** t)
+            s_hat = s[k] / (1 - beta2 ** t)
             p = {**p, k: p[k] - lr * v_hat / (np.sqrt(s_hat) + eps)}
         out.append(p)
     return out
@@ -75,31 +74,21 @@ def random_blocks(rng, dims=(3, 4, 2), batchnorm=True):
 
 def random_grads(rng, params, n_steps):
     # Scales spread over decades so Adam's and RMSprop's per-entry scaling matters.
-    return [
-        {
-            "d" + k: rng.standard_normal(v.shape) * 10.0 ** rng.integers(-3, 2, v.shape)
-            for k, v in params.items()
-        }
-        for _ in range(n_steps)
-    ]
+    return [{"d" + k: rng.standard_normal(v.shape) * 10.0 ** rng.integers(-3, 2, v.shape)
+             for k, v in params.items()} for _ in range(n_steps)]
 
 
 CASES = [
     ("gd", lambda: GradientDescent(0.05), lambda p, g: ref_gd(p, g, 0.05)),
     ("momentum", lambda: Momentum(0.05), lambda p, g: ref_momentum(p, g, 0.05, 0.9)),
-    ("momentum-beta", lambda: Momentum(0.1, beta=0.5), lambda p, g: ref_momentum(p, g, 0.1, 0.5)),
+    ("momentum-beta", lambda: Momentum(0.1, beta=0.5),
+     lambda p, g: ref_momentum(p, g, 0.1, 0.5)),
     ("rmsprop", lambda: RMSprop(0.01), lambda p, g: ref_rmsprop(p, g, 0.01, 0.999, 1e-8)),
-    (
-        "rmsprop-args",
-        lambda: RMSprop(0.02, beta2=0.9, epsilon=1e-4),
-        lambda p, g: ref_rmsprop(p, g, 0.02, 0.9, 1e-4),
-    ),
+    ("rmsprop-args", lambda: RMSprop(0.02, beta2=0.9, epsilon=1e-4),
+     lambda p, g: ref_rmsprop(p, g, 0.02, 0.9, 1e-4)),
     ("adam", lambda: Adam(0.01), lambda p, g: ref_adam(p, g, 0.01, 0.9, 0.999, 1e-8)),
-    (
-        "adam-args",
-        lambda: Adam(0.003, beta1=0.5, beta2=0.8, epsilon=1e-3),
-        lambda p, g: ref_adam(p, g, 0.003, 0.5, 0.8, 1e-3),
-    ),
+    ("adam-args", lambda: Adam(0.003, beta1=0.5, beta2=0.8, epsilon=1e-3),
+     lambda p, g: ref_adam(p, g, 0.003, 0.5, 0.8, 1e-3)),
 ]
 
 
@@ -120,14 +109,9 @@ def test_steps_match_reference(name, make, reference):
 
 
 @settings(max_examples=25, deadline=None)
-@given(
-    seed=st.integers(0, 2**32 - 1),
-    n=st.integers(1, 5),
-    k=st.integers(1, 5),
-    beta1=st.floats(0.0, 0.99),
-    beta2=st.floats(0.0, 0.9999),
-    steps=st.integers(1, 8),
-)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 5), k=st.integers(1, 5),
+       beta1=st.floats(0.0, 0.99), beta2=st.floats(0.0, 0.9999),
+       steps=st.integers(1, 8))
 def test_adam_matches_reference_on_random_shapes(seed, n, k, beta1, beta2, steps):
     rng = np.random.default_rng(seed)
     params = {"W1": rng.standard_normal((n, k)), "b1": rng.standard_normal((n, 1))}
@@ -245,24 +229,21 @@ def test_overflowing_step_raises():
         GradientDescent(1e10).step(params, grads)
 
 
-@pytest.mark.parametrize(
-    "make, arg",
-    [
-        (lambda: GradientDescent(0.0), "learning_rate"),
-        (lambda: GradientDescent(-1e-3), "learning_rate"),
-        (lambda: GradientDescent(np.nan), "learning_rate"),
-        (lambda: Momentum(0.1, beta=1.0), "beta"),
-        (lambda: Momentum(0.1, beta=-0.1), "beta"),
-        (lambda: RMSprop(0.1, beta2=1.0), "beta2"),
-        (lambda: RMSprop(0.1, epsilon=0.0), "epsilon"),
-        (lambda: Adam(0.1, beta1=1.0), "beta1"),
-        (lambda: Adam(0.1, beta1=1.5), "beta1"),
-        (lambda: Adam(0.1, beta2=-0.5), "beta2"),
-        (lambda: Adam(0.1, epsilon=-1e-8), "epsilon"),
-        (lambda: Adam(0.1, epsilon=np.inf), "epsilon"),
-        (lambda: Adam(-0.1), "learning_rate"),
-    ],
-)
+@pytest.mark.parametrize("make, arg", [
+    (lambda: GradientDescent(0.0), "learning_rate"),
+    (lambda: GradientDescent(-1e-3), "learning_rate"),
+    (lambda: GradientDescent(np.nan), "learning_rate"),
+    (lambda: Momentum(0.1, beta=1.0), "beta"),
+    (lambda: Momentum(0.1, beta=-0.1), "beta"),
+    (lambda: RMSprop(0.1, beta2=1.0), "beta2"),
+    (lambda: RMSprop(0.1, epsilon=0.0), "epsilon"),
+    (lambda: Adam(0.1, beta1=1.0), "beta1"),
+    (lambda: Adam(0.1, beta1=1.5), "beta1"),
+    (lambda: Adam(0.1, beta2=-0.5), "beta2"),
+    (lambda: Adam(0.1, epsilon=-1e-8), "epsilon"),
+    (lambda: Adam(0.1, epsilon=np.inf), "epsilon"),
+    (lambda: Adam(-0.1), "learning_rate"),
+])
 def test_bad_hyper_parameters_are_refused(make, arg):
     with pytest.raises(ValueError, match=arg):
         make()
@@ -291,6 +272,5 @@ def test_learning_rate_change_takes_effect_on_the_next_step():
     opt.learning_rate = 0.02
     p = opt.step(p, g2)
     for k in params:
-        np.testing.assert_allclose(
-            p[k], params[k] - 0.1 * g1["d" + k] - 0.02 * g2["d" + k], rtol=RTOL
-        )
+        np.testing.assert_allclose(p[k], params[k] - 0.1 * g1["d" + k] - 0.02 * g2["d" + k],
+                                   rtol=RTOL)

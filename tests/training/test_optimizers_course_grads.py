@@ -1,6 +1,5 @@
 """Optimizers take the course's gradient dicts (which also hold dZ1, dA1, ...)
 and refuse loose arguments with messages that name them."""
-
 import math
 
 import numpy as np
@@ -34,15 +33,8 @@ def _bytes(d):
     return {k: np.asarray(v).tobytes() for k, v in d.items()}
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: GradientDescent(0.1),
-        lambda: Momentum(0.1, 0.8),
-        lambda: RMSprop(0.01),
-        lambda: Adam(0.01),
-    ],
-)
+@pytest.mark.parametrize("make", [lambda: GradientDescent(0.1), lambda: Momentum(0.1, 0.8),
+                                  lambda: RMSprop(0.01), lambda: Adam(0.01)])
 def test_course_gradient_dicts_are_accepted_and_extras_ignored(make):
     X, Y, params, grads = course_problem()
     only = {"d" + k: grads["d" + k] for k in PARAM_KEYS}
@@ -88,35 +80,19 @@ def test_fit_with_a_model_whose_backward_returns_the_course_dict():
             _, cache = course.forward_propagation_n(X, Y, p)
             return course.backward_propagation_n(X, Y, cache, bugs=False)
 
-    result = fit(
-        CourseModel(),
-        params,
-        X,
-        Y,
-        optimizer=GradientDescent(0.05),
-        num_epochs=1,
-        batch_size=None,
-        seed=0,
-    )
+    result = fit(CourseModel(), params, X, Y, optimizer=GradientDescent(0.05), num_epochs=1,
+                 batch_size=None, seed=0)
     _, cache = course.forward_propagation_n(X, Y, params)
     g = course.backward_propagation_n(X, Y, cache, bugs=False)
     for k in PARAM_KEYS:  # one full-batch step, column order does not matter
-        np.testing.assert_allclose(
-            result.params[k], params[k] - 0.05 * g["d" + k], rtol=1e-12, atol=1e-15
-        )
+        np.testing.assert_allclose(result.params[k], params[k] - 0.05 * g["d" + k],
+                                   rtol=1e-12, atol=1e-15)
 
 
 # -- loose arguments --------------------------------------------------------------
 
-BAD_REALS = [
-    (True, TypeError),
-    ("0.1", TypeError),
-    (None, TypeError),
-    ([0.1], TypeError),
-    (1j, TypeError),
-    (math.nan, ValueError),
-    (math.inf, ValueError),
-]
+BAD_REALS = [(True, TypeError), ("0.1", TypeError), (None, TypeError), ([0.1], TypeError),
+             (1j, TypeError), (math.nan, ValueError), (math.inf, ValueError)]
 
 
 @pytest.mark.parametrize("value,exc", BAD_REALS + [(-0.1, ValueError), (0.0, ValueError)])
@@ -130,46 +106,38 @@ def test_learning_rate_is_validated(cls, value, exc):
     assert opt.learning_rate == 0.1
 
 
-@pytest.mark.parametrize(
-    "make,name",
-    [
-        (lambda v: Momentum(0.1, beta=v), "beta"),
-        (lambda v: RMSprop(0.1, beta2=v), "beta2"),
-        (lambda v: RMSprop(0.1, epsilon=v), "epsilon"),
-        (lambda v: Adam(0.1, beta1=v), "beta1"),
-        (lambda v: Adam(0.1, beta2=v), "beta2"),
-        (lambda v: Adam(0.1, epsilon=v), "epsilon"),
-        (lambda v: InverseTimeDecay(v, 0.1), "learning_rate0"),
-        (lambda v: InverseTimeDecay(0.1, v), "decay_rate"),
-        (lambda v: StepDecay(0.1, v), "decay_rate"),
-        (lambda v: ExponentialDecay(0.1, v), "rate"),
-    ],
-)
+@pytest.mark.parametrize("make,name", [
+    (lambda v: Momentum(0.1, beta=v), "beta"),
+    (lambda v: RMSprop(0.1, beta2=v), "beta2"),
+    (lambda v: RMSprop(0.1, epsilon=v), "epsilon"),
+    (lambda v: Adam(0.1, beta1=v), "beta1"),
+    (lambda v: Adam(0.1, beta2=v), "beta2"),
+    (lambda v: Adam(0.1, epsilon=v), "epsilon"),
+    (lambda v: InverseTimeDecay(v, 0.1), "learning_rate0"),
+    (lambda v: InverseTimeDecay(0.1, v), "decay_rate"),
+    (lambda v: StepDecay(0.1, v), "decay_rate"),
+    (lambda v: ExponentialDecay(0.1, v), "rate"),
+])
 @pytest.mark.parametrize("value,exc", BAD_REALS)
 def test_hyperparameters_are_validated(make, name, value, exc):
     with pytest.raises(exc, match=name):
         make(value)
 
 
-@pytest.mark.parametrize(
-    "make,name,value",
-    [
-        (lambda v: Momentum(0.1, beta=v), "beta", 1.0),
-        (lambda v: Adam(0.1, beta1=v), "beta1", -0.1),
-        (lambda v: RMSprop(0.1, epsilon=v), "epsilon", 0.0),
-        (lambda v: ExponentialDecay(0.1, v), "rate", 1.5),
-        (lambda v: InverseTimeDecay(0.1, v), "decay_rate", -1.0),
-    ],
-)
+@pytest.mark.parametrize("make,name,value", [
+    (lambda v: Momentum(0.1, beta=v), "beta", 1.0),
+    (lambda v: Adam(0.1, beta1=v), "beta1", -0.1),
+    (lambda v: RMSprop(0.1, epsilon=v), "epsilon", 0.0),
+    (lambda v: ExponentialDecay(0.1, v), "rate", 1.5),
+    (lambda v: InverseTimeDecay(0.1, v), "decay_rate", -1.0),
+])
 def test_hyperparameters_out_of_range(make, name, value):
     with pytest.raises(ValueError, match=name):
         make(value)
 
 
-@pytest.mark.parametrize(
-    "value,exc",
-    [(True, TypeError), ("2", TypeError), (1.5, TypeError), (0, ValueError), (-3, ValueError)],
-)
+@pytest.mark.parametrize("value,exc", [(True, TypeError), ("2", TypeError), (1.5, TypeError),
+                                       (0, ValueError), (-3, ValueError)])
 def test_integer_arguments_are_validated(value, exc):
     X = np.zeros((2, 5))
     Y = np.zeros((1, 5))
@@ -193,17 +161,8 @@ def test_fit_gradient_checks_a_model_whose_backward_returns_the_course_dict():
             _, cache = course.forward_propagation_n(X, Y, p)
             return course.backward_propagation_n(X, Y, cache, bugs=False)
 
-    result = fit(
-        CourseModel(),
-        params,
-        X,
-        Y,
-        optimizer=GradientDescent(0.05),
-        num_epochs=1,
-        batch_size=None,
-        seed=0,
-        check_gradients=(0, 1),
-    )
+    result = fit(CourseModel(), params, X, Y, optimizer=GradientDescent(0.05), num_epochs=1,
+                 batch_size=None, seed=0, check_gradients=(0, 1))
     assert sorted(result.gradient_checks) == [0, 1]
     for report in result.gradient_checks.values():
         assert report.verdict == "great"

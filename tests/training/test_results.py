@@ -1,6 +1,5 @@
 """fastgrad.training.results: what the loops return, their error, and the
 callback rule both loops share."""
-
 import numpy as np
 import pytest
 
@@ -23,9 +22,7 @@ def test_callback_rule():
     assert callback_stops(lambda *a: np.bool_(True), 0, {}, 0.0) is True
     assert callback_stops(lambda *a: False, 0, {}, 0.0) is False
     for answer in (1, "stop", 0.0, [True]):
-        with pytest.raises(
-            TypeError, match=r"^callback must return None or False \(go on\) or True"
-        ):
+        with pytest.raises(TypeError, match=r"^callback must return None or False \(go on\) or True"):
             callback_stops(lambda *a, answer=answer: answer, 0, {}, 0.0)
 
 
@@ -38,10 +35,8 @@ def test_fit_result_fields_and_repr():
     r = FitResult({"W1": np.ones(1)}, [0.9, 0.25], [0.1, 0.05], {0: "r"}, True, "Adam(0.1)")
     assert r.costs.dtype == np.float64 and r.n_epochs == 2
     np.testing.assert_array_equal(r.learning_rates, [0.1, 0.05])
-    assert repr(r) == (
-        "<FitResult: 2 epochs (stopped early) with 'Adam(0.1)', final cost 0.25, "
-        "gradient checks at epochs [0]>"
-    )
+    assert repr(r) == ("<FitResult: 2 epochs (stopped early) with 'Adam(0.1)', final cost 0.25, "
+                       "gradient checks at epochs [0]>")
     assert repr(FitResult({}, [], [], {}, False, "GD")) == "<FitResult: 0 epochs with 'GD'>"
 
 
@@ -59,9 +54,7 @@ def test_fresh_copy_is_float64_and_unshared():
 
 
 def test_argument_rules_name_what_is_missing():
-    with pytest.raises(
-        TypeError, match=r"^model must be a model \(no backward\(\) method\), got int$"
-    ):
+    with pytest.raises(TypeError, match=r"^model must be a model \(no backward\(\) method\), got int$"):
         require_methods(3, ("backward",), "a model")
     with pytest.raises(TypeError, match=r"^schedule must be callable or None, got float$"):
         optional_callable(0.1, "schedule")

@@ -1,6 +1,5 @@
 """fastgrad.training.schedules (public as fastgrad.optim): each decay against
 its formula, written here."""
-
 import math
 
 import numpy as np
@@ -31,21 +30,18 @@ def test_step_decay():
 def test_exponential_decay():
     sched = ExponentialDecay(0.2, rate=0.95)
     for e in EPOCHS:
-        assert sched(e) == pytest.approx(0.2 * 0.95**e, rel=1e-12)
+        assert sched(e) == pytest.approx(0.2 * 0.95 ** e, rel=1e-12)
     assert ExponentialDecay(0.2, rate=1.0)(500) == 0.2
 
 
-@pytest.mark.parametrize(
-    "make, arg",
-    [
-        (lambda: InverseTimeDecay(0.0, 1.0), "learning_rate0"),
-        (lambda: InverseTimeDecay(0.1, -1.0), "decay_rate"),
-        (lambda: StepDecay(0.1, 1.0, time_interval=0), "time_interval"),
-        (lambda: StepDecay(0.1, np.nan), "decay_rate"),
-        (lambda: ExponentialDecay(0.1, rate=0.0), "rate"),
-        (lambda: ExponentialDecay(0.1, rate=1.5), "rate"),
-    ],
-)
+@pytest.mark.parametrize("make, arg", [
+    (lambda: InverseTimeDecay(0.0, 1.0), "learning_rate0"),
+    (lambda: InverseTimeDecay(0.1, -1.0), "decay_rate"),
+    (lambda: StepDecay(0.1, 1.0, time_interval=0), "time_interval"),
+    (lambda: StepDecay(0.1, np.nan), "decay_rate"),
+    (lambda: ExponentialDecay(0.1, rate=0.0), "rate"),
+    (lambda: ExponentialDecay(0.1, rate=1.5), "rate"),
+])
 def test_bad_schedule_arguments(make, arg):
     with pytest.raises(ValueError, match=arg):
         make()
@@ -56,3 +52,5 @@ def test_schedule_epoch_must_be_a_non_negative_int():
         InverseTimeDecay(0.1, 1.0)(-1)
     with pytest.raises(TypeError, match="epoch"):
         InverseTimeDecay(0.1, 1.0)(1.5)
+
+

@@ -8,7 +8,6 @@ equality, so a restructuring that changes one bit of any report fails.
 Every float is stored as ``float.hex`` (exact); timings and the thread count
 (which depends on the machine) are dropped.
 """
-
 import json
 import pathlib
 import warnings
@@ -34,11 +33,8 @@ def exact(x):
     if isinstance(x, (list, tuple)):
         return [exact(v) for v in x]
     if isinstance(x, np.ndarray):
-        return {
-            "shape": list(x.shape),
-            "dtype": str(x.dtype),
-            "data": [exact(v) for v in x.ravel().tolist()],
-        }
+        return {"shape": list(x.shape), "dtype": str(x.dtype),
+                "data": [exact(v) for v in x.ravel().tolist()]}
     if isinstance(x, (float, np.floating)):
         return float(x).hex()
     if isinstance(x, (np.integer,)):
@@ -91,12 +87,8 @@ def mlp_cases():
                     if variant == "batchnorm" and mode == "directional":
                         continue
                     seed = 100 * i + 10 * j + v
-                    cases.append(
-                        (
-                            f"mlp/{hidden}/{output}/{variant}/{mode}",
-                            _mlp_case(hidden, output, variant, mode, seed),
-                        )
-                    )
+                    cases.append((f"mlp/{hidden}/{output}/{variant}/{mode}",
+                                  _mlp_case(hidden, output, variant, mode, seed)))
     return cases
 
 
@@ -111,19 +103,16 @@ def _mlp_case(hidden, output, variant, mode, seed):
         out = {"cost": exact(cost), "grads": exact(grads)}
         check_seed = DROPOUT_SEED if variant == "dropout" else seed
         k = 3 if mode != "full" else None
-        report = fastgrad.gradient_check(
-            model, params, grads, X, Y, mode=mode, k=k, seed=check_seed, n_threads=2, progress=False
-        )
+        report = fastgrad.gradient_check(model, params, grads, X, Y, mode=mode, k=k,
+                                         seed=check_seed, n_threads=2, progress=False)
         out["report"] = report_numbers(report)
         # A backprop bug: the check must point at dW2.
         bad = dict(grads)
         bad["dW2"] = 2 * grads["dW2"]
-        report = fastgrad.gradient_check(
-            model, params, bad, X, Y, mode=mode, k=k, seed=check_seed, n_threads=1, progress=False
-        )
+        report = fastgrad.gradient_check(model, params, bad, X, Y, mode=mode, k=k,
+                                         seed=check_seed, n_threads=1, progress=False)
         out["buggy"] = report_numbers(report)
         return out
-
     return run
 
 
@@ -149,17 +138,9 @@ def other_cases():
         grads = {"dW1": dZ @ X.T, "db1": dZ.sum(axis=1, keepdims=True)}
         out = {}
         for mode in MODES:
-            report = fastgrad.gradient_check(
-                _CostModel(),
-                params,
-                grads,
-                X,
-                Y,
-                mode=mode,
-                k=2 if mode != "full" else None,
-                seed=1,
-                progress=False,
-            )
+            report = fastgrad.gradient_check(_CostModel(), params, grads, X, Y, mode=mode,
+                                             k=2 if mode != "full" else None, seed=1,
+                                             progress=False)
             out[mode] = report_numbers(report)
         return out
 
@@ -167,16 +148,15 @@ def other_cases():
         theta = np.linspace(-1.0, 2.0, 12).reshape(3, 4)
 
         def f(t):
-            return float(np.sum(np.sin(t) * t**2))
+            return float(np.sum(np.sin(t) * t ** 2))
 
         def g(t):
-            return np.cos(t) * t**2 + 2 * t * np.sin(t)
+            return np.cos(t) * t ** 2 + 2 * t * np.sin(t)
 
-        return {
-            "good": report_numbers(fastgrad.check_grad(f, theta, g, progress=False)),
-            "bad": report_numbers(fastgrad.check_grad(f, theta, g(theta) * 1.01, progress=False)),
-            "numerical_gradient": exact(fastgrad.numerical_gradient(f, theta)),
-        }
+        return {"good": report_numbers(fastgrad.check_grad(f, theta, g, progress=False)),
+                "bad": report_numbers(fastgrad.check_grad(f, theta, g(theta) * 1.01,
+                                                          progress=False)),
+                "numerical_gradient": exact(fastgrad.numerical_gradient(f, theta))}
 
     def normalizer():
         rng = np.random.default_rng(11)
@@ -187,14 +167,11 @@ def other_cases():
             kwargs = {} if layout == "rows" else {"sample_axis": 1}
             data = X if layout == "rows" else X.T.copy()
             norm = fastgrad.Normalizer(**kwargs).fit(data)
-            out[layout] = {
-                "mean": exact(norm.mean_),
-                "scale": exact(norm.scale_),
-                "transform": exact(norm.transform(data)),
-            }
+            out[layout] = {"mean": exact(norm.mean_), "scale": exact(norm.scale_),
+                           "transform": exact(norm.transform(data))}
         batched = fastgrad.Normalizer()
         for start in range(0, 40, 7):
-            batched.partial_fit(X[start : start + 7])
+            batched.partial_fit(X[start:start + 7])
         out["partial_fit"] = {"mean": exact(batched.mean_), "scale": exact(batched.scale_)}
         return out
 
