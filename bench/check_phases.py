@@ -8,8 +8,10 @@ For each network of ``bench/gradcheck.py``'s ``issue15`` set (or
 * compiled: the nogil kernels, i.e. the build of the exact linear maps and
   Taylor jets (``KernelInputs._build``) and the run over the coordinates
   (``mlp._run_in_pieces``), both parallel;
-* serial: everything else, in Python on one thread: validation, the forward
-  pass, θ vectors, the plan, the report.
+* serial: everything else: validation, the forward pass, the plan and the
+  report, in Python on one thread, and the report's norms (``block_norms``,
+  compiled: the whole-θ pass and the blocks' side by side on two threads,
+  each pass sequential).
 
 The two phases are timed by wrapping those two functions (this script's
 only use of fastgrad internals); the few Python steps inside them (the
@@ -25,7 +27,8 @@ the last column. Run with BLAS pinned, as the README's table::
 (1 vs 2 threads, interleaved): the kernel's run alone on a built net
 (``KernelInputs.run`` with its maps and jets kept), and a minimal pipeline
 with no validation and no report (the forward pass and ``KernelInputs``,
-the build and run, one relative difference over θ). If even the minimal
+the build and run of ``range(P)``, the report's norms as a full check takes
+them: ``block_norms`` over the gradient blocks). If even the minimal
 pipeline scales below 1.8x, removing Python around the kernel is not
 enough: its set-up has to become parallel too.
 """
@@ -87,11 +90,11 @@ def floor(case, repeat):
     """Median ms on (1, 2) threads of the kernel's run alone and of the
     minimal pipeline (see the module docstring)."""
     from fastgrad._threads import single_threaded_blas
-    from fastgrad.gradcheck._generic_kernel import relative_difference
-    from fastgrad.nn.spec import params_to_vector
+    from fastgrad.gradcheck._generic_kernel import block_norms
 
-    analytic = params_to_vector(case.grads, prefix="d")
-    coords = np.arange(analytic.size)
+    blocks = case.model.spec.blocks
+    grads = [np.ascontiguousarray(case.grads["d" + name]).reshape(-1) for name, _, _ in blocks]
+    coords = range(sum(g.size for g in grads))
 
     def net_now():
         return mlp.KernelInputs(case.model, case.params, case.X, case.Y, 1e-7, None)
@@ -105,7 +108,7 @@ def floor(case, repeat):
     def minimal(nt):
         with single_threaded_blas():
             numerical = net_now().run(coords, nt, False, "")[0]
-        relative_difference(analytic, numerical)
+        block_norms(grads, [numerical[sl] for _, sl, _ in blocks], None, True, nt)
 
     out = {}
     for name, fn in (("kernel run", run_only), ("minimal pipeline", minimal)):

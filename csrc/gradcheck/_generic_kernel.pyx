@@ -1,5 +1,5 @@
 """Finite differences of any Python callable, and the norms of the report."""
-from cython.parallel cimport parallel, threadid
+from cython.parallel cimport prange
 from libc.math cimport INFINITY, fabs, isfinite, sqrt
 from libc.stdlib cimport free, malloc
 
@@ -313,6 +313,48 @@ cdef void _three_norms(const double *x, const double *y, Py_ssize_t n, double *d
     ny[0] = out[3]
 
 
+cdef void _whole_pass(const double **ap, const double **np_, const Py_ssize_t *size,
+                      Py_ssize_t B, const unsigned char *sp, double *w_all,
+                      double *w_use) noexcept nogil:
+    """The norms over all blocks in order, as one vector: every entry
+    (``w_all``) and the entries not skipped (``w_use``; = ``w_all`` when
+    ``sp`` is NULL)."""
+    cdef double st_all[6]
+    cdef double st_use[6]
+    cdef Py_ssize_t b, off = 0
+    _norms_start(st_all)
+    _norms_start(st_use)
+    for b in range(B):
+        if size[b]:
+            _three_norms_acc(ap[b], np_[b], NULL, size[b], st_all, NULL, NULL)
+            if sp != NULL:
+                _three_norms_acc(ap[b], np_[b], sp + off, size[b], st_use, NULL, NULL)
+        off += size[b]
+    _norms_end(st_all, w_all)
+    if sp == NULL:
+        _norms_end(st_all, w_use)
+    else:
+        _norms_end(st_use, w_use)
+
+
+cdef void _blocks_pass(const double **ap, const double **np_, const Py_ssize_t *size,
+                       Py_ssize_t B, const unsigned char *sp, double *rows,
+                       Py_ssize_t *worst, double *werr) noexcept nogil:
+    """Each block's norms over its entries not skipped (``rows``, 4 per
+    block) and its worst entry (``worst``, ``werr``)."""
+    cdef double st[6]
+    cdef Py_ssize_t b, off = 0
+    for b in range(B):
+        _norms_start(st)
+        werr[b] = -1.0
+        worst[b] = 0
+        if size[b]:
+            _three_norms_acc(ap[b], np_[b], NULL if sp == NULL else sp + off, size[b], st,
+                             &werr[b], &worst[b])
+        _norms_end(st, rows + 4 * b)
+        off += size[b]
+
+
 def block_norms(list analytic, list numerical, const unsigned char[::1] skip=None,
                 bint whole=False, int n_threads=1):
     """The report's norms of every block, and optionally over all of θ.
@@ -350,7 +392,7 @@ def block_norms(list analytic, list numerical, const unsigned char[::1] skip=Non
         With ``whole``: difference, ‖a − n‖₂, ‖a‖₂, ‖n‖₂ over every entry, and
         over the entries not skipped.
     """
-    cdef Py_ssize_t B = len(analytic), b, P = 0, off
+    cdef Py_ssize_t B = len(analytic), b, P = 0
     cdef double[:, ::1] rows
     cdef Py_ssize_t[::1] worst
     cdef double[::1] werr, w_all, w_use
@@ -359,10 +401,7 @@ def block_norms(list analytic, list numerical, const unsigned char[::1] skip=Non
     cdef const double **np_
     cdef Py_ssize_t *size
     cdef const unsigned char *sp = NULL
-    cdef double st_all[6]
-    cdef double st_use[6]
-    cdef double st[6]
-    cdef int tid, nt
+    cdef Py_ssize_t part
     if len(numerical) != B:
         raise ValueError("analytic and numerical must have the same number of blocks")
     rows_arr = np.zeros((B, 4))
@@ -395,36 +434,20 @@ def block_norms(list analytic, list numerical, const unsigned char[::1] skip=Non
                                  f"got {skip.shape[0]}")
             if P:
                 sp = &skip[0]
-        nt = 2 if n_threads >= 2 and whole and P else 1
-        with nogil, parallel(num_threads=nt):
-            tid = threadid()
-            if whole and tid == 0:
-                _norms_start(st_all)
-                _norms_start(st_use)
-                off = 0
-                for b in range(B):
-                    if size[b]:
-                        _three_norms_acc(ap[b], np_[b], NULL, size[b], st_all, NULL, NULL)
-                        if sp != NULL:
-                            _three_norms_acc(ap[b], np_[b], sp + off, size[b], st_use,
-                                             NULL, NULL)
-                    off = off + size[b]
-                _norms_end(st_all, &w_all[0])
-                if sp == NULL:
-                    _norms_end(st_all, &w_use[0])
-                else:
-                    _norms_end(st_use, &w_use[0])
-            if tid == nt - 1:
-                off = 0
-                for b in range(B):
-                    _norms_start(st)
-                    if size[b]:
-                        werr[b] = -1.0
-                        worst[b] = 0
-                        _three_norms_acc(ap[b], np_[b], NULL if sp == NULL else sp + off,
-                                         size[b], st, &werr[b], &worst[b])
-                    _norms_end(st, &rows[b, 0])
-                    off = off + size[b]
+        with nogil:
+            if n_threads >= 2 and whole and P:
+                # prange, not threadid(): every part runs whatever team
+                # OpenMP gives (OMP_THREAD_LIMIT, OMP_DYNAMIC)
+                for part in prange(2, num_threads=2, schedule="static", chunksize=1):
+                    if part == 0:
+                        _whole_pass(ap, np_, size, B, sp, &w_all[0], &w_use[0])
+                    else:
+                        _blocks_pass(ap, np_, size, B, sp, &rows[0, 0], &worst[0], &werr[0])
+            else:
+                if whole:
+                    _whole_pass(ap, np_, size, B, sp, &w_all[0], &w_use[0])
+                if B:
+                    _blocks_pass(ap, np_, size, B, sp, &rows[0, 0], &worst[0], &werr[0])
     finally:
         free(ap)
         free(np_)

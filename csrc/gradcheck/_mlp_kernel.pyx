@@ -1361,9 +1361,11 @@ cdef class ScratchPool:
     cdef double **jet         # (n,) each thread's buffer for MLPNet.build_jets, or NULL
     cdef Py_ssize_t *jet_size # (n,) its doubles
     cdef int n
+    cdef Py_ssize_t m, nd, nwg # the run scratch's sizes, fixed by the first run (−1 before)
 
     def __cinit__(self, int n_threads):
         self.n = max(1, n_threads)
+        self.m = self.nd = self.nwg = -1
         self.slots = <Scratch *> calloc(self.n, sizeof(Scratch))
         self.ready = <int *> calloc(self.n, sizeof(int))
         self.jet = <double **> calloc(self.n, sizeof(double *))
@@ -1461,6 +1463,11 @@ def mlp_numerical_gradient(
     if pool is not None:
         if pool.n < n_threads:
             raise ValueError(f"pool has {pool.n} slots, the run {n_threads} threads")
+        if pool.m < 0:
+            pool.m, pool.nd, pool.nwg = m, nd, nwg
+        elif (pool.m, pool.nd, pool.nwg) != (m, nd, nwg):
+            raise ValueError("pool holds the scratch of another network (m, widths); "
+                             "use one ScratchPool per network")
         slots, ready = pool.slots, pool.ready
     with nogil, parallel(num_threads=n_threads):
         # Assigned inside the parallel block, so each thread owns its scratch.

@@ -178,3 +178,33 @@ def test_block_norms_are_each_blocks_and_the_whole_vectors_recurrence():
                 assert worst[b] == (int(np.argmax(err)) if e > s else 0)
                 assert e == s or same([werr[b]], [err[worst[b]]])
         assert all(x.tobytes() == y.tobytes() for x, y in zip(got[0], got[1]))
+
+
+def test_block_norms_fill_every_row_when_openmp_gives_one_thread():
+    """Asked for 2 threads, ``block_norms`` must still fill every block's row
+    and the whole-θ norms when OpenMP starts fewer (OMP_THREAD_LIMIT=1, or
+    OMP_DYNAMIC on a loaded machine): the two passes are parts of a loop,
+    not jobs for thread ids. Checked in a child process, which reads the
+    limit at start; the reference is relative_difference block by block."""
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from fastgrad.gradcheck._generic_kernel import block_norms, relative_difference\n"
+        "rng = np.random.default_rng(5)\n"
+        "A = [rng.standard_normal(n) for n in (40, 7, 300)]\n"
+        "N = [a * (1 + 1e-3 * rng.standard_normal(a.size)) for a in A]\n"
+        "rows, worst, werr, whole, use = block_norms(A, N, None, True, 2)\n"
+        "ok = all(rows[b, 0] == relative_difference(a, n)[0] > 0 for b, (a, n) in enumerate(zip(A, N)))\n"
+        "ok &= all(worst[b] == np.argmax(np.abs(a - n)) for b, (a, n) in enumerate(zip(A, N)))\n"
+        "ok &= whole[0] == relative_difference(np.concatenate(A), np.concatenate(N))[0] > 0\n"
+        "print('OK' if ok else 'WRONG', rows[:, 0], worst)\n"
+    )
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+    here = pathlib.Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, cwd=here, timeout=60)
+    assert out.stdout.startswith("OK"), out.stdout + out.stderr

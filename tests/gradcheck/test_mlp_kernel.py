@@ -168,3 +168,22 @@ def test_a_scratch_pool_kept_across_pieces_gives_the_same_bits():
     again = np.empty(many.size)
     run(net, many, again, np.empty(many.size, np.uint8), 2, pool=pool)
     assert again.tobytes() == np.tile(whole, 6).tobytes()
+
+
+def test_a_scratch_pool_refuses_another_network():
+    """A pool's slots are sized by its first network: a larger one would run
+    past them, so it is refused."""
+    pool = _mlp_kernel.ScratchPool(1)
+    nets = []
+    for m in (2, 40):
+        model, params, _, _ = _inputs()
+        rng = np.random.default_rng(m)
+        X = rng.standard_normal((3, m))
+        Y = (rng.random((2, m)) < 0.5).astype(float)
+        net = KernelInputs(model, params, X, Y, 1e-6).net
+        net.set_linear_maps([None, None], [None, None], np.zeros(2, dtype=np.intp))
+        nets.append(net)
+    run = _mlp_kernel.mlp_numerical_gradient
+    run(nets[0], None, np.empty(26), np.empty(26, np.uint8), 1, pool=pool)
+    with pytest.raises(ValueError, match="another network"):
+        run(nets[1], None, np.empty(26), np.empty(26, np.uint8), 1, pool=pool)
