@@ -177,7 +177,7 @@ cdef inline void _ssq_step(double v, double* scale, double* ssq) noexcept nogil:
 
 
 cdef enum:
-    # Entries per step of :func:`_three_norms`' vectorized path.
+    # Entries per step of :func:`_three_norms_acc`' vectorized path.
     NORM_BLOCK = 64
 
 
@@ -298,19 +298,6 @@ cdef inline void _norms_end(const double *st, double *out) noexcept nogil:
     out[2] = st[2] * sqrt(st[3])
     out[3] = st[4] * sqrt(st[5])
     out[0] = 0.0 if out[2] + out[3] == 0.0 else out[1] / (out[2] + out[3])
-
-
-cdef void _three_norms(const double *x, const double *y, Py_ssize_t n, double *d,
-                       double *nx, double *ny) noexcept nogil:
-    """‖x − y‖₂, ‖x‖₂, ‖y‖₂ in one pass (:func:`_three_norms_acc`)."""
-    cdef double st[6]
-    cdef double out[4]
-    _norms_start(st)
-    _three_norms_acc(x, y, NULL, n, st, NULL, NULL)
-    _norms_end(st, out)
-    d[0] = out[1]
-    nx[0] = out[2]
-    ny[0] = out[3]
 
 
 cdef void _whole_pass(const double **ap, const double **np_, const Py_ssize_t *size,
@@ -475,16 +462,17 @@ def relative_difference(const double[::1] analytic, const double[::1] numerical)
         Norms by the scaled sum of squares (no overflow or underflow).
     """
     cdef Py_ssize_t n = analytic.shape[0]
-    cdef double d, na, nn
+    cdef double st[6]
+    cdef double out[4]
     if numerical.shape[0] != n:
         raise ValueError("analytic and numerical must have the same length")
     if n == 0:
         return 0.0, 0.0, 0.0, 0.0
     with nogil:
-        _three_norms(&analytic[0], &numerical[0], n, &d, &na, &nn)
-    if na + nn == 0.0:
-        return 0.0, d, na, nn
-    return d / (na + nn), d, na, nn
+        _norms_start(st)
+        _three_norms_acc(&analytic[0], &numerical[0], NULL, n, st, NULL, NULL)
+        _norms_end(st, out)
+    return out[0], out[1], out[2], out[3]
 
 
 def vjp_differences(f, double[::1] theta, object view, const double[::1] u,

@@ -1282,37 +1282,28 @@ cdef class MLPNet:
         _scratch_sizes(self.dims, &nd, &nwg)
         n_threads = <int> max(1, min(<Py_ssize_t> n_threads, stop - start))
         need = 2 * nd * Kmax * m + 2 * Kmax * m + 3 * (Kmax + 1) * (1 + self.net.dims[L])
-        if pool is not None:
-            if pool.n < n_threads:
-                free(cptr); free(gptr)
-                raise ValueError(f"pool has {pool.n} slots, the build {n_threads} threads")
-            jbuf, jsize = pool.jet, pool.jet_size
+        if pool is None:
+            pool = ScratchPool(n_threads)
+        if pool.n < n_threads:
+            free(cptr); free(gptr)
+            raise ValueError(f"pool has {pool.n} slots, the build {n_threads} threads")
+        jbuf, jsize = pool.jet, pool.jet_size
         with nogil, parallel(num_threads=n_threads):
-            if jbuf != NULL:
-                tid = threadid()
-                if jsize[tid] < need:
-                    free(jbuf[tid])
-                    jbuf[tid] = <double *> malloc(need * sizeof(double))
-                    jsize[tid] = need if jbuf[tid] != NULL else 0
-                cur = jbuf[tid]
-                nxt = NULL if cur == NULL else cur + nd * Kmax * m
-                tmp = NULL if cur == NULL else nxt + nd * Kmax * m
-            else:
-                cur = <double *> malloc(nd * Kmax * m * sizeof(double))
-                nxt = <double *> malloc(nd * Kmax * m * sizeof(double))
-                tmp = <double *> malloc((2 * Kmax * m + 3 * (Kmax + 1) * (1 + self.net.dims[L]))
-                                        * sizeof(double))
-            if cur == NULL or nxt == NULL or tmp == NULL:
+            tid = threadid()
+            if jsize[tid] < need:
+                free(jbuf[tid])
+                jbuf[tid] = <double *> malloc(need * sizeof(double))
+                jsize[tid] = need if jbuf[tid] != NULL else 0
+            cur = jbuf[tid]
+            nxt = NULL if cur == NULL else cur + nd * Kmax * m
+            tmp = NULL if cur == NULL else nxt + nd * Kmax * m
+            if cur == NULL:
                 failed_ptr[0] = 1
             for q in prange(start, stop, schedule="dynamic", chunksize=1):
                 if failed_ptr[0]:
                     continue
                 _unit_jets(&self.net, <int> qt[q], qj[q], korder[qt[q]], cur, nxt, tmp,
                            cptr[qt[q]] + qj[q] * m * korder[qt[q]], gptr[qt[q]] + qj[q] * m)
-            if jbuf == NULL:
-                free(cur)
-                free(nxt)
-                free(tmp)
         free(cptr)
         free(gptr)
         if failed:
@@ -1460,31 +1451,25 @@ def mlp_numerical_gradient(
                 raise ValueError(f"coords[{c}] = {cp[c]} is outside θ (P = {P})")
     _scratch_sizes(net.dims, &nd, &nwg)
     n_threads = <int> min(<Py_ssize_t> n_threads, (K + CHUNK_SIZE - 1) // CHUNK_SIZE)
-    if pool is not None:
-        if pool.n < n_threads:
-            raise ValueError(f"pool has {pool.n} slots, the run {n_threads} threads")
-        if pool.m < 0:
-            pool.m, pool.nd, pool.nwg = m, nd, nwg
-        elif (pool.m, pool.nd, pool.nwg) != (m, nd, nwg):
-            raise ValueError("pool holds the scratch of another network (m, widths); "
-                             "use one ScratchPool per network")
-        slots, ready = pool.slots, pool.ready
+    if pool is None:
+        pool = ScratchPool(n_threads)
+    if pool.n < n_threads:
+        raise ValueError(f"pool has {pool.n} slots, the run {n_threads} threads")
+    if pool.m < 0:
+        pool.m, pool.nd, pool.nwg = m, nd, nwg
+    elif (pool.m, pool.nd, pool.nwg) != (m, nd, nwg):
+        raise ValueError("pool holds the scratch of another network (m, widths); "
+                         "use one ScratchPool per network")
+    slots, ready = pool.slots, pool.ready
     with nogil, parallel(num_threads=n_threads):
-        # Assigned inside the parallel block, so each thread owns its scratch.
-        if slots != NULL:
-            tid = threadid()
-            sc = &slots[tid]
-            if not ready[tid]:
-                if _alloc_scratch(sc, m, nd, nwg):
-                    ready[tid] = 1
-                else:
-                    _free_scratch(sc)
-                    failed_ptr[0] = 1
-        else:
-            sc = <Scratch *> malloc(sizeof(Scratch))
-            if sc == NULL:
-                failed_ptr[0] = 1
-            elif not _alloc_scratch(sc, m, nd, nwg):
+        # Each thread allocates (first touch) and owns its slot.
+        tid = threadid()
+        sc = &slots[tid]
+        if not ready[tid]:
+            if _alloc_scratch(sc, m, nd, nwg):
+                ready[tid] = 1
+            else:
+                _free_scratch(sc)
                 failed_ptr[0] = 1
         for c in prange(K, schedule="dynamic", chunksize=CHUNK_SIZE):
             if failed_ptr[0]:
@@ -1495,9 +1480,6 @@ def mlp_numerical_gradient(
                                        NULL if jp == NULL else jp + c)
             kinks[c] = kink
             total += fl
-        if slots == NULL and sc != NULL:
-            _free_scratch(sc)
-            free(sc)
 
     if failed:
         raise MemoryError(

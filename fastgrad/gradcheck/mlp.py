@@ -252,20 +252,16 @@ def _run_in_pieces(net, coords, numerical, kinks, n_threads, bar, pool):
     while s < K:
         e = min(K, s + piece)
         t_piece = time.perf_counter()
-        if isinstance(coords, range):
-            flops += _mlp_kernel.mlp_numerical_gradient(
-                net,
-                None,
-                numerical[s:e],
-                kink_bytes[s:e],
-                n_threads,
-                start=coords.start + s,
-                pool=pool,
-            )
-        else:
-            flops += _mlp_kernel.mlp_numerical_gradient(
-                net, coords[s:e], numerical[s:e], kink_bytes[s:e], n_threads, pool=pool
-            )
+        ranged = isinstance(coords, range)  # None: the kernel runs start, start + 1, ...
+        flops += _mlp_kernel.mlp_numerical_gradient(
+            net,
+            None if ranged else coords[s:e],
+            numerical[s:e],
+            kink_bytes[s:e],
+            n_threads,
+            start=coords.start + s if ranged else 0,
+            pool=pool,
+        )
         took = time.perf_counter() - t_piece
         bar.update(e)
         # Aim the next piece at PIECE_SECONDS, growing at most 4x a time.
