@@ -152,6 +152,25 @@ def not_masked(value, name):
     return value
 
 
+def all_finite(arr):
+    """True when the real array ``arr`` holds no NaN and no ±inf.
+
+    Two reductions instead of ``np.isfinite(arr).all()``: no arr-sized
+    temporary (fresh pages, a cold cache) on every check of a large array.
+    ``max`` propagates a NaN, and an infinity is the max or the min."""
+    if arr.size == 0 or arr.dtype.kind in "iub":
+        return True
+    return bool(np.isfinite(arr.max()) and np.isfinite(arr.min()))
+
+
+def max_abs(arr, initial=0.0):
+    """``max(|arr|)`` of a finite real array, ``initial`` if it is larger (or
+    arr empty), without an arr-sized temporary (see :func:`all_finite`)."""
+    if arr.size == 0:
+        return float(initial)
+    return max(float(initial), float(arr.max()), -float(arr.min()))
+
+
 def _is_sparse(value):
     module = type(value).__module__ or ""
     return module.startswith("scipy.sparse") and hasattr(value, "toarray")

@@ -106,6 +106,9 @@ from libc.math cimport INFINITY, exp, expm1, fabs, log, log1p, sqrt, tanh
 from libc.stdlib cimport calloc, free, malloc
 from scipy.linalg.cython_blas cimport ddot, dgemm, dgemv
 
+import os
+import threading
+
 import numpy as np
 
 from fastgrad.nn._codes import Activation as _ACTIVATION_CODES, Output as _OUTPUT_CODES
@@ -810,6 +813,12 @@ cdef void _scratch_sizes(const Py_ssize_t[::1] dims, Py_ssize_t *nd,
         nwg[0] = max(nwg[0], dims[l] * dims[l + 1])
 
 
+cdef inline Py_ssize_t _scratch_doubles(Py_ssize_t m, Py_ssize_t nd,
+                                        Py_ssize_t nwg) noexcept nogil:
+    """Doubles (8 bytes each, as the intp parts) of one :func:`_alloc_scratch`."""
+    return 11 * m + 4 * m * nd + nwg + 11 * nd
+
+
 cdef int _alloc_scratch(Scratch *sc, Py_ssize_t m, Py_ssize_t nd, Py_ssize_t nwg) noexcept nogil:
     sc.dz = <double *> malloc(2 * m * sizeof(double))
     sc.da = <double *> malloc(2 * m * sizeof(double))
@@ -919,6 +928,8 @@ cdef class MLPNet:
 
     def __dealloc__(self):
         _free_net(&self.net)
+        if self.jet_keep:  # (None when a garbage-collected cycle was cleared first)
+            _give_spares(self.jet_keep[0] + self.jet_keep[1])
 
     def __init__(self, list weights, dims, codes, double leaky_slope, double l2, double eps, *,
                  list Z, list A, list G, list slope, list scale, list bn_centered,
@@ -1199,6 +1210,8 @@ cdef class MLPNet:
             self.net.jet[t] = NULL
             self.net.jet_grow[t] = NULL
             self.net.jet_order[t] = 0
+        if self.jet_keep:
+            _give_spares(self.jet_keep[0] + self.jet_keep[1])
         self.jet_keep = []
         self.jet_units = None
         layers = [int(t) for t in layers]
@@ -1229,8 +1242,8 @@ cdef class MLPNet:
         pairs = [(t, j) for t in sorted(layers) for j in range(self.dims[t + 1])]
         coef, grow = [None] * L, [None] * L
         for t in layers:
-            coef[t] = np.empty(self.dims[t + 1] * self.net.m * korder[t])
-            grow[t] = np.empty(self.dims[t + 1] * self.net.m)
+            coef[t] = _spare_empty(self.dims[t + 1] * self.net.m * korder[t])
+            grow[t] = _spare_empty(self.dims[t + 1] * self.net.m)
         self.jet_keep = [coef, grow, korder]
         self.jet_units = (np.array([p[0] for p in pairs], dtype=np.intp),
                           np.array([p[1] for p in pairs], dtype=np.intp))
@@ -1337,16 +1350,18 @@ cdef class MLPNet:
         """Bytes of one thread's scratch (see ``_scratch_sizes``)."""
         cdef Py_ssize_t nd = 1, nwg = 1, m = self.net.m
         _scratch_sizes(self.dims, &nd, &nwg)
-        return 8 * (11 * m + 4 * m * nd + nwg + 11 * nd)
+        return 8 * _scratch_doubles(m, nd, nwg)
 
 
 cdef class ScratchPool:
-    """Per-thread scratch of :func:`mlp_numerical_gradient`, kept across the
-    pieces of one run: each thread allocates its slot on first use (so its
-    pages are its own) and reuses it in every later piece, instead of a
-    malloc and free per piece (blocks of >128 KiB are fresh mmaps in glibc:
-    page faults in every piece, on every thread). Freed with the pool. Use
-    one pool per run of one net, from one Python thread at a time."""
+    """Per-thread scratch of :func:`mlp_numerical_gradient` and of
+    :meth:`MLPNet.build_jets`, kept across the pieces of a run (and, through
+    :func:`take_pool` and :func:`give_pool`, across checks): each thread
+    allocates its slot on first use (so its pages are its own) and reuses it
+    later, instead of a malloc and free per piece (blocks of >128 KiB are
+    fresh mmaps in glibc: page faults in every piece, on every thread). A
+    run on a network of other sizes frees the slots and allocates them anew.
+    Freed with the pool. Use a pool from one Python thread at a time."""
     cdef Scratch *slots
     cdef int *ready
     cdef double **jet         # (n,) each thread's buffer for MLPNet.build_jets, or NULL
@@ -1366,15 +1381,113 @@ cdef class ScratchPool:
 
     def __dealloc__(self):
         cdef int i
+        self._free_slots()
         for i in range(self.n):
-            if self.ready != NULL and self.slots != NULL and self.ready[i]:
-                _free_scratch(&self.slots[i])
             if self.jet != NULL:
                 free(self.jet[i])
         free(self.slots)
         free(self.ready)
         free(self.jet)
         free(self.jet_size)
+
+    cdef void _free_slots(self) noexcept:
+        """Free every run slot (the next run allocates them again)."""
+        cdef int i
+        for i in range(self.n):
+            if self.ready != NULL and self.slots != NULL and self.ready[i]:
+                _free_scratch(&self.slots[i])
+                self.ready[i] = 0
+
+    @property
+    def n_slots(self):
+        return self.n
+
+    @property
+    def nbytes(self):
+        """Bytes the pool holds now (the run slots and the jets' buffers)."""
+        cdef int i
+        cdef Py_ssize_t total = 0
+        for i in range(self.n):
+            if self.ready[i]:
+                total += _scratch_doubles(self.m, self.nd, self.nwg) * 8
+            total += self.jet_size[i] * 8
+        return total
+
+
+# One idle pool of a finished run, kept for the next (take_pool, give_pool):
+# repeated checks of a network then reuse its threads' scratch instead of
+# mapping fresh pages each time (a page fault costs about as much as 100
+# coordinates of a small check). At most IDLE_POOL_BYTES are kept.
+IDLE_POOL_BYTES = 16 << 20
+_idle = [None]
+# Reentrant: a net freed by the garbage collector inside a locked section
+# gives its arrays back (_give_spares) on the same thread.
+_reuse_lock = threading.RLock()
+
+
+def _after_fork_in_child():
+    """A forked child starts with no reuse state (the lock may have been
+    held by a thread of the parent that does not exist in the child)."""
+    global _reuse_lock
+    _reuse_lock = threading.RLock()
+    _idle[0] = None
+    del _spares[:]
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def take_pool(int n_threads):
+    """A :class:`ScratchPool` with at least ``n_threads`` slots: the idle one
+    when it is large enough (it then is no longer idle), else a new one."""
+    with _reuse_lock:
+        pool, _idle[0] = _idle[0], None
+    if pool is not None and (<ScratchPool> pool).n >= n_threads:
+        return pool
+    return ScratchPool(n_threads)
+
+
+def give_pool(ScratchPool pool):
+    """Keep ``pool`` (done with) as the idle pool if it holds at most
+    IDLE_POOL_BYTES; else it is freed when the caller drops it."""
+    if pool.nbytes <= IDLE_POOL_BYTES:
+        with _reuse_lock:
+            _idle[0] = pool
+
+
+# Jet arrays of dropped nets, kept for the next check's (_spare_empty): the
+# same reuse as the idle pool's, at most IDLE_POOL_BYTES of them too.
+_spares = []
+
+
+def _spare_empty(Py_ssize_t n):
+    """An uninitialized float64 array of ``n`` entries: a spare of between n
+    and 2n entries (its head) if there is one, else a new array."""
+    cdef Py_ssize_t i, best = -1
+    spare = None
+    with _reuse_lock:
+        for i in range(len(_spares)):
+            size = _spares[i].shape[0]
+            if n <= size <= 2 * n and (best < 0 or size < _spares[best].shape[0]):
+                best = i
+        if best >= 0:
+            spare = _spares.pop(best)
+    return np.empty(n) if spare is None else spare[:n]
+
+
+def _give_spares(arrays):
+    """Keep the arrays of :func:`_spare_empty` (None entries skipped) for
+    later ones, as long as all spares stay within IDLE_POOL_BYTES."""
+    with _reuse_lock:
+        held = sum(a.nbytes for a in _spares)
+        for a in arrays:
+            if a is None:
+                continue
+            base = a if a.base is None else a.base
+            if held + base.nbytes <= IDLE_POOL_BYTES:
+                _spares.append(base)
+                held += base.nbytes
 
 
 def mlp_numerical_gradient(
@@ -1455,11 +1568,10 @@ def mlp_numerical_gradient(
         pool = ScratchPool(n_threads)
     if pool.n < n_threads:
         raise ValueError(f"pool has {pool.n} slots, the run {n_threads} threads")
-    if pool.m < 0:
+    if (pool.m, pool.nd, pool.nwg) != (m, nd, nwg):
+        # slots sized for another network would be overrun (or waste memory)
+        pool._free_slots()
         pool.m, pool.nd, pool.nwg = m, nd, nwg
-    elif (pool.m, pool.nd, pool.nwg) != (m, nd, nwg):
-        raise ValueError("pool holds the scratch of another network (m, widths); "
-                         "use one ScratchPool per network")
     slots, ready = pool.slots, pool.ready
     with nogil, parallel(num_threads=n_threads):
         # Each thread allocates (first touch) and owns its slot.
@@ -1484,6 +1596,6 @@ def mlp_numerical_gradient(
     if failed:
         raise MemoryError(
             f"could not allocate the gradient check's per-thread scratch "
-            f"({8 * (11 * m + 4 * m * nd + nwg + 11 * nd):,} bytes per thread, {n_threads} "
+            f"({8 * _scratch_doubles(m, nd, nwg):,} bytes per thread, {n_threads} "
             f"thread(s)); use mode='sampled', fewer examples or fewer threads")
     return total

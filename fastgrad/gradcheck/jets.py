@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fastgrad import _argcheck as ac
 from fastgrad.nn._codes import Activation
 
 # The growth G (≈ 1/radius) assumed when choosing K before the coefficients
@@ -95,7 +96,7 @@ def activation_step(cache, model, params, epsilon, scales, t):
     """A bound-like estimate of max|ΔA| of hidden layer t+1 for one ±ε: the
     largest |ΔZ| (ε·max|A[t]|, ε for a bias; scaled by γ/σ under batch
     norm) times the largest dropout scale (g' ≤ 1 for every activation)."""
-    step = epsilon * max(1.0, float(np.max(np.abs(cache.A[t]), initial=0.0)))
+    step = epsilon * ac.max_abs(cache.A[t], initial=1.0)
     l = t + 1
     if l in model.batchnorm:
         sd = np.sqrt(cache.var[l] + model.bn_epsilon).reshape(-1)

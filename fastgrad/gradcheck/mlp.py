@@ -105,13 +105,7 @@ class KernelInputs:
     def max_step(self):
         """The largest |ΔZ| a single coordinate's ±ε causes at its own layer:
         ε·max|A[l−1]| over the layers (and ε for a bias)."""
-        biggest = max(
-            [1.0]
-            + [
-                float(np.max(np.abs(self.cache.A[l]), initial=0.0))
-                for l in range(self.model.n_layers)
-            ]
-        )
+        biggest = max(ac.max_abs(self.cache.A[l], 1.0) for l in range(self.model.n_layers))
         return self.epsilon * biggest
 
     def map_layers(self, coords, counts=None):
@@ -191,13 +185,15 @@ class KernelInputs:
         jet_units = sum(int(self.dims[t + 1]) for t in plan.jets)
         n_threads = max(1, min(n_threads, max(K * self.m // WORK_PER_THREAD, jet_units)))
         bar = _progress.Progress(K, progress, desc)
-        # each thread's scratch, kept across the pieces of the build and the run
-        pool = _mlp_kernel.ScratchPool(n_threads)
+        # each thread's scratch, kept across the pieces of the build and the
+        # run, and for the next run
+        pool = _mlp_kernel.take_pool(n_threads)
         try:
             self._build(plan, n_threads, pool)
             flops = _run_in_pieces(self.net, coords, numerical, kinks, n_threads, bar, pool)
         finally:
             bar.close()
+            _mlp_kernel.give_pool(pool)
         return numerical, kinks, flops
 
     def _build(self, plan, n_threads, pool=None):
@@ -306,9 +302,12 @@ class _Numbers:
     which crossed a kink, the flops, the directions and extra hints."""
 
     def __init__(self, P, mode):
-        self.numerical = np.full(P, np.nan) if mode != "full" else None
-        self.checked = np.zeros(P, dtype=bool)
-        self.kinks = np.zeros(P, dtype=bool)
+        self.P = P
+        # a full check's arrays come from its run
+        full = mode == "full"
+        self.numerical = None if full else np.full(P, np.nan)
+        self.checked = None if full else np.zeros(P, dtype=bool)
+        self.kinks = None if full else np.zeros(P, dtype=bool)
         self.flops, self.hints, self.directions, self.failing = 0, [], None, []
         self.norms = None  # a full check's block_norms, for the report's rows
 
@@ -335,7 +334,7 @@ def _run_coordinates(net, grad_blocks, blocks, mode, k, rng, nt, progress, r):
     kinks). A full check takes the whole-θ norms and every block's in one
     compiled pass from the gradient blocks as they are (``r.norms``, for the
     report's rows): no (P,) copy of the gradient."""
-    P = r.checked.size
+    P = r.P
     if mode == "full":
         r.numerical, r.kinks, r.flops = net.run(range(P), nt, progress, DESC)
         r.checked = np.ones(P, dtype=bool)
@@ -401,7 +400,7 @@ def check_mlp(model, params, grads, X, Y, settings, rng, scales):
     if mode == "directional":
         directional.block_rows(rows, r.directions, r.failing, relative_difference)
     _advice(net, eps, diff, thresholds, scales, r.hints)
-    n_checked = int(r.checked.sum())
+    n_checked = int(np.count_nonzero(r.checked))
     if mode == "directional":
         n_checked += sum(len(v[0]) for v in r.directions.values())
     report = GradCheckReport(
@@ -412,7 +411,7 @@ def check_mlp(model, params, grads, X, Y, settings, rng, scales):
         blocks=rows,
         n_params=P,
         n_checked=n_checked,
-        n_kinks=int((r.checked & r.kinks).sum()),
+        n_kinks=int(np.count_nonzero(r.kinks)),  # set on checked coordinates only
         mode=mode,
         epsilon=eps,
         n_threads=nt,

@@ -27,7 +27,7 @@ def finite_float64(value, name, *, warn_downcast=False):
             stacklevel=5,
         )
     arr = arr.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(arr)):
+    if not ac.all_finite(arr):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(
             f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)})"

@@ -170,12 +170,13 @@ def test_a_scratch_pool_kept_across_pieces_gives_the_same_bits():
     assert again.tobytes() == np.tile(whole, 6).tobytes()
 
 
-def test_a_scratch_pool_refuses_another_network():
-    """A pool's slots are sized by its first network: a larger one would run
-    past them, so it is refused."""
+def test_a_scratch_pool_follows_another_network():
+    """A pool's slots are sized by the network it last ran: a larger one
+    (which would run past them) or a smaller one gets slots of its own
+    sizes, and the bits of a fresh pool."""
     pool = _mlp_kernel.ScratchPool(1)
     nets = []
-    for m in (2, 40):
+    for m in (2, 40, 3):
         model, params, _, _ = _inputs()
         rng = np.random.default_rng(m)
         X = rng.standard_normal((3, m))
@@ -184,6 +185,83 @@ def test_a_scratch_pool_refuses_another_network():
         net.set_linear_maps([None, None], [None, None], np.zeros(2, dtype=np.intp))
         nets.append(net)
     run = _mlp_kernel.mlp_numerical_gradient
-    run(nets[0], None, np.empty(26), np.empty(26, np.uint8), 1, pool=pool)
-    with pytest.raises(ValueError, match="another network"):
-        run(nets[1], None, np.empty(26), np.empty(26, np.uint8), 1, pool=pool)
+    sizes = []
+    for net in nets:
+        shared, fresh = np.empty(26), np.empty(26)
+        run(net, None, shared, np.empty(26, np.uint8), 1, pool=pool)
+        sizes.append(pool.nbytes)
+        run(net, None, fresh, np.empty(26, np.uint8), 1)
+        assert shared.tobytes() == fresh.tobytes()
+    assert sizes[0] < sizes[1] and sizes[2] < sizes[1]
+    assert sizes == [net.scratch_bytes() for net in nets]
+
+
+def test_an_idle_pool_is_reused_by_the_next_run_and_bounded():
+    """give_pool keeps a finished run's pool for take_pool (one with enough
+    slots), only up to IDLE_POOL_BYTES; a pool with too few slots is not
+    handed out."""
+    pool = _mlp_kernel.take_pool(2)
+    _mlp_kernel.give_pool(pool)
+    assert _mlp_kernel.take_pool(2) is pool
+    assert _mlp_kernel.take_pool(2) is not pool  # taken: no longer idle
+    _mlp_kernel.give_pool(pool)
+    assert _mlp_kernel.take_pool(3) is not pool  # too few slots
+    model, params, X, Y = _inputs()
+    net = KernelInputs(model, params, X, Y, 1e-6).net
+    net.set_linear_maps([None, None], [None, None], np.zeros(2, dtype=np.intp))
+    big = _mlp_kernel.ScratchPool(1)
+    _mlp_kernel.mlp_numerical_gradient(net, None, np.empty(26), np.empty(26, np.uint8), 1,
+                                       pool=big)
+    assert big.nbytes == net.scratch_bytes() > 0
+    old = _mlp_kernel.IDLE_POOL_BYTES
+    try:
+        _mlp_kernel.IDLE_POOL_BYTES = big.nbytes - 1
+        _mlp_kernel.give_pool(big)
+        assert _mlp_kernel.take_pool(1) is not big
+        _mlp_kernel.IDLE_POOL_BYTES = big.nbytes
+        _mlp_kernel.give_pool(big)
+        assert _mlp_kernel.take_pool(1) is big
+    finally:
+        _mlp_kernel.IDLE_POOL_BYTES = old
+
+
+def test_spare_arrays_are_reused_within_bounds():
+    """A dropped net's jet arrays serve the next request of between n and 2n
+    entries, the smallest first; nothing beyond IDLE_POOL_BYTES is kept."""
+    spare_empty, give = _mlp_kernel._spare_empty, _mlp_kernel._give_spares
+    del _mlp_kernel._spares[:]
+    a, b = np.empty(1000), np.empty(600)
+    give([a, None, b[:500]])
+    assert spare_empty(1001) is not a and spare_empty(250).base is not b  # too big / too small
+    got = spare_empty(500)
+    assert got.base is b and got.shape == (500,)
+    assert spare_empty(700).base is a
+    assert _mlp_kernel._spares == []
+    old = _mlp_kernel.IDLE_POOL_BYTES
+    try:
+        _mlp_kernel.IDLE_POOL_BYTES = 1000 * 8
+        give([np.empty(600), np.empty(600)])
+        assert [x.size for x in _mlp_kernel._spares] == [600]
+    finally:
+        _mlp_kernel.IDLE_POOL_BYTES = old
+        del _mlp_kernel._spares[:]
+
+
+def test_jets_from_spare_arrays_give_the_same_bits():
+    """Checks after checks (jets built in the arrays a dropped net left
+    behind, scratch from the idle pool) give the bits of the first."""
+    import fastgrad
+
+    rng = np.random.default_rng(5)
+    model = fastgrad.MLP([6, 9, 5, 1], hidden="tanh")
+    params = model.init_params("xavier", seed=1)
+    X = rng.standard_normal((6, 40))
+    Y = (rng.random((1, 40)) < 0.5).astype(float)
+    grads = model.backward(params, X, Y)
+    del _mlp_kernel._spares[:]
+    first = fastgrad.gradient_check(model, params, grads, X, Y, n_threads=2)
+    assert _mlp_kernel._spares  # the first check's jets were given back
+    for nt in (1, 2, 1):
+        again = fastgrad.gradient_check(model, params, grads, X, Y, n_threads=nt)
+        for k in first.numerical:
+            assert first.numerical[k].tobytes() == again.numerical[k].tobytes()
