@@ -10,6 +10,7 @@ compiled finite-difference gradient.
 # scikit-learn do the same).
 _COMPILED = (
     "_openmp_helpers",
+    "_argcheck_kernel",
     "nn._codes",
     "gradcheck._generic_kernel",
     "gradcheck._mlp_kernel",
@@ -72,7 +73,7 @@ def _compiled_import_error(exc):
 
 
 try:
-    from fastgrad import _openmp_helpers  # noqa: F401
+    from fastgrad import _argcheck_kernel, _openmp_helpers  # noqa: F401
     from fastgrad.gradcheck import _generic_kernel, _mlp_kernel  # noqa: F401
     from fastgrad.nn import _codes  # noqa: F401
     from fastgrad.normalize import _normalizer_kernel  # noqa: F401

@@ -14,6 +14,8 @@ import os
 
 import numpy as np
 
+from fastgrad import _argcheck_kernel
+
 
 def got(value):
     """``"'0.1' (str)"``: the value and its type, for error messages."""
@@ -155,11 +157,14 @@ def not_masked(value, name):
 def all_finite(arr):
     """True when the real array ``arr`` holds no NaN and no ±inf.
 
-    Two reductions instead of ``np.isfinite(arr).all()``: no arr-sized
-    temporary (fresh pages, a cold cache) on every check of a large array.
-    ``max`` propagates a NaN, and an infinity is the max or the min."""
+    One compiled pass over a contiguous float64 array (C or Fortran order),
+    else two reductions (``max`` propagates a NaN, and an infinity is the
+    max or the min); never ``np.isfinite(arr).all()``, which writes an
+    arr-sized temporary (fresh pages, a cold cache) for every array checked."""
     if arr.size == 0 or arr.dtype.kind in "iub":
         return True
+    if arr.dtype == np.float64 and (arr.flags.c_contiguous or arr.flags.f_contiguous):
+        return _argcheck_kernel.all_finite_f64(arr.ravel(order="K"))
     return bool(np.isfinite(arr.max()) and np.isfinite(arr.min()))
 
 

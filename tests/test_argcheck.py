@@ -139,3 +139,44 @@ def test_check_allocation(monkeypatch):
 def test_available_memory_is_positive_or_unknown():
     mem = ac.available_memory()
     assert mem is None or (isinstance(mem, int) and mem > 0)
+
+
+def _layouts(a):
+    """``a`` as C order, Fortran order, strided and reversed views."""
+    yield a
+    yield np.asfortranarray(a)
+    if a.ndim == 2 and a.shape[1] > 1:
+        yield a[:, ::2]
+    yield a[::-1]
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 1023, 1024, 1025, 3000])
+def test_all_finite_matches_numpy_wherever_the_bad_entry_is(n):
+    """The one-pass compiled scan (and the fallback for other layouts) agrees
+    with np.isfinite(a).all() for NaN, ±inf at every block edge, and for the
+    extreme finite values."""
+    rng = np.random.default_rng(n)
+    base = rng.standard_normal((n, 3))
+    extremes = [np.finfo(float).max, -np.finfo(float).max, 5e-324, -0.0, np.finfo(float).tiny]
+    for i, v in enumerate(extremes):
+        if n:
+            base[(i * 997) % n, i % 3] = v
+    cases = [base]
+    for bad in (np.nan, np.inf, -np.inf, -np.nan):
+        for at in {0, 1022, 1023, 1024, 1025, n - 1} & set(range(n)):
+            a = base.copy()
+            a[at, 2] = bad
+            cases.append(a)
+    for a in cases:
+        for view in _layouts(a):
+            assert ac.all_finite(view) == bool(np.isfinite(view).all())
+        with np.errstate(over="ignore"):
+            a32 = a.astype(np.float32)  # (the largest doubles become inf)
+        assert ac.all_finite(a32) == bool(np.isfinite(a32).all())
+
+
+def test_all_finite_of_integers_and_max_abs():
+    assert ac.all_finite(np.arange(5)) and ac.all_finite(np.array([True]))
+    a = np.array([[3.0, -7.5], [2.0, 0.0]])
+    assert ac.max_abs(a) == 7.5 == float(np.max(np.abs(a)))
+    assert ac.max_abs(a, initial=10.0) == 10.0 and ac.max_abs(np.empty(0), 2.0) == 2.0

@@ -1239,15 +1239,17 @@ cdef class MLPNet:
             self.net.jet_mode[t] = (not self.net.bn[t] and (code == ACT_TANH or code == ACT_SIGMOID
                                                             or code == ACT_LINEAR))
         # Units of the first layers (the most downstream work) first.
-        pairs = [(t, j) for t in sorted(layers) for j in range(self.dims[t + 1])]
+        order = sorted(layers)
+        units = [self.dims[t + 1] for t in order]
         coef, grow = [None] * L, [None] * L
         for t in layers:
             coef[t] = _spare_empty(self.dims[t + 1] * self.net.m * korder[t])
             grow[t] = _spare_empty(self.dims[t + 1] * self.net.m)
         self.jet_keep = [coef, grow, korder]
-        self.jet_units = (np.array([p[0] for p in pairs], dtype=np.intp),
-                          np.array([p[1] for p in pairs], dtype=np.intp))
-        return len(pairs)
+        self.jet_units = (np.repeat(np.array(order, dtype=np.intp), units),
+                          np.concatenate([np.arange(n, dtype=np.intp) for n in units]
+                                         or [np.empty(0, dtype=np.intp)]))
+        return sum(units)
 
     def build_jets(self, Py_ssize_t start, Py_ssize_t stop, int n_threads,
                    ScratchPool pool=None):

@@ -30,7 +30,7 @@ from fastgrad.gradcheck.linear_maps import (
 )
 from fastgrad.gradcheck.report import GradCheckReport, build_blocks, verdict_for
 from fastgrad.nn.activations import LARGE_DELTA, LEAKY_SLOPE
-from fastgrad.nn.spec import sample_coordinates, vector_to_params
+from fastgrad.nn.spec import sample_coordinates
 
 # Waking a thread team costs more than a tiny check: each thread gets at
 # least this many coordinate-examples (the bits do not depend on it).
@@ -127,9 +127,10 @@ class KernelInputs:
     def _counts(self, coords):
         """Coordinates per weight layer (a range, or sorted coordinates, by
         bisection: O(L log K) instead of O(K))."""
-        if isinstance(coords, range):
-            ends = np.append(self.layer_start, np.iinfo(np.intp).max)
-            return np.diff(np.clip(ends, coords.start, coords.stop))
+        if isinstance(coords, range):  # (plain ints: a few layers)
+            lo, hi = coords.start, coords.stop
+            ends = self.layer_start.tolist() + [max(hi, self.layer_start[-1])]
+            return [max(0, min(e, hi) - max(s, lo)) for s, e in zip(ends[:-1], ends[1:])]
         if coords.size > 1 and coords[0] <= coords[-1] and np.all(coords[1:] >= coords[:-1]):
             # an intp sentinel: a float one would convert all of coords to float
             ends = np.append(self.layer_start, np.iinfo(np.intp).max).astype(np.intp)
@@ -337,7 +338,7 @@ def _run_coordinates(net, grad_blocks, blocks, mode, k, rng, nt, progress, r):
     P = r.P
     if mode == "full":
         r.numerical, r.kinks, r.flops = net.run(range(P), nt, progress, DESC)
-        r.checked = np.ones(P, dtype=bool)
+        r.checked = None  # every coordinate
         skip = r.kinks.view(np.uint8) if r.kinks.any() else None
         numerical = [r.numerical[sl] for _, sl, _ in blocks]
         r.norms = block_norms(grad_blocks, numerical, skip, True, nt)
@@ -400,14 +401,14 @@ def check_mlp(model, params, grads, X, Y, settings, rng, scales):
     if mode == "directional":
         directional.block_rows(rows, r.directions, r.failing, relative_difference)
     _advice(net, eps, diff, thresholds, scales, r.hints)
-    n_checked = int(np.count_nonzero(r.checked))
+    n_checked = r.P if r.checked is None else int(np.count_nonzero(r.checked))
     if mode == "directional":
         n_checked += sum(len(v[0]) for v in r.directions.values())
     report = GradCheckReport(
         title=repr(model),
         difference=diff,
         difference_all=diff_all,
-        numerical=vector_to_params(r.numerical, params, prefix="d"),
+        numerical={"d" + name: r.numerical[sl].reshape(shape) for name, sl, shape in blocks},
         blocks=rows,
         n_params=P,
         n_checked=n_checked,

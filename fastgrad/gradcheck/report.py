@@ -162,7 +162,8 @@ def build_blocks(
 ):
     """Per-block rows. ``numerical`` is flat (P,); ``analytic`` is flat (P,)
     or a list of the blocks' flat arrays (no (P,) copy needed);
-    ``checked``/``kinks`` are boolean masks over θ. ``norms``: the result of
+    ``checked``/``kinks`` are boolean masks over θ (None: every coordinate
+    checked / none crossed a kink). ``norms``: the result of
     ``block_norms`` for these blocks with ``checked & ~kinks`` as the entries
     used, when the caller has it already (the MLP check runs it beside its
     whole-θ norms)."""
@@ -173,7 +174,13 @@ def build_blocks(
         a_blocks = [analytic[sl] for sl in slices]
     else:
         a_blocks = [np.ascontiguousarray(a).reshape(-1) for a in analytic]
-    every = [bool(checked[sl].all()) and not kinks[sl].any() for sl in slices]
+    every = [
+        (checked is None or bool(checked[sl].all())) and (kinks is None or not kinks[sl].any())
+        for sl in slices
+    ]
+    if not all(every):  # masks for the blocks with coordinates left out
+        checked = np.ones(len(numerical), dtype=bool) if checked is None else checked
+        kinks = np.zeros(len(numerical), dtype=bool) if kinks is None else kinks
     if norms is None:
         skip = None if all(every) else (~(checked & ~kinks)).view(np.uint8)
         norms = block_norms(

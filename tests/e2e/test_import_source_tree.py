@@ -64,7 +64,7 @@ def test_installed_copy_without_extensions(tmp_path):
 def test_extension_that_fails_to_load_shows_the_cause(tmp_path):
     _copy_pure_python(tmp_path)
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
-    for name in ("_openmp_helpers", "nn/_codes", "gradcheck/_generic_kernel",
+    for name in ("_openmp_helpers", "_argcheck_kernel", "nn/_codes", "gradcheck/_generic_kernel",
                  "gradcheck/_mlp_kernel", "normalize/_normalizer_kernel"):
         (tmp_path / "fastgrad" / f"{name}{suffix}").write_bytes(b"not a shared library")
     proc = _import_in(tmp_path)

@@ -233,3 +233,25 @@ def test_generic_model_with_cost_method(ref):
     grads["dW2"] = -grads["dW2"]
     bad = gradient_check(Wrapped(), params, grads, X, Y)
     assert [b.name for b in bad.blocks if b.difference > 1e-6] == ["dW2"]
+
+
+def test_coordinates_per_layer_of_a_range_match_its_index_array():
+    """A range's per-layer counts (plain arithmetic, for the full check) are
+    those of the same coordinates as a sorted index array (bisection)."""
+    from fastgrad.gradcheck.mlp import KernelInputs
+
+    rng = np.random.default_rng(0)
+    model = MLP([5, 4, 3, 2], hidden="tanh")
+    params = model.init_params("xavier", seed=0)
+    X, Y = rng.standard_normal((5, 6)), (rng.random((2, 6)) < 0.5).astype(float)
+    net = KernelInputs(model, params, X, Y, 1e-7)
+    P = sum(v.size for v in params.values())
+    starts = net.layer_start.tolist()
+    edges = sorted({0, 1, P - 1, P} | set(starts) | {s + 1 for s in starts} | {s - 1 for s in starts[1:]})
+    for lo in edges:
+        for hi in edges:
+            if lo < hi:
+                by_range = [int(c) for c in net._counts(range(lo, hi))]
+                by_index = net._counts(np.arange(lo, hi, dtype=np.intp)).tolist()
+                assert by_range == by_index, (lo, hi)
+                assert sum(by_range) == hi - lo
