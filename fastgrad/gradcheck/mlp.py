@@ -79,7 +79,9 @@ class KernelInputs:
             Z=[_flat(cache.Z[l]) for l in range(1, L + 1)],
             A=[_flat(cache.A[l]) for l in range(L)],
             G=[_flat(cache.G[l]) for l in hidden],
-            slope=[_flat(model.activations[l - 1].kernel_slope(cache.Z[l])) for l in hidden],
+            slope=[
+                _flat(model.activations[l - 1].kernel_slope(cache.Z[l], cache.G[l])) for l in hidden
+            ],
             scale=[_flat(scales[l]) if scales and l in scales else None for l in hidden],
             bn_centered=[_flat(cache.centered[l]) if l in bn else None for l in hidden],
             bn_normalized=[_flat(cache.Zn[l]) if l in bn else None for l in hidden],

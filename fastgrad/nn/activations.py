@@ -51,9 +51,10 @@ class Activation:
         The exact difference the check's NumPy path uses (the kernel's twin),
         without cancellation, overflow-free for large ``|d|``; ``kinks``
         marks entries whose pre-activation changed side of a kink.
-    kernel_slope : callable ``kernel_slope(z) -> g'(z)``
+    kernel_slope : callable ``kernel_slope(z, a) -> g'(z)``, ``a = g(z)``
         The factor the kernel reads for smooth activations, each part
-        computed directly so it keeps full precision in saturation.
+        computed directly so it keeps full precision in saturation
+        (``a`` is a part already at hand: σ(z) of σ(z)σ(−z)).
     slopes : (float, float) or None
         ``(slope for z > 0, slope for z <= 0)`` of a piecewise-linear
         activation; None for a smooth one.
@@ -70,7 +71,7 @@ class Activation:
     g: Callable[[Array], Array]
     g_prime: Callable[[Array, Array], Array]
     delta: Callable[[Array, Array, Array], tuple]
-    kernel_slope: Callable[[Array], Array]
+    kernel_slope: Callable[[Array, Array], Array]
     slopes: Optional[tuple]
     gain: Callable[..., float]
     saturated: Optional[Callable[[Array, float], Array]] = None
@@ -92,7 +93,7 @@ def _no_kinks(z):
     return np.zeros(z.shape, dtype=bool)
 
 
-def _not_read(z):
+def _not_read(z, a):
     return np.zeros_like(z)  # the kernel does not read it for piecewise-linear layers
 
 
@@ -154,9 +155,12 @@ def _sigmoid_small(z, a, d):
     return -np.expm1(-d) * expit(z + d) * expit(-z)
 
 
-def _sech2(z):
+def _sech2(z, a):
+    """1/cosh(z)², in place in one temporary (the bits of ``1.0 / np.cosh(z) ** 2``)."""
     with np.errstate(over="ignore"):
-        return 1.0 / np.cosh(z) ** 2
+        c = np.cosh(z)
+        np.multiply(c, c, out=c)
+        return np.divide(1.0, c, out=c)
 
 
 def _leaky_gain(param=None):
@@ -225,7 +229,7 @@ ACTIVATIONS: dict[str, Activation] = {
             g=expit,
             g_prime=lambda z, a: a * expit(-z),
             delta=_smooth_delta(_sigmoid_small, _sigmoid_delta_large),
-            kernel_slope=lambda z: expit(z) * expit(-z),
+            kernel_slope=lambda z, a: a * expit(-z),
             slopes=None,
             gain=_constant(1.0),
             saturated=lambda a, tol: (a < tol) | (a > 1.0 - tol),
