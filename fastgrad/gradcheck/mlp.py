@@ -341,7 +341,7 @@ def _run_coordinates(net, grad_blocks, blocks, mode, k, rng, nt, progress, r):
     if mode == "full":
         r.numerical, r.kinks, r.flops = net.run(range(P), nt, progress, DESC)
         r.checked = None  # every coordinate
-        skip = r.kinks.view(np.uint8) if r.kinks.any() else None
+        skip = r.kinks.view(np.uint8) if np.count_nonzero(r.kinks) else None
         numerical = [r.numerical[sl] for _, sl, _ in blocks]
         r.norms = block_norms(grad_blocks, numerical, skip, True, nt)
         return float(r.norms[3][0]), float(r.norms[4][0])

@@ -16,7 +16,9 @@ magnitude apart, so fastgrad puts its boundaries between them:
 ``thresholds=(great, bug)`` argument of the checks.
 """
 
+import itertools
 import json
+import math
 import numbers
 
 import numpy as np
@@ -167,8 +169,8 @@ def build_blocks(
     ``block_norms`` for these blocks with ``checked & ~kinks`` as the entries
     used, when the caller has it already (the MLP check runs it beside its
     whole-θ norms)."""
-    sizes = [int(np.prod(shape, dtype=np.int64)) for shape in shapes]
-    starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).tolist()
+    sizes = [math.prod(int(n) for n in shape) for shape in shapes]
+    starts = list(itertools.accumulate(sizes, initial=0))
     slices = [slice(s, e) for s, e in zip(starts[:-1], starts[1:])]
     if isinstance(analytic, np.ndarray):
         a_blocks = [analytic[sl] for sl in slices]
