@@ -117,7 +117,9 @@ def gradient_check(
     -----
     The check runs in pieces of about 0.2 s, so Ctrl-C stops it promptly. It
     needs memory in proportion to what it checks; a check that cannot fit
-    raises MemoryError with the estimate before allocating anything. A step
+    raises MemoryError with the estimate before allocating anything. The
+    threads' scratch and the Taylor jets' arrays of a finished check (at most
+    16 MiB of each) are kept for the next one, which then maps no fresh pages. A step
     ε·activation above 1 uses overflow-free forms of the loss and activation
     differences (the finite difference stays finite whenever the cost is).
 

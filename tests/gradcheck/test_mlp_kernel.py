@@ -200,6 +200,7 @@ def test_an_idle_pool_is_reused_by_the_next_run_and_bounded():
     """give_pool keeps a finished run's pool for take_pool (one with enough
     slots), only up to IDLE_POOL_BYTES; a pool with too few slots is not
     handed out."""
+    _mlp_kernel._idle[0] = None  # (an earlier check's idle pool)
     pool = _mlp_kernel.take_pool(2)
     _mlp_kernel.give_pool(pool)
     assert _mlp_kernel.take_pool(2) is pool
@@ -228,7 +229,10 @@ def test_an_idle_pool_is_reused_by_the_next_run_and_bounded():
 def test_spare_arrays_are_reused_within_bounds():
     """A dropped net's jet arrays serve the next request of between n and 2n
     entries, the smallest first; nothing beyond IDLE_POOL_BYTES is kept."""
+    import gc
+
     spare_empty, give = _mlp_kernel._spare_empty, _mlp_kernel._give_spares
+    gc.collect()  # no earlier net freed mid-test gives its arrays back
     del _mlp_kernel._spares[:]
     a, b = np.empty(1000), np.empty(600)
     give([a, None, b[:500]])
