@@ -23,6 +23,14 @@ the last column. Run with BLAS pinned, as the README's table::
 
     OPENBLAS_NUM_THREADS=1 python bench/check_phases.py [--repeat 20]   # a markdown table
 
+Interleaving is the stricter order: each 2-thread check starts after the
+kernel's second thread slept through a 1-thread check, and waking a thread
+whose virtual CPU was halted costs 0.2-0.9 ms on a virtual machine (an empty
+parallel region after 20 ms of serial Python: 0.36 ms median here).
+``--bench-order ROUNDS`` times instead as ``bench/gradcheck.py`` does (the
+issue's measurement): 9 checks on 1 thread, then 9 on 2, medians, ROUNDS
+times over, and prints how the ratio spreads from round to round.
+
 ``--floor`` adds, per network, the scaling of what no check can do without
 (1 vs 2 threads, interleaved): the kernel's run alone on a built net
 (``KernelInputs.run`` with its maps and jets kept), and a minimal pipeline
@@ -124,13 +132,49 @@ def floor(case, repeat):
     return out
 
 
+def bench_order(case, rounds, per=9):
+    """Ratios (1 thread / 2 threads) of ``rounds`` rounds of bench/gradcheck.py's
+    order: ``per`` checks on 1 thread, then ``per`` on 2, medians."""
+    def check(n_threads):
+        return fastgrad.gradient_check(case.model, case.params, case.grads, case.X, case.Y,
+                                       n_threads=n_threads, progress=False)
+
+    ratios = []
+    for _ in range(rounds):
+        medians = {}
+        for n_threads in (1, 2):
+            times = []
+            for _ in range(per):
+                t = time.perf_counter()
+                check(n_threads)
+                times.append(time.perf_counter() - t)
+            medians[n_threads] = float(np.median(times))
+        ratios.append(medians[1] / medians[2])
+    return ratios
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--networks", default=",".join(G.ISSUE15))
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--floor", action="store_true",
                     help="also the kernel's run alone and a minimal pipeline, 1 vs 2 threads")
+    ap.add_argument("--bench-order", type=int, default=0, metavar="ROUNDS",
+                    help="instead: ROUNDS rounds of bench/gradcheck.py's order (9 checks on "
+                         "1 thread, then 9 on 2), the spread of the ratio")
     args = ap.parse_args(argv)
+    if args.bench_order:
+        print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}, "
+              f"fastgrad {fastgrad.__version__}, cores {os.cpu_count()}")
+        print("| network | median | min | max | rounds below 1.8× |\n|---|---:|---:|---:|---:|")
+        cases = [G.make_case(name) for name in args.networks.split(",")]
+        warm = G.make_case("course")
+        fastgrad.gradient_check(warm.model, warm.params, warm.grads, warm.X, warm.Y)
+        for case in cases:
+            r = bench_order(case, args.bench_order)
+            print(f"| {case.label} | {np.median(r):.2f}× | {min(r):.2f}× | {max(r):.2f}× | "
+                  f"{sum(x < 1.8 for x in r)} of {len(r)} |")
+        return
     print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}, "
           f"fastgrad {fastgrad.__version__}, cores {os.cpu_count()}")
     head = ("| network | whole 1 thr | whole 2 thr | whole scaling | compiled 1 thr | "
