@@ -1374,7 +1374,7 @@ cdef class ScratchPool:
     cdef double **jet         # (n,) each thread's buffer for MLPNet.build_jets, or NULL
     cdef Py_ssize_t *jet_size # (n,) its doubles
     cdef int n
-    cdef Py_ssize_t m, nd, nwg # the run scratch's sizes, fixed by the first run (−1 before)
+    cdef Py_ssize_t m, nd, nwg # the run slots' sizes: the network last run (−1 before)
 
     def __cinit__(self, int n_threads):
         self.n = max(1, n_threads)
@@ -1497,6 +1497,24 @@ def _give_spares(arrays):
                 held += base.nbytes
 
 
+cdef long long _run_of_coordinates(const Net *net, Scratch *sc, Py_ssize_t lo, Py_ssize_t hi,
+                                   Py_ssize_t start, const Py_ssize_t *cp, double *numerical,
+                                   unsigned char *kinks, unsigned char *jp) noexcept nogil:
+    """Slots lo:hi of :func:`mlp_numerical_gradient`'s outputs (coordinate
+    ``start + c``, or ``cp[c]``); returns their flops."""
+    cdef Py_ssize_t c
+    cdef int kink
+    cdef long long fl, total = 0
+    for c in range(lo, hi):
+        kink = 0
+        fl = 0
+        numerical[c] = _coordinate(net, sc, start + c if cp == NULL else cp[c], &kink, &fl,
+                                   NULL if jp == NULL else jp + c)
+        kinks[c] = kink
+        total += fl
+    return total
+
+
 cdef Py_ssize_t _tasks(Py_ssize_t K, int n_threads, Py_ssize_t *bounds) noexcept nogil:
     """The runs of coordinates 0:K that threads take one at a time: each
     1/(TASK_SPLIT·n_threads) of the coordinates left, rounded up to a
@@ -1527,7 +1545,7 @@ def mlp_numerical_gradient(
                                       #     every example, 2 jets and some examples propagated,
                                       #     3 the batch-normalized tail, else 0
     Py_ssize_t start=0,               # IN  with coords None: the coordinates start .. start+K-1
-    ScratchPool pool=None,            # IN  per-thread scratch kept across calls (of this net)
+    ScratchPool pool=None,            # IN  per-thread scratch kept across calls
 ):
     """Two-sided finite differences of an MLP cost for the given coordinates.
 
@@ -1549,9 +1567,9 @@ def mlp_numerical_gradient(
     start : int
         The first coordinate when ``coords`` is None.
     pool : ScratchPool or None
-        Per-thread scratch kept between the calls of one run (at least
-        ``n_threads`` slots, all calls with this net); None allocates and
-        frees it within the call.
+        Per-thread scratch kept between calls (at least ``n_threads`` slots;
+        sized anew when the net has other sizes than its last); None
+        allocates and frees it within the call.
 
     Returns
     -------
@@ -1562,8 +1580,7 @@ def mlp_numerical_gradient(
     cdef Py_ssize_t K = numerical.shape[0], c, nd = 1, nwg = 1, m = net.net.m, P, q, n_tasks
     cdef Py_ssize_t *bounds = NULL
     cdef Scratch *sc = NULL
-    cdef int kink
-    cdef long long fl, task_fl, total = 0
+    cdef long long total = 0
     cdef int failed = 0
     cdef int *failed_ptr = &failed
     cdef const Net *pnet = &net.net
@@ -1577,6 +1594,8 @@ def mlp_numerical_gradient(
             raise ValueError("jetted must have one entry per coordinate")
         if K > 0:
             jp = &jetted[0]
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
     if kinks.shape[0] != K or (coords is not None and coords.shape[0] != K):
         raise ValueError("coords, numerical and kinks must have one entry per coordinate")
     if K == 0:
@@ -1619,15 +1638,8 @@ def mlp_numerical_gradient(
         for q in prange(n_tasks, schedule="dynamic", chunksize=1):
             if failed_ptr[0]:
                 continue
-            task_fl = 0
-            for c in range(bounds[q], bounds[q + 1]):
-                kink = 0
-                fl = 0
-                numerical[c] = _coordinate(pnet, sc, start + c if cp == NULL else cp[c], &kink,
-                                           &fl, NULL if jp == NULL else jp + c)
-                kinks[c] = kink
-                task_fl += fl
-            total += task_fl
+            total += _run_of_coordinates(pnet, sc, bounds[q], bounds[q + 1], start, cp,
+                                         &numerical[0], &kinks[0], jp)
     free(bounds)
 
     if failed:

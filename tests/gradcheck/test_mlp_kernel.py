@@ -269,3 +269,14 @@ def test_jets_from_spare_arrays_give_the_same_bits():
         again = fastgrad.gradient_check(model, params, grads, X, Y, n_threads=nt)
         for k in first.numerical:
             assert first.numerical[k].tobytes() == again.numerical[k].tobytes()
+
+
+def test_the_kernel_refuses_fewer_than_one_thread():
+    """n_threads < 1 reaches the kernel only when called directly (gradient_check
+    resolves it first); it is a ValueError, not a crash."""
+    model, params, X, Y = _inputs()
+    net = KernelInputs(model, params, X, Y, 1e-6).net
+    net.set_linear_maps([None, None], [None, None], np.zeros(2, dtype=np.intp))
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="n_threads must be >= 1"):
+            _mlp_kernel.mlp_numerical_gradient(net, None, np.empty(3), np.empty(3, np.uint8), bad)
