@@ -1406,10 +1406,6 @@ cdef class ScratchPool:
                 self.ready[i] = 0
 
     @property
-    def n_slots(self):
-        return self.n
-
-    @property
     def nbytes(self):
         """Bytes the pool holds now (the run slots and the jets' buffers)."""
         cdef int i
@@ -1423,8 +1419,9 @@ cdef class ScratchPool:
 
 # One idle pool of a finished run, kept for the next (take_pool, give_pool):
 # repeated checks of a network then reuse its threads' scratch instead of
-# mapping fresh pages each time (a page fault costs about as much as 100
-# coordinates of a small check). At most IDLE_POOL_BYTES are kept.
+# mapping fresh pages each time (a page fault, 1-2 µs on a virtual machine,
+# costs as much as ~10 coordinates of a small check). At most
+# IDLE_POOL_BYTES are kept.
 IDLE_POOL_BYTES = 16 << 20
 _idle = [None]
 # Reentrant: a net freed by the garbage collector inside a locked section
