@@ -44,7 +44,7 @@ def fit_data(model, params, X, Y):
     else:
         X, Y = check_xy(X, Y)
         for arr, name in ((X, "X"), (Y, "Y")):
-            if not np.all(np.isfinite(arr)):
+            if not ac.all_finite(arr):
                 raise ValueError(f"{name} contains NaN or inf")
     if hasattr(model, "check_params"):
         params = model.check_params(params)
