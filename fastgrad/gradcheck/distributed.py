@@ -19,7 +19,11 @@ expensive part (an MLP's forward pass and compiled net) once.
 * a ``dask.distributed.Client``: the data is scattered once to every worker
   (``broadcast=True``) and each shard is a task depending on it; dask itself
   reruns the tasks of a worker that dies (up to the scheduler's
-  ``distributed.scheduler.allowed-failures``, then ``KilledWorker``).
+  ``distributed.scheduler.allowed-failures``, then ``KilledWorker``). Dask
+  keeps one copy of scattered data once its memory manager trims the
+  broadcast, and cannot recompute it: if that copy dies with its worker,
+  the shards not finished are cancelled, and the data is scattered again
+  and those shards rerun, at most ``MAX_RETRIES`` times.
 * any other ``concurrent.futures.Executor``: used as is and left running;
   the data is pickled with each shard (``submit`` has no scatter), the
   worker still builds once (and keeps what it built for the last two checks,
@@ -203,34 +207,61 @@ class Shards:
         return run(work, list(items), list(sizes), _Tally(sizes, bar))
 
     def _map_client(self, work, items, sizes, tally):
+        results = [None] * len(items)
+        pending = list(range(len(items)))
+        while True:
+            pending = self._run_on_client(work, items, pending, results, tally)
+            if not pending:
+                return results
+            # The data's last copy died with a worker. Scattered data cannot
+            # be recomputed, and dask's memory manager soon trims a broadcast
+            # to one copy, so the scheduler forgets it and cancels every shard
+            # not finished: ship the data again and rerun those shards.
+            self._scattered = None
+            self.retries += 1
+            if self.retries > MAX_RETRIES:
+                left = sum(sizes[i] for i in pending)
+                raise RuntimeError(
+                    f"the check's data was lost on the dask cluster {self.retries} times "
+                    f"(its workers died); {left} of {sum(sizes)} coordinates were not "
+                    "computed. Look for workers killed by the system (out of memory?)"
+                )
+
+    def _run_on_client(self, work, items, pending, results, tally):
+        """Run the shards ``pending`` (indices into ``items``) into ``results``;
+        return those dask cancelled because their data was lost."""
         from distributed import as_completed as dask_completed
 
         client = self.workers
         if self._scattered is None:
             self._scattered = client.scatter(self.payload, broadcast=True, hash=False)
         futures = [
-            client.submit(_task, self.token, self._scattered, self.build, work, it, pure=False)
-            for it in items
+            client.submit(
+                _task, self.token, self._scattered, self.build, work, items[i], pure=False
+            )
+            for i in pending
         ]
-        where = {f.key: i for i, f in enumerate(futures)}
-        results = [None] * len(items)
-        failed = None
+        where = {f.key: n for n, f in enumerate(futures)}
+        lost, failed = [], None
         try:
             for fut in dask_completed(futures):
-                i = where[fut.key]
+                n = where[fut.key]
+                if fut.cancelled():  # we cancel nothing before raising: the data was lost
+                    lost.append(pending[n])
+                    continue
                 try:
-                    results[i] = fut.result()
+                    results[pending[n]] = fut.result()
                 except Exception as e:  # an error in f, KilledWorker: the one a serial run meets
-                    client.cancel(futures[i + 1 :])
-                    failed = _earliest_error(futures[:i], e)
+                    client.cancel(futures[n + 1 :])
+                    failed = _earliest_error(futures[:n], e)
                     break
-                tally.done(i)
+                tally.done(pending[n])
             if failed is not None:
                 raise failed  # outside the handler: its own __cause__/__context__ kept
         except BaseException:  # an error, Ctrl-C: stop the rest
             client.cancel(futures)
             raise
-        return results
+        return sorted(lost)
 
     def _executor(self):
         if isinstance(self.workers, Executor):
@@ -322,13 +353,16 @@ class Shards:
 def _earliest_error(earlier, err):
     """The error of the first of the ``earlier`` shards (in coordinate order)
     that fails, else ``err``: what a serial run would have raised, whichever
-    shard happened to finish first. Waits for the earlier shards."""
+    shard happened to finish first. Waits for the earlier shards; one that
+    never ran (a broken pool, data lost on dask) is passed over."""
     for fut in earlier:
         try:
             fut.result()
         except BrokenExecutor:
             continue
         except Exception as e:  # noqa: BLE001  (handed to the caller)
+            if fut.cancelled():
+                continue
             return e
     return err
 

@@ -72,7 +72,10 @@ class MLPShards(distributed.Shards):
         return numerical, kinks, sum(p[2] for p in parts)
 
     def note(self):
-        retried = f", {self.retries} pool restart(s)" if self.retries else ""
+        retried = ""
+        if self.retries:
+            what = "data shipped again" if distributed.is_client(self.workers) else "pool restarted"
+            retried = f", {what} {self.retries} time(s) after workers died"
         return (
             f"workers: {distributed.describe(self.workers)}, {self.n_shards} shards of the "
             f"kernel's coordinates{retried}"

@@ -236,10 +236,11 @@ def test_a_killed_dask_worker_is_retried_and_no_coordinate_lost(client, tmp_path
     assert set(client.run(os.getpid).values()) != before  # one was really replaced
 
 
-def _install_killer(marker):
+def _install_killer(marker, every_worker=False):
     """A function for client.run: in each worker, the MLP shard runner kills
     its own process the first time any worker runs a shard (a marker file
-    makes it exactly once)."""
+    makes it exactly once), or, with ``every_worker``, the first time that
+    worker runs one (a marker file per process)."""
 
     def install():
         import os
@@ -250,8 +251,9 @@ def _install_killer(marker):
         real = getattr(mod, "_real_mlp_shard", mod._mlp_shard)
 
         def killing(net, item):
+            path = f"{marker}-{os.getpid()}" if every_worker else marker
             try:
-                fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
                 return real(net, item)
             os.close(fd)
@@ -289,6 +291,78 @@ def test_mlp_check_survives_a_dask_worker_killed_mid_check(client, tmp_path):
     same(local, remote)
     client.wait_for_workers(2, timeout=30)
     assert set(client.run(os.getpid).values()) != before
+
+
+class CountingScatter:
+    """Wraps client.scatter: how many times the check shipped its data."""
+
+    def __init__(self, client, monkeypatch):
+        self.calls, self.real = 0, client.scatter
+        monkeypatch.setattr(client, "scatter", self)
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.real(*args, **kwargs)
+
+
+def test_data_lost_with_every_worker_holding_it_is_shipped_again(client, tmp_path, monkeypatch):
+    # Every worker dies at its first call of f, so no copy of the scattered
+    # data survives (dask trims a broadcast to one copy within seconds anyway,
+    # and cannot recompute scattered data): dask cancels the shards not
+    # finished; the check ships the data to the new workers and reruns them.
+    pids = set(client.run(os.getpid).values())
+    scatter = CountingScatter(client, monkeypatch)
+    base = make_f(delay=0.01)
+
+    def f(t):
+        if os.getpid() in pids:
+            (tmp_path / str(os.getpid())).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return base(t)
+
+    serial = check_grad(base, THETA, grad)
+    par = check_grad(f, THETA, grad, workers=client)
+    assert {int(p.name) for p in tmp_path.iterdir()} == pids  # both died
+    assert scatter.calls == 2
+    same(serial, par)
+    client.wait_for_workers(2, timeout=30)
+    assert not pids & set(client.run(os.getpid).values())
+
+
+def test_mlp_check_with_its_data_lost_on_dask_is_shipped_again(client, tmp_path, monkeypatch):
+    model, params, X, Y, grads = net("tanh", 1.0)
+    local = gradient_check(model, params, grads, X, Y)
+    pids = set(client.run(os.getpid).values())
+    scatter = CountingScatter(client, monkeypatch)
+    client.run(_install_killer(str(tmp_path / "killed"), every_worker=True))
+    try:
+        remote = gradient_check(model, params, grads, X, Y, workers=client)
+    finally:
+        client.run(_uninstaller())
+    assert len(list(tmp_path.iterdir())) == 2 and scatter.calls == 2
+    same(local, remote)
+    assert "data shipped again 1 time(s) after workers died" in remote.notes[0]
+    client.wait_for_workers(2, timeout=30)
+    assert not pids & set(client.run(os.getpid).values())
+
+
+def test_data_lost_more_than_max_retries_is_a_clear_error(client, monkeypatch):
+    # A cluster that loses the data every time: the shards come back
+    # cancelled (as after the loss) and the check gives up with a count.
+    from concurrent.futures import Future
+
+    def lost(*args, **kwargs):
+        fut = Future()
+        fut.cancel()
+        fut.key = object()
+        return fut
+
+    monkeypatch.setattr(client, "scatter", lambda *a, **k: None)
+    monkeypatch.setattr(client, "submit", lost)
+    monkeypatch.setattr(distributed, "as_completed", iter)
+    with shards_mod.Shards(client, lambda d: d, 1) as sh:
+        with pytest.raises(RuntimeError, match=r"lost on the dask cluster 4 times.*7 of 7 coordin"):
+            sh.map(lambda obj, item: item, [0, 1], [3, 4])
 
 
 def test_an_error_in_f_on_the_cluster_reaches_the_caller(client):
