@@ -323,7 +323,9 @@ def test_data_lost_with_every_worker_holding_it_is_shipped_again(client, tmp_pat
     serial = check_grad(base, THETA, grad)
     par = check_grad(f, THETA, grad, workers=client)
     assert {int(p.name) for p in tmp_path.iterdir()} == pids  # both died
-    assert scatter.calls == 2
+    # (a third shipment if dask trimmed one worker's copy before its first
+    # shard: that worker then dies after the second)
+    assert scatter.calls >= 2
     same(serial, par)
     client.wait_for_workers(2, timeout=30)
     assert not pids & set(client.run(os.getpid).values())
@@ -339,9 +341,9 @@ def test_mlp_check_with_its_data_lost_on_dask_is_shipped_again(client, tmp_path,
         remote = gradient_check(model, params, grads, X, Y, workers=client)
     finally:
         client.run(_uninstaller())
-    assert len(list(tmp_path.iterdir())) == 2 and scatter.calls == 2
+    assert len(list(tmp_path.iterdir())) == 2 and scatter.calls >= 2
     same(local, remote)
-    assert "data shipped again 1 time(s) after workers died" in remote.notes[0]
+    assert f"data shipped again {scatter.calls - 1} time(s) after workers died" in remote.notes[0]
     client.wait_for_workers(2, timeout=30)
     assert not pids & set(client.run(os.getpid).values())
 
