@@ -107,7 +107,28 @@ def targets(Y, n_out, m, output, *, warn_downcast=False):
     Yarr = finite_float64(Yarr, "Y", warn_downcast=warn_downcast)
     if Yarr.shape != (n_out, m):
         raise ValueError(f"Y must have shape (n_L={n_out}, m={m}) to match X, got {Yarr.shape}")
+    _targets_in_range(Yarr, output)
     return Yarr
+
+
+def _targets_in_range(Y, output):
+    """Refuse targets for which the output's loss has no minimum: training
+    on them drives the cost to -inf with no error (labels {1, 2} for a
+    sigmoid output are the classic case)."""
+    if Y.size == 0 or output not in ("sigmoid", "softmax"):
+        return
+    lo, hi = float(Y.min()), float(Y.max())
+    if output == "sigmoid" and (lo < 0.0 or hi > 1.0):
+        raise ValueError(
+            f"Y must hold targets in [0, 1] for the sigmoid output's binary cross-entropy, "
+            f"got values in [{lo:g}, {hi:g}] (labels {{1, 2}} or {{-1, 1}}? map them to 0 "
+            "and 1 first, e.g. Y = (Y == Y.max()).astype(float))"
+        )
+    if output == "softmax" and lo < 0.0:
+        raise ValueError(
+            f"Y must hold non-negative targets (one-hot columns, or class weights) for the "
+            f"softmax output's cross-entropy, got a minimum of {lo:g}"
+        )
 
 
 def keep_prob(keep_prob, n_hidden):

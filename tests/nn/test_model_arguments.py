@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from fastgrad import MLP
+from fastgrad import MLP, gradient_check
 
 NAN, INF = float("nan"), float("inf")
 
@@ -186,6 +186,62 @@ def test_bad_Y(problem, bad, exc, match):
             "shape": Y[:, :5], "complex": Y + 0j}[bad]
     with pytest.raises(exc, match=match):
         model.cost(params, X, Ybad)
+
+
+def _fit_briefly(model, params, X, Y):
+    from fastgrad.optim import Adam, fit
+
+    return fit(model, params, X, Y, optimizer=Adam(0.05), num_epochs=2, seed=0)
+
+
+TARGET_USES = {
+    "cost": lambda model, params, X, Y: model.cost(params, X, Y),
+    "backward": lambda model, params, X, Y: model.backward(params, X, Y),
+    "gradient_check": lambda model, params, X, Y: gradient_check(
+        model, params, model.backward(params, X, Y[:, :6] * 0), X, Y
+    ),
+    "fit": _fit_briefly,
+}
+
+
+@pytest.mark.parametrize("use", list(TARGET_USES))
+@pytest.mark.parametrize("output, Y, match", [
+    # labels {1, 2}: the binary cross-entropy has no minimum; training ran to -inf
+    ("sigmoid", np.array([[1.0, 2, 1, 2, 2, 1]]), r"targets in \[0, 1\].*got values in \[1, 2\]"),
+    ("sigmoid", np.array([[-1.0, 1, 1, -1, 1, 1]]), r"targets in \[0, 1\].*\[-1, 1\]"),
+    ("softmax", np.array([[1.0, 0, 1, 0, 1, 0], [0, 1, 0, 1, -0.5, 1]]), "non-negative targets"),
+])
+def test_targets_without_a_minimum_of_the_loss_are_refused(use, output, Y, match):
+    rng = np.random.default_rng(0)
+    model = MLP([3, 4, Y.shape[0]], output=output)
+    params = model.init_params(seed=0)
+    X = rng.standard_normal((3, 6))
+    before = snapshot(X, Y, *params.values())
+    with pytest.raises(ValueError, match=match):
+        TARGET_USES[use](model, params, X, Y)
+    assert snapshot(X, Y, *params.values()) == before
+
+
+@pytest.mark.parametrize("output, Y", [
+    ("sigmoid", np.array([[0.0, 1, 0.25, 0.5, 1, 0.9]])),  # soft labels
+    ("softmax", np.array([[0.9, 0.05, 1, 0, 2, 0], [0.1, 0.95, 0, 1, 0, 0]])),  # weights
+    ("linear", np.array([[-3.0, 7, 0.5, 1e3, -1e3, 0]])),  # any real
+])
+def test_targets_the_loss_can_take_are_accepted(output, Y):
+    rng = np.random.default_rng(1)
+    model = MLP([3, 4, Y.shape[0]], output=output)
+    params = model.init_params(seed=0)
+    X = rng.standard_normal((3, 6))
+    # the loss written out here, with NumPy, from its definition
+    A = model.forward(params, X)
+    if output == "sigmoid":
+        expected = -np.mean(np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A), axis=0))
+    elif output == "softmax":
+        expected = -np.mean(np.sum(Y * np.log(A), axis=0))
+    else:
+        expected = 0.5 * np.mean(np.sum((A - Y) ** 2, axis=0))
+    assert model.cost(params, X, Y) == pytest.approx(expected, rel=1e-12)
+    assert gradient_check(model, params, model.backward(params, X, Y), X, Y).verdict == "great"
 
 
 def test_masked_parameter_refused(problem):
