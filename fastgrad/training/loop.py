@@ -76,6 +76,11 @@ class Loop:
         unit="epoch",
     ):
         require_methods(model, ("cost", "backward"), "a model")
+        if isinstance(optimizer, type):  # its methods are there, unbound
+            raise TypeError(
+                f"optimizer must be an Optimizer instance, got the class {optimizer.__name__} "
+                f"(construct it first, e.g. {optimizer.__name__}(0.001))"
+            )
         if not (callable(getattr(optimizer, "step", None)) and hasattr(optimizer, "learning_rate")):
             raise TypeError(
                 f"optimizer must be an Optimizer such as Adam(0.001), "

@@ -75,6 +75,11 @@ class FitResult:
 
 
 def require_methods(model, names, what="a fastgrad.MLP"):
+    if isinstance(model, type):  # its methods are there, unbound
+        raise TypeError(
+            f"model must be {what} instance, got the class {model.__name__} "
+            "(construct it first, e.g. MLP([n_x, ..., n_L]))"
+        )
     for attr in names:
         if not callable(getattr(model, attr, None)):
             raise TypeError(

@@ -162,6 +162,7 @@ def test_divergence_with_mini_batches_and_momentum_is_caught_too(setup):
     ({"batch_size": 0}, ValueError, "batch_size"),
     ({"print_every": 0}, ValueError, "print_every"),
     ({"optimizer": "adam"}, TypeError, "optimizer"),
+    ({"optimizer": Adam}, TypeError, r"^optimizer must be an Optimizer instance, got the class Adam"),
     ({"schedule": 0.1}, TypeError, "schedule"),
     ({"callback": 1}, TypeError, "callback"),
     ({"progress": "yes"}, TypeError, "progress"),
@@ -189,6 +190,8 @@ def test_bad_data_and_params(setup):
         fit(model, bad, X, Y, optimizer=Adam(0.01), num_epochs=1)
     with pytest.raises(TypeError, match="model"):
         fit(object(), params, X, Y, optimizer=Adam(0.01), num_epochs=1)
+    with pytest.raises(TypeError, match=r"^model must be a model instance, got the class MLP"):
+        fit(MLP, params, X, Y, optimizer=Adam(0.01), num_epochs=1)
 
 
 def test_print_every_prints_the_course_lines(setup, capsys):
