@@ -61,11 +61,12 @@ def real_array(value, name, *, warn=True, stacklevel=4):
             f"{name} must be an array of real numbers; np.asarray({name}) failed: {e}"
         ) from None
     if arr.dtype.kind not in "fiu":
-        what = (
-            "booleans (there is no step to take on a bool)"
-            if arr.dtype.kind == "b"
-            else f"dtype {arr.dtype}"
-        )
+        if arr.dtype.kind == "b":
+            what = "booleans (there is no step to take on a bool)"
+        elif arr.dtype.kind == "O" and arr.ndim == 0:  # None, or an object NumPy cannot read
+            what = type(value).__name__
+        else:
+            what = f"dtype {arr.dtype}"
         raise TypeError(f"{name} must hold real numbers, got {what}")
     if warn and arr.dtype.kind == "f" and arr.dtype.itemsize < 8:
         warnings.warn(

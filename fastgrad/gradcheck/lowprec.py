@@ -20,6 +20,8 @@ step swamps the difference. The float32 check therefore:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from fastgrad import _progress
@@ -32,7 +34,7 @@ THRESHOLDS = (1e-3, 1e-2)
 
 def is_float32(value):
     """True when ``value`` (f's output, or an array / structure of arrays) is float32."""
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return any(is_float32(v) for v in value.values())
     if isinstance(value, (list, tuple)):
         return any(isinstance(v, (np.ndarray, np.generic)) and is_float32(v) for v in value)

@@ -1,6 +1,6 @@
 """Parameters as named blocks for the callable checks.
 
-``theta`` (or a VJP's ``inputs``) is one array, a dict of arrays (any keys)
+``theta`` (or a VJP's ``inputs``) is one array, a dict (any mapping) of arrays (any keys)
 or a list/tuple of arrays. It becomes one float64 working vector ``flat``
 with named blocks ``(name, slice, shape)``, and ``f`` receives the same
 structure made of *read-only* views of ``flat`` (so a perturbed coordinate
@@ -11,6 +11,8 @@ A list or tuple counts as a structure only when every item is an
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -24,7 +26,7 @@ def _read_only(arr):
 
 
 def is_structure(value):
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return True
     if isinstance(value, (list, tuple)) and value:
         return all(isinstance(v, np.ndarray) for v in value)
@@ -76,7 +78,7 @@ class Structure:
                 raise TypeError(f"{name} must be an array like theta, got a {type(value).__name__}")
             arrays = [real_array(value, name, warn=warn, stacklevel=6)]
         elif self.kind == "dict":
-            if not isinstance(value, dict):
+            if not isinstance(value, Mapping):
                 raise TypeError(
                     f"{name} must be a dict with the keys of theta {self.keys}, "
                     f"got {type(value).__name__}"
@@ -117,7 +119,7 @@ class Structure:
 
 def low_precision(value, name="theta"):
     """``[(label, dtype)]`` of the float16/float32 arrays in ``value``."""
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         items = [(f"{name}[{k!r}]", v) for k, v in value.items()]
     elif is_structure(value):
         items = [(f"{name}[{i}]", v) for i, v in enumerate(value)]
@@ -138,7 +140,7 @@ def flatten(value, name="theta", names=None, warn=True):
     argument names); otherwise positions are ``name[i]``. ``warn=False``
     leaves the float32 upcast warning to the caller.
     """
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         if not value:
             raise ValueError(f"{name} is an empty dict: there is nothing to check")
         keys = list(value)

@@ -1,5 +1,7 @@
 """check_grad on a dict / list / tuple of named blocks (issue 12)."""
 
+from types import MappingProxyType
+
 import numpy as np
 import pytest
 
@@ -64,6 +66,31 @@ def test_dict_with_own_names_is_great_and_matches_the_reference():
     for k in p:
         np.testing.assert_allclose(rep.numerical[k], ref[k], rtol=1e-6, atol=1e-9)
     assert {k: v.tobytes() for k, v in p.items()} == before
+
+
+def test_any_mapping_is_a_dict_of_blocks():
+    # a read-only mapping (a frozen config, a class __dict__) is a structure
+    # like a dict: the same blocks and bits, f and grad see a dict
+    p = net_params()
+    seen = []
+
+    def f(t):
+        seen.append(type(t))
+        return cost(t)
+
+    rep = check_grad(f, MappingProxyType(p), MappingProxyType(backprop(p)))
+    assert rep.verdict == "great" and set(seen) == {dict}
+    ref = check_grad(cost, p, backprop(p))
+    for k in p:
+        assert rep.numerical[k].tobytes() == ref.numerical[k].tobytes()
+
+
+@pytest.mark.parametrize("theta, what", [
+    (None, "NoneType"), (object(), "object"), (MappingProxyType, "type"),
+])
+def test_a_theta_numpy_cannot_read_is_named_by_its_type(theta, what):
+    with pytest.raises(TypeError, match=rf"^theta must hold real numbers, got {what}$"):
+        check_grad(lambda t: 0.0, theta, np.zeros(3))
 
 
 @pytest.mark.parametrize("bad", ["enc_b", "head_w"])
