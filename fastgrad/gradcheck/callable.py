@@ -126,6 +126,7 @@ def check_grad(
         directions (default 3) inside every block, and a block that fails
         along them is then checked in full.
     k : int, optional
+        Unused by ``mode='full'`` (validated all the same).
     seed : int, None or numpy.random.Generator
         For ``sampled`` and ``directional``.
     workers : None, int, concurrent.futures.Executor or dask.distributed.Client

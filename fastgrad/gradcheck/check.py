@@ -89,7 +89,8 @@ def gradient_check(
         cost evaluations per direction, like torch's fast mode); a block that
         fails is then checked in full so the report still points at entries.
     k : int, optional
-        Coordinates (sampled) or directions (directional) per block.
+        Coordinates (sampled) or directions (directional) per block; validated
+        but unused by ``mode='full'``, which checks every coordinate.
     seed : int, None or numpy.random.Generator
         For ``sampled`` and ``directional``, and the dropout masks: for a
         model with ``keep_prob < 1`` it must be the int given to
