@@ -1,5 +1,8 @@
 """The init demo: it runs at short settings, prints its table, and shows the
 course's result (zeros stay symmetric, random x10 starts huge, He learns)."""
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -60,3 +63,20 @@ def test_init_demo_cli_prints_tables(capsys, tmp_path):
     assert "train acc" in out and "test acc" in out
     assert "cost: zeros" in out and "300 (final)" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_readme_table_is_what_the_demo_gives():
+    # the README's table of `fastgrad demo init` (default settings), parsed
+    # from the README, against a run of the demo at those settings
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("`fastgrad demo init` reruns the course's experiment")[1]
+    rows = re.findall(r"^\| (zeros|random × 10|He) +\| ([^|]+)\| ([^|]+)\| ([^|]+)\| ([^|]+)\|",
+                      section, flags=re.M)
+    assert [r[0] for r in rows] == ["zeros", "random × 10", "He"]
+    runs = init_demo.compare_initializations()["runs"]
+    for (label, train, test, first, last), key in zip(rows, ("zeros", "random x10", "he")):
+        run = runs[key]
+        assert f"{100 * run['train_accuracy']:.1f} %" == train.strip(), label
+        assert f"{100 * run['test_accuracy']:.1f} %" == test.strip(), label
+        assert f"{run['costs'][0]:.4g}" == first.strip(), label
+        assert f"{run['final_cost']:.4f}" == last.strip(), label
