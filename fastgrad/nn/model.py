@@ -77,6 +77,10 @@ class MLP:
         ``cost_and_grads(..., update_running=True)`` (``optim.fit`` does).
         They belong to the model, not to a parameter dict: call
         :meth:`reset_running_stats` when training a fresh set of parameters.
+        ``optim.fit`` returns the ones that go with its parameters
+        (``result.running_mean``, ``result.running_var``); assign them back
+        (``model.running_mean = result.running_mean``) to predict with
+        those parameters after the model was trained again.
 
     Examples
     --------
@@ -384,10 +388,14 @@ class MLP:
         cache = self.forward_cache(params, X, scales=scales)
         grads, _ = self.backprop(params, cache, Y, scales)
         if update_running:
+            # New dicts, not updated in place: a dict handed out before (a
+            # FitResult's, or one the user assigned back) never changes.
             k = self.bn_momentum
+            mean, var = dict(self.running_mean), dict(self.running_var)
             for l in self.batchnorm:
-                self.running_mean[l] = k * self.running_mean[l] + (1 - k) * cache.mean[l]
-                self.running_var[l] = k * self.running_var[l] + (1 - k) * cache.var[l]
+                mean[l] = k * mean[l] + (1 - k) * cache.mean[l]
+                var[l] = k * var[l] + (1 - k) * cache.var[l]
+            self.running_mean, self.running_var = mean, var
         return self.objective(params, cache, Y), grads
 
     def backprop(self, params, c, Y, scales=None):

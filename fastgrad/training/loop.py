@@ -307,7 +307,9 @@ def fit(
     -------
     FitResult
         ``.params`` (new arrays), ``.costs`` per epoch, ``.learning_rates``,
-        ``.gradient_checks`` ``{epoch: report}``.
+        ``.gradient_checks`` ``{epoch: report}``, and with batch norm the
+        running statistics that go with ``.params`` (``.running_mean``,
+        ``.running_var``).
 
     Raises
     ------
@@ -331,4 +333,10 @@ def fit(
     checks = TrainingChecks(model, check_gradients, loop.num_epochs, check_options)
     X, Y, params = fit_data(model, params, X, Y)
     params, stopped = loop.run(params, X, Y, seed, checks)
-    return FitResult(params, loop.costs, loop.rates, checks.reports, stopped, optimizer)
+    stats = (None, None)
+    if loop.batchnorm:
+        stats = tuple(
+            {l: np.array(a, dtype=np.float64) for l, a in d.items()}
+            for d in (model.running_mean, model.running_var)
+        )
+    return FitResult(params, loop.costs, loop.rates, checks.reports, stopped, optimizer, *stats)

@@ -52,10 +52,26 @@ class FitResult:
         True when ``callback`` returned True.
     optimizer : Optimizer
         The optimizer, with its state after training.
+    running_mean, running_var : dict of int -> ndarray (n_l, 1), or None
+        With batch norm, the model's running statistics after training: the
+        ones that go with ``params`` at inference (copies: training the model
+        again does not change them; ``model.running_mean =
+        result.running_mean`` puts them back). None without batch norm.
     """
 
-    def __init__(self, params, costs, learning_rates, gradient_checks, stopped_early, optimizer):
+    def __init__(
+        self,
+        params,
+        costs,
+        learning_rates,
+        gradient_checks,
+        stopped_early,
+        optimizer,
+        running_mean=None,
+        running_var=None,
+    ):
         self.params = params
+        self.running_mean, self.running_var = running_mean, running_var
         self.costs = np.asarray(costs, dtype=np.float64)
         self.learning_rates = np.asarray(learning_rates, dtype=np.float64)
         self.gradient_checks = gradient_checks

@@ -318,3 +318,40 @@ def test_full_batch_epoch_cost_is_exactly_the_cost_of_the_epochs_parameters(setu
                  callback=lambda e, p, cost: thetas.append({k: v.copy() for k, v in p.items()}))
     exact = [model.cost(theta, X, Y) for theta in thetas[:40]]
     assert [c.hex() for c in result.costs.tolist()] == [c.hex() for c in exact]
+
+
+def test_fit_returns_the_batch_norm_statistics_of_its_params():
+    # Full batch, 5 epochs: the running averages written out here from the
+    # batch means and population variances of Z = W1 X at each epoch's params.
+    from fastgrad import datasets
+
+    X, Y = datasets.make_moons(120, noise=0.2, seed=0)
+    model = MLP([2, 6, 1], batchnorm=[1])
+    start = model.init_params(seed=0)
+    result = fit(model, start, X, Y, optimizer=GradientDescent(0.1), num_epochs=5,
+                 batch_size=None, progress=False)
+    mean, var = np.zeros((6, 1)), np.ones((6, 1))
+    p = {k: v.copy() for k, v in start.items()}
+    for _ in range(5):
+        Z = p["W1"] @ X
+        mean = 0.9 * mean + 0.1 * Z.mean(axis=1, keepdims=True)
+        var = 0.9 * var + 0.1 * Z.var(axis=1, keepdims=True)
+        grads = model.backward(p, X, Y)
+        p = {k: v - 0.1 * grads["d" + k] for k, v in p.items()}
+    np.testing.assert_allclose(result.running_mean[1], mean, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(result.running_var[1], var, rtol=1e-12)
+
+    # Training the model again moves its statistics, not the result's; put
+    # back, they give the first run's predictions, also on a fresh model.
+    predicted = model.forward(result.params, X)
+    kept = [a.tobytes() for a in (*result.running_mean.values(), *result.running_var.values())]
+    fit(model, model.init_params(seed=1), X, Y, optimizer=Adam(0.05), num_epochs=3,
+        batch_size=32, seed=0, progress=False)
+    assert not np.array_equal(model.forward(result.params, X), predicted)
+    assert [a.tobytes() for a in (*result.running_mean.values(),
+                                   *result.running_var.values())] == kept
+    for m in (model, MLP([2, 6, 1], batchnorm=[1])):
+        m.running_mean, m.running_var = result.running_mean, result.running_var
+        assert m.forward(result.params, X).tobytes() == predicted.tobytes()
+    assert fit(MLP([2, 6, 1]), MLP([2, 6, 1]).init_params(seed=0), X, Y,
+               optimizer=Adam(0.01), num_epochs=1, progress=False).running_mean is None
