@@ -208,3 +208,13 @@ def test_block_norms_fill_every_row_when_openmp_gives_one_thread():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, cwd=here, timeout=60)
     assert out.stdout.startswith("OK"), out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("to_int", [int, np.int64, lambda v: np.asarray(v).astype(np.int32)])
+def test_an_f_returning_integers_gets_a_hint(to_int):
+    theta = np.linspace(0.1, 1.0, 4)
+    rep = check_grad(lambda t: to_int(10 * float(np.sum(t**2))), theta, 20 * theta)
+    assert rep.verdict == "bug"
+    assert any(h.startswith("f returned an integer") for h in rep.hints)
+    ok = check_grad(lambda t: 10 * float(np.sum(t**2)), theta, 20 * theta)
+    assert ok.verdict == "great" and not any("integer" in h for h in ok.hints)
