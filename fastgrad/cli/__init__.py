@@ -122,8 +122,6 @@ def main(argv=None):
             "for this machine; use a smaller network or fewer examples",
             file=sys.stderr,
         )
-    except (ValueError, TypeError, KeyError) as exc:
-        print(f"fastgrad: error: {_flagged(_one_line(exc))}", file=sys.stderr)
     except KeyboardInterrupt:
         print("fastgrad: interrupted", file=sys.stderr)
         return 130
@@ -135,7 +133,16 @@ def main(argv=None):
         except (OSError, ValueError, AttributeError):
             pass
         return getattr(args, "status", 2)
-    except Exception as exc:  # an internal error: one line, still not "the check failed"
+    except Exception as exc:
+        # A library's ValueError/TypeError/KeyError is taken for an error in
+        # the options, except from a command that reports each of those
+        # itself as a UsageError (checks_input): from there it is a bug.
+        if isinstance(exc, (ValueError, TypeError, KeyError)) and not getattr(
+            args, "checks_input", False
+        ):
+            print(f"fastgrad: error: {_flagged(_one_line(exc))}", file=sys.stderr)
+            return 2
+        # An internal error: one line, still not "the check failed".
         if os.environ.get("FASTGRAD_TRACEBACK"):
             raise
         print(

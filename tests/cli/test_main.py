@@ -261,3 +261,52 @@ def test_library_errors_are_reported_with_the_flag(capsys, monkeypatch, message,
     monkeypatch.setattr(fastgrad, "gradient_check", fail)
     assert main(["check"]) == 2
     assert _one_error_line(capsys) == line
+
+
+# -- a command that checks its own input: its ValueError/TypeError is a bug ----
+def _npy(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "x.npy"
+    np.save(path, np.ones((5, 2)))
+    return str(path)
+
+
+@pytest.mark.parametrize("exc_type", [TypeError, KeyError, RuntimeError])
+def test_a_bug_in_normalize_stats_is_an_internal_error(tmp_path, capsys, monkeypatch, exc_type):
+    def bug(self, *args, **kwargs):
+        raise exc_type("unsupported format string passed to numpy.ndarray.__format__")
+
+    monkeypatch.setattr(fastgrad.Normalizer, "partial_fit", bug)
+    argv = ["normalize-stats", _npy(tmp_path), "--no-progress"]
+    monkeypatch.delenv("FASTGRAD_TRACEBACK", raising=False)
+    assert main(argv) == 2
+    line = _one_error_line(capsys)
+    assert line.startswith(f"fastgrad: internal error: {exc_type.__name__}: "), line
+    assert "unsupported format string" in line and "please report it" in line
+    monkeypatch.setenv("FASTGRAD_TRACEBACK", "1")
+    with pytest.raises(exc_type, match="unsupported format string"):
+        main(argv)
+
+
+def test_a_bug_after_the_fit_is_an_internal_error_with_its_traceback(tmp_path, capsys,
+                                                                      monkeypatch):
+    # The trial's case: a TypeError from the summary of good input.
+    from fastgrad.cli import normalize_stats
+
+    def bug(*args, **kwargs):
+        raise TypeError("unsupported format string passed to numpy.ndarray.__format__")
+
+    monkeypatch.setattr(normalize_stats, "_summary", bug)
+    monkeypatch.setenv("FASTGRAD_TRACEBACK", "1")
+    with pytest.raises(TypeError, match="unsupported format string"):
+        main(["normalize-stats", _npy(tmp_path), "--no-progress"])
+
+
+def test_normalize_stats_input_errors_stay_one_line_under_traceback(tmp_path, capsys,
+                                                                    monkeypatch):
+    monkeypatch.setenv("FASTGRAD_TRACEBACK", "1")
+    assert main(["normalize-stats", str(tmp_path / "missing.npy")]) == 2
+    assert "PATH" in _one_error_line(capsys)
+    assert main(["normalize-stats", _npy(tmp_path), "-o", str(tmp_path / "no" / "x.npz")]) == 2
+    assert "-o" in _one_error_line(capsys)
