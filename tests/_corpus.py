@@ -576,3 +576,16 @@ def ref_moments(X, sample_weight=None):
     return mean.astype(float), var.astype(float)
 
 
+
+
+class ClosedPipe:
+    """stdout whose reader went away (``fastgrad check | head -1``)."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        pass
+
+    def fileno(self):
+        raise ValueError("no file descriptor in this test")

@@ -4,6 +4,8 @@
 error, reported as ONE line on stderr naming the option at fault: bad values,
 bad combinations, a problem too large for memory, an internal error.
 """
+import fastgrad_tests_corpus as C  # tests/_corpus.py, registered by conftest.py
+
 import argparse
 import os
 import subprocess
@@ -227,23 +229,11 @@ def test_the_real_command_one_line_no_traceback():
     assert len(lines) == 1 and "--layers" in lines[0] and "Traceback" not in proc.stderr
 
 
-class _ClosedPipe:
-    """stdout whose reader went away (``fastgrad check | head -1``)."""
-
-    def write(self, text):
-        raise BrokenPipeError(32, "Broken pipe")
-
-    def flush(self):
-        pass
-
-    def fileno(self):
-        raise ValueError("no file descriptor in this test")
-
 
 @pytest.mark.parametrize("argv, status", [(["check", "--course"], 1),
                                           (["check", "--course", "--fixed"], 0)])
 def test_closed_stdout_keeps_the_verdict_and_is_quiet(capsys, monkeypatch, argv, status):
-    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    monkeypatch.setattr(sys, "stdout", C.ClosedPipe())
     assert main(argv) == status
     assert capsys.readouterr().err == ""
 

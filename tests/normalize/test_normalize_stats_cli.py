@@ -1,6 +1,8 @@
 """``fastgrad normalize-stats PATH``: batched fit of an .npy file, the bits
 of the in-memory fit, bounded memory."""
 
+import fastgrad_tests_corpus as C  # tests/_corpus.py, registered by conftest.py
+
 import os
 import subprocess
 import sys
@@ -161,19 +163,9 @@ def test_the_file_is_saved_before_the_summary_can_fail(tmp_path, capsys, monkeyp
 
 
 def test_a_closed_stdout_after_saving_is_success(tmp_path, capsys, monkeypatch):
-    class ClosedPipe:
-        def write(self, text):
-            raise BrokenPipeError(32, "Broken pipe")
-
-        def flush(self):
-            pass
-
-        def fileno(self):
-            raise ValueError("no file descriptor in this test")
-
     X = np.arange(6.0).reshape(3, 2)
     np.save(tmp_path / "x.npy", X)
-    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    monkeypatch.setattr(sys, "stdout", C.ClosedPipe())
     assert _run(tmp_path / "x.npy", "-o", tmp_path / "n.npz") == 0
     assert _same(Normalizer.load(tmp_path / "n.npz"), Normalizer().fit(X))
 
