@@ -21,7 +21,12 @@ import copy as _copy
 import numpy as np
 
 from fastgrad.normalize import tree
-from fastgrad.normalize.inputs import check_sample_weight, validate_data
+from fastgrad.normalize.inputs import (
+    check_column_dtypes,
+    check_sample_weight,
+    column_names,
+    validate_data,
+)
 from fastgrad.normalize.stats import dense_moments, masked_moments, merge
 
 __all__ = ["is_dask_collection", "fit_state", "transform"]
@@ -59,9 +64,9 @@ def _rows(X, sample_axis, what="X"):
     _, da = _require(what)
     names = None
     if _is_frame(X):
-        cols = list(X.columns)
-        if all(isinstance(c, str) for c in cols):
-            names = np.asarray(cols, dtype=object)
+        # The dtypes and column names are known without computing anything.
+        check_column_dtypes(X, what)
+        names = column_names(X, what)
         A = X.to_dask_array(lengths=True)
         if sample_axis == 1:
             raise ValueError(

@@ -13,6 +13,7 @@ and tuples always give a new array.
 """
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -42,15 +43,89 @@ def is_sparse(X):
     return hasattr(X, "tocsr") and hasattr(X, "nnz") and hasattr(X, "format")
 
 
-def column_names(X):
-    """Column names of a table (e.g. a pandas DataFrame) if all are strings."""
+def column_names(X, what="X"):
+    """Column names of a table (e.g. a pandas DataFrame) if all are strings.
+
+    None when X has no columns, or none of its column names is a string
+    (integer column labels are not feature names). Mixed string and
+    non-string names raise TypeError, as in scikit-learn: silently dropping
+    them would skip the check that transform gets the columns fit saw.
+    """
     columns = getattr(X, "columns", None)
     if columns is None or isinstance(X, np.ndarray):
         return None
     names = np.asarray(list(columns), dtype=object)
-    if len(names) and all(isinstance(c, str) for c in names):
+    if not len(names):
+        return None
+    is_str = np.array([isinstance(c, str) for c in names])
+    if is_str.all():
         return names
+    if is_str.any():
+        types = sorted({type(c).__qualname__ for c in names})
+        raise TypeError(
+            "Feature names are only supported if all input features have string "
+            f"names, but your input {what} has {types} as feature name / column "
+            f"name types (e.g. {names[is_str][0]!r} and {names[~is_str][0]!r}). If "
+            "you want feature names to be stored and validated, convert them all "
+            f"to strings, e.g. {what}.columns = {what}.columns.astype(str). "
+            "Otherwise remove the column names from your input data, or convert "
+            "them all to a non-string data type."
+        )
     return None
+
+
+# Column dtype kinds a table may hold: bool, signed and unsigned integers,
+# floats (numpy's, pandas' nullable Int64/Float64/boolean and pyarrow's
+# numbers all report these kinds), and object columns (pandas' text columns
+# report "O" too), which are converted to float64: numbers stored as objects
+# convert, text fails there with a ValueError, as in scikit-learn.
+_TABLE_KINDS = frozenset("biufO")
+
+
+def check_column_dtypes(X, what="X"):
+    """Refuse a table (pandas or dask DataFrame) with non-numeric columns.
+
+    Called before anything is converted: pandas turns datetime and timedelta
+    columns into float ticks (nanoseconds since 1970, or durations) when asked
+    for float64, which would be normalized silently as if they were
+    measurements. Raises TypeError naming the columns (ValueError for
+    complex columns, scikit-learn's wording); X is not touched.
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or isinstance(X, np.ndarray) or not hasattr(dtypes, "items"):
+        return
+    bad = {}
+    for name, dtype in dtypes.items():
+        kind = getattr(dtype, "kind", "O")
+        if kind not in _TABLE_KINDS:
+            bad.setdefault(kind, []).append((name, dtype))
+    if not bad:
+        return
+
+    def listing(items, limit=8):
+        text = ", ".join(f"{name!r} ({dtype})" for name, dtype in items[:limit])
+        return text + (f", ... ({len(items)} in all)" if len(items) > limit else "")
+
+    if "c" in bad and len(bad) == 1:
+        raise ValueError(
+            f"Complex data not supported: {what} has complex column(s) "
+            f"{listing(bad['c'])}; Normalizer needs real numbers."
+        )
+    times = bad.get("M", []) + bad.get("m", [])
+    if times:
+        raise TypeError(
+            f"{what} has datetime/timedelta column(s) {listing(times)}; Normalizer "
+            "needs real numbers and does not guess a time unit (pandas would give "
+            "nanosecond ticks). Convert them first, e.g. "
+            f"{what}[col] = ({what}[col] - {what}[col].min()).dt.total_seconds() "
+            "for a datetime column or "
+            f"{what}[col].dt.total_seconds() for a timedelta column, or drop them."
+        )
+    others = [item for kind in sorted(bad) for item in bad[kind]]
+    raise TypeError(
+        f"{what} has non-numeric column(s) {listing(others)}; Normalizer needs "
+        "bool, integer or floating-point columns. Convert or drop them first."
+    )
 
 
 class Data:
@@ -122,6 +197,13 @@ def _convert_dtype(arr, what):
             raise type(exc)(
                 f"{what} has dtype object and could not be converted to float64: {exc}"
             ) from exc
+    if kind in "mM":
+        elapsed = what if kind == "m" else f"({what} - {what}.min())"
+        raise TypeError(
+            f"{what} has non-numeric dtype {arr.dtype} (dates or durations); "
+            "Normalizer needs real numbers and does not guess a time unit. "
+            f"Convert first, e.g. {elapsed} / np.timedelta64(1, 's') for seconds."
+        )
     if kind == "c":
         # ValueError with scikit-learn's wording, which its checks expect.
         raise ValueError(
@@ -188,7 +270,8 @@ def _sparse(X, what):
 
 def validate_data(X, what, sample_axis):
     """Check X's kind and dtype; return a :class:`Data` (shape not checked)."""
-    names = column_names(X) if sample_axis == 0 else None
+    check_column_dtypes(X, what)
+    names = column_names(X, what) if sample_axis == 0 else None
     index = getattr(X, "index", None) if not isinstance(X, np.ndarray) else None
     columns = getattr(X, "columns", None) if not isinstance(X, np.ndarray) else None
     if is_sparse(X):
@@ -299,9 +382,16 @@ def check_sample_weight(sample_weight, n_samples, allow_zero=False):
     return w
 
 
-def validate_for(est, X, *, reset, what="X"):
+def validate_for(est, X, *, reset, what="X", warn_names=True, stacklevel=3):
     """Check X for a normalizer ``est`` (its ``sample_axis``, ``with_mean``
-    and, unless ``reset``, the features it was fitted on); return a :class:`Data`."""
+    and, unless ``reset``, the features it was fitted on); return a :class:`Data`.
+
+    Unless ``reset``: feature names that differ from ``feature_names_in_``
+    raise ValueError, and with ``warn_names`` a UserWarning says when only
+    one of X and the fit had feature names (scikit-learn's wording; its
+    ``inverse_transform`` does not check names, hence the switch);
+    ``stacklevel`` points the warning at the caller's line.
+    """
     axis = int(est.sample_axis)
     data = validate_data(X, what, axis)
     ndim = len(data.arr.shape)
@@ -345,14 +435,25 @@ def validate_for(est, X, *, reset, what="X"):
             f"samples along axis {axis}).{hint}"
         )
     fitted_names = getattr(est, "feature_names_in_", None)
-    if (
-        data.names is not None
-        and fitted_names is not None
-        and not np.array_equal(data.names, fitted_names)
-    ):
-        raise ValueError(
-            f"The feature names of {what} differ from those seen in fit: "
-            f"{list(data.names)} vs {list(fitted_names)}."
+    if data.names is not None and fitted_names is not None:
+        if not np.array_equal(data.names, fitted_names):
+            raise ValueError(
+                f"The feature names of {what} differ from those seen in fit: "
+                f"{list(data.names)} vs {list(fitted_names)}."
+            )
+    elif warn_names and fitted_names is not None:
+        # A plain array after a DataFrame fit: its columns cannot be checked.
+        warnings.warn(
+            f"{what} does not have valid feature names, but {type(est).__name__} "
+            "was fitted with feature names",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+    elif warn_names and data.names is not None:
+        warnings.warn(
+            f"{what} has feature names, but {type(est).__name__} was fitted without feature names",
+            UserWarning,
+            stacklevel=stacklevel,
         )
     return data
 

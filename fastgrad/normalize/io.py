@@ -48,8 +48,18 @@ def check_path(path):
     return path
 
 
+def npz_path(path):
+    """``path`` with ``.npz`` appended unless it already ends so, as
+    ``np.savez`` does for a file name (str, bytes or os.PathLike)."""
+    text = os.fspath(path)
+    suffix = b".npz" if isinstance(text, bytes) else ".npz"
+    return text if text.endswith(suffix) else text + suffix
+
+
 def save(est, path, tree_state=None):
-    check_path(path)
+    """Write ``est`` to ``path`` + ``.npz`` (unless it ends so); return the
+    path written."""
+    path = npz_path(check_path(path))
     params = est.get_params()
     params = {
         k: (bool(v) if isinstance(v, np.bool_) else int(v) if isinstance(v, np.integer) else v)
@@ -81,6 +91,7 @@ def save(est, path, tree_state=None):
         arrays.update(tree_arrays)
     with open(path, "wb") as fh:
         np.savez(fh, **arrays)
+    return path
 
 
 class Persistence:
@@ -94,12 +105,21 @@ class Persistence:
 
         Parameters
         ----------
-        path : str or os.PathLike
-            Destination; written as given (no suffix is appended).
+        path : str, bytes or os.PathLike
+            Destination file name. As with ``np.savez``, ``.npz`` is appended
+            unless the name already ends with ``.npz`` (``"norm"`` and
+            ``"norm.npz"`` both write ``norm.npz``; ``"norm.fgn"`` writes
+            ``norm.fgn.npz``), so ``load`` of the same name plus ``.npz``,
+            or of the returned path, reads it back.
+
+        Returns
+        -------
+        path : str or bytes
+            The file written.
         """
         self.check_fitted()
         self.check_params()
-        save(self, path, getattr(self, "_tree_state", None))
+        return save(self, path, getattr(self, "_tree_state", None))
 
     @classmethod
     def load(cls, path):
@@ -111,7 +131,9 @@ class Persistence:
 
         Parameters
         ----------
-        path : str or os.PathLike
+        path : str, bytes or os.PathLike
+            Read as given, as ``np.load`` does (no suffix is appended): the
+            name :meth:`save` returned, ending with ``.npz``.
 
         Returns
         -------
@@ -243,7 +265,16 @@ def load(cls, path):
     # FileNotFoundError / PermissionError propagate as for any open().
     if isinstance(path, (str, bytes, os.PathLike)) and os.path.isdir(path):
         raise bad("it is a directory")
-    fh = open(path, "rb")
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError as exc:
+        # save("norm") wrote norm.npz, as np.savez does: point there.
+        guess = npz_path(path)
+        if guess != os.fspath(path) and os.path.isfile(guess):
+            raise FileNotFoundError(
+                exc.errno, f"{exc.strerror} (save() appends .npz: did you mean {guess!r}?)", path
+            ) from None
+        raise
     try:
         try:
             file_size = os.fstat(fh.fileno()).st_size

@@ -32,6 +32,12 @@ class DistributionReport:
     constant : ndarray of bool
         Features constant in training (their scale is 1, so their numbers are
         in raw units).
+    empty : ndarray of bool
+        Features with no values in the set (every entry missing, NaN): their
+        test statistics are NaN, they are flagged, and the table says so
+        instead of showing ``nan``.
+    n_valid : ndarray of shape (n_features,), float64
+        Non-missing values per feature in the set.
     train_mean, train_std, test_mean, test_std, scale : ndarray
         The statistics themselves (``train_std`` is ``sqrt(var_)``; ``scale``
         is ``scale_``).
@@ -54,6 +60,7 @@ class DistributionReport:
         std_tol,
         max_rows=10,
         feature_names=None,
+        n_valid=None,
     ):
         self.train_mean = train_mean
         self.train_std = train_std
@@ -67,6 +74,12 @@ class DistributionReport:
         self.max_rows = max_rows
         self.feature_names = feature_names
         self.constant = constant
+        self.n_valid = (
+            np.full(np.shape(test_mean), float(n_test))
+            if n_valid is None
+            else np.asarray(n_valid, dtype=np.float64)
+        )
+        self.empty = self.n_valid == 0
         self.mean_shift = (test_mean - train_mean) / scale
         self.std_ratio = test_std / scale
         spread_bad = np.where(
@@ -74,7 +87,9 @@ class DistributionReport:
             self.std_ratio > mean_tol,
             (self.std_ratio > std_tol) | (self.std_ratio < 1.0 / std_tol),
         )
-        self.flagged = (np.abs(self.mean_shift) > mean_tol) | spread_bad
+        # A feature the set does not have at all is the largest shift there
+        # is (NaN compares False, so it would otherwise pass silently).
+        self.flagged = (np.abs(self.mean_shift) > mean_tol) | spread_bad | self.empty
 
     @property
     def ok(self):
@@ -93,18 +108,26 @@ class DistributionReport:
             f"Numbers are what the fitted transform gives this set: mean in training "
             f"σ units (ideal 0) and std ratio (ideal 1).\n"
         )
+        n_empty = int(self.empty.sum())
+        if n_empty:
+            names = ", ".join(self._name(j) for j in np.flatnonzero(self.empty)[:8])
+            more = f", ... ({n_empty} in all)" if n_empty > 8 else ""
+            head += (
+                f"{n_empty} feature(s) have no values in X (every entry missing): {names}{more}.\n"
+            )
         if n_flag:
             head += (
                 f"{n_flag} of {d} feature(s) flagged (|mean shift| > "
                 f"{self.mean_tol:g} σ or std ratio outside "
-                f"[{1 / self.std_tol:.3g}, {self.std_tol:g}]).\n"
+                f"[{1 / self.std_tol:.3g}, {self.std_tol:g}]"
+                f"{', or no values' if n_empty else ''}).\n"
             )
         else:
             head += (
                 f"No feature flagged (|mean shift| <= {self.mean_tol:g} σ, std "
                 f"ratio within [{1 / self.std_tol:.3g}, {self.std_tol:g}]).\n"
             )
-        order = np.lexsort((-np.abs(self.mean_shift), ~self.flagged))
+        order = np.lexsort((-np.abs(self.mean_shift), ~self.empty, ~self.flagged))
         shown = order[: self.max_rows]
         header = (
             "feature",
@@ -121,6 +144,21 @@ class DistributionReport:
             note = "FLAG" if self.flagged[j] else ""
             if self.constant[j]:
                 note = (note + " const-in-train").strip()
+            if self.empty[j]:
+                note = (note + " no values in X").strip()
+                rows.append(
+                    (
+                        self._name(j),
+                        f"{self.train_mean[j]:.6g}",
+                        f"{self.train_std[j]:.4g}",
+                        "-",
+                        "-",
+                        "-",
+                        "-",
+                        note,
+                    )
+                )
+                continue
             rows.append(
                 (
                     self._name(j),
@@ -157,7 +195,7 @@ def compare(norm, X, *, mean_tol=0.25, std_tol=1.5, max_rows=10):
     mean_tol = ac.real(mean_tol, "mean_tol", low=0, low_open=True)
     std_tol = ac.real(std_tol, "std_tol", low=1, low_open=True)
     max_rows = ac.integer(max_rows, "max_rows", minimum=0)
-    data = validate_for(norm, X, reset=False)
+    data = validate_for(norm, X, reset=False, stacklevel=4)
     m, _ = batch_moments(data, None, n_threads)
     names = getattr(norm, "feature_names_in_", None)
     n_train = norm.n_samples_seen_
@@ -174,4 +212,5 @@ def compare(norm, X, *, mean_tol=0.25, std_tol=1.5, max_rows=10):
         std_tol=float(std_tol),
         max_rows=int(max_rows),
         feature_names=None if names is None else list(names),
+        n_valid=m.n.copy(),
     )

@@ -613,9 +613,11 @@ def test_save_load_round_trip(tmp_path, rng, params, dtype):
     if params.get("sample_axis") == 1:
         X = X.T.copy()
     norm = Normalizer(**params).fit(X)
-    path = tmp_path / "norm.fgn"  # saved exactly where asked, no suffix added
-    norm.save(path)
-    assert path.exists()
+    # As np.savez: ".npz" is appended to a name that does not end with it.
+    written = norm.save(tmp_path / "norm.fgn")
+    path = tmp_path / "norm.fgn.npz"
+    assert written == str(path) and path.exists()
+    assert not (tmp_path / "norm.fgn").exists()
     loaded = Normalizer.load(path)
     assert loaded.get_params() == norm.get_params()
     for attr in ("mean_", "var_", "scale_", "n_samples_seen_", "n_features_in_"):
