@@ -4,6 +4,7 @@ NotImplementedError, RuntimeError, OSError or MemoryError, and never a large
 allocation."""
 import io
 import json
+import os
 import tracemalloc
 import zipfile
 
@@ -265,3 +266,30 @@ def test_load_path_problems(tmp_path):
         Normalizer.load(tmp_path / "missing.npz")
     with pytest.raises(ValueError, match="is a directory"):
         Normalizer.load(tmp_path)
+
+
+# -- save appends .npz like np.savez -------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["str", "path", "bytes"])
+@pytest.mark.parametrize("name, written", [("norm2", "norm2.npz"), ("norm2.npz", "norm2.npz"),
+                                           ("norm.v1", "norm.v1.npz")])
+def test_save_appends_npz_like_np_savez(tmp_path, kind, name, written):
+    # The reference: where np.savez puts a file of that name.
+    np.savez(tmp_path / f"ref_{name}", a=np.zeros(1))
+    assert (tmp_path / f"ref_{written}").exists()
+    X = np.random.default_rng(2).standard_normal((30, 2))
+    norm = Normalizer().fit(X)
+    target = {"str": str(tmp_path / name), "path": tmp_path / name,
+              "bytes": os.fsencode(tmp_path / name)}[kind]
+    out = norm.save(target)
+    assert os.fsdecode(out) == str(tmp_path / written)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("ref_")) == [written]
+    loaded = Normalizer.load(tmp_path / written)
+    assert np.array_equal(loaded.var_, norm.var_) and np.array_equal(loaded.mean_, norm.mean_)
+
+
+def test_load_of_the_name_without_suffix_points_to_the_file(tmp_path):
+    Normalizer().fit(np.arange(6.0).reshape(3, 2)).save(tmp_path / "norm2")
+    with pytest.raises(FileNotFoundError, match=r"did you mean .*norm2\.npz"):
+        Normalizer.load(tmp_path / "norm2")

@@ -72,3 +72,28 @@ def test_a_report_built_directly_flags_by_its_rule():
         std_tol=1.5,
     )
     assert rep.flagged.tolist() == [False, True, True]
+
+
+# -- report of a set where a feature has no values -----------------------------------------
+
+
+def test_report_names_a_feature_with_no_values():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(3)
+    train = rng.standard_normal((200, 3))
+    test = rng.standard_normal((50, 3))
+    test[:, 1] = np.nan
+    before = test.tobytes()
+    rep = Normalizer().fit(pd.DataFrame(train, columns=["p", "q", "r"])).report(
+        pd.DataFrame(test, columns=["p", "q", "r"]))
+    assert test.tobytes() == before
+    assert rep.empty.tolist() == [False, True, False]
+    assert rep.flagged[1] and not rep.ok
+    assert rep.n_valid.tolist() == [50, 0, 50]
+    text = str(rep)
+    assert "nan" not in text.lower()
+    assert "1 feature(s) have no values in X (every entry missing): q." in text
+    row = next(line for line in text.splitlines() if line.startswith("| q "))
+    assert "FLAG" in row and "no values in X" in row
+    # The other features' numbers are plain NumPy statistics of the set.
+    np.testing.assert_allclose(rep.test_mean[[0, 2]], test[:, [0, 2]].mean(axis=0), rtol=1e-12)
