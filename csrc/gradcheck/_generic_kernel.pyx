@@ -124,8 +124,12 @@ cdef double _as_float(object value, object name) except? -1.0:
 def as_real_scalar(value, name):
     """``value`` as a float if it is one real number, else a clear error.
 
-    Accepted: Python and NumPy real numbers (not bool), and real arrays
-    holding exactly one value (a ``(1, 1)`` cost is common in course code).
+    Accepted: Python and NumPy floating-point (and rational) numbers, and
+    floating-point arrays holding exactly one value (a ``(1, 1)`` cost is
+    common in course code). Not a bool, and not an integer: an integer-valued
+    f changes by 0 or by at least 1 between θ ± ε, so its finite differences
+    are 0 or ~1/ε (every coordinate then also looks like a kink, and a wrong
+    gradient would pass).
 
     Parameters
     ----------
@@ -147,6 +151,13 @@ def as_real_scalar(value, name):
     """
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must return a real number, got bool {value!r}")
+    if isinstance(value, (numbers.Integral, np.integer)) or (
+            isinstance(value, np.ndarray) and value.dtype.kind in "iu"):
+        raise TypeError(
+            f"{name} must return a floating-point number, got {type(value).__name__}: "
+            "an integer-valued f changes by 0 or by at least 1 between "
+            "theta + epsilon and theta - epsilon, so its finite differences are 0 or "
+            "~1/epsilon. Return the float (no int(), round() or integer arrays)")
     if isinstance(value, numbers.Real):
         try:
             return float(value)

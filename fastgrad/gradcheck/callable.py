@@ -219,14 +219,6 @@ def check_grad(
         )
     else:
         found = coordinates_with_kinks(mode, k, o.rng, desc, analytic, raw, f32, pool, **run)
-    if _is_integer(raw):
-        found["extra_hints"] = [
-            *found.get("extra_hints", ()),
-            f"f returned an integer ({type(raw).__name__}): every value of f is a whole "
-            "number, so f(theta ± epsilon) differ by 0 or by at least 1 and the finite "
-            "differences are 0 or ~1/epsilon. Return the float (no int(), round() or "
-            "integer arrays)",
-        ]
     return generic.build_report(
         title=_callable_name(f),
         analytic=analytic,
@@ -238,16 +230,6 @@ def check_grad(
         raise_on_failure=o.raise_on_failure,
         **found,
     )
-
-
-def _is_integer(value):
-    """f's value is a whole number by type (an int, or an integer NumPy scalar
-    or array), not a bool (refused as f's value)."""
-    if isinstance(value, (bool, np.bool_)):
-        return False
-    if isinstance(value, (int, np.integer)):
-        return True
-    return isinstance(value, np.ndarray) and value.dtype.kind in "iu"
 
 
 def coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, pool, **run):

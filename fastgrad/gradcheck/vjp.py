@@ -56,7 +56,13 @@ def _output(y, fname, where="at inputs"):
     if isinstance(y, (bool, np.bool_)):
         raise TypeError(f"{fname} must return an array of real numbers, got bool")
     arr = np.asarray(y)
-    if arr.dtype.kind not in "fiu":
+    if arr.dtype.kind in "iu":
+        raise TypeError(
+            f"{fname} must return floating-point values, got dtype {arr.dtype}: integer "
+            "values change by 0 or by at least 1 between inputs + epsilon and inputs - "
+            "epsilon, so the finite differences are 0 or ~1/epsilon. Return floats"
+        )
+    if arr.dtype.kind != "f":
         raise TypeError(f"{fname} must return an array of real numbers, got dtype {arr.dtype}")
     arr = np.array(arr, dtype=np.float64, copy=True)  # f may return a view of its input
     if where is not None and not np.isfinite(arr).all():
