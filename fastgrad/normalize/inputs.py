@@ -97,6 +97,10 @@ def check_column_dtypes(X, what="X"):
     bad = {}
     for name, dtype in dtypes.items():
         kind = getattr(dtype, "kind", "O")
+        categories = getattr(dtype, "categories", None)
+        if categories is not None:  # a categorical converts as its categories do
+            kind = getattr(categories.dtype, "kind", "O")
+            dtype = f"category of {categories.dtype}"
         if kind not in _TABLE_KINDS:
             bad.setdefault(kind, []).append((name, dtype))
     if not bad:
@@ -116,7 +120,7 @@ def check_column_dtypes(X, what="X"):
         raise TypeError(
             f"{what} has datetime/timedelta column(s) {listing(times)}; Normalizer "
             "needs real numbers and does not guess a time unit (pandas would give "
-            "nanosecond ticks). Convert them first, e.g. "
+            "ticks of the column's resolution). Convert them first, e.g. "
             f"{what}[col] = ({what}[col] - {what}[col].min()).dt.total_seconds() "
             "for a datetime column or "
             f"{what}[col].dt.total_seconds() for a timedelta column, or drop them."

@@ -36,8 +36,10 @@ _DATES = pd.to_datetime(["2020-01-01", "2021-01-01", "2022-01-01"])
         ({"b": [1.0, 2.0, 3.0], "when": _DATES.tz_localize("UTC")}, "'when'"),
         ({"t": pd.to_timedelta([1, 2, 3], unit="s"), "b": [1.0, 2.0, 3.0]}, "'t'"),
         ({"a": _DATES, "t": pd.to_timedelta([1, 2, 3], unit="D")}, "'a'.*'t'"),
+        # a categorical converts as its categories do (kind "O" otherwise)
+        ({"c": pd.Categorical(_DATES), "b": [1.0, 2.0, 3.0]}, r"'c' \(category of datetime"),
     ],
-    ids=["datetime", "datetime-tz", "timedelta", "both"],
+    ids=["datetime", "datetime-tz", "timedelta", "both", "categorical-dates"],
 )
 def test_datetime_and_timedelta_columns_are_refused(columns, bad):
     df = pd.DataFrame(columns)
@@ -81,6 +83,17 @@ def test_text_columns_give_scikit_learns_value_error():
         StandardScaler().fit(df)
     with pytest.raises(ValueError, match="could not be converted"):
         Normalizer().fit(df)
+
+
+def test_categorical_durations_are_refused_and_numeric_categories_taken():
+    td = pd.Categorical(pd.to_timedelta([1, 2, 4], unit="h"))
+    with pytest.raises(TypeError, match=r"'d' \(category of timedelta"):
+        Normalizer().fit(pd.DataFrame({"d": td, "b": [1.0, 2.0, 3.0]}))
+    df = pd.DataFrame({"k": pd.Categorical([3, 1, 3]), "b": [1.0, 2.0, 4.0]})
+    ref = StandardScaler().fit(df)
+    norm = Normalizer().fit(df)
+    assert_allclose(norm.mean_, ref.mean_, rtol=1e-14)
+    assert_allclose(norm.var_, ref.var_, rtol=1e-14)
 
 
 def test_numeric_tables_are_still_accepted():
