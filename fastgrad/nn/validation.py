@@ -111,6 +111,11 @@ def targets(Y, n_out, m, output, *, warn_downcast=False):
     return Yarr
 
 
+# How far outside [0, 1] (or below 0) a target may lie and still be taken
+# for a rounded soft label.
+TARGET_SLACK = 1e-12
+
+
 def _targets_in_range(Y, output):
     """Refuse targets for which the output's loss has no minimum: training
     on them drives the cost to -inf with no error (labels {1, 2} for a
@@ -118,16 +123,18 @@ def _targets_in_range(Y, output):
     if Y.size == 0 or output not in ("sigmoid", "softmax"):
         return
     lo, hi = float(Y.min()), float(Y.max())
-    if output == "sigmoid" and (lo < 0.0 or hi > 1.0):
+    # Rounding in computed soft labels (1 + 2e-16) is not a wrong label.
+    slack = TARGET_SLACK
+    if output == "sigmoid" and (lo < -slack or hi > 1.0 + slack):
         raise ValueError(
             f"Y must hold targets in [0, 1] for the sigmoid output's binary cross-entropy, "
-            f"got values in [{lo:g}, {hi:g}] (labels {{1, 2}} or {{-1, 1}}? map them to 0 "
+            f"got values in [{lo!r}, {hi!r}] (labels {{1, 2}} or {{-1, 1}}? map them to 0 "
             "and 1 first, e.g. Y = (Y == Y.max()).astype(float))"
         )
-    if output == "softmax" and lo < 0.0:
+    if output == "softmax" and lo < -slack:
         raise ValueError(
             f"Y must hold non-negative targets (one-hot columns, or class weights) for the "
-            f"softmax output's cross-entropy, got a minimum of {lo:g}"
+            f"softmax output's cross-entropy, got a minimum of {lo!r}"
         )
 
 

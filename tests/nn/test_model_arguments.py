@@ -207,8 +207,9 @@ TARGET_USES = {
 @pytest.mark.parametrize("use", list(TARGET_USES))
 @pytest.mark.parametrize("output, Y, match", [
     # labels {1, 2}: the binary cross-entropy has no minimum; training ran to -inf
-    ("sigmoid", np.array([[1.0, 2, 1, 2, 2, 1]]), r"targets in \[0, 1\].*got values in \[1, 2\]"),
-    ("sigmoid", np.array([[-1.0, 1, 1, -1, 1, 1]]), r"targets in \[0, 1\].*\[-1, 1\]"),
+    ("sigmoid", np.array([[1.0, 2, 1, 2, 2, 1]]), r"targets in \[0, 1\].*got values in \[1.0, 2.0\]"),
+    ("sigmoid", np.array([[-1.0, 1, 1, -1, 1, 1]]), r"targets in \[0, 1\].*\[-1.0, 1.0\]"),
+    ("sigmoid", np.array([[0.0, 1, 1 + 1e-9, 0, 1, 1]]), r"\[0.0, 1.000000001\]"),
     ("softmax", np.array([[1.0, 0, 1, 0, 1, 0], [0, 1, 0, 1, -0.5, 1]]), "non-negative targets"),
 ])
 def test_targets_without_a_minimum_of_the_loss_are_refused(use, output, Y, match):
@@ -224,6 +225,7 @@ def test_targets_without_a_minimum_of_the_loss_are_refused(use, output, Y, match
 
 @pytest.mark.parametrize("output, Y", [
     ("sigmoid", np.array([[0.0, 1, 0.25, 0.5, 1, 0.9]])),  # soft labels
+    ("sigmoid", np.array([[0.0, 1 + 2.2e-16, 0.25, 0.5, 1, -1e-17]])),  # rounded ones
     ("softmax", np.array([[0.9, 0.05, 1, 0, 2, 0], [0.1, 0.95, 0, 1, 0, 0]])),  # weights
     ("linear", np.array([[-3.0, 7, 0.5, 1e3, -1e3, 0]])),  # any real
 ])
