@@ -19,7 +19,9 @@ Every problem with ``PATH`` or ``-o`` is a :class:`UsageError` naming it
 
 import contextlib
 import os
+import stat
 import sys
+import tempfile
 import time
 from typing import NamedTuple
 
@@ -161,33 +163,53 @@ def output_path(text):
         if os.path.exists(folder):
             raise UsageError(f"-o {text!r}: {folder!r} is not a directory")
         raise UsageError(f"-o {text!r}: the directory {folder!r} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"-o {text!r}: the directory {folder!r} is not writable")
-    if os.path.exists(final) and not os.access(final, os.W_OK):
+    exists = os.path.exists(final)
+    if exists and not os.access(final, os.W_OK):
         raise UsageError(f"-o {text!r}: {final!r} exists and is not writable")
+    # A writable file in a read-only directory is overwritten in place.
+    if not exists and not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"-o {text!r}: the directory {folder!r} is not writable")
     return final
 
 
 def _save(norm, final):
-    """Save ``norm`` as ``final``: written beside it under a temporary name,
-    then renamed over it, so a full disk or a crash never leaves a truncated
-    file nor destroys the previous one. An OSError is a UsageError naming
-    the file."""
+    """Save ``norm`` as ``final``: written beside it under a fresh temporary
+    name, then renamed over it, so a full disk or a crash never leaves a
+    truncated file nor destroys the previous one; the file keeps the mode
+    it had (a new one gets the umask's). In a directory we may not write to,
+    an existing file is overwritten in place. An OSError is a UsageError
+    naming the file."""
     # The file a symlink points to is replaced, not the link.
     target = os.path.realpath(final)
     folder, name = os.path.split(target)
-    # Ends in .npz: Normalizer.save writes it under exactly this name whether
-    # or not it appends a missing suffix.
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp.npz")
     try:
-        norm.save(tmp)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        if isinstance(exc, OSError):
-            raise UsageError(f"-o {final!r}: cannot save: {exc.strerror or exc}") from None
-        raise
+        if not os.access(folder, os.W_OK | os.X_OK):
+            norm.save(target)
+            return
+        # mkstemp: a name nobody can plant a symlink at beforehand, created
+        # 0600. Ends in .npz, so Normalizer.save writes exactly there.
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp.npz", dir=folder)
+        os.close(fd)
+        try:
+            norm.save(tmp)
+            os.chmod(tmp, _mode_for(target))
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
+    except OSError as exc:
+        raise UsageError(f"-o {final!r}: cannot save: {exc.strerror or exc}") from None
+
+
+def _mode_for(path):
+    """The permission bits ``path`` has, or a new file's (0666 less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _plural(count, noun):

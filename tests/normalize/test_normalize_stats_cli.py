@@ -218,6 +218,45 @@ def test_output_in_a_directory_that_is_not_writable(tmp_path, capsys, monkeypatc
     assert calls == []
 
 
+def test_a_writable_file_in_a_read_only_directory_is_overwritten_in_place(tmp_path, capsys,
+                                                                          monkeypatch):
+    X = np.arange(8.0).reshape(4, 2)
+    np.save(tmp_path / "x.npy", X)
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro" / "n.npz").write_bytes(b"old")
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p).endswith("ro") else real(p, mode))
+    assert _run(tmp_path / "x.npy", "-o", tmp_path / "ro" / "n.npz") == 0
+    assert os.listdir(tmp_path / "ro") == ["n.npz"]
+    assert _same(Normalizer.load(tmp_path / "ro" / "n.npz"), Normalizer().fit(X))
+
+
+def test_the_temporary_file_cannot_be_planted_and_the_mode_is_kept(tmp_path, monkeypatch):
+    X = np.arange(8.0).reshape(4, 2)
+    np.save(tmp_path / "x.npy", X)
+    # a symlink at every name the old scheme could use (.name.pid.tmp.npz)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    for name in ("n.npz", "m.npz"):
+        os.symlink(victim, tmp_path / f".{name}.{os.getpid()}.tmp.npz")
+    (tmp_path / "n.npz").write_bytes(b"old")
+    os.chmod(tmp_path / "n.npz", 0o600)
+    assert _run(tmp_path / "x.npy", "-o", tmp_path / "n.npz") == 0
+    assert victim.read_text() == "keep me"
+    assert oct(os.stat(tmp_path / "n.npz").st_mode & 0o777) == oct(0o600)
+    assert _same(Normalizer.load(tmp_path / "n.npz"), Normalizer().fit(X))
+    # a new file: 0666 less the umask, as open() would create it
+    umask = os.umask(0o027)
+    try:
+        assert _run(tmp_path / "x.npy", "-o", tmp_path / "m.npz") == 0
+    finally:
+        os.umask(umask)
+    assert oct(os.stat(tmp_path / "m.npz").st_mode & 0o777) == oct(0o640)
+    leftovers = [p for p in os.listdir(tmp_path) if p.endswith(".tmp.npz") and
+                 not os.path.islink(tmp_path / p)]
+    assert leftovers == []
+
+
 @pytest.mark.parametrize("given, written", [("n.npz", "n.npz"), ("n", "n.npz"), ("n.bin", "n.bin.npz")])
 def test_output_name_gets_npz_like_np_savez(tmp_path, capsys, given, written):
     X = np.arange(8.0).reshape(4, 2)
