@@ -166,6 +166,7 @@ class Shards:
         self.n_shards = 0
         self._pool = None  # our own ProcessPoolExecutor (workers=N)
         self._scattered = None  # the payload's future on a dask cluster
+        self._shipped = False  # to a dask cluster (its workers build and cache)
 
     @property
     def payload(self):
@@ -192,8 +193,8 @@ class Shards:
             if not wait and manager is not None:
                 _DRAINING.append(manager)
             self._pool = None
-        if self._scattered is not None:
-            client, self._scattered = self.workers, None
+        if self._shipped:
+            client, self._scattered, self._shipped = self.workers, None, False
             try:
                 client.run(_forget, self.token)
             except Exception:  # noqa: BLE001  (freeing memory is best effort)
@@ -235,6 +236,7 @@ class Shards:
         client = self.workers
         if self._scattered is None:
             self._scattered = client.scatter(self.payload, broadcast=True, hash=False)
+            self._shipped = True
         futures = [
             client.submit(
                 _task, self.token, self._scattered, self.build, work, items[i], pure=False
@@ -354,7 +356,8 @@ def _earliest_error(earlier, err):
     """The error of the first of the ``earlier`` shards (in coordinate order)
     that fails, else ``err``: what a serial run would have raised, whichever
     shard happened to finish first. Waits for the earlier shards; one that
-    never ran (a broken pool, data lost on dask) is passed over."""
+    never ran (a broken pool, data lost on dask) is passed over, so if it
+    would have failed too, the error raised is a later shard's."""
     for fut in earlier:
         try:
             fut.result()

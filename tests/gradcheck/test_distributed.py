@@ -359,12 +359,16 @@ def test_data_lost_more_than_max_retries_is_a_clear_error(client, monkeypatch):
         fut.key = object()
         return fut
 
+    ran = []
     monkeypatch.setattr(client, "scatter", lambda *a, **k: None)
     monkeypatch.setattr(client, "submit", lost)
+    monkeypatch.setattr(client, "run", lambda fn, *args, **kw: ran.append((fn, args)))
     monkeypatch.setattr(distributed, "as_completed", iter)
     with shards_mod.Shards(client, lambda d: d, 1) as sh:
         with pytest.raises(RuntimeError, match=r"lost on the dask cluster 4 times.*7 of 7 coordin"):
             sh.map(lambda obj, item: item, [0, 1], [3, 4])
+    # what the surviving workers built is still freed
+    assert ran == [(shards_mod._forget, (sh.token,))]
 
 
 def test_an_error_in_f_on_the_cluster_reaches_the_caller(client):
