@@ -23,6 +23,7 @@ import numpy as np
 from fastgrad.normalize import tree
 from fastgrad.normalize.inputs import (
     check_column_dtypes,
+    check_feature_names,
     check_sample_weight,
     column_names,
     validate_data,
@@ -224,6 +225,10 @@ def transform(norm, X, inverse, what="X"):
                 f"{what} has {len(X.columns)} features, but Normalizer is expecting {d} "
                 "features as input."
             )
+        # As for a pandas frame: reordered columns would be scaled by the
+        # wrong statistics, silently.
+        check_column_dtypes(X, what)
+        check_feature_names(norm, column_names(X, what), what, warn=not inverse, stacklevel=5)
         meta = X._meta.astype(np.float64)
         return X.map_partitions(_transform_frame, norm, inverse, meta=meta)
     if not isinstance(X, da.Array):

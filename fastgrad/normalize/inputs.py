@@ -438,14 +438,23 @@ def validate_for(est, X, *, reset, what="X", warn_names=True, stacklevel=3):
             f"expecting {expected} features as input ({what}.shape={shape}, "
             f"samples along axis {axis}).{hint}"
         )
+    check_feature_names(est, data.names, what, warn_names, stacklevel + 1)
+    return data
+
+
+def check_feature_names(est, names, what="X", warn=True, stacklevel=3):
+    """``names`` (X's column names, or None) against the ``feature_names_in_``
+    of the fitted ``est``: different names (or order) raise ValueError; with
+    ``warn``, a UserWarning when only one side has names (scikit-learn's
+    wording)."""
     fitted_names = getattr(est, "feature_names_in_", None)
-    if data.names is not None and fitted_names is not None:
-        if not np.array_equal(data.names, fitted_names):
+    if names is not None and fitted_names is not None:
+        if not np.array_equal(names, fitted_names):
             raise ValueError(
                 f"The feature names of {what} differ from those seen in fit: "
-                f"{list(data.names)} vs {list(fitted_names)}."
+                f"{list(names)} vs {list(fitted_names)}."
             )
-    elif warn_names and fitted_names is not None:
+    elif warn and fitted_names is not None:
         # A plain array after a DataFrame fit: its columns cannot be checked.
         warnings.warn(
             f"{what} does not have valid feature names, but {type(est).__name__} "
@@ -453,13 +462,12 @@ def validate_for(est, X, *, reset, what="X", warn_names=True, stacklevel=3):
             UserWarning,
             stacklevel=stacklevel,
         )
-    elif warn_names and data.names is not None:
+    elif warn and names is not None:
         warnings.warn(
             f"{what} has feature names, but {type(est).__name__} was fitted without feature names",
             UserWarning,
             stacklevel=stacklevel,
         )
-    return data
 
 
 def check_params(est, max_threads):

@@ -244,3 +244,28 @@ def test_fitting_a_multi_gb_lazy_array_keeps_memory_bounded():
                          cwd=HERE)
     grown_mb = float(out.stdout.strip().splitlines()[-1])
     assert grown_mb < 400, f"fit grew the process by {grown_mb:.0f} MB"
+
+
+def test_a_dask_frame_is_checked_against_the_fit_like_a_pandas_one():
+    import warnings
+
+    df = pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [10.0, 20, 30, 50]})
+    norm = Normalizer().fit(df)
+    # reordered columns: an error, as for pandas (they were scaled by the
+    # other column's statistics, silently)
+    for X in (df[["b", "a"]], dd.from_pandas(df[["b", "a"]], npartitions=2)):
+        with pytest.raises(ValueError, match=r"feature names of X differ.*\['b', 'a'\]"):
+            norm.transform(X)
+    got = norm.transform(dd.from_pandas(df, npartitions=2)).compute()
+    expected = (df.to_numpy() - df.to_numpy().mean(axis=0)) / df.to_numpy().std(axis=0)
+    np.testing.assert_allclose(got.to_numpy(), expected, rtol=1e-14)
+    # a frame after an array fit: scikit-learn's warning, as for pandas
+    plain = Normalizer().fit(df.to_numpy())
+    with pytest.warns(UserWarning, match="X has feature names, but Normalizer was fitted without"):
+        plain.transform(dd.from_pandas(df, npartitions=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        norm.inverse_transform(dd.from_pandas(df, npartitions=2))
+    when = pd.DataFrame({"a": pd.to_datetime(["2020-01-01"] * 4), "b": [1.0, 2, 3, 4]})
+    with pytest.raises(TypeError, match="datetime/timedelta"):
+        norm.transform(dd.from_pandas(when, npartitions=2))
