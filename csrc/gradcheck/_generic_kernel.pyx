@@ -158,6 +158,11 @@ def as_real_scalar(value, name):
             "an integer-valued f changes by 0 or by at least 1 between "
             "theta + epsilon and theta - epsilon, so its finite differences are 0 or "
             "~1/epsilon. Return the float (no int(), round() or integer arrays)")
+    if isinstance(value, (np.float16, np.ndarray)) and value.dtype == np.float16:
+        raise TypeError(
+            f"{name} must return a float32 or float64 number, got float16: its ~3 digits "
+            "cannot resolve a finite difference (every difference is rounding noise). "
+            "Compute the value in float32 or float64 (e.g. float(np.sum(x, dtype=np.float32)))")
     if isinstance(value, numbers.Real):
         try:
             return float(value)

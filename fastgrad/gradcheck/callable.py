@@ -47,29 +47,38 @@ def numerical_gradient(f: ScalarFunction, theta: ArrayLike, *, epsilon: float = 
     Returns
     -------
     ndarray, shaped like ``theta``, float64 (empty for an empty ``theta``)
+        For an ``f`` that returns float32, the differences are taken as
+        :func:`check_grad` takes them: a step of
+        ``max(epsilon, cbrt(u32)·max(1, |θ_i|))`` between float32 points.
 
     Raises
     ------
     ValueError
         ``f`` returned NaN or inf (the message names the coordinate and the
-        side), or a step cannot be taken.
+        side), a step cannot be taken, or two calls of ``f`` at ``theta``
+        disagree (it samples something).
+    TypeError
+        ``f`` returned something else than one floating-point number
+        (float16, whose 3 digits no difference can resolve, included).
     """
     _check_callable(f)
     eps = options.epsilon(epsilon)
     work = _as_theta(theta)
     flat = work.reshape(-1)
+    if flat.size == 0:
+        return np.zeros(work.shape)
     blocks = [("theta", slice(0, flat.size), work.shape)]
-    out = generic.central_differences(
-        f,
-        flat,
-        generic.read_only(work),
-        eps,
-        np.arange(flat.size, dtype=np.intp),
-        blocks,
-        _argument_name(f),
-        False,
-        "fastgrad numerical_gradient",
-    )
+    view, fname = generic.read_only(work), _argument_name(f)
+    raw, _ = calls.check_deterministic(f, view, fname, "theta", flat=flat)
+    coords = np.arange(flat.size, dtype=np.intp)
+    if lowprec.is_float32(raw):  # epsilon=1e-7 is below float32's resolution
+        out = lowprec.differences(
+            f, flat, view, eps, coords, blocks, fname, False, "fastgrad numerical_gradient"
+        )[0]
+    else:
+        out = generic.central_differences(
+            f, flat, view, eps, coords, blocks, fname, False, "fastgrad numerical_gradient"
+        )
     return out.reshape(work.shape)
 
 
@@ -188,9 +197,7 @@ def check_grad(
     if callable(grad):
         grad = grad(st.copies(flat))
     view = st.views(flat)
-    t_call = time.perf_counter()
-    raw = calls.call_raw(f, view, _argument_name(f))
-    t_call = time.perf_counter() - t_call
+    raw, t_call = calls.check_deterministic(f, view, _argument_name(f), "theta", flat=flat)
     f32 = lowprec.is_float32(raw) or lowprec.is_float32(grad)
     analytic = st.flatten_like(grad, "grad", warn=not f32)
     if not f32:

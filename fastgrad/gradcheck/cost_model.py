@@ -10,7 +10,7 @@ import numpy as np
 
 from fastgrad._rng import as_generator
 from fastgrad.gradcheck import directional, lowprec, options, structured
-from fastgrad.gradcheck.calls import call_raw
+from fastgrad.gradcheck.calls import check_deterministic
 from fastgrad.gradcheck.generic import build_report, read_only
 from fastgrad.gradcheck.inputs import check_dropout, check_generic_dicts, check_n_threads
 from fastgrad.gradcheck.report import DEFAULT_THRESHOLDS
@@ -127,33 +127,10 @@ def _cost_call(model, params, grads, X, Y):
     fname = f"{type(model).__name__}.cost"
     call = CostCall(model, X, Y)
     try:
-        raw, t_call = check_deterministic(call, st.views(flat), fname)
+        raw, t_call = check_deterministic(call, st.views(flat), fname, flat=flat)
     except KeyError as e:  # any names are allowed, but they must be the cost's own
         raise KeyError(
             f"params: {fname} looked up {e} but params has {list(params)}; pass "
             "the parameters under the names the cost reads"
         ) from e
     return st, flat, analytic, call, fname, raw, t_call
-
-
-def check_deterministic(call, view, fname):
-    """Two evaluations at θ must agree: a cost that redraws dropout masks (or
-    samples anything) at each call makes every difference noise. Returns the
-    first value as the cost returned it, and the seconds of the second call."""
-    from fastgrad.gradcheck._generic_kernel import as_real_scalar
-
-    raw = call_raw(call, view, fname)
-    a = as_real_scalar(raw, fname)
-    if not np.isfinite(a):
-        raise ValueError(f"{fname} returned {a!r} at params itself: the cost must be finite")
-    t = time.perf_counter()
-    b = as_real_scalar(call_raw(call, view, fname), fname)
-    t = time.perf_counter() - t
-    if abs(a - b) > 1e-13 * max(abs(a), abs(b)):
-        raise ValueError(
-            f"{fname} is not deterministic: two calls with the same params gave {a!r} and "
-            f"{b!r}. A cost that redraws dropout masks (or samples anything) at every call "
-            "makes the check compare noise with noise; freeze the masks (a fixed seed) or "
-            "turn dropout off inside the object"
-        )
-    return raw, t

@@ -84,6 +84,7 @@ class Common:
     progress: bool | None
     raise_on_failure: bool
     rng: object  # numpy.random.Generator
+    seed_given: bool = False  # a seed (or Generator) the caller can draw from too
 
 
 def common(*, epsilon, workers, thresholds, progress, raise_on_failure, seed):
@@ -95,7 +96,10 @@ def common(*, epsilon, workers, thresholds, progress, raise_on_failure, seed):
     given = thresholds is not None
     thresholds = check_thresholds(thresholds)
     progress = _progress(progress)
-    return Common(eps, workers, thresholds, given, progress, raise_on_failure, as_generator(seed))
+    rng = as_generator(seed)
+    return Common(
+        eps, workers, thresholds, given, progress, raise_on_failure, rng, seed is not None
+    )
 
 
 @dataclass(frozen=True)

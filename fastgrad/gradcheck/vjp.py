@@ -55,7 +55,18 @@ def _caller(f, kind):
 def _output(y, fname, where="at inputs"):
     if isinstance(y, (bool, np.bool_)):
         raise TypeError(f"{fname} must return an array of real numbers, got bool")
-    arr = np.asarray(y)
+    try:
+        arr = np.asarray(y)
+    except ValueError as e:  # e.g. a tuple of outputs of different shapes
+        raise TypeError(
+            f"{fname} must return one array, got a {type(y).__name__} that NumPy cannot "
+            f"stack ({e}); check each output with its own check_vjp, or concatenate them"
+        ) from None
+    if arr.dtype == np.float16:
+        raise TypeError(
+            f"{fname} must return float32 or float64 values, got float16: its ~3 digits "
+            "cannot resolve a finite difference. Compute the output in float32 or float64"
+        )
     if arr.dtype.kind in "iu":
         raise TypeError(
             f"{fname} must return floating-point values, got dtype {arr.dtype}: integer "
@@ -92,12 +103,18 @@ def check_vjp(
         for a dict; returns an array (any shape). Its inputs are read-only
         float64 arrays.
     inputs : array, tuple/list of arrays, or dict of arrays
-    grads : the same structure
+    grads : the same structure, or callable ``grads(upstream)``
         The gradients of ``⟨upstream, f(inputs)⟩`` (``Σ upstream * f(inputs)``)
-        with respect to each input, from the user's backward pass.
+        with respect to each input, from the user's backward pass; a callable
+        gets the upstream array and returns them (how a random upstream is
+        best used).
     upstream : array shaped like f's output, optional
-        The upstream gradient ``dL/dy``; default: standard normal draws from
-        ``seed``.
+        The upstream gradient ``dL/dy``. Default: 1 when ``f`` returns one
+        number (its gradient, as ``y.backward()`` in PyTorch); otherwise
+        standard normal draws from ``seed``
+        (``np.random.default_rng(seed).standard_normal(y.shape)``), which
+        needs ``seed`` or a callable ``grads``: fresh draws cannot be what
+        precomputed gradients were computed for.
     epsilon : float, default 1e-7
     seed : int, None or numpy.random.Generator
         For the default ``upstream``.
@@ -136,9 +153,29 @@ def check_vjp(
     view = st.views(flat)
     call = _caller(f, st.kind)
     fname = f"f ({getattr(f, '__name__', type(f).__name__)})"
-    t_call = time.perf_counter()
-    raw = calls.call_raw(call, view, fname)
-    t_call = time.perf_counter() - t_call
+    raw, t_call = calls.check_deterministic(
+        call, view, fname, "inputs", lambda y: _output(y, fname, where=None), flat=flat
+    )
+    y0 = _output(raw, fname)
+    if upstream is None:
+        if y0.size == 1:
+            u = np.ones(y0.shape)
+        elif callable(grads) or o.seed_given:
+            u = o.rng.standard_normal(y0.shape)
+        else:
+            raise ValueError(
+                f"upstream is not given and {fname} returns an array of shape {y0.shape}: "
+                "the default upstream is random, and without seed= it cannot be the one "
+                "grads were computed for. Pass upstream= (the dL/dy your backward used), "
+                "seed= (upstream is then np.random.default_rng(seed).standard_normal(shape)), "
+                "or grads as a callable grads(upstream)"
+            )
+    else:
+        u = real_array(upstream, "upstream", warn=False)
+        if u.shape != y0.shape:
+            raise ValueError(f"upstream has shape {u.shape}, expected {y0.shape} like f's output")
+    if callable(grads):
+        grads = grads(u.copy())
     f32 = lowprec.is_float32(raw) or lowprec.is_float32(grads)
     analytic = st.flatten_like(grads, "grads", warn=not f32)
     if not f32:
@@ -149,16 +186,9 @@ def check_vjp(
                 UserWarning,
                 stacklevel=2,
             )
-    y0 = _output(raw, fname)
     plus, minus, notes = _points(flat, eps, f32, y0)
     if f32 and not o.thresholds_given:
         thresholds = lowprec.THRESHOLDS
-    if upstream is None:
-        u = o.rng.standard_normal(y0.shape)
-    else:
-        u = real_array(upstream, "upstream", warn=False)
-        if u.shape != y0.shape:
-            raise ValueError(f"upstream has shape {u.shape}, expected {y0.shape} like f's output")
     if not f32:
         check_steps(flat, eps, np.arange(flat.size, dtype=np.intp), st.blocks)
     numerical, one = _evaluate(

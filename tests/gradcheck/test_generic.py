@@ -230,3 +230,48 @@ def test_a_vjp_f_returning_integers_is_refused():
     x = np.array([1.0, 2.0])
     with pytest.raises(TypeError, match=r"must return floating-point values, got dtype int64"):
         check_vjp(lambda x: (x * 1000).astype(np.int64), x, np.ones(2), np.ones(2))
+
+
+def test_an_f_that_samples_is_refused_as_not_deterministic():
+    # dropout redrawn at every call: every difference is noise, and the
+    # hints sent users after a "constant factor"
+    from fastgrad import check_vjp
+
+    rng = np.random.default_rng(0)
+    theta = np.array([0.5, 1.0, 1.5])
+
+    def noisy(t):
+        return float(np.sum(t**2) + 1e-3 * rng.random())
+
+    for call in (lambda: check_grad(noisy, theta, 2 * theta),
+                 lambda: numerical_gradient(noisy, theta)):
+        with pytest.raises(ValueError, match=r"f \(noisy\) is not deterministic: two calls "
+                                             r"with the same theta gave"):
+            call()
+    with pytest.raises(ValueError, match=r"not deterministic: .* at output index \(\d,\)"):
+        check_vjp(lambda x: x * (rng.random(3) < 0.8), theta, np.ones(3), np.ones(3))
+
+
+def test_a_float32_f_gets_float32_steps_in_numerical_gradient_too():
+    # epsilon=1e-7 is below float32's resolution: the plain loop gave [0, 2.38, 2.38]
+    theta = np.array([0.5, 1.0, 1.5])
+
+    def f32(t):
+        return np.float32(np.sum(t**2))
+
+    g = numerical_gradient(f32, theta)
+    np.testing.assert_allclose(g, 2 * theta, rtol=1e-3)
+    rep = check_grad(f32, theta, 2 * theta)
+    assert g.tobytes() == rep.numerical["theta"].tobytes()
+
+
+def test_a_float16_f_is_refused():
+    from fastgrad import check_vjp
+
+    theta = np.array([0.5, 1.0, 1.5])
+    for call in (lambda: check_grad(lambda t: np.float16(np.sum(t**2)), theta, 2 * theta),
+                 lambda: numerical_gradient(lambda t: np.float16(np.sum(t**2)), theta)):
+        with pytest.raises(TypeError, match="got float16: its ~3 digits"):
+            call()
+    with pytest.raises(TypeError, match="got float16"):
+        check_vjp(lambda x: (x**2).astype(np.float16), theta, 2 * theta, np.ones(3))

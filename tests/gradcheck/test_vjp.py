@@ -205,7 +205,7 @@ def test_f_returning_its_input_view_is_not_corrupted():
 def test_nan_output_is_refused_naming_the_coordinate():
     x = np.array([0.0, 1.0])
     with pytest.raises(ValueError, match=r"x\[0\] \+ epsilon"):
-        check_vjp(lambda a: np.where(a[0] > 0, np.nan, 1.0) * a, x, x)
+        check_vjp(lambda a: np.where(a[0] > 0, np.nan, 1.0) * a, x, x, np.ones(2))
 
 
 @pytest.mark.parametrize("how", ["process_pool", "threads"])
@@ -352,3 +352,34 @@ def test_a_transposed_output_matches_the_reference():
     rep = check_vjp(f, x, np.cos(x) * (u.T * w).sum(axis=0), u)
     np.testing.assert_allclose(rep.numerical["x"], ref, rtol=1e-12)
     assert rep.verdict == "great"
+
+
+def test_the_default_upstream_is_one_for_a_scalar_output():
+    # as y.backward() in PyTorch; a random one made grads = 2x a "bug"
+    x = np.array([0.3, -0.7, 1.1])
+    rep = check_vjp(lambda a: np.sum(a**2), x, 2 * x)
+    assert rep.verdict == "great" and rep.upstream.tolist() == 1.0
+
+
+def test_a_random_upstream_needs_a_seed_or_a_callable_grads():
+    x = np.array([0.3, -0.7, 1.1])
+    with pytest.raises(ValueError, match=r"upstream is not given .* shape \(3,\).*seed="):
+        check_vjp(lambda a: a**2, x, 2 * x)
+    seen = []
+
+    def vjp(u):
+        seen.append(u.copy())
+        return 2 * x * u
+
+    rep = check_vjp(lambda a: a**2, x, vjp)
+    assert rep.verdict == "great"
+    np.testing.assert_array_equal(seen[0], rep.upstream)
+    # with a seed, the documented draws
+    u = np.random.default_rng(4).standard_normal(3)
+    assert check_vjp(lambda a: a**2, x, 2 * x * u, seed=4).verdict == "great"
+
+
+def test_outputs_numpy_cannot_stack_name_f():
+    x = np.array([0.3, -0.7, 1.1])
+    with pytest.raises(TypeError, match=r"f \(<lambda>\) must return one array, got a tuple"):
+        check_vjp(lambda a: (a[:2] * 2, np.tanh(a)), x, x, np.ones(3))
