@@ -79,7 +79,32 @@ def gradients_to_vector(gradients):
             f"gradients holds no dW1, db1, ... entries, got keys {list(gradients)[:10]}"
         )
     grads = {k: gradients[k] for k in keys}
-    return params_to_vector(grads, prefix="d").reshape(-1, 1)
+    vector = params_to_vector(grads, prefix="d").reshape(-1, 1)  # the values' errors first
+    _complete(keys)
+    return vector
+
+
+def _complete(keys):
+    """Every layer 1..L has its dW and either db or dgamma and dbeta: a
+    missing block would shift every later entry of the vector silently."""
+    layers = {}
+    for k in keys:
+        kind = k[1:].rstrip("0123456789")
+        layers.setdefault(int(k[1 + len(kind) :]), set()).add(kind)
+    for l in range(1, max(layers) + 1):
+        have = layers.get(l, set())
+        missing = [f"d{n}{l}" for n in ("W",) if n not in have]
+        if "b" not in have and not {"gamma", "beta"} <= have:
+            missing += [
+                f"d{n}{l}"
+                for n in (("gamma", "beta") if have & {"gamma", "beta"} else ("b",))
+                if n not in have
+            ]
+        if missing:
+            raise KeyError(
+                f"gradients has no {', '.join(missing)} (layers 1 to {max(layers)} each need "
+                "dW and db, or dW, dgamma and dbeta)"
+            )
 
 
 def _is_param(key):

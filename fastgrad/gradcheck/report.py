@@ -125,7 +125,9 @@ def _hint(name, a, n, *, l2=0.0, m=None, weights=None):
     if na == 0 and nn == 0:
         return None
     ratio = float(np.dot(a, n) / np.dot(n, n))
-    if np.linalg.norm(a - ratio * n) <= 1e-3 * na and abs(ratio - 1) > 1e-3:
+    # A factor that prints as 1.00 is no wrong 1/m or 1/2 (a large epsilon's
+    # curvature, say): "1.00x ... a constant factor" sent users looking.
+    if np.linalg.norm(a - ratio * n) <= 1e-3 * na and abs(ratio - 1) >= 5e-3:
         if abs(ratio + 1) <= 1e-3:
             return f"{name} has the wrong sign: it is -1.00x the numerical gradient"
         return (

@@ -119,3 +119,17 @@ def test_no_constant_factor_hint_for_an_unrelated_error():
     assert report.verdict == "bug"
     assert not any("x the numerical gradient" in h for h in report.hints)
     assert any("largest error at theta" in h for h in report.hints)
+
+
+def test_a_factor_that_prints_as_one_is_not_called_a_constant_factor():
+    # a large epsilon's curvature gave "W is 1.00x the numerical gradient: a
+    # constant factor (look for a wrong 1/m ...)"; 1.01x is still one
+    from fastgrad import check_grad
+
+    theta = np.linspace(0.5, 1.5, 5)
+    f = lambda t: float(np.sum(np.exp(t)))  # noqa: E731
+    # numerical exp(θ)·sinh(ε)/ε: 1.0017x the analytic one, in proportion
+    rep = check_grad(f, theta, np.exp(theta), epsilon=0.1)
+    assert rep.verdict != "great" and not any("constant factor" in h for h in rep.hints)
+    bad = check_grad(f, theta, 1.01 * np.exp(theta))
+    assert any("1.01x the numerical gradient: a constant factor" in h for h in bad.hints)
