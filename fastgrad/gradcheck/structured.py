@@ -86,9 +86,12 @@ class Structure:
             missing = [k for k in self.keys if k not in value]
             extra = [k for k in value if k not in self.keys]
             if missing or extra:
+                hint = ""
+                if sorted(extra, key=str) == sorted((f"d{k}" for k in missing), key=str):
+                    hint = "; the course's dW1, db1, ... names: key them like theta (W1, b1, ...)"
                 raise KeyError(
                     f"{name} keys do not match theta: missing {missing}, unexpected {extra} "
-                    f"(expected exactly {self.keys})"
+                    f"(expected exactly {self.keys}){hint}"
                 )
             arrays = [
                 real_array(value[k], f"{name}[{k!r}]", warn=warn, stacklevel=6) for k in self.keys

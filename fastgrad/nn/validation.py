@@ -17,7 +17,10 @@ def finite_float64(value, name, *, warn_downcast=False):
     ac.not_masked(value, name)
     arr = np.asarray(value)
     if arr.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+        what = f"dtype {arr.dtype}"
+        if arr.dtype.kind == "O" and arr.ndim == 0:  # None, or an object NumPy cannot read
+            what = type(value).__name__
+        raise TypeError(f"{name} must hold real numbers, got {what}")
     if warn_downcast and arr.dtype.kind == "f" and arr.dtype.itemsize < 8:
         warnings.warn(
             f"{name} is {arr.dtype}; the check upcasts it to float64. A finite "

@@ -227,3 +227,10 @@ def test_empty_dict_and_empty_block_are_refused():
         check_grad(lambda t: 0.0, {}, {})
     with pytest.raises(ValueError, match="theta block 'a'"):
         check_grad(lambda t: 0.0, {"a": np.zeros(0)}, {"a": np.zeros(0)})
+
+
+def test_course_named_grads_get_a_hint():
+    p = net_params()
+    g = {"d" + k: v for k, v in backprop(p).items()}
+    with pytest.raises(KeyError, match=r"unexpected \['denc_w'.*key them like theta"):
+        check_grad(cost, p, g)

@@ -156,7 +156,7 @@ def _bad_X(X):
         "1-D": (X[0], ValueError, r"X must have shape"),
         "3-D": (X[None], ValueError, r"X must have shape"),
         "empty": (X[:, :0], ValueError, r"X has no examples"),
-        "None": (None, TypeError, "X must hold real numbers"),
+        "None": (None, TypeError, "X must hold real numbers, got NoneType$"),
     }
 
 
