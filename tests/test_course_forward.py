@@ -123,3 +123,34 @@ def test_forward_must_be_callable_and_gradients_complete():
     del grads["db2"]
     with pytest.raises(ValueError, match="db2"):
         course.gradient_check_n(parameters, grads, X, Y, forward=student_forward)
+
+
+def test_a_float32_forward_is_judged_by_the_float32_band(capsys):
+    # the course's 2e-7 is below float32's resolution: a correct float32
+    # backprop was told "There is a mistake" above fastgrad's own GREAT
+    X, Y, parameters = course.gradient_check_n_test_case()
+    _, cache = student_forward(X, Y, parameters)
+    grads = {k: v.astype(np.float32) for k, v in student_backward(X, Y, cache).items()}
+
+    def forward32(X, Y, p):
+        cost, cache = student_forward(X, Y, p)
+        return np.float32(cost), cache
+
+    d = course.gradient_check_n(parameters, grads, X, Y, forward=forward32, print_msg=True)
+    out = capsys.readouterr().out
+    assert 2e-7 < d < 1e-3
+    assert "works perfectly fine" in out and "a float32 check" in out and "GREAT" in out
+    bad = dict(grads, dW2=2 * grads["dW2"])
+    course.gradient_check_n(parameters, bad, X, Y, forward=forward32, print_msg=True)
+    assert "There is a mistake" in capsys.readouterr().out
+
+
+def test_messages_name_the_students_forward():
+    X, Y, parameters = course.gradient_check_n_test_case()
+
+    def forward_propagation_n(X, Y, p):
+        return float("nan"), None
+
+    with pytest.raises(ValueError, match=r"^your forward \(forward_propagation_n\) returned nan"):
+        course.gradient_check_n(parameters, {"d" + k: v for k, v in parameters.items()}, X, Y,
+                                forward=forward_propagation_n)

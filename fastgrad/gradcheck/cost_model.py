@@ -124,7 +124,7 @@ def _cost_call(model, params, grads, X, Y):
     cost must be deterministic and read only its names."""
     st, flat = structured.flatten(params, "params", warn=False)
     analytic = np.concatenate([g.ravel() for g in grads.values()])
-    fname = f"{type(model).__name__}.cost"
+    fname = getattr(model, "_fastgrad_cost_name", None) or f"{type(model).__name__}.cost"
     call = CostCall(model, X, Y)
     try:
         raw, t_call = check_deterministic(call, st.views(flat), fname, flat=flat)
