@@ -134,7 +134,21 @@ def diagnose(
                     scales,
                 )
             )
-    return Diagnosis(reports, x_rms, cost, threshold, repr(model))
+    return Diagnosis(reports, x_rms, cost, threshold, repr(model), _symmetric(model, params))
+
+
+def _symmetric(model, params):
+    """Hidden layers of more than one unit whose units have identical
+    incoming weights and bias (or gamma/beta): the course's zero init."""
+    out = []
+    for l in range(1, model.n_layers):
+        W = params[f"W{l}"]
+        if W.shape[0] < 2 or not np.all(W == W[:1]):
+            continue
+        others = [params[k] for k in (f"b{l}", f"gamma{l}", f"beta{l}") if k in params]
+        if all(np.all(v == v[:1]) for v in others):
+            out.append(l)
+    return out
 
 
 def _checked_data(model, params, X, Y):

@@ -56,14 +56,19 @@ class Diagnosis:
         The cost on the batch when ``Y`` was given.
     threshold : float
         T in the verdict rule.
+    symmetric : list of int
+        Layers whose units all have the same weights and bias (zeros, or
+        any constant): they compute the same function and get the same
+        gradient, so no training step can tell them apart.
     """
 
-    def __init__(self, layers, input_rms, cost, threshold, model_repr):
+    def __init__(self, layers, input_rms, cost, threshold, model_repr, symmetric=()):
         self.layers = list(layers)
         self.input_rms = input_rms
         self.cost = cost
         self.threshold = threshold
         self.model_repr = model_repr
+        self.symmetric = list(symmetric)
 
     @property
     def verdicts(self):
@@ -94,6 +99,7 @@ class Diagnosis:
             "input_rms": self.input_rms,
             "cost": self.cost,
             "threshold": self.threshold,
+            "symmetric": list(self.symmetric),
             "layers": [asdict(r) for r in self.layers],
         }
 
@@ -154,7 +160,14 @@ class Diagnosis:
             f"fwd scale = rms(Z[l])/rms(X); bwd scale = |dZ[l]|/|dZ[L]|; "
             f"exploding if a scale > {T:g}, vanishing if < {1 / T:g}"
         )
+        out.append("dead, sat: units dead or saturated on every example of the batch")
         out.append("verdict: " + self.summary())
+        if self.symmetric:
+            out.append(
+                f"symmetric: layers {_ranges(self.symmetric)} have the same weights in every "
+                "unit (zeros or a constant): the units compute the same function and get the "
+                "same gradient, so training never breaks the symmetry; draw random weights"
+            )
         return "\n".join(out)
 
     def __repr__(self):

@@ -3,6 +3,8 @@ built by hand here (no network), against the text written out."""
 import json
 import math
 
+import numpy as np
+
 from fastgrad.diagnostics.report import Diagnosis, LayerReport
 
 
@@ -38,7 +40,8 @@ def test_table_text():
                                "-", "nan", "vanishing"]
     assert text[5] == ("fwd scale = rms(Z[l])/rms(X); bwd scale = |dZ[l]|/|dZ[L]|; "
                        "exploding if a scale > 100, vanishing if < 0.01")
-    assert text[6] == "verdict: vanishing: layers 2"
+    assert text[6] == "dead, sat: units dead or saturated on every example of the batch"
+    assert text[7] == "verdict: vanishing: layers 2"
 
 
 def test_to_dict_is_json_and_the_fields():
@@ -47,3 +50,19 @@ def test_to_dict_is_json_and_the_fields():
     assert json.loads(json.dumps(data))["layers"][0]["grad_W_norm"] == 0.125
     assert data["threshold"] == 10.0 and data["cost"] is None
     assert list(d.forward_scales) == [2.0] and list(d.backward_scales) == [1.0]
+
+
+def test_symmetric_layers_are_named_the_course_s_zero_init():
+    from fastgrad import MLP, datasets, diagnose
+
+    X, Y = datasets.make_circles(60, seed=0)
+    model = MLP([2, 10, 5, 1])
+    zeros = diagnose(model, model.init_params("zeros"), X, Y)
+    assert zeros.symmetric == [1, 2]  # the output layer has one unit: nothing to break
+    assert "symmetric: layers 1-2 have the same weights in every unit" in str(zeros)
+    he = model.init_params("he", seed=0)
+    assert diagnose(model, he, X, Y).symmetric == []
+    # a constant (not zero) first layer, random second: only layer 1
+    const = dict(he, W1=np.full_like(he["W1"], 0.3), b1=np.full_like(he["b1"], 0.1))
+    assert diagnose(model, const, X, Y).symmetric == [1]
+    assert diagnose(model, dict(const, b1=he["b1"] + np.arange(10)[:, None]), X, Y).symmetric == []
