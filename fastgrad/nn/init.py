@@ -252,7 +252,7 @@ def calculate_gain(activation, param=None):
     ============  =================================
     activation    gain
     ============  =================================
-    linear        1
+    linear        1 (also PyTorch's conv1d .. conv_transpose3d names)
     sigmoid       1
     tanh          5/3
     relu          sqrt(2)
@@ -280,8 +280,12 @@ def calculate_gain(activation, param=None):
     return gains[activation](param)
 
 
-# Gains of activations an MLP does not offer (the MLP's own are in the registry).
+# Gains of activations an MLP does not offer (the MLP's own are in the
+# registry), and PyTorch's names for the linear maps of its layers.
 _OTHER_GAINS = {"selu": lambda param=None: 3.0 / 4.0}
+_OTHER_GAINS.update(
+    {f"conv{t}{d}d": (lambda param=None: 1.0) for t in ("", "_transpose") for d in (1, 2, 3)}
+)
 
 
 # -- whole networks ---------------------------------------------------------

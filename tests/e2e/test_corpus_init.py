@@ -102,7 +102,11 @@ def test_variance_scaling_variance(mode, n, dist):
 @pytest.mark.parametrize("activation,param,expected", [
     ("linear", None, 1.0), ("sigmoid", None, 1.0), ("tanh", None, 5 / 3),
     ("relu", None, np.sqrt(2)), ("leaky_relu", None, np.sqrt(2 / (1 + 0.01 ** 2))),
-    ("leaky_relu", 0.2, np.sqrt(2 / 1.04)), ("selu", None, 0.75)])
+    ("leaky_relu", 0.2, np.sqrt(2 / 1.04)), ("selu", None, 0.75),
+    # PyTorch's names for its layers' linear maps (torch.nn.init.calculate_gain)
+    ("conv1d", None, 1.0), ("conv2d", None, 1.0), ("conv3d", None, 1.0),
+    ("conv_transpose1d", None, 1.0), ("conv_transpose2d", None, 1.0),
+    ("conv_transpose3d", None, 1.0)])
 def test_calculate_gain_values(activation, param, expected):
     g = C.expect_ok(C.call_and_classify(init.calculate_gain, activation, param))
     assert abs(g - expected) < 1e-15
