@@ -27,6 +27,20 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
+    def parse_known_args(self, args=None, namespace=None):
+        ns, extras = super().parse_known_args(args, namespace)
+        # The innermost parser that ran (a subcommand's) answers for the
+        # arguments nobody took: 'see fastgrad check --help', not 'fastgrad'.
+        if getattr(ns, "_parser", None) is None:
+            ns._parser = self
+        return ns, extras
+
+    def parse_args(self, args=None, namespace=None):
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:
+            ns._parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        return ns
+
 
 def _cmd_info(args):
     from fastgrad import info

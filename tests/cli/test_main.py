@@ -300,3 +300,14 @@ def test_normalize_stats_input_errors_stay_one_line_under_traceback(tmp_path, ca
     assert "PATH" in _one_error_line(capsys)
     assert main(["normalize-stats", _npy(tmp_path), "-o", str(tmp_path / "no" / "x.npz")]) == 2
     assert "-o" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("argv, prog", [
+    (["check", "--frobnicate"], "fastgrad check"),
+    (["demo", "init", "--frob"], "fastgrad demo init"),
+    (["info", "--zz"], "fastgrad info"),
+])
+def test_an_unknown_option_points_at_its_subcommand_help(capsys, argv, prog):
+    assert main(argv) == 2
+    line = _one_error_line(capsys)
+    assert line == f"{prog}: error: unrecognized arguments: {argv[-1]} (see '{prog} --help')"
