@@ -124,12 +124,11 @@ cdef double _as_float(object value, object name) except? -1.0:
 def as_real_scalar(value, name):
     """``value`` as a float if it is one real number, else a clear error.
 
-    Accepted: Python and NumPy floating-point (and rational) numbers, and
-    floating-point arrays holding exactly one value (a ``(1, 1)`` cost is
-    common in course code). Not a bool, and not an integer: an integer-valued
-    f changes by 0 or by at least 1 between θ ± ε, so its finite differences
-    are 0 or ~1/ε (every coordinate then also looks like a kink, and a wrong
-    gradient would pass).
+    Accepted: Python and NumPy real numbers (not bool, not float16), and
+    real arrays holding exactly one value (a ``(1, 1)`` cost is common in
+    course code). An int is taken (``max(0, x)`` is 0, an int, on its flat
+    side); an f whose values are all whole numbers is caught from its
+    values (:func:`fastgrad.gradcheck.calls.whole_number_values`).
 
     Parameters
     ----------
@@ -151,13 +150,6 @@ def as_real_scalar(value, name):
     """
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must return a real number, got bool {value!r}")
-    if isinstance(value, (numbers.Integral, np.integer)) or (
-            isinstance(value, np.ndarray) and value.dtype.kind in "iu"):
-        raise TypeError(
-            f"{name} must return a floating-point number, got {type(value).__name__}: "
-            "an integer-valued f changes by 0 or by at least 1 between "
-            "theta + epsilon and theta - epsilon, so its finite differences are 0 or "
-            "~1/epsilon. Return the float (no int(), round() or integer arrays)")
     if isinstance(value, (np.float16, np.ndarray)) and value.dtype == np.float16:
         raise TypeError(
             f"{name} must return a float32 or float64 number, got float16: its ~3 digits "

@@ -72,13 +72,24 @@ def numerical_gradient(f: ScalarFunction, theta: ArrayLike, *, epsilon: float = 
     raw, _ = calls.check_deterministic(f, view, fname, "theta", flat=flat)
     coords = np.arange(flat.size, dtype=np.intp)
     if lowprec.is_float32(raw):  # epsilon=1e-7 is below float32's resolution
-        out = lowprec.differences(
+        out, values = lowprec.differences(
             f, flat, view, eps, coords, blocks, fname, False, "fastgrad numerical_gradient"
-        )[0]
+        )[:2]
     else:
+        values = np.empty((coords.size, 2))
         out = generic.central_differences(
-            f, flat, view, eps, coords, blocks, fname, False, "fastgrad numerical_gradient"
+            f,
+            flat,
+            view,
+            eps,
+            coords,
+            blocks,
+            fname,
+            False,
+            "fastgrad numerical_gradient",
+            values=values,
         )
+    calls.whole_number_values(_generic_kernel.as_real_scalar(raw, fname), values, fname)
     return out.reshape(work.shape)
 
 
@@ -250,6 +261,7 @@ def coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, pool, **run):
     if not np.isfinite(f0):
         raise ValueError(f"{run['fname']} returned {f0!r} at theta itself: f must be finite there")
     n, values, steps, h, notes = generic.numerical_at(coords, f32, pool, desc, **run)
+    calls.whole_number_values(f0, values, run["fname"])
     unit = kinks.U64
     if f32:
         notes.insert(0, lowprec.note(h, values, f0))

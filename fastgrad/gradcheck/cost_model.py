@@ -10,6 +10,7 @@ import numpy as np
 
 from fastgrad._rng import as_generator
 from fastgrad.gradcheck import directional, lowprec, options, structured
+from fastgrad.gradcheck._generic_kernel import as_real_scalar
 from fastgrad.gradcheck.calls import check_deterministic
 from fastgrad.gradcheck.generic import build_report, read_only
 from fastgrad.gradcheck.inputs import check_dropout, check_generic_dicts, check_n_threads
@@ -128,6 +129,11 @@ def _cost_call(model, params, grads, X, Y):
     call = CostCall(model, X, Y)
     try:
         raw, t_call = check_deterministic(call, st.views(flat), fname, flat=flat)
+        at_params = as_real_scalar(raw, fname)
+        if not np.isfinite(at_params):
+            raise ValueError(
+                f"{fname} returned {at_params!r} at params itself: the cost must be finite"
+            )
     except KeyError as e:  # any names are allowed, but they must be the cost's own
         raise KeyError(
             f"params: {fname} looked up {e} but params has {list(params)}; pass "

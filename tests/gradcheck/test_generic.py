@@ -211,17 +211,31 @@ def test_block_norms_fill_every_row_when_openmp_gives_one_thread():
 
 
 @pytest.mark.parametrize("to_int", [int, np.int64, lambda v: np.asarray(v).astype(np.int32)])
-def test_an_f_returning_integers_is_refused(to_int):
-    # Its differences are 0 or ~1/epsilon, and every coordinate would look
-    # like a kink: a gradient 1000x wrong passed.
+def test_an_f_returning_whole_numbers_is_refused(to_int):
+    # Its differences are 0 or ~1/epsilon, and every coordinate looked like
+    # a kink, left out of the verdict: a gradient 1000x wrong passed.
     theta = np.array([1.0, 2.0])
     f = lambda t: to_int(np.sum(t * 1000))  # noqa: E731
     for call in (lambda: check_grad(f, theta, np.full(2, 1.0)),
                  lambda: numerical_gradient(f, theta)):
-        with pytest.raises(TypeError, match=r"must return a floating-point number, got .*"
-                                            r"integer-valued"):
+        with pytest.raises(ValueError, match=r"returns whole numbers only"):
             call()
     assert check_grad(lambda t: float(np.sum(t * 1000)), theta, np.full(2, 1000.0)).passed
+
+
+def test_an_int_on_a_flat_side_is_fine():
+    # max(0, x) is the int 0 where x < 0: a hinge with every margin met is
+    # flat (gradient 0), and a relu at a point just above its kink
+    w = np.array([0.5, 0.25])  # every margin met: y·(x·w) = 4 and 5
+    X = np.array([[1.0, 2.0], [3.0, -1.0]])
+    y = np.array([1.0, 1.0])
+
+    def hinge(w):
+        return sum(max(0, 1 - yi * float(xi @ w)) for xi, yi in zip(X * 4, y))
+
+    assert check_grad(hinge, w, np.zeros(2)).verdict == "great"
+    g = numerical_gradient(lambda x: max(0, float(x[0])), np.array([5e-8]))
+    assert g[0] == pytest.approx(0.75, rel=1e-6)  # (5e-8 + 1e-7 - 0) / 2e-7
 
 
 def test_a_vjp_f_returning_integers_is_refused():
@@ -275,3 +289,30 @@ def test_a_float16_f_is_refused():
             call()
     with pytest.raises(TypeError, match="got float16"):
         check_vjp(lambda x: (x**2).astype(np.float16), theta, 2 * theta, np.ones(3))
+
+
+def test_rounding_that_changes_from_call_to_call_is_not_sampling():
+    # a reduction summed in another order at each call (threads, a GPU):
+    # the last digits move, the function does not
+    order = np.random.default_rng(1)
+    A = 100 * np.random.default_rng(2).standard_normal((40, 3))
+    b = A @ np.array([0.5, -1.0, 2.0]) + 1e-3
+
+    def lsq(x):  # near its minimum: the residuals are small next to A @ x
+        Ax = np.array([np.sum((a * x)[order.permutation(3)]) for a in A])
+        return float(np.sum((Ax - b) ** 2))
+
+    def f32sum(x):
+        terms = (np.float32(10) * x.astype(np.float32) ** 2)[order.permutation(x.size)]
+        return np.float32(np.sum(np.concatenate([terms, terms[:1] * 0])))
+
+    x = np.array([0.5, -1.0, 2.0])
+    assert check_grad(lsq, x, 2 * A.T @ (A @ x - b)).verdict == "great"
+    t = np.linspace(0.5, 3.0, 40)
+    assert check_grad(f32sum, t, 20 * t).verdict == "great"
+
+
+def test_a_nan_at_theta_itself_is_fine_where_f_theta_is_not_used():
+    # sin(x)/x at 0: NaN there, finite at ±epsilon
+    g = numerical_gradient(lambda x: float(np.sin(x[0]) / x[0]), np.zeros(1))
+    assert g[0] == 0.0

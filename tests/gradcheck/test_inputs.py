@@ -197,12 +197,8 @@ def test_f_may_return_numpy_scalars_and_one_element_arrays(wrap, eps, tol):
     np.testing.assert_allclose(g, 3 * theta ** 2 + eps ** 2, rtol=tol)
 
 
-def test_f_returning_ints_is_refused_even_when_constant():
-    # an integer-valued f has differences 0 or ~1/epsilon; a constant one
-    # would be right, but the type cannot tell the two apart
-    with pytest.raises(TypeError, match="must return a floating-point number, got int64: an integer-valued f"):
-        numerical_gradient(lambda t: np.int64(7), np.array([0.5, 1.5]))
-    g = numerical_gradient(lambda t: 7.0, np.array([0.5, 1.5]))
+def test_f_returning_ints_is_accepted():
+    g = numerical_gradient(lambda t: np.int64(7), np.array([0.5, 1.5]))
     assert np.array_equal(g, [0.0, 0.0])
 
 
@@ -383,10 +379,8 @@ def test_thresholds_are_validated_in_check_grad():
     assert report.thresholds == (1e-9, 1e-2)
 
 
-def test_f_returning_a_huge_number_is_a_clear_error():
-    from fractions import Fraction
-
+def test_f_returning_a_huge_int_is_a_clear_error():
     with pytest.raises(ValueError, match="too large for a float64"):
-        numerical_gradient(lambda t: Fraction(10 ** 400), np.array([0.5]))
-    with pytest.raises(TypeError, match="got int: an integer-valued f"):  # an int, however large
         numerical_gradient(lambda t: 10 ** 400, np.array([0.5]))
+
+
