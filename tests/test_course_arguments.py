@@ -67,6 +67,7 @@ def test_model_for_ignores_other_keys(example):
     (lambda: course.gradients_to_vector({"dW1": np.ones((2, 2)), "dgamma1": np.ones((2, 1)),
                                          "dW2": np.ones((1, 2)), "db2": np.ones((1, 1))}),
      KeyError, r"no dbeta1"),
+    (lambda: course.gradients_to_vector({"dW2": np.ones((1, 2))}), KeyError, r"no dW1"),
     (lambda: course.forward_propagation_n(None, None, None), TypeError, r"parameters must be a dict"),
     (lambda: course.backward_propagation_n(None, None, None, bugs="no"), TypeError, r"bugs must be True or False"),
     (lambda: course.backward_propagation_n(None, None, None), TypeError, r"cache must be the 12-tuple"),

@@ -154,3 +154,27 @@ def test_messages_name_the_students_forward():
     with pytest.raises(ValueError, match=r"^your forward \(forward_propagation_n\) returned nan"):
         course.gradient_check_n(parameters, {"d" + k: v for k, v in parameters.items()}, X, Y,
                                 forward=forward_propagation_n)
+
+
+def test_a_network_without_biases_has_a_gradient_vector():
+    g = {"dW1": np.arange(6.0).reshape(3, 2), "dW2": np.array([[7.0, 8.0, 9.0]])}
+    v = course.gradients_to_vector(g)
+    np.testing.assert_array_equal(v.ravel(), [0.0, 1, 2, 3, 4, 5, 7, 8, 9])
+
+
+def test_a_float32_check_says_inconclusive_in_its_check_band(capsys):
+    # a float32 forward whose difference falls between fastgrad's float32
+    # bands (1e-3, 1e-2) is no proof of a mistake: the message says so
+    X, Y, parameters = course.gradient_check_n_test_case()
+    _, cache = student_forward(X, Y, parameters)
+    grads = student_backward(X, Y, cache)
+    off = dict(grads, dW1=grads["dW1"] * 1.01)  # 1% off: ~0.005 with float32 noise
+
+    def forward32(X, Y, p):
+        cost, cache = student_forward(X, Y, p)
+        return np.float32(cost), cache
+
+    d = course.gradient_check_n(parameters, off, X, Y, forward=forward32, print_msg=True)
+    out = capsys.readouterr().out
+    assert 1e-3 <= d < 1e-2, d
+    assert "works perfectly fine" in out and "inconclusive in float32" in out

@@ -138,12 +138,14 @@ def diagnose(
 
 
 def _symmetric(model, params):
-    """Hidden layers of more than one unit whose units have identical
-    incoming weights and bias (or gamma/beta): the course's zero init."""
+    """Hidden layers of more than one unit that training cannot tell apart:
+    identical incoming weights and bias (or gamma/beta), so the same
+    activations, and identical outgoing weights (the columns of W[l+1]), so
+    the same gradients. The course's zero init."""
     out = []
     for l in range(1, model.n_layers):
-        W = params[f"W{l}"]
-        if W.shape[0] < 2 or not np.all(W == W[:1]):
+        W, W_next = params[f"W{l}"], params[f"W{l + 1}"]
+        if W.shape[0] < 2 or not np.all(W == W[:1]) or not np.all(W_next == W_next[:, :1]):
             continue
         others = [params[k] for k in (f"b{l}", f"gamma{l}", f"beta{l}") if k in params]
         if all(np.all(v == v[:1]) for v in others):

@@ -57,9 +57,10 @@ class Diagnosis:
     threshold : float
         T in the verdict rule.
     symmetric : list of int
-        Layers whose units all have the same weights and bias (zeros, or
-        any constant): they compute the same function and get the same
-        gradient, so no training step can tell them apart.
+        Layers whose units all have the same incoming weights and bias and
+        the same outgoing weights (zeros, or any constant): they compute the
+        same function and get the same gradient, so no training step can
+        tell them apart.
     """
 
     def __init__(self, layers, input_rms, cost, threshold, model_repr, symmetric=()):
@@ -163,10 +164,15 @@ class Diagnosis:
         out.append("dead, sat: units dead or saturated on every example of the batch")
         out.append("verdict: " + self.summary())
         if self.symmetric:
+            which = (
+                f"layer {self.symmetric[0]} has"
+                if len(self.symmetric) == 1
+                else f"layers {_ranges(self.symmetric)} have"
+            )
             out.append(
-                f"symmetric: layers {_ranges(self.symmetric)} have the same weights in every "
-                "unit (zeros or a constant): the units compute the same function and get the "
-                "same gradient, so training never breaks the symmetry; draw random weights"
+                f"symmetric: {which} the same weights in and out of every unit (zeros or a "
+                "constant): the units compute the same function and get the same gradient, "
+                "so training never breaks the symmetry; draw random weights"
             )
         return "\n".join(out)
 

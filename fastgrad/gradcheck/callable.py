@@ -176,8 +176,9 @@ def check_grad(
 
     Notes
     -----
-    ``f`` is called once at θ itself (one extra evaluation for the whole
-    check): its value gives the one-sided differences that find kinks
+    ``f`` is called twice at θ itself (two extra evaluations for the whole
+    check): the two values must agree (an ``f`` that samples is refused),
+    and the value gives the one-sided differences that find kinks
     (relu, abs, max inside θ ± ε; see :mod:`fastgrad.gradcheck.kinks`),
     and its dtype tells a float32 model. Kinks are counted and marked
     ``*``; where the gradient lies between the one-sided slopes (a

@@ -19,7 +19,8 @@ subgradient, within ``1e-6·(|s₊| + |s₋| + G) + 2·noise``) is left out of t
 verdict and counted; one outside them stays in the verdict (it is not a
 subgradient) and is named in a hint.
 
-Cost: one extra evaluation of ``f`` at θ for the whole check.
+Cost: f(θ), which the check takes anyway (twice, to see that ``f`` is
+deterministic).
 """
 
 from __future__ import annotations

@@ -127,9 +127,13 @@ def _hint(name, a, n, *, l2=0.0, m=None, weights=None):
     ratio = float(np.dot(a, n) / np.dot(n, n))
     # A factor that prints as 1.00 is no wrong 1/m or 1/2 (a large epsilon's
     # curvature, say): "1.00x ... a constant factor" sent users looking.
+    # One number is always some factor times another: for a one-entry block
+    # only a factor far from 1 (a doubled term, a missing 1/2) says something.
+    telling = a.size >= 2 or not 1 / 1.5 < abs(ratio) < 1.5
     if np.linalg.norm(a - ratio * n) <= 1e-3 * na and abs(ratio - 1) >= 5e-3:
         if abs(ratio + 1) <= 1e-3:
             return f"{name} has the wrong sign: it is -1.00x the numerical gradient"
+    if telling and np.linalg.norm(a - ratio * n) <= 1e-3 * na and abs(ratio - 1) >= 5e-3:
         return (
             f"{name} is {ratio:.2f}x the numerical gradient: a constant factor "
             "(look for a wrong 1/m, a doubled term or a missing 1/2)"

@@ -59,10 +59,18 @@ def test_symmetric_layers_are_named_the_course_s_zero_init():
     model = MLP([2, 10, 5, 1])
     zeros = diagnose(model, model.init_params("zeros"), X, Y)
     assert zeros.symmetric == [1, 2]  # the output layer has one unit: nothing to break
-    assert "symmetric: layers 1-2 have the same weights in every unit" in str(zeros)
+    assert "symmetric: layers 1-2 have the same weights in and out of every unit" in str(zeros)
     he = model.init_params("he", seed=0)
     assert diagnose(model, he, X, Y).symmetric == []
-    # a constant (not zero) first layer, random second: only layer 1
+    # a constant first layer: stuck only if the second layer's columns are
+    # equal too (else each unit gets its own gradient; checked here)
     const = dict(he, W1=np.full_like(he["W1"], 0.3), b1=np.full_like(he["b1"], 0.1))
-    assert diagnose(model, const, X, Y).symmetric == [1]
-    assert diagnose(model, dict(const, b1=he["b1"] + np.arange(10)[:, None]), X, Y).symmetric == []
+    assert diagnose(model, const, X, Y).symmetric == []
+    dW1 = model.backward(const, X, Y)["dW1"]
+    assert np.ptp(dW1, axis=0).max() > 1e-3
+    stuck = dict(const, W2=np.full_like(he["W2"], 0.2))
+    one = diagnose(model, stuck, X, Y)
+    assert one.symmetric == [1] and "symmetric: layer 1 has the same" in str(one)
+    dW1 = model.backward(stuck, X, Y)["dW1"]
+    np.testing.assert_allclose(dW1, np.broadcast_to(dW1[:1], dW1.shape), rtol=1e-12)  # the claim
+    assert diagnose(model, dict(stuck, b1=he["b1"] + np.arange(10)[:, None]), X, Y).symmetric == []

@@ -234,3 +234,5 @@ def test_course_named_grads_get_a_hint():
     g = {"d" + k: v for k, v in backprop(p).items()}
     with pytest.raises(KeyError, match=r"unexpected \['denc_w'.*key them like theta"):
         check_grad(cost, p, g)
+    with pytest.raises(KeyError, match=r"key them like theta"):  # with the cache's dZ1 too
+        check_grad(cost, p, dict(g, dZ1=np.zeros(3)))
