@@ -9,6 +9,8 @@ import sys
 
 import numpy as np
 
+from fastgrad.normalize.routing import MetadataRouting, not_fitted_error
+
 __all__ = ["Estimator", "NotFittedError"]
 
 
@@ -16,11 +18,13 @@ class NotFittedError(ValueError, AttributeError):
     """Raised when a :class:`Normalizer` is used before it is fitted.
 
     Subclasses both ``ValueError`` and ``AttributeError``, as scikit-learn's
-    ``NotFittedError`` does, so code written for either keeps working.
+    ``NotFittedError`` does, so code written for either keeps working; once
+    scikit-learn is imported, the error raised is also an instance of
+    ``sklearn.exceptions.NotFittedError``.
     """
 
 
-class Estimator:
+class Estimator(MetadataRouting):
     """Base class: the parameters are the constructor's keyword arguments,
     stored as given; a fitted object has ``n_samples_seen_``."""
 
@@ -144,7 +148,7 @@ class Estimator:
     def check_fitted(self):
         """Raise :class:`NotFittedError` unless the estimator is fitted."""
         if not hasattr(self, "n_samples_seen_"):
-            raise NotFittedError(
+            raise not_fitted_error(NotFittedError)(
                 f"This {type(self).__name__} instance is not fitted yet. Call "
                 "'fit' (or 'partial_fit') with the training data before using it."
             )

@@ -194,12 +194,13 @@ def _convert_dtype(arr, what):
         return arr.astype(np.float64), True, np.dtype(np.float64)
     if kind in "iub":
         return arr.astype(np.float64), True, np.dtype(np.float64)
-    if kind == "O":
+    if kind in "OUS":
+        # numbers held as objects or strings convert, as in scikit-learn
         try:
             return arr.astype(np.float64), True, np.dtype(np.float64)
         except (TypeError, ValueError) as exc:
             raise type(exc)(
-                f"{what} has dtype object and could not be converted to float64: {exc}"
+                f"{what} has dtype {arr.dtype} and could not be converted to float64: {exc}"
             ) from exc
     if kind in "mM":
         elapsed = what if kind == "m" else f"({what} - {what}.min())"

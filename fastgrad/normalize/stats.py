@@ -218,7 +218,17 @@ def masked_moments(A, w, what, offset=None):
 def sparse_moments(A, w, what):
     """Moments of a CSR/CSC ``(n_samples, n_features)`` matrix, implicit
     zeros counted as samples, stored NaN as missing. Exact-order sums with
-    ``np.bincount``; the input is only read."""
+    ``np.bincount``; the input is only read.
+
+    The weight of a feature's implicit zeros is the total weight minus its
+    stored entries' weights, both summed one row after the other (canonical
+    format: every feature's entries are in row order), so a feature stored
+    at every row gets exactly 0, not a rounding remainder that, times
+    mean², would pose as variance. Such a feature is also shifted by one of
+    its values (the ``ref`` of :class:`Moments`): a constant one then has
+    ``var_`` exactly 0, and a large offset keeps its digits, as in the
+    dense paths. A feature with implicit zeros keeps ``ref = 0``, a sample.
+    """
     n, d = A.shape
     data = np.asarray(A.data, dtype=np.float64)
     indptr = np.asarray(A.indptr)
@@ -234,25 +244,31 @@ def sparse_moments(A, w, what):
         raise ValueError(f"Input {what} contains infinity (in feature(s) {feature_list(bad)}).")
     nan = np.isnan(data)
     wr = np.ones(data.shape) if w is None else w[rows]
-    W_total = float(n) if w is None else float(w.sum())
+    # cumsum adds one row after the other, as bincount does per feature
+    W_total = float(n) if w is None or n == 0 else float(np.cumsum(w, dtype=np.float64)[-1])
+    W_zero = np.maximum(W_total - np.bincount(cols, weights=wr, minlength=d), 0.0)
     v = ~nan
     cv, dv, wv = cols[v], data[v], wr[v]
-    W = W_total - np.bincount(cols[nan], weights=wr[nan], minlength=d)
     W_stored = np.bincount(cv, weights=wv, minlength=d)
+    W = W_zero + W_stored
+    ref = np.zeros(d)
+    ref[cv] = dv  # one stored value of each feature (which one does not matter)
+    ref[W_zero > 0] = 0.0
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         has = W > 0
-        S = np.bincount(cv, weights=wv * dv, minlength=d)
-        mean = np.where(has, S / np.where(has, W, 1.0), np.nan)
-        m0 = np.where(has, mean, 0.0)
-        dev = dv - m0[cv]
-        M2 = np.bincount(cv, weights=wv * dev * dev, minlength=d) + (W - W_stored) * m0 * m0
+        shifted = dv - ref[cv]
+        S = np.bincount(cv, weights=wv * shifted, minlength=d)
+        dmean = np.where(has, S / np.where(has, W, 1.0), 0.0)
+        dev = shifted - dmean[cv]
+        M2 = np.bincount(cv, weights=wv * dev * dev, minlength=d) + W_zero * dmean * dmean
+        mean = ref + dmean
     bad = has & ~(np.isfinite(mean) & np.isfinite(M2))
     if bad.any():
         raise ValueError(
             f"Input {what} has values too large for float64: the statistics of "
             f"feature(s) {feature_list(np.flatnonzero(bad))} overflow (inf)."
         )
-    return Moments(np.zeros(d), mean, np.where(has, np.maximum(M2, 0.0), 0.0), W)
+    return Moments(ref, dmean, np.where(has, np.maximum(M2, 0.0), 0.0), W)
 
 
 def merge(a, b):

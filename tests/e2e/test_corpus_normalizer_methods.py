@@ -66,7 +66,9 @@ INPUTS = {
                        (ValueError, "dtype object")),
     # None in an object array is NaN to NumPy (and to scikit-learn): missing.
     "object_none": (lambda: np.where(_BASE > 0, _BASE, None).astype(object), OK),
-    "str": (lambda: np.full((N, D), "1.5"), (TypeError, "non-numeric dtype")),
+    # numbers as strings convert, as in scikit-learn; text does not
+    "str_numbers": (lambda: _BASE.astype(str), OK),
+    "str": (lambda: np.full((N, D), "a"), (ValueError, "could not be converted")),
     "complex": (lambda: _BASE.astype(complex), (ValueError, "Complex data not supported")),
     "datetime": (lambda: np.zeros((N, D), dtype="datetime64[s]"),
                  (TypeError, "non-numeric dtype")),

@@ -446,7 +446,7 @@ def test_empty_along_course_sample_axis():
 
 
 @pytest.mark.parametrize("X, exc, match", [
-    (np.array([["a", "b"], ["c", "d"]]), TypeError, "non-numeric dtype <U1"),
+    (np.array([["a", "b"], ["c", "d"]]), ValueError, "dtype <U1 and could not be converted"),
     (np.array([[1 + 2j, 3j]]), ValueError, "Complex data not supported"),
     (np.array([["2024-01-01"]], dtype="datetime64[D]"), TypeError, "non-numeric"),
     (np.array([[1.0, {"a": 1}]], dtype=object), TypeError, "dtype object"),
