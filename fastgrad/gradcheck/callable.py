@@ -247,6 +247,7 @@ def check_grad(
         thresholds=thresholds,
         seconds=time.perf_counter() - t0,
         raise_on_failure=o.raise_on_failure,
+        cap_at_noise=not o.thresholds_given,
         **found,
     )
 
@@ -270,11 +271,15 @@ def coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, pool, **run):
     kink, sub, sp, sm = kinks.find(
         run["flat"][coords], run["eps"], f0, values, n, analytic[coords], unit, steps
     )
+    if kink.any():
+        kink, sub = _confirm_kinks(kink, sub, coords, f0, values, steps, f32, unit, run)
     numerical = np.full(P, np.nan)
     checked = np.zeros(P, dtype=bool)
     numerical[coords], checked[coords] = n, True
     mask = np.zeros(P, dtype=bool)
     mask[coords[sub]] = True
+    rounding = np.zeros(P)
+    rounding[coords] = rounding_error(run["flat"][coords], run["eps"], f0, values, steps, unit)
     hints = []
     bad = kink & ~sub
     if bad.any():
@@ -293,7 +298,87 @@ def coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, pool, **run):
         kink_text="sit on a kink of f (the one-sided slopes disagree)",
         extra_hints=hints,
         notes=tuple(notes),
+        noise=(rounding, noise_advice(f32, run["eps"], values, f0, n, unit)),
     )
+
+
+def rounding_error(theta, eps, f0, values, steps, unit):
+    """Each central difference's rounding error from the costs' own: one
+    unit in the last place of the largest of f(θ), f(θ ± h) on each side,
+    over the distance between the two points."""
+    if steps is None:
+        width = (theta + eps) - (theta - eps)
+    else:
+        width = steps[0] + steps[1]
+    F = np.maximum(np.max(np.abs(values), axis=1), abs(f0))
+    return 2 * unit * F / width
+
+
+def noise_advice(f32, eps, values, f0, numerical, unit):
+    """What lowers a check's rounding floor, for its note."""
+    if f32:
+        return "; check the function in float64 if you can"
+    F = max(float(np.max(np.abs(values), initial=0.0)), abs(f0))
+    G = float(np.sqrt(np.mean(numerical**2))) if numerical.size else 0.0
+    text = ""
+    if F > 0 and G > 0:
+        # The rounding falls as 1/eps and the truncation grows as eps**2; with
+        # the third derivative taken to be of the gradient's size, they meet here.
+        best = float(np.cbrt(unit * F / G))
+        if best > 2 * eps:
+            text += (
+                f"; try epsilon={best:.0e} (the rounding falls as 1/epsilon, the "
+                "truncation grows as epsilon**2)"
+            )
+    if F > 1e3 * G:
+        text += (
+            "; f is large next to its gradient: check away from a minimum, or subtract "
+            "a constant part of f"
+        )
+    return text
+
+
+def _confirm_kinks(kink, sub, coords, f0, values, steps, f32, unit, run):
+    """``(kink, sub)`` with the flagged coordinates that are smooth at half
+    the steps taken out (see :func:`kinks.confirm`): f at θ_i ± h_i/2."""
+    flat = run["flat"]
+    idx = np.flatnonzero(kink)
+    at = coords[idx]
+    theta = flat[at]
+    if steps is None:
+        hp, hm = (theta + run["eps"]) - theta, theta - (theta - run["eps"])
+    else:
+        hp, hm = steps[0][idx], steps[1][idx]
+    plus, minus = theta + hp / 2, theta - hm / 2
+    if f32:  # the points a float32 model sees
+        plus = plus.astype(np.float32).astype(np.float64)
+        minus = minus.astype(np.float32).astype(np.float64)
+    half = lowprec.values_at(
+        run["call"],
+        flat,
+        run["view"],
+        at,
+        plus,
+        minus,
+        run["blocks"],
+        run["fname"],
+        False,
+        "",
+        lambda c: f"(half step {hp[c] / 2:.3g}, to tell a kink from curvature)",
+    )
+    full = values[idx]
+    scale = np.maximum(np.max(np.abs(full), axis=1), np.max(np.abs(half), axis=1))
+    still = kinks.confirm(
+        full - f0,
+        half - f0,
+        (hp, hm),
+        (plus - theta, theta - minus),
+        np.maximum(scale, abs(f0)),
+        unit,
+    )
+    kink, sub = kink.copy(), sub.copy()
+    kink[idx], sub[idx] = still, sub[idx] & still
+    return kink, sub
 
 
 __all__ = ["check_grad", "numerical_gradient"]

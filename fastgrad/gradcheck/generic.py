@@ -34,7 +34,7 @@ from fastgrad.gradcheck.inputs import (
     coordinate_name,
     step_error,
 )
-from fastgrad.gradcheck.report import GradCheckReport, build_blocks
+from fastgrad.gradcheck.report import GradCheckReport, build_blocks, noise_floor
 
 
 def read_only(arr):
@@ -166,11 +166,18 @@ def build_report(
     kinks=None,
     kink_text=None,
     notes=(),
+    noise=None,
+    cap_at_noise=True,
 ):
     """The report of a callable check (raised as GradientCheckError when asked).
 
     ``kinks``: a mask over θ of checked coordinates left out of the verdict
-    (kinks where the analytic value is a subgradient); None for none."""
+    (kinks where the analytic value is a subgradient); None for none.
+    ``noise``: ``(rounding (P,), advice)``, each numerical entry's rounding
+    error and what to do when it limits the check (see
+    :func:`~fastgrad.gradcheck.report.noise_floor`); None for none.
+    ``cap_at_noise``: a difference at that floor is at most "check" (False
+    when the user gave the bands)."""
     P = analytic.size
     diff_all = None
     if kinks is not None and kinks.any():
@@ -203,6 +210,11 @@ def build_report(
             b.worst_numerical, b.worst_analytic = float(num[w]), float(ana[w])
             b.n_checked, b.n_kinks, b.hint = len(num), 0, None
         n_checked += sum(len(v[0]) for v in directions.values())
+    floor = None
+    if noise is not None and directions is None:
+        use = checked & ~kinks
+        whole, per_block = noise_floor(noise[0], analytic, numerical, use, blocks)
+        floor = (whole, per_block, noise[1], cap_at_noise)
     report = GradCheckReport(
         title=title,
         difference=diff,
@@ -222,6 +234,7 @@ def build_report(
         directions=directions,
         kink_text=kink_text,
         notes=notes,
+        noise_floor=floor,
     )
     if raise_on_failure:
         report.raise_if_failed()

@@ -43,15 +43,35 @@ def is_float32(value):
 
 def differences(call, flat, view, eps, coords, blocks, fname, progress, desc):
     """Central differences at float32 points; returns (numerical, values, h⁺, h⁻, note)."""
-    saved = flat.copy()
-    theta = saved[coords]
+    theta = flat[coords]
     h = np.maximum(eps, STEP * np.maximum(1.0, np.abs(theta)))
     plus = (theta + h).astype(np.float32).astype(np.float64)
     minus = (theta - h).astype(np.float32).astype(np.float64)
     if not (np.isfinite(plus).all() and np.isfinite(minus).all()):
         j = int(np.argmax(~(np.isfinite(plus) & np.isfinite(minus))))
         raise inputs.step_error(blocks, int(coords[j]), float(theta[j]), float(h[j]))
-    out = np.empty(coords.size)
+    values = values_at(
+        call,
+        flat,
+        view,
+        coords,
+        plus,
+        minus,
+        blocks,
+        fname,
+        progress,
+        desc,
+        lambda c: f"(float32 check, step {h[c]:.3g})",
+    )
+    out = (values[:, 0] - values[:, 1]) / (plus - minus)
+    return out, values, plus - theta, theta - minus, h
+
+
+def values_at(call, flat, view, coords, plus, minus, blocks, fname, progress, desc, what):
+    """``f`` with coordinate ``coords[c]`` set to ``plus[c]``, then to
+    ``minus[c]`` (the others at θ): (K, 2). ``what(c)`` says in an error
+    which step was taken."""
+    saved = flat.copy()
     values = np.empty((coords.size, 2))
     bar = _progress.Progress(coords.size, progress, desc)
     try:
@@ -65,19 +85,17 @@ def differences(call, flat, view, eps, coords, blocks, fname, progress, desc):
                 if not np.isfinite(v):
                     where = inputs.coordinate_name(blocks, int(i))
                     raise ValueError(
-                        f"{fname} returned {v!r} at {where} {'+-'[side]} step "
-                        f"(float32 check, step {h[c]:.3g}): the finite difference needs a "
-                        "finite value on both sides"
+                        f"{fname} returned {v!r} at {where} {'+-'[side]} step {what(c)}: the "
+                        "finite difference needs a finite value on both sides"
                     )
                 values[c, side] = v
-            out[c] = (values[c, 0] - values[c, 1]) / (plus[c] - minus[c])
             if (c & 63) == 63:
                 bar.update(c + 1)
         bar.update(coords.size)
     finally:
         bar.close()
     calls.check_untouched(flat, saved, fname)
-    return out, values, plus - theta, theta - minus, h
+    return values
 
 
 def f32_chunk(shipped, coords):

@@ -34,6 +34,28 @@ class GradientCheckError(AssertionError):
     ``raise_on_failure=True``) when the verdict is not "great"."""
 
 
+# A difference within this factor of the rounding floor may be rounding
+# (a cost's evaluation is off by a few units in the last place, not one).
+NOISE_MARGIN = 3.0
+
+
+def noise_floor(noise, analytic, numerical, use, blocks):
+    """``(whole, per block)`` rounding floors of a relative difference:
+    ``‖noise‖₂ / (‖a‖₂ + ‖n‖₂)`` over the coordinates ``use`` (bool (P,)),
+    for all of θ and for each block ``(name, slice, shape)``; ``noise``
+    (P,) is each numerical entry's rounding error (one unit in the last
+    place of the costs it came from, divided by the step)."""
+
+    def floor(sl):
+        m = use[sl]
+        a, n, e = analytic[sl][m], numerical[sl][m], noise[sl][m]
+        den = float(np.linalg.norm(a) + np.linalg.norm(n))
+        top = float(np.linalg.norm(e))
+        return top / den if den > 0 else (np.inf if top > 0 else 0.0)
+
+    return floor(slice(None)), [floor(sl) for _, sl, _ in blocks]
+
+
 def verdict_for(difference, thresholds=DEFAULT_THRESHOLDS):
     great, bug = thresholds
     if not np.isfinite(difference):
@@ -288,6 +310,7 @@ class GradCheckReport:
         directions=None,
         kink_text=None,
         notes=(),
+        noise_floor=None,
     ):
         self.title = title
         self.kink_text = kink_text
@@ -295,10 +318,10 @@ class GradCheckReport:
         self.difference = float(difference)
         self.difference_all = float(difference_all)
         self.thresholds = tuple(thresholds)
-        self.verdict = verdict_for(self.difference, self.thresholds)
-        self.passed = self.verdict == "great"
         self.numerical = numerical
         self.blocks = blocks
+        self.verdict, floor_hints = self._grade(noise_floor)
+        self.passed = self.verdict == "great"
         self.n_params = int(n_params)
         self.n_checked = int(n_checked)
         self.n_kinks = int(n_kinks)
@@ -308,7 +331,42 @@ class GradCheckReport:
         self.seconds = float(seconds)
         self.flops = None if flops is None else int(flops)
         self.directions = directions
-        self.hints = self._collect_hints(list(extra_hints))
+        self.hints = self._collect_hints(list(extra_hints)) + floor_hints
+
+    def _grade(self, noise_floor):
+        """The verdict, and hints. ``noise_floor`` (a callable check) is
+        ``(whole, per block, advice, cap)``: the relative differences that
+        the cost's rounding alone, one unit in the last place per value,
+        would give (see :func:`noise_floor`), what to do about it, and
+        whether to cap. With ``cap`` (the default bands; bands the user gave
+        are kept as given) a difference within NOISE_MARGIN of the floor is
+        at most "check": the rounding, not the gradient, may explain it. A
+        block clearly above its own floor counts with its own verdict: a 2x
+        error in a small block is not hidden by large correct ones."""
+        verdict = verdict_for(self.difference, self.thresholds)
+        if noise_floor is None:
+            return verdict, []
+        whole, per_block, advice, cap = noise_floor
+        hints = []
+        if cap and verdict != "great" and self.difference <= NOISE_MARGIN * whole:
+            verdict = "check"
+            self.notes.append(
+                f"the difference is at the cost's rounding floor (~{whole:.1e}: one unit in "
+                "the last place of f, divided by the step), so it cannot tell this gradient "
+                f"from the truth{advice}"
+            )
+        rank = {"great": 0, "check": 1, "bug": 2}
+        for b, floor in zip(self.blocks, per_block):
+            if b.difference <= NOISE_MARGIN * floor:
+                continue
+            v = verdict_for(b.difference, self.thresholds)
+            if rank[v] > rank[verdict]:
+                hints.append(
+                    f"{b.name} alone differs by {b.difference:.2e} ({v}); the whole-theta "
+                    f"difference ({self.difference:.2e}) is dominated by larger blocks"
+                )
+                verdict = v
+        return verdict, hints
 
     def _collect_hints(self, hints):
         bad = [b for b in self.blocks if verdict_for(b.difference, self.thresholds) != "great"]

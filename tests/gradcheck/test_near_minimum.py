@@ -1,0 +1,161 @@
+"""check_grad where the gradient is small next to the curvature (near a
+minimum) or next to the cost's rounding (a large constant in f), and a
+wrong small block next to large correct ones. Found by a trial that ported
+torch.autograd.gradcheck's habits: every coordinate of a smooth f near its
+minimum was taken for a kink, so 2x and sign-flipped gradients passed as
+"great" with difference 0. References: exact gradients written here."""
+
+import re
+
+import numpy as np
+import pytest
+
+from fastgrad import GradientCheckError, check_grad
+
+
+def least_squares(seed):
+    rng = np.random.default_rng(seed)
+    A, b = rng.standard_normal((30, 4)), rng.standard_normal(30)
+    x = np.linalg.lstsq(A, b, rcond=None)[0] + 1e-8 * rng.standard_normal(4)
+
+    def f(t):
+        return float(0.5 * np.sum((A @ t - b) ** 2) / 30)
+
+    return f, x, A.T @ (A @ x - b) / 30
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_wrong_gradients_near_a_minimum_are_bugs(seed):
+    f, x, g = least_squares(seed)
+    for wrong, expect in ((2 * g, 1 / 3), (-g, 1.0), (1.5 * g, 0.2)):
+        r = check_grad(f, x, wrong)
+        assert r.verdict == "bug", (seed, expect, r.difference)
+        assert r.n_kinks == 0
+        assert abs(r.difference - expect) < 0.15
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_right_gradient_near_a_minimum_is_not_called_a_bug(seed):
+    f, x, g = least_squares(seed)
+    r = check_grad(f, x, g)
+    assert r.n_kinks == 0
+    assert r.verdict in ("great", "check")
+    if r.verdict == "check":  # the cost's rounding, and the report says so
+        assert any("rounding floor" in n for n in r.notes)
+        assert "away from a minimum" in str(r)
+
+
+def test_a_tiny_quadratic_is_not_a_kink():
+    xs = 1e-4 * np.random.default_rng(3).standard_normal(4)
+
+    def f(t):
+        return float(np.sum(t**2))
+
+    r = check_grad(f, xs, 2 * xs * (1 + 5e-5))
+    assert r.n_kinks == 0 and r.verdict == "check"
+    assert abs(r.difference - 2.5e-5) < 1e-6
+    assert check_grad(f, xs, 2 * xs).verdict == "great"
+
+
+@pytest.mark.parametrize("offset", [0.0, 1 / 3, 0.25, 0.45, -0.3, 0.7, 0.95])
+def test_kinks_inside_the_step_are_still_kinks(offset):
+    # A kink at offset*epsilon from theta_i: a third of the step makes the
+    # jumps at h and h/2 scale like curvature's (2:1), which a ratio test
+    # would miss; the four slopes do not.
+    eps = 1e-7
+    t = np.array([offset * eps, 0.5, -0.7])
+
+    def f(v):
+        return float(np.sum(np.abs(v)) + 0.25 * np.sum(v**2))
+
+    grad = np.sign(t) + 0.5 * t
+    r = check_grad(f, t, grad)
+    inside = abs(offset) < 1
+    assert r.n_kinks == int(inside)
+    assert r.verdict == "great"
+    if inside:  # a gradient outside the one-sided slopes stays a bug
+        bad = grad.copy()
+        bad[0] = 3.0
+        assert check_grad(f, t, bad).verdict == "bug"
+
+
+def test_relu_kinks_with_curvature():
+    t = np.array([0.0, 1e-9, -3e-8, 0.5, -0.7, 2e-8])
+
+    def f(v):
+        return float(np.sum(np.maximum(v, 0)) + 0.5 * np.sum(v**2))
+
+    g = (t > 0) + t
+    r = check_grad(f, t, g)
+    assert r.verdict == "great" and r.n_kinks == 4
+    assert check_grad(f, t, 2 * g).verdict == "bug"
+
+
+@pytest.mark.parametrize("C", [1e4, 1e6, 1e8])
+def test_a_large_constant_in_f_is_named_and_the_suggested_epsilon_works(C):
+    x = np.random.default_rng(0).standard_normal(5)
+
+    def f(t):
+        return C + float(np.sum(np.sin(t)))
+
+    r = check_grad(f, x, np.cos(x))
+    assert r.verdict == "check"  # the rounding floor, not a bug
+    note = " ".join(r.notes)
+    assert "rounding floor" in note and "constant part" in note
+    eps = float(re.search(r"epsilon=([0-9.e+-]+)", note).group(1))
+    better = check_grad(f, x, np.cos(x), epsilon=eps)
+    assert better.difference < r.difference / 30
+    # 1e8 leaves float64 ~8 digits for sin: ~5e-6 at best, still "check"
+    assert better.verdict == ("great" if C < 1e7 else "check")
+    # a real error far above the floor is still a bug
+    assert check_grad(f, x, 1.5 * np.cos(x), epsilon=eps).verdict == "bug"
+
+
+def test_bands_given_by_the_user_are_kept_at_the_floor():
+    x = np.random.default_rng(0).standard_normal(5)
+
+    def f(t):
+        return 1e8 + float(np.sum(np.sin(t)))
+
+    r = check_grad(f, x, np.cos(x), thresholds=(1e-6, 1e-3))
+    assert r.verdict == "bug"
+
+
+def small_and_large():
+    rng = np.random.default_rng(16)
+    W, b = rng.standard_normal((20, 20)), rng.standard_normal(3)
+
+    def f(p):
+        return float(1e3 * np.sum(np.sin(p["W"])) + 1e-3 * np.sum(p["b"] ** 2))
+
+    return f, {"W": W, "b": b}
+
+
+def test_a_wrong_small_block_is_not_hidden_by_a_large_one():
+    f, theta = small_and_large()
+    grads = {"W": 1e3 * np.cos(theta["W"]), "b": 4e-3 * theta["b"]}  # b's is 2x
+    r = check_grad(f, theta, grads)
+    assert r.difference < 1e-6  # the course's number alone says "great"
+    assert r.verdict == "bug" and not r.passed
+    assert any("b alone differs" in h for h in r.hints)
+    with pytest.raises(GradientCheckError):
+        check_grad(f, theta, grads, raise_on_failure=True)
+
+
+def test_a_right_small_block_at_its_rounding_floor_stays_great():
+    f, theta = small_and_large()
+    r = check_grad(f, theta, {"W": 1e3 * np.cos(theta["W"]), "b": 2e-3 * theta["b"]})
+    assert r.verdict == "great"
+
+
+def test_float32_near_a_minimum():
+    A = np.random.default_rng(5).standard_normal((8, 3))
+    x = np.linalg.lstsq(A, np.ones(8), rcond=None)[0] + 1e-4
+
+    def f(t):
+        t32 = np.asarray(t, dtype=np.float32)
+        return np.float32(0.5) * np.sum((A.astype(np.float32) @ t32 - 1) ** 2)
+
+    g = A.T @ (A @ x - 1)
+    assert check_grad(f, x, 3 * g).verdict == "bug"
+    assert check_grad(f, x, g).verdict in ("great", "check")
