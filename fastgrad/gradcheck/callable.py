@@ -26,6 +26,7 @@ from fastgrad.gradcheck import (
     structured,
 )
 from fastgrad.gradcheck.report import GradCheckReport
+from fastgrad.gradcheck.rounding import noise_advice, rounding_error
 from fastgrad.nn.spec import sample_coordinates
 
 
@@ -278,8 +279,12 @@ def coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, pool, **run):
     numerical[coords], checked[coords] = n, True
     mask = np.zeros(P, dtype=bool)
     mask[coords[sub]] = True
+    theta = run["flat"][coords]
+    width = (theta + run["eps"]) - (theta - run["eps"]) if steps is None else steps[0] + steps[1]
+    F = np.maximum(np.max(np.abs(values), axis=1), abs(f0))
     rounding = np.zeros(P)
-    rounding[coords] = rounding_error(run["flat"][coords], run["eps"], f0, values, steps, unit)
+    rounding[coords] = rounding_error(width, F, unit)
+    advice = noise_advice(f32, run["eps"], float(np.max(F, initial=0.0)), n, unit)
     hints = []
     bad = kink & ~sub
     if bad.any():
@@ -298,44 +303,8 @@ def coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, pool, **run):
         kink_text="sit on a kink of f (the one-sided slopes disagree)",
         extra_hints=hints,
         notes=tuple(notes),
-        noise=(rounding, noise_advice(f32, run["eps"], values, f0, n, unit)),
+        noise=(rounding, advice),
     )
-
-
-def rounding_error(theta, eps, f0, values, steps, unit):
-    """Each central difference's rounding error from the costs' own: one
-    unit in the last place of the largest of f(θ), f(θ ± h) on each side,
-    over the distance between the two points."""
-    if steps is None:
-        width = (theta + eps) - (theta - eps)
-    else:
-        width = steps[0] + steps[1]
-    F = np.maximum(np.max(np.abs(values), axis=1), abs(f0))
-    return 2 * unit * F / width
-
-
-def noise_advice(f32, eps, values, f0, numerical, unit):
-    """What lowers a check's rounding floor, for its note."""
-    if f32:
-        return "; check the function in float64 if you can"
-    F = max(float(np.max(np.abs(values), initial=0.0)), abs(f0))
-    G = float(np.sqrt(np.mean(numerical**2))) if numerical.size else 0.0
-    text = ""
-    if F > 0 and G > 0:
-        # The rounding falls as 1/eps and the truncation grows as eps**2; with
-        # the third derivative taken to be of the gradient's size, they meet here.
-        best = float(np.cbrt(unit * F / G))
-        if best > 2 * eps:
-            text += (
-                f"; try epsilon={best:.0e} (the rounding falls as 1/epsilon, the "
-                "truncation grows as epsilon**2)"
-            )
-    if F > 1e3 * G:
-        text += (
-            "; f is large next to its gradient: check away from a minimum, or subtract "
-            "a constant part of f"
-        )
-    return text
 
 
 def _confirm_kinks(kink, sub, coords, f0, values, steps, f32, unit, run):

@@ -31,6 +31,7 @@ from fastgrad.gradcheck import (
     structured,
 )
 from fastgrad.gradcheck.inputs import check_steps, coordinate_name, real_array
+from fastgrad.gradcheck.rounding import noise_advice, rounding_error
 
 
 def _positional_names(f, n):
@@ -194,7 +195,10 @@ def check_vjp(
     numerical, one = _evaluate(
         (workers, t_call, st), call, flat, view, (u, plus, minus, y0), eps, fname, progress, notes
     )
-    sub, hints = _kinks(flat, (plus, minus), u, y0, one, numerical, analytic, f32, eps, st)
+    run = (call, view, fname)
+    sub, hints, noise = _kinks(
+        flat, (plus, minus), u, y0, one, numerical, analytic, f32, eps, st, run
+    )
     report = generic.build_report(
         title=f"vjp of {getattr(f, '__name__', type(f).__name__)}",
         analytic=analytic,
@@ -211,6 +215,8 @@ def check_vjp(
         kinks=sub,
         kink_text="sit on a kink of f (the one-sided slopes of <upstream, f> disagree)",
         extra_hints=hints,
+        noise=noise,
+        cap_at_noise=not o.thresholds_given,
     )
     report.upstream = u
     if o.raise_on_failure:
@@ -261,25 +267,55 @@ def vjp_chunk(shipped, coords):
     return (*numerical_vjp(f, flat, view, points, st.blocks, fname, False, coords), None)
 
 
-def _kinks(flat, points, u, y0, one, numerical, analytic, f32, eps, st):
-    """(kinks left out of the verdict, hints) from the one-sided sides; the
-    sides' rounding is that of ``Σ|u·f|``."""
+def _kinks(flat, points, u, y0, one, numerical, analytic, f32, eps, st, run):
+    """(kinks left out of the verdict, hints, the report's ``noise``) from
+    the one-sided sides; the sides' rounding is that of ``Σ|u·f|``. A
+    flagged coordinate is looked at again at half the step
+    (:func:`kinks.confirm`); ``run`` = (call, view, fname)."""
     plus, minus = points
     scale = float(np.sum(np.abs(u * y0))) + float(np.max(np.abs(one)))
     unit = lowprec.U32 if f32 else kinks.U64
+    steps = (plus - flat, flat - minus)
     kink, sub, sp, sm = kinks.find(
-        flat, eps, 0.0, one, numerical, analytic, unit, (plus - flat, flat - minus), scale=scale
+        flat, eps, 0.0, one, numerical, analytic, unit, steps, scale=scale
+    )
+    if kink.any():
+        idx = np.flatnonzero(kink)
+        half_plus, half_minus = flat.copy(), flat.copy()
+        half_plus[idx] += steps[0][idx] / 2
+        half_minus[idx] -= steps[1][idx] / 2
+        if f32:
+            half_plus = half_plus.astype(np.float32).astype(np.float64)
+            half_minus = half_minus.astype(np.float32).astype(np.float64)
+        call, view, fname = run
+        _, half = numerical_vjp(
+            call, flat, view, (u, half_plus, half_minus, y0), st.blocks, fname, False, idx
+        )
+        half_steps = (half_plus[idx] - flat[idx], flat[idx] - half_minus[idx])
+        sized = np.full(idx.size, max(scale, float(np.max(np.abs(half), initial=0.0))))
+        still = kinks.confirm(
+            one[idx], half, (steps[0][idx], steps[1][idx]), half_steps, sized, unit
+        )
+        kink, sub = kink.copy(), sub.copy()
+        kink[idx], sub[idx] = still, sub[idx] & still
+    noise = (
+        rounding_error(steps[0] + steps[1], scale, unit),
+        noise_advice(f32, eps, scale, numerical, unit),
     )
     bad = kink & ~sub
     if not bad.any():
-        return sub, []
+        return sub, [], noise
     j = int(np.argmax(bad))
     blocks = st.blocks
-    return sub, [
-        f"{int(bad.sum())} coordinate(s) sit on a kink of f but the analytic value is not "
-        f"between the one-sided slopes (first at {coordinate_name(blocks, j)}: analytic "
-        f"{analytic[j]:.6g}, slopes {sm[j]:.6g} and {sp[j]:.6g}): not a subgradient"
-    ]
+    return (
+        sub,
+        [
+            f"{int(bad.sum())} coordinate(s) sit on a kink of f but the analytic value is not "
+            f"between the one-sided slopes (first at {coordinate_name(blocks, j)}: analytic "
+            f"{analytic[j]:.6g}, slopes {sm[j]:.6g} and {sp[j]:.6g}): not a subgradient"
+        ],
+        noise,
+    )
 
 
 def numerical_vjp(call, flat, view, points, blocks, fname, progress, coords):

@@ -159,3 +159,38 @@ def test_float32_near_a_minimum():
     g = A.T @ (A @ x - 1)
     assert check_grad(f, x, 3 * g).verdict == "bug"
     assert check_grad(f, x, g).verdict in ("great", "check")
+
+
+@pytest.mark.parametrize("scale", [1e-9, 1e-6])
+def test_check_vjp_near_zero_slope(scale):
+    # y = x**2 at x ~ scale: the slope 2x is small next to the curvature
+    # times the step; every coordinate used to be flagged as a kink.
+    from fastgrad import check_vjp
+
+    x = scale * np.random.default_rng(0).standard_normal(6)
+    u = np.random.default_rng(1).standard_normal(6)
+
+    def f(t):
+        return t**2
+
+    right = check_vjp(f, x, 2 * x * u, u)
+    assert right.n_kinks == 0 and right.verdict in ("great", "check")
+    for wrong in (4 * x * u, -2 * x * u):
+        r = check_vjp(f, x, wrong, u)
+        assert r.verdict == "bug" and r.n_kinks == 0
+
+
+def test_check_vjp_kinks_are_still_kinks():
+    from fastgrad import check_vjp
+
+    t = np.array([0.0, 2e-8, -0.5, 0.3])
+    u = np.ones(4)
+
+    def f(v):
+        return np.abs(v) + v**2
+
+    assert check_vjp(f, t, np.sign(t) + 2 * t, u).n_kinks == 2
+    assert check_vjp(f, t, np.sign(t) + 2 * t, u).verdict == "great"
+    bad = np.sign(t) + 2 * t
+    bad[0] = 2.5
+    assert check_vjp(f, t, bad, u).verdict == "bug"
