@@ -126,7 +126,7 @@ def as_real_scalar(value, name):
 
     Accepted: Python and NumPy real numbers (not bool, not float16), and
     real arrays holding exactly one value (a ``(1, 1)`` cost is common in
-    course code). An int is taken (``max(0, x)`` is 0, an int, on its flat
+    course code), NumPy's or any that NumPy reads (a torch scalar). An int is taken (``max(0, x)`` is 0, an int, on its flat
     side); an f whose values are all whole numbers is caught from its
     values (:func:`fastgrad.gradcheck.calls.whole_number_values`).
 
@@ -168,6 +168,16 @@ def as_real_scalar(value, name):
             raise ValueError(f"{name} must return one number (a scalar cost), got an array "
                              f"of shape {value.shape}")
         return float(value.reshape(()))
+    if hasattr(value, "__array__"):
+        # a torch/jax/cupy scalar: as NumPy reads it (a torch tensor that
+        # requires grad refuses, and the message says what to return)
+        try:
+            arr = np.asarray(value)
+        except Exception as e:
+            raise TypeError(f"{name} returned a {type(value).__name__} that NumPy cannot "
+                            f"read ({e}); return a float (e.g. loss.item())") from None
+        if arr.dtype != object:
+            return as_real_scalar(arr, name)
     raise TypeError(f"{name} must return a real number, got {type(value).__name__}")
 
 

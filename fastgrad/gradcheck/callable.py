@@ -210,7 +210,8 @@ def check_grad(
     if callable(grad):
         grad = grad(st.copies(flat))
     view = st.views(flat)
-    raw, t_call = calls.check_deterministic(f, view, _argument_name(f), "theta", flat=flat)
+    call = structured.FreshCall(f, st.kind)
+    raw, t_call = calls.check_deterministic(call, view, _argument_name(f), "theta", flat=flat)
     f32 = lowprec.is_float32(raw) or lowprec.is_float32(grad)
     analytic = st.flatten_like(grad, "grad", warn=not f32)
     if not f32:
@@ -223,7 +224,7 @@ def check_grad(
             )
     thresholds = lowprec.THRESHOLDS if f32 and not o.thresholds_given else o.thresholds
     run = dict(
-        call=f,
+        call=call,
         flat=flat,
         eps=o.epsilon,
         blocks=st.blocks,

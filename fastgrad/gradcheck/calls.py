@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 import fastgrad.gradcheck._generic_kernel as _generic_kernel
+from fastgrad.gradcheck.inputs import numpy_dtype
 
 
 def wrote_error(fname):
@@ -55,9 +56,11 @@ DETERMINISM_RTOL = {False: 1e-9, True: 1e-4}
 
 
 def _is_float32(raw):
+    if numpy_dtype(raw) == np.float32:  # (a torch tensor, without converting it)
+        return True
     try:
         return np.asarray(raw).dtype == np.float32
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RuntimeError):
         return False
 
 

@@ -118,7 +118,7 @@ class CostCall:
             self._frozen = tuple(
                 read_only(a) if isinstance(a, np.ndarray) else a for a in (self.X, self.Y)
             )
-        return self.model.cost(views, *self._frozen)
+        return self.model.cost(dict(views), *self._frozen)  # a dict of its own (FreshCall)
 
 
 def _cost_call(model, params, grads, X, Y):

@@ -48,6 +48,19 @@ def check_dropout(dropout, model):
     raise TypeError(f"dropout must be True or False, got {dropout!r} ({type(dropout).__name__})")
 
 
+def numpy_dtype(value):
+    """``value.dtype`` as a NumPy dtype, or None. A torch tensor's
+    ``torch.float32`` is NumPy's float32 (matched by name); a dtype NumPy
+    does not know (``torch.bfloat16``) is None."""
+    dt = getattr(value, "dtype", None)
+    if dt is None or isinstance(dt, np.dtype):
+        return dt
+    try:
+        return np.dtype(str(dt).rsplit(".", 1)[-1])
+    except TypeError:
+        return None
+
+
 def real_array(value, name, *, warn=True, stacklevel=4):
     if isinstance(value, np.ma.MaskedArray):
         raise TypeError(
@@ -56,7 +69,7 @@ def real_array(value, name, *, warn=True, stacklevel=4):
         )
     try:
         arr = np.asarray(value)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, RuntimeError) as e:  # RuntimeError: a torch grad tensor
         raise ValueError(
             f"{name} must be an array of real numbers; np.asarray({name}) failed: {e}"
         ) from None

@@ -38,7 +38,7 @@ def is_float32(value):
         return any(is_float32(v) for v in value.values())
     if isinstance(value, (list, tuple)):
         return any(isinstance(v, (np.ndarray, np.generic)) and is_float32(v) for v in value)
-    return getattr(value, "dtype", None) == np.float32
+    return inputs.numpy_dtype(value) == np.float32
 
 
 def differences(call, flat, view, eps, coords, blocks, fname, progress, desc):

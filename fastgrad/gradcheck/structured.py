@@ -16,13 +16,30 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from fastgrad.gradcheck.inputs import real_array
+from fastgrad.gradcheck.inputs import numpy_dtype, real_array
 
 
 def _read_only(arr):
     view = arr.view()
     view.flags.writeable = False
     return view
+
+
+class FreshCall:
+    """``f`` called with a new dict or list each time, over the same
+    read-only views: an ``f`` that rebinds an entry (``p[k] =
+    torch.tensor(p[k])``, ``p.pop(k)``) changes its own container, not the
+    point every later call sees. (A class, not a closure, so it pickles.)"""
+
+    def __init__(self, f, kind):
+        self.f, self.kind = f, kind
+
+    def __call__(self, view):
+        if self.kind == "dict":
+            return self.f(dict(view))
+        if self.kind == "list":
+            return self.f(list(view))
+        return self.f(view)
 
 
 def is_structure(value):
@@ -130,7 +147,7 @@ def low_precision(value, name="theta"):
         items = [(name, value)]
     out = []
     for label, v in items:
-        dt = getattr(v, "dtype", None)
+        dt = numpy_dtype(v)
         if dt is not None and dt.kind == "f" and dt.itemsize < 8:
             out.append((label, dt))
     return out

@@ -63,6 +63,11 @@ def _output(y, fname, where="at inputs"):
             f"{fname} must return one array, got a {type(y).__name__} that NumPy cannot "
             f"stack ({e}); check each output with its own check_vjp, or concatenate them"
         ) from None
+    except (TypeError, RuntimeError) as e:  # a torch tensor that requires grad
+        raise TypeError(
+            f"{fname} returned a {type(y).__name__} that NumPy cannot read ({e}); return "
+            "an array (for torch: y.detach(), or compute under torch.no_grad())"
+        ) from None
     if arr.dtype == np.float16:
         raise TypeError(
             f"{fname} must return float32 or float64 values, got float16: its ~3 digits "
