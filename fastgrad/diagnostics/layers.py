@@ -48,6 +48,8 @@ def _ratio(num, den):
 
 
 def _verdict(forward, backward, T):
+    if forward is not None and np.isnan(forward):
+        return "exploding"  # Z overflowed to inf and then NaN on the way here
     scales = [s for s in (forward, backward) if s is not None and not np.isnan(s)]
     if any(s > T for s in scales):
         return "exploding"

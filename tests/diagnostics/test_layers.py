@@ -228,3 +228,22 @@ def test_module_is_callable_like_the_function():
     a = fastgrad.diagnose(model, params, X, Y)
     b = fastgrad.diagnostics.diagnose(model, params, X, Y)
     assert a.to_dict() == b.to_dict()
+
+
+def test_layers_after_an_overflow_are_not_called_healthy():
+    # Z overflows to inf, then inf - inf is NaN: the forward scale is NaN,
+    # which the verdict rule used to drop, leaving "healthy".
+    import numpy as np
+
+    from fastgrad import MLP, diagnose
+
+    m = MLP([2, 2, 2, 2, 1], hidden="linear")
+    p = {"W1": np.full((2, 2), 1e200), "W2": np.array([[1e200, -1e200], [1.0, 1.0]]),
+         "W3": np.eye(2), "W4": np.ones((1, 2))}
+    p.update({f"b{l}": np.zeros((p[f"W{l}"].shape[0], 1)) for l in range(1, 5)})
+    with np.errstate(all="ignore"):
+        Z2 = p["W2"] @ (p["W1"] @ np.ones((2, 3)))
+    assert not np.isfinite(Z2).all()  # the premise, computed here
+    d = diagnose(m, p, np.ones((2, 3)))
+    assert d.verdicts == ["exploding"] * 4
+    assert "layers 1-4" in d.summary()

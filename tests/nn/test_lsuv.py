@@ -45,3 +45,58 @@ def test_lsuv_reproducible_and_errors():
         init.lsuv("mlp", X)
     with pytest.raises(ValueError, match="max_iter"):
         init.lsuv(model, X, max_iter=0)
+
+
+# -- found by a trial against the paper and torch (Mishkin & Matas 2016) ----
+
+def test_identical_examples_are_refused_not_scaled_by_rounding():
+    # Every example the same: the 1-unit output's variance over the batch is
+    # only the matrix product's rounding (~1e-31); dividing by it gave W2 ~ 1e16.
+    X = np.tile(np.random.default_rng(0).standard_normal((20, 1)), (1, 50))
+    with pytest.raises(ValueError, match=r"layer 2 is constant on X up to rounding"):
+        init.lsuv(MLP([20, 64, 1], hidden="tanh"), X, seed=0)
+
+
+@pytest.mark.parametrize("scale", [1e160, 1e-170, 1e-3, 1e3])
+def test_any_finite_scale_of_x_reaches_unit_variance(scale):
+    # np.var overflowed at rms 1e160 (and underflowed at 1e-170) and the
+    # batch was called "constant".
+    X = np.random.default_rng(0).standard_normal((20, 64)) * scale
+    model = MLP([20, 8, 1], hidden="tanh")
+    params = init.lsuv(model, X, seed=0)
+    Z1 = params["W1"] @ (X / scale) * scale  # the product, without overflowing
+    assert abs(np.var(Z1) - 1.0) < 0.1
+
+
+def test_an_overflowing_product_names_the_layer():
+    X = np.full((50, 4), 1.7e308) * np.array([1, 0.5, -1, 0.25])
+    W = init.orthogonal((4, 50), seed=0)  # LSUV's start for seed=0
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(W @ X).all()  # the premise
+    with pytest.raises(ValueError, match="layer 1 overflows"):
+        init.lsuv(MLP([50, 4, 1]), X, seed=0)
+
+
+@pytest.mark.parametrize("bn_epsilon", [1e-5, 1.0])
+def test_batch_normalized_layers_scale_the_product_before_the_normalization(bn_epsilon):
+    # The variance after batch norm is sigma^2/(sigma^2 + eps): not homogeneous
+    # in W, so the old loop crept towards 1 and returned 0.91 with tol=0.05,
+    # silently. The linear output before the normalization is homogeneous.
+    X = np.random.default_rng(0).standard_normal((20, 256))
+    model = MLP([20, 64, 32, 1], batchnorm=True, bn_epsilon=bn_epsilon)
+    params = init.lsuv(model, X, seed=0, tol=0.05)
+    A = X
+    for l in (1, 2):
+        U = params[f"W{l}"] @ A
+        assert abs(U.var() - 1.0) < 0.05
+        mu, var = U.mean(axis=1, keepdims=True), U.var(axis=1, keepdims=True)
+        Z = params[f"gamma{l}"] * (U - mu) / np.sqrt(var + bn_epsilon) + params[f"beta{l}"]
+        A = np.maximum(Z, 0)
+    Z3 = params["W3"] @ A + params["b3"]
+    assert abs(Z3.var() - 1.0) < 0.05
+
+
+def test_a_tol_below_rounding_warns_instead_of_pretending():
+    X = np.random.default_rng(0).standard_normal((5, 40))
+    with pytest.warns(RuntimeWarning, match=r"not within tol=1e-30 of 1"):
+        init.lsuv(MLP([5, 7, 1]), X, seed=0, tol=1e-30, max_iter=2)
