@@ -156,13 +156,17 @@ def _truncated_standard_normal(rng, shape):
 
 
 # -- named initializers -----------------------------------------------------
-def zeros(shape):
+def zeros(shape, *, gain=1.0, seed=None):
     """All-zero weights, ``W = 0`` of shape ``(fan_out, fan_in)``.
 
     Every unit of a layer then computes the same function and receives the
     same gradient, so they stay identical forever: symmetry is never broken.
+    ``gain`` and ``seed`` are checked and have no effect (0 times any gain is
+    0): every initializer of ``ARRAY_INITIALIZERS`` takes the same arguments.
     """
     fan_out, fan_in = _check_shape(shape)
+    ac.real(gain, "gain", low=0, low_open=True)
+    as_generator(seed)
     return np.zeros((fan_out, fan_in))
 
 

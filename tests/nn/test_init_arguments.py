@@ -155,3 +155,21 @@ def test_lsuv_does_not_write_its_input(lsuv_problem):
     assert np.array_equal(Xr, X)
     Z1 = params["W1"] @ X + params["b1"]
     assert abs(np.var(Z1) - 1) < 0.1  # LSUV's promise, measured with plain NumPy
+
+
+def test_every_array_initializer_takes_gain_and_seed():
+    # a loop over the registry with seed= used to fail at zeros
+    import numpy as np
+
+    from fastgrad.nn.init import ARRAY_INITIALIZERS
+
+    for name, fn in ARRAY_INITIALIZERS.items():
+        a, b = fn((3, 4), gain=2.0, seed=7), fn((3, 4), gain=2.0, seed=7)
+        assert a.shape == (3, 4) and np.array_equal(a, b), name
+    assert not ARRAY_INITIALIZERS["zeros"]((3, 4), gain=5.0, seed=1).any()
+    import pytest
+
+    with pytest.raises(ValueError, match="gain"):
+        ARRAY_INITIALIZERS["zeros"]((3, 4), gain=float("nan"))
+    with pytest.raises(TypeError, match="seed"):
+        ARRAY_INITIALIZERS["zeros"]((3, 4), seed="1")
