@@ -1,7 +1,9 @@
 """Dask collections in :class:`fastgrad.Normalizer`.
 
 ``fit`` / ``partial_fit`` of a ``dask.array.Array`` or a dask DataFrame run
-one pass over the chunks: each chunk becomes a small
+one pass over the chunks (a DataFrame, or an array whose chunk sizes are
+unknown, is read once more before, for its partitions' lengths: the blocks
+of rows are global): each chunk becomes a small
 :class:`fastgrad.normalize.tree.TreeState` (the compiled kernel on its full
 blocks, plus the raw rows of the at most two blocks its edges cut), and the
 states are combined by a tree reduction; the data are never gathered. The
@@ -9,8 +11,9 @@ result is bitwise the one of ``fit`` on the same rows as a NumPy array,
 whatever the chunking, the scheduler or the number of workers.
 
 ``transform`` / ``inverse_transform`` are lazy: ``map_blocks`` (arrays) or
-``map_partitions`` (DataFrames) with the fitted parameters, same chunks,
-same kind of collection back.
+``map_partitions`` (DataFrames) with the fitted parameters as they are when
+``transform`` is called (a later fit of the same object does not change a
+result not yet computed), same chunks, same kind of collection back.
 
 Dask is optional (``pip install 'fastgrad[dask]'``): nothing here imports it
 until a dask collection is passed.
@@ -30,7 +33,7 @@ from fastgrad.normalize.inputs import (
 )
 from fastgrad.normalize.stats import dense_moments, masked_moments, merge
 
-__all__ = ["is_dask_collection", "fit_state", "transform"]
+__all__ = ["is_dask_collection", "fit_state", "names_of", "transform"]
 
 MISSING = (
     "{what} is a dask collection but dask is not importable ({err}); install the "
@@ -68,7 +71,7 @@ def _rows(X, sample_axis, what="X"):
         # The dtypes and column names are known without computing anything.
         check_column_dtypes(X, what)
         names = column_names(X, what)
-        A = X.to_dask_array(lengths=True)
+        A = _numeric_frame(X).to_dask_array(lengths=True)
         if sample_axis == 1:
             raise ValueError(
                 f"sample_axis=1 is for arrays of shape (n_x, m); {what} is a DataFrame "
@@ -94,17 +97,48 @@ def _rows(X, sample_axis, what="X"):
     return A, names
 
 
+def _frame_array(pdf):
+    """A pandas frame's values as the pandas path reads them: nullable and
+    pyarrow columns (object values with pd.NA) as float64 with NaN."""
+    arr = pdf.to_numpy()
+    if arr.dtype == object:
+        try:
+            arr = pdf.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            pass  # text: refused where the values are read, as for pandas
+    return arr
+
+
+def _float_frame(pdf):
+    import pandas as pd
+
+    return pd.DataFrame(_frame_array(pdf), index=pdf.index, columns=pdf.columns)
+
+
+def _numeric_frame(X):
+    """A dask frame whose partitions give ``_frame_array``'s values."""
+    if X._meta.to_numpy().dtype != object:
+        return X
+    return X.map_partitions(_float_frame, meta=_float_frame(X._meta))
+
+
+def names_of(X):
+    """Column names of a dask frame (None for an array), read from its
+    metadata: nothing is computed."""
+    return column_names(X, "X") if _is_frame(X) else None
+
+
 def _as_rows(block):
     """A NumPy chunk as the kernels read it (float32/float64 rows)."""
     return validate_data(np.asarray(block), "X", 0).A
 
 
-def _chunk_state(block, start, w=None):
+def _chunk_state(block, start, w=None, offset=0):
     A = _as_rows(block)
     if w is not None:
         w = np.array(w, dtype=np.float64).reshape(-1)
         if not (np.isfinite(w).all() and (w >= 0).all()):
-            check_sample_weight(w, A.shape[0])  # raises, naming what is wrong
+            check_sample_weight(w, A.shape[0], offset=offset)  # raises, naming what is wrong
         # (a chunk whose weights are all zero is fine: the whole is checked)
     return tree.chunk_state(A, start, 1, w)
 
@@ -130,6 +164,8 @@ def _weights(da, sample_weight, A, what):
             if isinstance(sample_weight, da.Array)
             else da.from_array(np.asarray(sample_weight))
         )
+        if w.ndim == 1 and any(np.isnan(c) for c in w.chunks[0]):
+            w = w.compute_chunk_sizes()  # as X's are (weights filtered like X)
         if w.ndim != 1 or w.shape[0] != n:
             raise ValueError(
                 f"sample_weight must have shape ({n},) like the samples of {what}, "
@@ -166,7 +202,7 @@ def fit_state(X, sample_axis, start, what="X", sample_weight=None):
         weights = _weights(da, sample_weight, A, what).to_delayed().ravel().tolist()
     offsets = np.concatenate([[0], np.cumsum(A.chunks[0])]).astype(int).tolist()
     chunk = dask.delayed(_chunk_state, pure=True)
-    parts = [chunk(b, start + offsets[i], weights[i]) for i, b in enumerate(blocks)]
+    parts = [chunk(b, start + offsets[i], weights[i], offsets[i]) for i, b in enumerate(blocks)]
     (state,) = dask.compute(_reduce(dask, parts, tree.combine))
     m = tree.finalize(state) if start == 0 else None
     if not tree.is_finite(state):
@@ -192,6 +228,8 @@ def _transform_block(block, norm, inverse, feature_axis, block_info=None):
     if hasattr(sub, "feature_names_in_"):
         del sub.feature_names_in_
     block = np.asarray(block)
+    if block.shape[1 - feature_axis] == 0:  # an empty chunk (a filter's)
+        return np.empty(block.shape, dtype=_out_dtype(block.dtype))
     if inverse:
         return sub.inverse_transform(block, copy=True)
     return sub.transform(block, copy=True)
@@ -200,13 +238,26 @@ def _transform_block(block, norm, inverse, feature_axis, block_info=None):
 def _transform_frame(pdf, norm, inverse):
     import pandas as pd
 
-    out = _transform_block(pdf.to_numpy(), norm, inverse, 1)
+    out = _transform_block(_frame_array(pdf), norm, inverse, 1)
     return pd.DataFrame(out, index=pdf.index, columns=pdf.columns)
 
 
 def _out_dtype(dtype):
     dtype = np.dtype(dtype)
     return dtype if dtype in (np.float16, np.float32, np.float64) else np.dtype(np.float64)
+
+
+def _frozen(norm):
+    """What a lazy transform needs of ``norm``, as it is now: a copy with its
+    own statistics and without the fit's running state (smaller graphs)."""
+    sub = _copy.copy(norm)
+    for name in ("mean_", "var_", "scale_", "n_samples_seen_"):
+        value = getattr(norm, name, None)
+        if isinstance(value, np.ndarray):
+            setattr(sub, name, value.copy())
+    for name in ("_tree_state", "_moments_state"):
+        sub.__dict__.pop(name, None)
+    return sub
 
 
 def transform(norm, X, inverse, what="X"):
@@ -228,9 +279,10 @@ def transform(norm, X, inverse, what="X"):
         # As for a pandas frame: reordered columns would be scaled by the
         # wrong statistics, silently.
         check_column_dtypes(X, what)
-        check_feature_names(norm, column_names(X, what), what, warn=not inverse, stacklevel=5)
-        meta = X._meta.astype(np.float64)
-        return X.map_partitions(_transform_frame, norm, inverse, meta=meta)
+        check_feature_names(norm, column_names(X, what), what, warn=not inverse, stacklevel=4)
+        # the dtype the partitions will have (float32 stays float32)
+        meta = X._meta.astype(_out_dtype(_frame_array(X._meta).dtype))
+        return X.map_partitions(_transform_frame, _frozen(norm), inverse, meta=meta)
     if not isinstance(X, da.Array):
         raise TypeError(f"{what} must be a dask Array or DataFrame, got {type(X).__name__}.")
     if X.ndim != 2 or X.shape[1 - axis] != d:
@@ -238,9 +290,10 @@ def transform(norm, X, inverse, what="X"):
             f"{what} has shape {X.shape}: expected {d} features along axis {1 - axis} "
             f"(sample_axis={axis})."
         )
+    check_feature_names(norm, None, what, warn=not inverse, stacklevel=4)
     return X.map_blocks(
         _transform_block,
-        norm,
+        _frozen(norm),
         inverse,
         1 - axis,
         dtype=_out_dtype(X.dtype),

@@ -313,13 +313,14 @@ def kernel_view(A):
     return np.array(A, order="C"), False, True  # always a copy
 
 
-def check_sample_weight(sample_weight, n_samples, allow_zero=False):
+def check_sample_weight(sample_weight, n_samples, allow_zero=False, offset=0):
     """Validate ``sample_weight`` as scikit-learn does; return float64 or None.
 
     Non-negative weights only (scikit-learn's StandardScaler also accepts
     negative weights, which make a "variance" that can be negative). All
     zeros only with ``allow_zero`` (a later batch of a stream that already
-    has weight).
+    has weight). ``offset``: where these weights start in the user's (a
+    dask chunk's), for the index an error names.
     """
     if sample_weight is None:
         return None
@@ -368,16 +369,17 @@ def check_sample_weight(sample_weight, n_samples, allow_zero=False):
         )
     if np.isnan(w).any():
         raise ValueError(
-            f"Input {what} contains NaN (at index {int(np.flatnonzero(np.isnan(w))[0])})."
+            f"Input {what} contains NaN (at index {offset + int(np.flatnonzero(np.isnan(w))[0])})."
         )
     if np.isinf(w).any():
         raise ValueError(
-            f"Input {what} contains infinity (at index {int(np.flatnonzero(np.isinf(w))[0])})."
+            f"Input {what} contains infinity (at index "
+            f"{offset + int(np.flatnonzero(np.isinf(w))[0])})."
         )
     if (w < 0).any():
         i = int(np.flatnonzero(w < 0)[0])
         raise ValueError(
-            f"{what} must be non-negative, got {w[i]!r} at index {i}: a negative "
+            f"{what} must be non-negative, got {w[i]!r} at index {offset + i}: a negative "
             "weight makes the variance meaningless."
         )
     if not allow_zero and not (w > 0).any():

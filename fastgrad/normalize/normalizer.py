@@ -147,8 +147,11 @@ class Normalizer(RunningStatistics, Persistence, Estimator):
 
     Dask: ``fit``/``partial_fit`` of a ``dask.array.Array`` or a dask
     DataFrame read it in one pass (per-chunk tree states combined by a tree
-    reduction, on any scheduler); ``transform``/``inverse_transform``/
-    ``fit_transform`` of a dask collection are lazy and keep its chunks.
+    reduction, on any scheduler; a DataFrame, or an array of unknown chunk
+    sizes, is read once more before, for its lengths);
+    ``transform``/``inverse_transform``/``fit_transform`` of a dask
+    collection are lazy, keep its chunks and use the statistics as they are
+    at the call.
     Dask is optional: ``pip install 'fastgrad[dask]'``.
 
     The transform multiplies by ``1 / scale_`` rather than dividing by

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from fastgrad.normalize import dask_support, tree
-from fastgrad.normalize.inputs import check_sample_weight
+from fastgrad.normalize.inputs import check_feature_names, check_sample_weight
 from fastgrad.normalize.stats import Moments, batch_moments, fitted_statistics, merge
 
 
@@ -44,7 +44,10 @@ class RunningStatistics:
 
     def _update_dask(self, X, sample_weight, reset):
         """fit/partial_fit of a dask collection: one pass, chunk states
-        combined by a tree reduction (fastgrad.normalize.dask_support)."""
+        combined by a tree reduction (fastgrad.normalize.dask_support).
+        A partial_fit checks the column names first, as for pandas."""
+        if not reset:
+            check_feature_names(self, dask_support.names_of(X), "X", stacklevel=5)
         m, tree_state, weighted, d, names = from_dask(
             X,
             sample_weight,
