@@ -274,7 +274,11 @@ def coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, pool, **run):
         run["flat"][coords], run["eps"], f0, values, n, analytic[coords], unit, steps
     )
     if kink.any():
-        kink, sub = _confirm_kinks(kink, sub, coords, f0, values, steps, f32, unit, run)
+        kink, sub, half_hints = _confirm_kinks(
+            kink, sub, coords, f0, values, steps, f32, unit, run, pool
+        )
+    else:
+        half_hints = []
     numerical = np.full(P, np.nan)
     checked = np.zeros(P, dtype=bool)
     numerical[coords], checked[coords] = n, True
@@ -286,7 +290,7 @@ def coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, pool, **run):
     rounding = np.zeros(P)
     rounding[coords] = rounding_error(width, F, unit)
     advice = noise_advice(f32, run["eps"], float(np.max(F, initial=0.0)), n, unit)
-    hints = []
+    hints = list(half_hints)
     bad = kink & ~sub
     if bad.any():
         j = int(np.argmax(bad))
@@ -308,47 +312,68 @@ def coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, pool, **run):
     )
 
 
-def _confirm_kinks(kink, sub, coords, f0, values, steps, f32, unit, run):
-    """``(kink, sub)`` with the flagged coordinates that are smooth at half
-    the steps taken out (see :func:`kinks.confirm`): f at θ_i ± h_i/2."""
-    flat = run["flat"]
+def _confirm_kinks(kink, sub, coords, f0, values, steps, f32, unit, run, pool):
+    """``(kink, sub, hints)`` with the flagged coordinates that are smooth at
+    half the steps taken out (see :func:`kinks.confirm`): f at θ_i ± h_i/2,
+    through the compiled loop (and ``workers``) in float64. Where half a
+    step cannot be taken (the step is about one ulp of θ_i) the flag stays,
+    and a hint says so."""
+    flat, eps = run["flat"], run["eps"]
     idx = np.flatnonzero(kink)
     at = coords[idx]
     theta = flat[at]
     if steps is None:
-        hp, hm = (theta + run["eps"]) - theta, theta - (theta - run["eps"])
+        hp, hm = (theta + eps) - theta, theta - (theta - eps)
+        plus, minus = theta + eps / 2, theta - eps / 2
     else:
         hp, hm = steps[0][idx], steps[1][idx]
-    plus, minus = theta + hp / 2, theta - hm / 2
+        plus, minus = theta + hp / 2, theta - hm / 2
     if f32:  # the points a float32 model sees
         plus = plus.astype(np.float32).astype(np.float64)
         minus = minus.astype(np.float32).astype(np.float64)
-    half = lowprec.values_at(
-        run["call"],
-        flat,
-        run["view"],
-        at,
-        plus,
-        minus,
-        run["blocks"],
-        run["fname"],
-        False,
-        "",
-        lambda c: f"(half step {hp[c] / 2:.3g}, to tell a kink from curvature)",
-    )
+    hp2, hm2 = plus - theta, theta - minus
+    ok = (hp2 > 0) & (hp2 < hp) & (hm2 > 0) & (hm2 < hm)
+    hints = []
+    if not ok.all():
+        hints.append(
+            f"{int((~ok).sum())} coordinate(s) flagged as kinks could not be looked at "
+            "with half the step (epsilon is about one unit in the last place of theta "
+            "there): a kink cannot be told from curvature; use a larger epsilon"
+        )
+    idx, at = idx[ok], at[ok]
+    if idx.size == 0:
+        return kink, sub, hints
+    if f32:
+        half = lowprec.values_at(
+            run["call"],
+            flat,
+            run["view"],
+            at,
+            plus[ok],
+            minus[ok],
+            run["blocks"],
+            run["fname"],
+            False,
+            "",
+            lambda c: f"(half step {hp2[ok][c]:.3g}, to tell a kink from curvature)",
+        )
+    else:
+        half = generic.numerical_at(at, False, pool, "", **dict(run, eps=eps / 2, progress=False))[
+            1
+        ]
     full = values[idx]
     scale = np.maximum(np.max(np.abs(full), axis=1), np.max(np.abs(half), axis=1))
     still = kinks.confirm(
         full - f0,
         half - f0,
-        (hp, hm),
-        (plus - theta, theta - minus),
+        (hp[ok], hm[ok]),
+        (hp2[ok], hm2[ok]),
         np.maximum(scale, abs(f0)),
         unit,
     )
     kink, sub = kink.copy(), sub.copy()
     kink[idx], sub[idx] = still, sub[idx] & still
-    return kink, sub
+    return kink, sub, hints
 
 
 __all__ = ["check_grad", "numerical_gradient"]

@@ -9,8 +9,9 @@ import numpy as np
 
 import fastgrad.gradcheck._generic_kernel as _generic_kernel
 from fastgrad import _progress
-from fastgrad.gradcheck import calls, generic, lowprec, parallel, structured
+from fastgrad.gradcheck import calls, generic, kinks, lowprec, parallel, structured
 from fastgrad.gradcheck.inputs import step_error
+from fastgrad.gradcheck.rounding import noise_advice, rounding_error
 
 
 def directional(net, params, grads, blocks, k, rng):
@@ -212,6 +213,12 @@ def run_callable(analytic, k, rng, thresholds, desc, raw, f32, pool, *, prefix="
     num = (values[:, 0] - values[:, 1]) / (2 * hs)
     if f32:
         notes.insert(0, _f32_note(hs, values, f0))
+    unit = lowprec.U32 if f32 else kinks.U64
+    F = np.maximum(np.max(np.abs(values), axis=1), abs(f0))
+    noise = (
+        rounding_error(2 * hs, F, unit),
+        noise_advice(f32, eps, float(np.max(F, initial=0.0)), num, unit),
+    )
     directions, failing, hints = {}, [], []
     numerical = np.full(flat.size, np.nan)
     checked = np.zeros(flat.size, dtype=bool)
@@ -236,6 +243,7 @@ def run_callable(analytic, k, rng, thresholds, desc, raw, f32, pool, *, prefix="
         failing=failing,
         extra_hints=hints,
         notes=tuple(notes),
+        noise=noise,
     )
 
 

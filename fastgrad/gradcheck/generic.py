@@ -215,6 +215,11 @@ def build_report(
         use = checked & ~kinks
         whole, per_block = noise_floor(noise[0], analytic, numerical, use, blocks)
         floor = (whole, per_block, noise[1], cap_at_noise)
+    elif noise is not None:  # the directions' floor; a failing block was checked in full
+        nums, anas = (np.concatenate([v[i] for v in directions.values()]) for i in range(2))
+        den = float(np.linalg.norm(anas) + np.linalg.norm(nums))
+        whole = float(np.linalg.norm(noise[0])) / den if den > 0 else 0.0
+        floor = (whole, [np.inf] * len(blocks), noise[1], cap_at_noise)
     report = GradCheckReport(
         title=title,
         difference=diff,

@@ -36,8 +36,8 @@ def is_float32(value):
     """True when ``value`` (f's output, or an array / structure of arrays) is float32."""
     if isinstance(value, Mapping):
         return any(is_float32(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(isinstance(v, (np.ndarray, np.generic)) and is_float32(v) for v in value)
+    if isinstance(value, (list, tuple)):  # of arrays or tensors, not nested lists
+        return any(not isinstance(v, (list, tuple, Mapping)) and is_float32(v) for v in value)
     return inputs.numpy_dtype(value) == np.float32
 
 

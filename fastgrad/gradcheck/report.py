@@ -34,9 +34,13 @@ class GradientCheckError(AssertionError):
     ``raise_on_failure=True``) when the verdict is not "great"."""
 
 
-# A difference within this factor of the rounding floor may be rounding
-# (a cost's evaluation is off by a few units in the last place, not one).
+# The rounding floor counts only f's last rounding, a lower bound: a sum of
+# many terms, or cancellation inside f, is off by more. A difference within
+# NOISE_MARGIN of it may be rounding (the verdict is at most "check"); a
+# block must be ESCALATE_MARGIN above its own floor to count on its own (a
+# block whose gradient is 0 differs from its noise by 100%).
 NOISE_MARGIN = 3.0
+ESCALATE_MARGIN = 30.0
 
 
 def noise_floor(noise, analytic, numerical, use, blocks):
@@ -341,8 +345,9 @@ class GradCheckReport:
         whether to cap. With ``cap`` (the default bands; bands the user gave
         are kept as given) a difference within NOISE_MARGIN of the floor is
         at most "check": the rounding, not the gradient, may explain it. A
-        block clearly above its own floor counts with its own verdict: a 2x
-        error in a small block is not hidden by large correct ones."""
+        block ESCALATE_MARGIN above its own floor counts with its own
+        verdict: a 2x error in a small block is not hidden by large correct
+        ones."""
         verdict = verdict_for(self.difference, self.thresholds)
         if noise_floor is None:
             return verdict, []
@@ -351,13 +356,13 @@ class GradCheckReport:
         if cap and verdict != "great" and self.difference <= NOISE_MARGIN * whole:
             verdict = "check"
             self.notes.append(
-                f"the difference is at the cost's rounding floor (~{whole:.1e}: one unit in "
-                "the last place of f, divided by the step), so it cannot tell this gradient "
+                f"the difference is at the cost's rounding floor (~{whole:.1e}: f's last "
+                "rounding over the step, at the least), so it cannot tell this gradient "
                 f"from the truth{advice}"
             )
         rank = {"great": 0, "check": 1, "bug": 2}
         for b, floor in zip(self.blocks, per_block):
-            if b.difference <= NOISE_MARGIN * floor:
+            if b.difference <= ESCALATE_MARGIN * floor:
                 continue
             v = verdict_for(b.difference, self.thresholds)
             if rank[v] > rank[verdict]:

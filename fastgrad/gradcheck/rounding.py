@@ -1,8 +1,9 @@
 """How much of a finite difference the cost's own rounding can explain.
 
 A central difference ``(f(θ + h⁺e) − f(θ − h⁻e)) / (h⁺ + h⁻)`` of values
-that are each off by one unit in the last place is off by
+that are each off by their last rounding (u·|f|, half an ulp) is off by
 ``2·u·max|f| / (h⁺ + h⁻)``: with ε = 1e-7 that is ~1e-9·max|f| per entry,
+a lower bound (a sum of many terms, or cancellation inside f, adds more),
 which a gradient far smaller than the cost (near a minimum, or under a
 large constant part of f) cannot rise above. The report compares its
 differences with that floor (:func:`fastgrad.gradcheck.report.noise_floor`).
@@ -16,7 +17,7 @@ __all__ = ["rounding_error", "noise_advice"]
 
 
 def rounding_error(width, F, unit):
-    """Each entry's rounding error: ``2·unit·F / width``, with ``F`` the
+    """Each entry's rounding error (at the least): ``2·unit·F / width``, with ``F`` the
     largest magnitude of the values (or of the terms) that were
     differenced and ``width = h⁺ + h⁻`` the distance between the points."""
     return 2 * unit * F / width

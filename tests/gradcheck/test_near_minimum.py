@@ -194,3 +194,61 @@ def test_check_vjp_kinks_are_still_kinks():
     bad = np.sign(t) + 2 * t
     bad[0] = 2.5
     assert check_vjp(f, t, bad, u).verdict == "bug"
+
+
+# -- from a review of the above ----------------------------------------------
+
+def test_a_real_kink_of_a_large_cost_stays_a_kink():
+    # |f| ~ 1e7: the half-step test's noise allowance must not swallow a
+    # relu's unit jump (it did with a worst-case bound 4x larger).
+    def f(x):
+        return 1e7 + np.sum(np.maximum(x, 0)) + 0.5 * np.sum(x**2)
+
+    x = np.array([0.0, 1.0, -1.0, 2.0])
+    r = check_grad(f, x, (x > 0) + x)  # relu'(0) = 0: a subgradient
+    assert r.n_kinks == 1 and r.verdict == "check"
+
+
+def test_a_block_whose_gradient_is_zero_does_not_escalate_on_rounding():
+    # f is invariant to c, df/dc = 0 exactly; its numerical value is a few
+    # roundings of a 500-term sum, "100% off" a zero gradient.
+    W = 1 + np.random.default_rng(0).normal(size=500)
+
+    def f(p):
+        z = p["W"] + p["c"][0]
+        return float(np.sum(z**2) - np.sum(z) ** 2 / z.size)
+
+    r = check_grad(f, {"W": W, "c": np.array([0.3])}, {"W": 2 * (W - W.mean()), "c": np.zeros(1)})
+    assert r.verdict == "great"
+    bad = check_grad(f, {"W": W, "c": np.array([0.3])}, {"W": 2 * (W - W.mean()), "c": np.ones(1)})
+    assert bad.verdict == "bug"
+
+
+def test_half_a_step_that_cannot_be_taken_is_said():
+    c = 6e8
+    x = np.array([c + np.spacing(c)])  # epsilon = 1e-7 is below one ulp here
+
+    def f(t):
+        return float((t[0] - c) ** 2)
+
+    r = check_grad(f, x, 1.5 * 2 * (x - c))
+    assert any("could not be looked at with half the step" in h for h in r.hints)
+
+
+def test_the_floor_holds_in_every_mode():
+    x = np.random.default_rng(0).standard_normal(5)
+
+    def f(t):
+        return 1e8 + float(np.sum(np.sin(t)))
+
+    for mode in ("full", "sampled", "directional"):
+        assert check_grad(f, x, np.cos(x), mode=mode, seed=0).verdict == "check", mode
+        assert check_grad(f, x, 1.5 * np.cos(x), mode=mode, seed=0).verdict == "bug", mode
+
+
+def test_the_half_step_look_runs_on_workers_too():
+    f, x, g = least_squares(1)
+    r = check_grad(f, x, 2 * g, workers=2)
+    assert r.verdict == "bug" and r.n_kinks == 0
+    serial = check_grad(f, x, 2 * g)
+    assert r.difference == serial.difference

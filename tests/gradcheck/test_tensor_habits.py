@@ -136,3 +136,19 @@ def test_writes_through_a_fresh_dict_are_still_refused():
     with pytest.raises(ValueError, match="wrote into its argument"):
         check_grad(writes, p, {"w": 2 * p["w"]})
     assert p["w"].tolist() == [0.5, -1.0]
+
+
+def test_a_list_of_float32_tensor_gradients_is_a_float32_model():
+    W0 = np.random.default_rng(0).standard_normal((3, 4))
+    X = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)
+
+    def f(p):
+        W = np.asarray(p[0], dtype=np.float32)
+        return float(np.sum(np.tanh(X @ W.T) ** 2, dtype=np.float32))
+
+    W32 = W0.astype(np.float32)
+    T = np.tanh(X @ W32.T)
+    grad = ((2 * T * (1 - T**2)).T @ X).astype(np.float32)
+    for theta, g in (([W0], [Tensor(grad, "float32")]), ((W0,), (Tensor(grad, "float32"),))):
+        r = check_grad(f, theta, g)
+        assert r.verdict == "great" and "float32 model" in str(r)
