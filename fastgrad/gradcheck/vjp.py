@@ -284,6 +284,7 @@ def _kinks(flat, points, u, y0, one, numerical, analytic, f32, eps, st, run):
     kink, sub, sp, sm = kinks.find(
         flat, eps, 0.0, one, numerical, analytic, unit, steps, scale=scale
     )
+    hints = []
     if kink.any():
         idx = np.flatnonzero(kink)
         half_plus, half_minus = flat.copy(), flat.copy()
@@ -292,14 +293,23 @@ def _kinks(flat, points, u, y0, one, numerical, analytic, f32, eps, st, run):
         if f32:
             half_plus = half_plus.astype(np.float32).astype(np.float64)
             half_minus = half_minus.astype(np.float32).astype(np.float64)
+        hp2, hm2 = half_plus[idx] - flat[idx], flat[idx] - half_minus[idx]
+        ok = (hp2 > 0) & (hp2 < steps[0][idx]) & (hm2 > 0) & (hm2 < steps[1][idx])
+        if not ok.all():
+            hints.append(
+                f"{int((~ok).sum())} coordinate(s) flagged as kinks could not be looked at "
+                "with half the step (epsilon is about one unit in the last place of the "
+                "input there): a kink cannot be told from curvature; use a larger epsilon"
+            )
+        idx, hp2, hm2 = idx[ok], hp2[ok], hm2[ok]
+    if kink.any() and idx.size:
         call, view, fname = run
         _, half = numerical_vjp(
             call, flat, view, (u, half_plus, half_minus, y0), st.blocks, fname, False, idx
         )
-        half_steps = (half_plus[idx] - flat[idx], flat[idx] - half_minus[idx])
         sized = np.full(idx.size, max(scale, float(np.max(np.abs(half), initial=0.0))))
         still = kinks.confirm(
-            one[idx], half, (steps[0][idx], steps[1][idx]), half_steps, sized, unit
+            one[idx], half, (steps[0][idx], steps[1][idx]), (hp2, hm2), sized, unit
         )
         kink, sub = kink.copy(), sub.copy()
         kink[idx], sub[idx] = still, sub[idx] & still
@@ -309,12 +319,13 @@ def _kinks(flat, points, u, y0, one, numerical, analytic, f32, eps, st, run):
     )
     bad = kink & ~sub
     if not bad.any():
-        return sub, [], noise
+        return sub, hints, noise
     j = int(np.argmax(bad))
     blocks = st.blocks
     return (
         sub,
-        [
+        hints
+        + [
             f"{int(bad.sum())} coordinate(s) sit on a kink of f but the analytic value is not "
             f"between the one-sided slopes (first at {coordinate_name(blocks, j)}: analytic "
             f"{analytic[j]:.6g}, slopes {sm[j]:.6g} and {sp[j]:.6g}): not a subgradient"

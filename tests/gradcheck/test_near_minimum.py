@@ -252,3 +252,12 @@ def test_the_half_step_look_runs_on_workers_too():
     assert r.verdict == "bug" and r.n_kinks == 0
     serial = check_grad(f, x, 2 * g)
     assert r.difference == serial.difference
+
+
+def test_check_vjp_says_when_half_a_step_cannot_be_taken():
+    from fastgrad import check_vjp
+
+    c = 6e8
+    x = np.array([c + np.spacing(c)])
+    r = check_vjp(lambda t: (t - c) ** 2, x, 3 * (x - c), np.ones(1))
+    assert any("could not be looked at with half the step" in h for h in r.hints)
