@@ -136,15 +136,59 @@ class MLP:
         bn_epsilon = ac.real(bn_epsilon, "bn_epsilon", low=0, low_open=True)
         self.bn_momentum = float(bn_momentum)
         self.bn_epsilon = float(bn_epsilon)
-        # The registry entries every computation reads (hidden layers, output).
-        self.activations = tuple(activations.get(h) for h in self.hidden)
-        self.output_layer = out
         self.reset_running_stats()
 
     def reset_running_stats(self):
         """Running mean 0 and variance 1 for every batch-normalized layer."""
         self.running_mean = {l: np.zeros((self.layer_dims[l], 1)) for l in self.batchnorm}
         self.running_var = {l: np.ones((self.layer_dims[l], 1)) for l in self.batchnorm}
+
+    def running_stats(self, l):
+        """``(running mean, running variance)`` of batch-normalized layer
+        ``l``: 0 and 1 for a layer that ``batchnorm`` gained after the model
+        was built (as :meth:`reset_running_stats` starts them)."""
+        n = self.layer_dims[l]
+        mean, var = self.running_mean.get(l), self.running_var.get(l)
+        return (
+            np.zeros((n, 1)) if mean is None else mean,
+            np.ones((n, 1)) if var is None else var,
+        )
+
+    # The registry entries every computation reads, made from ``hidden`` and
+    # ``output`` as they are now (a reassigned ``hidden`` is computed, not
+    # only printed), and kept while those stay the same.
+    @property
+    def activations(self):
+        """The hidden layers' activations (registry entries), from ``hidden``."""
+        hidden = self.hidden
+        n_hidden = len(self.layer_dims) - 2
+        if isinstance(hidden, str):
+            hidden = (hidden,) * n_hidden
+        key = tuple(hidden)
+        kept = self.__dict__.get("_activations")
+        if kept is None or kept[0] != key:
+            acts = tuple(activations.get(h) for h in key)
+            if len(acts) != n_hidden:
+                raise ValueError(
+                    f"hidden has {len(acts)} activations but layer_dims has {n_hidden} "
+                    "hidden layers"
+                )
+            kept = self.__dict__["_activations"] = (key, acts)
+        return kept[1]
+
+    @property
+    def output_layer(self):
+        """The output layer (registry entry), from ``output``."""
+        kept = self.__dict__.get("_output_layer")
+        if kept is None or kept[0] != self.output:
+            out = outputs.get(self.output)
+            if self.layer_dims[-1] < out.min_units:
+                raise ValueError(
+                    f"a {out.name} output needs at least {out.min_units} units, "
+                    f"layer_dims={list(self.layer_dims)} ends with {self.layer_dims[-1]}"
+                )
+            kept = self.__dict__["_output_layer"] = (self.output, out)
+        return kept[1]
 
     @property
     def has_dropout(self):
@@ -393,8 +437,9 @@ class MLP:
             k = self.bn_momentum
             mean, var = dict(self.running_mean), dict(self.running_var)
             for l in self.batchnorm:
-                mean[l] = k * mean[l] + (1 - k) * cache.mean[l]
-                var[l] = k * var[l] + (1 - k) * cache.var[l]
+                old_mean, old_var = self.running_stats(l)
+                mean[l] = k * old_mean + (1 - k) * cache.mean[l]
+                var[l] = k * old_var + (1 - k) * cache.var[l]
             self.running_mean, self.running_var = mean, var
         return self.objective(params, cache, Y), grads
 

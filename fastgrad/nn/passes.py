@@ -30,7 +30,7 @@ def forward(model, params, X, *, scales=None, training=True):
     for l in range(1, L + 1):
         U = params[f"W{l}"] @ A
         if l in model.batchnorm:
-            stats = (None, None) if training else (model.running_mean[l], model.running_var[l])
+            stats = (None, None) if training else model.running_stats(l)
             Z, c.Zn[l], c.centered[l], c.inv_std[l], c.mean[l], c.var[l] = bn.forward(
                 U, params[f"gamma{l}"], params[f"beta{l}"], model.bn_epsilon, *stats
             )

@@ -175,6 +175,11 @@ class Optimizer:
         """
         pairs = _pair_up(params, grads)
         layout = tuple((key, p.shape) for key, p, _ in pairs)
+        if self._flat is not None and layout != self._layout and dict(layout) == dict(self._layout):
+            # the same blocks in another key order: the state is by name
+            where = {key: i for i, (key, _) in enumerate(self._layout)}
+            pairs.sort(key=lambda pair: where[pair[0]])
+            layout = self._layout
         if self._flat is None:
             size = sum(p.size for _, p, _ in pairs)
             state = {slot: np.zeros(size) for slot in self._slots}

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from fastgrad import _argcheck as ac
 
+# The smallest normal float64: where an exponential decay stops.
+TINY = 2.2250738585072014e-308
+
 __all__ = ["InverseTimeDecay", "StepDecay", "ExponentialDecay"]
 
 
@@ -66,7 +69,10 @@ class StepDecay(_Schedule):
 
 
 class ExponentialDecay(_Schedule):
-    """``α(epoch) = α₀ · rate^epoch``.
+    """``α(epoch) = α₀ · rate^epoch``, never below the smallest normal
+    float64 (2.2e-308): ``rate^epoch`` underflows to 0 after enough epochs
+    (epoch 14,438 for α₀ = 0.01 and the course's 0.95), and a learning rate
+    of 0 would stop training with an error.
 
     Parameters
     ----------
@@ -80,7 +86,7 @@ class ExponentialDecay(_Schedule):
         self.rate = ac.real(rate, "rate", low=0.0, high=1.0, low_open=True)
 
     def _rate(self, epoch):
-        return self.learning_rate0 * self.rate**epoch
+        return max(self.learning_rate0 * self.rate**epoch, min(self.learning_rate0, TINY))
 
 
 # -- the training loop -----------------------------------------------------
