@@ -2,6 +2,7 @@
 Normalizer: sparse statistics with weights, a constant sparse feature's
 ``var_``, scikit-learn's NotFittedError, metadata routing, numeric strings.
 References are exact rational arithmetic (``fractions``) or scikit-learn."""
+import os
 import pickle
 import subprocess
 import sys
@@ -123,8 +124,10 @@ def test_not_fitted_error_unpickles_in_a_fresh_process():
         "from fastgrad.normalize import NotFittedError as F\n"
         "print(isinstance(e, S), isinstance(e, F))\n"
     )
+    # from tests/, not the checkout root, whose fastgrad/ would shadow the
+    # installed package in a non-editable install (no compiled kernels there)
     out = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True,
-                         check=True, timeout=120)
+                         check=True, timeout=120, cwd=os.path.dirname(os.path.abspath(__file__)))
     assert out.stdout.split() == [b"True", b"True"]
 
 
