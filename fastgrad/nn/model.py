@@ -158,13 +158,23 @@ class MLP:
     # ``output`` as they are now (a reassigned ``hidden`` is computed, not
     # only printed), and kept while those stay the same.
     @property
+    def hidden(self):
+        """The hidden activations' names, one per hidden layer (a tuple;
+        one name given is every hidden layer's)."""
+        return self.__dict__["_hidden"]
+
+    @hidden.setter
+    def hidden(self, value):
+        if isinstance(value, str):
+            value = (value,) * (len(self.layer_dims) - 2)
+        self.__dict__["_hidden"] = tuple(value)
+
+    @property
     def activations(self):
-        """The hidden layers' activations (registry entries), from ``hidden``."""
-        hidden = self.hidden
+        """The hidden layers' activations (registry entries), from ``hidden``;
+        assigning registry entries sets ``hidden`` to their names."""
+        key = self.hidden
         n_hidden = len(self.layer_dims) - 2
-        if isinstance(hidden, str):
-            hidden = (hidden,) * n_hidden
-        key = tuple(hidden)
         kept = self.__dict__.get("_activations")
         if kept is None or kept[0] != key:
             acts = tuple(activations.get(h) for h in key)
@@ -176,9 +186,16 @@ class MLP:
             kept = self.__dict__["_activations"] = (key, acts)
         return kept[1]
 
+    @activations.setter
+    def activations(self, value):
+        acts = tuple(value)
+        self.hidden = tuple(a.name for a in acts)
+        self.__dict__["_activations"] = (self.hidden, acts)
+
     @property
     def output_layer(self):
-        """The output layer (registry entry), from ``output``."""
+        """The output layer (registry entry), from ``output``; assigning one
+        sets ``output`` to its name."""
         kept = self.__dict__.get("_output_layer")
         if kept is None or kept[0] != self.output:
             out = outputs.get(self.output)
@@ -189,6 +206,26 @@ class MLP:
                 )
             kept = self.__dict__["_output_layer"] = (self.output, out)
         return kept[1]
+
+    @output_layer.setter
+    def output_layer(self, value):
+        self.output = value.name
+        self.__dict__["_output_layer"] = (value.name, value)
+
+    def __getstate__(self):
+        # the registry entries hold lambdas: rebuilt from the names on load
+        state = dict(self.__dict__)
+        for key in ("_activations", "_output_layer", "_spec", "activations", "output_layer"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if "hidden" in state:  # pickled before hidden was a property
+            state["_hidden"] = tuple(state.pop("hidden"))
+        for key in ("activations", "output_layer"):
+            state.pop(key, None)
+        self.__dict__.update(state)
 
     @property
     def has_dropout(self):

@@ -78,7 +78,7 @@ def _rows(X, sample_axis, what="X"):
                 "(rows are samples): use sample_axis=0."
             )
     elif isinstance(X, da.Array):
-        A = X
+        A = X.copy()  # compute_chunk_sizes below writes to the array it is given
     else:
         raise TypeError(
             f"{what} must be a dask Array or DataFrame, got {type(X).__name__}; "
@@ -97,16 +97,21 @@ def _rows(X, sample_axis, what="X"):
     return A, names
 
 
+def _has_extension(pdf):
+    return not all(isinstance(dt, np.dtype) for dt in pdf.dtypes)
+
+
 def _frame_array(pdf):
-    """A pandas frame's values as the pandas path reads them: nullable and
-    pyarrow columns (object values with pd.NA) as float64 with NaN."""
-    arr = pdf.to_numpy()
-    if arr.dtype == object:
+    """A pandas frame's values: nullable and pyarrow columns (pandas'
+    extension dtypes, whose missing values are pd.NA) as float64 with NaN,
+    decided by the dtypes, so every partition of a dask frame (with NA or
+    without) and its metadata agree."""
+    if _has_extension(pdf):
         try:
-            arr = pdf.to_numpy(dtype=np.float64, na_value=np.nan)
+            return pdf.to_numpy(dtype=np.float64, na_value=np.nan)
         except (TypeError, ValueError):
             pass  # text: refused where the values are read, as for pandas
-    return arr
+    return pdf.to_numpy()
 
 
 def _float_frame(pdf):
@@ -117,7 +122,7 @@ def _float_frame(pdf):
 
 def _numeric_frame(X):
     """A dask frame whose partitions give ``_frame_array``'s values."""
-    if X._meta.to_numpy().dtype != object:
+    if not _has_extension(X._meta):
         return X
     return X.map_partitions(_float_frame, meta=_float_frame(X._meta))
 
@@ -165,7 +170,7 @@ def _weights(da, sample_weight, A, what):
             else da.from_array(np.asarray(sample_weight))
         )
         if w.ndim == 1 and any(np.isnan(c) for c in w.chunks[0]):
-            w = w.compute_chunk_sizes()  # as X's are (weights filtered like X)
+            w = w.copy().compute_chunk_sizes()  # as X's are; the user's array untouched
         if w.ndim != 1 or w.shape[0] != n:
             raise ValueError(
                 f"sample_weight must have shape ({n},) like the samples of {what}, "
@@ -257,6 +262,9 @@ def _frozen(norm):
             setattr(sub, name, value.copy())
     for name in ("_tree_state", "_moments_state"):
         sub.__dict__.pop(name, None)
+    # Each block gives an ndarray whatever set_output says: the collection
+    # is the container (a pandas block would be reindexed into NaN).
+    sub._sklearn_output_config = {"transform": "default"}
     return sub
 
 

@@ -131,3 +131,43 @@ def test_feature_name_warnings_as_for_numpy_and_pandas():
         assert [r.category for r in rec] == [UserWarning]
         assert "feature names" in str(rec[0].message)
         assert rec[0].filename == __file__  # points at the caller's line
+
+
+# -- from a review of the above ----------------------------------------------
+
+def test_set_output_pandas_does_not_reach_the_blocks():
+    pdf = pd.DataFrame({"a": [0.0, 1, 2, 3], "b": [1.0, 3, 5, 7]})
+    expect = (pdf.to_numpy() - pdf.to_numpy().mean(0)) / pdf.to_numpy().std(0)
+    norm = Normalizer().fit(pdf)
+    lazy = norm.transform(dd.from_pandas(pdf, npartitions=2))
+    norm.set_output(transform="pandas")  # after the call: not seen by it
+    np.testing.assert_allclose(lazy.compute().to_numpy(), expect, rtol=1e-15)
+    np.testing.assert_allclose(
+        norm.transform(dd.from_pandas(pdf, npartitions=2)).compute().to_numpy(), expect,
+        rtol=1e-15)
+    arr = Normalizer().fit(pdf.to_numpy()).set_output(transform="pandas").transform(
+        da.from_array(pdf.to_numpy(), chunks=2))
+    got = arr.compute()
+    assert got.dtype == arr.dtype == np.float64
+    np.testing.assert_allclose(got, expect, rtol=1e-15)
+
+
+@pytest.mark.parametrize("dtype, values", [("boolean", [True, None, False, True]),
+                                           ("Int64", [1, None, 3, 4]),
+                                           ("Float32", [1.5, None, 2.0, 4.0])])
+def test_a_single_nullable_column_whose_metadata_has_no_na(dtype, values):
+    pdf = pd.DataFrame({"a": pd.array(values * 3, dtype=dtype)})
+    ref = Normalizer().fit(pdf)
+    got = Normalizer().fit(dd.from_pandas(pdf, npartitions=3))
+    np.testing.assert_array_equal(got.mean_, ref.mean_)
+    Z = got.transform(dd.from_pandas(pdf, npartitions=3))
+    assert Z.dtypes.tolist() == Z.compute().dtypes.tolist()
+
+
+def test_the_users_dask_arrays_keep_their_unknown_chunks():
+    X = da.from_array(np.arange(20.0).reshape(10, 2), chunks=5)
+    w = da.from_array(np.linspace(0.1, 1, 10), chunks=5)
+    keep = X[:, 0] > 4
+    Xf, wf = X[keep], w[keep]
+    Normalizer().fit(Xf, sample_weight=wf)
+    assert np.isnan(Xf.chunks[0]).all() and np.isnan(wf.chunks[0]).all()

@@ -82,3 +82,40 @@ def test_an_optimizer_pairs_blocks_by_name_not_by_key_order(opt):
     with pytest.raises(ValueError, match="set up for blocks"):
         a_opt.step({"W1": np.ones((3, 2)), "b1": np.zeros((2, 1))},
                    {"dW1": np.ones((3, 2)), "db1": np.ones((2, 1))})
+
+
+def test_hidden_given_as_one_name_is_every_layers():
+    import fastgrad
+
+    m = MLP([3, 4, 4, 1])
+    m.hidden = "tanh"
+    assert m.hidden == ("tanh", "tanh") and "hidden='tanh'" in repr(m)
+    p = m.init_params(seed=0)
+    d = fastgrad.diagnose(m, p, X, Y)
+    assert [r.activation for r in d.layers][:2] == ["tanh", "tanh"]
+
+
+def test_a_subclass_may_set_the_registry_entries():
+    from fastgrad.nn import activations, outputs
+
+    class Mine(MLP):
+        def __init__(self, dims):
+            super().__init__(dims)
+            self.output_layer = outputs.get("linear")
+            self.activations = (activations.get("tanh"),)
+
+    m = Mine([2, 3, 1])
+    assert m.output == "linear" and m.hidden == ("tanh",)
+    assert m.output_layer.name == "linear" and m.activations[0].name == "tanh"
+
+
+def test_a_used_model_pickles():
+    import pickle
+
+    m = MLP([3, 4, 1], hidden="tanh", batchnorm=(1,))
+    p = m.init_params(seed=0)
+    m.cost_and_grads(p, X, Y, update_running=True)
+    back = pickle.loads(pickle.dumps(m))
+    assert repr(back) == repr(m)
+    np.testing.assert_array_equal(back.predict(p, X), m.predict(p, X))
+    np.testing.assert_array_equal(back.running_var[1], m.running_var[1])
