@@ -270,12 +270,31 @@ def coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, pool, **run):
     if f32:
         notes.insert(0, lowprec.note(h, values, f0))
         unit = lowprec.U32
-    kink, sub, sp, sm = kinks.find(
-        run["flat"][coords], run["eps"], f0, values, n, analytic[coords], unit, steps
+    starts = np.array([sl.start for _, sl, _ in run["blocks"]])
+    kink, sub, sp, sm, tol = kinks.find(
+        run["flat"][coords],
+        run["eps"],
+        f0,
+        values,
+        n,
+        analytic[coords],
+        unit,
+        steps,
+        block=np.searchsorted(starts, coords, side="right"),
     )
     if kink.any():
         kink, sub, half_hints = _confirm_kinks(
-            kink, sub, coords, f0, values, steps, f32, unit, run, pool
+            kink,
+            sub,
+            coords,
+            f0,
+            values,
+            steps,
+            f32,
+            unit,
+            run,
+            pool,
+            (analytic[coords], sp, sm, tol),
         )
     else:
         half_hints = []
@@ -312,12 +331,14 @@ def coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, pool, **run):
     )
 
 
-def _confirm_kinks(kink, sub, coords, f0, values, steps, f32, unit, run, pool):
+def _confirm_kinks(kink, sub, coords, f0, values, steps, f32, unit, run, pool, slopes):
     """``(kink, sub, hints)`` with the flagged coordinates that are smooth at
     half the steps taken out (see :func:`kinks.confirm`): f at θ_i ± h_i/2,
     through the compiled loop (and ``workers``) in float64. Where half a
     step cannot be taken (the step is about one ulp of θ_i) the flag stays,
-    and a hint says so."""
+    and a hint says so. ``slopes`` = (analytic, s₊, s₋, tol) from
+    :func:`kinks.find`: a kink's subgradient test is widened by what
+    curvature moves the slopes."""
     flat, eps = run["flat"], run["eps"]
     idx = np.flatnonzero(kink)
     at = coords[idx]
@@ -363,7 +384,7 @@ def _confirm_kinks(kink, sub, coords, f0, values, steps, f32, unit, run, pool):
         ]
     full = values[idx]
     scale = np.maximum(np.max(np.abs(full), axis=1), np.max(np.abs(half), axis=1))
-    still = kinks.confirm(
+    still, bend = kinks.confirm(
         full - f0,
         half - f0,
         (hp[ok], hm[ok]),
@@ -371,8 +392,9 @@ def _confirm_kinks(kink, sub, coords, f0, values, steps, f32, unit, run, pool):
         np.maximum(scale, abs(f0)),
         unit,
     )
+    a, sp, sm, tol = (v[idx] for v in slopes)
     kink, sub = kink.copy(), sub.copy()
-    kink[idx], sub[idx] = still, sub[idx] & still
+    kink[idx], sub[idx] = still, still & kinks.subgradient(a, sp, sm, tol + bend)
     return kink, sub, hints
 
 

@@ -6,14 +6,15 @@ f(θ−εe))/h₋`` differ by about ``f''·ε`` (curvature) plus rounding. A kin
 (relu, abs, max) inside the interval makes them differ by a jump of the
 slope itself, independent of ε. A coordinate is a kink when
 
-    |s₊ − s₋| > r·(|s₊| + |s₋| + G) + 2·noise,   r = max(1e-4, 25·h/max(1, |θ_i|))
+    |s₊ − s₋| > r·(|s₊| + |s₋| + G) + 2·noise,   r = max(1e-4, 2.5·h/max(1, |θ_i|))
 
 with ``G`` the RMS of the numerical gradient over the checked coordinates
-and ``noise = 8·u·max(|f±|, |f(θ)|)/min(h₊, h₋)`` (u the unit roundoff of
-f's precision); the allowance r grows with the step h because the
-curvature's share ``f''·h`` does (1e-4 at ε = 1e-7; ~0.1 for float32
-steps, where only kinks that change the slope by more than ~10% are
-seen). At a kink the central difference is not the derivative, so
+of the same block and ``noise = 8·u·max(|f±|, |f(θ)|)/min(h₊, h₋)`` (u the
+unit roundoff of f's precision); the allowance r grows with the step h
+because the curvature's share ``f''·h`` does (1e-4 at ε = 1e-7; ~0.01 for
+float32 steps, where kinks that change the slope by less than a few % are
+not seen); what curvature flags anyway, the half-step look below takes
+back. At a kink the central difference is not the derivative, so
 a kink where the analytic value lies between the one-sided slopes (a
 subgradient, within ``1e-6·(|s₊| + |s₋| + G) + 2·noise``) is left out of the
 verdict and counted; one outside them stays in the verdict (it is not a
@@ -40,14 +41,27 @@ import numpy as np
 U64 = float(np.finfo(np.float64).eps) / 2
 
 
-def find(theta, eps, f0, values, numerical, analytic, unit_roundoff=U64, steps=None, scale=None):
+def find(
+    theta,
+    eps,
+    f0,
+    values,
+    numerical,
+    analytic,
+    unit_roundoff=U64,
+    steps=None,
+    scale=None,
+    block=None,
+):
     """(kink, subgradient) boolean masks over the checked coordinates.
 
     ``theta`` the checked coordinates' values, ``values`` (K, 2) the costs at
     θ ± ε, ``numerical``/``analytic`` (K,) the central differences and the
     gradient there; ``steps`` = (h⁺, h⁻) when the steps are not θ ± ε;
     ``scale`` the size of the values' rounding when it is not ``max |f|``
-    (a VJP's ``Σ|u·y|``).
+    (a VJP's ``Σ|u·y|``); ``block`` (K,) each coordinate's block, so that
+    ``G`` is its own block's RMS (a block of large slopes must not hide a
+    small block's kinks); None: one block.
     """
     if steps is None:
         hp = (theta + eps) - theta
@@ -60,18 +74,32 @@ def find(theta, eps, f0, values, numerical, analytic, unit_roundoff=U64, steps=N
     if scale is None:
         scale = np.maximum(np.maximum(np.abs(fp), np.abs(fm)), abs(f0))
     noise = 8 * unit_roundoff * scale / np.minimum(hp, hm)
-    G = float(np.sqrt(np.mean(numerical**2))) if numerical.size else 0.0
+    if block is None or numerical.size == 0:
+        G = float(np.sqrt(np.mean(numerical**2))) if numerical.size else 0.0
+    else:
+        _, inverse, counts = np.unique(block, return_inverse=True, return_counts=True)
+        G = np.sqrt(np.bincount(inverse, weights=numerical**2) / counts)[inverse]
     size = np.abs(sp) + np.abs(sm) + G
-    rel = np.maximum(1e-4, 25 * np.minimum(hp, hm) / np.maximum(1.0, np.abs(theta)))
+    rel = np.maximum(1e-4, 2.5 * np.minimum(hp, hm) / np.maximum(1.0, np.abs(theta)))
     kink = np.abs(sp - sm) > rel * size + 2 * noise
     tol = 1e-6 * size + 2 * noise
-    lo, hi = np.minimum(sp, sm) - tol, np.maximum(sp, sm) + tol
-    sub = kink & (analytic >= lo) & (analytic <= hi)
-    return kink, sub, sp, sm
+    sub = kink & subgradient(analytic, sp, sm, tol)
+    return kink, sub, sp, sm, tol
+
+
+def subgradient(analytic, sp, sm, tol):
+    """Whether ``analytic`` lies between the one-sided slopes, within ``tol``."""
+    return (analytic >= np.minimum(sp, sm) - tol) & (analytic <= np.maximum(sp, sm) + tol)
 
 
 def confirm(full, half, steps, half_steps, noise_scale, unit_roundoff=U64):
-    """Which flagged coordinates are kinks after all (bool (K,)).
+    """Which flagged coordinates are kinks after all (bool (K,)), and how
+    far curvature moves a one-sided derivative from its slope (K,).
+
+    The second: a slope over ``[0, h]`` is the derivative at ``0⁺`` plus
+    ``f''·h/2``, so the slopes bracket a subgradient only to within that.
+    It is the smaller of the two sides' changes of slope between their
+    half steps (the side without the kink changes by curvature alone).
 
     ``full`` and ``half`` (K, 2): the one-sided changes ``f(θ + h⁺e) −
     f(θ)`` and ``f(θ − h⁻e) − f(θ)`` at the full steps ``steps = (h⁺, h⁻)``
@@ -100,4 +128,5 @@ def confirm(full, half, steps, half_steps, noise_scale, unit_roundoff=U64):
         noise = 2 * (4 * unit_roundoff * noise_scale / h2) / h2
         spread = rates.max(axis=0) - rates.min(axis=0)
         smooth = spread <= 0.5 * np.abs(rates).max(axis=0) + noise
-    return ~smooth
+        bend = np.minimum(np.abs(s_po - s_pi), np.abs(s_mi - s_mo))
+    return ~smooth, np.where(np.isfinite(bend), bend, 0.0)

@@ -40,7 +40,7 @@ class GradientCheckError(AssertionError):
 # block must be ESCALATE_MARGIN above its own floor to count on its own (a
 # block whose gradient is 0 differs from its noise by 100%).
 NOISE_MARGIN = 3.0
-ESCALATE_MARGIN = 30.0
+ESCALATE_MARGIN = 10.0
 
 
 def noise_floor(noise, analytic, numerical, use, blocks):

@@ -281,8 +281,18 @@ def _kinks(flat, points, u, y0, one, numerical, analytic, f32, eps, st, run):
     scale = float(np.sum(np.abs(u * y0))) + float(np.max(np.abs(one)))
     unit = lowprec.U32 if f32 else kinks.U64
     steps = (plus - flat, flat - minus)
-    kink, sub, sp, sm = kinks.find(
-        flat, eps, 0.0, one, numerical, analytic, unit, steps, scale=scale
+    starts = np.array([sl.start for _, sl, _ in st.blocks])
+    kink, sub, sp, sm, tol = kinks.find(
+        flat,
+        eps,
+        0.0,
+        one,
+        numerical,
+        analytic,
+        unit,
+        steps,
+        scale=scale,
+        block=np.searchsorted(starts, np.arange(flat.size), side="right"),
     )
     hints = []
     if kink.any():
@@ -308,11 +318,12 @@ def _kinks(flat, points, u, y0, one, numerical, analytic, f32, eps, st, run):
             call, flat, view, (u, half_plus, half_minus, y0), st.blocks, fname, False, idx
         )
         sized = np.full(idx.size, max(scale, float(np.max(np.abs(half), initial=0.0))))
-        still = kinks.confirm(
+        still, bend = kinks.confirm(
             one[idx], half, (steps[0][idx], steps[1][idx]), (hp2, hm2), sized, unit
         )
         kink, sub = kink.copy(), sub.copy()
-        kink[idx], sub[idx] = still, sub[idx] & still
+        kink[idx] = still
+        sub[idx] = still & kinks.subgradient(analytic[idx], sp[idx], sm[idx], tol[idx] + bend)
     noise = (
         rounding_error(steps[0] + steps[1], scale, unit),
         noise_advice(f32, eps, scale, numerical, unit),

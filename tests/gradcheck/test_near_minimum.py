@@ -261,3 +261,57 @@ def test_check_vjp_says_when_half_a_step_cannot_be_taken():
     x = np.array([c + np.spacing(c)])
     r = check_vjp(lambda t: (t - c) ** 2, x, 3 * (x - c), np.ones(1))
     assert any("could not be looked at with half the step" in h for h in r.hints)
+
+
+# -- from a property-based fuzz of check_grad ---------------------------------
+
+def test_a_large_block_does_not_hide_a_small_blocks_kink():
+    # G, the slopes' scale in the kink test, was the RMS over all of theta:
+    # a block of slopes 1e7 hid a relu kink in a block of slopes ~1.
+    theta = {"big": np.array([0.0]), "small": np.array([5e-8])}
+
+    def f(p):
+        return 1e7 * p["big"][0] + max(p["small"][0], 0.0)
+
+    r = check_grad(f, theta, {"big": np.array([1e7]), "small": np.array([1.0])})
+    assert r.verdict == "great" and r.n_kinks == 1
+    bad = check_grad(f, theta, {"big": np.array([1e7]), "small": np.array([3.0])})
+    assert bad.verdict == "bug"
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_curvature_next_to_a_kink_widens_the_subgradient_test(sign):
+    # relu plus a strong quadratic: the derivative at theta lies f''h/2
+    # outside the one-sided slopes over [theta - h, theta] and [theta, theta + h].
+    x = np.array([-5e-8])
+
+    def f(t):
+        return max(t[0], 0.0) + sign * 1e3 * t[0] ** 2
+
+    r = check_grad(f, x, np.array([2 * sign * 1e3 * x[0]]))  # f'(x) exactly
+    assert r.verdict == "great" and r.n_kinks == 1
+    assert check_grad(f, x, np.array([2.0])).verdict == "bug"
+
+
+def test_a_2x_error_in_a_small_block_resolvable_at_2_percent_noise():
+    # numerical db is 3.053e-8 for 3e-8 (1.8% rounding): a 2x error is a bug
+    def f(p):
+        return 1 + 0.1 * p["w"][0] + 3e-8 * p["b"][0]
+
+    theta = {"w": np.zeros(1), "b": np.zeros(1)}
+    assert check_grad(f, theta, {"w": np.array([0.1]), "b": np.array([3e-8])}).verdict != "bug"
+    r = check_grad(f, theta, {"w": np.array([0.1]), "b": np.array([6e-8])})
+    assert r.verdict == "bug" and any("b alone differs" in h for h in r.hints)
+
+
+def test_a_float32_kink_of_a_quarter_of_the_slope_is_found():
+    # float32 steps are ~0.004: the kink test's allowance for curvature was
+    # 25 steps (a 25% kink went unseen and scored "bug"); the half-step
+    # look now tells curvature apart, so the allowance is 2.5 steps.
+    def f(t):
+        t32 = np.float32(t[0])
+        return t32 + np.float32(0.25) * np.maximum(t32 - np.float32(0.502), np.float32(0))
+
+    r = check_grad(f, np.array([0.5], np.float32), np.array([1.0], np.float32))
+    assert r.n_kinks == 1 and r.verdict == "great"
+    assert check_grad(f, np.array([0.5], np.float32), np.array([2.0], np.float32)).verdict == "bug"
