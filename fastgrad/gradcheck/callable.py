@@ -7,6 +7,7 @@ by :mod:`~fastgrad.gradcheck.kinks`, :mod:`~fastgrad.gradcheck.lowprec` and
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from collections.abc import Callable
@@ -210,7 +211,7 @@ def check_grad(
     if callable(grad):
         grad = grad(st.copies(flat))
     view = st.views(flat)
-    call = structured.FreshCall(f, st.kind)
+    call = structured.FreshCall(f, st.kind) if st.kind in ("dict", "list") else f
     raw, t_call = calls.check_deterministic(call, view, _argument_name(f), "theta", flat=flat)
     f32 = lowprec.is_float32(raw) or lowprec.is_float32(grad)
     analytic = st.flatten_like(grad, "grad", warn=not f32)
@@ -280,7 +281,7 @@ def coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, pool, **run):
         analytic[coords],
         unit,
         steps,
-        block=np.searchsorted(starts, coords, side="right"),
+        block=np.searchsorted(starts, coords, side="right") if starts.size > 1 else None,
     )
     if kink.any():
         kink, sub, half_hints = _confirm_kinks(
@@ -308,7 +309,9 @@ def coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, pool, **run):
     F = np.maximum(np.max(np.abs(values), axis=1), abs(f0))
     rounding = np.zeros(P)
     rounding[coords] = rounding_error(width, F, unit)
-    advice = noise_advice(f32, run["eps"], float(np.max(F, initial=0.0)), n, unit)
+    advice = functools.partial(
+        noise_advice, f32, run["eps"], float(np.max(F, initial=0.0)), n, unit
+    )
     hints = list(half_hints)
     bad = kink & ~sub
     if bad.any():

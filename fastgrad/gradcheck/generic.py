@@ -210,16 +210,19 @@ def build_report(
             b.worst_numerical, b.worst_analytic = float(num[w]), float(ana[w])
             b.n_checked, b.n_kinks, b.hint = len(num), 0, None
         n_checked += sum(len(v[0]) for v in directions.values())
-    floor = None
-    if noise is not None and directions is None:
-        use = checked & ~kinks
-        whole, per_block = noise_floor(noise[0], analytic, numerical, use, blocks)
-        floor = (whole, per_block, noise[1], cap_at_noise)
-    elif noise is not None:  # the directions' floor; a failing block was checked in full
+
+    def floor():  # only asked for when a difference is not "great"
+        advice = noise[1]() if callable(noise[1]) else noise[1]
+        if directions is None:
+            use = checked & ~kinks
+            whole, per_block = noise_floor(noise[0], analytic, numerical, use, blocks)
+            return whole, per_block, advice, cap_at_noise
+        # the directions' floor; a failing block was checked in full
         nums, anas = (np.concatenate([v[i] for v in directions.values()]) for i in range(2))
         den = float(np.linalg.norm(anas) + np.linalg.norm(nums))
         whole = float(np.linalg.norm(noise[0])) / den if den > 0 else 0.0
-        floor = (whole, [np.inf] * len(blocks), noise[1], cap_at_noise)
+        return whole, [np.inf] * len(blocks), advice, cap_at_noise
+
     report = GradCheckReport(
         title=title,
         difference=diff,
@@ -239,7 +242,7 @@ def build_report(
         directions=directions,
         kink_text=kink_text,
         notes=notes,
-        noise_floor=floor,
+        noise_floor=None if noise is None else floor,
     )
     if raise_on_failure:
         report.raise_if_failed()

@@ -47,17 +47,19 @@ def noise_floor(noise, analytic, numerical, use, blocks):
     """``(whole, per block)`` rounding floors of a relative difference:
     ``‖noise‖₂ / (‖a‖₂ + ‖n‖₂)`` over the coordinates ``use`` (bool (P,)),
     for all of θ and for each block ``(name, slice, shape)``; ``noise``
-    (P,) is each numerical entry's rounding error (one unit in the last
-    place of the costs it came from, divided by the step)."""
+    (P,) is each numerical entry's rounding error (the last rounding of
+    the costs it came from, over the step)."""
+    with np.errstate(invalid="ignore"):
+        sq = np.stack([np.where(use, v, 0.0) ** 2 for v in (noise, analytic, numerical)])
+    starts = [sl.start for _, sl, _ in blocks]
+    per = np.sqrt(np.add.reduceat(sq, starts, axis=1)) if starts else np.zeros((3, 0))
+    whole = np.sqrt(sq.sum(axis=1))
 
-    def floor(sl):
-        m = use[sl]
-        a, n, e = analytic[sl][m], numerical[sl][m], noise[sl][m]
-        den = float(np.linalg.norm(a) + np.linalg.norm(n))
-        top = float(np.linalg.norm(e))
-        return top / den if den > 0 else (np.inf if top > 0 else 0.0)
+    def ratio(e, a, n):
+        den = a + n
+        return float(e / den) if den > 0 else (np.inf if e > 0 else 0.0)
 
-    return floor(slice(None)), [floor(sl) for _, sl, _ in blocks]
+    return ratio(*whole), [ratio(*per[:, b]) for b in range(per.shape[1])]
 
 
 def verdict_for(difference, thresholds=DEFAULT_THRESHOLDS):
@@ -339,9 +341,9 @@ class GradCheckReport:
 
     def _grade(self, noise_floor):
         """The verdict, and hints. ``noise_floor`` (a callable check) is
-        ``(whole, per block, advice, cap)``: the relative differences that
-        the cost's rounding alone, one unit in the last place per value,
-        would give (see :func:`noise_floor`), what to do about it, and
+        ``(whole, per block, advice, cap)``, or a function that returns it:
+        the relative differences that the cost's rounding alone (its last
+        rounding per value) would give (see :func:`noise_floor`), what to do about it, and
         whether to cap. With ``cap`` (the default bands; bands the user gave
         are kept as given) a difference within NOISE_MARGIN of the floor is
         at most "check": the rounding, not the gradient, may explain it. A
@@ -351,6 +353,11 @@ class GradCheckReport:
         verdict = verdict_for(self.difference, self.thresholds)
         if noise_floor is None:
             return verdict, []
+        if callable(noise_floor):  # computed only when something is not great
+            great = self.thresholds[0]
+            if verdict == "great" and all(b.difference < great for b in self.blocks):
+                return verdict, []
+            noise_floor = noise_floor()
         whole, per_block, advice, cap = noise_floor
         hints = []
         if cap and verdict != "great" and self.difference <= NOISE_MARGIN * whole:

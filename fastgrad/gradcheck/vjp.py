@@ -292,7 +292,9 @@ def _kinks(flat, points, u, y0, one, numerical, analytic, f32, eps, st, run):
         unit,
         steps,
         scale=scale,
-        block=np.searchsorted(starts, np.arange(flat.size), side="right"),
+        block=np.searchsorted(starts, np.arange(flat.size), side="right")
+        if starts.size > 1
+        else None,
     )
     hints = []
     if kink.any():
