@@ -382,9 +382,8 @@ def _confirm_kinks(kink, sub, coords, f0, values, steps, f32, unit, run, pool, s
             lambda c: f"(half step {hp2[ok][c]:.3g}, to tell a kink from curvature)",
         )
     else:
-        half = generic.numerical_at(at, False, pool, "", **dict(run, eps=eps / 2, progress=False))[
-            1
-        ]
+        half_run = dict(run, eps=eps / 2, progress=False)
+        _, half, *_ = generic.numerical_at(at, False, pool, "", **half_run)
     full = values[idx]
     scale = np.maximum(np.max(np.abs(full), axis=1), np.max(np.abs(half), axis=1))
     still, bend = kinks.confirm(

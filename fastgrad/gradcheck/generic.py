@@ -174,7 +174,8 @@ def build_report(
     ``kinks``: a mask over θ of checked coordinates left out of the verdict
     (kinks where the analytic value is a subgradient); None for none.
     ``noise``: ``(rounding (P,), advice)``, each numerical entry's rounding
-    error and what to do when it limits the check (see
+    error and what to do when it limits the check (a string, or a function
+    that makes it when it is needed; see
     :func:`~fastgrad.gradcheck.report.noise_floor`); None for none.
     ``cap_at_noise``: a difference at that floor is at most "check" (False
     when the user gave the bands)."""

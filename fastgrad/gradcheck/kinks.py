@@ -16,9 +16,10 @@ float32 steps, where kinks that change the slope by less than a few % are
 not seen); what curvature flags anyway, the half-step look below takes
 back. At a kink the central difference is not the derivative, so
 a kink where the analytic value lies between the one-sided slopes (a
-subgradient, within ``1e-6·(|s₊| + |s₋| + G) + 2·noise``) is left out of the
-verdict and counted; one outside them stays in the verdict (it is not a
-subgradient) and is named in a hint.
+subgradient, within ``1e-6·(|s₊| + |s₋| + G) + 2·noise``, and the
+``f''·h/2`` by which curvature moves a slope from the derivative) is left
+out of the verdict and counted; one outside them stays in the verdict (it
+is not a subgradient) and is named in a hint.
 
 Near a minimum (or wherever the gradient is small next to ``f''·h``) the
 curvature alone passes that test at every coordinate, and a wrong gradient

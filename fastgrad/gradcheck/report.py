@@ -343,8 +343,8 @@ class GradCheckReport:
         """The verdict, and hints. ``noise_floor`` (a callable check) is
         ``(whole, per block, advice, cap)``, or a function that returns it:
         the relative differences that the cost's rounding alone (its last
-        rounding per value) would give (see :func:`noise_floor`), what to do about it, and
-        whether to cap. With ``cap`` (the default bands; bands the user gave
+        rounding per value) would give (see :func:`noise_floor`), what to
+        do about it, and whether to cap. With ``cap`` (the default bands; bands the user gave
         are kept as given) a difference within NOISE_MARGIN of the floor is
         at most "check": the rounding, not the gradient, may explain it. A
         block ESCALATE_MARGIN above its own floor counts with its own

@@ -17,8 +17,8 @@ __all__ = ["rounding_error", "noise_advice"]
 
 
 def rounding_error(width, F, unit):
-    """Each entry's rounding error (at the least): ``2·unit·F / width``, with ``F`` the
-    largest magnitude of the values (or of the terms) that were
+    """Each entry's rounding error, at the least: ``2·unit·F / width``, with
+    ``F`` the largest magnitude of the values (or of the terms) that were
     differenced and ``width = h⁺ + h⁻`` the distance between the points."""
     return 2 * unit * F / width
 
