@@ -295,6 +295,11 @@ class MLP:
         gives the same masks.
         """
         m = ac.integer(m, "m", minimum=1, what="a positive number of examples")
+        if len(self.keep_prob) != self.n_layers - 1:  # layer_dims reassigned alone
+            raise ValueError(
+                f"keep_prob has {len(self.keep_prob)} values but layer_dims has "
+                f"{self.n_layers - 1} hidden layers: set model.keep_prob to match"
+            )
         rng = as_generator(seed)
         return {
             l: rng.random((self.layer_dims[l], m)) < self.keep_prob[l - 1]

@@ -119,3 +119,15 @@ def test_a_used_model_pickles():
     assert repr(back) == repr(m)
     np.testing.assert_array_equal(back.predict(p, X), m.predict(p, X))
     np.testing.assert_array_equal(back.running_var[1], m.running_var[1])
+
+
+def test_layer_dims_reassigned_without_keep_prob_is_named():
+    m = MLP([3, 4, 1], keep_prob=0.8)
+    m.layer_dims = (3, 4, 4, 1)
+    m.hidden = ("relu", "relu")
+    p = m.init_params(seed=0)
+    with pytest.raises(ValueError, match="keep_prob has 1 values but layer_dims has 2"):
+        m.cost_and_grads(p, X, Y, seed=0)
+    m.keep_prob = (0.8, 0.9)
+    cost, _ = m.cost_and_grads(p, X, Y, seed=0)
+    assert np.isfinite(cost)
