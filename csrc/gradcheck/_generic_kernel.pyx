@@ -103,6 +103,15 @@ def central_differences(f, double[::1] theta, object view, double eps,
             fm = _as_float(f(view), name)
             if not isfinite(fm):
                 raise NonFiniteValue(i, -1, fm)
+        except NonFiniteValue:
+            raise
+        except Exception as e:
+            # f's own error: say where the check was (Python 3.11+ notes)
+            if hasattr(e, "add_note"):
+                side = "+" if theta[i] == plus else "-"
+                e.add_note(f"fastgrad: raised while evaluating {name} at theta index {i} "
+                           f"{side} epsilon ({name} was fine at theta itself)")
+            raise
         finally:
             theta[i] = orig
         out[c] = (fp - fm) / step

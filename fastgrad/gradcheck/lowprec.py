@@ -80,6 +80,14 @@ def values_at(call, flat, view, coords, plus, minus, blocks, fname, progress, de
                 flat[i] = point
                 try:
                     v = calls.call_once(call, view, fname)
+                except Exception as e:
+                    if hasattr(e, "add_note"):  # say where the check was (3.11+)
+                        where = inputs.coordinate_name(blocks, int(i))
+                        e.add_note(
+                            f"fastgrad: raised while evaluating {fname} at {where} "
+                            f"{'+-'[side]} step {what(c)}"
+                        )
+                    raise
                 finally:
                     flat[i] = saved[i]
                 if not np.isfinite(v):

@@ -152,3 +152,28 @@ def test_a_list_of_float32_tensor_gradients_is_a_float32_model():
     for theta, g in (([W0], [Tensor(grad, "float32")]), ((W0,), (Tensor(grad, "float32"),))):
         r = check_grad(f, theta, g)
         assert r.verdict == "great" and "float32 model" in str(r)
+
+
+@pytest.mark.skipif(not hasattr(BaseException, "add_note"), reason="exception notes: 3.11+")
+def test_an_error_inside_f_says_where_the_check_was():
+    def f(t):
+        if t[1] > 2.0:
+            raise RuntimeError("boom")
+        return float(np.sum(t**2))
+
+    with pytest.raises(RuntimeError, match="boom") as info:
+        check_grad(f, np.array([1.0, 2.0, -2.0]), np.zeros(3))
+    assert info.value.__notes__ == [
+        "fastgrad: raised while evaluating f (f) at theta index 1 + epsilon "
+        "(f (f) was fine at theta itself)"
+    ]
+
+    def g(t):
+        t = np.asarray(t, np.float32)
+        if t[0] > 1.001:
+            raise KeyError("k")
+        return np.float32(np.sum(t**2))
+
+    with pytest.raises(KeyError) as info:
+        check_grad(g, np.array([1.0, 2.0], np.float32), np.array([2.0, 4.0], np.float32))
+    assert "at theta[0] + step" in info.value.__notes__[0]
