@@ -278,7 +278,9 @@ def _kinks(flat, points, u, y0, one, numerical, analytic, f32, eps, st, run):
     flagged coordinate is looked at again at half the step
     (:func:`kinks.confirm`); ``run`` = (call, view, fname)."""
     plus, minus = points
-    scale = float(np.sum(np.abs(u * y0))) + float(np.max(np.abs(one)))
+    # per coordinate: the output's size plus what that coordinate's own step
+    # moved (another block's large changes must not raise this one's floor)
+    scale = float(np.sum(np.abs(u * y0))) + np.max(np.abs(one), axis=1)
     unit = lowprec.U32 if f32 else kinks.U64
     steps = (plus - flat, flat - minus)
     starts = np.array([sl.start for _, sl, _ in st.blocks])
@@ -319,7 +321,7 @@ def _kinks(flat, points, u, y0, one, numerical, analytic, f32, eps, st, run):
         _, half = numerical_vjp(
             call, flat, view, (u, half_plus, half_minus, y0), st.blocks, fname, False, idx
         )
-        sized = np.full(idx.size, max(scale, float(np.max(np.abs(half), initial=0.0))))
+        sized = np.maximum(scale[idx], np.max(np.abs(half), axis=1))
         still, bend = kinks.confirm(
             one[idx], half, (steps[0][idx], steps[1][idx]), (hp2, hm2), sized, unit
         )
@@ -328,7 +330,7 @@ def _kinks(flat, points, u, y0, one, numerical, analytic, f32, eps, st, run):
         sub[idx] = still & kinks.subgradient(analytic[idx], sp[idx], sm[idx], tol[idx] + bend)
     noise = (
         rounding_error(steps[0] + steps[1], scale, unit),
-        noise_advice(f32, eps, scale, numerical, unit),
+        noise_advice(f32, eps, float(np.max(scale, initial=0.0)), numerical, unit),
     )
     bad = kink & ~sub
     if not bad.any():

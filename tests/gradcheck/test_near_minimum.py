@@ -315,3 +315,24 @@ def test_a_float32_kink_of_a_quarter_of_the_slope_is_found():
     r = check_grad(f, np.array([0.5], np.float32), np.array([1.0], np.float32))
     assert r.n_kinks == 1 and r.verdict == "great"
     assert check_grad(f, np.array([0.5], np.float32), np.array([2.0], np.float32)).verdict == "bug"
+
+
+def test_check_vjp_a_blocks_floor_is_its_own():
+    # float32 A @ B with A ~ 1e-6: A's steps move the output ~1e6x more than
+    # B's, and a floor scaled by the largest change anywhere let a 2x and a
+    # sign-flipped dB pass as "great" (a central difference resolves dB to 2e-5).
+    from fastgrad import check_vjp
+
+    rng = np.random.default_rng(0)
+    A = (1e-6 * rng.standard_normal((3, 3))).astype(np.float32)
+    B = rng.standard_normal((3, 3)).astype(np.float32)
+    U = rng.standard_normal((3, 3)).astype(np.float32)
+
+    def matmul(a, b):
+        return np.asarray(a, np.float32) @ np.asarray(b, np.float32)
+
+    dA, dB = U @ B.T, A.T @ U
+    assert check_vjp(matmul, (A, B), (dA, dB), U).verdict == "great"
+    for wrong in (2.0, -1.0):
+        r = check_vjp(matmul, (A, B), (dA, wrong * dB), U)
+        assert r.verdict == "bug", wrong
