@@ -78,7 +78,7 @@ def _rows(X, sample_axis, what="X"):
                 "(rows are samples): use sample_axis=0."
             )
     elif isinstance(X, da.Array):
-        A = X.copy()  # compute_chunk_sizes below writes to the array it is given
+        A = X
     else:
         raise TypeError(
             f"{what} must be a dask Array or DataFrame, got {type(X).__name__}; "
@@ -89,12 +89,22 @@ def _rows(X, sample_axis, what="X"):
     if sample_axis == 1:
         A = A.T
     if any(np.isnan(c) for c in A.chunks[0]):
-        A = A.compute_chunk_sizes()
+        A = _sized(A)
     if A.shape[0] == 0 or A.shape[1] == 0:
         raise ValueError(f"Found array with shape {A.shape}: {what} is empty.")
     if A.numblocks[1] > 1:
         A = A.rechunk({1: -1})
     return A, names
+
+
+def _sized(A):
+    """``A`` with its unknown chunk sizes computed, on a new Array object over
+    the same graph: ``compute_chunk_sizes`` writes to the array it is given
+    (the user's), and ``Array.copy`` adds a copy of every block when there
+    is one chunk."""
+    import dask.array as da
+
+    return da.Array(A.dask, A.name, A.chunks, meta=A._meta).compute_chunk_sizes()
 
 
 def _has_extension(pdf):
@@ -170,7 +180,7 @@ def _weights(da, sample_weight, A, what):
             else da.from_array(np.asarray(sample_weight))
         )
         if w.ndim == 1 and any(np.isnan(c) for c in w.chunks[0]):
-            w = w.copy().compute_chunk_sizes()  # as X's are; the user's array untouched
+            w = _sized(w)  # as X's are
         if w.ndim != 1 or w.shape[0] != n:
             raise ValueError(
                 f"sample_weight must have shape ({n},) like the samples of {what}, "
