@@ -106,6 +106,9 @@ def snapshot(obj, _depth=0):
     if pd is not None and isinstance(obj, pd.Series):
         return {"kind": "series", "dtype": str(obj.dtype),
                 "bytes": obj.to_numpy(copy=True).tobytes(), "index": repr(list(obj.index))}
+    if type(obj).__module__.startswith("polars") and hasattr(obj, "schema"):
+        return {"kind": "polars", "schema": repr(obj.schema),
+                "cols": [(name, repr(obj[name].to_list())) for name in obj.columns]}
     if hasattr(obj, "tocsr") and hasattr(obj, "nnz"):  # scipy.sparse
         snap = {"kind": "sparse", "format": obj.format, "shape": obj.shape}
         for attr in ("data", "indices", "indptr", "row", "col", "offsets"):

@@ -4,6 +4,7 @@ constructor parameters (``get_params``/``set_params``, the ``repr``),
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import sys
 
@@ -11,7 +12,19 @@ import numpy as np
 
 from fastgrad.normalize.routing import MetadataRouting, not_fitted_error
 
-__all__ = ["Estimator", "NotFittedError"]
+__all__ = ["Estimator", "NotFittedError", "OUTPUTS"]
+
+# The containers set_output offers, as scikit-learn's.
+OUTPUTS = ("default", "pandas", "polars")
+
+
+def _require_library(name):
+    """ImportError now, at ``set_output``, rather than at the first transform."""
+    if importlib.util.find_spec(name) is None:
+        raise ImportError(
+            f"set_output(transform={name!r}) needs {name}, which is not installed: "
+            f"pip install {name}"
+        )
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -71,11 +84,17 @@ class Estimator(MetadataRouting):
 
         Parameters
         ----------
-        transform : {"default", "pandas"} or None, default=None
+        transform : {"default", "pandas", "polars"} or None, default=None
             ``"pandas"``: a DataFrame whose columns are
             :meth:`get_feature_names_out` and whose index is X's index when X
             is a DataFrame (with ``sample_axis=1`` features are the index).
+            ``"polars"``: a polars DataFrame with those columns
+            (``sample_axis=0`` only: polars has no index to hold features).
             ``"default"``: NumPy arrays (sparse stays sparse). None: unchanged.
+            Without a call, scikit-learn's global
+            ``set_config(transform_output=...)`` applies when scikit-learn is
+            imported. A dask collection's transform is a dask collection
+            whatever this says.
 
         Returns
         -------
@@ -83,17 +102,20 @@ class Estimator(MetadataRouting):
         """
         if transform is None:
             return self
-        if transform not in ("default", "pandas"):
+        if transform not in OUTPUTS:
             raise ValueError(
-                f"set_output: transform must be 'default', 'pandas' or None, got {transform!r}."
+                f"set_output: transform must be 'default', 'pandas', 'polars' or None, "
+                f"got {transform!r}."
             )
+        if transform != "default":
+            _require_library(transform)
         if not hasattr(self, "_sklearn_output_config"):
             self._sklearn_output_config = {}
         self._sklearn_output_config["transform"] = transform
         return self
 
     def output_kind(self):
-        """The container ``transform`` returns: "pandas" or "default"."""
+        """The container ``transform`` returns: "default", "pandas" or "polars"."""
         config = getattr(self, "_sklearn_output_config", {}).get("transform")
         if config is None and "sklearn" in sys.modules:
             # Honour scikit-learn's global set_config(transform_output=...).
@@ -101,7 +123,7 @@ class Estimator(MetadataRouting):
                 config = sys.modules["sklearn"].get_config().get("transform_output")
             except Exception:  # pragma: no cover - a broken sklearn import
                 config = None
-        return config if config in ("pandas",) else "default"
+        return config if config in OUTPUTS else "default"
 
     def __repr__(self):
         defaults = {

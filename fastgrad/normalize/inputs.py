@@ -83,7 +83,8 @@ _TABLE_KINDS = frozenset("biufO")
 
 
 def check_column_dtypes(X, what="X"):
-    """Refuse a table (pandas or dask DataFrame) with non-numeric columns.
+    """Refuse a table (pandas, dask or polars DataFrame) with non-numeric
+    columns.
 
     Called before anything is converted: pandas turns datetime and timedelta
     columns into float ticks (nanoseconds since 1970, or durations) when asked
@@ -91,6 +92,9 @@ def check_column_dtypes(X, what="X"):
     measurements. Raises TypeError naming the columns (ValueError for
     complex columns, scikit-learn's wording); X is not touched.
     """
+    if _is_polars(X):
+        _refuse_polars_columns(X, what)
+        return
     dtypes = getattr(X, "dtypes", None)
     if dtypes is None or isinstance(X, np.ndarray) or not hasattr(dtypes, "items"):
         return
@@ -103,6 +107,41 @@ def check_column_dtypes(X, what="X"):
             dtype = f"category of {categories.dtype}"
         if kind not in _TABLE_KINDS:
             bad.setdefault(kind, []).append((name, dtype))
+    _refuse_columns(bad, what)
+
+
+def _is_polars(X):
+    return type(X).__module__.partition(".")[0] == "polars"
+
+
+def _refuse_polars_columns(X, what):
+    """The polars side of :func:`check_column_dtypes`: dates, times and
+    durations (NumPy would give their ticks), nested, binary and object
+    columns are refused; numbers, booleans, decimals and text (which
+    converts if it holds numbers) go on. A LazyFrame holds no data yet."""
+    if type(X).__name__ == "LazyFrame":
+        raise TypeError(
+            f"{what} is a polars LazyFrame, a query that holds no data yet; pass {what}.collect()."
+        )
+    schema = getattr(X, "schema", None)
+    if schema is None or not hasattr(schema, "items"):
+        return
+    bad = {}
+    for name, dtype in schema.items():
+        if dtype.is_temporal():
+            bad.setdefault("M", []).append((name, dtype))
+        elif not (dtype.is_numeric() or type(dtype).__name__ in _POLARS_CONVERTIBLE):
+            bad.setdefault("O", []).append((name, dtype))
+    _refuse_columns(bad, what, polars=True)
+
+
+# polars column types that convert to float64 as pandas' do (text only when it
+# holds numbers, as in scikit-learn)
+_POLARS_CONVERTIBLE = frozenset({"Decimal", "Boolean", "String", "Utf8", "Categorical", "Enum"})
+
+
+def _refuse_columns(bad, what, polars=False):
+    """Raise for the columns in ``bad`` (``{dtype kind: [(name, dtype)]}``)."""
     if not bad:
         return
 
@@ -116,6 +155,15 @@ def check_column_dtypes(X, what="X"):
             f"{listing(bad['c'])}; Normalizer needs real numbers."
         )
     times = bad.get("M", []) + bad.get("m", [])
+    if times and polars:
+        raise TypeError(
+            f"{what} has date/time/duration column(s) {listing(times)}; Normalizer "
+            "needs real numbers and does not guess a time unit (NumPy would give "
+            "ticks of the column's resolution). Convert them first, e.g. "
+            f"{what}.with_columns((pl.col(c) - pl.col(c).min()).dt.total_seconds()) "
+            "for a datetime column or pl.col(c).dt.total_seconds() for a duration, "
+            "or drop them."
+        )
     if times:
         raise TypeError(
             f"{what} has datetime/timedelta column(s) {listing(times)}; Normalizer "

@@ -169,8 +169,7 @@ class Normalizer(RunningStatistics, Persistence, Estimator):
       the mask silently); ``X.filled(np.nan)`` makes masked entries missing;
     * sparse input keeps its format (scikit-learn's transform turns CSC into
       CSR), and the result is always a new matrix, also with ``copy=False``;
-    * ``copy=False`` never writes into a DataFrame (pandas owns that memory);
-    * ``set_output(transform="polars")`` is not supported.
+    * ``copy=False`` never writes into a DataFrame (pandas owns that memory).
 
     Examples
     --------
@@ -300,7 +299,8 @@ class Normalizer(RunningStatistics, Persistence, Estimator):
         if dask_support.is_dask_collection(X):
             return dask_support.transform(self, X, inverse=False)
         data = inputs.validate_for(self, X, reset=False)
-        return transform.wrap(self, data, transform.apply(self, data, copy, False, n_threads))
+        kind = transform.output_container(self, data)
+        return transform.wrap(kind, self, data, transform.apply(self, data, copy, False, n_threads))
 
     def _check_copy(self, copy):
         copy = self.copy if copy is None else copy
@@ -329,8 +329,11 @@ class Normalizer(RunningStatistics, Persistence, Estimator):
             self._update_dask(X, sample_weight, reset=True)
             return dask_support.transform(self, X, inverse=False)
         data = inputs.validate_for(self, X, reset=True)
+        kind = transform.output_container(self, data)
         self._update(data, sample_weight, n_threads, reset=True)
-        return transform.wrap(self, data, transform.apply(self, data, self.copy, False, n_threads))
+        return transform.wrap(
+            kind, self, data, transform.apply(self, data, self.copy, False, n_threads)
+        )
 
     def inverse_transform(self, X, copy=None):
         """Undo the transform: ``X * scale_ + mean_``.

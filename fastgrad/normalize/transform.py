@@ -149,19 +149,39 @@ def apply_sparse(norm, data, inverse, what):
     return out
 
 
-def wrap(norm, data, res):
-    """Apply ``set_output``: a DataFrame when asked for."""
-    if norm.output_kind() != "pandas":
-        return res
+def output_container(norm, data):
+    """The container ``set_output`` asks for X's transform ("default",
+    "pandas" or "polars"), refused before anything is computed (or fitted)
+    when X's transform cannot be put in it."""
+    kind = norm.output_kind()
+    if kind == "default":
+        return kind
     if data.sparse:
         raise ValueError(
-            "Pandas output does not support sparse data: the "
+            f"{kind.capitalize()} output does not support sparse data: the "
             "transform of a sparse matrix is sparse. Use "
             "set_output(transform='default')."
         )
+    if kind == "polars" and norm.sample_axis != 0:
+        raise ValueError(
+            "Polars output needs sample_axis=0: a polars DataFrame has no index to "
+            "hold the feature names of sample_axis=1. Use set_output(transform='pandas') "
+            "or 'default'."
+        )
+    return kind
+
+
+def wrap(kind, norm, data, res):
+    """Put ``res`` in the container ``kind`` (from :func:`output_container`)."""
+    if kind == "default":
+        return res
+    names = norm.get_feature_names_out()
+    if kind == "polars":
+        import polars as pl
+
+        return pl.DataFrame(res, schema=[str(n) for n in names], orient="row")
     import pandas as pd
 
-    names = norm.get_feature_names_out()
     index = data.index if data.index is not None and norm.sample_axis == 0 else None
     if norm.sample_axis == 0:
         return pd.DataFrame(res, columns=names, index=index, copy=False)

@@ -8,6 +8,7 @@ import fastgrad_tests_corpus as C  # tests/_corpus.py, registered by conftest.py
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 import scipy.sparse as sp
 from sklearn.preprocessing import StandardScaler
@@ -65,6 +66,15 @@ def _variants():
     v["dataframe_int_column_names"] = (lambda: pd.DataFrame(BASE.copy()), BASE, np.float64)
     v["dataframe_nullable_Float64"] = (lambda: pd.DataFrame(BASE.copy(), columns=COLS,
                                                             dtype="Float64"), BASE, np.float64)
+    v["polars"] = (lambda: pl.DataFrame(BASE.copy(), schema=COLS, orient="row"), BASE,
+                   np.float64)
+    v["polars_float32"] = (
+        lambda: pl.DataFrame(BASE.astype(np.float32), schema=COLS, orient="row"),
+        BASE.astype(np.float32).astype(float), np.float32)
+    v["polars_mixed_dtypes"] = (
+        lambda: pl.DataFrame({"a": SMALL_INT[:, 0], "b": BASE[:, 1], "c": SMALL_INT[:, 2] > 0}),
+        np.column_stack([SMALL_INT[:, 0], BASE[:, 1], SMALL_INT[:, 2] > 0]).astype(float),
+        np.float64)
     v["broadcast_rows_stride_0"] = (
         lambda: np.broadcast_to(BASE[3], (40, 3)), np.tile(BASE[3], (40, 1)), np.float64)
     v["broadcast_columns_stride_0"] = (
