@@ -75,8 +75,10 @@ def threads(text):
 def int_list(text):
     values = []
     for v in text.replace(" ", "").split(","):
-        if not v:
-            continue
+        if not v:  # "8,,1" is a typo, not [8, 1]
+            raise argparse.ArgumentTypeError(
+                f"empty entry in {text!r}: expected comma-separated integers such as 8,32,1"
+            )
         try:
             values.append(int(v))
         except ValueError:

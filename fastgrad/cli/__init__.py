@@ -19,10 +19,21 @@ import sys
 from fastgrad import _argcheck as ac  # noqa: F401  (tests patch cli.ac)
 from fastgrad._argtypes import UsageError
 from fastgrad.cli.check import HIDDEN, add_arguments, run_check  # noqa: F401  (HIDDEN: tests)
+from fastgrad.training.results import DivergenceError
+
+# argparse (before 3.13) takes "-1e-7" for an unknown option ("expected one
+# argument"); "-.5" and "-3" it already reads as numbers.
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^-(inf|infinity|nan)$", re.I)
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with errors on one line (usage is one ``--help`` away)."""
+    """argparse with errors on one line (usage is one ``--help`` away), and
+    negative numbers in exponent form (``--epsilon -1e-7``) taken as values,
+    so that they reach the option's own range check."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
@@ -139,6 +150,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("fastgrad: interrupted", file=sys.stderr)
         return 130
+    except DivergenceError as exc:
+        # The options asked for a step the data cannot take: the user's to change.
+        flag = " (--learning-rate)" if hasattr(args, "learning_rate") else ""
+        print(f"fastgrad: error: {_one_line(exc)}{flag}", file=sys.stderr)
     except BrokenPipeError:
         # The reader of stdout went away (`fastgrad check | head`): stop quietly,
         # and keep Python from failing again when it flushes stdout at exit.
@@ -147,6 +162,10 @@ def main(argv=None):
         except (OSError, ValueError, AttributeError):
             pass
         return getattr(args, "status", 2)
+    except OSError as exc:
+        # A file that cannot be written or read (--plot, a stats file): the
+        # machine's answer, not fastgrad's bug.
+        print(f"fastgrad: error: {_one_line(exc)}", file=sys.stderr)
     except Exception as exc:
         # A library's ValueError/TypeError/KeyError is taken for an error in
         # the options, except from a command that reports each of those

@@ -1,6 +1,7 @@
 """Helpers shared by the demos: plain-text tables, argument checks and lazy matplotlib."""
 
 import math
+import os
 
 from fastgrad import _argcheck as ac
 from fastgrad._argtypes import nonnegative_int
@@ -84,11 +85,6 @@ def new_figure(*, ncols=1, nrows=1, width=4.5, height=4.0):
     return fig, axes
 
 
-def check_matplotlib():
-    """Fail early (before a long run) if ``--plot`` cannot work."""
-    new_figure()
-
-
 def save_figure(fig, path):
     """Write ``fig`` to ``path`` (format from the extension) and return it."""
     fig.savefig(path, dpi=120)
@@ -129,11 +125,30 @@ from fastgrad._threads import single_threaded_blas  # noqa: E402,F401
 
 
 def plot_preflight(args):
-    """None when ``--plot`` is off or can work; else the demo's exit code (2)."""
-    if not getattr(args, "plot", None):
+    """None when ``--plot`` is off or can work; else the demo's exit code (2),
+    before the experiment runs: matplotlib missing, a folder that does not
+    exist or cannot be written, a file type matplotlib cannot write."""
+    path = getattr(args, "plot", None)
+    if not path:
         return None
     try:
-        check_matplotlib()
+        fig, _ = new_figure()
     except ImportError as exc:
         return report_plot_error(exc)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        return report_plot_error(f"--plot {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        return report_plot_error(f"--plot {path}: the folder {folder} is not writable")
+    if os.path.isdir(path):
+        return report_plot_error(
+            f"--plot {path}: is a folder; give a file name, e.g. {path}/plot.png"
+        )
+    ext = os.path.splitext(path)[1].lstrip(".").lower()
+    types = fig.canvas.get_supported_filetypes()
+    if ext and ext not in types:
+        return report_plot_error(
+            f"--plot {path}: matplotlib cannot write .{ext} files; use one of "
+            + ", ".join(f".{t}" for t in sorted(types))
+        )
     return None

@@ -90,6 +90,10 @@ def _one_error_line(capsys):
     (["demo", "optimizers", "--print-every", "0"], "--print-every"),
     (["demo", "regularize", "--epochs", "-1"], "--epochs"),
     (["demo", "regularize", "--learning-rate", "nan"], "--learning-rate"),
+    (["check", "--layers", "8,,1"], "--layers"),  # a typo, not [8, 1]
+    (["check", "--layers", "8,32,"], "--layers"),
+    (["check", "--epsilon", "-1e-7"], "--epsilon"),  # argparse took it for an option
+    (["check", "--epsilon", "-inf"], "--epsilon"),
     ([], "COMMAND"),
 ])
 def test_bad_options_exit_2_with_one_line_naming_the_flag(capsys, argv, flag):
@@ -311,3 +315,23 @@ def test_an_unknown_option_points_at_its_subcommand_help(capsys, argv, prog):
     assert main(argv) == 2
     line = _one_error_line(capsys)
     assert line == f"{prog}: error: unrecognized arguments: {argv[-1]} (see '{prog} --help')"
+
+
+def test_a_diverging_demo_is_an_error_naming_the_learning_rate_not_internal(capsys):
+    argv = ["demo", "regularize", "--learning-rate", "1e6", "--epochs", "50"]
+    assert main(argv) == 2
+    line = _one_error_line(capsys)
+    assert line.startswith("fastgrad: error: training diverged"), line
+    assert "--learning-rate" in line and "internal" not in line
+
+
+def test_an_unwritable_file_is_an_error_not_internal(capsys, monkeypatch, tmp_path):
+    from fastgrad import demos
+
+    def refuse(args):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "x.png"))
+
+    monkeypatch.setattr(demos.available()["numerical"], "run", refuse)
+    assert main(["demo", "numerical"]) == 2
+    line = _one_error_line(capsys)
+    assert line.startswith("fastgrad: error:") and "Permission denied" in line, line

@@ -25,6 +25,22 @@ def test_plot_without_matplotlib_is_a_clear_error(monkeypatch, capsys, tmp_path)
     assert not (tmp_path / "x.png").exists()
 
 
+def test_plot_to_a_path_that_cannot_be_written_fails_before_the_demo_runs(capsys, tmp_path,
+                                                                          monkeypatch):
+    ran = []
+    monkeypatch.setattr(init_demo, "compare_initializations", lambda *a, **k: ran.append(1))
+    cases = [
+        (tmp_path / "missing" / "x.png", "does not exist"),
+        (tmp_path / "x.notaformat", "cannot write .notaformat"),
+        (tmp_path, "is a folder"),
+    ]
+    for path, words in cases:
+        assert demos.main(["init", "--plot", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "--plot" in err and words in err, err
+    assert not ran
+
+
 def test_seed_and_plot_options():
     import argparse
 
