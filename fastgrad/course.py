@@ -265,7 +265,13 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False,
         if forward is None:
             print(ASSUMED + " (pass forward=forward_propagation_n to check your own).")
             great = report.thresholds[0]
-            if all(b.difference >= great for b in report.blocks):
+            if any(b.hint and " holds an L2 term " in b.hint for b in report.blocks):
+                print(
+                    "Your dW blocks hold an L2 term that the assumed network's cost does "
+                    "not have: pass forward= with your regularized cost (the "
+                    "Regularization assignment's compute_cost_with_regularization)."
+                )
+            elif all(b.difference >= great for b in report.blocks):
                 print(
                     "Every block fails: if your network is not the assignment's (other "
                     "activations, another cost), pass forward=forward_propagation_n so "

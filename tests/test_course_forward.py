@@ -178,3 +178,26 @@ def test_a_float32_check_says_inconclusive_in_its_check_band(capsys):
     out = capsys.readouterr().out
     assert 1e-3 <= d < 1e-2, d
     assert "works perfectly fine" in out and "inconclusive in float32" in out
+
+
+def test_regularized_gradients_checked_against_the_assumed_network_are_named_l2(capsys):
+    # the Regularization assignment's backprop (lambd = 0.7) through the
+    # drop-in gradient_check_n without forward=: a − n is (0.7/m)·W in every
+    # dW block, so the message names the L2 term and what to pass
+    X, Y, parameters = course.gradient_check_n_test_case()
+    lambd, m = 0.7, X.shape[1]
+    _, cache = course.forward_propagation_n(X, Y, parameters)
+    grads = course.backward_propagation_n(X, Y, cache, bugs=False)
+    for l in (1, 2, 3):
+        grads[f"dW{l}"] = grads[f"dW{l}"] + lambd / m * parameters[f"W{l}"]
+    course.gradient_check_n(parameters, grads, X, Y, print_msg=True)
+    out = capsys.readouterr().out
+    assert "hold an L2 term" in out and "forward=" in out
+    assert "dW1 holds an L2 term (lambda/m)*W1 with lambda = 0.7" in out
+
+    def regularized(X, Y, parameters):
+        cost, cache = course.forward_propagation_n(X, Y, parameters)
+        l2 = lambd / (2 * m) * sum(np.sum(np.square(parameters[f"W{l}"])) for l in (1, 2, 3))
+        return cost + l2, cache
+
+    assert course.gradient_check_n(parameters, grads, X, Y, forward=regularized) < 2e-7

@@ -166,13 +166,37 @@ def _hint(name, a, n, *, l2=0.0, m=None, weights=None):
             f"{name} is {ratio:.2f}x the numerical gradient: a constant factor "
             "(look for a wrong 1/m, a doubled term or a missing 1/2)"
         )
-    if l2 > 0 and weights is not None and m:
-        term = (l2 / m) * weights.ravel()
-        if np.linalg.norm((n - a) - term) <= 1e-3 * np.linalg.norm(term):
-            return f"{name} misses the L2 term (l2/m)*{name[1:]}"
-        if np.linalg.norm((a - n) - term) <= 1e-3 * np.linalg.norm(term):
-            return f"{name} has the L2 term (l2/m)*{name[1:]} twice"
+    if weights is not None and m:
+        return _l2_hint(name, a, n, l2, m, weights.ravel())
     return None
+
+
+def _l2_hint(name, a, n, l2, m, W):
+    """``a − n = (λ/m)·W`` for one λ: an L2 term the cost checked and the
+    gradient do not agree on (left out, doubled, or one the cost lacks, e.g.
+    a regularized backprop checked against a cost without L2)."""
+    ww = float(np.dot(W, W))
+    if ww == 0:
+        return None
+    lam = m * float(np.dot(a - n, W)) / ww  # least squares: a − n ≈ (lam/m)·W
+    term = (lam / m) * W
+    if lam == 0 or np.linalg.norm((a - n) - term) > 1e-3 * np.linalg.norm(term):
+        return None
+    if l2 > 0 and abs(lam + l2) <= 1e-3 * l2:
+        return f"{name} misses the L2 term (l2/m)*{name[1:]}"
+    if l2 > 0 and abs(lam - l2) <= 1e-3 * l2:
+        return f"{name} has the L2 term (l2/m)*{name[1:]} twice"
+    if W.size < 2:  # one number is always some multiple of another
+        return None
+    if lam > 0:
+        return (
+            f"{name} holds an L2 term (lambda/m)*{name[1:]} with lambda = {lam:.3g} that the "
+            f"checked cost does not have (its l2 = {l2:g}): give the cost the same term"
+        )
+    return (
+        f"{name} lacks part of the cost's L2 term: it is (lambda/m)*{name[1:]} short with "
+        f"lambda = {-lam:.3g} (the cost's l2 = {l2:g})"
+    )
 
 
 def _transposed_hint(name, a_block, n_block):
@@ -326,6 +350,7 @@ class GradCheckReport:
         self.thresholds = tuple(thresholds)
         self.numerical = numerical
         self.blocks = blocks
+        self._at_floor = set()  # blocks whose difference their rounding explains
         self.verdict, floor_hints = self._grade(noise_floor)
         self.passed = self.verdict == "great"
         self.n_params = int(n_params)
@@ -370,6 +395,7 @@ class GradCheckReport:
         rank = {"great": 0, "check": 1, "bug": 2}
         for b, floor in zip(self.blocks, per_block):
             if b.difference <= ESCALATE_MARGIN * floor:
+                self._at_floor.add(b.name)
                 continue
             v = verdict_for(b.difference, self.thresholds)
             if rank[v] > rank[verdict]:
@@ -382,6 +408,8 @@ class GradCheckReport:
 
     def _collect_hints(self, hints):
         bad = [b for b in self.blocks if verdict_for(b.difference, self.thresholds) != "great"]
+        if self.verdict == "great":  # no pointers at what rounding explains
+            bad = [b for b in bad if b.name not in self._at_floor]
         hints = [b.hint for b in bad if b.hint] + hints
         for b in bad:
             if not b.hint:

@@ -133,3 +133,65 @@ def test_a_factor_that_prints_as_one_is_not_called_a_constant_factor():
     assert rep.verdict != "great" and not any("constant factor" in h for h in rep.hints)
     bad = check_grad(f, theta, 1.01 * np.exp(theta))
     assert any("1.01x the numerical gradient: a constant factor" in h for h in bad.hints)
+
+
+def _tanh_problem(l2, seed=7):
+    model = MLP([3, 6, 4, 1], hidden="tanh", output="sigmoid", l2=l2)
+    rng = np.random.default_rng(seed)
+    params = {}
+    for l, (n_in, n_out) in enumerate(zip((3, 6, 4), (6, 4, 1)), start=1):
+        params[f"W{l}"] = rng.standard_normal((n_out, n_in))
+        params[f"b{l}"] = rng.standard_normal((n_out, 1))
+    X = rng.standard_normal((3, 10))
+    Y = (rng.random((1, 10)) < 0.5).astype(float)
+    return model, params, X, Y
+
+
+@pytest.mark.parametrize("model_l2, grads_l2, words", [
+    (0.0, 0.7, "holds an L2 term (lambda/m)*W{l} with lambda = 0.7 that the checked cost "
+               "does not have (its l2 = 0)"),
+    (0.3, 0.5, "holds an L2 term (lambda/m)*W{l} with lambda = 0.2"),
+    (0.9, 0.5, "is (lambda/m)*W{l} short with lambda = 0.4"),
+    (0.4, 0.0, "misses the L2 term (l2/m)*W{l}"),
+    (0.4, 0.8, "has the L2 term (l2/m)*W{l} twice"),
+])
+def test_an_l2_term_the_cost_and_the_gradient_disagree_on_is_named_with_its_lambda(
+        model_l2, grads_l2, words):
+    # the gradient of a cost with grads_l2, checked against one with model_l2:
+    # a − n = ((grads_l2 − model_l2)/m)·W in every dW block, the db blocks pass
+    model, params, X, Y = _tanh_problem(model_l2)
+    grads = MLP([3, 6, 4, 1], hidden="tanh", output="sigmoid", l2=grads_l2).backward(params, X, Y)
+    report = gradient_check(model, params, grads, X, Y)
+    assert report.verdict == "bug"
+    for l in (1, 2, 3):
+        assert any(h.startswith(f"dW{l} ") and words.format(l=l) in h for h in report.hints), \
+            report.hints
+    assert all(b.difference < 1e-6 for b in report.blocks if b.name.startswith("db"))
+
+
+def test_no_l2_hint_for_an_error_that_is_not_a_multiple_of_w():
+    model, params, X, Y = _tanh_problem(0.0)
+    grads = model.backward(params, X, Y)
+    grads["dW2"] = grads["dW2"] + 0.05 * np.abs(params["W2"])  # not a multiple of W2
+    report = gradient_check(model, params, grads, X, Y)
+    assert report.verdict == "bug"
+    assert not any("L2" in h for h in report.hints), report.hints
+
+
+def test_a_great_report_points_at_no_block_its_rounding_explains():
+    from fastgrad.gradcheck.report import BlockResult, GradCheckReport
+
+    def report(floor_small):
+        blocks = [BlockResult("dbig", (100,), 1e-9, 1e-9, (3,), 1.0, 1.0, 100, 0, None),
+                  BlockResult("dsmall", (2,), 5e-6, 1e-7, (1,), 0.02, 0.0200001, 2, 0, None)]
+        return GradCheckReport(
+            title="t", difference=1e-9, difference_all=1e-9, numerical={}, blocks=blocks,
+            n_params=102, n_checked=102, n_kinks=0, mode="callable", epsilon=1e-7,
+            n_threads=1, seconds=0.0, noise_floor=(1e-9, [1e-9, floor_small], "", True))
+
+    within = report(1e-6)  # 5e-6 is within 10x of its own floor: rounding explains it
+    assert within.verdict == "great" and within.hints == []
+    beyond = report(1e-8)  # 500x its floor: it counts, and the report points at it
+    assert beyond.verdict == "check"
+    assert any("dsmall alone differs" in h for h in beyond.hints)
+    assert any("largest error at dsmall[1]" in h for h in beyond.hints)
