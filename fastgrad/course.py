@@ -2,7 +2,8 @@
 
 The deep learning course's assignment defines ``dictionary_to_vector``,
 ``vector_to_dictionary``, ``gradients_to_vector`` and ``gradient_check_n``
-for one fixed 3-layer network. These take the same arguments and return the
+for one fixed 3-layer network (and ``gradient_check(x, theta)``, its
+one-dimensional warm-up). These take the same arguments and return the
 same things, for any number of layers, and ``gradient_check_n`` runs
 fastgrad's exact compiled check instead of the naive loop.
 
@@ -20,7 +21,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from fastgrad import _argcheck as ac
-from fastgrad.gradcheck import gradient_check, lowprec
+from fastgrad.gradcheck import gradient_check as _check_model
+from fastgrad.gradcheck import lowprec
 from fastgrad.nn.model import MLP
 from fastgrad.nn.spec import parameter_order, params_to_vector, vector_to_params
 
@@ -191,6 +193,61 @@ ASSUMED = (
 )
 
 
+def gradient_check(x, theta, epsilon=1e-7, print_msg=False):
+    """The assignment's one-dimensional warm-up: check ``dJ/dθ = x`` for
+    ``J(θ) = θx`` by the two-sided difference, computed as the assignment
+    does (so its expected output, 2.919335883291695e-10 for x = 2, θ = 4,
+    comes out to the digit).
+
+    Parameters
+    ----------
+    x, theta : real numbers
+    epsilon : float, default 1e-7
+    print_msg : bool, default False
+        Print the course's message (a mistake above 2e-7).
+
+    Returns
+    -------
+    difference : float
+        ``|grad − gradapprox| / (|grad| + |gradapprox|)``.
+    """
+    x = _real_number(x, "x")
+    theta = _real_number(theta, "theta")
+    epsilon = _real_number(epsilon, "epsilon")
+    if not epsilon > 0:
+        raise ValueError(f"epsilon must be > 0, got {epsilon!r}")
+    print_msg = ac.boolean(print_msg, "print_msg")
+    j_plus, j_minus = (theta + epsilon) * x, (theta - epsilon) * x
+    gradapprox = (j_plus - j_minus) / (2 * epsilon)
+    denominator = abs(x) + abs(gradapprox)
+    difference = abs(x - gradapprox) / denominator if denominator else 0.0
+    if print_msg:
+        if difference > 2e-7:
+            print(f"There is a mistake in the backward propagation! difference = {difference}")
+        else:
+            print(f"Your backward propagation works perfectly fine! difference = {difference}")
+    return difference
+
+
+def _real_number(value, name):
+    """A finite real number as a float (a 0-d or one-entry array is fine)."""
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise TypeError(f"{name} must be a real number, got {ac.got(value)}")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {ac.got(value)}") from None
+    if arr.size != 1:
+        raise ValueError(
+            f"{name} must be one number (the warm-up is one-dimensional; for a "
+            f"network use gradient_check_n), got shape {arr.shape}"
+        )
+    number = float(arr.reshape(()))
+    if not np.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {number}")
+    return number
+
+
 def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False, forward=None):
     """The course's ``gradient_check_n``, computed exactly by fastgrad.
 
@@ -240,7 +297,7 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False,
             f"gradients has no {', '.join(missing)}: the backprop must return a "
             "gradient for every parameter"
         )
-    report = gradient_check(model, params, grads, X, Y, epsilon=epsilon)
+    report = _check_model(model, params, grads, X, Y, epsilon=epsilon)
     difference = report.difference
     if print_msg:
         limit, note = 2e-7, ""

@@ -72,3 +72,25 @@ def test_bce_is_stable_for_saturated_logits():
     X = np.array([[800.0, -800.0]])
     Y = np.array([[0.0, 1.0]])
     assert model.cost(params, X, Y) == pytest.approx(800.0)
+
+
+@pytest.mark.parametrize("x, theta, eps", [(2, 4, 1e-7), (-3.5, 0.25, 1e-7), (2, 4, 1e-3)])
+def test_the_one_dimensional_warm_up_gives_the_assignments_arithmetic(x, theta, eps, capsys):
+    # the notebook's own loop, written out: J(θ) = θx, dJ/dθ = x
+    j_plus, j_minus = (theta + eps) * x, (theta - eps) * x
+    approx = (j_plus - j_minus) / (2 * eps)
+    expected = np.linalg.norm(x - approx) / (np.linalg.norm(x) + np.linalg.norm(approx))
+    assert course.gradient_check(x, theta, eps, True) == expected
+    assert f"works perfectly fine! difference = {expected}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, exc, words", [
+    (("2", 4), TypeError, "x must be a real number"),
+    ((2, [1.0, 2.0]), ValueError, "theta must be one number"),
+    ((2, np.inf), ValueError, "theta must be finite"),
+    ((2, 4, 0.0), ValueError, "epsilon must be > 0"),
+    ((True, 4), TypeError, "x must be a real number"),
+])
+def test_the_warm_up_refuses_what_is_not_one_number(args, exc, words):
+    with pytest.raises(exc, match=words):
+        course.gradient_check(*args)
