@@ -27,7 +27,7 @@ from fastgrad.gradcheck import (
     structured,
 )
 from fastgrad.gradcheck.report import GradCheckReport
-from fastgrad.gradcheck.rounding import noise_advice, rounding_error
+from fastgrad.gradcheck.rounding import noise_advice, rounding_error, typical_length
 from fastgrad.nn.spec import sample_coordinates
 
 
@@ -50,8 +50,13 @@ def numerical_gradient(f: ScalarFunction, theta: ArrayLike, *, epsilon: float = 
     -------
     ndarray, shaped like ``theta``, float64 (empty for an empty ``theta``)
         For an ``f`` that returns float32, the differences are taken as
-        :func:`check_grad` takes them: a step of
-        ``max(epsilon, cbrt(u32)·max(1, |θ_i|))`` between float32 points.
+        :func:`check_grad` takes those of a block that is not great: a step
+        of ``max(epsilon, cbrt(u32)·max(1, |θ_i|))`` between float32 points,
+        then ``/4``, ``/16``, ... (at most ``/4**8``, never below epsilon)
+        while the difference still changes by more than its rounding, each
+        coordinate keeping the step whose difference is closest to the next
+        shorter step's (see :mod:`fastgrad.gradcheck.lowprec`); at least
+        twice the calls of a float64 ``f``.
 
     Raises
     ------
@@ -74,9 +79,19 @@ def numerical_gradient(f: ScalarFunction, theta: ArrayLike, *, epsilon: float = 
     raw, _ = calls.check_deterministic(f, view, fname, "theta", flat=flat)
     coords = np.arange(flat.size, dtype=np.intp)
     if lowprec.is_float32(raw):  # epsilon=1e-7 is below float32's resolution
-        out, values = lowprec.differences(
-            f, flat, view, eps, coords, blocks, fname, False, "fastgrad numerical_gradient"
-        )[:2]
+        run = dict(
+            call=f, flat=flat, view=view, eps=eps, blocks=blocks, fname=fname, progress=False
+        )
+        pool = (None, 0.0, None)
+        out, values, steps, *_ = generic.numerical_at(
+            coords, True, pool, "fastgrad numerical_gradient", **run
+        )
+        f0 = _generic_kernel.as_real_scalar(raw, fname)
+        # no gradient to compare with: every coordinate is refined, as check_grad
+        # refines a block that is not great (great=0: no block is)
+        out, values, *_ = generic.refined_at(
+            coords, np.zeros(coords.size), (out, values, steps), f0, 0.0, pool, **run
+        )
     else:
         values = np.empty((coords.size, 2))
         out = generic.central_differences(
@@ -187,13 +202,24 @@ def check_grad(
     subgradient) they are left out of the verdict. A float32 model (``f``
     returns float32 or ``grad`` is float32) is checked with a step
     ``max(epsilon, cbrt(u32)·max(1, |θ_i|))`` at float32 points and the bands
-    (1e-3, 1e-2) unless ``thresholds`` is given; the report states the step
-    and the noise floor (:mod:`fastgrad.gradcheck.lowprec`). In
-    ``directional`` mode a float32 model moves along each unit direction v by
+    (1e-3, 1e-2) unless ``thresholds`` is given; a block that is not great at
+    that step (kinks left out as above; or most of it kinks) is differenced
+    again at steps ``/4``, ``/16``, ... (at most ``/4**8``, never below
+    ``epsilon``), each coordinate keeping the step whose difference is
+    closest to the next shorter step's (the ladder stops once two agree
+    within their rounding), and its kinks are found anew at the steps kept:
+    a layer norm of inputs ~1e-3 bends over ~1e-3, not over 1. The analytic
+    gradient decides only which blocks are looked at again, not which
+    difference is kept. The report states the rule, the steps kept and the
+    noise floor (:mod:`fastgrad.gradcheck.lowprec`). In ``directional`` mode a
+    float32 model moves along each unit direction v by
     ``h = max(epsilon, cbrt(u32)·max(1, max|θ_b|))`` in its block b, at
     float32 points, and compares with ``g·(θ⁺ − θ⁻)/2h`` for the points
-    actually taken; kinks are not looked for along directions (a failing
-    block's full check is an ordinary coordinate check).
+    actually taken; a block not great along its directions is taken again
+    along the same directions at lengths ``h/4``, ``h/16``, ... (the rule
+    above, a direction standing for a coordinate), and a block still not
+    great is checked in full (the coordinate rule, without the kink test);
+    kinks are not looked for along directions.
     """
     t0 = time.perf_counter()
     _check_callable(f)
@@ -240,7 +266,9 @@ def check_grad(
             analytic, k, o.rng, thresholds, desc, raw, f32, pool, prefix="", **run
         )
     else:
-        found = coordinates_with_kinks(mode, k, o.rng, desc, analytic, raw, f32, pool, **run)
+        found = coordinates_with_kinks(
+            mode, k, o.rng, desc, analytic, raw, f32, pool, thresholds=thresholds, **run
+        )
     return generic.build_report(
         title=_callable_name(f),
         analytic=analytic,
@@ -255,10 +283,14 @@ def check_grad(
     )
 
 
-def coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, pool, **run):
+def coordinates_with_kinks(
+    mode, k, rng, desc, analytic, raw, f32, pool, thresholds=lowprec.THRESHOLDS, **run
+):
     """Every coordinate (``full``) or ``k`` per block (``sampled``), keeping
     f(θ ± εe_i) for the kink test (one more evaluation, f at θ itself).
-    ``pool`` = (workers, seconds of one call, Structure of θ)."""
+    ``pool`` = (workers, seconds of one call, Structure of θ); a float32
+    block whose difference is not below ``thresholds[0]`` at the first
+    step is differenced again at shorter steps (:func:`lowprec.refine`)."""
     P = run["flat"].size
     coords = np.arange(P) if mode == "full" else sample_coordinates(run["blocks"], k, rng)
     coords = np.ascontiguousarray(coords, dtype=np.intp)
@@ -267,38 +299,42 @@ def coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, pool, **run):
         raise ValueError(f"{run['fname']} returned {f0!r} at theta itself: f must be finite there")
     n, values, steps, h, notes = generic.numerical_at(coords, f32, pool, desc, **run)
     calls.whole_number_values(f0, values, run["fname"])
-    unit = kinks.U64
-    if f32:
-        notes.insert(0, lowprec.note(h, values, f0))
-        unit = lowprec.U32
+    unit = lowprec.U32 if f32 else kinks.U64
     starts = np.array([sl.start for _, sl, _ in run["blocks"]])
-    kink, sub, sp, sm, tol = kinks.find(
-        run["flat"][coords],
-        run["eps"],
-        f0,
-        values,
-        n,
-        analytic[coords],
-        unit,
-        steps,
-        block=np.searchsorted(starts, coords, side="right") if starts.size > 1 else None,
-    )
-    if kink.any():
-        kink, sub, half_hints = _confirm_kinks(
-            kink,
-            sub,
-            coords,
+    block = np.searchsorted(starts, coords, side="right") if starts.size > 1 else None
+
+    def kinks_at(n, values, steps):
+        """(kink, sub, s₊, s₋, hints) at these steps, curvature taken back
+        by the half-step look (:func:`_confirm_kinks`)."""
+        kink, sub, sp, sm, tol = kinks.find(
+            run["flat"][coords],
+            run["eps"],
             f0,
             values,
-            steps,
-            f32,
+            n,
+            analytic[coords],
             unit,
-            run,
-            pool,
-            (analytic[coords], sp, sm, tol),
+            steps,
+            block=block,
         )
-    else:
-        half_hints = []
+        if not kink.any():
+            return kink, sub, sp, sm, []
+        slopes = (analytic[coords], sp, sm, tol)
+        kink, sub, half_hints = _confirm_kinks(
+            kink, sub, coords, f0, values, steps, f32, unit, run, pool, slopes
+        )
+        return kink, sub, sp, sm, half_hints
+
+    kink, sub, sp, sm, half_hints = kinks_at(n, values, steps)
+    if f32:
+        first = (n, values, steps)
+        n, values, steps, refined = generic.refined_at(
+            coords, analytic[coords], first, f0, thresholds[0], pool, use=~sub, **run
+        )
+        if refined is not None:  # the kinks anew, at the steps kept
+            kink, sub, sp, sm, half_hints = kinks_at(n, values, steps)
+        scale = max(float(np.max(np.abs(values), initial=0.0)), abs(f0))
+        notes.insert(0, lowprec.note(steps[0] + steps[1], scale, refined or 0))
     numerical = np.full(P, np.nan)
     checked = np.zeros(P, dtype=bool)
     numerical[coords], checked[coords] = n, True
@@ -310,7 +346,13 @@ def coordinates_with_kinks(mode, k, rng, desc, analytic, raw, f32, pool, **run):
     rounding = np.zeros(P)
     rounding[coords] = rounding_error(width, F, unit)
     advice = functools.partial(
-        noise_advice, f32, run["eps"], float(np.max(F, initial=0.0)), n, unit
+        noise_advice,
+        f32,
+        run["eps"],
+        float(np.max(F, initial=0.0)),
+        n,
+        unit,
+        typical_length(run["flat"][coords], np.searchsorted(starts, coords, side="right")),
     )
     hints = list(half_hints)
     bad = kink & ~sub

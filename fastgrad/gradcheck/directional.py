@@ -11,7 +11,7 @@ import fastgrad.gradcheck._generic_kernel as _generic_kernel
 from fastgrad import _progress
 from fastgrad.gradcheck import calls, generic, kinks, lowprec, parallel, structured
 from fastgrad.gradcheck.inputs import step_error
-from fastgrad.gradcheck.rounding import noise_advice, rounding_error
+from fastgrad.gradcheck.rounding import noise_advice, rounding_error, typical_length
 
 
 def directional(net, params, grads, blocks, k, rng):
@@ -147,79 +147,119 @@ def draw(analytic, k, rng, eps, f32, flat, blocks):
     """k random unit directions per block, the points θ ± h·v they reach and
     the analytic slope ``g·(θ⁺ − θ⁻)/2h`` along each (the points actually
     evaluated, so rounding the perturbation costs nothing). The step h is ε,
-    or for a float32 model ``max(ε, cbrt(u32)·max(1, max|θ_b|))`` per block
-    b at float32 points. Returns (dirs, slices, h per direction, analytic)."""
-    dirs, slices, hs, ana = [], [], [], []
+    or for a float32 model ``lowprec.steps(max|θ_b|, ε)`` =
+    ``max(ε, cbrt(u32)·max(1, max|θ_b|))`` per block b at float32 points.
+    Returns (dirs, slices, h per direction, analytic, unit directions)."""
+    dirs, slices, hs, ana, units = [], [], [], [], []
     for name, sl, shape in blocks:
-        base = flat[sl]
-        h = max(eps, lowprec.STEP * max(1.0, float(np.max(np.abs(base))))) if f32 else eps
+        h = float(lowprec.steps(np.max(np.abs(flat[sl])), eps)) if f32 else eps
         for _ in range(k):
             v = rng.standard_normal(shape).ravel()
             v /= np.linalg.norm(v)
-            d = v if h == eps else (h / eps) * v
-            with np.errstate(over="ignore", invalid="ignore"):
-                plus, minus = base + eps * d, base + (-eps) * d
-            if f32:
-                plus, minus = (p.astype(np.float32).astype(np.float64) for p in (plus, minus))
-            if not (np.isfinite(plus).all() and np.isfinite(minus).all()):
-                j = int(np.argmax(~(np.isfinite(plus) & np.isfinite(minus))))
-                raise step_error(blocks, sl.start + j, float(base[j]), eps)
-            step = plus - minus
-            if not np.any(step):
-                raise ValueError(
-                    f"cannot take a finite difference along a direction in "
-                    f"{name}: epsilon={eps!r} is below the float64 spacing of "
-                    "every entry, so the step rounds to 0; use a larger "
-                    "epsilon or rescale"
-                )
+            d, a = _along(v, h, eps, f32, flat, analytic, blocks, (name, sl))
             dirs.append(d)
             slices.append(sl)
             hs.append(h)
-            ana.append(float(np.dot(analytic[sl], step)) / (2 * h))
-    return dirs, slices, np.array(hs), np.array(ana)
+            ana.append(a)
+            units.append(v)
+    return dirs, slices, np.array(hs), np.array(ana), units
+
+
+def _along(v, h, eps, f32, flat, analytic, blocks, block, refuse=True):
+    """The direction ``d`` that the loop moves by ±ε (length h along the
+    unit ``v``) and the analytic slope ``g·(θ⁺ − θ⁻)/2h`` at the points it
+    reaches; ``block`` = (name, slice). A step that rounds to 0 everywhere
+    is refused (``refuse``), or gives ``d = None``."""
+    name, sl = block
+    base = flat[sl]
+    d = v if h == eps else (h / eps) * v
+    with np.errstate(over="ignore", invalid="ignore"):
+        plus, minus = base + eps * d, base + (-eps) * d
+    if f32:
+        plus, minus = (p.astype(np.float32).astype(np.float64) for p in (plus, minus))
+    if not (np.isfinite(plus).all() and np.isfinite(minus).all()):
+        j = int(np.argmax(~(np.isfinite(plus) & np.isfinite(minus))))
+        raise step_error(blocks, sl.start + j, float(base[j]), eps)
+    step = plus - minus
+    if not np.any(step):
+        if not refuse:
+            return None, 0.0
+        raise ValueError(
+            f"cannot take a finite difference along a direction in "
+            f"{name}: epsilon={eps!r} is below the float64 spacing of "
+            "every entry, so the step rounds to 0; use a larger "
+            "epsilon or rescale"
+        )
+    return d, float(np.dot(analytic[sl], step)) / (2 * h)
 
 
 def run_callable(analytic, k, rng, thresholds, desc, raw, f32, pool, *, prefix="d", **run):
     """Directions in every block; a block that fails along them is then
     checked in full (float32 steps and ``workers`` as in the coordinate
-    check). ``pool`` = (workers, seconds of one call, Structure of θ)."""
+    check). ``pool`` = (workers, seconds of one call, Structure of θ).
+
+    A float32 block that is not great along its directions is first taken
+    again along the same directions at lengths /4, /16, ... (the coordinate
+    rule of :func:`lowprec.refine`, one direction standing for one
+    coordinate); only a block still not great is checked in full."""
     call, flat, eps, blocks, fname = (
         run[key] for key in ("call", "flat", "eps", "blocks", "fname")
     )
     workers, t_call, st = pool
     f0 = _generic_kernel.as_real_scalar(raw, fname)
-    dirs, slices, hs, ana = draw(analytic, k, rng, eps, f32, flat, blocks)
-    g = Along(call, st, flat.copy(), dirs, slices, f32, fname)
+    dirs, slices, hs, ana, units = draw(analytic, k, rng, eps, f32, flat, blocks)
     space = DirectionSpace([name for name, _, _ in blocks], k)
-    t = np.zeros(len(dirs))
-    coords = np.arange(t.size, dtype=np.intp)
-    use, chunk, n_workers = parallel.plan(workers, t.size, t_call)
     notes = []
-    if use:
-        bar = _progress.Progress(t.size, run["progress"], desc)
+
+    def along(dirs, coords, progress, desc):
+        """f at θ ± ε·dirs[c] for the directions ``coords``: (K, 2)."""
+        g = Along(call, st, flat.copy(), dirs, slices, f32, fname)
+        t = np.zeros(len(dirs))
+        use, chunk, n_workers = parallel.plan(workers, coords.size, t_call)
+        bar = _progress.Progress(coords.size, progress, desc)
         try:
+            if not use:
+                return _differences(g, t, eps, coords, space, fname, bar.update)
             _, values, _, n_chunks = parallel.run(
                 workers, direction_chunk, g, space, t, eps, coords, fname, chunk, bar
             )
         finally:
             bar.close()
-        notes.append(parallel.describe(workers, n_workers, n_chunks, chunk))
-    else:
-        bar = _progress.Progress(t.size, run["progress"], desc)
-        try:
-            values = _differences(g, t, eps, coords, space, fname, bar.update)
-        finally:
-            bar.close()
+        line = parallel.describe(workers, n_workers, n_chunks, chunk)
+        if line not in notes:
+            notes.append(line)
+        return values
+
+    values = along(dirs, np.arange(len(dirs), dtype=np.intp), run["progress"], desc)
     num = (values[:, 0] - values[:, 1]) / (2 * hs)
+    refined_dirs = 0
     if f32:
-        notes.insert(0, _f32_note(hs, values, f0))
+        num, values, hs, ana, refined_dirs = _refine_directions(
+            (dirs, slices, units, hs),
+            (num, values, ana),
+            along,
+            f0,
+            thresholds[0],
+            k,
+            run,
+            analytic,
+        )
     unit = lowprec.U32 if f32 else kinks.U64
     F = np.maximum(np.max(np.abs(values), axis=1), abs(f0))
     noise = (
         rounding_error(2 * hs, F, unit),
-        noise_advice(f32, eps, float(np.max(F, initial=0.0)), num, unit),
+        noise_advice(
+            f32,
+            eps,
+            float(np.max(F, initial=0.0)),
+            num,
+            unit,
+            typical_length(
+                flat, np.repeat(np.arange(len(blocks)), [sl.stop - sl.start for _, sl, _ in blocks])
+            ),
+        ),
     )
-    directions, failing, hints = {}, [], []
+    directions, failing, hints, refined = {}, [], [], refined_dirs
     numerical = np.full(flat.size, np.nan)
     checked = np.zeros(flat.size, dtype=bool)
     for b, (name, sl, _) in enumerate(blocks):
@@ -229,12 +269,22 @@ def run_callable(analytic, k, rng, thresholds, desc, raw, f32, pool, *, prefix="
             continue
         failing.append(name)
         whole = np.arange(sl.start, sl.stop, dtype=np.intp)
-        numerical[sl], *_, more = generic.numerical_at(
+        n_b, v_b, st_b, _, more = generic.numerical_at(
             whole, f32, pool, desc + f" ({prefix}{name})", **run
         )
+        if f32:  # the coordinate rule, refinement included
+            first = (n_b, v_b, st_b)
+            n_b, *_, more_refined = generic.refined_at(
+                whole, analytic[sl], first, f0, thresholds[0], pool, **run
+            )
+            refined += more_refined or 0
+        numerical[sl] = n_b
         notes.extend(n for n in more if n not in notes)
         checked[sl] = True
         hints.append(f"{prefix}{name} failed along random directions; checked in full")
+    if f32:
+        scale = max(float(np.max(np.abs(values), initial=0.0)), abs(f0))
+        notes.insert(0, lowprec.note(2 * hs, scale, refined, directions=True))
     return dict(
         numerical=numerical,
         checked=checked,
@@ -245,6 +295,57 @@ def run_callable(analytic, k, rng, thresholds, desc, raw, f32, pool, *, prefix="
         notes=tuple(notes),
         noise=noise,
     )
+
+
+def _refine_directions(drawn, first, along, f0, great, k, run, analytic):
+    """The float32 directions of the blocks not great along them, again at
+    lengths ``lowprec.steps(max|θ_b|, ε, level)`` (:func:`lowprec.refine`).
+    ``drawn`` = (dirs, slices, unit directions, h), ``first`` = (numerical,
+    values, analytic) along each; ``along(dirs, coords, progress, desc)``
+    evaluates f. Returns (numerical, values, h, analytic, how many
+    directions kept a shorter length)."""
+    dirs, slices, units, hs = drawn
+    num, values, ana = first
+    flat, eps, blocks = run["flat"], run["eps"], run["blocks"]
+    groups = np.repeat(np.arange(len(blocks)), k)
+    idx = np.flatnonzero(lowprec.not_great(ana, num, groups, great))
+    if idx.size == 0:
+        return num, values, hs, ana, 0
+    top = [float(np.max(np.abs(flat[sl]))) for _, sl, _ in blocks]
+
+    def at_level(j, level):
+        h = float(lowprec.steps(top[groups[j]], eps, level))
+        name, sl, _ = blocks[groups[j]]
+        d, a = _along(units[j], h, eps, True, flat, analytic, blocks, (name, sl), refuse=False)
+        return d, a, h
+
+    def widths(pos, level):  # 2h, or 0 where the step rounds to nothing
+        out = np.empty(pos.size)
+        for c, j in enumerate(idx[pos]):
+            d, _, h = at_level(j, level)
+            out[c] = 0.0 if d is None else 2 * h
+        return out
+
+    def evaluate(pos, level):
+        level_dirs, h, a = list(dirs), np.empty(pos.size), np.empty(pos.size)
+        for c, j in enumerate(idx[pos]):
+            level_dirs[j], a[c], h[c] = at_level(j, level)
+        v = along(level_dirs, np.ascontiguousarray(idx[pos], dtype=np.intp), False, "")
+        n = (v[:, 0] - v[:, 1]) / (2 * h)
+        return n, np.column_stack([v, a]), h, h
+
+    def floor(v, width):  # the costs differenced, as for a coordinate
+        return rounding_error(
+            width, np.maximum(np.max(np.abs(v[:, :2]), axis=1), abs(f0)), lowprec.U32
+        )
+
+    start = (num[idx], np.column_stack([values[idx], ana[idx]]), hs[idx], hs[idx])
+    n, v, h, _, level = lowprec.refine(
+        None, eps, start, evaluate, floor, groups[idx], widths=widths
+    )
+    num, values, hs, ana = num.copy(), values.copy(), hs.copy(), ana.copy()
+    num[idx], values[idx], hs[idx], ana[idx] = n, v[:, :2], h, v[:, 2]
+    return num, values, hs, ana, int(np.count_nonzero(level))
 
 
 def _differences(g, t, eps, coords, space, fname, update):
@@ -272,13 +373,3 @@ def direction_chunk(shipped, coords):
     g, space, t, _, eps, fname, _ = shipped
     values = _differences(g, t.copy(), eps, coords, space, fname, None)
     return np.full(coords.size, np.nan), values, None
-
-
-def _f32_note(hs, values, f0):
-    scale = max(float(np.max(np.abs(values))), abs(f0))
-    floor = 8 * lowprec.U32 * scale / float(np.min(hs))
-    return (
-        f"float32 model: directions of length max(epsilon, {lowprec.STEP:.2g}*max(1,max|theta|)) "
-        f"per block at float32 points (here {np.min(hs):.2g}..{np.max(hs):.2g}); noise floor "
-        f"of a slope ~{floor:.1e} (8*u32*max|f|/step)"
-    )

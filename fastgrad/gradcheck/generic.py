@@ -35,6 +35,7 @@ from fastgrad.gradcheck.inputs import (
     step_error,
 )
 from fastgrad.gradcheck.report import GradCheckReport, build_blocks, noise_floor
+from fastgrad.gradcheck.rounding import rounding_error
 
 
 def read_only(arr):
@@ -113,14 +114,17 @@ def relative_difference(a, n):
     )[0]
 
 
-def numerical_at(coords, f32, pool, desc, *, call, flat, view, eps, blocks, fname, progress):
+def numerical_at(
+    coords, f32, pool, desc, *, call, flat, view, eps, blocks, fname, progress, level=0
+):
     """Central differences at ``coords``, serial or over ``workers``.
 
     ``pool`` = (workers, seconds of one call, Structure of θ). Returns
     ``(numerical, values, steps, h, notes)``: ``values`` (K, 2) the costs at
     the two sides (for the kink test), ``steps`` = (h⁺, h⁻) and ``h`` the
     float32 steps (None for float64, where the step is ε), ``notes`` what the
-    report says about a parallel run.
+    report says about a parallel run. ``level``: the float32 steps of
+    :func:`lowprec.steps` (0, the first step, unless refining).
     """
     workers, t_call, st = pool
     args = (call, flat, view, eps, coords, blocks, fname, progress)
@@ -130,14 +134,14 @@ def numerical_at(coords, f32, pool, desc, *, call, flat, view, eps, blocks, fnam
         try:
             work = lowprec.f32_chunk if f32 else central_chunk
             n, values, st32, n_chunks = parallel.run(
-                workers, work, call, st, flat, eps, coords, fname, chunk, bar
+                workers, work, call, st, flat, eps, coords, fname, chunk, bar, extra=level
             )
         finally:
             bar.close()
         notes = [parallel.describe(workers, n_workers, n_chunks, chunk)]
         hp, hm, h = st32 if f32 else (None, None, None)
     elif f32:
-        n, values, hp, hm, h = lowprec.differences(*args, desc)
+        n, values, hp, hm, h = lowprec.differences(*args, desc, level=level)
         notes = []
     else:
         values = np.empty((coords.size, 2))
@@ -145,6 +149,42 @@ def numerical_at(coords, f32, pool, desc, *, call, flat, view, eps, blocks, fnam
         hp = hm = h = None
         notes = []
     return n, values, (None if hp is None else (hp, hm)), h, notes
+
+
+def refined_at(coords, analytic, first, f0, great, pool, use=None, **run):
+    """A float32 check's blocks that are not great at the first step,
+    differenced again at shorter steps (:func:`lowprec.refine`).
+
+    ``first`` = (numerical, values, (h⁺, h⁻)) of :func:`numerical_at` at
+    ``coords``, ``analytic`` the gradient there, ``f0`` the cost at θ,
+    ``great`` the band a block must be below to keep its first steps
+    (measured over the coordinates ``use``: the kinks that the verdict
+    leaves out are left out). Returns (numerical, values, (h⁺, h⁻), how
+    many coordinates kept a shorter step, None when no block was looked
+    at); the values are those of the steps kept."""
+    n, values, (hp, hm) = first
+    flat, eps = run["flat"], run["eps"]
+    starts = np.array([sl.start for _, sl, _ in run["blocks"]])
+    groups = np.searchsorted(starts, coords, side="right")
+    idx = np.flatnonzero(lowprec.not_great(analytic, n, groups, great, use=use))
+    if idx.size == 0:
+        return n, values, (hp, hm), None
+    quiet = dict(run, progress=False)
+
+    def floor(v, width):  # as the report counts it: the largest cost differenced
+        return rounding_error(width, np.maximum(np.max(np.abs(v), axis=1), abs(f0)), lowprec.U32)
+
+    def evaluate(pos, level):
+        n2, v2, (hp2, hm2), *_ = numerical_at(
+            coords[idx[pos]], True, pool, "", level=level, **quiet
+        )
+        return n2, v2, hp2, hm2
+
+    first = (n[idx], values[idx], hp[idx], hm[idx])
+    out = lowprec.refine(flat[coords[idx]], eps, first, evaluate, floor, groups[idx])
+    n, values, hp, hm = (a.copy() for a in (n, values, hp, hm))
+    n[idx], values[idx], hp[idx], hm[idx] = out[:4]
+    return n, values, (hp, hm), int(np.count_nonzero(out[4]))
 
 
 def build_report(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rounding_error", "noise_advice"]
+__all__ = ["rounding_error", "noise_advice", "typical_length"]
 
 
 def rounding_error(width, F, unit):
@@ -23,21 +23,45 @@ def rounding_error(width, F, unit):
     return 2 * unit * F / width
 
 
-def noise_advice(f32, eps, F, numerical, unit):
+def typical_length(theta, groups=None):
+    """The length over which the advice assumes f bends: the smallest RMS
+    ``|θ|`` of a block (``groups`` (K,) each coordinate's block; a block of
+    zeros left out), at most 1. A scale-invariant layer of inputs ~1e-3
+    bends over ~1e-3, and a step of 1e-2 would move its inputs by 1000%."""
+    theta = np.asarray(theta, dtype=np.float64)
+    if theta.size == 0:
+        return 1.0
+    if groups is None:
+        groups = np.zeros(theta.size, dtype=np.intp)
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    rms = np.sqrt(np.bincount(inverse, weights=theta**2) / counts)
+    rms = rms[rms > 0]
+    return float(min(1.0, rms.min())) if rms.size else 1.0
+
+
+def noise_advice(f32, eps, F, numerical, unit, length=1.0):
     """What lowers a check's rounding floor, for its note (``F`` the
-    largest magnitude of the costs, ``numerical`` the differences)."""
+    largest magnitude of the costs, ``numerical`` the differences,
+    ``length`` the :func:`typical_length` of θ)."""
     if f32:
         return "; check the function in float64 if you can"
     G = float(np.sqrt(np.mean(numerical**2))) if numerical.size else 0.0
     text = ""
     if F > 0 and G > 0:
-        # The rounding falls as 1/eps and the truncation grows as eps**2; with
-        # the third derivative taken to be of the gradient's size, they meet here.
-        best = float(np.cbrt(unit * F / G))
-        if best > 2 * eps:
+        # The rounding falls as 1/eps and the truncation grows as (eps/L)**2 for
+        # an f that bends over a length L (a third derivative ~ G/L**2): they
+        # meet at cbrt(unit*F*L**2/G). A step beyond a tenth of L is no advice.
+        best = float(np.cbrt(unit * F * length**2 / G))
+        if 2 * eps < best <= 0.1 * length:
             text += (
                 f"; try epsilon={best:.0e} (the rounding falls as 1/epsilon, the "
                 "truncation grows as epsilon**2)"
+            )
+        elif best > 0.1 * length and 2 * eps < 0.1 * length:
+            text += (
+                f"; a larger epsilon does not help: one that lifts the differences above "
+                f"the rounding would be beyond a tenth of the typical |theta| "
+                f"(~{length:.0e})"
             )
     if F > 1e3 * G:
         text += (

@@ -317,3 +317,23 @@ def test_a_nan_at_theta_itself_is_fine_where_f_theta_is_not_used():
     with np.errstate(invalid="ignore"):
         g = numerical_gradient(lambda x: float(np.sin(x[0]) / x[0]), np.zeros(1))
     assert g[0] == 0.0
+
+
+def test_the_epsilon_advice_stays_below_the_inputs_own_size():
+    # f bends over ~1e-3 (sin(t/1e-3)) under a large constant: the difference
+    # sits at the rounding floor. The advice assumed a length of 1 and said
+    # "try epsilon=5e-04", a 50% move of every input (that check scores "bug")
+    import re
+
+    rng = np.random.default_rng(0)
+    x = 1e-3 * rng.standard_normal(8)
+
+    def f(t):
+        return 1e6 + np.sum(1e-3 * np.sin(t / 1e-3))
+
+    g = np.cos(x / 1e-3)
+    rep = check_grad(f, x, g)
+    note = next(n for n in rep.notes if "rounding floor" in n)
+    best = float(re.search(r"try epsilon=([0-9.e+-]+) ", note).group(1))
+    assert best <= 0.1 * np.sqrt(np.mean(x**2))
+    assert check_grad(f, x, g, epsilon=best).difference < rep.difference
