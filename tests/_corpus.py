@@ -80,6 +80,14 @@ def _array_snap(arr):
     return snap
 
 
+def values_bytes(values):
+    """Comparable contents of an array-like: its bytes, or its values' repr
+    where NumPy holds them as Python objects (pandas < 2.2 gives a nullable
+    ``Float64`` column to NumPy as objects, whose bytes are pointers)."""
+    arr = np.asarray(values)
+    return arr.tobytes() if arr.dtype != object else repr(arr.tolist())
+
+
 def snapshot(obj, _depth=0):
     """A comparable record of obj's contents (recursive for containers)."""
     if _depth > 4:
@@ -95,17 +103,13 @@ def snapshot(obj, _depth=0):
     if isinstance(obj, np.ndarray):
         return _array_snap(obj)
     if pd is not None and isinstance(obj, pd.DataFrame):
-        cols = []
-        for name in obj.columns:
-            col = obj[name]
-            cols.append((str(name), str(col.dtype),
-                         np.asarray(col.to_numpy(copy=True)).tobytes()
-                         if col.dtype != object else repr(col.tolist())))
+        cols = [(str(name), str(obj[name].dtype), values_bytes(obj[name].to_numpy(copy=True)))
+                for name in obj.columns]
         return {"kind": "frame", "cols": cols, "index": repr(list(obj.index)),
                 "shape": obj.shape}
     if pd is not None and isinstance(obj, pd.Series):
         return {"kind": "series", "dtype": str(obj.dtype),
-                "bytes": obj.to_numpy(copy=True).tobytes(), "index": repr(list(obj.index))}
+                "bytes": values_bytes(obj.to_numpy(copy=True)), "index": repr(list(obj.index))}
     if type(obj).__module__.startswith("polars") and hasattr(obj, "schema"):
         return {"kind": "polars", "schema": repr(obj.schema),
                 "cols": [(name, repr(obj[name].to_list())) for name in obj.columns]}

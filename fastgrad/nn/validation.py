@@ -80,6 +80,11 @@ def inputs(X, n_x, *, warn_downcast=False):
         )
     if X.shape[1] == 0:
         raise ValueError("X has no examples (m = 0)")
+    if not (X.flags.c_contiguous or X.flags.f_contiguous):
+        # NumPy < 2.3 multiplies an operand strided in both axes in its own
+        # loop, not BLAS, which rounds differently: a contiguous copy gives
+        # every layout of X the same bits.
+        X = np.ascontiguousarray(X)
     return X
 
 

@@ -210,6 +210,10 @@ class Normalizer(RunningStatistics, Persistence, Estimator):
             requires_fit=True,
         )
 
+    def _more_tags(self):
+        # The same tags for scikit-learn < 1.6, which reads this instead.
+        return {"allow_nan": True, "preserves_dtype": [np.float64, np.float32]}
+
     # -- parameter and data checks ------------------------------------------
 
     def check_params(self):

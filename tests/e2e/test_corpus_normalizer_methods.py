@@ -3,6 +3,7 @@ dtypes, layouts, shapes, special values and containers. Each case asserts a
 correct result (against a plain NumPy reference written here) or a clear
 ValueError/TypeError, and that the input's bytes are unchanged.
 """
+import fastgrad_tests_corpus as C  # tests/_corpus.py, registered by conftest.py
 import numpy as np
 import pytest
 
@@ -122,9 +123,9 @@ def fingerprint(X):
     if X is None or np.isscalar(X) and not isinstance(X, np.generic):
         return repr(X)
     if isinstance(X, pd.DataFrame):
-        return [np.asarray(X[c]).tobytes() for c in X.columns] + [repr(X.dtypes.tolist())]
+        return [C.values_bytes(X[c]) for c in X.columns] + [repr(X.dtypes.tolist())]
     if isinstance(X, pd.Series):
-        return np.asarray(X).tobytes()
+        return C.values_bytes(X)
     if sp.issparse(X):
         return X.toarray().tobytes()
     if isinstance(X, np.ma.MaskedArray):

@@ -537,6 +537,13 @@ def _estimator_checks():
 @pytest.mark.filterwarnings("ignore:Estimator Normalizer does not inherit")
 @_estimator_checks()
 def test_sklearn_estimator_checks(estimator, check):
+    import sklearn
+
+    if (getattr(check, "func", check).__name__ == "check_sample_weight_equivalence_on_sparse_data"
+            and estimator.with_mean
+            and sklearn.__version__.startswith("1.6.")):
+        pytest.skip("scikit-learn 1.6 runs this check on estimators that refuse sparse "
+                    "input, and passes only a TypeError (its issue #30139)")
     check(estimator)
 
 
