@@ -38,7 +38,11 @@ def numerical_gradient(f: ScalarFunction, theta: ArrayLike, *, epsilon: float = 
     ----------
     f : callable
         ``f(theta) -> float``; receives a read-only array shaped like
-        ``theta`` (copy it if ``f`` needs to write).
+        ``theta`` (copy it if ``f`` needs to write), and must compute from
+        it: a closure over the caller's own arrays does not see the steps.
+        ``f`` is called once more at ``theta`` at the end, so a closure
+        that stores its argument (``model.set_weights(w)``) is left at
+        ``theta``.
     theta : array_like, any shape
         The point. Not modified: the compiled loop perturbs a float64 working
         copy in place and restores every entry from its saved bits.
@@ -66,17 +70,29 @@ def numerical_gradient(f: ScalarFunction, theta: ArrayLike, *, epsilon: float = 
         disagree (it samples something).
     TypeError
         ``f`` returned something else than one floating-point number
-        (float16, whose 3 digits no difference can resolve, included).
+        (float16, whose 3 digits no difference can resolve, included), or
+        its signature cannot take ``theta`` as its one argument.
+
+    Warns
+    -----
+    RuntimeWarning
+        ``f`` returned the same value at ``theta`` and at every point
+        differenced (the result is all zeros): an ``f`` that ignores its
+        argument (a closure over the model's parameters) looks so, and so
+        does a float32 model whose ``theta`` was upcast (a float32 ``theta``
+        is upcast here, as there is no gradient whose bands could follow a
+        float32 step; :func:`check_grad` checks it as a float32 model).
     """
     _check_callable(f)
     eps = options.epsilon(epsilon)
-    work = _as_theta(theta)
+    work = inputs.real_array(theta, "theta", stacklevel=3)
     flat = work.reshape(-1)
     if flat.size == 0:
         return np.zeros(work.shape)
     blocks = [("theta", slice(0, flat.size), work.shape)]
     view, fname = generic.read_only(work), _argument_name(f)
-    raw, _ = calls.check_deterministic(f, view, fname, "theta", flat=flat)
+    raw, _ = _first_calls(f, f, view, fname, flat, "numerical_gradient")
+    f0 = _generic_kernel.as_real_scalar(raw, fname)
     coords = np.arange(flat.size, dtype=np.intp)
     if lowprec.is_float32(raw):  # epsilon=1e-7 is below float32's resolution
         run = dict(
@@ -86,7 +102,6 @@ def numerical_gradient(f: ScalarFunction, theta: ArrayLike, *, epsilon: float = 
         out, values, steps, *_ = generic.numerical_at(
             coords, True, pool, "fastgrad numerical_gradient", **run
         )
-        f0 = _generic_kernel.as_real_scalar(raw, fname)
         # no gradient to compare with: every coordinate is refined, as check_grad
         # refines a block that is not great (great=0: no block is)
         out, values, *_ = generic.refined_at(
@@ -106,7 +121,25 @@ def numerical_gradient(f: ScalarFunction, theta: ArrayLike, *, epsilon: float = 
             "fastgrad numerical_gradient",
             values=values,
         )
-    calls.whole_number_values(_generic_kernel.as_real_scalar(raw, fname), values, fname)
+    calls.whole_number_values(f0, values, fname)
+    calls.at_theta_again(f, view, fname)
+    if np.all(values == f0):  # (not at a symmetric point: f(θ ± h) equal, f(θ) not)
+        low = structured.low_precision(theta)
+        if low:  # the Keras habit: set_weights casts the step away
+            low = (
+                f" theta was {low[0][1]}, upcast to float64: a model that casts it back "
+                "(set_weights) cannot see a step of epsilon; pass a larger epsilon (check_grad "
+                "checks a float32 theta as a float32 model, with float32 steps). Otherwise:"
+            )
+        warnings.warn(
+            f"{fname} returned the same value at theta and at every theta ± step: the "
+            "numerical gradient is all zeros. If f depends on theta, it did not see the "
+            f"steps.{low or ''} numerical_gradient calls f with its own copy of theta and "
+            "never writes to your arrays, so f must compute from the argument it receives "
+            "(f = lambda W: net.loss(X, y)[0] ignores W; write f = lambda W: loss_with(W))",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return out.reshape(work.shape)
 
 
@@ -124,8 +157,44 @@ def _argument_name(f):
     return f"f ({_callable_name(f)})"
 
 
-def _as_theta(theta, name="theta"):
-    return inputs.as_theta(theta, name)
+def _first_calls(f, call, view, fname, flat, check="check_grad"):
+    """:func:`calls.check_deterministic` at θ (``call`` is ``f`` as the check
+    calls it), with an ``f`` whose signature cannot take θ as its one
+    argument named for that."""
+    try:
+        return calls.check_deterministic(call, view, fname, "theta", flat=flat)
+    except TypeError as e:
+        err = calls.arity_error(f, fname, view, check)
+        if err is None:
+            raise
+        raise err from e
+
+
+def _gradient(st, grad, f32, returned):
+    """The analytic gradient as one float64 (P,) vector (``grad`` already
+    evaluated when it was a callable: ``returned``); a pair that looks like
+    (value, gradient), jax.value_and_grad's habit, is named for that."""
+    try:
+        return st.flatten_like(grad, "grad", warn=not f32)
+    except (TypeError, ValueError, KeyError) as e:
+        if not _value_and_gradient(grad):
+            raise
+        how = "grad returned" if returned else "grad is"
+        raise TypeError(
+            f"{how} a pair that looks like (value, gradient): a number, then "
+            f"{type(grad[1]).__name__}. grad must be the gradient alone, shaped like theta "
+            "(for jax.value_and_grad: grad=lambda p: value_and_grad(f)(p)[1])"
+        ) from e
+
+
+def _value_and_gradient(value):
+    """A pair (a number, something else): jax.value_and_grad's result."""
+
+    def scalar(v):
+        return isinstance(v, (int, float, np.generic)) or getattr(v, "shape", None) == ()
+
+    pair = isinstance(value, (tuple, list)) and len(value) == 2
+    return pair and scalar(value[0]) and not scalar(value[1])
 
 
 def check_grad(
@@ -148,14 +217,25 @@ def check_grad(
     ----------
     f : callable
         Receives ``theta``'s structure (an array, a dict or a list/tuple) made
-        of read-only float64 arrays; must return one real number.
+        of read-only float64 arrays, as its one argument (a tuple is not
+        unpacked: for ``f(W, b)`` pass ``lambda p: f(*p)``, or use
+        :func:`check_vjp`); must return one real number computed from that
+        argument: fastgrad differences its own copy of θ and never writes to
+        the caller's arrays, so a closure over the model's parameters
+        (``lambda W: net.loss(X, y)[0]``) does not see the steps (the report
+        says so when every numerical entry is exactly 0).
     theta : array_like, dict of arrays, or list/tuple of arrays
         The point. A dict may use any keys (``{"conv_w": ..., "db2": ...}``);
         the report has one block per key (per position for a list/tuple,
-        ``theta[0]``, ...), named by it. A list counts as several blocks only
-        when every item is an ndarray. Never modified.
+        ``theta[0]``, ...), named by it. A list/tuple is several blocks when
+        its items are arrays (ndarrays, or objects NumPy reads through
+        ``__array__``/``__array_interface__``: jax or torch arrays) or
+        Python numbers, one at least an array that is not a NumPy scalar
+        (``(w, 0.3)`` is two blocks); a list of numbers, or of lists, is one
+        array. Never modified.
     grad : same structure as ``theta``, or callable ``grad(theta)``
-        The gradient to check (a callable receives a writable copy of theta).
+        The gradient to check (a callable receives a writable copy of theta
+        and returns the gradient alone, not a ``(value, gradient)`` pair).
     epsilon : float, default 1e-7
     mode : {"full", "sampled", "directional"}
         As for :func:`gradient_check`: ``sampled`` checks ``k`` coordinates
@@ -197,10 +277,15 @@ def check_grad(
     check): the two values must agree (an ``f`` that samples is refused),
     and the value gives the one-sided differences that find kinks
     (relu, abs, max inside θ ± ε; see :mod:`fastgrad.gradcheck.kinks`),
-    and its dtype tells a float32 model. Kinks are counted and marked
+    and its dtype tells a float32 model. ``f`` is called once more at theta
+    at the end (in this process, with ``workers`` too), so a closure that
+    stores its argument (``model.set_weights(ws)``) is left at theta, not
+    at the last point differenced. Kinks are counted and marked
     ``*``; where the gradient lies between the one-sided slopes (a
     subgradient) they are left out of the verdict. A float32 model (``f``
-    returns float32 or ``grad`` is float32) is checked with a step
+    returns float32, ``grad`` is float32, or every floating block of
+    ``theta`` is float32: Keras' ``get_weights()``, whose model casts a
+    float64 step back to float32 however ``f`` returns) is checked with a step
     ``max(epsilon, cbrt(u32)·max(1, |θ_i|))`` at float32 points and the bands
     (1e-3, 1e-2) unless ``thresholds`` is given; a block that is not great at
     that step (kinks left out as above; or most of it kinks) is differenced
@@ -234,28 +319,37 @@ def check_grad(
         seed=seed,
     )
     st, flat = structured.flatten(theta, "theta", warn=False)
-    if callable(grad):
-        grad = grad(st.copies(flat))
+    returned = callable(grad)
+    if returned:
+        copies = st.copies(flat)
+        try:
+            grad = grad(copies)
+        except TypeError as e:
+            err = calls.arity_error(grad, f"grad ({_callable_name(grad)})", copies, role="grad")
+            if err is None:
+                raise
+            raise err from e
     view = st.views(flat)
     call = structured.FreshCall(f, st.kind) if st.kind in ("dict", "list") else f
-    raw, t_call = calls.check_deterministic(call, view, _argument_name(f), "theta", flat=flat)
-    f32 = lowprec.is_float32(raw) or lowprec.is_float32(grad)
-    analytic = st.flatten_like(grad, "grad", warn=not f32)
-    if not f32:
-        for label, dt in structured.low_precision(theta):
-            warnings.warn(
-                f"{label} is {dt}; upcast to float64 (a finite difference "
-                "with epsilon=1e-7 needs double precision)",
-                UserWarning,
-                stacklevel=2,
-            )
+    fname = _argument_name(f)
+    raw, t_call = _first_calls(f, call, view, fname, flat)
+    f32 = lowprec.is_float32(raw) or lowprec.is_float32(grad) or structured.all_float32(theta)
+    analytic = _gradient(st, grad, f32, returned)
+    upcast = [] if f32 else structured.low_precision(theta)
+    for label, dt in upcast:
+        warnings.warn(
+            f"{label} is {dt}; upcast to float64 (a finite difference "
+            "with epsilon=1e-7 needs double precision)",
+            UserWarning,
+            stacklevel=2,
+        )
     thresholds = lowprec.THRESHOLDS if f32 and not o.thresholds_given else o.thresholds
     run = dict(
         call=call,
         flat=flat,
         eps=o.epsilon,
         blocks=st.blocks,
-        fname=_argument_name(f),
+        fname=fname,
         progress=o.progress,
         view=view,
     )
@@ -269,6 +363,7 @@ def check_grad(
         found = coordinates_with_kinks(
             mode, k, o.rng, desc, analytic, raw, f32, pool, thresholds=thresholds, **run
         )
+    calls.at_theta_again(call, view, fname)
     return generic.build_report(
         title=_callable_name(f),
         analytic=analytic,
@@ -279,6 +374,7 @@ def check_grad(
         seconds=time.perf_counter() - t0,
         raise_on_failure=o.raise_on_failure,
         cap_at_noise=not o.thresholds_given,
+        caller=(fname, "theta", upcast),
         **found,
     )
 

@@ -6,6 +6,7 @@ The lowest piece of the callable checks: :mod:`~fastgrad.gradcheck.generic`
 it, so neither needs the other for it.
 """
 
+import inspect
 import time
 
 import numpy as np
@@ -36,6 +37,52 @@ def call_raw(call, view, fname):
 def call_once(call, view, fname):
     """``call(view)`` as one real number (see :func:`call_raw`)."""
     return _generic_kernel.as_real_scalar(call_raw(call, view, fname), fname)
+
+
+def at_theta_again(call, view, fname):
+    """``f`` once more at θ itself, after every difference: a closure that
+    stores its argument (``model.set_weights(ws)``) is left at θ, not at
+    the last point differenced. Its value is not used."""
+    call_raw(call, view, fname)
+
+
+def arity_error(f, fname, value, check="check_grad", name="theta", role="f"):
+    """The TypeError for an ``f`` that cannot take ``value`` as its one
+    argument (``f(W, b)`` checked at ``(W, b)``: the JAX ``check_grads``
+    habit), or None when its signature accepts one argument (then a
+    TypeError came from inside ``f``, and is the user's own). ``role``:
+    ``"f"``, or ``"grad"`` for a gradient callable."""
+    try:
+        sig = inspect.signature(f)
+    except (TypeError, ValueError):
+        return None
+    try:
+        sig.bind(value)
+        return None
+    except TypeError:
+        pass
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    params = [p.name for p in sig.parameters.values() if p.kind in kinds]
+    if params:
+        takes = f"takes {len(params)} positional argument(s) ({', '.join(params)})"
+    else:
+        takes = "takes no positional argument"
+    star = "**" if isinstance(value, dict) else "*"
+    if isinstance(value, (list, tuple, dict)):
+        what = f"the {type(value).__name__} of {len(value)} arrays {name}"
+        if role == "f":
+            fix = (
+                f"use {check}(lambda p: f({star}p), {name}, grad), or check_vjp(f, {name}, "
+                f"grads), which calls f({star}inputs)"
+            )
+        else:
+            fix = f"pass grad=lambda p: grad({star}p)"
+    else:
+        what, fix = f"the array {name}", f"{role} must take exactly one argument"
+    return TypeError(
+        f"{fname} {takes}, but {check} calls {role}({name}) with {what} as one "
+        f"argument (it does not unpack {name}): {fix}"
+    )
 
 
 def check_untouched(flat, saved, fname):

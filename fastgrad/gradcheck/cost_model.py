@@ -11,7 +11,7 @@ import numpy as np
 from fastgrad._rng import as_generator
 from fastgrad.gradcheck import directional, lowprec, options, structured
 from fastgrad.gradcheck._generic_kernel import as_real_scalar
-from fastgrad.gradcheck.calls import check_deterministic
+from fastgrad.gradcheck.calls import at_theta_again, check_deterministic
 from fastgrad.gradcheck.generic import build_report, read_only
 from fastgrad.gradcheck.inputs import check_dropout, check_generic_dicts, check_n_threads
 from fastgrad.gradcheck.report import DEFAULT_THRESHOLDS
@@ -76,6 +76,8 @@ def check_generic_model(
             mode, k, rng, desc, analytic, raw, f32, pool, progress=progress, **run
         )
         found["kink_text"] = "sit on a kink of the cost (the one-sided slopes disagree)"
+    at_theta_again(call, run["view"], fname)
+    upcast = [] if f32 else structured.low_precision(dict(given[0]), "params")
     return build_report(
         title=repr(model),
         analytic=analytic,
@@ -86,6 +88,7 @@ def check_generic_model(
         seconds=time.perf_counter() - t0,
         raise_on_failure=raise_on_failure,
         cap_at_noise=not given_bands,
+        caller=(fname, "params", upcast),
         **found,
     )
 

@@ -15,7 +15,14 @@ Guarantees
   its saved bits, and the whole working copy is compared bit for bit with
   the original at the end.
 * The caller's arrays are never written (θ, gradients and parameters are
-  copied to float64 first).
+  copied to float64 first): ``f`` must compute from the argument it
+  receives. When every numerical entry is exactly 0 while the gradient is
+  not, the report says that ``f`` did not see the steps (a closure over
+  the model's parameters), not that the backprop is wrong
+  (:func:`unseen_steps`).
+* After every difference ``f`` is called once more at θ itself (in this
+  process, with ``workers`` too): a closure that stores its argument
+  (``model.set_weights(ws)``) is left at θ.
 * NaN or inf from ``f`` raises a ValueError naming the coordinate and the
   side (``+ epsilon`` or ``- epsilon``).
 * ε stays absolute, as in the course. A coordinate where ``θ_i ± ε`` is not
@@ -208,6 +215,7 @@ def build_report(
     notes=(),
     noise=None,
     cap_at_noise=True,
+    caller=None,
 ):
     """The report of a callable check (raised as GradientCheckError when asked).
 
@@ -218,7 +226,12 @@ def build_report(
     that makes it when it is needed; see
     :func:`~fastgrad.gradcheck.report.noise_floor`); None for none.
     ``cap_at_noise``: a difference at that floor is at most "check" (False
-    when the user gave the bands)."""
+    when the user gave the bands). ``caller``: for the user's own ``f``,
+    ``(fname, argument, upcast)`` (how messages name f and its argument,
+    ``"theta"``, ``"inputs"`` or ``"params"``, and the ``(label, dtype)`` of
+    the blocks upcast to float64): blocks whose every numerical entry is exactly 0 while the
+    analytic ones are not are then said to be unseen by f
+    (:func:`unseen_steps`), not blamed on the backprop."""
     P = analytic.size
     diff_all = None
     if kinks is not None and kinks.any():
@@ -264,6 +277,11 @@ def build_report(
         whole = float(np.linalg.norm(noise[0])) / den if den > 0 else 0.0
         return whole, [np.inf] * len(blocks), advice, cap_at_noise
 
+    unread, unread_hint = (), None
+    if caller is not None:
+        unread, unread_hint = unseen_steps(
+            rows, analytic, numerical, checked, blocks, names, directions, failing, caller
+        )
     report = GradCheckReport(
         title=title,
         difference=diff,
@@ -284,7 +302,84 @@ def build_report(
         kink_text=kink_text,
         notes=notes,
         noise_floor=None if noise is None else floor,
+        unread=unread,
+        unread_hint=unread_hint,
     )
     if raise_on_failure:
         report.raise_if_failed()
     return report
+
+
+# How the hint of :func:`unseen_steps` names what f receives, with the habit
+# that ignores it.
+_UNSEEN_EXAMPLES = {
+    "theta": (
+        "f",
+        "argument",
+        "f = lambda W: net.loss(X, y)[0] ignores W; write f = lambda W: loss_with(W)",
+    ),
+    "inputs": (
+        "f",
+        "arguments",
+        "f = lambda b: layer(x, gamma, beta) ignores b; write f = lambda b: layer(x, gamma, b)",
+    ),
+    "params": (
+        "the cost",
+        "params",
+        "a cost that reads self.W instead of params['W'] ignores them",
+    ),
+}
+
+
+def unseen_steps(rows, analytic, numerical, checked, blocks, names, directions, failing, caller):
+    """``(names, hint)``: the blocks whose every numerical entry (or
+    directional derivative) is exactly 0 while the analytic ones are not,
+    their rows' hints replaced by one that says f's value did not change
+    when they moved; and, when that is every numerical entry of θ, the one
+    hint that replaces them (f did not see the steps: a closure over the
+    model's parameters, the CS231n habit). ``caller`` as for
+    :func:`build_report`."""
+    if directions is None and not np.any(numerical == 0):  # the usual case, in O(P)
+        return (), None
+    fname, what, upcast = caller
+    full = set(failing)
+    zero, nums = [], []
+    for row, name, (bname, sl, _) in zip(rows, names, blocks):
+        if directions is not None and bname not in full:
+            num, ana, _ = directions[name]
+        else:
+            use = checked[sl]
+            num, ana = numerical[sl][use], analytic[sl][use]
+        nums.append(num)
+        if num.size and not np.any(num) and np.any(ana):
+            zero.append(row)
+    if not zero:
+        return (), None
+    who, one, example = _UNSEEN_EXAMPLES[what]
+    for row in zero:
+        row.hint = (
+            f"{row.name}: {fname} returned the same value on both sides of every step of "
+            f"{row.name} (its numerical entries are all exactly 0): does {who} read "
+            f"{row.name}? fastgrad calls {who} with its own copies and never writes to your "
+            f"arrays, so {who} must compute from what it receives. If {who} is right and does "
+            f"not depend on {row.name}, the gradient of {row.name} should be zero"
+        )
+    if any(np.any(n) for n in nums):
+        return [row.name for row in zero], None
+    low = ""
+    if upcast:  # the Keras habit: set_weights casts the step away
+        low = (
+            f" {', '.join(f'{label} ({dt})' for label, dt in upcast)} "
+            f"{'was' if len(upcast) == 1 else 'were'} upcast to float64: a model that casts "
+            "its weights back to float32 (set_weights) cannot see a step of epsilon; pass "
+            "every block in float32 (a float32 model is checked with float32 steps) or a "
+            "larger epsilon. Otherwise:"
+        )
+    hint = (
+        f"{fname} returned the same value on both sides of every step (every numerical entry "
+        f"is exactly 0): it did not see the steps.{low} fastgrad calls {who} with its own copy "
+        f"of {what} and never writes to your arrays, so {who} must compute from the {one} it "
+        f"receives: a closure over the model's parameters does not see the step ({example}). "
+        f"If {who} truly does not depend on {what}, the gradient should be zero"
+    )
+    return [row.name for row in zero], hint

@@ -1,6 +1,9 @@
 """Checking float32 models.
 
-A float32 model (``f`` returns float32, or the gradients are float32) cannot
+A float32 model (``f`` returns float32, the gradients are float32, or every
+floating block of θ is float32 in :func:`~fastgrad.check_grad` and
+:func:`~fastgrad.check_vjp`: a model whose ``set_weights`` casts back to
+float32 sees no step of 1e-7 even when ``f`` returns a Python float) cannot
 be checked with ε = 1e-7: θ ± 1e-7 rounds back to θ in float32 for |θ| ≥ 1,
 and the cost's own rounding (u = 2⁻²⁴ ≈ 6e-8 relative) divided by a tiny
 step swamps the difference. The float32 check therefore:

@@ -341,8 +341,16 @@ class GradCheckReport:
         kink_text=None,
         notes=(),
         noise_floor=None,
+        unread=(),
+        unread_hint=None,
     ):
         self.title = title
+        # blocks whose numerical entries are all exactly 0 though the analytic
+        # ones are not (the user's f did not see their steps), and the hint
+        # that replaces every pointer at them when all of θ is such (None:
+        # their own rows' hints say it)
+        self._unread, self._unread_hint = frozenset(unread), unread_hint
+        self._capped = False  # the verdict was capped at "check" by the rounding floor
         self.kink_text = kink_text
         self.notes = list(notes)
         self.difference = float(difference)
@@ -386,7 +394,7 @@ class GradCheckReport:
         whole, per_block, advice, cap = noise_floor
         hints = []
         if cap and verdict != "great" and self.difference <= NOISE_MARGIN * whole:
-            verdict = "check"
+            verdict, self._capped = "check", True
             self.notes.append(
                 f"the difference is at the cost's rounding floor (~{whole:.1e}: f's last "
                 "rounding over the step, at the least), so it cannot tell this gradient "
@@ -407,10 +415,22 @@ class GradCheckReport:
         return verdict, hints
 
     def _collect_hints(self, hints):
+        """The blocks' hints, pointers at the blocks not great, then
+        ``hints``. A great report, or one capped at "check" by the rounding
+        floor, points at no block within ESCALATE_MARGIN of its own floor
+        (its rounding explains it: a correct float32 layer's "should be
+        zero" or "1.28x" is rounding); a block that f did not read points
+        at f (its own row's hint, or the one for all of θ), never at the
+        backprop."""
         bad = [b for b in self.blocks if verdict_for(b.difference, self.thresholds) != "great"]
-        if self.verdict == "great":  # no pointers at what rounding explains
+        if self.verdict == "great" or self._capped:  # no pointers at what rounding explains
             bad = [b for b in bad if b.name not in self._at_floor]
-        hints = [b.hint for b in bad if b.hint] + hints
+        # a block f did not read points at f, not at the backprop: its row's own
+        # hint (or the one for all of theta), no "largest error", no "look at"
+        unread = any(b.name in self._unread for b in bad)
+        own = [b.hint for b in bad if b.hint and not (self._unread_hint and b.name in self._unread)]
+        hints = ([self._unread_hint] if unread and self._unread_hint else []) + own + hints
+        bad = [b for b in bad if b.name not in self._unread]
         for b in bad:
             if not b.hint:
                 hints.append(

@@ -6,8 +6,13 @@ with named blocks ``(name, slice, shape)``, and ``f`` receives the same
 structure made of *read-only* views of ``flat`` (so a perturbed coordinate
 is seen by ``f`` without copying, and ``f`` cannot write into the check).
 
-A list or tuple counts as a structure only when every item is an
-``ndarray``; any other list (``[[1.0, 2.0]]``) is one array, as before.
+A list or tuple counts as a structure when its items are array objects
+(an ``ndarray``, anything NumPy reads through ``__array__`` or
+``__array_interface__``: a jax or torch array) or Python numbers, and at
+least one item is an array object other than a NumPy scalar:
+``[W1, W2]``, ``(w, 0.3)`` and ``(w, np.float64(0.3))`` are two blocks. A
+list of numbers (``[1.0, 2.0]``, ``[np.float64(1.0), 2.0]``) or of lists
+(``[[1.0, 2.0]]``) is one array, as NumPy reads it.
 """
 
 from __future__ import annotations
@@ -42,12 +47,32 @@ class FreshCall:
         return self.f(view)
 
 
+def _is_array_object(v):
+    """An array NumPy reads without guessing (not a nested list)."""
+    return (
+        isinstance(v, (np.ndarray, np.generic))
+        or hasattr(v, "__array__")
+        or hasattr(v, "__array_interface__")
+    )
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def is_structure(value):
+    """A mapping, or a list/tuple of blocks (see the module docstring): every
+    item an array object or a Python number, one at least an array object
+    that is not a NumPy scalar."""
     if isinstance(value, Mapping):
         return True
-    if isinstance(value, (list, tuple)) and value:
-        return all(isinstance(v, np.ndarray) for v in value)
-    return False
+    if not isinstance(value, (list, tuple)) or not value:
+        return False
+    if all(isinstance(v, np.ndarray) for v in value):  # the usual case, first
+        return True
+    return all(_is_array_object(v) or _is_number(v) for v in value) and any(
+        _is_array_object(v) and not isinstance(v, np.generic) for v in value
+    )
 
 
 class Structure:
@@ -59,10 +84,12 @@ class Structure:
     keys : list      dict keys, or positions
     names : list     block names in the report
     blocks : list    ``(name, slice, shape)`` over ``flat``
+    what : str       how messages name the whole (``"theta"``, ``"inputs"``)
     """
 
-    def __init__(self, kind, keys, names, shapes):
+    def __init__(self, kind, keys, names, shapes, what="theta"):
         self.kind, self.keys, self.names = kind, list(keys), list(names)
+        self.what = what
         self.blocks, start = [], 0
         for name, shape in zip(self.names, shapes):
             size = int(np.prod(shape, dtype=np.int64))
@@ -92,12 +119,14 @@ class Structure:
         """A gradient of the same structure as one float64 (P,) vector."""
         if self.kind == "array":
             if is_structure(value):
-                raise TypeError(f"{name} must be an array like theta, got a {type(value).__name__}")
+                raise TypeError(
+                    f"{name} must be an array like {self.what}, got a {type(value).__name__}"
+                )
             arrays = [real_array(value, name, warn=warn, stacklevel=6)]
         elif self.kind == "dict":
             if not isinstance(value, Mapping):
                 raise TypeError(
-                    f"{name} must be a dict with the keys of theta {self.keys}, "
+                    f"{name} must be a dict with the keys of {self.what} {self.keys}, "
                     f"got {type(value).__name__}"
                 )
             missing = [k for k in self.keys if k not in value]
@@ -105,9 +134,12 @@ class Structure:
             if missing or extra:
                 hint = ""
                 if all(f"d{k}" in extra for k in missing):  # (the course's also holds dZ1, ...)
-                    hint = "; the course's dW1, db1, ... names: key them like theta (W1, b1, ...)"
+                    hint = (
+                        f"; the course's dW1, db1, ... names: key them like {self.what} "
+                        "(W1, b1, ...)"
+                    )
                 raise KeyError(
-                    f"{name} keys do not match theta: missing {missing}, unexpected {extra} "
+                    f"{name} keys do not match {self.what}: missing {missing}, unexpected {extra} "
                     f"(expected exactly {self.keys}){hint}"
                 )
             arrays = [
@@ -116,7 +148,7 @@ class Structure:
         else:
             if not isinstance(value, (list, tuple)) or len(value) != len(self.keys):
                 raise TypeError(
-                    f"{name} must be a list/tuple of {len(self.keys)} arrays like theta, "
+                    f"{name} must be a list/tuple of {len(self.keys)} arrays like {self.what}, "
                     f"got {type(value).__name__}"
                     + (f" of length {len(value)}" if isinstance(value, (list, tuple)) else "")
                 )
@@ -132,25 +164,42 @@ class Structure:
                 )
                 label = name if self.kind == "array" else f"{name} block {bname!r}"
                 raise ValueError(
-                    f"{label} has shape {arr.shape}, expected {shape} like theta{hint}"
+                    f"{label} has shape {arr.shape}, expected {shape} like {self.what}{hint}"
                 )
         return np.concatenate([a.ravel() for a in arrays])
 
 
-def low_precision(value, name="theta"):
-    """``[(label, dtype)]`` of the float16/float32 arrays in ``value``."""
+def _dtypes(value, name):
+    """``[(label, dtype or None)]`` of the blocks of ``value``: a Python
+    float is a float64 block, a nested list is None (NumPy reads it as
+    float64 or int)."""
     if isinstance(value, Mapping):
         items = [(f"{name}[{k!r}]", v) for k, v in value.items()]
     elif is_structure(value):
         items = [(f"{name}[{i}]", v) for i, v in enumerate(value)]
     else:
         items = [(name, value)]
-    out = []
-    for label, v in items:
-        dt = numpy_dtype(v)
-        if dt is not None and dt.kind == "f" and dt.itemsize < 8:
-            out.append((label, dt))
-    return out
+    return [(label, np.dtype(type(v)) if _is_number(v) else numpy_dtype(v)) for label, v in items]
+
+
+def low_precision(value, name="theta"):
+    """``[(label, dtype)]`` of the float16/float32 arrays in ``value``."""
+    return [
+        (label, dt)
+        for label, dt in _dtypes(value, name)
+        if dt is not None and dt.kind == "f" and dt.itemsize < 8
+    ]
+
+
+def all_float32(value):
+    """True when every floating block of ``value`` (θ or a VJP's inputs) is
+    float32, and there is one: the point of a float32 model (weights from
+    Keras' ``get_weights()``, a float32 tensor), which is checked as one
+    even when ``f`` returns a Python float."""
+    if isinstance(value, np.ndarray):  # one array, the usual case
+        return bool(value.dtype == np.float32)
+    floating = [dt for _, dt in _dtypes(value, "") if dt is not None and dt.kind == "f"]
+    return bool(floating) and all(dt == np.float32 for dt in floating)
 
 
 def flatten(value, name="theta", names=None, warn=True):
@@ -178,12 +227,12 @@ def flatten(value, name="theta", names=None, warn=True):
         arr = real_array(value, name, warn=warn, stacklevel=6)
         if arr.size == 0:
             raise ValueError(f"{name} is empty (shape {arr.shape}): there is nothing to check")
-        st = Structure("array", [None], [name], [arr.shape])
+        st = Structure("array", [None], [name], [arr.shape], what=name)
         return st, arr.reshape(-1)
     if len(set(labels)) != len(labels):
         raise ValueError(f"{name}: two blocks have the same name {labels}")
     for label, arr in zip(labels, arrays):
         if arr.size == 0:
             raise ValueError(f"{name} block {label!r} is empty (shape {arr.shape}): leave it out")
-    st = Structure(kind, keys, labels, [a.shape for a in arrays])
+    st = Structure(kind, keys, labels, [a.shape for a in arrays], what=name)
     return st, np.concatenate([a.ravel() for a in arrays])

@@ -107,8 +107,14 @@ def check_vjp(
     f : callable
         ``f(x)`` for one array, ``f(*inputs)`` for a tuple/list, ``f(**inputs)``
         for a dict; returns an array (any shape). Its inputs are read-only
-        float64 arrays.
+        float64 arrays, fastgrad's own copies: ``f`` must compute from them
+        (``lambda b: layer(x, gamma, beta)`` ignores ``b``; the report says
+        which input's differences are all exactly 0). ``f`` is called once
+        more at ``inputs`` at the end, so a closure that stores its
+        arguments is left at ``inputs``.
     inputs : array, tuple/list of arrays, or dict of arrays
+        A tuple/list is made of arrays (ndarrays, jax or torch arrays) or
+        Python numbers, as ``theta`` in :func:`fastgrad.check_grad`.
     grads : the same structure, or callable ``grads(upstream)``
         The gradients of ``⟨upstream, f(inputs)⟩`` (``Σ upstream * f(inputs)``)
         with respect to each input, from the user's backward pass; a callable
@@ -139,11 +145,12 @@ def check_vjp(
 
     Notes
     -----
-    A float32 layer (``f`` returns float32, or ``grads`` are float32) is
-    checked with the step ``max(epsilon, cbrt(u32)·max(1, |x_i|))`` at
-    float32 points and the bands (1e-3, 1e-2) unless ``thresholds`` is
-    given. An input that is not great at that step (kinks that are
-    subgradients left out; or most of it kinks) is differenced again at
+    A float32 layer (``f`` returns float32, ``grads`` are float32, or every
+    floating input is float32) is checked with the step
+    ``max(epsilon, cbrt(u32)·max(1, |x_i|))`` at float32 points and the
+    bands (1e-3, 1e-2) unless ``thresholds`` is given. An input that is not
+    great at that step (kinks that are subgradients left out; or most of it
+    kinks) is differenced again at
     steps ``/4``, ``/16``, ... (at most ``/4**8``, never below ``epsilon``),
     each coordinate keeping the step whose difference is closest to the
     next shorter step's (the ladder stops once two agree within their
@@ -199,16 +206,16 @@ def check_vjp(
             raise ValueError(f"upstream has shape {u.shape}, expected {y0.shape} like f's output")
     if callable(grads):
         grads = grads(u.copy())
-    f32 = lowprec.is_float32(raw) or lowprec.is_float32(grads)
+    f32 = lowprec.is_float32(raw) or lowprec.is_float32(grads) or structured.all_float32(inputs)
     analytic = st.flatten_like(grads, "grads", warn=not f32)
-    if not f32:
-        for label, dt in structured.low_precision(inputs, "inputs"):
-            warnings.warn(
-                f"{label} is {dt}; upcast to float64 (a finite difference "
-                "with epsilon=1e-7 needs double precision)",
-                UserWarning,
-                stacklevel=2,
-            )
+    upcast = [] if f32 else structured.low_precision(inputs, "inputs")
+    for label, dt in upcast:
+        warnings.warn(
+            f"{label} is {dt}; upcast to float64 (a finite difference "
+            "with epsilon=1e-7 needs double precision)",
+            UserWarning,
+            stacklevel=2,
+        )
     plus, minus, notes = _points(flat, eps, f32, y0)
     if f32 and not o.thresholds_given:
         thresholds = lowprec.THRESHOLDS
@@ -238,6 +245,7 @@ def check_vjp(
                 flat, (plus, minus), u, y0, one, numerical, analytic, f32, eps, st, run
             )
         notes.insert(0, lowprec.note(plus - minus, float(np.max(np.abs(y0))), refined or 0))
+    calls.at_theta_again(call, view, fname)
     report = generic.build_report(
         title=f"vjp of {getattr(f, '__name__', type(f).__name__)}",
         analytic=analytic,
@@ -256,6 +264,7 @@ def check_vjp(
         extra_hints=hints,
         noise=noise,
         cap_at_noise=not o.thresholds_given,
+        caller=(fname, "inputs", upcast),
     )
     report.upstream = u
     if o.raise_on_failure:

@@ -8,6 +8,8 @@ steps (a correct layer scored "bug"), a tensor theta crashed, and
 ``for k in q: q[k] = torch.tensor(q[k])`` froze the point for every later
 call (a correct gradient scored "bug")."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -83,8 +85,13 @@ def test_tensor_theta_and_scalar_outputs():
     np.testing.assert_allclose(numerical_gradient(f, theta), expect, rtol=1e-8)
     assert check_grad(f, theta, expect).verdict == "great"
     assert check_vjp(f, theta, expect).verdict == "great"
-    with pytest.warns(UserWarning, match="float32; upcast"):
-        assert check_grad(f, Tensor([1.0, 2.0], "float32"), np.array([2.0, 4.0])).passed
+    # a float32 tensor theta is a float32 model's point: checked as one, not upcast
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = check_grad(f, Tensor([1.0, 2.0], "float32"), np.array([2.0, 4.0]))
+    assert r.passed and "float32 model" in str(r)
+    with pytest.warns(UserWarning, match="float16; upcast"):
+        assert check_grad(f, Tensor([1.0, 2.0], "float16"), np.array([2.0, 4.0])).passed
 
 
 def test_tensors_that_require_grad_get_a_clear_error():
