@@ -333,16 +333,8 @@ def check_grad(
     call = structured.FreshCall(f, st.kind) if st.kind in ("dict", "list") else f
     fname = _argument_name(f)
     raw, t_call = _first_calls(f, call, view, fname, flat)
-    f32 = lowprec.is_float32(raw) or lowprec.is_float32(grad) or structured.all_float32(theta)
+    f32, upcast = lowprec.model_precision(raw, grad, theta, "theta")
     analytic = _gradient(st, grad, f32, returned)
-    upcast = [] if f32 else structured.low_precision(theta)
-    for label, dt in upcast:
-        warnings.warn(
-            f"{label} is {dt}; upcast to float64 (a finite difference "
-            "with epsilon=1e-7 needs double precision)",
-            UserWarning,
-            stacklevel=2,
-        )
     thresholds = lowprec.THRESHOLDS if f32 and not o.thresholds_given else o.thresholds
     run = dict(
         call=call,

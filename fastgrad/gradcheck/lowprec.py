@@ -47,12 +47,13 @@ step swamps the difference. The float32 check therefore:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
 
 from fastgrad import _progress
-from fastgrad.gradcheck import calls, inputs
+from fastgrad.gradcheck import calls, inputs, structured
 
 U32 = float(np.finfo(np.float32).eps) / 2
 STEP = float(np.cbrt(U32))
@@ -79,6 +80,25 @@ def is_float32(value):
     if isinstance(value, (list, tuple)):  # of arrays or tensors, not nested lists
         return any(not isinstance(v, (list, tuple, Mapping)) and is_float32(v) for v in value)
     return inputs.numpy_dtype(value) == np.float32
+
+
+def model_precision(raw, grads, point, name):
+    """``(f32, upcast)``: whether the check is a float32 model's (``f``'s
+    value ``raw``, the gradient ``grads`` or every floating block of
+    ``point``, θ or a VJP's inputs, is float32), and otherwise the
+    ``[(label, dtype)]`` of ``point``'s low-precision blocks, upcast to
+    float64 with a warning at the caller of ``check_grad``/``check_vjp``."""
+    if is_float32(raw) or is_float32(grads) or structured.all_float32(point):
+        return True, []
+    upcast = structured.low_precision(point, name)
+    for label, dt in upcast:
+        warnings.warn(
+            f"{label} is {dt}; upcast to float64 (a finite difference "
+            "with epsilon=1e-7 needs double precision)",
+            UserWarning,
+            stacklevel=3,
+        )
+    return False, upcast
 
 
 def steps(theta, eps, level=0):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import inspect
 import time
-import warnings
 
 import numpy as np
 
@@ -206,16 +205,8 @@ def check_vjp(
             raise ValueError(f"upstream has shape {u.shape}, expected {y0.shape} like f's output")
     if callable(grads):
         grads = grads(u.copy())
-    f32 = lowprec.is_float32(raw) or lowprec.is_float32(grads) or structured.all_float32(inputs)
+    f32, upcast = lowprec.model_precision(raw, grads, inputs, "inputs")
     analytic = st.flatten_like(grads, "grads", warn=not f32)
-    upcast = [] if f32 else structured.low_precision(inputs, "inputs")
-    for label, dt in upcast:
-        warnings.warn(
-            f"{label} is {dt}; upcast to float64 (a finite difference "
-            "with epsilon=1e-7 needs double precision)",
-            UserWarning,
-            stacklevel=2,
-        )
     plus, minus, notes = _points(flat, eps, f32, y0)
     if f32 and not o.thresholds_given:
         thresholds = lowprec.THRESHOLDS
