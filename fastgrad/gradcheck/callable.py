@@ -129,7 +129,8 @@ def numerical_gradient(f: ScalarFunction, theta: ArrayLike, *, epsilon: float = 
             low = (
                 f" theta was {low[0][1]}, upcast to float64: a model that casts it back "
                 "(set_weights) cannot see a step of epsilon; pass a larger epsilon (check_grad "
-                "checks a float32 theta as a float32 model, with float32 steps). Otherwise:"
+                "checks such a float32 theta as a float32 model, with float32 steps). "
+                "Otherwise:"
             )
         warnings.warn(
             f"{fname} returned the same value at theta and at every theta ± step: the "
@@ -284,8 +285,11 @@ def check_grad(
     ``*``; where the gradient lies between the one-sided slopes (a
     subgradient) they are left out of the verdict. A float32 model (``f``
     returns float32, ``grad`` is float32, or every floating block of
-    ``theta`` is float32: Keras' ``get_weights()``, whose model casts a
-    float64 step back to float32 however ``f`` returns) is checked with a step
+    ``theta`` is float32 and ``f`` gives the same bits with every coordinate
+    moved by a quarter of its float32 spacing: Keras' ``get_weights()``,
+    whose model casts a float64 step back to float32 however ``f`` returns;
+    one extra call tells. A float32 ``theta`` that ``f`` reads in float64 is
+    upcast, with a warning, and checked in float64) is checked with a step
     ``max(epsilon, cbrt(u32)·max(1, |θ_i|))`` at float32 points and the bands
     (1e-3, 1e-2) unless ``thresholds`` is given; a block that is not great at
     that step (kinks left out as above; or most of it kinks) is differenced
@@ -333,7 +337,13 @@ def check_grad(
     call = structured.FreshCall(f, st.kind) if st.kind in ("dict", "list") else f
     fname = _argument_name(f)
     raw, t_call = _first_calls(f, call, view, fname, flat)
-    f32, upcast = lowprec.model_precision(raw, grad, theta, "theta")
+    f32, upcast = lowprec.model_precision(
+        raw,
+        grad,
+        theta,
+        "theta",
+        blind=lambda: lowprec.casts_steps_away(call, view, flat, raw, fname),
+    )
     analytic = _gradient(st, grad, f32, returned)
     thresholds = lowprec.THRESHOLDS if f32 and not o.thresholds_given else o.thresholds
     run = dict(

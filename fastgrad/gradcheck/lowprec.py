@@ -2,8 +2,9 @@
 
 A float32 model (``f`` returns float32, the gradients are float32, or every
 floating block of θ is float32 in :func:`~fastgrad.check_grad` and
-:func:`~fastgrad.check_vjp`: a model whose ``set_weights`` casts back to
-float32 sees no step of 1e-7 even when ``f`` returns a Python float) cannot
+:func:`~fastgrad.check_vjp` and ``f`` does not see a quarter of float32's
+spacing, :func:`casts_steps_away`: a model whose ``set_weights`` casts back
+to float32 sees no step of 1e-7 even when ``f`` returns a Python float) cannot
 be checked with ε = 1e-7: θ ± 1e-7 rounds back to θ in float32 for |θ| ≥ 1,
 and the cost's own rounding (u = 2⁻²⁴ ≈ 6e-8 relative) divided by a tiny
 step swamps the difference. The float32 check therefore:
@@ -82,13 +83,20 @@ def is_float32(value):
     return inputs.numpy_dtype(value) == np.float32
 
 
-def model_precision(raw, grads, point, name):
+def model_precision(raw, grads, point, name, blind=None):
     """``(f32, upcast)``: whether the check is a float32 model's (``f``'s
-    value ``raw``, the gradient ``grads`` or every floating block of
-    ``point``, θ or a VJP's inputs, is float32), and otherwise the
-    ``[(label, dtype)]`` of ``point``'s low-precision blocks, upcast to
-    float64 with a warning at the caller of ``check_grad``/``check_vjp``."""
-    if is_float32(raw) or is_float32(grads) or structured.all_float32(point):
+    value ``raw`` or the gradient ``grads`` is float32; or every floating
+    block of ``point``, θ or a VJP's inputs, is float32 and ``blind()``
+    says ``f`` does not see steps below float32's spacing), and otherwise
+    the ``[(label, dtype)]`` of ``point``'s low-precision blocks, upcast to
+    float64 with a warning at the caller of ``check_grad``/``check_vjp``.
+
+    A float32 θ alone does not make a float32 model: an ``f`` that computes
+    in float64 from it is checked in float64, with float64's bands (float32
+    bands would let a gradient 0.05% off pass as great)."""
+    if is_float32(raw) or is_float32(grads):
+        return True, []
+    if structured.all_float32(point) and blind is not None and blind():
         return True, []
     upcast = structured.low_precision(point, name)
     for label, dt in upcast:
@@ -99,6 +107,29 @@ def model_precision(raw, grads, point, name):
             stacklevel=3,
         )
     return False, upcast
+
+
+def casts_steps_away(call, view, flat, raw, fname):
+    """True when ``f`` (``call(view)``, its value ``raw`` at θ) gives the same
+    bits with every coordinate of ``flat`` (float32 values) moved by a
+    quarter of its float32 spacing: ``f`` rounds θ to float32 first (Keras'
+    ``set_weights``), so a float64 step is lost on it. One call of ``f``;
+    ``flat`` is restored. False when θ is all zeros (no coordinate to tell
+    by: float32 is as fine as float64 there)."""
+    if not np.any(flat):
+        return False
+    saved = flat.copy()
+    try:
+        flat += 0.25 * np.spacing(np.abs(flat).astype(np.float32)).astype(np.float64)
+        moved = calls.call_raw(call, view, fname)
+    finally:
+        flat[:] = saved
+    try:
+        return bool(
+            np.array_equal(np.asarray(moved, dtype=np.float64), np.asarray(raw, dtype=np.float64))
+        )
+    except (TypeError, ValueError):
+        return False
 
 
 def steps(theta, eps, level=0):

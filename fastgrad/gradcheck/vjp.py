@@ -145,7 +145,8 @@ def check_vjp(
     Notes
     -----
     A float32 layer (``f`` returns float32, ``grads`` are float32, or every
-    floating input is float32) is checked with the step
+    floating input is float32 and ``f`` casts a step below float32's spacing
+    away, as a model's ``set_weights`` does) is checked with the step
     ``max(epsilon, cbrt(u32)·max(1, |x_i|))`` at float32 points and the
     bands (1e-3, 1e-2) unless ``thresholds`` is given. An input that is not
     great at that step (kinks that are subgradients left out; or most of it
@@ -205,7 +206,13 @@ def check_vjp(
             raise ValueError(f"upstream has shape {u.shape}, expected {y0.shape} like f's output")
     if callable(grads):
         grads = grads(u.copy())
-    f32, upcast = lowprec.model_precision(raw, grads, inputs, "inputs")
+    f32, upcast = lowprec.model_precision(
+        raw,
+        grads,
+        inputs,
+        "inputs",
+        blind=lambda: lowprec.casts_steps_away(call, view, flat, raw, fname),
+    )
     analytic = st.flatten_like(grads, "grads", warn=not f32)
     plus, minus, notes = _points(flat, eps, f32, y0)
     if f32 and not o.thresholds_given:

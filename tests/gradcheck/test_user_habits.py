@@ -244,6 +244,32 @@ def test_a_float32_theta_is_a_float32_model():
     assert r.verdict == "great" and "float32 model" in str(r)
 
 
+def test_a_float32_theta_that_f_reads_in_float64_is_checked_in_float64():
+    # float32 parameters, an f that computes in float64 from them: it sees a
+    # 1e-7 step, so the check keeps float64's steps and bands, and a
+    # gradient 0.05% off is not "great" (float32's bands would pass it)
+    rng = np.random.default_rng(11)
+    theta = rng.standard_normal(40).astype(np.float32)
+
+    def f(t):
+        t = np.asarray(t, dtype=np.float64)
+        return float(np.sum(np.sin(t) * t))
+
+    t64 = theta.astype(np.float64)
+    right = np.cos(t64) * t64 + np.sin(t64)
+    off = right.copy()
+    off[::2] *= 1.0005
+    for check in (lambda g: check_grad(f, theta, g), lambda g: check_vjp(f, theta, g)):
+        with pytest.warns(UserWarning, match="float32; upcast"):
+            good = check(right)
+        with pytest.warns(UserWarning, match="float32; upcast"):
+            bad = check(off)
+        assert good.verdict == "great" and good.thresholds == (1e-6, 1e-3)
+        assert bad.verdict != "great", str(bad)
+        assert rel(np.ravel(bad.numerical["theta"] if "theta" in bad.numerical
+                            else list(bad.numerical.values())[0]), right) < 1e-8
+
+
 def test_a_half_upcast_theta_that_sees_no_step_says_float32():
     model = Sequential()
     model.w[1] += np.float32(2.5)  # |b1| in [2, 4): float32 spacing 2.4e-7 hides 1e-7 too
