@@ -462,9 +462,12 @@ def coordinates_with_kinks(
             f"between the one-sided slopes (first at {where}: analytic {analytic[coords[j]]:.6g}, "
             f"slopes {sm[j]:.6g} and {sp[j]:.6g}): not a subgradient"
         )
+    unmoved = np.zeros(P, dtype=bool)
+    unmoved[coords] = (values[:, 0] == f0) & (values[:, 1] == f0)
     return dict(
         numerical=numerical,
         checked=checked,
+        unmoved=unmoved,
         mode="callable" if mode == "full" else mode,
         kinks=mask,
         kink_text="sit on a kink of f (the one-sided slopes disagree)",

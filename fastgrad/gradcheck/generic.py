@@ -216,6 +216,7 @@ def build_report(
     noise=None,
     cap_at_noise=True,
     caller=None,
+    unmoved=None,
 ):
     """The report of a callable check (raised as GradientCheckError when asked).
 
@@ -231,7 +232,9 @@ def build_report(
     ``"theta"``, ``"inputs"`` or ``"params"``, and the ``(label, dtype)`` of
     the blocks upcast to float64): blocks whose every numerical entry is exactly 0 while the
     analytic ones are not are then said to be unseen by f
-    (:func:`unseen_steps`), not blamed on the backprop."""
+    (:func:`unseen_steps`), not blamed on the backprop. ``unmoved``: bool
+    (P,), where f's value at θ ± step was f(θ) itself, bit for bit (None:
+    not known; an entry of 0 then suffices, as in directional mode)."""
     P = analytic.size
     diff_all = None
     if kinks is not None and kinks.any():
@@ -279,8 +282,19 @@ def build_report(
 
     unread, unread_hint = (), None
     if caller is not None:
+        rounding = None if noise is None else noise[0]
         unread, unread_hint = unseen_steps(
-            rows, analytic, numerical, checked, blocks, names, directions, failing, caller
+            rows,
+            analytic,
+            numerical,
+            checked,
+            blocks,
+            names,
+            directions,
+            failing,
+            caller,
+            unmoved,
+            rounding,
         )
     report = GradCheckReport(
         title=title,
@@ -331,9 +345,25 @@ _UNSEEN_EXAMPLES = {
 }
 
 
-def unseen_steps(rows, analytic, numerical, checked, blocks, names, directions, failing, caller):
+def unseen_steps(
+    rows,
+    analytic,
+    numerical,
+    checked,
+    blocks,
+    names,
+    directions,
+    failing,
+    caller,
+    unmoved=None,
+    rounding=None,
+):
     """``(names, hint)``: the blocks whose every numerical entry (or
-    directional derivative) is exactly 0 while the analytic ones are not,
+    directional derivative) is exactly 0 while the analytic ones are not
+    (and, where ``unmoved`` tells, f gave f(θ) itself on both sides: an f
+    even about θ, f(θ + h) = f(θ − h) ≠ f(θ), did see its steps; and the
+    analytic slope is above each entry's ``rounding``, else f's rounding
+    hides the change),
     their rows' hints replaced by one that says f's value did not change
     when they moved; and, when that is every numerical entry of θ, the one
     hint that replaces them (f did not see the steps: a closure over the
@@ -351,7 +381,11 @@ def unseen_steps(rows, analytic, numerical, checked, blocks, names, directions, 
             use = checked[sl]
             num, ana = numerical[sl][use], analytic[sl][use]
         nums.append(num)
-        if num.size and not np.any(num) and np.any(ana):
+        seen = unmoved is not None and directions is None and not unmoved[sl][checked[sl]].all()
+        if rounding is not None and directions is None and num.size:
+            # a change that f's rounding hides is no sign that f ignores the block
+            seen = seen or bool(np.all(np.abs(ana) <= rounding[sl][use]))
+        if num.size and not np.any(num) and np.any(ana) and not seen:
             zero.append(row)
     if not zero:
         return (), None
@@ -364,7 +398,7 @@ def unseen_steps(rows, analytic, numerical, checked, blocks, names, directions, 
             f"arrays, so {who} must compute from what it receives. If {who} is right and does "
             f"not depend on {row.name}, the gradient of {row.name} should be zero"
         )
-    if any(np.any(n) for n in nums):
+    if any(np.any(n) for n in nums) or len(zero) < sum(1 for n in nums if n.size):
         return [row.name for row in zero], None
     low = ""
     if upcast:  # the Keras habit: set_weights casts the step away

@@ -403,7 +403,8 @@ class GradCheckReport:
         rank = {"great": 0, "check": 1, "bug": 2}
         for b, floor in zip(self.blocks, per_block):
             if b.difference <= ESCALATE_MARGIN * floor:
-                self._at_floor.add(b.name)
+                if np.isfinite(floor):  # an unknown (infinite) floor explains nothing
+                    self._at_floor.add(b.name)
                 continue
             v = verdict_for(b.difference, self.thresholds)
             if rank[v] > rank[verdict]:

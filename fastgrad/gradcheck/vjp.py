@@ -263,6 +263,7 @@ def check_vjp(
         noise=noise,
         cap_at_noise=not o.thresholds_given,
         caller=(fname, "inputs", upcast),
+        unmoved=(one == 0).all(axis=1),
     )
     report.upstream = u
     if o.raise_on_failure:

@@ -527,3 +527,32 @@ def test_inputs_in_the_wrong_order_are_named_inputs():
     a, c = np.ones((5, 6)), np.ones((6, 5))
     with pytest.raises(ValueError, match=r"expected \(5, 6\) like inputs \(it looks transposed\)"):
         check_vjp(f, (a, c), (c, a), np.ones((5, 5)))  # grads in the wrong order
+
+
+def test_an_f_even_about_theta_saw_its_steps_and_the_backprop_is_blamed():
+    # f = Σcos θ at θ = 0: f(θ+h) = f(θ−h) ≠ f(θ), every numerical entry is
+    # exactly 0 and the true gradient is 0; a gradient of ones is the user's
+    # bug, not an f that ignores its argument
+    theta = np.zeros(4)
+    for r in (check_grad(lambda t: float(np.sum(np.cos(t))), theta, np.ones(4)),
+              check_vjp(lambda t: np.cos(t), theta, np.ones(4), np.ones(4))):
+        assert r.verdict == "bug"
+        assert not any("did not see" in h or "does f read" in h for h in r.hints), r.hints
+        assert any("look at the backprop" in h for h in r.hints), r.hints
+
+
+def test_a_directional_block_checked_in_full_keeps_its_hint_under_user_bands():
+    # B (3 entries, 2x its true gradient) fails along its directions and is
+    # checked in full; its floor along directions is unknown (infinite),
+    # which must not count as "rounding explains it"
+    rng = np.random.default_rng(0)
+    A0, B = rng.uniform(0.5, 1.5, 300), rng.uniform(0.5, 1.5, 3)
+
+    def f(p):
+        a, b = np.asarray(p["A"]), np.asarray(p["B"])
+        return float(1e4 * np.sum(a - A0) + 0.5 * np.sum(a - A0) ** 2 + np.sum(b ** 2))
+
+    g = {"A": 1e4 + 0 * A0, "B": 2 * 2 * B}
+    r = check_grad(f, {"A": A0.copy(), "B": B}, g, mode="directional", seed=0,
+                   thresholds=(1e-3, 1e-2))
+    assert any(h.startswith("B is 2.00x the numerical gradient") for h in r.hints), r.hints
