@@ -94,35 +94,35 @@ def numerical_gradient(f: ScalarFunction, theta: ArrayLike, *, epsilon: float = 
     raw, _ = _first_calls(f, f, view, fname, flat, "numerical_gradient")
     f0 = _generic_kernel.as_real_scalar(raw, fname)
     coords = np.arange(flat.size, dtype=np.intp)
-    if lowprec.is_float32(raw):  # epsilon=1e-7 is below float32's resolution
-        run = dict(
-            call=f, flat=flat, view=view, eps=eps, blocks=blocks, fname=fname, progress=False
-        )
-        pool = (None, 0.0, None)
-        out, values, steps, *_ = generic.numerical_at(
-            coords, True, pool, "fastgrad numerical_gradient", **run
-        )
-        # no gradient to compare with: every coordinate is refined, as check_grad
-        # refines a block that is not great (great=0: no block is)
-        out, values, *_ = generic.refined_at(
-            coords, np.zeros(coords.size), (out, values, steps), f0, 0.0, pool, **run
-        )
-    else:
-        values = np.empty((coords.size, 2))
-        out = generic.central_differences(
-            f,
-            flat,
-            view,
-            eps,
-            coords,
-            blocks,
-            fname,
-            False,
-            "fastgrad numerical_gradient",
-            values=values,
-        )
-    calls.whole_number_values(f0, values, fname)
-    calls.at_theta_again(f, view, fname)
+    with calls.left_at_theta(f, view, flat, fname):
+        if lowprec.is_float32(raw):  # epsilon=1e-7 is below float32's resolution
+            run = dict(
+                call=f, flat=flat, view=view, eps=eps, blocks=blocks, fname=fname, progress=False
+            )
+            pool = (None, 0.0, None)
+            out, values, steps, *_ = generic.numerical_at(
+                coords, True, pool, "fastgrad numerical_gradient", **run
+            )
+            # no gradient to compare with: every coordinate is refined, as check_grad
+            # refines a block that is not great (great=0: no block is)
+            out, values, *_ = generic.refined_at(
+                coords, np.zeros(coords.size), (out, values, steps), f0, 0.0, pool, **run
+            )
+        else:
+            values = np.empty((coords.size, 2))
+            out = generic.central_differences(
+                f,
+                flat,
+                view,
+                eps,
+                coords,
+                blocks,
+                fname,
+                False,
+                "fastgrad numerical_gradient",
+                values=values,
+            )
+        calls.whole_number_values(f0, values, fname)
     if np.all(values == f0):  # (not at a symmetric point: f(θ ± h) equal, f(θ) not)
         low = structured.low_precision(theta)
         if low:  # the Keras habit: set_weights casts the step away
@@ -357,15 +357,15 @@ def check_grad(
     )
     desc = "fastgrad check_grad"
     pool = (o.workers, t_call, st)
-    if mode == "directional":
-        found = directional.run_callable(
-            analytic, k, o.rng, thresholds, desc, raw, f32, pool, prefix="", **run
-        )
-    else:
-        found = coordinates_with_kinks(
-            mode, k, o.rng, desc, analytic, raw, f32, pool, thresholds=thresholds, **run
-        )
-    calls.at_theta_again(call, view, fname)
+    with calls.left_at_theta(call, view, flat, fname):
+        if mode == "directional":
+            found = directional.run_callable(
+                analytic, k, o.rng, thresholds, desc, raw, f32, pool, prefix="", **run
+            )
+        else:
+            found = coordinates_with_kinks(
+                mode, k, o.rng, desc, analytic, raw, f32, pool, thresholds=thresholds, **run
+            )
     return generic.build_report(
         title=_callable_name(f),
         analytic=analytic,

@@ -6,6 +6,7 @@ The lowest piece of the callable checks: :mod:`~fastgrad.gradcheck.generic`
 it, so neither needs the other for it.
 """
 
+import contextlib
 import inspect
 import time
 
@@ -39,10 +40,25 @@ def call_once(call, view, fname):
     return _generic_kernel.as_real_scalar(call_raw(call, view, fname), fname)
 
 
-def at_theta_again(call, view, fname):
-    """``f`` once more at θ itself, after every difference: a closure that
-    stores its argument (``model.set_weights(ws)``) is left at θ, not at
-    the last point differenced. Its value is not used."""
+@contextlib.contextmanager
+def left_at_theta(call, view, flat, fname):
+    """``f`` once more at θ itself when the block ends, after every
+    difference, also when the block ends in an error of ``f``'s or the
+    check's: a closure that stores its argument (``model.set_weights(ws)``)
+    is left at θ, not at the last point differenced. Its value is not used;
+    after an error, an error of this call is dropped (the first one is the
+    one to see). ``flat`` is put back to θ first."""
+    saved = flat.copy()
+    try:
+        yield
+    except Exception:
+        flat[:] = saved
+        try:
+            call_raw(call, view, fname)
+        except Exception:
+            pass
+        raise
+    flat[:] = saved
     call_raw(call, view, fname)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from fastgrad._rng import as_generator
 from fastgrad.gradcheck import directional, lowprec, options, structured
 from fastgrad.gradcheck._generic_kernel import as_real_scalar
-from fastgrad.gradcheck.calls import at_theta_again, check_deterministic
+from fastgrad.gradcheck.calls import check_deterministic, left_at_theta
 from fastgrad.gradcheck.generic import build_report, read_only
 from fastgrad.gradcheck.inputs import check_dropout, check_generic_dicts, check_n_threads
 from fastgrad.gradcheck.report import DEFAULT_THRESHOLDS
@@ -64,19 +64,19 @@ def check_generic_model(
     desc = "fastgrad gradient check"
     run = dict(call=call, flat=flat, view=st.views(flat), eps=eps, blocks=st.blocks, fname=fname)
     pool = (workers, t_call, st)
-    if mode == "directional":
-        found = directional.run_callable(
-            analytic, k, rng, thresholds, desc, raw, f32, pool, progress=progress, **run
-        )
-    else:
-        # kinks from the one-sided differences; f(θ) is the determinism check's
-        from fastgrad.gradcheck.callable import coordinates_with_kinks
+    with left_at_theta(call, run["view"], flat, fname):
+        if mode == "directional":
+            found = directional.run_callable(
+                analytic, k, rng, thresholds, desc, raw, f32, pool, progress=progress, **run
+            )
+        else:
+            # kinks from the one-sided differences; f(θ) is the determinism check's
+            from fastgrad.gradcheck.callable import coordinates_with_kinks
 
-        found = coordinates_with_kinks(
-            mode, k, rng, desc, analytic, raw, f32, pool, progress=progress, **run
-        )
-        found["kink_text"] = "sit on a kink of the cost (the one-sided slopes disagree)"
-    at_theta_again(call, run["view"], fname)
+            found = coordinates_with_kinks(
+                mode, k, rng, desc, analytic, raw, f32, pool, progress=progress, **run
+            )
+            found["kink_text"] = "sit on a kink of the cost (the one-sided slopes disagree)"
     upcast = [] if f32 else structured.low_precision(dict(given[0]), "params")
     return build_report(
         title=repr(model),

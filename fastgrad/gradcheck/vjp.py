@@ -220,30 +220,30 @@ def check_vjp(
     if not f32:
         check_steps(flat, eps, np.arange(flat.size, dtype=np.intp), st.blocks)
     pool = (workers, t_call, st)
-    numerical, one = _evaluate(
-        pool, call, flat, view, (u, plus, minus, y0), eps, fname, progress, notes
-    )
-    run = (call, view, fname)
-    sub, hints, noise = _kinks(
-        flat, (plus, minus), u, y0, one, numerical, analytic, f32, eps, st, run
-    )
-    if f32:
-        numerical, one, plus, minus, refined = _refine(
-            (flat, plus, minus, u, y0),
-            (numerical, one, sub),
-            analytic,
-            thresholds[0],
-            st,
-            pool,
-            run,
-            eps,
+    with calls.left_at_theta(call, view, flat, fname):
+        numerical, one = _evaluate(
+            pool, call, flat, view, (u, plus, minus, y0), eps, fname, progress, notes
         )
-        if refined is not None:  # the kinks anew, at the steps kept
-            sub, hints, noise = _kinks(
-                flat, (plus, minus), u, y0, one, numerical, analytic, f32, eps, st, run
+        run = (call, view, fname)
+        sub, hints, noise = _kinks(
+            flat, (plus, minus), u, y0, one, numerical, analytic, f32, eps, st, run
+        )
+        if f32:
+            numerical, one, plus, minus, refined = _refine(
+                (flat, plus, minus, u, y0),
+                (numerical, one, sub),
+                analytic,
+                thresholds[0],
+                st,
+                pool,
+                run,
+                eps,
             )
-        notes.insert(0, lowprec.note(plus - minus, float(np.max(np.abs(y0))), refined or 0))
-    calls.at_theta_again(call, view, fname)
+            if refined is not None:  # the kinks anew, at the steps kept
+                sub, hints, noise = _kinks(
+                    flat, (plus, minus), u, y0, one, numerical, analytic, f32, eps, st, run
+                )
+            notes.insert(0, lowprec.note(plus - minus, float(np.max(np.abs(y0))), refined or 0))
     report = generic.build_report(
         title=f"vjp of {getattr(f, '__name__', type(f).__name__)}",
         analytic=analytic,

@@ -556,3 +556,23 @@ def test_a_directional_block_checked_in_full_keeps_its_hint_under_user_bands():
     r = check_grad(f, {"A": A0.copy(), "B": B}, g, mode="directional", seed=0,
                    thresholds=(1e-3, 1e-2))
     assert any(h.startswith("B is 2.00x the numerical gradient") for h in r.hints), r.hints
+
+
+def test_a_check_that_stops_on_an_error_of_f_leaves_f_at_theta():
+    theta = np.array([1.0, 2.0, 3.0])
+    seen = []
+
+    def f(t):
+        seen.append(np.array(t))
+        if t[1] > 2.0:
+            raise RuntimeError("solver did not converge")
+        return float(np.sum(np.asarray(t) ** 2))
+
+    for run in (lambda: check_grad(f, theta, 2 * theta),
+                lambda: check_grad(lambda t: np.float32(f(t)), theta, 2 * theta),
+                lambda: numerical_gradient(f, theta),
+                lambda: check_vjp(f, theta, 2 * theta)):
+        seen.clear()
+        with pytest.raises(RuntimeError, match="did not converge"):
+            run()
+        np.testing.assert_array_equal(seen[-1], theta)
