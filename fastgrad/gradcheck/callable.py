@@ -178,7 +178,7 @@ def _gradient(st, grad, f32, returned):
     try:
         return st.flatten_like(grad, "grad", warn=not f32)
     except (TypeError, ValueError, KeyError) as e:
-        if not _value_and_gradient(grad):
+        if not _value_and_gradient(grad) or not _fits(st, grad[1]):
             raise
         how = "grad returned" if returned else "grad is"
         raise TypeError(
@@ -186,6 +186,15 @@ def _gradient(st, grad, f32, returned):
             f"{type(grad[1]).__name__}. grad must be the gradient alone, shaped like theta "
             "(for jax.value_and_grad: grad=lambda p: value_and_grad(f)(p)[1])"
         ) from e
+
+
+def _fits(st, value):
+    """Whether ``value`` reads as a gradient of θ's structure."""
+    try:
+        st.flatten_like(value, "grad", warn=False)
+    except (TypeError, ValueError, KeyError):
+        return False
+    return True
 
 
 def _value_and_gradient(value):

@@ -576,3 +576,15 @@ def test_a_check_that_stops_on_an_error_of_f_leaves_f_at_theta():
         with pytest.raises(RuntimeError, match="did not converge"):
             run()
         np.testing.assert_array_equal(seen[-1], theta)
+
+
+def test_zero_d_arrays_beside_numbers_stay_one_array_and_a_misshaped_pair_is_not_value_and_grad():
+    f = lambda t: float(np.sum(np.asarray(t, dtype=float) ** 2))  # noqa: E731
+    for theta in ([np.array(1.0), np.float64(2.0)], [1.0, np.array(2.0)]):
+        r = check_grad(f, theta, np.array([2.0, 4.0]))  # one (2,) array, as NumPy reads it
+        assert r.verdict == "great" and [b.name for b in r.blocks] == ["theta"]
+    w = np.array([1.0, -2.0, 0.5])
+    # theta (0.3, w) with a gradient whose second block has the wrong shape:
+    # the shape error, not "a (value, gradient) pair"
+    with pytest.raises(ValueError, match=r"grad block 'theta\[1\]' has shape \(4,\)"):
+        check_grad(lambda p: float(p[0] ** 2 + np.sum(p[1] ** 2)), (0.3, w), (0.6, np.ones(4)))
