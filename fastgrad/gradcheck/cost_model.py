@@ -39,7 +39,8 @@ def check_generic_model(
 
     ``workers`` is validated by the front door (None, an int >= 2 or an
     Executor); the model, X and Y are shipped to the workers with cloudpickle.
-    A float32 model (the cost returns float32, or the gradients are float32)
+    A float32 model (the cost returns float32, the gradients are float32, or
+    the params are and the cost casts a step below float32's spacing away)
     gets the float32 step and, when ``thresholds`` is None (not given), the
     bands ``lowprec.THRESHOLDS``.
     """
@@ -55,14 +56,24 @@ def check_generic_model(
     given = (params, grads)
     params, grads = check_generic_dicts(params, grads, warn=False)
     st, flat, analytic, call, fname, raw, t_call = _cost_call(model, params, grads, X, Y)
-    f32 = lowprec.is_float32(raw) or lowprec.is_float32(given[1])
+    view = st.views(flat)
+    # float32 params make a float32 model only when the cost casts a step
+    # below float32's spacing away, as check_grad decides
+    f32 = (
+        lowprec.is_float32(raw)
+        or lowprec.is_float32(given[1])
+        or (
+            structured.all_float32(dict(given[0]))
+            and lowprec.casts_steps_away(call, view, flat, raw, fname)
+        )
+    )
     if not f32:
         _warn_upcast(*given)
     given_bands = thresholds is not None
     if thresholds is None:
         thresholds = lowprec.THRESHOLDS if f32 else DEFAULT_THRESHOLDS
     desc = "fastgrad gradient check"
-    run = dict(call=call, flat=flat, view=st.views(flat), eps=eps, blocks=st.blocks, fname=fname)
+    run = dict(call=call, flat=flat, view=view, eps=eps, blocks=st.blocks, fname=fname)
     pool = (workers, t_call, st)
     with left_at_theta(call, run["view"], flat, fname):
         if mode == "directional":

@@ -123,3 +123,23 @@ def test_float32_cost_model_directional():
     g = {k: v.astype(np.float32) for k, v in model.grads(params()).items()}
     rep = gradient_check(model, p, g, X, Y, mode="directional", k=3, seed=2)
     assert rep.verdict == "great" and "directions of length" in str(rep)
+
+
+def test_float32_params_a_cost_casts_are_a_float32_model_as_in_check_grad():
+    # every param float32, the cost casts them to float32 (a float64 step is
+    # lost) and returns a Python float: the same verdict as check_grad's
+    class Model:
+        def cost(self, params, X, Y):
+            W = np.asarray(params["W"], np.float32)
+            return float(np.sum((X @ W.astype(np.float64) - Y) ** 2))
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    W = (10 + rng.standard_normal((3, 2))).astype(np.float32)
+    grads = {"dW": 2 * X.T @ (X @ W.astype(np.float64) - Y)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no upcast warning: it is a float32 model
+        rep = gradient_check(Model(), {"W": W}, grads, X, Y)
+    assert rep.verdict == "great" and rep.thresholds == (1e-3, 1e-2)
+    mirror = check_grad(lambda p: Model().cost(p, X, Y), {"W": W}, {"W": grads["dW"]})
+    assert mirror.verdict == "great"
