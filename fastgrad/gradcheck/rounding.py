@@ -24,19 +24,23 @@ def rounding_error(width, F, unit):
 
 
 def typical_length(theta, groups=None):
-    """The length over which the advice assumes f bends: the smallest RMS
-    ``|θ|`` of a block (``groups`` (K,) each coordinate's block; a block of
-    zeros left out), at most 1. A scale-invariant layer of inputs ~1e-3
-    bends over ~1e-3, and a step of 1e-2 would move its inputs by 1000%."""
+    """The length over which the advice assumes f bends: the RMS ``|θ|`` over
+    the blocks that are not all zeros (``groups`` (K,) each coordinate's
+    block), at most 1. A scale-invariant layer of inputs ~1e-3 bends over
+    ~1e-3, and a step of 1e-2 would move its inputs by 1000%; small biases
+    beside weights of ~1 do not make θ's length small (the smallest block's
+    RMS would)."""
     theta = np.asarray(theta, dtype=np.float64)
     if theta.size == 0:
         return 1.0
     if groups is None:
         groups = np.zeros(theta.size, dtype=np.intp)
     _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
-    rms = np.sqrt(np.bincount(inverse, weights=theta**2) / counts)
-    rms = rms[rms > 0]
-    return float(min(1.0, rms.min())) if rms.size else 1.0
+    sq = np.bincount(inverse, weights=theta**2)
+    live = sq > 0
+    if not live.any():
+        return 1.0
+    return float(min(1.0, np.sqrt(sq[live].sum() / counts[live].sum())))
 
 
 def noise_advice(f32, eps, F, numerical, unit, length=1.0):
@@ -59,9 +63,9 @@ def noise_advice(f32, eps, F, numerical, unit, length=1.0):
             )
         elif best > 0.1 * length and 2 * eps < 0.1 * length:
             text += (
-                f"; a larger epsilon does not help: one that lifts the differences above "
-                f"the rounding would be beyond a tenth of the typical |theta| "
-                f"(~{length:.0e})"
+                f"; an epsilon that lifts the differences above the rounding ({best:.0e}) "
+                f"is beyond a tenth of the typical |theta| (~{length:.0e}), where the "
+                "truncation may take over: try it, and compare"
             )
     if F > 1e3 * G:
         text += (

@@ -337,3 +337,21 @@ def test_the_epsilon_advice_stays_below_the_inputs_own_size():
     best = float(re.search(r"try epsilon=([0-9.e+-]+) ", note).group(1))
     assert best <= 0.1 * np.sqrt(np.mean(x**2))
     assert check_grad(f, x, g, epsilon=best).difference < rep.difference
+
+
+def test_small_biases_beside_large_weights_do_not_stop_the_epsilon_advice():
+    # a cost of ~1e8 (its rounding hides 1e-7 steps) on weights of ~1 and
+    # biases of ~1e-5: the advice is a larger epsilon, and it does help
+    rng = np.random.default_rng(3)
+    W, b = rng.uniform(0.5, 1.5, 20), rng.uniform(-1e-5, 1e-5, 5)
+
+    def f(p):
+        w, c = np.asarray(p["W"]), np.asarray(p["b"])
+        return float(1e8 + np.sum(np.sin(w)) + np.sum(c ** 2 + c))
+
+    g = {"W": np.cos(W), "b": 2 * b + 1}
+    rep = check_grad(f, {"W": W, "b": b}, g)
+    text = " ".join(rep.notes)
+    assert "try epsilon=" in text and "does not help" not in text, text
+    eps = float(text.split("try epsilon=")[1].split(" ")[0])
+    assert check_grad(f, {"W": W, "b": b}, g, epsilon=eps).difference < rep.difference / 10
