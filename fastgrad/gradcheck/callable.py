@@ -346,13 +346,7 @@ def check_grad(
     call = structured.FreshCall(f, st.kind) if st.kind in ("dict", "list") else f
     fname = _argument_name(f)
     raw, t_call = _first_calls(f, call, view, fname, flat)
-    f32, upcast = lowprec.model_precision(
-        raw,
-        grad,
-        theta,
-        "theta",
-        blind=lambda: lowprec.casts_steps_away(call, view, flat, raw, fname),
-    )
+    f32, upcast = lowprec.model_precision(raw, grad, theta, "theta", (call, view, flat, fname))
     analytic = _gradient(st, grad, f32, returned)
     thresholds = lowprec.THRESHOLDS if f32 and not o.thresholds_given else o.thresholds
     run = dict(

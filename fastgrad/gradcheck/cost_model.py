@@ -59,14 +59,7 @@ def check_generic_model(
     view = st.views(flat)
     # float32 params make a float32 model only when the cost casts a step
     # below float32's spacing away, as check_grad decides
-    f32 = (
-        lowprec.is_float32(raw)
-        or lowprec.is_float32(given[1])
-        or (
-            structured.all_float32(dict(given[0]))
-            and lowprec.casts_steps_away(call, view, flat, raw, fname)
-        )
-    )
+    f32 = lowprec.is_float32_model(raw, given[1], dict(given[0]), (call, view, flat, fname))
     if not f32:
         _warn_upcast(*given)
     given_bands = thresholds is not None

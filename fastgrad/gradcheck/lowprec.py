@@ -83,20 +83,24 @@ def is_float32(value):
     return inputs.numpy_dtype(value) == np.float32
 
 
-def model_precision(raw, grads, point, name, blind=None):
-    """``(f32, upcast)``: whether the check is a float32 model's (``f``'s
-    value ``raw`` or the gradient ``grads`` is float32; or every floating
-    block of ``point``, θ or a VJP's inputs, is float32 and ``blind()``
-    says ``f`` does not see steps below float32's spacing), and otherwise
-    the ``[(label, dtype)]`` of ``point``'s low-precision blocks, upcast to
-    float64 with a warning at the caller of ``check_grad``/``check_vjp``.
-
-    A float32 θ alone does not make a float32 model: an ``f`` that computes
-    in float64 from it is checked in float64, with float64's bands (float32
-    bands would let a gradient 0.05% off pass as great)."""
+def is_float32_model(raw, grads, point, at):
+    """Whether a check is a float32 model's: ``f``'s value ``raw`` at θ or
+    the gradient ``grads`` is float32, or every floating block of ``point``
+    (θ, a VJP's inputs, a cost's params) is float32 and ``f`` casts a step
+    below float32's spacing away (:func:`casts_steps_away`; ``at`` =
+    ``(call, view, flat, fname)``). A float32 θ alone is not enough: an
+    ``f`` that computes in float64 from it is checked in float64, with
+    float64's bands (float32 bands would let a gradient 0.05% off pass)."""
     if is_float32(raw) or is_float32(grads):
-        return True, []
-    if structured.all_float32(point) and blind is not None and blind():
+        return True
+    return structured.all_float32(point) and casts_steps_away(*at, raw)
+
+
+def model_precision(raw, grads, point, name, at):
+    """``(f32, upcast)``: :func:`is_float32_model`, and otherwise the
+    ``[(label, dtype)]`` of ``point``'s low-precision blocks, upcast to
+    float64 with a warning at the caller of ``check_grad``/``check_vjp``."""
+    if is_float32_model(raw, grads, point, at):
         return True, []
     upcast = structured.low_precision(point, name)
     for label, dt in upcast:
@@ -109,7 +113,7 @@ def model_precision(raw, grads, point, name, blind=None):
     return False, upcast
 
 
-def casts_steps_away(call, view, flat, raw, fname):
+def casts_steps_away(call, view, flat, fname, raw):
     """True when ``f`` (``call(view)``, its value ``raw`` at θ) gives the same
     bits with every coordinate of ``flat`` (float32 values) moved by a
     quarter of its float32 spacing: ``f`` rounds θ to float32 first (Keras'

@@ -203,7 +203,7 @@ def all_float32(value):
     """True when every floating block of ``value`` (θ or a VJP's inputs) is
     float32, and there is one: the point of a float32 model (weights from
     Keras' ``get_weights()``, a float32 tensor) when ``f`` also casts a step
-    below float32's spacing away (:func:`~fastgrad.gradcheck.lowprec.model_precision`)."""
+    below float32's spacing away (:func:`~fastgrad.gradcheck.lowprec.is_float32_model`)."""
     if isinstance(value, np.ndarray):  # one array, the usual case
         return bool(value.dtype == np.float32)
     floating = [dt for _, dt in _dtypes(value, "") if dt is not None and dt.kind == "f"]

@@ -206,13 +206,7 @@ def check_vjp(
             raise ValueError(f"upstream has shape {u.shape}, expected {y0.shape} like f's output")
     if callable(grads):
         grads = grads(u.copy())
-    f32, upcast = lowprec.model_precision(
-        raw,
-        grads,
-        inputs,
-        "inputs",
-        blind=lambda: lowprec.casts_steps_away(call, view, flat, raw, fname),
-    )
+    f32, upcast = lowprec.model_precision(raw, grads, inputs, "inputs", (call, view, flat, fname))
     analytic = st.flatten_like(grads, "grads", warn=not f32)
     plus, minus, notes = _points(flat, eps, f32, y0)
     if f32 and not o.thresholds_given:
