@@ -453,7 +453,9 @@ def coordinates_with_kinks(
         float(np.max(F, initial=0.0)),
         n,
         unit,
-        typical_length(run["flat"][coords], np.searchsorted(starts, coords, side="right")),
+        functools.partial(
+            typical_length, run["flat"][coords], np.searchsorted(starts, coords, side="right")
+        ),
     )
     hints = list(half_hints)
     bad = kink & ~sub

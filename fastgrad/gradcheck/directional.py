@@ -254,7 +254,7 @@ def run_callable(analytic, k, rng, thresholds, desc, raw, f32, pool, *, prefix="
             float(np.max(F, initial=0.0)),
             num,
             unit,
-            typical_length(
+            lambda: typical_length(
                 flat, np.repeat(np.arange(len(blocks)), [sl.stop - sl.start for _, sl, _ in blocks])
             ),
         ),

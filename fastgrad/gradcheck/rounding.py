@@ -35,8 +35,8 @@ def typical_length(theta, groups=None):
         return 1.0
     if groups is None:
         groups = np.zeros(theta.size, dtype=np.intp)
-    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
-    sq = np.bincount(inverse, weights=theta**2)
+    sq = np.bincount(groups, weights=theta**2)  # block indices: small ints >= 0
+    counts = np.bincount(groups, minlength=sq.size)
     live = sq > 0
     if not live.any():
         return 1.0
@@ -46,12 +46,14 @@ def typical_length(theta, groups=None):
 def noise_advice(f32, eps, F, numerical, unit, length=1.0):
     """What lowers a check's rounding floor, for its note (``F`` the
     largest magnitude of the costs, ``numerical`` the differences,
-    ``length`` the :func:`typical_length` of θ)."""
+    ``length`` the :func:`typical_length` of θ, or a function that gives
+    it, called only when the advice needs it)."""
     if f32:
         return "; check the function in float64 if you can"
     G = float(np.sqrt(np.mean(numerical**2))) if numerical.size else 0.0
     text = ""
     if F > 0 and G > 0:
+        length = length() if callable(length) else length
         # The rounding falls as 1/eps and the truncation grows as (eps/L)**2 for
         # an f that bends over a length L (a third derivative ~ G/L**2): they
         # meet at cbrt(unit*F*L**2/G). A step beyond a tenth of L is no advice.

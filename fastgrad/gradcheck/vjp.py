@@ -409,7 +409,7 @@ def _kinks(flat, points, u, y0, one, numerical, analytic, f32, eps, st, run):
             float(np.max(scale, initial=0.0)),
             numerical,
             unit,
-            typical_length(flat, _block_of(st, flat.size)),
+            lambda: typical_length(flat, _block_of(st, flat.size)),
         ),
     )
     bad = kink & ~sub
