@@ -295,19 +295,20 @@ class Shards:
             ex = self._executor()
             # our own processes got the payload when they started
             payload = None if ex is self._pool else self.payload
+            futures, broken, failed = {}, None, None
             try:
-                futures = {
-                    ex.submit(_task, self.token, payload, self.build, work, items[i]): i
-                    for i in sorted(pending)
-                }
-            except RuntimeError as e:  # the user's executor was shut down or is broken
+                for i in sorted(pending):
+                    futures[ex.submit(_task, self.token, payload, self.build, work, items[i])] = i
+            except BrokenExecutor as e:
+                # A worker died while shards were still being submitted: collect
+                # what was submitted, then restart (or report, for the user's pool).
+                if not futures and ex is not self._pool:
+                    raise self._cannot_take_work(e) from e
+                broken = e
+            except RuntimeError as e:  # the user's executor was shut down
                 if ex is self._pool:
                     raise
-                raise RuntimeError(
-                    f"workers={self.workers!r} cannot take work ({e}); pass an executor "
-                    "that is running, an int (fastgrad starts its own processes) or None"
-                ) from e
-            broken = failed = None
+                raise self._cannot_take_work(e) from e
             try:
                 for fut in as_completed(futures):
                     i = futures[fut]
@@ -332,6 +333,12 @@ class Shards:
             if not pending:
                 return results
             self._restart(broken, sum(sizes[i] for i in pending), sum(sizes))
+
+    def _cannot_take_work(self, e):
+        return RuntimeError(
+            f"workers={self.workers!r} cannot take work ({e}); pass an executor "
+            "that is running, an int (fastgrad starts its own processes) or None"
+        )
 
     def _restart(self, broken, left, total):
         """A fresh pool for the unfinished shards, or a clear error."""

@@ -216,6 +216,45 @@ def test_a_pool_whose_workers_keep_dying_raises_clearly():
         check_grad(f, THETA, lambda t: {"w": np.ones((3, 5)), "b": np.zeros(5)}, workers=2)
 
 
+def _pool_breaking_at_submit(monkeypatch, breaks):
+    """Our own pool, whose ``submit`` raises BrokenProcessPool at the second
+    shard for the first ``breaks`` pools started: a worker dying while the
+    shards are still being handed out (a race the kill tests only sometimes hit)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    started = []
+
+    class Pool(ProcessPoolExecutor):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            started.append(self)
+            self.n = 0
+
+        def submit(self, *a, **k):
+            self.n += 1
+            if self.n == 2 and len(started) <= breaks:
+                raise BrokenProcessPool("A child process terminated abruptly")
+            return super().submit(*a, **k)
+
+    monkeypatch.setattr(shards_mod, "ProcessPoolExecutor", Pool)
+    return started
+
+
+def test_a_worker_dying_while_shards_are_submitted_is_restarted(monkeypatch):
+    serial = check_grad(make_f(), THETA, grad)
+    started = _pool_breaking_at_submit(monkeypatch, breaks=1)
+    par = check_grad(make_f(delay=0.01), THETA, grad, workers=2)
+    assert len(started) == 2
+    same(serial, par)
+
+
+def test_a_pool_that_keeps_breaking_at_submit_raises_clearly(monkeypatch):
+    _pool_breaking_at_submit(monkeypatch, breaks=99)
+    with pytest.raises(RuntimeError, match=r"died 4 times.*coordinates were not computed"):
+        check_grad(make_f(delay=0.01), THETA, grad, workers=2)
+
+
 def test_a_broken_executor_of_the_user_is_reported_not_restarted(tmp_path):
     from concurrent.futures import ProcessPoolExecutor
 
