@@ -350,7 +350,9 @@ class GradCheckReport:
         # that replaces every pointer at them when all of θ is such (None:
         # their own rows' hints say it)
         self._unread, self._unread_hint = frozenset(unread), unread_hint
-        self._capped = False  # the verdict was capped at "check" by the rounding floor
+        # the whole difference is within NOISE_MARGIN of the rounding floor (the
+        # verdict is then capped at "check", unless the user gave the bands)
+        self._at_noise = False
         self.kink_text = kink_text
         self.notes = list(notes)
         self.difference = float(difference)
@@ -377,9 +379,11 @@ class GradCheckReport:
         ``(whole, per block, advice, cap)``, or a function that returns it:
         the relative differences that the cost's rounding alone (its last
         rounding per value) would give (see :func:`noise_floor`), what to
-        do about it, and whether to cap. With ``cap`` (the default bands; bands the user gave
-        are kept as given) a difference within NOISE_MARGIN of the floor is
-        at most "check": the rounding, not the gradient, may explain it. A
+        do about it, and whether to cap. A difference within NOISE_MARGIN of
+        the floor gets a note that the rounding, not the gradient, may
+        explain it, and no pointers at the blocks it explains; with ``cap``
+        (the default bands) it is at most "check", bands the user gave are
+        kept as given. A
         block ESCALATE_MARGIN above its own floor counts with its own
         verdict: a 2x error in a small block is not hidden by large correct
         ones."""
@@ -393,12 +397,15 @@ class GradCheckReport:
             noise_floor = noise_floor()
         whole, per_block, advice, cap = noise_floor
         hints = []
-        if cap and verdict != "great" and self.difference <= NOISE_MARGIN * whole:
-            verdict, self._capped = "check", True
+        if verdict != "great" and self.difference <= NOISE_MARGIN * whole:
+            self._at_noise = True
+            if cap:
+                verdict = "check"
+            kept = "" if cap else f" (the verdict keeps the thresholds you gave: {verdict})"
             self.notes.append(
                 f"the difference is at the cost's rounding floor (~{whole:.1e}: f's last "
                 "rounding over the step, at the least), so it cannot tell this gradient "
-                f"from the truth{advice}"
+                f"from the truth{kept}{advice}"
             )
         rank = {"great": 0, "check": 1, "bug": 2}
         for b, floor in zip(self.blocks, per_block):
@@ -417,14 +424,14 @@ class GradCheckReport:
 
     def _collect_hints(self, hints):
         """The blocks' hints, pointers at the blocks not great, then
-        ``hints``. A great report, or one capped at "check" by the rounding
+        ``hints``. A great report, or one whose difference is at the rounding
         floor, points at no block within ESCALATE_MARGIN of its own floor
         (its rounding explains it: a correct float32 layer's "should be
         zero" or "1.28x" is rounding); a block that f did not read points
         at f (its own row's hint, or the one for all of θ), never at the
         backprop."""
         bad = [b for b in self.blocks if verdict_for(b.difference, self.thresholds) != "great"]
-        if self.verdict == "great" or self._capped:  # no pointers at what rounding explains
+        if self.verdict == "great" or self._at_noise:  # no pointers at what rounding explains
             bad = [b for b in bad if b.name not in self._at_floor]
         # a block f did not read points at f, not at the backprop: its row's own
         # hint (or the one for all of theta), no "largest error", no "look at"

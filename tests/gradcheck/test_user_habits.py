@@ -520,6 +520,31 @@ def test_a_capped_float32_report_points_at_no_block_its_rounding_explains(c, big
     assert r.hints == [], r.hints  # no "should be zero", "1.28x", "look at the backprop"
 
 
+def test_user_bands_keep_their_verdict_at_the_rounding_floor_but_blame_no_backprop():
+    # the same exact VJP with the bands given: the verdict is the user's
+    # bands' ("check" at 1e-3..1e-2 becomes "bug" at 1e-4..1e-3), and the
+    # report still says that the rounding explains it, pointing at nothing
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, 6).astype(np.float32)
+
+    def f(v):
+        return np.float32(1e3) + np.float32(1e-2) * np.asarray(v, np.float32)
+
+    up = np.ones(6)
+    r = check_vjp(f, x, (1e-2 * up).astype(np.float32), up, thresholds=(1e-6, 1e-5))
+    assert r.verdict == "bug"
+    assert any("rounding floor" in n and "thresholds you gave: bug" in n for n in r.notes)
+    assert r.hints == [], r.hints
+
+
+def test_user_bands_still_point_at_a_block_far_above_its_rounding_floor():
+    # float64, a 2x error: the rounding floor explains nothing, so the
+    # user's bands get their pointers as before
+    theta = np.linspace(0.5, 1.5, 5)
+    r = check_grad(lambda t: float(np.sum(t ** 2)), theta, 4 * theta, thresholds=(1e-6, 1e-5))
+    assert r.verdict == "bug" and not any("rounding floor" in n for n in r.notes)
+    assert any("look at the backprop of: theta" in h for h in r.hints), r.hints
+
+
 def test_inputs_in_the_wrong_order_are_named_inputs():
     def f(a, c):
         return a @ c
