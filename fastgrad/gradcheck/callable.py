@@ -404,6 +404,8 @@ def coordinates_with_kinks(
     starts = np.array([sl.start for _, sl, _ in run["blocks"]])
     block = np.searchsorted(starts, coords, side="right") if starts.size > 1 else None
 
+    seen = {}  # the float32 half-step looks taken: after a refinement, only new points
+
     def kinks_at(n, values, steps):
         """(kink, sub, s₊, s₋, hints) at these steps, curvature taken back
         by the half-step look (:func:`_confirm_kinks`)."""
@@ -422,7 +424,7 @@ def coordinates_with_kinks(
             return kink, sub, sp, sm, []
         slopes = (analytic[coords], sp, sm, tol)
         kink, sub, half_hints = _confirm_kinks(
-            kink, sub, coords, f0, values, steps, f32, unit, run, pool, slopes
+            kink, sub, coords, f0, values, steps, f32, unit, run, pool, slopes, seen
         )
         return kink, sub, sp, sm, half_hints
 
@@ -482,14 +484,17 @@ def coordinates_with_kinks(
     )
 
 
-def _confirm_kinks(kink, sub, coords, f0, values, steps, f32, unit, run, pool, slopes):
+def _confirm_kinks(kink, sub, coords, f0, values, steps, f32, unit, run, pool, slopes, seen):
     """``(kink, sub, hints)`` with the flagged coordinates that are smooth at
     half the steps taken out (see :func:`kinks.confirm`): f at θ_i ± h_i/2,
     through the compiled loop (and ``workers``) in float64. Where half a
     step cannot be taken (the step is about one ulp of θ_i) the flag stays,
     and a hint says so. ``slopes`` = (analytic, s₊, s₋, tol) from
     :func:`kinks.find`: a kink's subgradient test is widened by what
-    curvature moves the slopes."""
+    curvature moves the slopes. ``seen``: f at the float32 half-step
+    points looked at before in this check, ``{coordinate: ((plus, minus),
+    values)}``, updated: a coordinate whose step a refinement kept is not
+    evaluated again."""
     flat, eps = run["flat"], run["eps"]
     idx = np.flatnonzero(kink)
     at = coords[idx]
@@ -516,18 +521,24 @@ def _confirm_kinks(kink, sub, coords, f0, values, steps, f32, unit, run, pool, s
     if idx.size == 0:
         return kink, sub, hints
     if f32:
-        half = lowprec.values_at(
-            run["call"],
-            flat,
-            run["view"],
+        pts, step = np.stack([plus[ok], minus[ok]], axis=1), hp2[ok]
+        half = kinks.half_looks(
+            seen,
             at,
-            plus[ok],
-            minus[ok],
-            run["blocks"],
-            run["fname"],
-            False,
-            "",
-            lambda c: f"(half step {hp2[ok][c]:.3g}, to tell a kink from curvature)",
+            pts,
+            lambda new: lowprec.values_at(
+                run["call"],
+                flat,
+                run["view"],
+                at[new],
+                pts[new, 0],
+                pts[new, 1],
+                run["blocks"],
+                run["fname"],
+                False,
+                "",
+                lambda c: f"(half step {step[new][c]:.3g}, to tell a kink from curvature)",
+            ),
         )
     else:
         half_run = dict(run, eps=eps / 2, progress=False)

@@ -131,3 +131,23 @@ def confirm(full, half, steps, half_steps, noise_scale, unit_roundoff=U64):
         smooth = spread <= 0.5 * np.abs(rates).max(axis=0) + noise
         bend = np.minimum(np.abs(s_po - s_pi), np.abs(s_mi - s_mo))
     return ~smooth, np.where(np.isfinite(bend), bend, 0.0)
+
+
+def half_looks(seen, coords, points, evaluate):
+    """f's values at the half-step ``points`` (K, 2) of ``coords``: from
+    ``seen`` (``{coordinate: (points, values)}``, the looks taken before in
+    this check) where the points are the same, else ``evaluate(new)`` (the
+    values of the coordinates the mask ``new`` selects), which ``seen``
+    then keeps. A float32 refinement finds the kinks anew; the coordinates
+    whose steps it kept are not evaluated twice."""
+    out = np.empty((coords.size, 2))
+    new = np.ones(coords.size, dtype=bool)
+    for j, i in enumerate(coords.tolist()):
+        old = seen.get(i)
+        if old is not None and (old[0] == points[j]).all():
+            out[j], new[j] = old[1], False
+    if new.any():
+        out[new] = evaluate(new)
+        for j in np.flatnonzero(new).tolist():
+            seen[int(coords[j])] = (points[j], out[j].copy())
+    return out

@@ -219,8 +219,9 @@ def check_vjp(
             pool, call, flat, view, (u, plus, minus, y0), eps, fname, progress, notes
         )
         run = (call, view, fname)
+        seen = {}  # the half-step looks taken: after a refinement, only new points
         sub, hints, noise = _kinks(
-            flat, (plus, minus), u, y0, one, numerical, analytic, f32, eps, st, run
+            flat, (plus, minus), u, y0, one, numerical, analytic, f32, eps, st, run, seen
         )
         if f32:
             numerical, one, plus, minus, refined = _refine(
@@ -235,7 +236,7 @@ def check_vjp(
             )
             if refined is not None:  # the kinks anew, at the steps kept
                 sub, hints, noise = _kinks(
-                    flat, (plus, minus), u, y0, one, numerical, analytic, f32, eps, st, run
+                    flat, (plus, minus), u, y0, one, numerical, analytic, f32, eps, st, run, seen
                 )
             notes.insert(0, lowprec.note(plus - minus, float(np.max(np.abs(y0))), refined or 0))
     report = generic.build_report(
@@ -345,11 +346,14 @@ def vjp_chunk(shipped, coords):
     return (*numerical_vjp(f, flat, view, points, st.blocks, fname, False, coords), None)
 
 
-def _kinks(flat, points, u, y0, one, numerical, analytic, f32, eps, st, run):
+def _kinks(flat, points, u, y0, one, numerical, analytic, f32, eps, st, run, seen):
     """(kinks left out of the verdict, hints, the report's ``noise``) from
     the one-sided sides; the sides' rounding is that of ``Σ|u·f|``. A
     flagged coordinate is looked at again at half the step
-    (:func:`kinks.confirm`); ``run`` = (call, view, fname)."""
+    (:func:`kinks.confirm`); ``run`` = (call, view, fname). ``seen``: the
+    half-step looks taken before in this check, ``{coordinate: ((plus,
+    minus), values)}``, updated: a coordinate whose step a refinement kept
+    is not evaluated again."""
     plus, minus = points
     # per coordinate: the output's size plus what that coordinate's own step
     # moved (another block's large changes must not raise this one's floor)
@@ -391,8 +395,13 @@ def _kinks(flat, points, u, y0, one, numerical, analytic, f32, eps, st, run):
         idx, hp2, hm2 = idx[ok], hp2[ok], hm2[ok]
     if kink.any() and idx.size:
         call, view, fname = run
-        _, half = numerical_vjp(
-            call, flat, view, (u, half_plus, half_minus, y0), st.blocks, fname, False, idx
+        half = kinks.half_looks(
+            seen,
+            idx,
+            np.stack([half_plus[idx], half_minus[idx]], axis=1),
+            lambda new: numerical_vjp(
+                call, flat, view, (u, half_plus, half_minus, y0), st.blocks, fname, False, idx[new]
+            )[1],
         )
         sized = np.maximum(scale[idx], np.max(np.abs(half), axis=1))
         still, bend = kinks.confirm(

@@ -116,6 +116,49 @@ def test_a_kink_a_shorter_step_no_longer_straddles_is_no_kink():
     assert rep.numerical["theta"][1] == pytest.approx(2.0, rel=1e-3)
 
 
+def test_the_kinks_of_a_block_not_refined_are_not_looked_at_twice():
+    # A: correct, 40 of its coordinates 1e-3 below a relu kink; B: wrong, so
+    # it is refined and the kinks are found anew. A's steps are unchanged:
+    # its half-step looks must not be evaluated again (no point twice)
+    rng = np.random.default_rng(0)
+    A, B = rng.uniform(0.2, 0.8, 100), rng.uniform(0.2, 0.8, 10)
+    c = A + np.where(np.arange(100) < 40, 1e-3, 1.0)
+    points = []
+
+    def f(p):
+        a, b = np.asarray(p["A"]), np.asarray(p["B"])
+        points.append(a.tobytes() + b.tobytes())
+        return np.float32(np.sum(np.maximum(a - c, 0) + 0.5 * a * a) + np.sum(b ** 2))
+
+    rep = check_grad(f, {"A": A, "B": B}, {"A": A.copy(), "B": 3 * B})
+    assert rep.verdict == "bug" and rep.n_kinks >= 30, str(rep)
+    theta = A.tobytes() + B.tobytes()
+    again = [p for p in set(points) if p != theta and points.count(p) > 1]
+    assert again == [], f"{len(again)} points evaluated more than once"
+    assert rep.blocks[0].difference < 1e-3  # A stays great, its kinks left out
+
+
+def test_check_vjp_looks_at_the_kinks_of_an_input_not_refined_once():
+    # the same with check_vjp: x (relu, 40 entries 1e-3 below the kink,
+    # exact VJP) and w (a wrong VJP, refined)
+    rng = np.random.default_rng(1)
+    x, w = rng.uniform(0.2, 0.8, 100), rng.uniform(0.2, 0.8, 10)
+    c = x + np.where(np.arange(100) < 40, 1e-3, 1.0)
+    points = []
+
+    def f(x_, w_):
+        x_, w_ = np.asarray(x_), np.asarray(w_)
+        points.append(x_.tobytes() + w_.tobytes())
+        return np.concatenate([np.maximum(x_ - c, 0) + x_, w_ ** 2]).astype(F32)
+
+    up = np.ones(110)
+    rep = check_vjp(f, (x, w), (np.ones(100), 3 * w), up)
+    assert rep.verdict == "bug" and rep.n_kinks >= 30, str(rep)
+    at = x.tobytes() + w.tobytes()
+    again = [p for p in set(points) if p != at and points.count(p) > 1]
+    assert again == [], f"{len(again)} points evaluated more than once"
+
+
 def _ln_cost(scale, eps, seed=0):
     f, (x, g, b), (dx, _, _), u = small_layernorm(scale, eps, seed)
 
