@@ -545,6 +545,17 @@ def test_user_bands_still_point_at_a_block_far_above_its_rounding_floor():
     assert any("look at the backprop of: theta" in h for h in r.hints), r.hints
 
 
+def test_scipy_argument_order_gets_the_right_order_in_the_error():
+    from scipy.optimize import rosen, rosen_der
+
+    x0 = np.array([1.3, 0.7, 0.8, 1.9, 1.2])
+    said = r"theta is a function \(rosen_der\).*check_grad\(func, x0, grad\)"
+    with pytest.raises(TypeError, match=said):
+        check_grad(rosen, rosen_der, x0)  # scipy.optimize.check_grad's order
+    r = check_grad(rosen, x0, rosen_der)
+    assert r.verdict == "great"
+
+
 def test_inputs_in_the_wrong_order_are_named_inputs():
     def f(a, c):
         return a @ c
