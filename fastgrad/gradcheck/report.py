@@ -16,6 +16,7 @@ magnitude apart, so fastgrad puts its boundaries between them:
 ``thresholds=(great, bug)`` argument of the checks.
 """
 
+import html
 import itertools
 import json
 import math
@@ -471,6 +472,14 @@ class GradCheckReport:
             f"<GradCheckReport {self.verdict}: difference={self.difference:.3g}, "
             f"{self.n_checked}/{self.n_params} coordinates, mode={self.mode!r}>"
         )
+
+    # IPython and Jupyter show a report left at the end of a cell in full, as
+    # print(report) does: the table and the hints are what a notebook user wants
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(repr(self) if cycle else str(self))
+
+    def _repr_html_(self):
+        return f"<pre>{html.escape(str(self))}</pre>"
 
     def __str__(self):
         great, bug = self.thresholds
