@@ -7,6 +7,7 @@ from typing import Optional
 
 import numpy as np
 
+from fastgrad._notebook import ShownInFull
 from fastgrad._table import table
 
 
@@ -43,7 +44,7 @@ def _pct(value):
     return "-" if value is None else f"{100 * value:.0f}%"
 
 
-class Diagnosis:
+class Diagnosis(ShownInFull):
     """The result of :func:`diagnose`: per-layer reports and a verdict.
 
     Attributes

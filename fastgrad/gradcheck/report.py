@@ -16,7 +16,6 @@ magnitude apart, so fastgrad puts its boundaries between them:
 ``thresholds=(great, bug)`` argument of the checks.
 """
 
-import html
 import itertools
 import json
 import math
@@ -24,6 +23,7 @@ import numbers
 
 import numpy as np
 
+from fastgrad._notebook import ShownInFull
 from fastgrad._table import table
 from fastgrad.gradcheck._generic_kernel import block_norms
 
@@ -282,7 +282,7 @@ def build_blocks(
     return blocks
 
 
-class GradCheckReport:
+class GradCheckReport(ShownInFull):
     """The result of :func:`fastgrad.gradient_check` or :func:`fastgrad.check_grad`.
 
     Attributes
@@ -472,14 +472,6 @@ class GradCheckReport:
             f"<GradCheckReport {self.verdict}: difference={self.difference:.3g}, "
             f"{self.n_checked}/{self.n_params} coordinates, mode={self.mode!r}>"
         )
-
-    # IPython and Jupyter show a report left at the end of a cell in full, as
-    # print(report) does: the table and the hints are what a notebook user wants
-    def _repr_pretty_(self, printer, cycle):
-        printer.text(repr(self) if cycle else str(self))
-
-    def _repr_html_(self):
-        return f"<pre>{html.escape(str(self))}</pre>"
 
     def __str__(self):
         great, bug = self.thresholds

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastgrad import _argcheck as ac
+from fastgrad._notebook import ShownInFull
 from fastgrad._table import markdown_table
 from fastgrad.normalize.inputs import validate_for
 from fastgrad.normalize.stats import batch_moments, is_constant
@@ -12,7 +13,7 @@ from fastgrad.normalize.stats import batch_moments, is_constant
 __all__ = ["DistributionReport", "compare"]
 
 
-class DistributionReport:
+class DistributionReport(ShownInFull):
     """How far a data set lies from a Normalizer's training statistics.
 
     All arrays have shape ``(n_features,)``, float64.
