@@ -321,7 +321,7 @@ def check_grad(
     """
     t0 = time.perf_counter()
     _check_callable(f)
-    if callable(theta) and not callable(grad):
+    if callable(theta) and not isinstance(theta, type) and not callable(grad):
         raise TypeError(
             f"theta is a function ({_callable_name(theta)}) and grad is not: check_grad takes "
             "(f, theta, grad), the point before the gradient. scipy.optimize.check_grad(func, "

@@ -7,7 +7,7 @@ gradient are both compared with it.
 """
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import fastgrad as fg
@@ -471,6 +471,7 @@ def networks(draw):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(networks())
+@example(([3, 1, 1, 1], "leaky_relu", "sigmoid", [1, 2], [1.0, 1.0], 0.0, 2, 61474))
 def test_random_networks_match_the_reference(net):
     dims, hidden, output, batchnorm, keep_prob, l2, m, seed = net
     model = fg.MLP(dims, hidden, output, l2=l2, keep_prob=keep_prob, batchnorm=batchnorm)
@@ -489,8 +490,13 @@ def test_random_networks_match_the_reference(net):
     np.testing.assert_allclose(num, ref, rtol=1e-9, atol=1e-13 * (1 + np.abs(ref).max()))
     # At the default step backprop matches up to O(ε²) curvature and kinks.
     report = fg.gradient_check(model, params, grads, X, Y, seed=seed)
-    if report.n_kinks == 0:
-        assert report.difference < 1e-8
+    if report.n_kinks == 0 and report.difference >= 1e-8:
+        # Curvature, not a bug, falls as ε²: batch norm over a variance far
+        # below bn_epsilon bends fast (2.1e-7 at 1e-7, 2.1e-9 at 1e-8 for
+        # [3,1,1,1] leaky_relu, BN on both, m=2, seed 61474); a wrong
+        # gradient stays, and rounding grows as 1/ε.
+        finer = fg.gradient_check(model, params, grads, X, Y, seed=seed, epsilon=1e-8)
+        assert finer.difference < 0.05 * report.difference + 1e-9, (report, finer)
 
 
 def test_spec_is_made_once_and_follows_the_architecture():
