@@ -27,6 +27,15 @@ distribution.
 Randomness: every function takes ``seed`` (an int, None or a
 ``numpy.random.Generator``); the global NumPy RNG is never touched.
 
+Coming from PyTorch or Keras: ``xavier`` is the course's (LeCun's
+``1 / fan_in``); ``torch.nn.init.xavier_normal_`` and Keras' ``GlorotNormal``
+are :func:`glorot`. The layout is PyTorch's ``nn.Linear.weight``, ``(out,
+in)``; a Keras kernel ``(in, out)`` is ``he((n_out, n_in)).T``.
+:func:`calculate_gain` is the ``gain`` of :func:`lecun`, :func:`xavier`,
+:func:`glorot` and :func:`orthogonal`; :func:`he` already has ReLU's
+``sqrt(2)``, so ``he(shape)`` is ``kaiming_normal_`` and ``he(shape,
+gain=calculate_gain("relu"))`` doubles the variance.
+
 This module is public as :mod:`fastgrad.init`. It lives in the network's
 package because the network needs it (:meth:`MLP.init_params` draws from
 :func:`initialize_parameters`) and it reads the network's activation
@@ -85,6 +94,14 @@ def _check_shape(shape):
     """``(fan_out, fan_in)`` as two positive ints."""
     if isinstance(shape, (str, bytes)):
         raise TypeError(f"shape must be a tuple (fan_out, fan_in), got {ac.got(shape)}")
+    dims_of = getattr(shape, "shape", None)
+    if dims_of is not None and len(tuple(dims_of)) == 2:
+        # torch's kaiming_normal_(W) habit: W itself, to be filled in place
+        raise TypeError(
+            f"shape must be a tuple (fan_out, fan_in), got an array of shape "
+            f"{tuple(int(d) for d in dims_of)}; pass W.shape (fastgrad's initializers "
+            "return a new array and never fill one in place)"
+        )
     try:
         dims = tuple(shape)
     except TypeError:
@@ -252,6 +269,10 @@ ARRAY_INITIALIZERS = {
 
 def calculate_gain(activation, param=None):
     """The recommended std multiplier for an activation (PyTorch's values).
+
+    It is the ``gain`` of :func:`lecun`/:func:`xavier`, :func:`glorot` and
+    :func:`orthogonal` (``xavier(shape, gain=calculate_gain("tanh"))``);
+    :func:`he` already holds ReLU's ``sqrt(2)``.
 
     ============  =================================
     activation    gain

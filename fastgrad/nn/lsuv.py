@@ -61,6 +61,11 @@ def lsuv(model, X, *, seed=None, tol=0.1, max_iter=10):
         raise ValueError(
             f"lsuv needs a batch of at least 2 examples to measure a variance, got m={X.shape[1]}"
         )
+    if (X == X[:, :1]).all():
+        raise ValueError(
+            f"X: every example (column) of the batch is the same, so no layer's output varies "
+            f"over it; lsuv needs a batch of distinct examples (got {X.shape[1]} copies of one)"
+        )
     if hasattr(model, "init_params"):  # batch-normalized layers get gamma, beta
         params = model.init_params("orthogonal", seed=seed)
     else:
@@ -89,10 +94,13 @@ def lsuv(model, X, *, seed=None, tol=0.1, max_iter=10):
 
 
 def _std(W, A, b, l):
-    """The standard deviation of ``W @ A (+ b)`` over the whole block,
-    computed from the block divided by its largest magnitude (no overflow
-    or underflow for any finite block); a ValueError when it is constant up
-    to the rounding of the product (a few ulps of ``max |W| @ |A|``)."""
+    """The standard deviation of ``W @ A (+ b)`` over the whole block (the
+    paper's), computed from the block divided by its largest magnitude (no
+    overflow or underflow for any finite block); a ValueError when every unit
+    is constant over the examples up to the rounding of the product (a few
+    ulps of ``max |W| @ |A|``): units that differ from one another only
+    (a constant batch through a layer of several units) give a block
+    variance that means nothing about the data."""
     with np.errstate(over="ignore", invalid="ignore"):
         U = W @ A if b is None else W @ A + b
         peak = float(np.max(np.abs(U)))
@@ -102,15 +110,18 @@ def _std(W, A, b, l):
                 "not finite): scale X down (normalize it) first"
             )
         std = peak * float(np.std(U / peak)) if peak > 0 else 0.0
+        # the largest spread of one unit over the examples
+        spread = peak * float(np.max(np.std(U / peak, axis=1))) if peak > 0 else 0.0
         # the product's own rounding, from unit-scaled factors (no overflow)
         w_max, a_max = float(np.max(np.abs(W))), float(np.max(np.abs(A)))
         scaled = float(np.max(np.abs(W / w_max) @ np.abs(A / a_max))) if w_max * a_max else 0.0
         reach = scaled * w_max * a_max + (0.0 if b is None else float(np.max(np.abs(b))))
     noise = 64 * np.finfo(float).eps * reach * max(1, W.shape[1]) ** 0.5
-    if std == 0.0 or (np.isfinite(noise) and std <= noise):
+    if spread == 0.0 or (np.isfinite(noise) and spread <= noise):
         raise ValueError(
-            f"lsuv: the linear output of layer {l} is constant on X up to rounding (std "
-            f"{std:.3g}, next to |W{l}| @ |A| ~ {reach:.3g}): no rescaling reaches variance "
+            f"lsuv: the linear output of layer {l} is constant over the examples of X up to "
+            f"rounding (std {spread:.3g} over the examples at most, next to |W{l}| @ |A| ~ "
+            f"{reach:.3g}): no rescaling reaches variance "
             "1; check X (identical examples? constant features?) or the layers before "
             "(dead units?)"
         )

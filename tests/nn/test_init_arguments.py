@@ -20,6 +20,9 @@ ARRAY_INITS = ["random", "he", "xavier", "lecun", "glorot", "orthogonal"]
     ((NAN, 3), ValueError, r"shape must be two ints"),
     ((0, 2), ValueError, r"shape must be positive"),
     ((2, -1), ValueError, r"shape must be positive"),
+    # torch's kaiming_normal_(W): the array itself; short, with what to pass
+    (np.zeros((300, 200)), TypeError, r"^shape must .* got an array of shape \(300, 200\); "
+                                      r"pass W.shape .{,80}$"),
 ])
 @pytest.mark.parametrize("name", ARRAY_INITS + ["zeros"])
 def test_bad_shape(name, shape, exc, match):
@@ -173,3 +176,9 @@ def test_every_array_initializer_takes_gain_and_seed():
         ARRAY_INITIALIZERS["zeros"]((3, 4), gain=float("nan"))
     with pytest.raises(TypeError, match="seed"):
         ARRAY_INITIALIZERS["zeros"]((3, 4), seed="1")
+
+
+@pytest.mark.parametrize("shape", [(3, 4), [3, 4], np.array([3, 4]), (np.int64(3), 4)])
+def test_a_shape_as_a_sequence_or_1d_array_is_a_shape(shape):
+    W = init.he(shape, seed=0)
+    assert W.shape == (3, 4)

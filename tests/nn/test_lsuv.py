@@ -35,7 +35,7 @@ def test_lsuv_reproducible_and_errors():
     model = MLP([3, 8, 1])
     a, b = init.lsuv(model, X, seed=4), init.lsuv(model, X, seed=4)
     np.testing.assert_array_equal(a["W1"], b["W1"])
-    with pytest.raises(ValueError, match="constant"):
+    with pytest.raises(ValueError, match="every example"):
         init.lsuv(model, np.ones((3, 50)) * 0.0)
     with pytest.raises(ValueError, match="at least 2"):
         init.lsuv(model, X[:, :1])
@@ -49,12 +49,26 @@ def test_lsuv_reproducible_and_errors():
 
 # -- found by a trial against the paper and torch (Mishkin & Matas 2016) ----
 
-def test_identical_examples_are_refused_not_scaled_by_rounding():
-    # Every example the same: the 1-unit output's variance over the batch is
-    # only the matrix product's rounding (~1e-31); dividing by it gave W2 ~ 1e16.
+@pytest.mark.parametrize("dims,output", [([20, 64, 1], "sigmoid"), ([20, 64, 64, 5], "softmax")])
+def test_identical_examples_are_refused_naming_x(dims, output):
+    # Every example the same: a layer of several units has a block variance
+    # (the units differ) though no unit varies over the batch; a 1-unit
+    # output's variance is the product's rounding (~1e-31). Both were scaled.
     X = np.tile(np.random.default_rng(0).standard_normal((20, 1)), (1, 50))
-    with pytest.raises(ValueError, match=r"layer 2 is constant on X up to rounding"):
-        init.lsuv(MLP([20, 64, 1], hidden="tanh"), X, seed=0)
+    with pytest.raises(ValueError, match=r"^X: every example \(column\) of the batch is the same"):
+        init.lsuv(MLP(dims, hidden="tanh", output=output), X, seed=0)
+
+
+def test_examples_that_differ_by_rounding_only_are_refused_at_the_first_layer():
+    # Distinct columns, but no unit of the 64 varies over them by more than
+    # the product's rounding: the layer's block variance is the units'
+    # differences, which says nothing about the data
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((20, 1))
+    X = x * (1 + 1e-16 * rng.integers(-2, 3, (1, 50)))
+    assert not (X == X[:, :1]).all()
+    with pytest.raises(ValueError, match=r"layer 1 is constant over the examples of X"):
+        init.lsuv(MLP([20, 64, 64, 5], hidden="tanh", output="softmax"), X, seed=0)
 
 
 @pytest.mark.parametrize("scale", [1e160, 1e-170, 1e-3, 1e3])
