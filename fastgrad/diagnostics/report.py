@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Optional
 
 import numpy as np
 
 from fastgrad._notebook import ShownInFull
+from fastgrad._plain import finite_or_none
 from fastgrad._table import table
 
 
@@ -95,15 +97,19 @@ class Diagnosis(ShownInFull):
         )
 
     def to_dict(self):
-        """Plain Python data (JSON-serializable)."""
+        """Plain Python data, strict JSON (None for a value that is not
+        finite: a layer that overflowed)."""
         return {
             "model": self.model_repr,
-            "input_rms": self.input_rms,
-            "cost": self.cost,
+            "input_rms": finite_or_none(self.input_rms),
+            "cost": finite_or_none(self.cost),
             "threshold": self.threshold,
             "symmetric": list(self.symmetric),
-            "layers": [asdict(r) for r in self.layers],
+            "layers": [{k: finite_or_none(v) for k, v in asdict(r).items()} for r in self.layers],
         }
+
+    def to_json(self, **kwargs):
+        return json.dumps(self.to_dict(), **kwargs)
 
     def summary(self):
         """One line: which layers are not healthy."""

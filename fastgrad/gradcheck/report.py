@@ -24,6 +24,7 @@ import numbers
 import numpy as np
 
 from fastgrad._notebook import ShownInFull
+from fastgrad._plain import finite_or_none
 from fastgrad._table import table
 from fastgrad.gradcheck._generic_kernel import block_norms
 
@@ -518,11 +519,9 @@ class GradCheckReport(ShownInFull):
         return "\n".join(lines)
 
     def to_dict(self):
-        """A JSON-ready dict (numerical gradients as nested lists)."""
-
-        def clean(x):
-            return None if isinstance(x, float) and not np.isfinite(x) else x
-
+        """A JSON-ready dict (numerical gradients as nested lists; None for a
+        value that is not finite)."""
+        clean = finite_or_none
         return {
             "title": self.title,
             "difference": clean(self.difference),

@@ -52,6 +52,16 @@ def test_to_dict_is_json_and_the_fields():
     assert list(d.forward_scales) == [2.0] and list(d.backward_scales) == [1.0]
 
 
+def test_a_layer_that_overflowed_is_strict_json():
+    nan, inf = float("nan"), float("inf")
+    d = Diagnosis([row(1, "exploding", z_std=inf, a_std=nan, forward_scale=inf)], 2.0, nan,
+                  10.0, "M")
+    text = d.to_json(allow_nan=False)  # raised: NaN and Infinity are not JSON
+    layer = json.loads(text)["layers"][0]
+    assert layer["z_std"] is None and layer["a_std"] is None and layer["forward_scale"] is None
+    assert layer["grad_W_norm"] == 0.125 and json.loads(text)["cost"] is None
+
+
 def test_symmetric_layers_are_named_the_course_s_zero_init():
     from fastgrad import MLP, datasets, diagnose
 
