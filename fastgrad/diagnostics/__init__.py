@@ -38,6 +38,15 @@ forward growth ``c^(l-1)`` of ``A[l-1]`` and the backward growth
 ``c^(L-l)`` of ``dZ[l]`` cancel in ``dW[l] = dZ[l] A[l-1]ᵀ``, so the
 ``‖dW‖`` are flat across layers even when every one of them is ~c^L too
 large. ``dZ`` shows the exponential the course describes.
+
+Where it starts: the scales are running products, so one layer initialized
+1000x too large makes every layer after it (forward) and before it
+(backward) "exploding". Each layer's own factors, ``rms(Z[l]) / rms(A[l-1])``
+and ``‖dZ[l-1]‖ / ‖dZ[l]‖`` (back through ``W[l]ᵀ``), are ``Diagnosis.steps``;
+a few layers whose own factor is beyond T or below 1/T are
+``Diagnosis.sources``, and the report names them and their weights. When
+most layers are such, the initialization is off everywhere and no layer is
+singled out.
 """
 
 from fastgrad.diagnostics.layers import (

@@ -136,7 +136,21 @@ def diagnose(
                     scales,
                 )
             )
-    return Diagnosis(reports, x_rms, cost, threshold, repr(model), _symmetric(model, params))
+        steps = _steps(Zs, As, deltas, L)
+    return Diagnosis(reports, x_rms, cost, threshold, repr(model), _symmetric(model, params), steps)
+
+
+def _steps(Zs, As, deltas, L):
+    """Each layer's own factor, ``([rms(Z[l]) / rms(A[l−1])], [‖dZ[l−1]‖ /
+    ‖dZ[l]‖ or None])`` for l = 1..L: what layer l's weights alone do to the
+    signal going forward, and to the error going back through ``W[l]ᵀ`` (None
+    for layer 1 and without labels). The scales are their running products;
+    a single mis-scaled layer shows as one factor far from the others."""
+    forward = [_ratio(_rms(Zs[l]), _rms(As[l - 1])) for l in range(1, L + 1)]
+    if deltas is None:
+        return forward, [None] * L
+    backward = [None] + [_ratio(_norm(deltas[l - 1]), _norm(deltas[l])) for l in range(2, L + 1)]
+    return forward, backward
 
 
 def _symmetric(model, params):

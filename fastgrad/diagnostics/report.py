@@ -66,13 +66,32 @@ class Diagnosis(ShownInFull):
         tell them apart.
     """
 
-    def __init__(self, layers, input_rms, cost, threshold, model_repr, symmetric=()):
+    def __init__(self, layers, input_rms, cost, threshold, model_repr, symmetric=(), steps=None):
         self.layers = list(layers)
         self.input_rms = input_rms
         self.cost = cost
         self.threshold = threshold
         self.model_repr = model_repr
         self.symmetric = list(symmetric)
+        L = len(self.layers)
+        self.steps = steps if steps is not None else ([None] * L, [None] * L)
+
+    @property
+    def sources(self):
+        """Layers that alone scale the signal forward (``rms(Z[l]) /
+        rms(A[l−1])``) or the error backward (``‖dZ[l−1]‖ / ‖dZ[l]‖``,
+        through ``W[l]ᵀ``) by more than T or less than 1/T, when they are
+        few (at most a third of the layers, one or more): a mis-scaled layer
+        in a healthy stack, not an initialization too large or too small
+        everywhere (then every layer is such, and the scales say it)."""
+        T = self.threshold
+
+        def off(x):
+            return x is not None and np.isfinite(x) and x > 0 and (x > T or x < 1 / T)
+
+        forward, backward = self.steps
+        found = [r.layer for r, f, b in zip(self.layers, forward, backward) if off(f) or off(b)]
+        return found if found and len(found) <= max(1, len(self.layers) // 3) else []
 
     @property
     def verdicts(self):
@@ -105,6 +124,9 @@ class Diagnosis(ShownInFull):
             "cost": finite_or_none(self.cost),
             "threshold": self.threshold,
             "symmetric": list(self.symmetric),
+            "sources": self.sources,
+            "forward_steps": [finite_or_none(x) for x in self.steps[0]],
+            "backward_steps": [finite_or_none(x) for x in self.steps[1]],
             "layers": [{k: finite_or_none(v) for k, v in asdict(r).items()} for r in self.layers],
         }
 
@@ -170,6 +192,8 @@ class Diagnosis(ShownInFull):
         )
         out.append("dead, sat: units dead or saturated on every example of the batch")
         out.append("verdict: " + self.summary())
+        if self.sources and not self.healthy:
+            out.append(self._source_line())
         if self.symmetric:
             which = (
                 f"layer {self.symmetric[0]} has"
@@ -185,6 +209,31 @@ class Diagnosis(ShownInFull):
 
     def __repr__(self):
         return f"<Diagnosis of {self.model_repr}: {self.summary()}>"
+
+    def _source_line(self):
+        """Where the scales jump: each source layer's own factors, next to
+        the range of the other layers'."""
+        forward, backward = self.steps
+        parts = []
+        for l in self.sources:
+            f, b = forward[l - 1], backward[l - 1]
+            said = [f"rms(Z{l})/rms(A{l - 1}) = {f:.2g}"] if f is not None else []
+            if b is not None:
+                said.append(f"|dZ{l - 1}|/|dZ{l}| = {b:.2g}")
+            parts.append(f"layer {l} ({', '.join(said)})")
+        others = [
+            x
+            for l, x in enumerate(forward, start=1)
+            if l not in self.sources and x is not None and np.isfinite(x)
+        ]
+        rest = f"; the other layers' rms(Z)/rms(A) are {min(others):.2g}..{max(others):.2g}"
+        names = ", ".join(f"W{l}" for l in self.sources)
+        return (
+            "the scales jump at "
+            + "; ".join(parts)
+            + (rest if others else "")
+            + f": look at the initialization of {names}"
+        )
 
 
 def _ranges(layers):

@@ -137,6 +137,41 @@ def test_he_keeps_scale_while_random_x10_explodes_and_tiny_vanishes(batch):
     assert np.all(np.isfinite(big.forward_scales)) and np.all(np.isfinite(tiny.backward_scales))
 
 
+@pytest.mark.parametrize("factor", [1e3, 1e-3])
+def test_one_mis_scaled_layer_is_named_with_its_own_factors(batch, factor):
+    # He everywhere but W6: every layer's scale crosses T (the scales are
+    # running products), yet only layer 6's own factors are off
+    X, Y = batch
+    model = MLP([64] * 12 + [1], hidden="relu")
+    params = model.init_params("he", seed=0)
+    params["W6"] = params["W6"] * factor
+    d = diagnose(model, params, X, Y)
+    assert not d.healthy and d.sources == [6]
+    Zs, As, dZ, _ = reference_pass(params, X, Y.astype(float), "relu")
+    rms = lambda a: np.sqrt(np.mean(a ** 2))  # noqa: E731
+    forward = [rms(Zs[l]) / rms(As[l - 1]) for l in range(1, 13)]
+    backward = [np.linalg.norm(dZ[l - 1]) / np.linalg.norm(dZ[l]) for l in range(2, 13)]
+    np.testing.assert_allclose(d.steps[0], forward, rtol=1e-12)
+    np.testing.assert_allclose(d.steps[1][1:], backward, rtol=1e-12)
+    line = str(d).splitlines()[-1]
+    assert line.startswith("the scales jump at layer 6 (rms(Z6)/rms(A5) = ")
+    assert line.endswith("look at the initialization of W6")
+    assert json.loads(d.to_json(allow_nan=False))["sources"] == [6]
+
+
+def test_an_init_off_everywhere_names_no_single_layer(batch):
+    # random x10: every layer multiplies by ~sqrt(n/2)*10 = 57 (< T), and the
+    # running product explodes; no layer is "the" source
+    X, Y = batch
+    model = deep_relu(depth=12)
+    d = diagnose(model, model.init_params("random", seed=0, scale=10.0), X, Y)
+    assert set(d.verdicts) == {"exploding"} and d.sources == []
+    assert "jump" not in str(d)
+    # ... nor when each layer's own factor is beyond T: all of them are
+    d = diagnose(model, model.init_params("random", seed=0, scale=100.0), X, Y)
+    assert d.sources == [] and "jump" not in str(d)
+
+
 def test_no_overflow_warnings_for_huge_activations(batch):
     X, Y = batch
     model = deep_relu(depth=50)
