@@ -643,8 +643,9 @@ def parse_args(argv=None):
                    help=f"networks {','.join(QUICK_NETWORKS)}, --repeat 1, --budget 10 "
                         "(explicit options win)")
     p.add_argument("--networks", default=None,
-                   help=f"comma-separated: {', '.join(NETWORKS)} or D0-D1-...-DL@m "
-                        "(default: all)")
+                   help=f"comma-separated: {', '.join(NETWORKS)}, {', '.join(VARIANTS)}, "
+                        "issue15 (all of the latter) or D0-D1-...-DL@m (default: the "
+                        "former four; with --quick: course, small)")
     p.add_argument("--repeat", type=int, default=None,
                    help="runs per fast tool; the median is reported (default 3)")
     p.add_argument("--budget", type=float, default=None,
@@ -664,7 +665,9 @@ def parse_args(argv=None):
                    help="BLAS threads under fastgrad's own calls too (its kernel's GEMMs "
                         "and the NumPy set-up); default: the library's own")
     p.add_argument("--markdown", action="store_true", help="print markdown tables")
-    p.add_argument("--_memory", metavar="NAME", help=argparse.SUPPRESS)
+    p.add_argument("--_memory", metavar="NAME",
+                   help="only the peak memory of one check of NAME, in this process (the "
+                        "bench runs it in a fresh one per network); prints JSON")
     args = p.parse_args(argv)
     if args.networks is None:
         args.networks = ",".join(QUICK_NETWORKS if args.quick else NETWORKS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from typing import Any, Protocol, Union
 
 import numpy as np
@@ -12,6 +13,9 @@ Params = Mapping[str, Any]  # {"W1": array, "b1": array, ...}
 Seed = Union[int, np.random.Generator, None]
 Thresholds = tuple[float, float]
 ScalarFunction = Callable[[np.ndarray], float]
+# None (serial), an int >= 2 (fastgrad's own processes), a
+# concurrent.futures.Executor or a dask.distributed.Client (duck-typed)
+Workers = Union[int, Executor, Any, None]
 
 
 class Optimizer(Protocol):

@@ -22,6 +22,13 @@ def test_seed_alias_names_the_three_kinds():
     assert set(typing.get_args(_typing.Seed)) == {int, np.random.Generator, type(None)}
 
 
+def test_check_grad_says_it_takes_an_executor_as_workers():
+    from concurrent.futures import Executor
+
+    hint = typing.get_type_hints(fastgrad.check_grad)["workers"]
+    assert {int, Executor, type(None)} <= set(typing.get_args(hint))
+
+
 def test_an_optimizer_has_what_the_protocol_asks():
     opt = Adam(0.1)
     members = {"learning_rate", "step"}

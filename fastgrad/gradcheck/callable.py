@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 import fastgrad.gradcheck._generic_kernel as _generic_kernel
-from fastgrad._typing import ArrayLike, ScalarFunction, Seed, Thresholds
+from fastgrad._typing import ArrayLike, ScalarFunction, Seed, Thresholds, Workers
 from fastgrad.gradcheck import (
     calls,
     directional,
@@ -216,7 +216,7 @@ def check_grad(
     mode: str = "full",
     k: int | None = None,
     seed: Seed = None,
-    workers: int | None = None,
+    workers: Workers = None,
     thresholds: Thresholds | None = None,
     progress: bool | None = None,
     raise_on_failure: bool = False,
