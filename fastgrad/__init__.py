@@ -82,7 +82,7 @@ except ImportError as _exc:
 
 from fastgrad import datasets, diagnostics, init, optim, train, training  # noqa: E402
 from fastgrad._version import __version__  # noqa: E402
-from fastgrad.diagnostics import diagnose  # noqa: E402
+from fastgrad.diagnostics import diagnose, diagnose_layers  # noqa: E402
 from fastgrad.gradcheck import (  # noqa: E402
     GradCheckReport,
     GradientCheckError,
@@ -128,6 +128,7 @@ __all__ = [
     "vector_to_params",
     "datasets",
     "diagnose",
+    "diagnose_layers",
     "diagnostics",
     "init",
     "optim",

@@ -47,6 +47,10 @@ a few layers whose own factor is beyond T or below 1/T are
 ``Diagnosis.sources``, and the report names them and their weights. When
 most layers are such, the initialization is off everywhere and no layer is
 singled out.
+
+Your own network: :func:`diagnose_layers` takes the arrays of your own
+forward (and backward) pass, ``Z``, ``A`` and optionally ``dZ`` per layer,
+examples as columns (``sample_axis=0`` for rows), and gives the same report.
 """
 
 from fastgrad.diagnostics.layers import (
@@ -54,11 +58,13 @@ from fastgrad.diagnostics.layers import (
     SATURATION_TOL,
     deep_linear_example,
     diagnose,
+    diagnose_layers,
 )
 from fastgrad.diagnostics.report import Diagnosis, LayerReport
 
 __all__ = [
     "diagnose",
+    "diagnose_layers",
     "deep_linear_example",
     "Diagnosis",
     "LayerReport",

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from fastgrad import _argcheck as ac
@@ -102,27 +104,184 @@ def diagnose(
         saturation_tol, "saturation_tol", low=0, high=0.5, low_open=True, high_open=True
     )
     params, X, Y, x_rms = _checked_data(model, params, X, Y)
-    L = model.n_layers
     # The output layer's units can saturate too when its activation is one of
     # the registry's (a sigmoid output); a softmax output is not looked at.
     names = list(model.hidden) + [model.output]
-    acts = [ACTIVATIONS.get(name) for name in names]
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         cache = model.forward_cache(params, X)
-        Zs, As = cache.Z, cache.A
         grads = deltas = None
         cost = None
         if Y is not None:
             cost = model.objective(params, cache, Y)
             grads, deltas = model.backprop(params, cache, Y)
-            if not _all_finite(Zs):
-                grads = None
-        out_delta_norm = _norm(deltas[L]) if deltas is not None else None
+    return _diagnosis(
+        cache.Z,
+        cache.A,
+        grads,
+        deltas,
+        names,
+        (x_rms, saturation_tol, threshold),
+        cost,
+        repr(model),
+        _symmetric(model, params),
+    )
 
+
+def diagnose_layers(
+    X: ArrayLike,
+    Z: Sequence[ArrayLike],
+    A: Sequence[ArrayLike],
+    dZ: Sequence[ArrayLike] | None = None,
+    *,
+    activations: Sequence[str] | None = None,
+    sample_axis: int = 1,
+    threshold: float = DEFAULT_THRESHOLD,
+    saturation_tol: float = SATURATION_TOL,
+) -> Diagnosis:
+    """:func:`diagnose` for your own network: the same statistics, verdicts
+    and sources from the arrays of your own forward (and backward) pass.
+
+    Parameters
+    ----------
+    X : array_like, shape (n_0, m)
+        The batch the pass ran on (examples as columns; see ``sample_axis``).
+    Z : list of L array_like, shapes (n_l, m)
+        The pre-activations ``Z[1], ..., Z[L]`` (``W @ A + b``), in order.
+    A : list of L array_like, shapes (n_l, m)
+        The activations ``A[1], ..., A[L]`` (``A[L]`` the output).
+    dZ : list of L array_like, shapes (n_l, m), optional
+        ``∂J/∂Z[l]`` from your backward pass: adds the backward scales,
+        ``‖dW[l]‖ = ‖dZ[l] A[l−1]ᵀ‖`` and ``‖db[l]‖ = ‖Σ dZ[l]‖`` (without a
+        regularization term).
+    activations : list of L str, optional
+        Each layer's activation by fastgrad's names (``"relu"``, ``"tanh"``,
+        ``"sigmoid"``, ...): the dead and saturated columns for those that
+        have such states. Any other name (or None) leaves them empty.
+    sample_axis : {1, 0}, default 1
+        1: examples are columns, as in the course; 0: examples are rows, as
+        in PyTorch and Keras (``(m, n_l)`` arrays).
+    threshold, saturation_tol : float
+        As in :func:`diagnose`.
+
+    Returns
+    -------
+    Diagnosis
+        ``sources`` and the report's last line name a layer whose own
+        factor is off; ``symmetric`` is empty (no weights are given).
+
+    The arrays are read, never written; torch tensors are read through
+    ``.detach()``.
+    """
+    threshold = ac.real(threshold, "threshold", low=1, low_open=True)
+    saturation_tol = ac.real(
+        saturation_tol, "saturation_tol", low=0, high=0.5, low_open=True, high_open=True
+    )
+    if sample_axis not in (0, 1) or isinstance(sample_axis, bool):
+        raise ValueError(f"sample_axis must be 0 or 1, got {sample_axis!r}")
+    X = _layer_array(X, "X", sample_axis, None, finite=True)
+    m = X.shape[1]
+    Zs = [None] + _layer_list(Z, "Z", sample_axis, m)
+    L = len(Zs) - 1
+    As = [X] + _layer_list(A, "A", sample_axis, m, L)
+    for l in range(1, L + 1):
+        if As[l].shape != Zs[l].shape:
+            raise ValueError(
+                f"A[{l - 1}] has shape {_shown(As[l], sample_axis)} but Z[{l - 1}] has "
+                f"{_shown(Zs[l], sample_axis)}: each layer's activations match its "
+                "pre-activations"
+            )
+    names = ["-"] * L if activations is None else _names(activations, L)
+    x_rms = _rms(X)
+    if x_rms == 0.0:
+        raise ValueError("X is all zeros: the forward scale rms(Z)/rms(X) is undefined")
+    grads = deltas = None
+    if dZ is not None:
+        deltas = [None] + _layer_list(dZ, "dZ", sample_axis, m, L)
+        for l in range(1, L + 1):
+            if deltas[l].shape != Zs[l].shape:
+                raise ValueError(
+                    f"dZ[{l - 1}] has shape {_shown(deltas[l], sample_axis)} but Z[{l - 1}] "
+                    f"has {_shown(Zs[l], sample_axis)}"
+                )
+        with np.errstate(over="ignore", invalid="ignore"):
+            grads = {}
+            for l in range(1, L + 1):
+                grads[f"dW{l}"] = deltas[l] @ As[l - 1].T
+                grads[f"db{l}"] = deltas[l].sum(axis=1)
+    title = f"your network ({L} layer{'s' if L > 1 else ''})"
+    settings = (x_rms, saturation_tol, threshold)
+    return _diagnosis(Zs, As, grads, deltas, names, settings, None, title)
+
+
+def _layer_array(value, name, sample_axis, m, finite=False):
+    """``value`` as a 2-D float64 array, examples as columns (a view of
+    the user's array where it can be)."""
+    if hasattr(value, "detach") and callable(value.detach):  # a torch tensor
+        value = value.detach()
+    ac.not_masked(value, name)
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (units, examples) or, with sample_axis=0, (examples, "
+            f"units); got shape {arr.shape}"
+        )
+    arr = arr.astype(np.float64, copy=False)
+    if sample_axis == 0:
+        arr = arr.T
+    if m is not None and arr.shape[1] != m:
+        raise ValueError(
+            f"{name} has {arr.shape[1]} examples but X has {m} (along sample_axis={sample_axis})"
+        )
+    if finite and not ac.all_finite(arr):
+        raise ValueError(f"{name} contains NaN or inf")
+    return arr
+
+
+def _layer_list(values, name, sample_axis, m, L=None):
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise TypeError(f"{name} must be a list of the L layers' arrays, got {ac.got(values)}")
+    if len(values) == 0 or (L is not None and len(values) != L):
+        want = "at least one layer" if L is None else f"{L} arrays, as Z has"
+        raise ValueError(f"{name} must hold {want}, got {len(values)}")
+    return [_layer_array(v, f"{name}[{i}]", sample_axis, m) for i, v in enumerate(values)]
+
+
+def _names(activations, L):
+    if isinstance(activations, (str, bytes)) or not isinstance(activations, Sequence):
+        raise TypeError(f"activations must be a list of L names, got {ac.got(activations)}")
+    if len(activations) != L:
+        raise ValueError(f"activations must name the {L} layers, got {len(activations)}")
+    for i, a in enumerate(activations):
+        if not isinstance(a, str):
+            raise TypeError(f"activations[{i}] must be a str, got {ac.got(a)}")
+    return list(activations)
+
+
+def _shown(arr, sample_axis):
+    """A shape as the user passed it."""
+    return arr.shape if sample_axis == 1 else arr.shape[::-1]
+
+
+def _diagnosis(Zs, As, grads, deltas, names, settings, cost, title, symmetric=()):
+    """The :class:`Diagnosis` of one forward (and backward) pass: ``Zs``,
+    ``As`` and ``deltas`` indexed by layer (``As[0]`` is X, ``Zs[0]`` and
+    ``deltas[0]`` unused; ``deltas`` None without labels), ``grads`` the
+    ``dW{l}``/``db{l}`` arrays, ``names`` the L activations' names
+    (registry names get the dead/saturated columns), ``settings`` =
+    ``(rms(X), saturation_tol, threshold)``."""
+    x_rms, saturation_tol, threshold = settings
+    L = len(Zs) - 1
+    acts = [ACTIVATIONS.get(name) for name in names]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        if grads is not None and not _all_finite(Zs):
+            grads = None
+        out_delta_norm = _norm(deltas[L]) if deltas is not None else None
         reports = []
         for l in range(1, L + 1):
-            scales = None if Y is None else _gradient_scales(grads, deltas, l, out_delta_norm)
+            scales = None if deltas is None else _gradient_scales(grads, deltas, l, out_delta_norm)
             reports.append(
                 _layer_report(
                     l,
@@ -137,7 +296,7 @@ def diagnose(
                 )
             )
         steps = _steps(Zs, As, deltas, L)
-    return Diagnosis(reports, x_rms, cost, threshold, repr(model), _symmetric(model, params), steps)
+    return Diagnosis(reports, x_rms, cost, threshold, title, symmetric, steps)
 
 
 def _steps(Zs, As, deltas, L):
