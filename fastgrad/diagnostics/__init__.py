@@ -42,7 +42,8 @@ large. ``dZ`` shows the exponential the course describes.
 Where it starts: the scales are running products, so one layer initialized
 1000x too large makes every layer after it (forward) and before it
 (backward) "exploding". Each layer's own factors, ``rms(Z[l]) / rms(A[l-1])``
-and ``‖dZ[l-1]‖ / ‖dZ[l]‖`` (back through ``W[l]ᵀ``), are ``Diagnosis.steps``;
+and ``‖W[l]ᵀ dZ[l]‖ / ‖dZ[l]‖`` (``dA[l-1]`` before layer l-1's own
+activation slope), are ``Diagnosis.steps``;
 a few layers whose own factor is beyond T or below 1/T are
 ``Diagnosis.sources``, and the report names them and their weights. When
 most layers are such, the initialization is off everywhere and no layer is

@@ -125,6 +125,7 @@ def diagnose(
         cost,
         repr(model),
         _symmetric(model, params),
+        [None] + [params[f"W{l}"] for l in range(1, model.n_layers + 1)],
     )
 
 
@@ -153,7 +154,9 @@ def diagnose_layers(
     dZ : list of L array_like, shapes (n_l, m), optional
         ``∂J/∂Z[l]`` from your backward pass: adds the backward scales,
         ``‖dW[l]‖ = ‖dZ[l] A[l−1]ᵀ‖`` and ``‖db[l]‖ = ‖Σ dZ[l]‖`` (without a
-        regularization term).
+        regularization term). A layer's own backward factor needs its
+        weights (:func:`diagnose` has them): here the sources are named by
+        the forward factors alone.
     activations : list of L str, optional
         Each layer's activation by fastgrad's names (``"relu"``, ``"tanh"``,
         ``"sigmoid"``, ...): the dead and saturated columns for those that
@@ -265,11 +268,12 @@ def _shown(arr, sample_axis):
     return arr.shape if sample_axis == 1 else arr.shape[::-1]
 
 
-def _diagnosis(Zs, As, grads, deltas, names, settings, cost, title, symmetric=()):
+def _diagnosis(Zs, As, grads, deltas, names, settings, cost, title, symmetric=(), weights=None):
     """The :class:`Diagnosis` of one forward (and backward) pass: ``Zs``,
     ``As`` and ``deltas`` indexed by layer (``As[0]`` is X, ``Zs[0]`` and
     ``deltas[0]`` unused; ``deltas`` None without labels), ``grads`` the
-    ``dW{l}``/``db{l}`` arrays, ``names`` the L activations' names
+    ``dW{l}``/``db{l}`` arrays, ``weights`` the ``W[l]`` (or None: no
+    backward factors), ``names`` the L activations' names
     (registry names get the dead/saturated columns), ``settings`` =
     ``(rms(X), saturation_tol, threshold)``."""
     x_rms, saturation_tol, threshold = settings
@@ -295,20 +299,26 @@ def _diagnosis(Zs, As, grads, deltas, names, settings, cost, title, symmetric=()
                     scales,
                 )
             )
-        steps = _steps(Zs, As, deltas, L)
+        steps = _steps(Zs, As, weights, deltas, L)
     return Diagnosis(reports, x_rms, cost, threshold, title, symmetric, steps)
 
 
-def _steps(Zs, As, deltas, L):
-    """Each layer's own factor, ``([rms(Z[l]) / rms(A[l−1])], [‖dZ[l−1]‖ /
-    ‖dZ[l]‖ or None])`` for l = 1..L: what layer l's weights alone do to the
-    signal going forward, and to the error going back through ``W[l]ᵀ`` (None
-    for layer 1 and without labels). The scales are their running products;
-    a single mis-scaled layer shows as one factor far from the others."""
+def _steps(Zs, As, weights, deltas, L):
+    """Each layer's own factors, ``([rms(Z[l]) / rms(A[l−1])], [‖W[l]ᵀ dZ[l]‖
+    / ‖dZ[l]‖ or None])`` for l = 1..L: what layer l's weights alone do to the
+    signal going forward and to the error going back (``W[l]ᵀ dZ[l]`` is
+    ``dA[l−1]``, before layer l−1's activation slope, which is that layer's
+    own: a saturated layer must not make the next one look mis-scaled). The
+    backward factor is None for layer 1, without labels and without the
+    weights (``weights`` None, or ``weights[l]`` the array ``W[l]``). The
+    scales are running products of such factors; a single mis-scaled layer
+    shows as one factor far from the others."""
     forward = [_ratio(_rms(Zs[l]), _rms(As[l - 1])) for l in range(1, L + 1)]
-    if deltas is None:
+    if deltas is None or weights is None:
         return forward, [None] * L
-    backward = [None] + [_ratio(_norm(deltas[l - 1]), _norm(deltas[l])) for l in range(2, L + 1)]
+    backward = [None] + [
+        _ratio(_norm(weights[l].T @ deltas[l]), _norm(deltas[l])) for l in range(2, L + 1)
+    ]
     return forward, backward
 
 

@@ -79,19 +79,21 @@ class Diagnosis(ShownInFull):
     @property
     def sources(self):
         """Layers that alone scale the signal forward (``rms(Z[l]) /
-        rms(A[l−1])``) or the error backward (``‖dZ[l−1]‖ / ‖dZ[l]‖``,
-        through ``W[l]ᵀ``) by more than T or less than 1/T, when they are
-        few (at most a third of the layers, one or more): a mis-scaled layer
-        in a healthy stack, not an initialization too large or too small
-        everywhere (then every layer is such, and the scales say it)."""
+        rms(A[l−1])``) or the error backward (``‖W[l]ᵀ dZ[l]‖ / ‖dZ[l]‖``) by
+        more than T or less than 1/T (0 and infinity included), when they
+        are few (at most a third of the layers, one or more, of two layers
+        or more): a mis-scaled layer in a healthy stack, not an
+        initialization too large or too small everywhere (then every layer
+        is such, and the scales say it)."""
         T = self.threshold
 
         def off(x):
-            return x is not None and np.isfinite(x) and x > 0 and (x > T or x < 1 / T)
+            return x is not None and not np.isnan(x) and (x > T or x < 1 / T)
 
         forward, backward = self.steps
         found = [r.layer for r, f, b in zip(self.layers, forward, backward) if off(f) or off(b)]
-        return found if found and len(found) <= max(1, len(self.layers) // 3) else []
+        few = len(self.layers) >= 2 and len(found) <= max(1, len(self.layers) // 3)
+        return found if found and few else []
 
     @property
     def verdicts(self):
@@ -218,21 +220,23 @@ class Diagnosis(ShownInFull):
         for l in self.sources:
             f, b = forward[l - 1], backward[l - 1]
             said = [f"rms(Z{l})/rms(A{l - 1}) = {f:.2g}"] if f is not None else []
-            if b is not None:
-                said.append(f"|dZ{l - 1}|/|dZ{l}| = {b:.2g}")
+            if b is not None and not np.isnan(b):
+                said.append(f"|W{l}ᵀdZ{l}|/|dZ{l}| = {b:.2g}")
             parts.append(f"layer {l} ({', '.join(said)})")
         others = [
             x
             for l, x in enumerate(forward, start=1)
             if l not in self.sources and x is not None and np.isfinite(x)
         ]
-        rest = f"; the other layers' rms(Z)/rms(A) are {min(others):.2g}..{max(others):.2g}"
+        rest = ""
+        if others:
+            rest = f"; the other layers' rms(Z)/rms(A) are {min(others):.2g}..{max(others):.2g}"
         names = ", ".join(f"W{l}" for l in self.sources)
         return (
             "the scales jump at "
             + "; ".join(parts)
-            + (rest if others else "")
-            + f": look at the initialization of {names}"
+            + rest
+            + (f": look at the initialization of {names}")
         )
 
 

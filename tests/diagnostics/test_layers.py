@@ -150,13 +150,49 @@ def test_one_mis_scaled_layer_is_named_with_its_own_factors(batch, factor):
     Zs, As, dZ, _ = reference_pass(params, X, Y.astype(float), "relu")
     rms = lambda a: np.sqrt(np.mean(a ** 2))  # noqa: E731
     forward = [rms(Zs[l]) / rms(As[l - 1]) for l in range(1, 13)]
-    backward = [np.linalg.norm(dZ[l - 1]) / np.linalg.norm(dZ[l]) for l in range(2, 13)]
+    backward = [np.linalg.norm(params[f"W{l}"].T @ dZ[l]) / np.linalg.norm(dZ[l])
+                for l in range(2, 13)]
     np.testing.assert_allclose(d.steps[0], forward, rtol=1e-12)
     np.testing.assert_allclose(d.steps[1][1:], backward, rtol=1e-12)
     line = str(d).splitlines()[-1]
     assert line.startswith("the scales jump at layer 6 (rms(Z6)/rms(A5) = ")
     assert line.endswith("look at the initialization of W6")
     assert json.loads(d.to_json(allow_nan=False))["sources"] == [6]
+
+
+def test_a_saturating_tanh_layer_does_not_blame_the_next_one(batch):
+    # W3 x1e4 saturates layer 3; dZ[3] then holds layer 3's tiny slope, which
+    # is layer 3's, not W4's: only layer 3 is named
+    X, Y = batch
+    model = MLP([64] * 5 + [1], hidden="tanh")
+    params = model.init_params("xavier", seed=0)
+    params["W3"] = params["W3"] * 1e4
+    d = diagnose(model, params, X, Y)
+    assert d.sources == [3], (d.steps, d.summary())
+    assert str(d).splitlines()[-1].endswith("look at the initialization of W3")
+
+
+@pytest.mark.parametrize("factor", [0.0, 1e200])
+def test_a_zeroed_or_overflowing_layer_is_named(batch, factor):
+    X, Y = batch
+    model = MLP([64] * 12 + [1], hidden="relu")
+    params = model.init_params("he", seed=0)
+    params["W6"] = params["W6"] * factor
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = diagnose(model, params, X, Y)
+    assert 6 in d.sources and "nan" not in str(d).splitlines()[-1]
+
+
+@pytest.mark.parametrize("dims", [[64, 1], [64, 8, 1]])
+def test_a_one_or_two_layer_network_prints(batch, dims):
+    # one layer has no other to compare with: no source, and str() works
+    X, Y = batch
+    model = MLP(dims, hidden="relu")
+    params = model.init_params("he", seed=0)
+    params["W1"] = params["W1"] * 1000
+    d = diagnose(model, params, X, Y)
+    assert "diagnosis of" in str(d)
+    assert d.sources == ([] if len(dims) == 2 else [1])
 
 
 def test_an_init_off_everywhere_names_no_single_layer(batch):
