@@ -3,6 +3,7 @@ signatures, and an optimizer satisfies the Optimizer protocol structurally."""
 import typing
 
 import numpy as np
+import pytest
 
 import fastgrad
 from fastgrad import _typing
@@ -22,11 +23,17 @@ def test_seed_alias_names_the_three_kinds():
     assert set(typing.get_args(_typing.Seed)) == {int, np.random.Generator, type(None)}
 
 
-def test_check_grad_says_it_takes_an_executor_as_workers():
+def test_the_checks_say_they_take_an_executor_or_a_client_as_workers():
     from concurrent.futures import Executor
 
-    hint = typing.get_type_hints(fastgrad.check_grad)["workers"]
-    assert {int, Executor, type(None)} <= set(typing.get_args(hint))
+    for fn in (fastgrad.check_grad, fastgrad.gradient_check):
+        hint = typing.get_type_hints(fn)["workers"]
+        assert set(typing.get_args(hint)) == {int, Executor, _typing.DaskClient, type(None)}
+
+
+def test_a_dask_client_is_a_dask_client_by_its_methods():
+    distributed = pytest.importorskip("distributed")
+    assert issubclass(distributed.Client, _typing.DaskClient)
 
 
 def test_an_optimizer_has_what_the_protocol_asks():

@@ -17,7 +17,7 @@ import numpy as np
 
 from fastgrad._rng import as_generator
 from fastgrad._threads import effective_n_threads, single_threaded_blas
-from fastgrad._typing import ArrayLike, Params, Seed, Thresholds
+from fastgrad._typing import ArrayLike, Params, Seed, Thresholds, Workers
 from fastgrad.gradcheck import cost_model, mlp, options, parallel
 from fastgrad.gradcheck.report import GradCheckReport, check_thresholds
 from fastgrad.nn.model import MLP
@@ -35,7 +35,7 @@ def gradient_check(
     *,
     epsilon: float = 1e-7,
     n_threads: int | None = None,
-    workers=None,
+    workers: Workers = None,
     mode: str = "full",
     k: int | None = None,
     seed: Seed = None,

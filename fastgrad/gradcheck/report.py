@@ -403,11 +403,11 @@ class GradCheckReport(ShownInFull):
             self._at_noise = True
             if cap:
                 verdict = "check"
-            kept = "" if cap else f" (the verdict keeps the thresholds you gave: {verdict})"
+            kept = "" if cap else " (the verdict keeps the thresholds you gave)"
             self.notes.append(
-                f"the difference is at the cost's rounding floor (~{whole:.1e}: f's last "
-                "rounding over the step, at the least), so it cannot tell this gradient "
-                f"from the truth{kept}{advice}"
+                f"the whole-theta difference is at the cost's rounding floor (~{whole:.1e}: "
+                "f's last rounding over the step, at the least), so it alone cannot tell "
+                f"this gradient from the truth{kept}{advice}"
             )
         rank = {"great": 0, "check": 1, "bug": 2}
         for b, floor in zip(self.blocks, per_block):

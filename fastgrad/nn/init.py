@@ -95,7 +95,7 @@ def _check_shape(shape):
     if isinstance(shape, (str, bytes)):
         raise TypeError(f"shape must be a tuple (fan_out, fan_in), got {ac.got(shape)}")
     dims_of = getattr(shape, "shape", None)
-    if dims_of is not None and len(tuple(dims_of)) == 2:
+    if dims_of is not None and len(tuple(dims_of)) >= 2:
         # torch's kaiming_normal_(W) habit: W itself, to be filled in place
         raise TypeError(
             f"shape must be a tuple (fan_out, fan_in), got an array of shape "

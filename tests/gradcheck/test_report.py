@@ -196,3 +196,23 @@ def test_a_great_report_points_at_no_block_its_rounding_explains():
     assert any("dsmall alone differs" in h for h in beyond.hints)
     assert any("largest error at dsmall[1]" in h for h in beyond.hints)
 
+
+
+@pytest.mark.parametrize("cap, bands", [(False, (1e-6, 1e-5)), (True, (1e-7, 1e-5))])
+def test_a_small_block_above_its_floor_is_not_contradicted_by_the_floor_note(cap, bands):
+    # the whole difference sits at the rounding floor, a 2-entry block is 30%
+    # off: the verdict escalates to "bug" and the note speaks of the whole
+    # difference only, naming no verdict that the escalation made stale
+    from fastgrad.gradcheck.report import BlockResult, GradCheckReport
+
+    blocks = [BlockResult("dbig", (100,), 2e-6, 1e-6, (3,), 1.0, 1.0, 100, 0, None),
+              BlockResult("dsmall", (2,), 0.3, 1e-2, (1,), 0.02, 0.03, 2, 0, None)]
+    r = GradCheckReport(title="t", difference=2e-6, difference_all=2e-6, numerical={},
+                        blocks=blocks, n_params=102, n_checked=102, n_kinks=0, mode="callable",
+                        epsilon=1e-3, n_threads=1, seconds=0.0, thresholds=bands,
+                        noise_floor=(1e-6, [1e-6, 1e-6], "", cap))
+    assert r.verdict == "bug"
+    note = [n for n in r.notes if "rounding floor" in n]
+    assert note and note[0].startswith("the whole-theta difference is at")
+    assert not any(v in note[0] for v in ("great", "check", "bug"))
+    assert "look at the backprop of: dsmall" in r.hints

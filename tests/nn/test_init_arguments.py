@@ -23,6 +23,8 @@ ARRAY_INITS = ["random", "he", "xavier", "lecun", "glorot", "orthogonal"]
     # torch's kaiming_normal_(W): the array itself; short, with what to pass
     (np.zeros((300, 200)), TypeError, r"^shape must .* got an array of shape \(300, 200\); "
                                       r"pass W.shape .{,80}$"),
+    (np.zeros((16, 3, 3, 3)), TypeError, r"^shape must .* array of shape \(16, 3, 3, 3\); "
+                                         r"pass W.shape .{,80}$"),
 ])
 @pytest.mark.parametrize("name", ARRAY_INITS + ["zeros"])
 def test_bad_shape(name, shape, exc, match):
