@@ -186,27 +186,14 @@ def diagnose_layers(
     m = X.shape[1]
     Zs = [None] + _layer_list(Z, "Z", sample_axis, m)
     L = len(Zs) - 1
-    As = [X] + _layer_list(A, "A", sample_axis, m, L)
-    for l in range(1, L + 1):
-        if As[l].shape != Zs[l].shape:
-            raise ValueError(
-                f"A[{l - 1}] has shape {_shown(As[l], sample_axis)} but Z[{l - 1}] has "
-                f"{_shown(Zs[l], sample_axis)}: each layer's activations match its "
-                "pre-activations"
-            )
+    As = [X] + _layer_list(A, "A", sample_axis, m, Zs[1:])
     names = ["-"] * L if activations is None else _names(activations, L)
     x_rms = _rms(X)
     if x_rms == 0.0:
         raise ValueError("X is all zeros: the forward scale rms(Z)/rms(X) is undefined")
     grads = deltas = None
     if dZ is not None:
-        deltas = [None] + _layer_list(dZ, "dZ", sample_axis, m, L)
-        for l in range(1, L + 1):
-            if deltas[l].shape != Zs[l].shape:
-                raise ValueError(
-                    f"dZ[{l - 1}] has shape {_shown(deltas[l], sample_axis)} but Z[{l - 1}] "
-                    f"has {_shown(Zs[l], sample_axis)}"
-                )
+        deltas = [None] + _layer_list(dZ, "dZ", sample_axis, m, Zs[1:])
         with np.errstate(over="ignore", invalid="ignore"):
             grads = {}
             for l in range(1, L + 1):
@@ -243,13 +230,22 @@ def _layer_array(value, name, sample_axis, m, finite=False):
     return arr
 
 
-def _layer_list(values, name, sample_axis, m, L=None):
+def _layer_list(values, name, sample_axis, m, like=None):
+    """The arrays of ``values``, one per layer; each of the shape of its
+    layer's pre-activations ``like[i]`` when given."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
         raise TypeError(f"{name} must be a list of the L layers' arrays, got {ac.got(values)}")
-    if len(values) == 0 or (L is not None and len(values) != L):
-        want = "at least one layer" if L is None else f"{L} arrays, as Z has"
+    if len(values) == 0 or (like is not None and len(values) != len(like)):
+        want = "at least one layer" if like is None else f"{len(like)} arrays, as Z has"
         raise ValueError(f"{name} must hold {want}, got {len(values)}")
-    return [_layer_array(v, f"{name}[{i}]", sample_axis, m) for i, v in enumerate(values)]
+    out = [_layer_array(v, f"{name}[{i}]", sample_axis, m) for i, v in enumerate(values)]
+    for i, (a, z) in enumerate(zip(out, like or ())):
+        if a.shape != z.shape:
+            raise ValueError(
+                f"{name}[{i}] has shape {_shown(a, sample_axis)} but Z[{i}] has "
+                f"{_shown(z, sample_axis)}: each layer's arrays match its pre-activations"
+            )
+    return out
 
 
 def _names(activations, L):
