@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fastgrad import MLP, datasets, diagnose, init
+from fastgrad import MLP, datasets, diagnose, diagnose_layers, init
 from fastgrad.diagnostics import deep_linear_example
 
 # -- array initializers -----------------------------------------------------------------
@@ -349,6 +349,57 @@ def test_diagnose_bad_arguments(arg, value):
     kwargs = {"model": model, "params": params, "X": X, "Y": Y}
     kwargs[arg] = value
     C.expect_error(C.call_and_classify(diagnose, **kwargs), arg)
+
+
+def _own_pass():
+    """A user's own forward and backward pass (tanh, sigmoid output, BCE)."""
+    model, params, X, Y = _diag_case()
+    Z, A, a = [], [], X
+    for l in range(1, 4):
+        Z.append(params[f"W{l}"] @ a + params[f"b{l}"])
+        a = np.tanh(Z[-1]) if l < 3 else 1 / (1 + np.exp(-Z[-1]))
+        A.append(a)
+    dZ = [None, None, (A[2] - Y) / X.shape[1]]
+    for l in (2, 1):
+        dZ[l - 1] = (params[f"W{l + 1}"].T @ dZ[l]) * (1 - A[l - 1] ** 2)
+    return X, Z, A, dZ
+
+
+@pytest.mark.parametrize("layout", ["c", "fortran", "read_only", "strided", "reversed_rows",
+                                    "big_endian", "float32", "lists", "rows"])
+def test_diagnose_layers_statistics_match_numpy(layout):
+    X, Z, A, dZ = _own_pass()
+    f = {"c": lambda a: a, "fortran": C.fortran, "read_only": C.read_only,
+         "strided": C.strided, "reversed_rows": C.reversed_rows, "big_endian": C.big_endian,
+         "float32": lambda a: a.astype(np.float32), "lists": lambda a: a.tolist(),
+         "rows": lambda a: np.ascontiguousarray(a.T)}[layout]
+    args = (f(X), [f(z) for z in Z], [f(a) for a in A], [f(g) for g in dZ])
+    kw = {"activations": ["tanh", "tanh", "sigmoid"], "sample_axis": 0 if layout == "rows" else 1}
+    tol = 1e-6 if layout == "float32" else 1e-12
+
+    def check(d):
+        x_rms = np.sqrt(np.mean(X ** 2))
+        for l in range(1, 4):
+            rep = d.layers[l - 1]
+            assert abs(rep.z_std - np.std(Z[l - 1])) < tol
+            assert abs(rep.forward_scale - np.sqrt(np.mean(Z[l - 1] ** 2)) / x_rms) < tol
+            bwd = np.linalg.norm(dZ[l - 1]) / np.linalg.norm(dZ[2])
+            assert abs(rep.backward_scale - bwd) < tol * bwd
+    C.expect_ok(C.call_and_classify(diagnose_layers, *args, **kw), check)
+
+
+@pytest.mark.parametrize("arg,value", [
+    ("X", None), ("X", np.zeros((3, 8))), ("X", np.full((3, 8), np.nan)), ("X", np.ones(8)),
+    ("Z", None), ("Z", "Z"), ("Z", []), ("Z", [np.ones((5, 7))]), ("A", None),
+    ("A", [np.ones((5, 8))]), ("dZ", [np.ones((5, 8))] * 3), ("dZ", 3.0),
+    ("activations", "tanh"), ("activations", ["tanh"]), ("activations", [1, 2, 3]),
+    ("sample_axis", 2), ("sample_axis", True), ("threshold", 1.0), ("threshold", "100"),
+    ("saturation_tol", 0.5), ("X", np.array([["a"] * 8] * 3))], ids=str)
+def test_diagnose_layers_bad_arguments(arg, value):
+    X, Z, A, dZ = _own_pass()
+    kwargs = {"X": X, "Z": Z, "A": A, "dZ": dZ}
+    kwargs[arg] = value
+    C.expect_error(C.call_and_classify(diagnose_layers, **kwargs), arg)
 
 
 @pytest.mark.parametrize("n_layers,weight,width", [(1, 1.5, 2), (5, 0.5, 3), (4, 2.0, 1)])
