@@ -24,8 +24,12 @@ for the array initializers and ``scale`` in :func:`initialize_parameters`
 convention), so ``he(shape) == variance_scaling(shape, 2.0)`` in
 distribution.
 
-Randomness: every function takes ``seed`` (an int, None or a
-``numpy.random.Generator``); the global NumPy RNG is never touched.
+Randomness: every function takes ``seed`` (an int, None, a
+``numpy.random.Generator`` or a legacy ``numpy.random.RandomState``); the
+global NumPy RNG is never touched. The course's ``np.random.seed(3)`` then
+``np.random.randn(...) * np.sqrt(2 / n)`` is
+``initialize_parameters(dims, "he", seed=np.random.RandomState(3))``, to the
+bit (the layers draw in the same order, W1, W2, ...).
 
 Coming from PyTorch or Keras: ``xavier`` is the course's (LeCun's
 ``1 / fan_in``); ``torch.nn.init.xavier_normal_`` and Keras' ``GlorotNormal``
@@ -73,6 +77,24 @@ __all__ = [
 # (the same constant as TensorFlow's VarianceScaling).
 TRUNCATED_NORMAL_STD = 0.87962566103423978
 TRUNCATION = 2.0
+
+
+def _draws(seed):
+    """The stream an initializer draws from: :func:`as_generator`'s, or a
+    legacy ``numpy.random.RandomState`` as it is (draws advance it). The
+    course seeds NumPy's global RNG and calls ``np.random.randn``: a
+    ``RandomState(3)`` gives its exact numbers without touching the global
+    RNG."""
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    try:
+        return as_generator(seed)
+    except TypeError:
+        raise TypeError(
+            "seed must be an int, None, a numpy.random.Generator or a "
+            f"numpy.random.RandomState, got {ac.got(seed)}"
+        ) from None
+
 
 # std of W[l] as a function of (fan_in, fan_out), before the gain/scale.
 _STD = {
@@ -141,7 +163,7 @@ def variance_scaling(shape, scale=1.0, mode="fan_in", distribution="normal", *, 
         LeCun/Xavier, 1 with ``fan_avg`` gives Glorot.
     mode : {"fan_in", "fan_out", "fan_avg"}
     distribution : {"normal", "truncated_normal", "uniform"}
-    seed : int, None or numpy.random.Generator
+    seed : int, None, numpy.random.Generator or numpy.random.RandomState
 
     Returns
     -------
@@ -152,7 +174,7 @@ def variance_scaling(shape, scale=1.0, mode="fan_in", distribution="normal", *, 
     ac.choice(mode, _MODES, "mode")
     ac.choice(distribution, _DISTRIBUTIONS, "distribution")
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
-    rng = as_generator(seed)
+    rng = _draws(seed)
     std = math.sqrt(scale / n)
     if distribution == "normal":
         return rng.standard_normal((fan_out, fan_in)) * std
@@ -183,7 +205,7 @@ def zeros(shape, *, gain=1.0, seed=None):
     """
     fan_out, fan_in = _check_shape(shape)
     ac.real(gain, "gain", low=0, low_open=True)
-    as_generator(seed)
+    _draws(seed)
     return np.zeros((fan_out, fan_in))
 
 
@@ -193,7 +215,7 @@ def random(shape, *, gain=1.0, seed=None):
     shrink geometrically with depth."""
     fan_out, fan_in = _check_shape(shape)
     gain = ac.real(gain, "gain", low=0, low_open=True)
-    return as_generator(seed).standard_normal((fan_out, fan_in)) * gain
+    return _draws(seed).standard_normal((fan_out, fan_in)) * gain
 
 
 def he(shape, *, gain=1.0, seed=None):
@@ -204,7 +226,7 @@ def he(shape, *, gain=1.0, seed=None):
     """
     fan_out, fan_in = _check_shape(shape)
     gain = ac.real(gain, "gain", low=0, low_open=True)
-    return as_generator(seed).standard_normal((fan_out, fan_in)) * (np.sqrt(2.0 / fan_in) * gain)
+    return _draws(seed).standard_normal((fan_out, fan_in)) * (np.sqrt(2.0 / fan_in) * gain)
 
 
 def xavier(shape, *, gain=1.0, seed=None):
@@ -213,7 +235,7 @@ def xavier(shape, *, gain=1.0, seed=None):
     Equals ``variance_scaling(shape, gain², "fan_in")``."""
     fan_out, fan_in = _check_shape(shape)
     gain = ac.real(gain, "gain", low=0, low_open=True)
-    return as_generator(seed).standard_normal((fan_out, fan_in)) * (np.sqrt(1.0 / fan_in) * gain)
+    return _draws(seed).standard_normal((fan_out, fan_in)) * (np.sqrt(1.0 / fan_in) * gain)
 
 
 def lecun(shape, *, gain=1.0, seed=None):
@@ -228,7 +250,7 @@ def glorot(shape, *, gain=1.0, seed=None):
     Equals ``variance_scaling(shape, gain², "fan_avg")``."""
     fan_out, fan_in = _check_shape(shape)
     gain = ac.real(gain, "gain", low=0, low_open=True)
-    return as_generator(seed).standard_normal((fan_out, fan_in)) * (
+    return _draws(seed).standard_normal((fan_out, fan_in)) * (
         np.sqrt(2.0 / (fan_in + fan_out)) * gain
     )
 
@@ -245,7 +267,7 @@ def orthogonal(shape, *, gain=1.0, seed=None):
     """
     fan_out, fan_in = _check_shape(shape)
     gain = ac.real(gain, "gain", low=0, low_open=True)
-    rng = as_generator(seed)
+    rng = _draws(seed)
     big, small = max(fan_out, fan_in), min(fan_out, fan_in)
     A = rng.standard_normal((big, small))
     Q, R = np.linalg.qr(A)  # Q: (big, small), orthonormal columns
@@ -334,7 +356,7 @@ def initialize_parameters(layer_dims, method="he", *, seed=None, scale=1.0):
     method : str, default "he"
         One of zeros, random, he, xavier, lecun, glorot, orthogonal. For the
         data-dependent LSUV init call :func:`fastgrad.init.lsuv`.
-    seed : int, None or numpy.random.Generator
+    seed : int, None, numpy.random.Generator or numpy.random.RandomState
         Layers draw from one stream in order W1, W2, ...
     scale : float, default 1.0
         The std multiplier (> 0) the course tunes as a hyper-parameter;
@@ -360,7 +382,7 @@ def initialize_parameters(layer_dims, method="he", *, seed=None, scale=1.0):
         "layer_dims",
         f"the parameters of a {dims} network",
     )
-    rng = as_generator(seed)
+    rng = _draws(seed)
     params = {}
     for l in range(1, len(dims)):
         fan_in, fan_out = dims[l - 1], dims[l]

@@ -250,3 +250,36 @@ def test_bad_variance_scaling_options():
         init.variance_scaling((2, 2), -1.0)
     with pytest.raises(ValueError, match="gain"):
         init.he((2, 2), gain=0)
+
+
+def _course_init(layers_dims, method):
+    """The course's initialize_parameters_random / _he, written out: it seeds
+    NumPy's global RNG with 3 and calls randn (here a RandomState(3), the
+    same stream, so the test leaves the global RNG alone)."""
+    rs = np.random.RandomState(3)
+    params = {}
+    for l in range(1, len(layers_dims)):
+        W = rs.randn(layers_dims[l], layers_dims[l - 1])
+        params["W" + str(l)] = W * 10 if method == "random" else W * np.sqrt(2.0 / layers_dims[l - 1])
+        params["b" + str(l)] = np.zeros((layers_dims[l], 1))
+    return params
+
+
+@pytest.mark.parametrize("method, scale", [("he", 1.0), ("random", 10.0)])
+@pytest.mark.parametrize("dims", [[2, 4, 1], [3, 2, 1], [2, 10, 5, 1]])
+def test_a_randomstate_gives_the_course_s_exact_numbers(method, scale, dims):
+    before = np.random.get_state()[1].copy()
+    ours = init.initialize_parameters(dims, method, seed=np.random.RandomState(3), scale=scale)
+    ref = _course_init(dims, method)
+    assert ours.keys() == ref.keys()
+    for k in ref:
+        assert ours[k].tobytes() == ref[k].tobytes(), k
+    np.testing.assert_array_equal(np.random.get_state()[1], before)  # global RNG untouched
+
+
+def test_every_initializer_draws_from_a_randomstate_as_from_a_generator():
+    for name, fn in init.ARRAY_INITIALIZERS.items():
+        a = fn((5, 4), seed=np.random.RandomState(0))
+        assert a.shape == (5, 4) and np.isfinite(a).all(), name
+    W = init.variance_scaling((300, 200), 2.0, distribution="uniform", seed=np.random.RandomState(1))
+    assert abs(W.var() - 2.0 / 200) < 0.05 * 2.0 / 200

@@ -43,10 +43,11 @@ def test_bad_gain(name, gain, exc):
 
 @pytest.mark.parametrize("seed, exc, match", [
     (-1, ValueError, r"seed must be a non-negative int, got -1"),
-    (1.5, TypeError, r"seed must be an int, None or a numpy.random.Generator, got 1.5 \(float\)"),
+    (1.5, TypeError, r"seed must be an int, None, a numpy.random.Generator or a "
+                     r"numpy.random.RandomState, got 1.5 \(float\)"),
     (True, TypeError, r"seed .*True \(bool\)"),
     ("0", TypeError, r"seed .*'0' \(str\)"),
-    (np.random.RandomState(0), TypeError, r"seed .*RandomState"),
+    (np.random.SeedSequence(0), TypeError, r"seed .*SeedSequence"),
 ])
 @pytest.mark.parametrize("name", ARRAY_INITS)
 def test_bad_seed(name, seed, exc, match):
