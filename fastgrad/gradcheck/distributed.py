@@ -41,7 +41,14 @@ import sys
 import threading
 import uuid
 from collections import OrderedDict
-from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, as_completed, wait
+from concurrent.futures import (
+    BrokenExecutor,
+    CancelledError,
+    Executor,
+    ProcessPoolExecutor,
+    as_completed,
+    wait,
+)
 
 from fastgrad._malloc import keep_freed_memory
 
@@ -83,6 +90,28 @@ def is_client(value):
     distributed: a program that made a Client has imported it already)."""
     mod = sys.modules.get("distributed")
     return mod is not None and isinstance(value, mod.Client)
+
+
+def usable_client(client):
+    """``client``, or a clear error for one the check cannot use: closed,
+    asynchronous (its methods return coroutines), or with no workers (the
+    shards would wait for ever)."""
+    if getattr(client, "asynchronous", False):
+        raise ValueError(
+            "workers= is an asynchronous dask Client; the check waits for its shards, so "
+            "pass a synchronous Client (Client(...) without asynchronous=True)"
+        )
+    if getattr(client, "status", "running") != "running":
+        raise ValueError(
+            f"workers= is a dask Client that is {client.status}: it cannot take work; pass "
+            "a running Client, an int (fastgrad starts its own processes) or None"
+        )
+    if not sum(client.nthreads().values()):
+        raise ValueError(
+            "workers= is a dask Client with no workers: the shards would wait for ever; "
+            "start workers first (client.wait_for_workers(n)) or pass workers=None"
+        )
+    return client
 
 
 def n_workers(workers):
@@ -172,7 +201,16 @@ class Shards:
     def payload(self):
         """The data, pickled once, when a worker needs it pickled."""
         if self._payload is None:
-            self._payload = _cloudpickle().dumps(self.data)
+            try:
+                self._payload = _cloudpickle().dumps(self.data)
+            except Exception as e:  # a lock, an open file, a generator inside f
+                raise TypeError(
+                    f"workers= ({describe(self.workers)}) runs the check in other processes, "
+                    "so f (or "
+                    f"the model), theta and the data must pickle (cloudpickle), and they do "
+                    f"not: {type(e).__name__}: {e}. Keep locks, open files and generators "
+                    "out of f, or run with workers=None"
+                ) from e
         return self._payload
 
     def __enter__(self):
@@ -253,6 +291,11 @@ class Shards:
                     continue
                 try:
                     results[pending[n]] = fut.result()
+                except CancelledError:
+                    # finished, but its result died with its worker before it
+                    # was collected (dask: "already forgotten"): run it again
+                    lost.append(pending[n])
+                    continue
                 except Exception as e:  # an error in f, KilledWorker: the one a serial run meets
                     client.cancel(futures[n + 1 :])
                     failed = _earliest_error(futures[:n], e)

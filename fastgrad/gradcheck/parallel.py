@@ -43,7 +43,9 @@ SERIAL_BELOW = 0.2
 def check_workers(value):
     """None, a positive int, an Executor or a dask.distributed.Client;
     returns it (1 -> None)."""
-    if value is None or isinstance(value, Executor) or distributed.is_client(value):
+    if distributed.is_client(value):
+        return distributed.usable_client(value)
+    if value is None or isinstance(value, Executor):
         return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(

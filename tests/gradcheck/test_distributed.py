@@ -275,6 +275,60 @@ def test_a_killed_dask_worker_is_retried_and_no_coordinate_lost(client, tmp_path
     assert set(client.run(os.getpid).values()) != before  # one was really replaced
 
 
+def test_a_result_forgotten_with_its_worker_is_run_again(client, monkeypatch):
+    # a shard finished, then its result died with its worker before it was
+    # collected: dask raises FutureCancelledError ("already forgotten") at
+    # result(); the shard runs again, as a cancelled one does
+    from distributed.client import Future, FutureCancelledError
+
+    real, raised = Future.result, []
+
+    def forgotten(self, *a, **k):
+        if not raised:
+            raised.append(self.key)
+            raise FutureCancelledError(self.key, reason="already forgotten")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Future, "result", forgotten)
+    serial = check_grad(make_f(), THETA, grad)
+    par = check_grad(make_f(delay=0.01), THETA, grad, workers=client)
+    assert raised
+    same(serial, par)
+
+
+def test_an_f_that_does_not_pickle_is_named(client):
+    import threading
+
+    lock, f0 = threading.Lock(), make_f(delay=0.01)
+
+    def f(t):
+        with lock:
+            return f0(t)
+
+    with pytest.raises(TypeError, match=r"f \(or the model\), theta and the data must pickle"):
+        check_grad(f, THETA, grad, workers=client)
+
+
+def test_a_client_that_cannot_take_work_is_refused_before_any_work():
+    from types import SimpleNamespace
+
+    busy = {"tcp://w": 1}
+    for stub, said in [
+        (SimpleNamespace(asynchronous=True, status="running", nthreads=lambda: busy),
+         "asynchronous"),
+        (SimpleNamespace(asynchronous=False, status="closed", nthreads=lambda: busy), "closed"),
+        (SimpleNamespace(asynchronous=False, status="running", nthreads=lambda: {}),
+         "no workers"),
+    ]:
+        with pytest.raises(ValueError, match=said):
+            shards_mod.usable_client(stub)
+    c = distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                           dashboard_address=":0")
+    c.close()
+    with pytest.raises(ValueError, match=r"workers= is a dask Client that is closed"):
+        check_grad(make_f(), THETA, grad, workers=c)
+
+
 def _install_killer(marker, every_worker=False):
     """A function for client.run: in each worker, the MLP shard runner kills
     its own process the first time any worker runs a shard (a marker file
