@@ -25,6 +25,7 @@ import numpy as np
 
 from fastgrad.normalize import tree
 from fastgrad.normalize.inputs import (
+    _convert_dtype,
     check_column_dtypes,
     check_feature_names,
     check_sample_weight,
@@ -59,7 +60,17 @@ def _require(what="X"):
 
 
 def _is_frame(X):
-    return hasattr(X, "map_partitions") and hasattr(X, "columns")
+    """A dask DataFrame (a dask Series answers ``columns`` too, by its meta's
+    name lookup: its metadata is what tells)."""
+    return hasattr(X, "map_partitions") and hasattr(getattr(X, "_meta", None), "columns")
+
+
+def _refuse_series(X, what):
+    if hasattr(X, "map_partitions") and getattr(X, "ndim", 2) == 1:
+        raise ValueError(
+            f"Expected 2D array, got 1D array instead: {what} is a dask Series. Pass "
+            f"{what}.to_frame() for one feature, or select columns with ddf[[name]]."
+        )
 
 
 def _rows(X, sample_axis, what="X"):
@@ -67,6 +78,7 @@ def _rows(X, sample_axis, what="X"):
     column names or None)``."""
     _, da = _require(what)
     names = None
+    _refuse_series(X, what)
     if _is_frame(X):
         # The dtypes and column names are known without computing anything.
         check_column_dtypes(X, what)
@@ -78,7 +90,7 @@ def _rows(X, sample_axis, what="X"):
                 "(rows are samples): use sample_axis=0."
             )
     elif isinstance(X, da.Array):
-        A = X
+        A = _checked_array(X, what)
     else:
         raise TypeError(
             f"{what} must be a dask Array or DataFrame, got {type(X).__name__}; "
@@ -95,6 +107,20 @@ def _rows(X, sample_axis, what="X"):
     if A.numblocks[1] > 1:
         A = A.rechunk({1: -1})
     return A, names
+
+
+def _checked_array(X, what):
+    """A dask Array the kernels can read, refused from its metadata (before
+    any block is computed) when it is masked, complex, or dates/durations."""
+    if isinstance(X._meta, np.ma.MaskedArray):
+        raise TypeError(
+            f"{what} is a dask array of numpy.ma.MaskedArray blocks; Normalizer does not "
+            f"read masks (they would be lost silently). Pass da.ma.filled({what}, np.nan) "
+            "to treat masked entries as missing values (NaN is ignored by fit and kept "
+            f"by transform), or da.ma.getdata({what}) to use the values under the mask."
+        )
+    _convert_dtype(np.empty((0, 0), dtype=X.dtype), what)
+    return X
 
 
 def _sized(A):
@@ -283,6 +309,7 @@ def transform(norm, X, inverse, what="X"):
     _, da = _require(what)
     axis = int(norm.sample_axis)
     d = norm.n_features_in_
+    _refuse_series(X, what)
     if _is_frame(X):
         if axis == 1:
             raise ValueError(
@@ -303,6 +330,7 @@ def transform(norm, X, inverse, what="X"):
         return X.map_partitions(_transform_frame, _frozen(norm), inverse, meta=meta)
     if not isinstance(X, da.Array):
         raise TypeError(f"{what} must be a dask Array or DataFrame, got {type(X).__name__}.")
+    X = _checked_array(X, what)
     if X.ndim != 2 or X.shape[1 - axis] != d:
         raise ValueError(
             f"{what} has shape {X.shape}: expected {d} features along axis {1 - axis} "

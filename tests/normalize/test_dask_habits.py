@@ -171,3 +171,53 @@ def test_the_users_dask_arrays_keep_their_unknown_chunks():
     Xf, wf = X[keep], w[keep]
     Normalizer().fit(Xf, sample_weight=wf)
     assert np.isnan(Xf.chunks[0]).all() and np.isnan(wf.chunks[0]).all()
+
+
+def _never_computed(shape, dtype):
+    """A dask array whose one block raises if anything computes it."""
+    def boom():
+        raise RuntimeError("a block was computed")
+
+    return da.from_delayed(dask.delayed(boom)(), shape, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype, exc, said", [
+    (np.complex128, ValueError, r"^Complex data not supported"),
+    ("datetime64[s]", TypeError, r"non-numeric dtype datetime64"),
+    ("timedelta64[s]", TypeError, r"non-numeric dtype timedelta64"),
+])
+def test_a_dask_array_of_the_wrong_kind_is_refused_from_its_metadata(dtype, exc, said):
+    X = _never_computed((20, 3), dtype)
+    with pytest.raises(exc, match=said):
+        Normalizer().fit(X)
+    norm = Normalizer().fit(np.random.default_rng(0).standard_normal((20, 3)))
+    with pytest.raises(exc, match=said):
+        norm.transform(X)
+
+
+def test_a_masked_dask_array_is_refused_not_read_without_its_mask():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 3))
+    mask = X < -1
+    Xm = da.ma.masked_array(da.from_array(X, chunks=50), mask=da.from_array(mask, chunks=50))
+    with pytest.raises(TypeError, match=r"^X is a dask array of numpy.ma.MaskedArray blocks.*"
+                                        r"da.ma.filled\(X, np.nan\)"):
+        Normalizer().fit(Xm)
+    norm = Normalizer().fit(X)
+    with pytest.raises(TypeError, match="MaskedArray"):
+        norm.transform(Xm)
+    # what the message says to do: the masked entries are missing values
+    filled = Normalizer().fit(da.ma.filled(Xm, np.nan))
+    np.testing.assert_allclose(filled.mean_, [X[~mask[:, j], j].mean() for j in range(3)],
+                               rtol=1e-12)
+
+
+def test_a_dask_series_gets_the_2d_message():
+    ddf = dd.from_pandas(pd.DataFrame({"a": np.arange(10.0), "b": np.arange(10.0) ** 2}),
+                         npartitions=2)
+    with pytest.raises(ValueError, match=r"^Expected 2D array.*dask Series.*to_frame"):
+        Normalizer().fit(ddf["a"])
+    norm = Normalizer().fit(ddf[["a"]])
+    with pytest.raises(ValueError, match=r"^Expected 2D array.*dask Series"):
+        norm.transform(ddf["a"])
+    assert norm.transform(ddf["a"].to_frame()).compute().shape == (10, 1)
