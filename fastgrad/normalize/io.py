@@ -101,7 +101,11 @@ class Persistence:
         """Write the fitted Normalizer to ``path`` as a ``.npz`` archive.
 
         Arrays are stored bit for bit and the parameters as JSON text; nothing
-        is pickled, so :meth:`load` never executes code from the file.
+        is pickled, so :meth:`load` never executes code from the file. The
+        file holds the running state that lets a loaded Normalizer go on
+        with :meth:`partial_fit` to the same bits: the moments of complete
+        blocks of 256 rows and the rows of the last incomplete block as they
+        were given (up to 255 training rows; so does a pickle).
 
         Parameters
         ----------
