@@ -331,9 +331,30 @@ def validate_data(X, what, sample_axis):
         M, out_dtype = _sparse(X, what)
         A = M if sample_axis == 0 else M.T
         return Data(M, A, False, None, out_dtype, None, None, None, True)
-    arr, owned, target, out_dtype = _dense(X, what)
+    try:
+        arr, owned, target, out_dtype = _dense(X, what)
+    except ValueError as exc:
+        raise _name_the_column(X, what, exc) from exc
     A = arr if (arr.ndim != 2 or sample_axis == 0) else arr.T
     return Data(arr, A, owned, target, out_dtype, names, index, columns, False)
+
+
+def _name_the_column(X, what, exc):
+    """``exc`` again, naming the first column of the table ``X`` whose
+    values are not numbers (text in an object, string or category column);
+    ``exc`` itself for anything else."""
+    if not (hasattr(X, "columns") and hasattr(X, "iloc")):
+        return exc
+    for j, name in enumerate(X.columns):
+        col = X.iloc[:, j]
+        try:
+            np.asarray(col, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            return ValueError(
+                f"{what} column {name!r} ({col.dtype}) holds values that are not numbers "
+                f"({err}); Normalizer needs numbers: encode it (e.g. one-hot) or drop it"
+            )
+    return exc
 
 
 def kernel_view(A):

@@ -105,7 +105,8 @@ INPUTS = {
         {c: pd.array(np.where(np.arange(N) == 3, np.nan, _BASE[:, i]), dtype="Float64")
          for i, c in enumerate("abcd")}), OK),
     "dataframe_strings": (lambda: pd.DataFrame({c: ["x"] * N for c in "abcd"}),
-                          (ValueError, "could not be converted|dtype object")),
+                          (ValueError, r"^X column 'a' \(\w+\) holds values that are not "
+                                       r"numbers")),
     "series": (lambda: pd.Series(_BASE[:, 0]), (ValueError, "Expected 2D array, got 1D")),
     "masked": (lambda: np.ma.masked_array(_BASE.copy(), mask=_BASE < 0),
                (TypeError, "MaskedArray")),
