@@ -103,9 +103,12 @@ class DistributionReport(ShownInFull):
     def __str__(self):
         d = self.mean_shift.size
         n_flag = int(self.flagged.sum())
+        n = self.n_train
+        # a weighted fit counts its weights (as scikit-learn's n_samples_seen_)
+        train = f"{int(n)} samples" if float(n).is_integer() else f"a sample weight of {n:.6g}"
         head = (
             f"Distribution check: {self.n_test} samples against training statistics "
-            f"from {self.n_train} samples, {d} features.\n"
+            f"from {train}, {d} features.\n"
             f"Numbers are what the fitted transform gives this set: mean in training "
             f"σ units (ideal 0) and std ratio (ideal 1).\n"
         )

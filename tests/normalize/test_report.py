@@ -97,3 +97,13 @@ def test_report_names_a_feature_with_no_values():
     assert "FLAG" in row and "no values in X" in row
     # The other features' numbers are plain NumPy statistics of the set.
     np.testing.assert_allclose(rep.test_mean[[0, 2]], test[:, [0, 2]].mean(axis=0), rtol=1e-12)
+
+
+def test_a_weighted_fit_reports_its_weight_sum_not_a_fractional_count():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 3))
+    w = rng.random(100)
+    head = str(Normalizer().fit(X, sample_weight=w).report(X)).splitlines()[0]
+    assert f"from a sample weight of {w.sum():.6g}, 3 features" in head
+    head = str(Normalizer().fit(X).report(X)).splitlines()[0]
+    assert "from 100 samples, 3 features" in head
