@@ -206,10 +206,9 @@ class Shards:
             except Exception as e:  # a lock, an open file, a generator inside f
                 raise TypeError(
                     f"workers= ({describe(self.workers)}) runs the check in other processes, "
-                    "so f (or "
-                    f"the model), theta and the data must pickle (cloudpickle), and they do "
-                    f"not: {type(e).__name__}: {e}. Keep locks, open files and generators "
-                    "out of f, or run with workers=None"
+                    "so f (or the model), theta and the data must pickle (cloudpickle), and "
+                    f"they do not: {type(e).__name__}: {e}. Keep locks, open files and "
+                    "generators out of f, or run with workers=None"
                 ) from e
         return self._payload
 
