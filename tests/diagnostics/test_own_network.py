@@ -64,13 +64,18 @@ def test_one_layer_too_large_is_named():
     assert str(d).splitlines()[-1].endswith("look at the initialization of W3")
 
 
-def test_rows_as_examples_and_torch_tensors_give_the_same_report():
-    torch = pytest.importorskip("torch")
+def test_rows_as_examples_give_the_same_report():
     X, Z, A, dZ = course_network([1.0] * 3, hidden="tanh")
     cols = diagnose_layers(X, Z, A, dZ, activations=["tanh", "tanh", "sigmoid"])
     rows = diagnose_layers(X.T, [z.T for z in Z], [a.T for a in A], [g.T for g in dZ],
                            activations=["tanh", "tanh", "sigmoid"], sample_axis=0)
     assert cols.to_dict() == rows.to_dict()
+
+
+def test_torch_tensors_give_the_same_report():
+    torch = pytest.importorskip("torch")  # the bench extra's, not the test extra's
+    X, Z, A, dZ = course_network([1.0] * 3, hidden="tanh")
+    cols = diagnose_layers(X, Z, A, dZ, activations=["tanh", "tanh", "sigmoid"])
     t = [torch.tensor(a.T, requires_grad=True) for a in A]
     tens = diagnose_layers(torch.tensor(X.T), [torch.tensor(z.T) for z in Z], t,
                            activations=["tanh", "tanh", "sigmoid"], sample_axis=0)
