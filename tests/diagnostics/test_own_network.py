@@ -71,6 +71,20 @@ def test_rows_as_examples_give_the_same_report():
                            activations=["tanh", "tanh", "sigmoid"], sample_axis=0)
     assert cols.to_dict() == rows.to_dict()
 
+    class Tracked:  # a tensor that autograd tracks: np.asarray of it fails
+        def __init__(self, a):
+            self.a = a
+
+        def detach(self):
+            return self.a
+
+        def __array__(self, *args, **kwargs):
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad")
+
+    tracked = diagnose_layers(Tracked(X), [Tracked(z) for z in Z], [Tracked(a) for a in A],
+                              [Tracked(g) for g in dZ], activations=["tanh", "tanh", "sigmoid"])
+    assert tracked.to_dict() == cols.to_dict()
+
 
 def test_torch_tensors_give_the_same_report():
     torch = pytest.importorskip("torch")  # the bench extra's, not the test extra's
