@@ -154,7 +154,10 @@ def diagnose_layers(
     dZ : list of L array_like, shapes (n_l, m), optional
         ``∂J/∂Z[l]`` from your backward pass: adds the backward scales,
         ``‖dW[l]‖ = ‖dZ[l] A[l−1]ᵀ‖`` and ``‖db[l]‖ = ‖Σ dZ[l]‖`` (without a
-        regularization term). A layer's own backward factor needs its
+        regularization term). The course's backward pass holds ``m·∂J/∂Z``
+        (its ``dZ[L] = A[L] − Y``, the ``1/m`` applied in ``dW``): pass
+        ``[dz / m for dz in dZ]`` for its ``‖dW‖`` (the backward scales, ratios,
+        are the same either way). A layer's own backward factor needs its
         weights (:func:`diagnose` has them): here the sources are named by
         the forward factors alone.
     activations : list of L str, optional
@@ -188,6 +191,10 @@ def diagnose_layers(
     L = len(Zs) - 1
     As = [X] + _layer_list(A, "A", sample_axis, m, Zs[1:])
     names = ["-"] * L if activations is None else _names(activations, L)
+    if m == 0 or X.shape[0] == 0:
+        raise ValueError(
+            f"X is empty (shape {_shown(X, sample_axis)}): there is nothing to measure"
+        )
     x_rms = _rms(X)
     if x_rms == 0.0:
         raise ValueError("X is all zeros: the forward scale rms(Z)/rms(X) is undefined")

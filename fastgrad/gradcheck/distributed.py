@@ -205,10 +205,10 @@ class Shards:
                 self._payload = _cloudpickle().dumps(self.data)
             except Exception as e:  # a lock, an open file, a generator inside f
                 raise TypeError(
-                    f"workers= ({describe(self.workers)}) runs the check in other processes, "
-                    "so f (or the model), theta and the data must pickle (cloudpickle), and "
-                    f"they do not: {type(e).__name__}: {e}. Keep locks, open files and "
-                    "generators out of f, or run with workers=None"
+                    f"workers= ({describe(self.workers)}) is sent f (or the model), theta "
+                    "and the data pickled (cloudpickle), and they do not pickle: "
+                    f"{type(e).__name__}: {e}. Keep locks, open files and generators out of "
+                    "f, or run with workers=None"
                 ) from e
         return self._payload
 
@@ -290,12 +290,13 @@ class Shards:
                     continue
                 try:
                     results[pending[n]] = fut.result()
-                except CancelledError:
-                    # finished, but its result died with its worker before it
-                    # was collected (dask: "already forgotten"): run it again
-                    lost.append(pending[n])
-                    continue
                 except Exception as e:  # an error in f, KilledWorker: the one a serial run meets
+                    if isinstance(e, CancelledError) and fut.status != "error":
+                        # finished, but its result died with its worker before
+                        # it was collected (dask: "already forgotten"): run it
+                        # again (a CancelledError that f raised has status "error")
+                        lost.append(pending[n])
+                        continue
                     client.cancel(futures[n + 1 :])
                     failed = _earliest_error(futures[:n], e)
                     break

@@ -7,8 +7,7 @@ import warnings
 import numpy as np
 
 from fastgrad import _argcheck as ac
-from fastgrad._rng import as_generator
-from fastgrad.nn.init import initialize_parameters
+from fastgrad.nn.init import _draws, initialize_parameters
 
 __all__ = ["lsuv"]
 
@@ -32,7 +31,7 @@ def lsuv(model, X, *, seed=None, tol=0.1, max_iter=10):
         Gives ``layer_dims`` and the activations.
     X : array_like, shape ``(n_x, m)``
         A batch of (normalized) inputs, examples as columns, ``m >= 2``.
-    seed : int, None or numpy.random.Generator
+    seed : int, None, numpy.random.Generator or numpy.random.RandomState
     tol : float, default 0.1
     max_iter : int, default 10
 
@@ -55,7 +54,7 @@ def lsuv(model, X, *, seed=None, tol=0.1, max_iter=10):
         raise TypeError(f"model must be a fastgrad.MLP, got {ac.got(model)}")
     tol = ac.real(tol, "tol", low=0, low_open=True)
     max_iter = ac.integer(max_iter, "max_iter", minimum=1)
-    as_generator(seed)  # check it before any work
+    _draws(seed)  # check it before any work (a RandomState too, as the initializers)
     X = model.check_data(X)
     if X.shape[1] < 2:
         raise ValueError(

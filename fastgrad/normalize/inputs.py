@@ -333,8 +333,11 @@ def validate_data(X, what, sample_axis):
         return Data(M, A, False, None, out_dtype, None, None, None, True)
     try:
         arr, owned, target, out_dtype = _dense(X, what)
-    except ValueError as exc:
-        raise _name_the_column(X, what, exc) from exc
+    except (TypeError, ValueError) as exc:
+        named = _name_the_column(X, what, exc)
+        if named is exc:
+            raise
+        raise named from exc
     A = arr if (arr.ndim != 2 or sample_axis == 0) else arr.T
     return Data(arr, A, owned, target, out_dtype, names, index, columns, False)
 
@@ -350,7 +353,7 @@ def _name_the_column(X, what, exc):
         try:
             np.asarray(col, dtype=np.float64)
         except (TypeError, ValueError) as err:
-            return ValueError(
+            return type(exc)(
                 f"{what} column {name!r} ({col.dtype}) holds values that are not numbers "
                 f"({err}); Normalizer needs numbers: encode it (e.g. one-hot) or drop it"
             )

@@ -43,7 +43,9 @@ class DistributionReport(ShownInFull):
         The statistics themselves (``train_std`` is ``sqrt(var_)``; ``scale``
         is ``scale_``).
     n_train, n_test : int
-        Sample counts.
+        Sample counts (``n_train`` the weight sum after a weighted fit).
+    weighted : bool
+        Whether the training statistics come from a weighted fit.
     """
 
     def __init__(
@@ -62,7 +64,9 @@ class DistributionReport(ShownInFull):
         max_rows=10,
         feature_names=None,
         n_valid=None,
+        weighted=False,
     ):
+        self.weighted = bool(weighted)
         self.train_mean = train_mean
         self.train_std = train_std
         self.scale = scale
@@ -105,7 +109,7 @@ class DistributionReport(ShownInFull):
         n_flag = int(self.flagged.sum())
         n = self.n_train
         # a weighted fit counts its weights (as scikit-learn's n_samples_seen_)
-        train = f"{int(n)} samples" if float(n).is_integer() else f"a sample weight of {n:.6g}"
+        train = f"a sample weight of {n:.6g}" if self.weighted else f"{int(n)} samples"
         head = (
             f"Distribution check: {self.n_test} samples against training statistics "
             f"from {train}, {d} features.\n"
@@ -211,6 +215,7 @@ def compare(norm, X, *, mean_tol=0.25, std_tol=1.5, max_rows=10):
         test_mean=m.mean,
         test_std=np.sqrt(m.var),
         n_train=n_train if np.ndim(n_train) == 0 else np.max(n_train),
+        weighted=bool(getattr(norm, "_weighted", False)),
         n_test=data.A.shape[0],
         mean_tol=float(mean_tol),
         std_tol=float(std_tol),

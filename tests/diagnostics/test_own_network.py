@@ -118,6 +118,8 @@ def test_without_dz_there_are_no_backward_scales_and_the_inputs_are_untouched():
     (lambda X, Z, A: diagnose_layers(X, Z, A, sample_axis=2), ValueError, r"^sample_axis"),
     (lambda X, Z, A: diagnose_layers(X * np.nan, Z, A), ValueError, r"^X contains NaN"),
     (lambda X, Z, A: diagnose_layers(X * 0, Z, A), ValueError, r"^X is all zeros"),
+    (lambda X, Z, A: diagnose_layers(X[:, :0], [z[:, :0] for z in Z], [a[:, :0] for a in A]),
+     ValueError, r"^X is empty"),
     (lambda X, Z, A: diagnose_layers(X, "Z", A), TypeError, r"^Z must be a list"),
     (lambda X, Z, A: diagnose_layers(X, [], A), ValueError, r"^Z must hold at least one"),
 ])

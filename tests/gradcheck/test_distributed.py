@@ -296,6 +296,23 @@ def test_a_result_forgotten_with_its_worker_is_run_again(client, monkeypatch):
     same(serial, par)
 
 
+def test_a_cancelled_error_that_f_raises_is_f_s_error_not_a_lost_shard(client):
+    # only a shard that dask cancelled is run again; f's own CancelledError
+    # (an inner job it waited for) is the error a serial run meets
+    from concurrent.futures import CancelledError
+
+    f0 = make_f(delay=0.01)
+
+    def f(t):
+        if t["b"][0] != THETA["b"][0]:
+            raise CancelledError("inner job cancelled")
+        return f0(t)
+
+    for workers in (None, client):
+        with pytest.raises(CancelledError, match="inner job cancelled"):
+            check_grad(f, THETA, grad, workers=workers)
+
+
 def test_an_f_that_does_not_pickle_is_named(client):
     import threading
 
@@ -305,7 +322,7 @@ def test_an_f_that_does_not_pickle_is_named(client):
         with lock:
             return f0(t)
 
-    with pytest.raises(TypeError, match=r"f \(or the model\), theta and the data must pickle"):
+    with pytest.raises(TypeError, match=r"is sent f \(or the model\), theta and the data pickled"):
         check_grad(f, THETA, grad, workers=client)
 
 

@@ -114,3 +114,11 @@ def test_a_tol_below_rounding_warns_instead_of_pretending():
     X = np.random.default_rng(0).standard_normal((5, 40))
     with pytest.warns(RuntimeWarning, match=r"not within tol=1e-30 of 1"):
         init.lsuv(MLP([5, 7, 1]), X, seed=0, tol=1e-30, max_iter=2)
+
+
+def test_lsuv_takes_a_randomstate_as_the_initializers_do():
+    X = np.random.default_rng(0).standard_normal((3, 50))
+    model = MLP([3, 8, 1])
+    a = init.lsuv(model, X, seed=np.random.RandomState(4))
+    b = init.lsuv(model, X, seed=np.random.RandomState(4))
+    np.testing.assert_array_equal(a["W1"], b["W1"])

@@ -221,3 +221,7 @@ def test_a_dask_series_gets_the_2d_message():
     with pytest.raises(ValueError, match=r"^Expected 2D array.*dask Series"):
         norm.transform(ddf["a"])
     assert norm.transform(ddf["a"].to_frame()).compute().shape == (10, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no feature-name warning before the real error
+        with pytest.raises(ValueError, match=r"^Expected 2D array.*dask Series"):
+            norm.partial_fit(ddf["a"])

@@ -107,3 +107,6 @@ def test_a_weighted_fit_reports_its_weight_sum_not_a_fractional_count():
     assert f"from a sample weight of {w.sum():.6g}, 3 features" in head
     head = str(Normalizer().fit(X).report(X)).splitlines()[0]
     assert "from 100 samples, 3 features" in head
+    # whole-number weights are weights too: 100 rows of weight 2 are not 200 samples
+    head = str(Normalizer().fit(X, sample_weight=np.full(100, 2.0)).report(X)).splitlines()[0]
+    assert "from a sample weight of 200, 3 features" in head

@@ -86,6 +86,13 @@ def test_text_columns_give_scikit_learns_value_error():
         Normalizer().fit(df)
 
 
+def test_a_text_column_beside_a_nullable_one_is_named_with_its_cause():
+    df = pd.DataFrame({"n": pd.array([1, None], dtype="Int64"), "s": ["x", "y"]})
+    with pytest.raises((TypeError, ValueError), match=r"^X column 's' .* not numbers") as info:
+        Normalizer().fit(df)
+    assert info.value.__cause__ is not None and info.value.__cause__ is not info.value
+
+
 def test_categorical_durations_are_refused_and_numeric_categories_taken():
     td = pd.Categorical(pd.to_timedelta([1, 2, 4], unit="h"))
     with pytest.raises(TypeError, match=r"'d' \(category of timedelta"):
