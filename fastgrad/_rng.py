@@ -1,4 +1,5 @@
-"""The one RNG helper: ``seed=`` (an int, None or a Generator) to a Generator."""
+"""The RNG helpers: ``seed=`` (an int, None or a Generator) to a Generator, and the
+initializers' stream, which also takes a legacy RandomState."""
 
 import numpy as np
 
@@ -20,3 +21,21 @@ def as_generator(seed):
             raise ValueError(f"seed must be a non-negative int, got {int(seed)}")
         return np.random.default_rng(int(seed))
     raise TypeError(f"seed must be an int, None or a numpy.random.Generator, got {ac.got(seed)}")
+
+
+def as_draws(seed):
+    """The stream the initializers draw from: :func:`as_generator`'s, or a
+    legacy ``numpy.random.RandomState`` as it is (draws advance it). The
+    course seeds NumPy's global RNG and calls ``np.random.randn``: a
+    ``RandomState(3)`` gives its exact numbers without touching the global
+    RNG. (Only the initializers take one: they draw with ``standard_normal``
+    and ``uniform``, which both streams have.)"""
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    try:
+        return as_generator(seed)
+    except TypeError:
+        raise TypeError(
+            "seed must be an int, None, a numpy.random.Generator or a "
+            f"numpy.random.RandomState, got {ac.got(seed)}"
+        ) from None

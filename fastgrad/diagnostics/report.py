@@ -232,12 +232,8 @@ class Diagnosis(ShownInFull):
         if others:
             rest = f"; the other layers' rms(Z)/rms(A) are {min(others):.2g}..{max(others):.2g}"
         names = ", ".join(f"W{l}" for l in self.sources)
-        return (
-            "the scales jump at "
-            + "; ".join(parts)
-            + rest
-            + (f": look at the initialization of {names}")
-        )
+        look = f": look at the initialization of {names}"
+        return "the scales jump at " + "; ".join(parts) + rest + look
 
 
 def _ranges(layers):

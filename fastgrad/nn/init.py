@@ -52,7 +52,7 @@ import math
 import numpy as np
 
 from fastgrad import _argcheck as ac
-from fastgrad._rng import as_generator  # noqa: F401  (public here since 0.1)
+from fastgrad._rng import as_draws, as_generator  # noqa: F401  (public here since 0.1)
 from fastgrad.nn.activations import ACTIVATIONS
 
 __all__ = [
@@ -77,23 +77,6 @@ __all__ = [
 # (the same constant as TensorFlow's VarianceScaling).
 TRUNCATED_NORMAL_STD = 0.87962566103423978
 TRUNCATION = 2.0
-
-
-def _draws(seed):
-    """The stream an initializer draws from: :func:`as_generator`'s, or a
-    legacy ``numpy.random.RandomState`` as it is (draws advance it). The
-    course seeds NumPy's global RNG and calls ``np.random.randn``: a
-    ``RandomState(3)`` gives its exact numbers without touching the global
-    RNG."""
-    if isinstance(seed, np.random.RandomState):
-        return seed
-    try:
-        return as_generator(seed)
-    except TypeError:
-        raise TypeError(
-            "seed must be an int, None, a numpy.random.Generator or a "
-            f"numpy.random.RandomState, got {ac.got(seed)}"
-        ) from None
 
 
 # std of W[l] as a function of (fan_in, fan_out), before the gain/scale.
@@ -174,7 +157,7 @@ def variance_scaling(shape, scale=1.0, mode="fan_in", distribution="normal", *, 
     ac.choice(mode, _MODES, "mode")
     ac.choice(distribution, _DISTRIBUTIONS, "distribution")
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
-    rng = _draws(seed)
+    rng = as_draws(seed)
     std = math.sqrt(scale / n)
     if distribution == "normal":
         return rng.standard_normal((fan_out, fan_in)) * std
@@ -205,7 +188,7 @@ def zeros(shape, *, gain=1.0, seed=None):
     """
     fan_out, fan_in = _check_shape(shape)
     ac.real(gain, "gain", low=0, low_open=True)
-    _draws(seed)
+    as_draws(seed)
     return np.zeros((fan_out, fan_in))
 
 
@@ -215,7 +198,7 @@ def random(shape, *, gain=1.0, seed=None):
     shrink geometrically with depth."""
     fan_out, fan_in = _check_shape(shape)
     gain = ac.real(gain, "gain", low=0, low_open=True)
-    return _draws(seed).standard_normal((fan_out, fan_in)) * gain
+    return as_draws(seed).standard_normal((fan_out, fan_in)) * gain
 
 
 def he(shape, *, gain=1.0, seed=None):
@@ -226,7 +209,7 @@ def he(shape, *, gain=1.0, seed=None):
     """
     fan_out, fan_in = _check_shape(shape)
     gain = ac.real(gain, "gain", low=0, low_open=True)
-    return _draws(seed).standard_normal((fan_out, fan_in)) * (np.sqrt(2.0 / fan_in) * gain)
+    return as_draws(seed).standard_normal((fan_out, fan_in)) * (np.sqrt(2.0 / fan_in) * gain)
 
 
 def xavier(shape, *, gain=1.0, seed=None):
@@ -235,7 +218,7 @@ def xavier(shape, *, gain=1.0, seed=None):
     Equals ``variance_scaling(shape, gain², "fan_in")``."""
     fan_out, fan_in = _check_shape(shape)
     gain = ac.real(gain, "gain", low=0, low_open=True)
-    return _draws(seed).standard_normal((fan_out, fan_in)) * (np.sqrt(1.0 / fan_in) * gain)
+    return as_draws(seed).standard_normal((fan_out, fan_in)) * (np.sqrt(1.0 / fan_in) * gain)
 
 
 def lecun(shape, *, gain=1.0, seed=None):
@@ -250,7 +233,7 @@ def glorot(shape, *, gain=1.0, seed=None):
     Equals ``variance_scaling(shape, gain², "fan_avg")``."""
     fan_out, fan_in = _check_shape(shape)
     gain = ac.real(gain, "gain", low=0, low_open=True)
-    return _draws(seed).standard_normal((fan_out, fan_in)) * (
+    return as_draws(seed).standard_normal((fan_out, fan_in)) * (
         np.sqrt(2.0 / (fan_in + fan_out)) * gain
     )
 
@@ -267,7 +250,7 @@ def orthogonal(shape, *, gain=1.0, seed=None):
     """
     fan_out, fan_in = _check_shape(shape)
     gain = ac.real(gain, "gain", low=0, low_open=True)
-    rng = _draws(seed)
+    rng = as_draws(seed)
     big, small = max(fan_out, fan_in), min(fan_out, fan_in)
     A = rng.standard_normal((big, small))
     Q, R = np.linalg.qr(A)  # Q: (big, small), orthonormal columns
@@ -382,7 +365,7 @@ def initialize_parameters(layer_dims, method="he", *, seed=None, scale=1.0):
         "layer_dims",
         f"the parameters of a {dims} network",
     )
-    rng = _draws(seed)
+    rng = as_draws(seed)
     params = {}
     for l in range(1, len(dims)):
         fan_in, fan_out = dims[l - 1], dims[l]

@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 
 from fastgrad import _argcheck as ac
-from fastgrad.nn.init import _draws, initialize_parameters
+from fastgrad._rng import as_draws
+from fastgrad.nn.init import initialize_parameters
 
 __all__ = ["lsuv"]
 
@@ -54,7 +55,7 @@ def lsuv(model, X, *, seed=None, tol=0.1, max_iter=10):
         raise TypeError(f"model must be a fastgrad.MLP, got {ac.got(model)}")
     tol = ac.real(tol, "tol", low=0, low_open=True)
     max_iter = ac.integer(max_iter, "max_iter", minimum=1)
-    _draws(seed)  # check it before any work (a RandomState too, as the initializers)
+    as_draws(seed)  # check it before any work (a RandomState too, as the initializers)
     X = model.check_data(X)
     if X.shape[1] < 2:
         raise ValueError(

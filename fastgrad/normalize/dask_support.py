@@ -65,7 +65,7 @@ def _is_frame(X):
     return hasattr(X, "map_partitions") and hasattr(getattr(X, "_meta", None), "columns")
 
 
-def _refuse_series(X, what):
+def refuse_series(X, what):
     if hasattr(X, "map_partitions") and getattr(X, "ndim", 2) == 1:
         raise ValueError(
             f"Expected 2D array, got 1D array instead: {what} is a dask Series. Pass "
@@ -78,7 +78,7 @@ def _rows(X, sample_axis, what="X"):
     column names or None)``."""
     _, da = _require(what)
     names = None
-    _refuse_series(X, what)
+    refuse_series(X, what)
     if _is_frame(X):
         # The dtypes and column names are known without computing anything.
         check_column_dtypes(X, what)
@@ -309,7 +309,7 @@ def transform(norm, X, inverse, what="X"):
     _, da = _require(what)
     axis = int(norm.sample_axis)
     d = norm.n_features_in_
-    _refuse_series(X, what)
+    refuse_series(X, what)
     if _is_frame(X):
         if axis == 1:
             raise ValueError(

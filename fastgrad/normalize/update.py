@@ -46,7 +46,7 @@ class RunningStatistics:
         """fit/partial_fit of a dask collection: one pass, chunk states
         combined by a tree reduction (fastgrad.normalize.dask_support).
         A partial_fit checks the column names first, as for pandas."""
-        dask_support._refuse_series(X, "X")  # before the names' warning
+        dask_support.refuse_series(X, "X")  # before the names' warning
         if not reset:
             check_feature_names(self, dask_support.names_of(X), "X", stacklevel=5)
         m, tree_state, weighted, d, names = from_dask(
